@@ -1,0 +1,405 @@
+"""Traced counters, normalised to the hirisearch convention (MACs, attention included).
+
+The primary traced count is torch's ``FlopCounterMode`` on a model built on the ``meta`` device: no
+memory is allocated, any resolution runs in well under a second, and SDPA decomposes into ``bmm``
+there so attention is counted. Operators without a meta kernel make the meta run fail; then the count
+falls back to an eager run on the CPU with SDPA forced to its math path (the fused CPU kernel counts as
+zero otherwise), and the result says so.
+
+fvcore, thop and ptflops are offered as cross-check columns; each is labelled with what it misses.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
+
+from hirisearch.cost.convention import (
+    BN_PER_ELEMENT,
+    GN_PER_ELEMENT,
+    LN_PER_ELEMENT,
+    TORCH_FLOPS_PER_MAC,
+    macs_from_torch_flops,
+)
+from hirisearch.cost.types import Cost
+from hirisearch.errors import CountingError
+
+aten = torch.ops.aten
+
+# ----------------------------------------------------------------- operator categories
+CONV_OPS = {aten.convolution, aten._convolution, aten.convolution_backward}
+LINEAR_OPS = {aten.mm, aten.addmm}
+ATTN_OPS = {
+    aten.bmm,
+    aten.baddbmm,
+    aten._scaled_dot_product_efficient_attention,
+    aten._scaled_dot_product_flash_attention,
+    aten._scaled_dot_product_cudnn_attention,
+    aten._scaled_dot_product_flash_attention_for_cpu,
+}
+NORM_OPS = {
+    aten._native_batch_norm_legit_no_training,
+    aten._native_batch_norm_legit,
+    aten.native_batch_norm,
+    aten.native_layer_norm,
+    aten.native_group_norm,
+}
+
+#: Operators that do no arithmetic worth counting (layout, indexing, creation).
+_SHAPE_OPS = {
+    "view", "_unsafe_view", "reshape", "permute", "transpose", "t", "expand", "clone", "contiguous",
+    "unbind", "split", "split_with_sizes", "chunk", "cat", "stack", "slice", "select", "squeeze",
+    "unsqueeze", "flatten", "unflatten", "empty", "empty_like", "zeros", "zeros_like", "ones",
+    "ones_like", "full", "arange", "_to_copy", "copy_", "detach", "alias", "as_strided", "lift_fresh",
+    "new_empty", "new_zeros", "index", "_unsafe_index", "index_select", "gather", "scalar_tensor",
+    "fill_", "zero_", "lift_fresh_copy", "expand_as", "view_as", "_reshape_alias", "roll", "pad",
+    "constant_pad_nd", "masked_fill", "where", "_local_scalar_dense", "item", "sym_size", "clamp",
+    "floor", "ceil", "sub", "rsub", "new_ones", "narrow", "linspace", "meshgrid", "repeat",
+    "_safe_softmax", "bernoulli_", "eq", "ne", "lt", "gt", "ge", "le", "logical_and", "logical_not",
+}
+
+
+def _bn_flops(input_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
+    # Expressed in torch's 2-per-unit scale so that one normalisation handles every op.
+    return math.prod(input_shape) * BN_PER_ELEMENT * TORCH_FLOPS_PER_MAC
+
+
+def _ln_flops(input_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
+    return math.prod(input_shape) * LN_PER_ELEMENT * TORCH_FLOPS_PER_MAC
+
+
+def _gn_flops(input_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
+    return math.prod(input_shape) * GN_PER_ELEMENT * TORCH_FLOPS_PER_MAC
+
+
+_NORM_MAPPING: dict[Any, Callable[..., int]] = {
+    aten._native_batch_norm_legit_no_training: _bn_flops,
+    aten._native_batch_norm_legit: _bn_flops,
+    aten.native_batch_norm: _bn_flops,
+    aten.native_layer_norm: _ln_flops,
+    aten.native_group_norm: _gn_flops,
+}
+
+
+def _acts_out(*args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
+    """Output elements of an op (used to count activations), in torch's 2-per-unit scale."""
+    if isinstance(out_shape, (tuple, list)) and out_shape and isinstance(out_shape[0], (tuple, list, torch.Size)):
+        out_shape = out_shape[0]
+    return math.prod(out_shape) * TORCH_FLOPS_PER_MAC
+
+
+def _category(op: Any) -> str:
+    packet = getattr(op, "overloadpacket", op)
+    if packet in CONV_OPS:
+        return "conv"
+    if packet in LINEAR_OPS:
+        return "linear"
+    if packet in ATTN_OPS:
+        return "attn"
+    if packet in NORM_OPS:
+        return "norm"
+    return "other"
+
+
+class _OpRecorder(TorchDispatchMode):
+    """Records the names of every aten operator that runs (to list the uncounted ones)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: dict[str, int] = defaultdict(int)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        self.ops[func.overloadpacket.__name__] += 1
+        return func(*args, **(kwargs or {}))
+
+
+# ------------------------------------------------------------------------------ results
+@dataclass(frozen=True)
+class TracedCount:
+    """A traced count of one forward pass.
+
+    ``per_path`` maps module paths (as in ``named_modules()``, root = ``""``) to costs whose
+    ``conv/linear/attn/other/norm`` fields are filled (``params`` from the built module).
+    """
+
+    mode: str  # "meta" or "eager-cpu"
+    total: Cost
+    per_path: dict[str, Cost]
+    uncounted_ops: tuple[str, ...]
+    seconds: float
+    note: str = ""
+    input_shape: tuple[int, ...] = field(default=())
+
+
+def _op_flops_per_path(counts: dict[str, dict[Any, int]], root: str) -> dict[str, dict[Any, int]]:
+    """FlopCounterMode keys modules as ``RootClass.child.grandchild``; map them to module paths."""
+    out: dict[str, dict[Any, int]] = {}
+    for key, ops in counts.items():
+        if key == "Global":
+            path = ""
+        elif key == root:
+            path = ""
+        elif key.startswith(root + "."):
+            path = key[len(root) + 1 :]
+        else:
+            continue
+        if path == "" and "" in out and key == "Global":
+            continue
+        out[path] = dict(ops)
+    return out
+
+
+def _categorise(model: nn.Module, op_flops: dict[str, dict[Any, int]]) -> dict[str, dict[str, int]]:
+    """Operator categories per module path.
+
+    A matmul is ``linear`` when it runs inside an ``nn.Linear`` (a linear on a non-contiguous 3D
+    input traces as ``bmm``, so the operator alone cannot tell), and ``attn`` otherwise.
+    Containers that are never called (``nn.ModuleList``) get the sum of their children.
+    """
+    linear_paths = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    linear_flops: dict[str, int] = defaultdict(int)
+    for lp in linear_paths:
+        total = sum(op_flops.get(lp, {}).values())
+        if not total:
+            continue
+        parts = lp.split(".")
+        linear_flops[""] += total
+        for i in range(1, len(parts) + 1):
+            linear_flops[".".join(parts[:i])] += total
+    out: dict[str, dict[str, int]] = {}
+    for path, ops in op_flops.items():
+        cats: dict[str, int] = defaultdict(int)
+        for op, flops in ops.items():
+            cat = _category(op)
+            cats["attn" if cat in ("linear", "attn") else cat] += flops
+        cats["linear"] = linear_flops.get(path, 0)
+        cats["attn"] -= cats["linear"]
+        out[path] = dict(cats)
+    # Bottom-up sums for containers whose forward never ran.
+    names = [name for name, _ in model.named_modules()]
+    for name in sorted(names, key=lambda n: -n.count(".") if n else 1):
+        if name in out:
+            continue
+        prefix = name + "." if name else ""
+        kids = [n for n in names if n.startswith(prefix) and n != name and n[len(prefix) :].count(".") == 0]
+        cats = defaultdict(int)
+        for kid in kids:
+            for k, v in out.get(kid, {}).items():
+                cats[k] += v
+        if cats:
+            out[name] = dict(cats)
+    return out
+
+
+def _params_per_path(model: nn.Module) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for name, p in model.named_parameters():
+        parts = name.split(".")[:-1]
+        totals[""] += p.numel()
+        for i in range(1, len(parts) + 1):
+            totals[".".join(parts[:i])] += p.numel()
+    return totals
+
+
+def _run(model: nn.Module, x: torch.Tensor, mapping: dict[Any, Callable[..., int]]) -> tuple[dict, dict[str, int]]:
+    counter = FlopCounterMode(display=False, custom_mapping=mapping)
+    recorder = _OpRecorder()
+    with torch.inference_mode(), recorder, counter:
+        model(x)
+    return counter.get_flop_counts(), dict(recorder.ops)
+
+
+def _uncounted(ops: dict[str, int]) -> tuple[str, ...]:
+    from torch.utils.flop_counter import flop_registry
+
+    counted = {getattr(k, "__name__", str(k)) for k in flop_registry} | {
+        getattr(k, "__name__", str(k)) for k in _NORM_MAPPING
+    }
+    return tuple(sorted(op for op in ops if op not in counted and op not in _SHAPE_OPS))
+
+
+def count_module(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    *,
+    mode: str = "meta",
+    with_acts: bool = False,
+    batch: int = 1,
+) -> TracedCount:
+    """Count one forward pass of ``model`` on an input of ``(batch, *input_shape)``.
+
+    Args:
+        model: a model built on the ``meta`` device (``mode="meta"``) or on the CPU.
+        input_shape: one sample's shape, e.g. ``(3, 448, 448)``.
+        mode: ``"meta"`` or ``"eager-cpu"``.
+        with_acts: also count activations (a second traced pass).
+        batch: batch size of the traced input.
+    """
+    device = "meta" if mode == "meta" else "cpu"
+    model.eval()
+    x = torch.empty((batch, *input_shape), device=device) if mode == "meta" else torch.randn(batch, *input_shape)
+    root = type(model).__name__
+    start = time.perf_counter()
+    ctx = sdpa_kernel([SDPBackend.MATH]) if mode != "meta" else _nullcontext()
+    with ctx:
+        counts, ops = _run(model, x, dict(_NORM_MAPPING))
+        acts_counts = None
+        if with_acts:
+            acts_map = {op: _acts_out for op in (aten.convolution, aten.mm, aten.addmm, aten.bmm, aten.baddbmm)}
+            acts_counts, _ = _run(model, x, acts_map)
+    seconds = time.perf_counter() - start
+    flops = _categorise(model, _op_flops_per_path(counts, root))
+    acts = _categorise(model, _op_flops_per_path(acts_counts, root)) if acts_counts is not None else {}
+    params = _params_per_path(model)
+    per_path: dict[str, Cost] = {}
+    for path in set(flops) | set(params):
+        cats = flops.get(path, {})
+        per_path[path] = Cost(
+            params=params.get(path, 0),
+            conv=macs_from_torch_flops(cats.get("conv", 0)),
+            linear=macs_from_torch_flops(cats.get("linear", 0)),
+            attn=macs_from_torch_flops(cats.get("attn", 0)),
+            other=macs_from_torch_flops(cats.get("other", 0)),
+            norm=macs_from_torch_flops(cats.get("norm", 0)),
+            acts=macs_from_torch_flops(sum(acts.get(path, {}).values())),
+        )
+    return TracedCount(
+        mode=mode,
+        total=per_path.get("", Cost()),
+        per_path=per_path,
+        uncounted_ops=_uncounted(ops),
+        seconds=seconds,
+        input_shape=(batch, *input_shape),
+    )
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def count_traced(
+    build: Callable[..., nn.Module],
+    input_shape: tuple[int, ...],
+    *,
+    batch: int = 1,
+    with_acts: bool = False,
+    allow_eager: bool = True,
+) -> TracedCount:
+    """Build a model with ``build(device=...)`` and count it, on meta first, eagerly if needed.
+
+    ``build`` must accept ``device`` (and ``dtype``) keywords. The eager fallback builds on the CPU
+    and runs a real forward pass, so it costs memory and time; the result's ``note`` says it ran.
+    """
+    try:
+        with torch.device("meta"):
+            model = build(device="meta")
+        return count_module(model, input_shape, mode="meta", with_acts=with_acts, batch=batch)
+    except (NotImplementedError, RuntimeError) as e:
+        if not allow_eager:
+            raise CountingError(f"meta-device count failed ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+    model = build(device="cpu")
+    result = count_module(model, input_shape, mode="eager-cpu", with_acts=with_acts, batch=batch)
+    return TracedCount(
+        mode=result.mode,
+        total=result.total,
+        per_path=result.per_path,
+        uncounted_ops=result.uncounted_ops,
+        seconds=result.seconds,
+        note=f"meta-device count failed ({reason[:120]}); counted eagerly on the CPU",
+        input_shape=result.input_shape,
+    )
+
+
+# ------------------------------------------------------------------- cross-check counters
+@dataclass(frozen=True)
+class CrossCheck:
+    """One external counter's total on the same model and input, in MACs."""
+
+    counter: str
+    macs: int | None
+    params: int | None
+    misses: str
+    seconds: float
+    error: str = ""
+
+
+#: What each external counter misses, as the column label says it.
+COUNTER_MISSES = {
+    "fvcore": "misses fused SDPA attention; counts BN/LN (2 and 5 per element)",
+    "thop": "misses attention matmuls (functional ops) and SDPA; counts BN",
+    "ptflops": "misses fused SDPA attention and functional matmuls; counts norms and activations",
+}
+COUNTERS = tuple(COUNTER_MISSES)
+
+
+def cross_check(counter: str, model: nn.Module, input_shape: tuple[int, ...]) -> CrossCheck:
+    """Count ``model`` (built on the CPU) with an external counter, eagerly, batch 1."""
+    if counter not in COUNTER_MISSES:
+        raise CountingError(f"unknown counter {counter!r}; valid: {', '.join(COUNTERS)}")
+    model.eval()
+    x = torch.randn(1, *input_shape)
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")
+            macs, params = _COUNTER_FNS[counter](model, x)
+    except Exception as e:  # noqa: BLE001 - third-party counters fail in many ways; report, don't crash
+        return CrossCheck(counter, None, None, COUNTER_MISSES[counter], time.perf_counter() - start, f"{type(e).__name__}: {e}"[:200])
+    return CrossCheck(counter, int(macs), None if params is None else int(params), COUNTER_MISSES[counter], time.perf_counter() - start)
+
+
+def _fvcore(model: nn.Module, x: torch.Tensor) -> tuple[float, int | None]:
+    import logging
+
+    from fvcore.nn import FlopCountAnalysis
+
+    logging.getLogger("fvcore").setLevel(logging.ERROR)
+    analysis = FlopCountAnalysis(model, x)
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    return analysis.total(), sum(p.numel() for p in model.parameters())
+
+
+def _thop(model: nn.Module, x: torch.Tensor) -> tuple[float, int | None]:
+    import copy
+
+    from thop import profile
+
+    macs, params = profile(copy.deepcopy(model), inputs=(x,), verbose=False)
+    return macs, int(params)
+
+
+def _ptflops(model: nn.Module, x: torch.Tensor) -> tuple[float, int | None]:
+    from ptflops import get_model_complexity_info
+
+    macs, params = get_model_complexity_info(
+        model,
+        tuple(x.shape[1:]),
+        as_strings=False,
+        print_per_layer_stat=False,
+        verbose=False,
+        backend="pytorch",
+    )
+    return macs, params
+
+
+_COUNTER_FNS: dict[str, Callable[[nn.Module, torch.Tensor], tuple[float, int | None]]] = {
+    "fvcore": _fvcore,
+    "thop": _thop,
+    "ptflops": _ptflops,
+}

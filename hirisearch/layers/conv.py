@@ -1,0 +1,72 @@
+"""Convolution + norm + activation, the building unit of every convolutional part."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+from torch import nn
+
+from hirisearch.cost import primitives as P
+from hirisearch.cost.types import CostNode
+from hirisearch.layers.norm_act import ActKind, NormKind, make_act, make_norm, norm_cost
+
+
+class ConvNormAct(nn.Module):
+    """``act(norm(conv(x)))`` with 'same' padding; ``norm`` or ``act`` may be ``None``.
+
+    Padding is ``kernel_size // 2``, so a stride-2 layer maps H to ceil(H / 2).
+    """
+
+    def __init__(
+        self,
+        in_chs: int,
+        out_chs: int,
+        kernel_size: int = 1,
+        stride: int = 1,
+        *,
+        groups: int = 1,
+        bias: bool = False,
+        norm: NormKind | None = "bn",
+        act: ActKind | None = None,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        dd = {"device": device, "dtype": dtype}
+        self.conv = nn.Conv2d(
+            in_chs, out_chs, kernel_size, stride, kernel_size // 2, groups=groups, bias=bias, **dd
+        )
+        self.norm = make_norm(norm, out_chs, "map", **dd) if norm else nn.Identity()
+        self.act = make_act(act) if act else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.norm(self.conv(x)))
+
+
+@lru_cache(maxsize=4096)
+def conv_norm_act_cost(
+    in_chs: int,
+    out_chs: int,
+    kernel_size: int = 1,
+    stride: int = 1,
+    *,
+    groups: int = 1,
+    bias: bool = False,
+    norm: NormKind | None = "bn",
+    act: ActKind | None = None,
+    in_hw: tuple[int, int],
+) -> CostNode:
+    """Cost twin of :class:`ConvNormAct` on an ``in_hw`` input map."""
+    pad = kernel_size // 2
+    out_hw = (
+        P.conv_out(in_hw[0], kernel_size, stride, pad),
+        P.conv_out(in_hw[1], kernel_size, stride, pad),
+    )
+    shape = (out_chs, *out_hw)
+    children = [
+        ("conv", CostNode.leaf(P.conv2d(in_chs, out_chs, kernel_size, out_hw, groups=groups, bias=bias), shape))
+    ]
+    if norm:
+        children.append(("norm", CostNode.leaf(norm_cost(norm, out_chs, out_chs * out_hw[0] * out_hw[1]), shape)))
+    return CostNode.of(children, out_shape=shape)

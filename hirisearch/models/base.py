@@ -1,0 +1,53 @@
+"""What every model family provides: a spec type, a planner, a builder and an analytic cost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+from torch import nn
+
+from hirisearch.cost.types import CostNode
+
+
+class SpecBase(BaseModel):
+    """Base of every family's spec: frozen, strict about unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, validate_default=True)
+
+    family: str
+    name: str
+    description: str = ""
+    img_size: int = 224
+
+
+class ModelPlan(Protocol):
+    """Every derived number of one model at one input size. Frozen dataclasses implement this."""
+
+    name: str
+    family: str
+    img_size: int
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one input sample."""
+        ...
+
+    @property
+    def sections(self) -> tuple[tuple[str, str], ...]:
+        """(label, module path) of the top-level parts shown in the per-stage table, in order."""
+        ...
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: ``spec -> plan(spec, img_size) -> (build(plan), cost(plan))``."""
+
+    name: str
+    title: str
+    spec_type: type[SpecBase]
+    plan: Callable[[Any, int], Any]
+    build: Callable[..., nn.Module]
+    cost: Callable[[Any], CostNode]
