@@ -51,3 +51,7 @@ class Family:
     plan: Callable[[Any, int], Any]
     build: Callable[..., nn.Module]
     cost: Callable[[Any], CostNode]
+    #: Input sizes the parity tests check every shipped spec of this family at.
+    test_sizes: Callable[[Any], tuple[int, ...]] = lambda spec: (224, 448)
+    #: A small input size for real forward passes in tests.
+    forward_size: Callable[[Any], int] = lambda spec: 64

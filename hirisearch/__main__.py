@@ -1,0 +1,3 @@
+from hirisearch.cli import main
+
+raise SystemExit(main())

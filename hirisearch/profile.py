@@ -1,0 +1,228 @@
+"""Profiling one model at one input size: analytic cost, traced count, cross-checks, per-stage
+breakdown. Results are frozen dataclasses; presentation lives in :mod:`hirisearch.report`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from hirisearch.cost.convention import CONVENTION
+from hirisearch.cost.counters import COUNTERS, CrossCheck, TracedCount, count_traced, cross_check
+from hirisearch.cost.types import Cost, CostNode
+from hirisearch.errors import CountingError
+from hirisearch.targets import Target
+
+#: Analytic and traced MACs must agree within this relative tolerance, or the profile flags it.
+AGREEMENT_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class SectionResult:
+    """One row of the breakdown: a stage (depth 1) or a module below it."""
+
+    name: str
+    path: str
+    depth: int
+    params: int
+    macs: int
+    macs_traced: int | None
+    share: float
+    out_shape: tuple[int, ...]
+    acts: int
+    norm: int
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """The cost of one model at one input size and batch (counts are for the whole batch)."""
+
+    spec: str
+    family: str
+    name: str
+    img_size: int
+    input_shape: tuple[int, ...]
+    batch: int
+    dtype: str
+    convention: str
+    params: int
+    macs: int
+    macs_analytic: int | None
+    macs_traced: int | None
+    agreement: float | None
+    norm: int
+    acts: int | None
+    categories: dict[str, int]
+    categories_traced: dict[str, int] | None
+    traced_mode: str | None
+    traced_note: str
+    traced_seconds: float | None
+    uncounted_ops: tuple[str, ...]
+    stages: tuple[SectionResult, ...]
+    rows: tuple[SectionResult, ...] = ()
+    counters: tuple[CrossCheck, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def gmacs(self) -> float:
+        return self.macs / 1e9
+
+    @property
+    def attn_share(self) -> float:
+        cats = self.categories_traced if self.categories_traced is not None else self.categories
+        return cats.get("attn", 0) / self.macs if self.macs else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serialisable document (tuples become lists)."""
+        doc = asdict(self)
+        doc["gmacs"] = round(self.gmacs, 6)
+        doc["attn_share"] = self.attn_share
+        return doc
+
+
+def _categories(cost: Cost) -> dict[str, int]:
+    return {"conv": cost.conv, "linear": cost.linear, "attn": cost.attn, "other": cost.other, "norm": cost.norm}
+
+
+def _sections(
+    tree: CostNode | None,
+    traced: TracedCount | None,
+    sections: Sequence[tuple[str, str]],
+    total_macs: int,
+    batch: int,
+) -> tuple[SectionResult, ...]:
+    rows = []
+    for label, path in sections:
+        node = tree.child(path) if tree is not None else None
+        t = traced.per_path.get(path) if traced is not None else None
+        cost = node.total.scaled(batch) if node is not None else (t or Cost())
+        macs = cost.macs
+        rows.append(
+            SectionResult(
+                name=label,
+                path=path,
+                depth=1,
+                params=cost.params,
+                macs=macs,
+                macs_traced=None if t is None else t.macs,
+                share=macs / total_macs if total_macs else 0.0,
+                out_shape=(batch, *node.out_shape) if node is not None and node.out_shape else (),
+                acts=cost.acts,
+                norm=cost.norm,
+            )
+        )
+    return tuple(rows)
+
+
+def _detail_rows(
+    tree: CostNode,
+    traced: TracedCount | None,
+    sections: tuple[SectionResult, ...],
+    depth: int,
+    total_macs: int,
+    batch: int,
+) -> tuple[SectionResult, ...]:
+    """Each section row followed by its modules down to ``depth - 1`` levels below it."""
+    rows = []
+    for section in sections:
+        rows.append(section)
+        for rel, node in tree.child(section.path).walk(section.path, max_depth=depth - 1):
+            cost = node.total.scaled(batch)
+            t = traced.per_path.get(rel) if traced is not None else None
+            rows.append(
+                SectionResult(
+                    name=rel.rsplit(".", 1)[-1],
+                    path=rel,
+                    depth=rel.count(".") - section.path.count(".") + 1,
+                    params=cost.params,
+                    macs=cost.macs,
+                    macs_traced=None if t is None else t.macs,
+                    share=cost.macs / total_macs if total_macs else 0.0,
+                    out_shape=(batch, *node.out_shape) if node.out_shape else (),
+                    acts=cost.acts,
+                    norm=cost.norm,
+                )
+            )
+    return tuple(rows)
+
+
+def _top_level_sections(traced: TracedCount) -> tuple[tuple[str, str], ...]:
+    names = sorted({p.split(".")[0] for p in traced.per_path if p}, key=list(traced.per_path).index)
+    return tuple((n, n) for n in names)
+
+
+def profile_target(
+    target: Target,
+    img_size: int | None = None,
+    *,
+    batch: int = 1,
+    depth: int = 1,
+    traced: bool = True,
+    counters: Sequence[str] = (),
+) -> ProfileResult:
+    """Profile ``target`` at ``img_size`` (default: its own) for a batch of ``batch``.
+
+    Args:
+        depth: 1 shows the stages; larger values add module rows down to that depth.
+        traced: run the meta-device traced count next to the analytic cost.
+        counters: external cross-check counters (``fvcore``, ``thop``, ``ptflops``), run eagerly.
+    """
+    for c in counters:
+        if c not in COUNTERS:
+            raise CountingError(f"unknown counter {c!r}; valid: {', '.join(COUNTERS)}")
+    plan = target.plan(img_size)
+    size = plan.img_size if plan is not None else (img_size or target.default_img_size)
+    tree = target.cost(plan) if plan is not None else None
+    input_shape = target.input_shape(size, plan)
+    build = target.builder(size, plan)
+    tc = count_traced(build, input_shape, batch=batch) if (traced or tree is None) else None
+    warnings = []
+    if tree is not None:
+        total = tree.total.scaled(batch)
+        macs_analytic = total.macs
+    else:
+        total = tc.total if tc is not None else Cost()
+        macs_analytic = None
+    macs = total.macs
+    agreement = None
+    if tc is not None and macs_analytic is not None:
+        agreement = (tc.total.macs - macs_analytic) / macs_analytic if macs_analytic else 0.0
+        if abs(agreement) > AGREEMENT_TOLERANCE:
+            warnings.append(
+                f"analytic and traced MACs disagree by {agreement:+.2%} (tolerance {AGREEMENT_TOLERANCE:.1%})"
+            )
+    if tc is not None and tc.note:
+        warnings.append(tc.note)
+    sections = target.sections(plan) or (_top_level_sections(tc) if tc is not None else ())
+    stage_rows = _sections(tree, tc, sections, macs, batch)
+    results = []
+    for name in counters:
+        model = build(device="cpu")
+        results.append(cross_check(name, model, input_shape))
+    return ProfileResult(
+        spec=target.ref,
+        family=target.family,
+        name=target.name,
+        img_size=size,
+        input_shape=(batch, *input_shape),
+        batch=batch,
+        dtype="fp32",
+        convention=CONVENTION,
+        params=total.params,
+        macs=macs,
+        macs_analytic=macs_analytic,
+        macs_traced=None if tc is None else tc.total.macs,
+        agreement=agreement,
+        norm=total.norm,
+        acts=total.acts if tree is not None else None,
+        categories=_categories(total),
+        categories_traced=None if tc is None else _categories(tc.total),
+        traced_mode=None if tc is None else tc.mode,
+        traced_note="" if tc is None else tc.note,
+        traced_seconds=None if tc is None else tc.seconds,
+        uncounted_ops=() if tc is None else tc.uncounted_ops,
+        stages=stage_rows,
+        rows=_detail_rows(tree, tc, stage_rows, depth, macs, batch) if (tree is not None and depth > 1) else (),
+        counters=tuple(results),
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,77 @@
+"""Rich tables as pure functions of results."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from hirisearch.cost.convention import headline
+from hirisearch.profile import ProfileResult
+from hirisearch.report import format as fmt
+
+
+def profile_header(r: ProfileResult) -> str:
+    """The line above a profile: model, source, and the convention with input size, batch, dtype."""
+    return f"{r.name} ({r.spec}): {headline(r.img_size, r.batch, r.dtype)}"
+
+
+def profile_summary(r: ProfileResult) -> Table:
+    """Totals: params, GFLOPs analytic and traced, agreement, norms, activations, cross-checks."""
+    t = Table(show_header=True)
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    t.add_column("note")
+    t.add_row("params", fmt.params_m(r.params), "all parameters, heads included")
+    t.add_row("GFLOPs analytic", fmt.gmacs(r.macs_analytic), "closed form from the spec" if r.macs_analytic is not None else "no analytic model for this source")
+    if r.macs_traced is not None:
+        t.add_row("GFLOPs traced", fmt.gmacs(r.macs_traced), f"torch FlopCounterMode, {r.traced_mode}, {r.traced_seconds:.2f}s")
+    if r.agreement is not None:
+        ok = abs(r.agreement) <= 1e-3
+        t.add_row("agreement", Text(fmt.signed_pct(r.agreement), style="green" if ok else "bold red"), "traced vs analytic")
+    cats = r.categories_traced if r.categories_traced is not None else r.categories
+    macs = r.macs or 1
+    t.add_row(
+        "by operator",
+        "",
+        "conv {} | linear {} | attention {} | other {}".format(
+            *(fmt.pct(cats.get(k, 0) / macs) for k in ("conv", "linear", "attn", "other"))
+        ),
+    )
+    t.add_row("norms (separate)", fmt.gmacs(r.norm), "BN 2/elem, LN/GN 5/elem as fvcore counts; not in GFLOPs")
+    if r.acts is not None:
+        t.add_row("activations", fmt.millions(r.acts), "output elements of conv, linear and attention matmuls")
+    if r.uncounted_ops:
+        t.add_row("uncounted ops", "", ", ".join(r.uncounted_ops) + " (elementwise; not in the convention)")
+    for c in r.counters:
+        value = fmt.gmacs(c.macs) if c.macs is not None else "failed"
+        note = c.misses if not c.error else f"{c.error}"
+        t.add_row(f"{c.counter}", value, f"{note} ({c.seconds:.1f}s, eager, batch 1)")
+    return t
+
+
+def profile_stages(r: ProfileResult, rows: bool = False) -> Table:
+    """Per-stage (and optionally per-module) breakdown."""
+    t = Table(title=f"per stage at {r.img_size}x{r.img_size}, batch {r.batch}", title_justify="left")
+    t.add_column("part", no_wrap=True)
+    for col, just in (
+        ("params", "right"),
+        ("GFLOPs", "right"),
+        ("traced", "right"),
+        ("share", "right"),
+        ("output", "right"),
+        ("acts", "right"),
+    ):
+        t.add_column(col, justify=just)
+    items = r.rows if rows and r.rows else r.stages
+    for s in items:
+        name = ("  " * (s.depth - 1)) + (s.name if s.depth == 1 else s.path)
+        t.add_row(
+            name,
+            fmt.params_m(s.params),
+            fmt.gmacs(s.macs),
+            fmt.gmacs(s.macs_traced),
+            fmt.pct(s.share),
+            fmt.shape(s.out_shape),
+            fmt.millions(s.acts),
+        )
+    return t
