@@ -81,7 +81,13 @@ class ProfileResult:
 
 
 def _categories(cost: Cost) -> dict[str, int]:
-    return {"conv": cost.conv, "linear": cost.linear, "attn": cost.attn, "other": cost.other, "norm": cost.norm}
+    return {
+        "conv": cost.conv,
+        "linear": cost.linear,
+        "attn": cost.attn,
+        "other": cost.other,
+        "norm": cost.norm,
+    }
 
 
 def _sections(
@@ -222,7 +228,9 @@ def profile_target(
         traced_seconds=None if tc is None else tc.seconds,
         uncounted_ops=() if tc is None else tc.uncounted_ops,
         stages=stage_rows,
-        rows=_detail_rows(tree, tc, stage_rows, depth, macs, batch) if (tree is not None and depth > 1) else (),
+        rows=_detail_rows(tree, tc, stage_rows, depth, macs, batch)
+        if (tree is not None and depth > 1)
+        else (),
         counters=tuple(results),
         warnings=tuple(warnings),
     )

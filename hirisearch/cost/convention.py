@@ -33,7 +33,9 @@ def macs_from_torch_flops(flops: int) -> int:
     return flops // TORCH_FLOPS_PER_MAC
 
 
-def headline(img_size: int | tuple[int, ...], batch: int, dtype: str = "fp32", unit: Unit = "macs") -> str:
+def headline(
+    img_size: int | tuple[int, ...], batch: int, dtype: str = "fp32", unit: Unit = "macs"
+) -> str:
     """The header every table carries: convention, input size, batch and dtype."""
     size = img_size if isinstance(img_size, int) else "/".join(str(s) for s in img_size)
     conv = CONVENTION if unit == "macs" else CONVENTION_2X

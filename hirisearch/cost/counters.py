@@ -58,15 +58,82 @@ NORM_OPS = {
 
 #: Operators that do no arithmetic worth counting (layout, indexing, creation).
 _SHAPE_OPS = {
-    "view", "_unsafe_view", "reshape", "permute", "transpose", "t", "expand", "clone", "contiguous",
-    "unbind", "split", "split_with_sizes", "chunk", "cat", "stack", "slice", "select", "squeeze",
-    "unsqueeze", "flatten", "unflatten", "empty", "empty_like", "zeros", "zeros_like", "ones",
-    "ones_like", "full", "arange", "_to_copy", "copy_", "detach", "alias", "as_strided", "lift_fresh",
-    "new_empty", "new_zeros", "index", "_unsafe_index", "index_select", "gather", "scalar_tensor",
-    "fill_", "zero_", "lift_fresh_copy", "expand_as", "view_as", "_reshape_alias", "roll", "pad",
-    "constant_pad_nd", "masked_fill", "where", "_local_scalar_dense", "item", "sym_size", "clamp",
-    "floor", "ceil", "sub", "rsub", "new_ones", "narrow", "linspace", "meshgrid", "repeat",
-    "_safe_softmax", "bernoulli_", "eq", "ne", "lt", "gt", "ge", "le", "logical_and", "logical_not",
+    "view",
+    "_unsafe_view",
+    "reshape",
+    "permute",
+    "transpose",
+    "t",
+    "expand",
+    "clone",
+    "contiguous",
+    "unbind",
+    "split",
+    "split_with_sizes",
+    "chunk",
+    "cat",
+    "stack",
+    "slice",
+    "select",
+    "squeeze",
+    "unsqueeze",
+    "flatten",
+    "unflatten",
+    "empty",
+    "empty_like",
+    "zeros",
+    "zeros_like",
+    "ones",
+    "ones_like",
+    "full",
+    "arange",
+    "_to_copy",
+    "copy_",
+    "detach",
+    "alias",
+    "as_strided",
+    "lift_fresh",
+    "new_empty",
+    "new_zeros",
+    "index",
+    "_unsafe_index",
+    "index_select",
+    "gather",
+    "scalar_tensor",
+    "fill_",
+    "zero_",
+    "lift_fresh_copy",
+    "expand_as",
+    "view_as",
+    "_reshape_alias",
+    "roll",
+    "pad",
+    "constant_pad_nd",
+    "masked_fill",
+    "where",
+    "_local_scalar_dense",
+    "item",
+    "sym_size",
+    "clamp",
+    "floor",
+    "ceil",
+    "sub",
+    "rsub",
+    "new_ones",
+    "narrow",
+    "linspace",
+    "meshgrid",
+    "repeat",
+    "_safe_softmax",
+    "bernoulli_",
+    "eq",
+    "ne",
+    "lt",
+    "gt",
+    "ge",
+    "le",
+    "logical_and",
+    "logical_not",
 }
 
 
@@ -94,7 +161,11 @@ _NORM_MAPPING: dict[Any, Callable[..., int]] = {
 
 def _acts_out(*args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
     """Output elements of an op (used to count activations), in torch's 2-per-unit scale."""
-    if isinstance(out_shape, (tuple, list)) and out_shape and isinstance(out_shape[0], (tuple, list, torch.Size)):
+    if (
+        isinstance(out_shape, (tuple, list))
+        and out_shape
+        and isinstance(out_shape[0], (tuple, list, torch.Size))
+    ):
         out_shape = out_shape[0]
     return math.prod(out_shape) * TORCH_FLOPS_PER_MAC
 
@@ -192,7 +263,11 @@ def _categorise(model: nn.Module, op_flops: dict[str, dict[Any, int]]) -> dict[s
         if name in out:
             continue
         prefix = name + "." if name else ""
-        kids = [n for n in names if n.startswith(prefix) and n != name and n[len(prefix) :].count(".") == 0]
+        kids = [
+            n
+            for n in names
+            if n.startswith(prefix) and n != name and n[len(prefix) :].count(".") == 0
+        ]
         cats = defaultdict(int)
         for kid in kids:
             for k, v in out.get(kid, {}).items():
@@ -212,7 +287,9 @@ def _params_per_path(model: nn.Module) -> dict[str, int]:
     return totals
 
 
-def _run(model: nn.Module, x: torch.Tensor, mapping: dict[Any, Callable[..., int]]) -> tuple[dict, dict[str, int]]:
+def _run(
+    model: nn.Module, x: torch.Tensor, mapping: dict[Any, Callable[..., int]]
+) -> tuple[dict, dict[str, int]]:
     counter = FlopCounterMode(display=False, custom_mapping=mapping)
     recorder = _OpRecorder()
     with torch.inference_mode(), recorder, counter:
@@ -248,7 +325,11 @@ def count_module(
     """
     device = "meta" if mode == "meta" else "cpu"
     model.eval()
-    x = torch.empty((batch, *input_shape), device=device) if mode == "meta" else torch.randn(batch, *input_shape)
+    x = (
+        torch.empty((batch, *input_shape), device=device)
+        if mode == "meta"
+        else torch.randn(batch, *input_shape)
+    )
     root = type(model).__name__
     start = time.perf_counter()
     ctx = sdpa_kernel([SDPBackend.MATH]) if mode != "meta" else _nullcontext()
@@ -256,11 +337,16 @@ def count_module(
         counts, ops = _run(model, x, dict(_NORM_MAPPING))
         acts_counts = None
         if with_acts:
-            acts_map = {op: _acts_out for op in (aten.convolution, aten.mm, aten.addmm, aten.bmm, aten.baddbmm)}
+            acts_map = {
+                op: _acts_out
+                for op in (aten.convolution, aten.mm, aten.addmm, aten.bmm, aten.baddbmm)
+            }
             acts_counts, _ = _run(model, x, acts_map)
     seconds = time.perf_counter() - start
     flops = _categorise(model, _op_flops_per_path(counts, root))
-    acts = _categorise(model, _op_flops_per_path(acts_counts, root)) if acts_counts is not None else {}
+    acts = (
+        _categorise(model, _op_flops_per_path(acts_counts, root)) if acts_counts is not None else {}
+    )
     params = _params_per_path(model)
     per_path: dict[str, Cost] = {}
     for path in set(flops) | set(params):
@@ -311,7 +397,9 @@ def count_traced(
         return count_module(model, input_shape, mode="meta", with_acts=with_acts, batch=batch)
     except (NotImplementedError, RuntimeError) as e:
         if not allow_eager:
-            raise CountingError(f"meta-device count failed ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+            raise CountingError(
+                f"meta-device count failed ({type(e).__name__}: {str(e).splitlines()[0]})"
+            ) from None
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
     model = build(device="cpu")
     result = count_module(model, input_shape, mode="eager-cpu", with_acts=with_acts, batch=batch)
@@ -360,8 +448,21 @@ def cross_check(counter: str, model: nn.Module, input_shape: tuple[int, ...]) ->
             warnings.simplefilter("ignore")
             macs, params = _COUNTER_FNS[counter](model, x)
     except Exception as e:  # noqa: BLE001 - third-party counters fail in many ways; report, don't crash
-        return CrossCheck(counter, None, None, COUNTER_MISSES[counter], time.perf_counter() - start, f"{type(e).__name__}: {e}"[:200])
-    return CrossCheck(counter, int(macs), None if params is None else int(params), COUNTER_MISSES[counter], time.perf_counter() - start)
+        return CrossCheck(
+            counter,
+            None,
+            None,
+            COUNTER_MISSES[counter],
+            time.perf_counter() - start,
+            f"{type(e).__name__}: {e}"[:200],
+        )
+    return CrossCheck(
+        counter,
+        int(macs),
+        None if params is None else int(params),
+        COUNTER_MISSES[counter],
+        time.perf_counter() - start,
+    )
 
 
 def _fvcore(model: nn.Module, x: torch.Tensor) -> tuple[float, int | None]:

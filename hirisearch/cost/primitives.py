@@ -21,7 +21,9 @@ __all__ = [
 ]
 
 
-def conv_out(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+def conv_out(
+    size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> int:
     """Output length of a convolution along one axis (PyTorch's floor formula)."""
     return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
 
@@ -57,20 +59,30 @@ def linear(in_features: int, out_features: int, tokens: int, *, bias: bool = Tru
 
 def batch_norm(channels: int, elements: int, *, affine: bool = True) -> Cost:
     """BatchNorm at inference over ``elements`` values (channels x positions)."""
-    return Cost(params=2 * channels if affine else 0, norm=elements * (BN_PER_ELEMENT if affine else 1))
+    return Cost(
+        params=2 * channels if affine else 0, norm=elements * (BN_PER_ELEMENT if affine else 1)
+    )
 
 
 def layer_norm(dim: int, elements: int, *, affine: bool = True) -> Cost:
     """LayerNorm over ``elements`` values (dim x tokens)."""
-    return Cost(params=2 * dim if affine else 0, norm=elements * (LN_PER_ELEMENT if affine else LN_PER_ELEMENT - 1))
+    return Cost(
+        params=2 * dim if affine else 0,
+        norm=elements * (LN_PER_ELEMENT if affine else LN_PER_ELEMENT - 1),
+    )
 
 
 def group_norm(channels: int, elements: int, *, affine: bool = True) -> Cost:
     """GroupNorm over ``elements`` values."""
-    return Cost(params=2 * channels if affine else 0, norm=elements * (GN_PER_ELEMENT if affine else GN_PER_ELEMENT - 1))
+    return Cost(
+        params=2 * channels if affine else 0,
+        norm=elements * (GN_PER_ELEMENT if affine else GN_PER_ELEMENT - 1),
+    )
 
 
-def attention(heads: int, q_tokens: int, kv_tokens: int, head_dim: int, *, v_dim: int | None = None) -> Cost:
+def attention(
+    heads: int, q_tokens: int, kv_tokens: int, head_dim: int, *, v_dim: int | None = None
+) -> Cost:
     """The two attention matmuls, softmax(Q K^T) V, for one set of ``heads``."""
     v_dim = head_dim if v_dim is None else v_dim
     scores = heads * q_tokens * kv_tokens

@@ -115,7 +115,9 @@ class CostNode:
                 raise KeyError(path)
         return node
 
-    def walk(self, prefix: str = "", max_depth: int | None = None) -> Iterator[tuple[str, CostNode]]:
+    def walk(
+        self, prefix: str = "", max_depth: int | None = None
+    ) -> Iterator[tuple[str, CostNode]]:
         """Yield ``(path, node)`` for this node's descendants, parents before children."""
         for name, sub in self.children:
             path = f"{prefix}.{name}" if prefix else name

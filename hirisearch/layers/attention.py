@@ -87,7 +87,9 @@ def attention_cost(
 class ClassAttention(nn.Module):
     """Attention of the class token (first token) over all tokens; returns the updated class token."""
 
-    def __init__(self, dim: int, num_heads: int, *, qkv_bias: bool = True, device=None, dtype=None) -> None:
+    def __init__(
+        self, dim: int, num_heads: int, *, qkv_bias: bool = True, device=None, dtype=None
+    ) -> None:
         super().__init__()
         dd = {"device": device, "dtype": dtype}
         self.num_heads = num_heads
@@ -105,7 +107,9 @@ class ClassAttention(nn.Module):
 
 
 @lru_cache(maxsize=1024)
-def class_attention_cost(dim: int, num_heads: int, *, qkv_bias: bool = True, tokens: int) -> CostNode:
+def class_attention_cost(
+    dim: int, num_heads: int, *, qkv_bias: bool = True, tokens: int
+) -> CostNode:
     """Cost twin of :class:`ClassAttention` over ``tokens`` tokens (class token included)."""
     children = [
         ("q", CostNode.leaf(P.linear(dim, dim, 1, bias=qkv_bias))),

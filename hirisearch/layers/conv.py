@@ -65,8 +65,18 @@ def conv_norm_act_cost(
     )
     shape = (out_chs, *out_hw)
     children = [
-        ("conv", CostNode.leaf(P.conv2d(in_chs, out_chs, kernel_size, out_hw, groups=groups, bias=bias), shape))
+        (
+            "conv",
+            CostNode.leaf(
+                P.conv2d(in_chs, out_chs, kernel_size, out_hw, groups=groups, bias=bias), shape
+            ),
+        )
     ]
     if norm:
-        children.append(("norm", CostNode.leaf(norm_cost(norm, out_chs, out_chs * out_hw[0] * out_hw[1]), shape)))
+        children.append(
+            (
+                "norm",
+                CostNode.leaf(norm_cost(norm, out_chs, out_chs * out_hw[0] * out_hw[1]), shape),
+            )
+        )
     return CostNode.of(children, out_shape=shape)

@@ -70,7 +70,9 @@ def mlp_cost(
     if dw_conv:
         dw = P.conv2d(hidden_features, hidden_features, 3, hw, groups=hidden_features, bias=True)
         children.append(("dwconv", CostNode.leaf(dw)))
-    children.append(("fc2", CostNode.leaf(P.linear(hidden_features, out_features, tokens, bias=bias))))
+    children.append(
+        ("fc2", CostNode.leaf(P.linear(hidden_features, out_features, tokens, bias=bias)))
+    )
     return CostNode.of(children, out_shape=(tokens, out_features))
 
 
@@ -110,7 +112,12 @@ def conv_ffn_cost(
     return CostNode.of(
         [
             ("fc1", conv_norm_act_cost(dim, hidden, 1, norm=norm, in_hw=in_hw)),
-            ("dw", conv_norm_act_cost(hidden, hidden, 3, groups=hidden, norm=norm, act=act, in_hw=in_hw)),
+            (
+                "dw",
+                conv_norm_act_cost(
+                    hidden, hidden, 3, groups=hidden, norm=norm, act=act, in_hw=in_hw
+                ),
+            ),
             ("fc2", conv_norm_act_cost(hidden, dim, 1, norm=norm, in_hw=in_hw)),
         ]
     )

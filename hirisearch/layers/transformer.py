@@ -69,7 +69,12 @@ def transformer_block_cost(
     return CostNode.of(
         [
             ("norm1", ln),
-            ("attn", attention_cost(dim, num_heads, sr_ratio=sr_ratio, qkv_bias=qkv_bias, norm=norm, hw=hw)),
+            (
+                "attn",
+                attention_cost(
+                    dim, num_heads, sr_ratio=sr_ratio, qkv_bias=qkv_bias, norm=norm, hw=hw
+                ),
+            ),
             ("norm2", ln),
             ("mlp", mlp_cost(dim, int(dim * mlp_ratio), dw_conv=dw_conv, act=act, hw=hw)),
         ]

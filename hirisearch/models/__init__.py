@@ -21,7 +21,9 @@ def get_family(name: str) -> Family:
     try:
         return FAMILIES[name]
     except KeyError:
-        raise UnknownModelError(f"unknown family {name!r}; valid: {', '.join(sorted(FAMILIES))}") from None
+        raise UnknownModelError(
+            f"unknown family {name!r}; valid: {', '.join(sorted(FAMILIES))}"
+        ) from None
 
 
 def family_of(spec: SpecBase) -> Family:

@@ -283,7 +283,9 @@ def plan_hiri_vit(spec: HiriViTSpec, img_size: int | None = None) -> HiriViTPlan
             stem_hw,
         ),
         stages=tuple(stages),
-        head=HeadPlan(spec.head, spec.dims[-1], spec.num_heads[-1], spec.head_mlp_ratio, spec.num_classes, hw),
+        head=HeadPlan(
+            spec.head, spec.dims[-1], spec.num_heads[-1], spec.head_mlp_ratio, spec.num_classes, hw
+        ),
         hr_cffn=spec.hr_cffn,
         conv_norm=spec.conv_norm,
         token_norm=spec.token_norm,
@@ -323,12 +325,18 @@ def hr_stem_cost(p: StemPlan) -> CostNode:
     conv = conv_norm_act_cost(p.in_chans, cm, 3, 2, norm=p.norm, act=p.act, in_hw=p.in_hw)
     mid = conv.out_shape[1:]
     dw = conv_norm_act_cost(cm, cm, 3, 2, groups=cm, norm=p.norm, in_hw=mid)
-    hr = CostNode.of([("0", dw), ("1", conv_norm_act_cost(cm, c, 1, norm=p.norm, in_hw=dw.out_shape[1:]))])
-    first = conv_norm_act_cost(cm, c, 3, 2, norm=p.norm, act=p.act if p.lr_convs > 1 else None, in_hw=mid)
+    hr = CostNode.of(
+        [("0", dw), ("1", conv_norm_act_cost(cm, c, 1, norm=p.norm, in_hw=dw.out_shape[1:]))]
+    )
+    first = conv_norm_act_cost(
+        cm, c, 3, 2, norm=p.norm, act=p.act if p.lr_convs > 1 else None, in_hw=mid
+    )
     lr = [("0", first)]
     for j in range(1, p.lr_convs):
         act = None if j == p.lr_convs - 1 else p.act
-        lr.append((str(j), conv_norm_act_cost(c, c, 3, norm=p.norm, act=act, in_hw=first.out_shape[1:])))
+        lr.append(
+            (str(j), conv_norm_act_cost(c, c, 3, norm=p.norm, act=act, in_hw=first.out_shape[1:]))
+        )
     return CostNode.of([("conv", conv), ("hr", hr), ("lr", CostNode.of(lr))])
 
 
@@ -403,7 +411,11 @@ def irds_cost(p: DownsamplePlan) -> CostNode:
     c1 = conv_norm_act_cost(p.in_chs, h, 1, norm=p.norm, act=p.act, in_hw=p.in_hw)
     c2 = conv_norm_act_cost(h, h, 3, 2, groups=h, norm=p.norm, act=p.act, in_hw=p.in_hw)
     out_hw = c2.out_shape[1:]
-    children = [("conv1", c1), ("conv2", c2), ("conv3", conv_norm_act_cost(h, p.out_chs, 1, norm=p.norm, in_hw=out_hw))]
+    children = [
+        ("conv1", c1),
+        ("conv2", c2),
+        ("conv3", conv_norm_act_cost(h, p.out_chs, 1, norm=p.norm, in_hw=out_hw)),
+    ]
     if p.variant == "irds_b":
         proj = conv_norm_act_cost(p.in_chs, p.out_chs, 1, norm=p.norm, in_hw=out_hw)
         children.append(("shortcut", CostNode.of([("1", proj)])))
@@ -479,7 +491,9 @@ def hr_block_cost(
         )
         ffn = conv_ffn_cost(dim, hidden, norm=norm, act=act, in_hw=in_hw)
         return CostNode.of([("hr", hr), ("lr", lr), ("cffn", ffn)], out_shape=hr.out_shape)
-    lr = CostNode.of([("0", down), ("1", conv_ffn_cost(dim, hidden, norm=norm, act=act, in_hw=low))])
+    lr = CostNode.of(
+        [("0", down), ("1", conv_ffn_cost(dim, hidden, norm=norm, act=act, in_hw=low))]
+    )
     return CostNode.of([("hr", hr), ("lr", lr)], out_shape=hr.out_shape)
 
 
@@ -510,7 +524,15 @@ class HiriViTStage(nn.Module):
             ]
         else:
             blocks = [
-                HRBlock(p.dim, mlp_ratio=p.mlp_ratio, cffn=plan.hr_cffn, norm=plan.conv_norm, act=plan.act, drop_path=dp, **dd)
+                HRBlock(
+                    p.dim,
+                    mlp_ratio=p.mlp_ratio,
+                    cffn=plan.hr_cffn,
+                    norm=plan.conv_norm,
+                    act=plan.act,
+                    drop_path=dp,
+                    **dd,
+                )
                 for dp in p.drop_path
             ]
         self.blocks = nn.ModuleList(blocks)
@@ -541,7 +563,14 @@ def _stage_cost(p: StagePlan, plan: HiriViTPlan) -> CostNode:
             hw=p.hw,
         )
     else:
-        block = hr_block_cost(p.dim, mlp_ratio=p.mlp_ratio, cffn=plan.hr_cffn, norm=plan.conv_norm, act=plan.act, in_hw=p.hw)
+        block = hr_block_cost(
+            p.dim,
+            mlp_ratio=p.mlp_ratio,
+            cffn=plan.hr_cffn,
+            norm=plan.conv_norm,
+            act=plan.act,
+            in_hw=p.hw,
+        )
     shape = (p.dim, *p.hw)
     blocks = CostNode.of([(str(i), block) for i in range(p.depth)], out_shape=shape)
     children = [("downsample", irds_cost(p.downsample))] if p.downsample else []
@@ -561,7 +590,13 @@ class HiriViTHead(nn.Module):
         if self.class_attn:
             self.cls_token = nn.Parameter(torch.zeros(1, 1, p.dim, **dd))
             self.block = ClassBlock(
-                p.dim, p.num_heads, mlp_ratio=p.mlp_ratio, qkv_bias=plan.qkv_bias, norm=plan.token_norm, act=plan.act, **dd
+                p.dim,
+                p.num_heads,
+                mlp_ratio=p.mlp_ratio,
+                qkv_bias=plan.qkv_bias,
+                norm=plan.token_norm,
+                act=plan.act,
+                **dd,
             )
         self.norm = make_norm(plan.token_norm, p.dim, "tokens", **dd)
         self.fc = nn.Linear(p.dim, p.num_classes, **dd) if p.num_classes else nn.Identity()
@@ -585,7 +620,13 @@ def _head_cost(p: HeadPlan, plan: HiriViTPlan) -> CostNode:
             (
                 "block",
                 class_block_cost(
-                    p.dim, p.num_heads, mlp_ratio=p.mlp_ratio, qkv_bias=plan.qkv_bias, norm=plan.token_norm, act=plan.act, tokens=tokens
+                    p.dim,
+                    p.num_heads,
+                    mlp_ratio=p.mlp_ratio,
+                    qkv_bias=plan.qkv_bias,
+                    norm=plan.token_norm,
+                    act=plan.act,
+                    tokens=tokens,
                 ),
             )
         )
@@ -603,7 +644,9 @@ class HiriViT(nn.Module):
         super().__init__()
         dd = {"device": device, "dtype": dtype}
         self.plan = plan
-        self.stem = HRStem(plan.stem, **dd) if plan.stem.stem_type == "hr" else ConvStem(plan.stem, **dd)
+        self.stem = (
+            HRStem(plan.stem, **dd) if plan.stem.stem_type == "hr" else ConvStem(plan.stem, **dd)
+        )
         self.stages = nn.ModuleList(HiriViTStage(s, plan, **dd) for s in plan.stages)
         self.head = HiriViTHead(plan.head, plan, **dd)
         self.apply(_init_weights)

@@ -22,12 +22,26 @@ def profile_summary(r: ProfileResult) -> Table:
     t.add_column("value", justify="right")
     t.add_column("note")
     t.add_row("params", fmt.params_m(r.params), "all parameters, heads included")
-    t.add_row("GFLOPs analytic", fmt.gmacs(r.macs_analytic), "closed form from the spec" if r.macs_analytic is not None else "no analytic model for this source")
+    t.add_row(
+        "GFLOPs analytic",
+        fmt.gmacs(r.macs_analytic),
+        "closed form from the spec"
+        if r.macs_analytic is not None
+        else "no analytic model for this source",
+    )
     if r.macs_traced is not None:
-        t.add_row("GFLOPs traced", fmt.gmacs(r.macs_traced), f"torch FlopCounterMode, {r.traced_mode}, {r.traced_seconds:.2f}s")
+        t.add_row(
+            "GFLOPs traced",
+            fmt.gmacs(r.macs_traced),
+            f"torch FlopCounterMode, {r.traced_mode}, {r.traced_seconds:.2f}s",
+        )
     if r.agreement is not None:
         ok = abs(r.agreement) <= 1e-3
-        t.add_row("agreement", Text(fmt.signed_pct(r.agreement), style="green" if ok else "bold red"), "traced vs analytic")
+        t.add_row(
+            "agreement",
+            Text(fmt.signed_pct(r.agreement), style="green" if ok else "bold red"),
+            "traced vs analytic",
+        )
     cats = r.categories_traced if r.categories_traced is not None else r.categories
     macs = r.macs or 1
     t.add_row(
@@ -37,11 +51,23 @@ def profile_summary(r: ProfileResult) -> Table:
             *(fmt.pct(cats.get(k, 0) / macs) for k in ("conv", "linear", "attn", "other"))
         ),
     )
-    t.add_row("norms (separate)", fmt.gmacs(r.norm), "BN 2/elem, LN/GN 5/elem as fvcore counts; not in GFLOPs")
+    t.add_row(
+        "norms (separate)",
+        fmt.gmacs(r.norm),
+        "BN 2/elem, LN/GN 5/elem as fvcore counts; not in GFLOPs",
+    )
     if r.acts is not None:
-        t.add_row("activations", fmt.millions(r.acts), "output elements of conv, linear and attention matmuls")
+        t.add_row(
+            "activations",
+            fmt.millions(r.acts),
+            "output elements of conv, linear and attention matmuls",
+        )
     if r.uncounted_ops:
-        t.add_row("uncounted ops", "", ", ".join(r.uncounted_ops) + " (elementwise; not in the convention)")
+        t.add_row(
+            "uncounted ops",
+            "",
+            ", ".join(r.uncounted_ops) + " (elementwise; not in the convention)",
+        )
     for c in r.counters:
         value = fmt.gmacs(c.macs) if c.macs is not None else "failed"
         note = c.misses if not c.error else f"{c.error}"
@@ -51,7 +77,9 @@ def profile_summary(r: ProfileResult) -> Table:
 
 def profile_stages(r: ProfileResult, rows: bool = False) -> Table:
     """Per-stage (and optionally per-module) breakdown."""
-    t = Table(title=f"per stage at {r.img_size}x{r.img_size}, batch {r.batch}", title_justify="left")
+    t = Table(
+        title=f"per stage at {r.img_size}x{r.img_size}, batch {r.batch}", title_justify="left"
+    )
     t.add_column("part", no_wrap=True)
     for col, just in (
         ("params", "right"),

@@ -33,7 +33,9 @@ class _BoundedLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
-                raise yaml.YAMLError(f"more than {MAX_ALIASES} alias references (alias expansion is bounded)")
+                raise yaml.YAMLError(
+                    f"more than {MAX_ALIASES} alias references (alias expansion is bounded)"
+                )
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
@@ -56,7 +58,9 @@ def read_yaml(path: str | os.PathLike[str], *, max_bytes: int = MAX_SPEC_BYTES) 
     if p.is_dir():
         raise SpecError("is a directory, expected a YAML file", file=name)
     if size > max_bytes:
-        raise SpecError(f"file is {size} bytes, larger than the {max_bytes}-byte limit for specs", file=name)
+        raise SpecError(
+            f"file is {size} bytes, larger than the {max_bytes}-byte limit for specs", file=name
+        )
     try:
         raw = p.read_bytes()
     except OSError as e:
@@ -64,7 +68,9 @@ def read_yaml(path: str | os.PathLike[str], *, max_bytes: int = MAX_SPEC_BYTES) 
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise SpecError(f"not UTF-8 text (byte {e.start}), expected a YAML file", file=name) from None
+        raise SpecError(
+            f"not UTF-8 text (byte {e.start}), expected a YAML file", file=name
+        ) from None
     if not text.strip():
         raise SpecError("file is empty, expected a YAML mapping", file=name)
     try:
@@ -94,7 +100,9 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def spec_error_from(err: ValidationError, *, file: str | None, prefix: tuple[Any, ...] = ()) -> SpecError:
+def spec_error_from(
+    err: ValidationError, *, file: str | None, prefix: tuple[Any, ...] = ()
+) -> SpecError:
     """One line for the first problem in a pydantic ``ValidationError`` (and how many more)."""
     errors = err.errors(include_url=False)
     first = errors[0]
@@ -132,13 +140,21 @@ def _split_path(path: str) -> list[Any]:
 def parse_spec(data: Any, *, file: str | None = None) -> SpecBase:
     """Validate a mapping as a spec of the family it names."""
     if not isinstance(data, dict):
-        raise SpecError(f"expected a YAML mapping at the top level, but got a {type(data).__name__}", file=file)
+        raise SpecError(
+            f"expected a YAML mapping at the top level, but got a {type(data).__name__}", file=file
+        )
     family = data.get("family")
     if family is None:
-        raise SpecError(f"required field is missing; valid families: {', '.join(sorted(FAMILIES))}", file=file, field="family")
+        raise SpecError(
+            f"required field is missing; valid families: {', '.join(sorted(FAMILIES))}",
+            file=file,
+            field="family",
+        )
     if not isinstance(family, str) or family not in FAMILIES:
         raise SpecError(
-            f"unknown family {_short(family)}; valid: {', '.join(sorted(FAMILIES))}", file=file, field="family"
+            f"unknown family {_short(family)}; valid: {', '.join(sorted(FAMILIES))}",
+            file=file,
+            field="family",
         )
     try:
         return FAMILIES[family].spec_type.model_validate(data)

@@ -20,23 +20,44 @@ def test_profile_s_at_448_is_five_gflops_and_agrees() -> None:
     res = runner.invoke(app, ["profile", S, "--res", "448", "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout.strip().splitlines()[0])
-    for key in ("spec", "family", "img_size", "params", "macs", "macs_traced", "convention", "stages"):
+    for key in (
+        "spec",
+        "family",
+        "img_size",
+        "params",
+        "macs",
+        "macs_traced",
+        "convention",
+        "stages",
+    ):
         assert key in doc
     assert doc["img_size"] == 448 and doc["family"] == "hiri_vit"
     assert abs(doc["macs"] / 1e9 - 5.0) <= 0.05 * 5.0
     assert abs(doc["macs_traced"] - doc["macs"]) <= 1e-3 * doc["macs"]
-    assert [s["name"] for s in doc["stages"]] == ["stem", "stage1", "stage2", "stage3", "stage4", "stage5", "head"]
+    assert [s["name"] for s in doc["stages"]] == [
+        "stem",
+        "stage1",
+        "stage2",
+        "stage3",
+        "stage4",
+        "stage5",
+        "head",
+    ]
     assert sum(s["macs"] for s in doc["stages"]) == doc["macs"]
     assert doc["stages"][5]["out_shape"] == [1, 448, 7, 7]
     assert "attention included" in doc["convention"]
 
 
 def test_profile_several_resolutions_and_batch() -> None:
-    res = runner.invoke(app, ["profile", S, "--res", "224", "448", "--batch", "2", "--json", "--no-trace"])
+    res = runner.invoke(
+        app, ["profile", S, "--res", "224", "448", "--batch", "2", "--json", "--no-trace"]
+    )
     assert res.exit_code == 0, res.output
     docs = [json.loads(line) for line in res.stdout.strip().splitlines()]
     assert [d["img_size"] for d in docs] == [224, 448]
-    one = json.loads(runner.invoke(app, ["profile", S, "--res", "224", "--json", "--no-trace"]).stdout)
+    one = json.loads(
+        runner.invoke(app, ["profile", S, "--res", "224", "--json", "--no-trace"]).stdout
+    )
     assert docs[0]["macs"] == 2 * one["macs"] and docs[0]["params"] == one["params"]
 
 
@@ -71,10 +92,22 @@ def _bad(tmp_path: Path, edit) -> str:
         (lambda t: ["profile", _write(t, "family: [\n")], "YAML syntax error"),
         (lambda t: ["profile", _bad(t, lambda d: d.update(colour="red"))], "colour: unknown key"),
         (lambda t: ["profile", _bad(t, lambda d: d.update(depths="deep"))], "depths: "),
-        (lambda t: ["profile", _bad(t, lambda d: d.update(depths=[2, -3, 4, 6, 3]))], "depths[1]: must be >= 1"),
-        (lambda t: ["profile", _bad(t, lambda d: d.update(num_heads=[0, 0, 4, 7, 14]))], "num_heads[3]:"),
-        (lambda t: ["profile", S, "--res", "450"], "img_size: HIRI-ViT takes input sizes that are multiples of 32"),
-        (lambda t: ["validate", _bad(t, lambda d: d.update(img_size=100))], "nearest valid: 96 or 128"),
+        (
+            lambda t: ["profile", _bad(t, lambda d: d.update(depths=[2, -3, 4, 6, 3]))],
+            "depths[1]: must be >= 1",
+        ),
+        (
+            lambda t: ["profile", _bad(t, lambda d: d.update(num_heads=[0, 0, 4, 7, 14]))],
+            "num_heads[3]:",
+        ),
+        (
+            lambda t: ["profile", S, "--res", "450"],
+            "img_size: HIRI-ViT takes input sizes that are multiples of 32",
+        ),
+        (
+            lambda t: ["validate", _bad(t, lambda d: d.update(img_size=100))],
+            "nearest valid: 96 or 128",
+        ),
         (lambda t: ["profile", S, "--counters", "flopsy"], "unknown counter 'flopsy'"),
     ],
 )

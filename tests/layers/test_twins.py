@@ -13,10 +13,20 @@ from torch import nn
 
 from hirisearch.cost.counters import count_module
 from hirisearch.cost.types import CostNode
-from hirisearch.layers.attention import Attention, ClassAttention, attention_cost, class_attention_cost
+from hirisearch.layers.attention import (
+    Attention,
+    ClassAttention,
+    attention_cost,
+    class_attention_cost,
+)
 from hirisearch.layers.conv import ConvNormAct, conv_norm_act_cost
 from hirisearch.layers.mlp import ConvFFN, Mlp, conv_ffn_cost, mlp_cost
-from hirisearch.layers.transformer import ClassBlock, TransformerBlock, class_block_cost, transformer_block_cost
+from hirisearch.layers.transformer import (
+    ClassBlock,
+    TransformerBlock,
+    class_block_cost,
+    transformer_block_cost,
+)
 
 
 class _Tokens(nn.Module):
@@ -42,20 +52,43 @@ class Case:
 
 def _cases() -> list[Case]:
     cs = []
-    for k, s, g, norm, act in [(3, 2, 1, "bn", "gelu"), (1, 1, 1, "ln", None), (3, 1, 16, "bn", "relu"), (7, 2, 1, None, None), (3, 2, 16, "bn", None)]:
+    for k, s, g, norm, act in [
+        (3, 2, 1, "bn", "gelu"),
+        (1, 1, 1, "ln", None),
+        (3, 1, 16, "bn", "relu"),
+        (7, 2, 1, None, None),
+        (3, 2, 16, "bn", None),
+    ]:
         kw: dict[str, Any] = dict(groups=g, norm=norm, act=act)
         cs.append(
             Case(
                 f"conv_norm_act-k{k}s{s}g{g}{norm}",
-                lambda kw=kw, k=k, s=s, **dd: ConvNormAct(16, 32 if kw["groups"] == 1 else 16, k, s, **kw, **dd),
-                lambda kw=kw, k=k, s=s: conv_norm_act_cost(16, 32 if kw["groups"] == 1 else 16, k, s, **kw, in_hw=(15, 17)),
+                lambda kw=kw, k=k, s=s, **dd: ConvNormAct(
+                    16, 32 if kw["groups"] == 1 else 16, k, s, **kw, **dd
+                ),
+                lambda kw=kw, k=k, s=s: conv_norm_act_cost(
+                    16, 32 if kw["groups"] == 1 else 16, k, s, **kw, in_hw=(15, 17)
+                ),
                 (16, 15, 17),
             )
         )
-    cs.append(Case("conv_ffn", lambda **dd: ConvFFN(24, 96, **dd), lambda: conv_ffn_cost(24, 96, in_hw=(9, 9)), (24, 9, 9)))
+    cs.append(
+        Case(
+            "conv_ffn",
+            lambda **dd: ConvFFN(24, 96, **dd),
+            lambda: conv_ffn_cost(24, 96, in_hw=(9, 9)),
+            (24, 9, 9),
+        )
+    )
     for dw in (True, False):
         cs.append(
-            Case(f"mlp-dw{dw}", lambda dw=dw, **dd: Mlp(32, 80, dw_conv=dw, **dd), lambda dw=dw: mlp_cost(32, 80, dw_conv=dw, hw=(6, 5)), (30, 32), (6, 5))
+            Case(
+                f"mlp-dw{dw}",
+                lambda dw=dw, **dd: Mlp(32, 80, dw_conv=dw, **dd),
+                lambda dw=dw: mlp_cost(32, 80, dw_conv=dw, hw=(6, 5)),
+                (30, 32),
+                (6, 5),
+            )
         )
     for sr, norm in ((1, "ln"), (2, "ln"), (3, "bn")):
         cs.append(
@@ -76,8 +109,22 @@ def _cases() -> list[Case]:
             (8, 8),
         )
     )
-    cs.append(Case("class_attention", lambda **dd: ClassAttention(64, 4, **dd), lambda: class_attention_cost(64, 4, tokens=17), (17, 64)))
-    cs.append(Case("class_block", lambda **dd: ClassBlock(64, 4, mlp_ratio=2, **dd), lambda: class_block_cost(64, 4, mlp_ratio=2, tokens=17), (17, 64)))
+    cs.append(
+        Case(
+            "class_attention",
+            lambda **dd: ClassAttention(64, 4, **dd),
+            lambda: class_attention_cost(64, 4, tokens=17),
+            (17, 64),
+        )
+    )
+    cs.append(
+        Case(
+            "class_block",
+            lambda **dd: ClassBlock(64, 4, mlp_ratio=2, **dd),
+            lambda: class_block_cost(64, 4, mlp_ratio=2, tokens=17),
+            (17, 64),
+        )
+    )
     return cs
 
 

@@ -35,7 +35,9 @@ def test_analytic_matches_built_and_traced(path, size) -> None:
     family = get_family(spec.family)
     plan = family.plan(spec, size)
     tree = family.cost(plan)
-    traced = count_traced(partial(family.build, plan), plan.input_shape, with_acts=True, allow_eager=False)
+    traced = count_traced(
+        partial(family.build, plan), plan.input_shape, with_acts=True, allow_eager=False
+    )
     with torch.device("meta"):
         model = family.build(plan, device="meta")
     modules = dict(model.named_modules())
@@ -44,7 +46,9 @@ def test_analytic_matches_built_and_traced(path, size) -> None:
         assert mpath in modules, f"analytic path {mpath!r} is not a module of the built model"
         t = traced.per_path.get(mpath)
         assert t is not None, f"no traced count at {mpath!r}"
-        assert cost.params == t.params, f"params at {mpath!r}: analytic {cost.params} != built {t.params}"
+        assert cost.params == t.params, (
+            f"params at {mpath!r}: analytic {cost.params} != built {t.params}"
+        )
         for field in ("conv", "linear", "attn", "other", "norm", "acts"):
             a, b = getattr(cost, field), getattr(t, field)
             assert _close(a, b), f"{field} at {mpath!r}: analytic {a} != traced {b}"

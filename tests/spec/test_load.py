@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from hirisearch.errors import SpecError
 from hirisearch.spec import load_spec
@@ -28,7 +29,7 @@ def _base() -> dict:
 def test_shipped_specs_load(path: Path) -> None:
     spec = load_spec(path)
     assert spec.name
-    with pytest.raises(Exception):  # frozen
+    with pytest.raises(ValidationError):  # frozen
         spec.name = "x"  # type: ignore[misc]
 
 
@@ -37,7 +38,11 @@ def test_shipped_specs_load(path: Path) -> None:
     [
         (lambda d: d.update(depthz=[1]), "depthz", "unknown key"),
         (lambda d: d.update(depths=[2, 3, -1, 6, 3]), "depths[2]", ">= 1"),
-        (lambda d: d.update(num_heads=[0, 0, 3, 10, 14]), "num_heads[2]", "dims[2] % num_heads[2] == 0"),
+        (
+            lambda d: d.update(num_heads=[0, 0, 3, 10, 14]),
+            "num_heads[2]",
+            "dims[2] % num_heads[2] == 0",
+        ),
         (lambda d: d.update(dims=[32, 64, "wide", 320, 448]), "dims[2]", "integer"),
         (lambda d: d.update(depths=[2, 3, 4]), "block_types", "len(block_types) == len(depths)"),
         (lambda d: d.update(family="hiri"), "family", "valid: hiri_vit"),

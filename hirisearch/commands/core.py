@@ -1,0 +1,132 @@
+"""Core commands: profile, validate, list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hirisearch.cli import (
+    Refs,
+    Res,
+    command,
+    console,
+    emit_json,
+    err_console,
+    error_line,
+    parse_counters,
+    split_refs_and_sizes,
+)
+from hirisearch.errors import HirisearchError
+
+
+@command()
+def profile(
+    refs: Refs,
+    res: Res = None,
+    batch: Annotated[int, typer.Option(min=1, help="Batch size (counts scale with it).")] = 1,
+    depth: Annotated[
+        int, typer.Option(min=1, help="Module depth of the breakdown (1 = stages).")
+    ] = 1,
+    counters: Annotated[
+        str | None, typer.Option(help="Cross-check counters: fvcore,thop,ptflops.")
+    ] = None,
+    no_trace: Annotated[
+        bool, typer.Option("--no-trace", help="Skip the traced count (analytic only).")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON document per resolution.")
+    ] = False,
+) -> None:
+    """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model."""
+    from hirisearch.profile import profile_target
+    from hirisearch.report.tables import profile_header, profile_stages, profile_summary
+    from hirisearch.targets import resolve
+
+    names, sizes = split_refs_and_sizes(refs, res)
+    extra = parse_counters(counters)
+    for ref in names:
+        target = resolve(ref)
+        for size in sizes or [None]:
+            r = profile_target(
+                target, size, batch=batch, depth=depth, traced=not no_trace, counters=extra
+            )
+            if as_json:
+                emit_json(r.to_json())
+                continue
+            console.print(profile_header(r), soft_wrap=True, markup=False)
+            console.print(profile_summary(r))
+            console.print(profile_stages(r, rows=depth > 1))
+            for w in r.warnings:
+                err_console.print(f"hirisearch: warning: {w}", markup=False)
+
+
+@command()
+def validate(files: Annotated[list[str], typer.Argument(help="Spec files to check.")]) -> None:
+    """Check spec files: schema, invariants, and that the model plans at its own img_size."""
+    from hirisearch.report import format as fmt
+    from hirisearch.targets import resolve
+
+    bad = 0
+    for f in files:
+        try:
+            target = resolve(f)
+            plan = target.plan()
+            cost = target.cost(plan)
+        except HirisearchError as e:
+            bad += 1
+            err_console.print(error_line(e.one_line()), markup=False)
+            continue
+        detail = ""
+        if cost is not None:
+            detail = f"{fmt.params_m(cost.total.params)} params, {fmt.gmacs(cost.total.macs)} GFLOPs at {plan.img_size}"
+        console.print(f"ok  {f}  ({target.family}: {target.name}; {detail})", markup=False)
+    if bad:
+        raise typer.Exit(2)
+
+
+def _spec_dirs() -> list[Path]:
+    here = Path.cwd() / "specs"
+    shipped = Path(__file__).resolve().parent.parent / "specs"
+    return [d for d in dict.fromkeys([here, shipped]) if d.is_dir()]
+
+
+@command(name="list")
+def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The model families and the shipped spec files."""
+    from rich.table import Table
+
+    from hirisearch.models import FAMILIES
+    from hirisearch.spec import load_spec
+
+    specs: list[dict[str, str]] = []
+    for d in _spec_dirs():
+        for path in sorted(d.rglob("*.yaml")):
+            if path.is_symlink() or "search" in path.relative_to(d).parts:
+                continue
+            try:
+                s = load_spec(path)
+            except HirisearchError:
+                continue
+            specs.append(
+                {"family": s.family, "name": s.name, "path": str(path.relative_to(d.parent))}
+            )
+        break
+    if as_json:
+        emit_json({"families": sorted(FAMILIES), "specs": specs})
+        return
+    t = Table(title="families", title_justify="left")
+    t.add_column("family")
+    t.add_column("model")
+    t.add_column("specs", justify="right")
+    for name, fam in sorted(FAMILIES.items()):
+        t.add_row(name, fam.title, str(sum(1 for s in specs if s["family"] == name)))
+    console.print(t)
+    t = Table(title="shipped specs", title_justify="left")
+    t.add_column("path")
+    t.add_column("family")
+    t.add_column("name")
+    for s in specs:
+        t.add_row(s["path"], s["family"], s["name"])
+    console.print(t)
