@@ -649,7 +649,10 @@ class HiriViT(nn.Module):
         )
         self.stages = nn.ModuleList(HiriViTStage(s, plan, **dd) for s in plan.stages)
         self.head = HiriViTHead(plan.head, plan, **dd)
-        self.apply(_init_weights)
+        if (
+            torch.device(device or torch.get_default_device()).type != "meta"
+        ):  # no values to set on meta
+            self.apply(_init_weights)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
