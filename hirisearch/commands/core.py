@@ -48,7 +48,8 @@ def profile(
     extra = parse_counters(counters)
     for ref in names:
         target = resolve(ref)
-        for size in sizes or [None]:
+        size_list: list[int | None] = [*sizes] or [None]
+        for size in size_list:
             r = profile_target(
                 target, size, batch=batch, depth=depth, traced=not no_trace, counters=extra
             )
@@ -127,6 +128,6 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     t.add_column("path")
     t.add_column("family")
     t.add_column("name")
-    for s in specs:
-        t.add_row(s["path"], s["family"], s["name"])
+    for row in specs:
+        t.add_row(row["path"], row["family"], row["name"])
     console.print(t)

@@ -41,11 +41,11 @@ def make_norm(
     """A normalisation layer of ``kind`` for a map or token ``layout``."""
     dd = {"device": device, "dtype": dtype}
     if kind == "bn":
-        cls = nn.BatchNorm2d if layout == "map" else TokenBatchNorm
-        return cls(dim, eps=1e-5 if eps is None else eps, **dd)
+        bn: type[nn.Module] = nn.BatchNorm2d if layout == "map" else TokenBatchNorm
+        return bn(dim, eps=1e-5 if eps is None else eps, **dd)
     if kind == "ln":
-        cls = LayerNorm2d if layout == "map" else nn.LayerNorm
-        return cls(dim, eps=1e-6 if eps is None else eps, **dd)
+        ln: type[nn.Module] = LayerNorm2d if layout == "map" else nn.LayerNorm
+        return ln(dim, eps=1e-6 if eps is None else eps, **dd)
     raise ValueError(f"unknown norm kind {kind!r}; valid: 'bn', 'ln'")
 
 

@@ -48,7 +48,7 @@ class Family:
     name: str
     title: str
     spec_type: type[SpecBase]
-    plan: Callable[[Any, int], Any]
+    plan: Callable[[Any, int | None], Any]
     build: Callable[..., nn.Module]
     cost: Callable[[Any], CostNode]
     #: Input sizes the parity tests check every shipped spec of this family at.

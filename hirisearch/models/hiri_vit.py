@@ -203,6 +203,11 @@ class HiriViTPlan:
         return (("stem", "stem"), *stages, ("head", "head"))
 
 
+def _hw(shape: tuple[int, ...]) -> Hw:
+    """(height, width) of a (channels, height, width) shape."""
+    return (shape[-2], shape[-1])
+
+
 def _half(hw: Hw) -> Hw:
     """Map size after a stride-2 layer with 'same' padding (rounds up)."""
     return ((hw[0] + 1) // 2, (hw[1] + 1) // 2)
@@ -323,10 +328,10 @@ def hr_stem_cost(p: StemPlan) -> CostNode:
     """Cost twin of :class:`HRStem`."""
     cm, c = p.stem_chs, p.out_chs
     conv = conv_norm_act_cost(p.in_chans, cm, 3, 2, norm=p.norm, act=p.act, in_hw=p.in_hw)
-    mid = conv.out_shape[1:]
+    mid = _hw(conv.out_shape)
     dw = conv_norm_act_cost(cm, cm, 3, 2, groups=cm, norm=p.norm, in_hw=mid)
     hr = CostNode.of(
-        [("0", dw), ("1", conv_norm_act_cost(cm, c, 1, norm=p.norm, in_hw=dw.out_shape[1:]))]
+        [("0", dw), ("1", conv_norm_act_cost(cm, c, 1, norm=p.norm, in_hw=_hw(dw.out_shape)))]
     )
     first = conv_norm_act_cost(
         cm, c, 3, 2, norm=p.norm, act=p.act if p.lr_convs > 1 else None, in_hw=mid
@@ -335,7 +340,7 @@ def hr_stem_cost(p: StemPlan) -> CostNode:
     for j in range(1, p.lr_convs):
         act = None if j == p.lr_convs - 1 else p.act
         lr.append(
-            (str(j), conv_norm_act_cost(c, c, 3, norm=p.norm, act=act, in_hw=first.out_shape[1:]))
+            (str(j), conv_norm_act_cost(c, c, 3, norm=p.norm, act=act, in_hw=_hw(first.out_shape)))
         )
     return CostNode.of([("conv", conv), ("hr", hr), ("lr", CostNode.of(lr))])
 
@@ -364,7 +369,7 @@ def conv_stem_cost(p: StemPlan) -> CostNode:
     """Cost twin of :class:`ConvStem`."""
     cm, c = p.stem_chs, p.out_chs
     c0 = conv_norm_act_cost(p.in_chans, cm, 7, 2, norm=p.norm, act=p.act, in_hw=p.in_hw)
-    mid = c0.out_shape[1:]
+    mid = _hw(c0.out_shape)
     c1 = conv_norm_act_cost(cm, cm, 3, norm=p.norm, act=p.act, in_hw=mid)
     out_hw = _half(mid)
     shape = (c, *out_hw)
@@ -410,7 +415,7 @@ def irds_cost(p: DownsamplePlan) -> CostNode:
     h = p.hidden
     c1 = conv_norm_act_cost(p.in_chs, h, 1, norm=p.norm, act=p.act, in_hw=p.in_hw)
     c2 = conv_norm_act_cost(h, h, 3, 2, groups=h, norm=p.norm, act=p.act, in_hw=p.in_hw)
-    out_hw = c2.out_shape[1:]
+    out_hw = _hw(c2.out_shape)
     children = [
         ("conv1", c1),
         ("conv2", c2),
@@ -457,6 +462,8 @@ class HRBlock(nn.Module):
             self.cffn = None
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
+    cffn: ConvFFN | None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         low = F.interpolate(self.lr(x), size=x.shape[-2:], mode="bilinear", align_corners=False)
         y = x + self.drop_path(self.hr(x) + low)
@@ -479,7 +486,7 @@ def hr_block_cost(
     hidden = int(dim * mlp_ratio)
     hr = conv_norm_act_cost(dim, dim, 3, groups=dim, norm=norm, in_hw=in_hw)
     down = conv_norm_act_cost(dim, dim, 3, 2, groups=dim, norm=norm, in_hw=in_hw)
-    low = down.out_shape[1:]
+    low = _hw(down.out_shape)
     if cffn == "full":
         lr = CostNode.of(
             [

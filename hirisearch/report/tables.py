@@ -81,15 +81,8 @@ def profile_stages(r: ProfileResult, rows: bool = False) -> Table:
         title=f"per stage at {r.img_size}x{r.img_size}, batch {r.batch}", title_justify="left"
     )
     t.add_column("part", no_wrap=True)
-    for col, just in (
-        ("params", "right"),
-        ("GFLOPs", "right"),
-        ("traced", "right"),
-        ("share", "right"),
-        ("output", "right"),
-        ("acts", "right"),
-    ):
-        t.add_column(col, justify=just)
+    for col in ("params", "GFLOPs", "traced", "share", "output", "acts"):
+        t.add_column(col, justify="right")
     items = r.rows if rows and r.rows else r.stages
     for s in items:
         name = ("  " * (s.depth - 1)) + (s.name if s.depth == 1 else s.path)

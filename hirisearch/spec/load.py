@@ -108,6 +108,7 @@ def spec_error_from(
     first = errors[0]
     ctx_err = (first.get("ctx") or {}).get("error")
     loc = tuple(first["loc"])
+    field: str | None
     if isinstance(ctx_err, FieldError):
         field = _loc(prefix + loc + tuple(_split_path(ctx_err.field)))
         message = ctx_err.message
