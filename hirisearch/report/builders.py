@@ -117,10 +117,7 @@ def _profile_report(doc: Doc) -> Report:
             partial(plots.operator_shares, results),
         ),
     )
-    sections = [
-        Section("Summary", tables=(summary,)),
-        Section("Per stage", tables=tuple(stage_tables)),
-    ]
+    sections = [Section("Summary", tables=(summary,))]
     scaling = _scaling_from_profiles(results)
     if scaling:
         figs = (
@@ -131,7 +128,7 @@ def _profile_report(doc: Doc) -> Report:
             ),
             *figs,
         )
-    sections.append(Section("Plots", figures=figs))
+    sections += [Section("Plots", figures=figs), Section("Per stage", tables=tuple(stage_tables))]
     kind = "Comparison" if doc["kind"] == "compare" else "Profile"
     names = ", ".join(dict.fromkeys(r["name"] for r in results))
     warn = [w for r in results for w in r.get("warnings", [])]
@@ -247,7 +244,8 @@ def _sweep_report(doc: Doc) -> Report:
     if notes:
         sections.append(Section("Skipped resolutions", notes=tuple(notes)))
     if scaling:
-        sections.append(
+        sections.insert(
+            0,
             Section(
                 "Plots",
                 figures=(
@@ -257,7 +255,7 @@ def _sweep_report(doc: Doc) -> Report:
                         partial(plots.resolution_scaling, scaling, batch=batch, with_params=True),
                     ),
                 ),
-            )
+            ),
         )
     names = ", ".join(s["name"] for s in series)
     title = doc.get("title") or f"Resolution sweep: {names}"
@@ -378,7 +376,6 @@ def _search_report(doc: Doc) -> Report:
         f"{feasible} feasible; {len(front)} on the Pareto front"
     )
     sections = [Section("Summary", notes=(summary,), tables=(budgets,) if budgets.rows else ())]
-    sections.append(Section("Pareto front", tables=(pareto,)))
     if any(t.get("macs") is not None for t in trials):
         sections.append(
             Section(
@@ -393,6 +390,7 @@ def _search_report(doc: Doc) -> Report:
                 ),
             )
         )
+    sections.append(Section("Pareto front", tables=(pareto,)))
     return Report(
         doc.get("title") or f"Search: {doc['base_spec']}",
         _meta(doc, f"base spec: {doc['base_spec']}" + (f", input {size}x{size}" if size else "")),

@@ -13,7 +13,14 @@ SWEEP_SIZES = list(range(224, 1025, 32))
 def _stages(names: list[str], params: list[int], macs: list[int]) -> list[dict[str, Any]]:
     total = sum(macs)
     return [
-        {"name": n, "path": n, "params": p, "macs": m, "share": m / total, "out_shape": [1, 64, 7, 7]}
+        {
+            "name": n,
+            "path": n,
+            "params": p,
+            "macs": m,
+            "share": m / total,
+            "out_shape": [1, 64, 7, 7],
+        }
         for n, p, m in zip(names, params, macs, strict=True)
     ]
 
@@ -24,10 +31,17 @@ def profile_result(
     """A ProfileResult.to_json()-shaped document."""
     names = ["stem", "stage1", "stage2", "stage3", "head"]
     params = [int(scale * p) for p in (21_000, 160_000, 1_420_000, 15_230_000, 3_670_000)]
-    macs = [int(scale * m) for m in (291_000_000, 444_000_000, 1_770_000_000, 3_300_000_000, 29_000_000)]
+    macs = [
+        int(scale * m) for m in (291_000_000, 444_000_000, 1_770_000_000, 3_300_000_000, 29_000_000)
+    ]
     total = sum(macs)
-    cats = {"conv": total // 5, "linear": total // 2, "attn": total - total // 5 - total // 2,
-            "other": 0, "norm": total // 100}
+    cats = {
+        "conv": total // 5,
+        "linear": total // 2,
+        "attn": total - total // 5 - total // 2,
+        "other": 0,
+        "norm": total // 100,
+    }
     return {
         "spec": spec, "family": family, "name": name, "img_size": img_size,
         "input_shape": [1, 3, img_size, img_size], "batch": 1, "dtype": "fp32",
