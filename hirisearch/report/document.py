@@ -125,9 +125,9 @@ body { font: 15px/1.45 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; 
 h1 { font-size: 1.6rem; border-bottom: 1px solid #d0d7de; padding-bottom: .3rem; }
 h2 { font-size: 1.25rem; margin-top: 2rem; border-bottom: 1px solid #eaeef2; padding-bottom: .2rem; }
 ul.meta { color: #57606a; padding-left: 1.1rem; }
-table { border-collapse: collapse; margin: .6rem 0 1.2rem; font-size: 13.5px;
+table { border-collapse: collapse; margin: .2rem 0 1.2rem; font-size: 13.5px;
   font-variant-numeric: tabular-nums; }
-caption { caption-side: top; text-align: left; font-style: italic; color: #57606a; padding: .2rem 0; }
+p.caption { font-style: italic; color: #57606a; margin: 1rem 0 .2rem; font-size: 13.5px; }
 th, td { border: 1px solid #d0d7de; padding: .3rem .6rem; }
 th { background: #f6f8fa; font-weight: 600; }
 tr:nth-child(even) td { background: #fbfcfd; }
@@ -144,9 +144,9 @@ def _html_table(t: Table) -> str:
     def cls(i: int) -> str:
         return ' class="r"' if t.alignment(i) == "right" else ""
 
-    out = ['<div class="scroll"><table>']
-    if t.caption:
-        out.append(f"<caption>{html.escape(t.caption)}</caption>")
+    # The caption is a paragraph, not <caption>, which would wrap to the width of narrow tables.
+    out = [f'<p class="caption">{html.escape(t.caption)}</p>'] if t.caption else []
+    out.append('<div class="scroll"><table>')
     out.append(
         "<thead><tr>"
         + "".join(f"<th{cls(i)}>{html.escape(h)}</th>" for i, h in enumerate(t.headers))
