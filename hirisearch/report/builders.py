@@ -105,7 +105,7 @@ def _profile_report(doc: Doc) -> Report:
                 caption=f"{r['name']}: {headline(r['img_size'], r['batch'], r['dtype'])}",
             )
         )
-    figs = (
+    figs: tuple[Figure, ...] = (
         Figure(
             "stages",
             "Per-stage GFLOPs (left) and parameters (right), stacked in model order.",
@@ -230,7 +230,7 @@ def _sweep_report(doc: Doc) -> Report:
         if s["skipped"]:
             skipped = sorted(k["img_size"] for k in s["skipped"])
             listed = ", ".join(str(k) for k in skipped[:12]) + (" ..." if len(skipped) > 12 else "")
-            notes.append(f"{s['name']}: skipped {listed}. {s['skipped'][0]['reason']}")
+            notes.append(f"{s['name']}: skipped {listed}; {s['skipped'][0]['reason']}")
     tables.append(
         Table(
             headers=("model", "family", "cost", "params (M)", "inputs counted (px)", "skipped"),

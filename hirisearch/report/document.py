@@ -24,7 +24,7 @@ class Table:
 
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
-    align: tuple[Align, ...] = ()
+    align: tuple[str, ...] = ()  # "left" or "right" per column; missing columns are left
     caption: str = ""
 
     def __post_init__(self) -> None:
@@ -36,7 +36,7 @@ class Table:
                 )
 
     def alignment(self, i: int) -> Align:
-        return self.align[i] if i < len(self.align) else "left"
+        return "right" if i < len(self.align) and self.align[i] == "right" else "left"
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,7 @@ th, td { border: 1px solid #d0d7de; padding: .3rem .6rem; }
 th { background: #f6f8fa; font-weight: 600; }
 tr:nth-child(even) td { background: #fbfcfd; }
 td.r, th.r { text-align: right; }
+td:first-child { white-space: nowrap; }
 .scroll { overflow-x: auto; }
 figure { margin: 1rem 0 1.6rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eaeef2; }

@@ -102,6 +102,7 @@ def resolution_scaling(
         if len(sizes) <= 12:
             pax.set_xticks(sizes)
         pax.grid(True, alpha=0.3)
+        pax.legend(fontsize=8)
     return save_figure(fig, path, formats=formats)
 
 
@@ -296,8 +297,11 @@ def search_trials(
         v = item.get("objectives", {}).get(name)
         return None if v is None else float(v)
 
-    pts = [(t, t["macs"] / 1e9, yv(t)) for t in doc["trials"] if t.get("macs") is not None]
-    pts = [(t, x, y) for t, x, y in pts if y is not None]
+    pts: list[tuple[Mapping[str, Any], float, float]] = []
+    for t in doc["trials"]:
+        y = yv(t)
+        if t.get("macs") is not None and y is not None:
+            pts.append((t, t["macs"] / 1e9, y))
     fig, ax = plt.subplots(figsize=(7.5, 5))
     bad = [(x, y) for t, x, y in pts if not t["feasible"]]
     good = [(x, y) for t, x, y in pts if t["feasible"] and not t.get("pareto")]
