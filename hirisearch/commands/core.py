@@ -18,11 +18,13 @@ from hirisearch.cli import (
     parse_counters,
     split_refs_and_sizes,
 )
+from hirisearch.commands.report import Out, save_run
 from hirisearch.errors import HirisearchError
 
 
 @command()
 def profile(
+    ctx: typer.Context,
     refs: Refs,
     res: Res = None,
     batch: Annotated[int, typer.Option(min=1, help="Batch size (counts scale with it).")] = 1,
@@ -38,6 +40,7 @@ def profile(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON document per resolution.")
     ] = False,
+    out: Out = None,
 ) -> None:
     """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model."""
     from hirisearch.profile import profile_target
@@ -46,6 +49,7 @@ def profile(
 
     names, sizes = split_refs_and_sizes(refs, res)
     extra = parse_counters(counters)
+    results = []
     for ref in names:
         target = resolve(ref)
         size_list: list[int | None] = [*sizes] or [None]
@@ -53,6 +57,7 @@ def profile(
             r = profile_target(
                 target, size, batch=batch, depth=depth, traced=not no_trace, counters=extra
             )
+            results.append(r)
             if as_json:
                 emit_json(r.to_json())
                 continue
@@ -61,6 +66,8 @@ def profile(
             console.print(profile_stages(r, rows=depth > 1))
             for w in r.warnings:
                 err_console.print(f"hirisearch: warning: {w}", markup=False)
+    run_name = "+".join(dict.fromkeys(r.name for r in results))
+    save_run(ctx, "profile", {"results": results}, out=out, name=run_name, quiet_stdout=as_json)
 
 
 @command()
@@ -89,7 +96,7 @@ def validate(files: Annotated[list[str], typer.Argument(help="Spec files to chec
 
 def _spec_dirs() -> list[Path]:
     here = Path.cwd() / "specs"
-    shipped = Path(__file__).resolve().parent.parent / "specs"
+    shipped = Path(__file__).resolve().parents[2] / "specs"  # the repository root
     return [d for d in dict.fromkeys([here, shipped]) if d.is_dir()]
 
 

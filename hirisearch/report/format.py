@@ -39,3 +39,42 @@ def ms(x: float | None, digits: int = 2) -> str:
 
 def ratio(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}x"
+
+
+def gflops(n: int | None) -> str:
+    """MACs in G with precision for papers: 3 decimals below 1, 2 below 100, 1 above."""
+    if n is None:
+        return "-"
+    g = n / 1e9
+    return f"{g:.3f}" if g < 1 else f"{g:.2f}" if g < 100 else f"{g:.1f}"
+
+
+def mib(n: int | None) -> str:
+    """Bytes in MiB, one decimal."""
+    return "-" if n is None else f"{n / 2**20:,.1f}"
+
+
+def rate(x: float | None) -> str:
+    """A rate (images/s, GMACs/s): no decimals from 100 up, one below."""
+    if x is None:
+        return "-"
+    return f"{x:,.0f}" if x >= 100 else f"{x:.1f}"
+
+
+def value(x: object) -> str:
+    """A search-space or objective value: floats to 4 significant digits, the rest as text."""
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    if isinstance(x, (list, tuple)):
+        return ",".join(value(v) for v in x)
+    return str(x)
+
+
+def params_in_m(n: int | None) -> str:
+    """Parameters as a bare number of millions (the unit is in the column header): two decimals,
+    three below 0.1M."""
+    if n is None:
+        return "-"
+    return f"{n / 1e6:.2f}" if n >= 100_000 else f"{n / 1e6:.3f}"

@@ -5,19 +5,32 @@ Every axis label states the convention and, where it applies, the resolution.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+# Reproducible SVG element ids, so a regenerated report is byte-identical.
+matplotlib.rcParams["svg.hashsalt"] = "hirisearch"
+
 from hirisearch.cost.convention import CONVENTION  # noqa: E402
 from hirisearch.io import atomic_write_bytes  # noqa: E402
 
-__all__ = ["ScalingSeries", "resolution_scaling", "save_figure"]
+__all__ = [
+    "ScalingSeries",
+    "latency_vs_gmacs",
+    "operator_shares",
+    "resolution_scaling",
+    "save_figure",
+    "search_trials",
+    "series_from_sweep",
+    "stage_breakdown",
+]
 
 
 @dataclass(frozen=True)
@@ -39,7 +52,9 @@ def save_figure(fig: plt.Figure, path: str | Path, *, formats: Sequence[str] = (
     out = []
     for p in [path, *(path.with_suffix("." + f) for f in formats if "." + f != path.suffix)]:
         buf = io.BytesIO()
-        fig.savefig(buf, format=p.suffix.lstrip(".") or "png", dpi=150, bbox_inches="tight")
+        kind = p.suffix.lstrip(".") or "png"
+        meta = {"Date": None} if kind in ("svg", "pdf") else None  # no timestamps in the files
+        fig.savefig(buf, format=kind, dpi=150, bbox_inches="tight", metadata=meta)
         out.append(atomic_write_bytes(p, buf.getvalue()))
     plt.close(fig)
     return out
@@ -51,16 +66,24 @@ def resolution_scaling(
     *,
     batch: int = 1,
     formats: Sequence[str] = (),
+    with_params: bool = False,
 ) -> list[Path]:
     """GFLOPs against input resolution, one line per model, log scale.
 
     Global attention grows with the fourth power of the resolution, windowed attention and
     convolutions with the square; on a log axis the difference in slope is what to look at.
+
+    Args:
+        with_params: add a second panel with the parameters against resolution (``params_m``);
+            they change with the resolution only for models with position embeddings.
     """
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if with_params:
+        fig, (ax, pax) = plt.subplots(1, 2, figsize=(12, 4.5))
+    else:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
     for s in series:
         ax.plot(s.img_sizes, s.gmacs, marker="o", label=f"{s.name} ({s.family})")
-    ax.set_yscale("log")
+    _log_axis(ax)
     ax.set_xlabel("input resolution (pixels per side)")
     ax.set_ylabel(f"GFLOPs (log), batch {batch}")
     ax.set_title(f"Cost against resolution; {CONVENTION}", fontsize=9)
@@ -69,4 +92,357 @@ def resolution_scaling(
         ax.set_xticks(sizes)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
+    if with_params:
+        for s in series:
+            pax.plot(s.img_sizes[: len(s.params_m)], s.params_m, marker=".", label=s.name)
+        pax.set_xlabel("input resolution (pixels per side)")
+        pax.set_ylabel("parameters (M)")
+        pax.set_ylim(bottom=0)
+        pax.set_title("Parameters against resolution", fontsize=9)
+        if len(sizes) <= 12:
+            pax.set_xticks(sizes)
+        pax.grid(True, alpha=0.3)
+        pax.legend(fontsize=8)
     return save_figure(fig, path, formats=formats)
+
+
+def series_from_sweep(doc: Mapping[str, Any]) -> list[ScalingSeries]:
+    """The lines of a ``sweep`` results document (see :mod:`hirisearch.report.schema`)."""
+    out = []
+    for s in doc["series"]:
+        pts = sorted(s["points"], key=lambda p: p["img_size"])
+        if not pts:
+            continue
+        out.append(
+            ScalingSeries(
+                name=s["name"],
+                family=s["family"],
+                img_sizes=tuple(p["img_size"] for p in pts),
+                gmacs=tuple(p["macs"] / 1e9 for p in pts),
+                params_m=tuple(p["params"] / 1e6 for p in pts),
+            )
+        )
+    return out
+
+
+# ----------------------------------------------------------------- profile and compare
+def _sizes_label(results: Sequence[Mapping[str, Any]]) -> str:
+    sizes = sorted({r["img_size"] for r in results})
+    batches = sorted({r["batch"] for r in results})
+    where = (
+        f"at {sizes[0]}x{sizes[0]}" if len(sizes) == 1 else "at each model's input (in its label)"
+    )
+    return f"{where}, batch {'/'.join(str(b) for b in batches)}"
+
+
+def _model_label(r: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> str:
+    one_size = len({x["img_size"] for x in results}) == 1
+    return r["name"] if one_size else f"{r['name']}\n@{r['img_size']}"
+
+
+def stage_breakdown(
+    results: Sequence[Mapping[str, Any]], path: str | Path, *, formats: Sequence[str] = ()
+) -> list[Path]:
+    """Per-stage GFLOPs and parameters as stacked bars, one bar per profile result.
+
+    Args:
+        results: ``ProfileResult.to_json()`` documents (their ``stages`` are stacked in order).
+    """
+    names: list[str] = []
+    for r in results:
+        for st in r["stages"]:
+            if st["name"] not in names:
+                names.append(st["name"])
+    colours = _colours(len(names))
+    labels = [_model_label(r, results) for r in results]
+    width = min(18.0, max(9.0, 2.0 * len(results) + 6.0))
+    fig, (gax, pax) = plt.subplots(1, 2, figsize=(width, 4.8))
+    x = range(len(results))
+    for ax, key, scale in ((gax, "macs", 1e9), (pax, "params", 1e6)):
+        bottom = [0.0] * len(results)
+        for ci, name in enumerate(names):
+            vals = [
+                sum(st[key] for st in r["stages"] if st["name"] == name) / scale for r in results
+            ]
+            if not any(vals):
+                continue
+            ax.bar(
+                x,
+                vals,
+                bottom=bottom,
+                color=colours[ci],
+                label=name,
+                width=0.6,
+                edgecolor="white",
+                linewidth=0.5,
+            )
+            bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+        ax.set_xticks(list(x), labels, fontsize=8, rotation=20 if len(results) > 4 else 0)
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+    gax.set_ylabel(f"GFLOPs per stage, {_sizes_label(results)}")
+    gax.set_title(CONVENTION, fontsize=9)
+    pax.set_ylabel("parameters per stage (M)")
+    pax.set_title("Parameters (independent of the input size)", fontsize=9)
+    handles, leg = gax.get_legend_handles_labels()
+    fig.legend(
+        handles[::-1],
+        leg[::-1],
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        fontsize=8,
+        title="part",
+    )
+    fig.tight_layout()
+    return save_figure(fig, path, formats=formats)
+
+
+#: Operator categories shown in the share plot, in stacking order, with their legend text.
+CATEGORIES = (
+    ("conv", "convolution"),
+    ("linear", "linear (nn.Linear)"),
+    ("attn", "attention matmuls"),
+    ("other", "other matmuls"),
+    ("norm", "normalisation (counted separately)"),
+)
+
+
+def categories_of(r: Mapping[str, Any]) -> dict[str, int]:
+    """The traced operator categories where traced, else the analytic ones."""
+    cats = r.get("categories_traced")
+    return dict(cats if cats is not None else r["categories"])
+
+
+def operator_shares(
+    results: Sequence[Mapping[str, Any]], path: str | Path, *, formats: Sequence[str] = ()
+) -> list[Path]:
+    """The share of counted work per operator category, one horizontal 100% bar per result.
+
+    Shares are of MACs plus normalisation work, which the convention reports beside the MACs.
+    """
+    keys = [k for k, _ in CATEGORIES if any(categories_of(r).get(k, 0) for r in results)]
+    colours = dict(zip([k for k, _ in CATEGORIES], _colours(len(CATEGORIES)), strict=True))
+    labels = [_model_label(r, results).replace("\n", " ") for r in results]
+    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.55 * len(results)))
+    y = list(range(len(results)))[::-1]
+    left = [0.0] * len(results)
+    for k in keys:
+        shares = []
+        for r in results:
+            cats = categories_of(r)
+            total = sum(cats.get(c, 0) for c, _ in CATEGORIES) or 1
+            shares.append(100.0 * cats.get(k, 0) / total)
+        bars = ax.barh(
+            y,
+            shares,
+            left=left,
+            color=colours[k],
+            height=0.6,
+            label=dict(CATEGORIES)[k],
+            edgecolor="white",
+            linewidth=0.5,
+        )
+        for b, v, lft in zip(bars, shares, left, strict=True):
+            if v >= 6:
+                ax.text(
+                    lft + v / 2,
+                    b.get_y() + b.get_height() / 2,
+                    f"{v:.0f}%",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white",
+                )
+        left = [a + v for a, v in zip(left, shares, strict=True)]
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(f"share of counted work (%), MACs + norm ops, {_sizes_label(results)}")
+    ax.set_title(f"Operator categories; {CONVENTION}", fontsize=9)
+    ax.legend(
+        loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False, title="operator"
+    )
+    return save_figure(fig, path, formats=formats)
+
+
+# ------------------------------------------------------------------------------- search
+def search_objective(doc: Mapping[str, Any]) -> str | None:
+    """The objective plotted against GFLOPs: the first one that is not a cost count."""
+    for o in doc["objectives"]:
+        if o["name"] not in ("macs", "gmacs", "params", "params_m"):
+            return o["name"]
+    return None
+
+
+def search_trials(
+    doc: Mapping[str, Any],
+    path: str | Path,
+    *,
+    objective: str | None = None,
+    formats: Sequence[str] = (),
+) -> list[Path]:
+    """Every trial of a search in the GFLOPs-objective plane: feasible and infeasible trials,
+    the Pareto front as a step line, baselines as stars, the GFLOPs budget as a dashed line.
+
+    Args:
+        doc: a ``search`` results document (see :mod:`hirisearch.report.schema`).
+        objective: the objective on the y axis (default: :func:`search_objective`; parameters
+            in millions when the search has no other objective).
+    """
+    name = objective or search_objective(doc)
+    direction = next((o["direction"] for o in doc["objectives"] if o["name"] == name), "minimize")
+
+    def yv(item: Mapping[str, Any]) -> float | None:
+        if name is None:
+            return None if item.get("params") is None else item["params"] / 1e6
+        v = item.get("objectives", {}).get(name)
+        return None if v is None else float(v)
+
+    pts: list[tuple[Mapping[str, Any], float, float]] = []
+    for t in doc["trials"]:
+        y = yv(t)
+        if t.get("macs") is not None and y is not None:
+            pts.append((t, t["macs"] / 1e9, y))
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    bad = [(x, y) for t, x, y in pts if not t["feasible"]]
+    good = [(x, y) for t, x, y in pts if t["feasible"] and not t.get("pareto")]
+    front = sorted((x, y) for t, x, y in pts if t.get("pareto"))
+    if bad:
+        ax.scatter(*_xy(bad), marker="x", s=22, color="#b0b0b0", label=f"infeasible ({len(bad)})")
+    if good:
+        ax.scatter(*_xy(good), s=18, color="#4c78a8", alpha=0.75, label=f"feasible ({len(good)})")
+    if front:
+        ax.plot(*_xy(front), drawstyle="steps-post", color="#e45756", linewidth=1.4, zorder=3)
+        ax.scatter(
+            *_xy(front),
+            s=46,
+            color="#e45756",
+            edgecolor="black",
+            linewidth=0.5,
+            zorder=4,
+            label=f"Pareto front ({len(front)})",
+        )
+    for b in doc.get("baselines", []):
+        by = yv(b)
+        if by is None:
+            continue
+        ax.scatter(
+            [b["macs"] / 1e9],
+            [by],
+            marker="*",
+            s=160,
+            color="#f2b701",
+            edgecolor="black",
+            linewidth=0.6,
+            zorder=5,
+        )
+        ax.annotate(
+            b["name"], (b["macs"] / 1e9, by), textcoords="offset points", xytext=(6, 5), fontsize=8
+        )
+    budget = doc.get("budgets", {}).get("gmacs")
+    if budget is not None:
+        ax.axvline(budget, color="black", linestyle="--", linewidth=0.8)
+        ax.annotate(
+            f"budget {budget:g} GFLOPs",
+            (budget, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(-4, -12),
+            textcoords="offset points",
+            ha="right",
+            fontsize=8,
+        )
+    if doc.get("baselines"):
+        ax.scatter([], [], marker="*", s=120, color="#f2b701", edgecolor="black", label="baselines")
+    size = doc.get("img_size")
+    at = f" at {size}x{size}" if size else ""
+    ax.set_xlabel(f"GFLOPs{at} (GMACs, multiply-add once, attention included)")
+    arrow = "lower is better" if direction == "minimize" else "higher is better"
+    ax.set_ylabel(f"{name} ({arrow})" if name else "parameters (M)")
+    ax.set_title(f"Search over {doc['base_spec']}: {len(doc['trials'])} trials", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path, formats=formats)
+
+
+# -------------------------------------------------------------------------------- bench
+def latency_vs_gmacs(
+    records: Sequence[Mapping[str, Any]], path: str | Path, *, formats: Sequence[str] = ()
+) -> list[Path]:
+    """Median latency against GFLOPs, IQR as error bars, each point labelled with its achieved
+    GMACs/s; one colour per device and dtype.
+
+    Args:
+        records: ``bench`` records (see :mod:`hirisearch.report.schema`); records without
+            ``macs`` are left out.
+    """
+    recs = [r for r in records if r.get("macs") is not None]
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for r in recs:
+        groups.setdefault(f"{r['device']}, {r['dtype']}", []).append(r)
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for (label, rs), colour in zip(groups.items(), _colours(len(groups)), strict=True):
+        xs = [r["macs"] / 1e9 for r in rs]
+        ys = [r["latency_ms"] for r in rs]
+        ax.errorbar(
+            xs,
+            ys,
+            yerr=[[r["iqr_ms"] / 2 for r in rs]] * 2,
+            fmt="o",
+            color=colour,
+            capsize=3,
+            label=label,
+        )
+    # Neighbours along the x axis get their labels on alternate sides, so close points stay legible.
+    many_sizes = len({r["img_size"] for r in recs}) > 1
+    many_batches = len({r["batch"] for r in recs}) > 1
+    for i, r in enumerate(sorted(recs, key=lambda r: (r["macs"], r["latency_ms"]))):
+        text = r["name"] + (f" @{r['img_size']}" if many_sizes else "")
+        text += f", batch {r['batch']}" if many_batches else ""
+        if r.get("gmacs_per_s") is not None:
+            text += f"\n{r['gmacs_per_s']:,.0f} GMACs/s"
+        below = i % 2 == 1
+        ax.annotate(
+            text,
+            (r["macs"] / 1e9, r["latency_ms"]),
+            textcoords="offset points",
+            xytext=(6, -4 if below else 4),
+            fontsize=7,
+            va="top" if below else "bottom",
+        )
+    sizes = sorted({r["img_size"] for r in recs})
+    at = f"at {sizes[0]}x{sizes[0]}" if len(sizes) == 1 else "at each input size (labelled)"
+    batches = "/".join(str(b) for b in sorted({r["batch"] for r in recs}))
+    ax.set_xlabel(
+        f"GFLOPs per batch of {batches} {at} (GMACs, multiply-add once, attention included)"
+    )
+    ax.set_ylabel("latency per batch, median (ms); bars: IQR")
+    ax.set_title("Latency against cost; labels give the achieved GMACs/s", fontsize=9)
+    lat = [r["latency_ms"] for r in recs]
+    if recs and min(lat) > 0 and max(lat) / min(lat) > 10:
+        _log_axis(ax)  # CPU and GPU records together: a log axis keeps both readable
+        ax.set_ylabel("latency per batch, median (ms, log); bars: IQR")
+    else:
+        ax.set_ylim(bottom=0)
+    ax.set_xlim(0, 1.3 * max((r["macs"] / 1e9 for r in recs), default=1.0))
+    ax.margins(y=0.2)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, title="device, dtype")
+    return save_figure(fig, path, formats=formats)
+
+
+def _log_axis(ax: Any) -> None:
+    """A log y axis labelled 1, 2, 5, 10, ... in plain numbers (not 2 x 10^0)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _xy(points: Sequence[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def _colours(n: int) -> list[Any]:
+    cmap = plt.get_cmap("tab10" if n <= 10 else "tab20")
+    return [cmap(i % cmap.N) for i in range(n)]

@@ -1,0 +1,60 @@
+"""``hirisearch sweep``: parameters and GFLOPs of models across input resolutions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hirisearch.cli import Refs, command, console, emit_json, err_console, split_refs_and_sizes
+from hirisearch.commands.report import Out, save_run
+
+DEFAULT_RES = "224:1024:32"
+
+
+@command()
+def sweep(
+    ctx: typer.Context,
+    refs: Refs,
+    res: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--res",
+            "-r",
+            help=f"Resolutions: START:STOP[:STEP] (stop included), lists 224,448, or repeated "
+            f"(default {DEFAULT_RES}).",
+        ),
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Batch size (MACs scale with it).")] = 1,
+    out: Out = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The sweep document on stdout.")] = False,
+) -> None:
+    """GFLOPs and params against input resolution, one line per model; sizes a model cannot take
+    are skipped for it with a note. Analytic cost for spec files, traced count otherwise."""
+    from hirisearch.report.builders import build_report
+    from hirisearch.report.document import markdown_table
+    from hirisearch.sweep import parse_resolutions, sweep_targets
+    from hirisearch.targets import resolve
+
+    names, bare = split_refs_and_sizes(refs, None)
+    sizes = parse_resolutions([*(res or []), *(str(b) for b in bare)] or [DEFAULT_RES])
+    targets = [resolve(r) for r in names]
+    doc = sweep_targets(targets, sizes, batch=batch)
+    name = "sweep-" + "+".join(t.name for t in targets)
+    if as_json:
+        emit_json({"kind": "sweep", **doc})
+    else:
+        report = build_report({"kind": "sweep", **doc})
+        for section in report.sections:
+            for table in section.tables:
+                console.print(markdown_table(table), markup=False, soft_wrap=True)
+                console.print()
+        for s in doc["series"]:
+            if s["skipped"]:
+                sk = ", ".join(str(k["img_size"]) for k in s["skipped"])
+                err_console.print(
+                    f"hirisearch: note: {s['name']}: skipped {sk}: {s['skipped'][0]['reason']}",
+                    markup=False,
+                    soft_wrap=True,
+                )
+    save_run(ctx, "sweep", doc, out=out, name=name, quiet_stdout=as_json)

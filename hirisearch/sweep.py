@@ -1,0 +1,112 @@
+"""Resolution sweeps: parameters and MACs of models across input resolutions.
+
+Spec targets use their analytic cost (no model is built, a point costs milliseconds); targets
+without an analytic model are counted by the meta-device traced counter. A resolution a model
+cannot take is skipped for that model with the reason, never fatal. The result is a ``sweep``
+results document (see :mod:`hirisearch.report.schema`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hirisearch.cost.convention import CONVENTION
+from hirisearch.cost.counters import count_traced
+from hirisearch.errors import HirisearchError
+from hirisearch.targets import Target
+
+__all__ = ["MAX_SIZES", "parse_resolutions", "sweep_targets"]
+
+#: More points than this is almost certainly a typo in a range (``224:10240:32``).
+MAX_SIZES = 512
+
+
+def parse_resolutions(values: Sequence[str]) -> list[int]:
+    """``["224:1024:32"]`` -> 224, 256, ..., 1024 (the stop is included when the step reaches it);
+    ``["224,448", "896"]`` -> 224, 448, 896. Sorted, duplicates removed.
+
+    Raises:
+        HirisearchError: a value that is not a positive integer or ``start:stop[:step]`` range.
+    """
+    sizes: set[int] = set()
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            fields = part.split(":")
+            try:
+                nums = [int(f) for f in fields]
+            except ValueError:
+                raise HirisearchError(
+                    f"--res: expected an integer or START:STOP[:STEP] range, but got {part!r}"
+                ) from None
+            if len(nums) == 1:
+                start = stop = nums[0]
+                step = 1
+            elif len(nums) in (2, 3):
+                start, stop = nums[0], nums[1]
+                step = nums[2] if len(nums) == 3 else 32
+            else:
+                raise HirisearchError(f"--res: expected START:STOP[:STEP], but got {part!r}")
+            if start <= 0 or step <= 0 or stop < start:
+                raise HirisearchError(
+                    f"--res: `0 < start <= stop` and `step > 0` must hold, but got {part!r}"
+                )
+            sizes.update(range(start, stop + 1, step))
+            if len(sizes) > MAX_SIZES:
+                raise HirisearchError(f"--res: more than {MAX_SIZES} resolutions in {part!r}")
+    if not sizes:
+        raise HirisearchError("--res: no resolutions given")
+    return sorted(sizes)
+
+
+def _point(target: Target, size: int, batch: int) -> tuple[int, int]:
+    """(params, MACs for the batch) of ``target`` at ``size``."""
+    if target.has_analytic:
+        plan = target.plan(size)
+        total = target.cost(plan).total  # type: ignore[union-attr]
+        return total.params, total.macs * batch
+    tc = count_traced(target.builder(size), target.input_shape(size), batch=batch)
+    return tc.total.params, tc.total.macs
+
+
+def sweep_targets(
+    targets: Sequence[Target], img_sizes: Sequence[int], *, batch: int = 1
+) -> dict[str, Any]:
+    """Params and MACs of every target at every size it takes.
+
+    Returns:
+        A ``sweep`` results document (without ``schema``/``kind``, which the writer adds).
+    """
+    series = []
+    for t in targets:
+        points, skipped = [], []
+        for size in img_sizes:
+            try:
+                params, macs = _point(t, size, batch)
+            except HirisearchError as e:
+                skipped.append({"img_size": size, "reason": e.one_line()})
+                continue
+            except (RuntimeError, ValueError) as e:  # a traced model that rejects the size
+                msg = " ".join(str(e).split())[:200] or type(e).__name__
+                skipped.append({"img_size": size, "reason": f"{type(e).__name__}: {msg}"})
+                continue
+            points.append({"img_size": size, "params": params, "macs": macs})
+        series.append(
+            {
+                "spec": t.ref,
+                "name": t.name,
+                "family": t.family,
+                "method": "analytic" if t.has_analytic else "traced",
+                "points": points,
+                "skipped": skipped,
+            }
+        )
+    return {
+        "batch": batch,
+        "img_sizes": list(img_sizes),
+        "convention": CONVENTION,
+        "series": series,
+    }
