@@ -22,7 +22,7 @@ from torch import nn
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
-from hirisearch.layers.norm_act import make_norm
+from hirisearch.layers.norm_act import TokenBatchNorm
 
 Hw = tuple[int, int]
 
@@ -51,7 +51,7 @@ class CrossShapedAttention(nn.Module):
         self.act = nn.Hardswish()
         self.dwconv = nn.Conv2d(dim, dim, 3, 1, 1, groups=dim, **dd)
         self.proj = nn.Linear(dim, dim, **dd)
-        self.norm = make_norm("bn", dim, "tokens", **dd)
+        self.norm = TokenBatchNorm(dim, **dd)
         # Zero-initialised BN scale: the block starts as its shortcut (paper, Sec. 3.2).
         nn.init.zeros_(self.norm.weight)
         nn.init.zeros_(self.norm.bias)

@@ -8,6 +8,7 @@ Branch ``i`` runs at stride ``2^i`` relative to branch 0; every map size is give
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -74,7 +75,7 @@ class HRFusion(nn.Module):
         outs = []
         for i, (row, act) in enumerate(zip(self.paths, self.acts, strict=True)):
             total = None
-            for j, (x, path) in enumerate(zip(xs, row, strict=True)):
+            for j, (x, path) in enumerate(zip(xs, cast(nn.ModuleList, row), strict=True)):
                 y = path(x)
                 if j > i:
                     y = F.interpolate(y, size=self.out_hws[i], mode="nearest")

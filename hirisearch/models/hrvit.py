@@ -207,7 +207,9 @@ def plan_hrvit(spec: HRViTSpec, img_size: int | None = None) -> HRViTPlan:
     hws = tuple((size // (STEM_STRIDE * 2**b),) * 2 for b in range(len(spec.channels)))
     total = sum(max(g) for g in spec.depths)
     rates = [spec.drop_path_rate * i / max(total - 1, 1) for i in range(total)]
-    groups, prev, start = [], (spec.stem_chs,), 0
+    groups: list[GroupPlan] = []
+    prev: tuple[int, ...] = (spec.stem_chs,)
+    start = 0
     for group in spec.depths:
         nb = len(group)
         fusion_out = prev if nb == len(prev) else (*prev, spec.channels[nb - 1])
