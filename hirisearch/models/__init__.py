@@ -31,9 +31,9 @@ def family_of(spec: SpecBase) -> Family:
 
 
 def _register_builtin() -> None:
-    from hirisearch.models import hiri_vit
+    from hirisearch.models import hiri_vit, resformer, swin, vit
 
-    for module in (hiri_vit,):
+    for module in (hiri_vit, swin, vit, resformer):
         register(module.FAMILY)
 
 
