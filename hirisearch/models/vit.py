@@ -207,7 +207,12 @@ def cost_vit(plan: ViTPlan) -> CostNode:
     """Analytic cost of the model described by ``plan``, keyed by timm's module paths."""
     d, n = plan.embed_dim, plan.tokens
     stem = CostNode.of(
-        [("proj", CostNode.leaf(P.conv2d(plan.in_chans, d, plan.patch_size, plan.grid, bias=True)))],
+        [
+            (
+                "proj",
+                CostNode.leaf(P.conv2d(plan.in_chans, d, plan.patch_size, plan.grid, bias=True)),
+            )
+        ],
         out_shape=(d, *plan.grid),
     )
     block = vit_block_cost(d, plan.num_heads, n, mlp_ratio=plan.mlp_ratio, qkv_bias=plan.qkv_bias)
