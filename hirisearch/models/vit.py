@@ -83,7 +83,7 @@ class ViTPlan:
     mlp_ratio: float
     qkv_bias: bool
     class_token: bool
-    global_pool: str
+    global_pool: Literal["token", "avg"]
     drop_path_rate: float
 
     @property
