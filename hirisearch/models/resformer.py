@@ -278,7 +278,8 @@ def cost_resformer(plan: ResFormerPlan) -> CostNode:
     d, n, grid, heads = plan.embed_dim, plan.tokens, plan.grid, plan.num_heads
     hd = d // heads
     stem = CostNode.leaf(P.conv2d(plan.in_chans, d, plan.patch_size, grid, bias=True), (d, *grid))
-    gpe = CostNode.of([("proj", CostNode.leaf(P.conv2d(d, d, 3, grid, groups=d, bias=True)))])
+    gpe_proj = CostNode.leaf(P.conv2d(d, d, 3, grid, groups=d, bias=True), (d, *grid))
+    gpe = CostNode.of([("proj", gpe_proj)], out_shape=(grid[0] * grid[1], d))
     # the local PE conv runs once per head on the grid tokens, with one shared weight
     lpe = P.conv2d(hd, hd, 3, grid, groups=hd, bias=True).scaled(heads)
     attn = CostNode.of(
