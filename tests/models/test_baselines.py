@@ -154,3 +154,24 @@ def test_timm_cnns_and_unknown_names() -> None:
         resolve("timm:swin_tiny_patch4_window7")
     with pytest.raises(ResolutionError, match="nearest valid: 224 or 240"):
         resolve("timm:vit_base_patch16_224").input_shape(230)
+
+
+def test_resformer_weights_run_at_any_resolution() -> None:
+    """GLPE has no resolution-bound parameter: one state dict runs at 32 and 64 pixels, and the
+    global and local position terms both change the output."""
+    import torch
+
+    spec = load_spec(SPECS / "resformer/t.yaml")
+    family = get_family("resformer")
+    small = family.build(family.plan(spec, 32)).eval()
+    large = family.build(family.plan(spec, 64)).eval()
+    large.load_state_dict(small.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    with torch.inference_mode():
+        out = large(x)
+        assert small(x[:, :, :32, :32]).shape == out.shape == (1, 1000)
+        for module in (large.gpe.proj, large.blocks[0].attn.lpe):
+            saved = module.weight.clone()
+            module.weight.zero_()
+            assert not torch.allclose(large(x), out)
+            module.weight.copy_(saved)
