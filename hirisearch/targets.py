@@ -85,3 +85,12 @@ def resolve(ref: str) -> Target:
     if sep and prefix in EXTERNAL_PREFIXES and not Path(ref).exists():
         return EXTERNAL_PREFIXES[prefix](rest)
     return target_from_spec(load_spec(ref), ref)
+
+
+def _register_external() -> None:
+    from hirisearch.external import PREFIX, resolve_timm
+
+    EXTERNAL_PREFIXES[PREFIX] = resolve_timm
+
+
+_register_external()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from hirisearch.cost.convention import headline
+from hirisearch.compare import CompareResult
+from hirisearch.cost.convention import CONVENTION, headline
 from hirisearch.profile import ProfileResult
 from hirisearch.report import format as fmt
 
@@ -95,4 +96,39 @@ def profile_stages(r: ProfileResult, rows: bool = False) -> Table:
             fmt.shape(s.out_shape),
             fmt.millions(s.acts),
         )
+    return t
+
+
+def compare_table(result: CompareResult) -> Table:
+    """Model x resolution: params, GFLOPs, ratio to the first model at the same resolution,
+    attention share of the GFLOPs, and the last stage's output grid."""
+    rows = result.rows
+    batch = rows[0].profile.batch if rows else 1
+    sizes = ", ".join(str(s) for s in sorted({r.profile.img_size for r in rows}))
+    t = Table(
+        title=f"{CONVENTION}; batch {batch}, fp32; resolutions {sizes}",
+        title_justify="left",
+        caption="vs first: GFLOPs / the first model's at the same resolution; "
+        "attn: share of the GFLOPs in attention matmuls",
+        caption_justify="left",
+    )
+    t.add_column("model", no_wrap=True)
+    t.add_column("source", overflow="fold")
+    for col in ("res", "params", "GFLOPs", "vs first", "attn", "out grid"):
+        t.add_column(col, justify="right", no_wrap=True)
+    previous = None
+    for r in rows:
+        p = r.profile
+        new_model = p.spec != previous
+        t.add_row(
+            p.name if new_model else "",
+            p.spec if new_model else "",
+            str(p.img_size),
+            fmt.params_m(p.params),
+            fmt.gmacs(p.macs),
+            fmt.ratio(r.ratio),
+            fmt.pct(p.attn_share),
+            fmt.shape(r.out_grid),
+        )
+        previous = p.spec
     return t

@@ -1,0 +1,41 @@
+"""``hirisearch compare``: several models at several resolutions in one table (and a plot)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hirisearch.cli import Refs, Res, command, console, emit_json, split_refs_and_sizes
+
+
+@command()
+def compare(
+    refs: Refs,
+    res: Res = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Write GFLOPs against resolution (log scale) to this PNG."),
+    ] = None,
+    no_trace: Annotated[
+        bool, typer.Option("--no-trace", help="Skip the traced count of spec models.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON list of the profile documents.")
+    ] = False,
+) -> None:
+    """Params, GFLOPs, ratio to the first model, attention share and output grid, model x resolution."""
+    from hirisearch.compare import compare as run_compare
+    from hirisearch.report.plots import resolution_scaling
+    from hirisearch.report.tables import compare_table
+
+    names, sizes = split_refs_and_sizes(refs, res)
+    result = run_compare(names, sizes, traced=not no_trace)
+    written = resolution_scaling(result.series(), plot) if plot is not None else []
+    if as_json:
+        emit_json(result.to_json())
+        return
+    console.print(compare_table(result))
+    for p in written:
+        console.print(f"plot: {p}", markup=False, soft_wrap=True)

@@ -1,0 +1,88 @@
+"""Several models at several resolutions, side by side: the data behind ``hirisearch compare``.
+
+Each cell is a full :class:`~hirisearch.profile.ProfileResult`; a row adds the ratio of its GFLOPs to
+the first model's at the same resolution and the grid of the last stage's output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hirisearch.profile import ProfileResult, profile_target
+from hirisearch.report.plots import ScalingSeries
+from hirisearch.targets import Target, resolve
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    """One model at one resolution."""
+
+    profile: ProfileResult
+    ratio: float | None  # GFLOPs / the first model's GFLOPs at the same resolution
+    out_grid: tuple[int, int] | None  # grid of the last stage's output
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """Rows ordered model by model, each model's resolutions in the order asked."""
+
+    rows: tuple[CompareRow, ...]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """The profile documents of every row (what ``compare --json`` prints)."""
+        return [r.profile.to_json() for r in self.rows]
+
+    def series(self) -> list[ScalingSeries]:
+        """GFLOPs against resolution, one series per model (for the scaling plot)."""
+        by_model: dict[str, list[ProfileResult]] = {}
+        for r in self.rows:
+            by_model.setdefault(r.profile.spec, []).append(r.profile)
+        return [
+            ScalingSeries(
+                name=ps[0].name,
+                family=ps[0].family,
+                img_sizes=tuple(p.img_size for p in ps),
+                gmacs=tuple(p.gmacs for p in ps),
+                params_m=tuple(p.params / 1e6 for p in ps),
+            )
+            for ps in by_model.values()
+        ]
+
+
+def out_grid(target: Target, plan: Any, img_size: int) -> tuple[int, int] | None:
+    """The grid of the last stage's output, from the plan (specs) or the model's stride (timm)."""
+    if plan is not None:
+        grid = getattr(plan, "out_grid", None)
+        if grid is None and getattr(plan, "stages", None):
+            grid = plan.stages[-1].hw
+        return tuple(grid) if grid is not None else None  # type: ignore[return-value]
+    ext = getattr(target, "_external", None)
+    return ext.out_grid(img_size) if ext is not None and hasattr(ext, "out_grid") else None
+
+
+def compare(refs: Sequence[str], img_sizes: Sequence[int], *, traced: bool = True) -> CompareResult:
+    """Profile every model in ``refs`` at every size in ``img_sizes`` (each model's own size when
+    empty). Every model and size is checked before any is counted, so a bad input fails fast."""
+    targets = [resolve(ref) for ref in refs]
+    cells: list[tuple[Target, Any, int]] = []
+    for t in targets:
+        for size in img_sizes or [t.default_img_size]:
+            plan = t.plan(size)
+            if plan is None:
+                t.input_shape(size)  # external models check the resolution here
+            cells.append((t, plan, size))
+    profiles = [profile_target(t, size, traced=traced) for t, _, size in cells]
+    first = {p.img_size: p.macs for p in profiles if p.spec == targets[0].ref}
+    rows = []
+    for (t, plan, size), p in zip(cells, profiles, strict=True):
+        base = first.get(p.img_size)
+        rows.append(
+            CompareRow(
+                profile=p,
+                ratio=p.macs / base if base else None,
+                out_grid=out_grid(t, plan, size),
+            )
+        )
+    return CompareResult(tuple(rows))

@@ -1,0 +1,44 @@
+"""Input resolutions a model can take, and the one-line error for those it cannot.
+
+Each family states its rule as a predicate ``reason(size) -> str | None`` (``None``: valid); this
+module searches the valid sizes nearest to a refused one, so every family's error reads the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hirisearch.errors import ResolutionError
+
+#: How far (in steps) the search for valid sizes looks on each side of a refused size.
+SEARCH_STEPS = 256
+
+
+def nearest_valid(
+    reason: Callable[[int], str | None], size: int, *, step: int, count: int = 2
+) -> tuple[int, ...]:
+    """The ``count`` valid sizes closest to ``size`` among multiples of ``step`` (ties: smaller)."""
+    base = size // step * step
+    found: list[int] = []
+    for k in range(SEARCH_STEPS):
+        for cand in (base - k * step, base + (k + 1) * step):
+            if cand >= step and cand not in found and reason(cand) is None:
+                found.append(cand)
+        if len(found) >= count:
+            break
+    return tuple(sorted(found, key=lambda s: (abs(s - size), s))[:count])
+
+
+def check_resolution(
+    reason: Callable[[int], str | None], size: int, *, model: str, step: int, hint: str = ""
+) -> None:
+    """Raise :class:`ResolutionError` (field ``img_size``) when ``reason(size)`` refuses ``size``."""
+    why = reason(size)
+    if why is None:
+        return
+    near = " or ".join(str(s) for s in nearest_valid(reason, size, step=step)) or "none"
+    extra = f"; {hint}" if hint else ""
+    raise ResolutionError(
+        f"{model} cannot take input size {size}: {why}; nearest valid: {near}{extra}",
+        field="img_size",
+    )

@@ -1,0 +1,327 @@
+"""Swin Transformer: hierarchical ViT with shifted-window attention.
+
+Z. Liu et al., "Swin Transformer: Hierarchical Vision Transformer using Shifted Windows", ICCV 2021,
+arXiv 2103.14030 (microsoft/Swin-Transformer). Built through timm's ``SwinTransformer`` (the
+reference implementation the published counts are reproduced with); this file owns the spec, the
+plan (every stage grid, window, shift and padding) and the analytic cost, keyed by timm's module
+paths so that the parity tests hold the two together.
+
+Window rule (``window_rule``): ``follow`` scales the window with the resolution, as the paper's
+fine-tuned models do (``window_size`` is the window at the spec's ``img_size``: 7 at 224 gives 12 at
+384); ``fixed`` keeps ``window_size`` at every resolution. As in timm, a stage whose grid is not
+larger than the window uses one window covering the grid and no shift. A resolution whose stage grids
+are not multiples of the window is refused unless ``pad: true``; then the image is padded to a
+multiple of the patch, each stage grid to a multiple of its window, odd grids before patch merging
+(timm's behaviour), and the cost counts the padded sizes (Swin-B with window 7 at 384: 50.1 GFLOPs
+instead of 47.1 with window 12).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field, model_validator
+from timm.models.swin_transformer import SwinTransformer
+from torch import nn
+
+from hirisearch.cost import primitives as P
+from hirisearch.cost.types import CostNode
+from hirisearch.errors import FieldError
+from hirisearch.models.base import Family, SpecBase
+from hirisearch.models.resolution import check_resolution
+
+Hw = tuple[int, int]
+
+
+# ----------------------------------------------------------------------------------------- spec
+class SwinSpec(SpecBase):
+    """A Swin Transformer configuration (timm's argument names)."""
+
+    family: Literal["swin"]
+    img_size: int = Field(224, ge=1)
+    in_chans: int = Field(3, ge=1)
+    num_classes: int = Field(1000, ge=0)
+    patch_size: int = Field(4, ge=1)
+    embed_dim: int = Field(96, ge=1)
+    depths: tuple[int, ...] = Field(min_length=1)
+    num_heads: tuple[int, ...] = Field(min_length=1)
+    window_size: int = Field(7, ge=1)
+    window_rule: Literal["follow", "fixed"] = "follow"
+    mlp_ratio: float = Field(4.0, gt=0)
+    qkv_bias: bool = True
+    pad: bool = False
+    drop_path_rate: float = Field(0.0, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> SwinSpec:
+        if len(self.num_heads) != len(self.depths):
+            raise FieldError(
+                "num_heads",
+                f"`len(num_heads) == len(depths)` must hold, but got depths={self.depths}, "
+                f"num_heads={self.num_heads}",
+            )
+        for i, (d, h) in enumerate(zip(self.depths, self.num_heads, strict=True)):
+            if d < 1:
+                raise FieldError(f"depths[{i}]", f"must be >= 1, but got {d}")
+            dim = self.embed_dim * 2**i
+            if h < 1 or dim % h:
+                raise FieldError(
+                    f"num_heads[{i}]",
+                    f"`embed_dim * 2**{i} % num_heads[{i}] == 0` must hold, but got "
+                    f"embed_dim * 2**{i}={dim}, num_heads[{i}]={h}",
+                )
+        return self
+
+
+# ----------------------------------------------------------------------------------------- plan
+@dataclass(frozen=True, slots=True)
+class SwinStagePlan:
+    in_dim: int
+    dim: int
+    depth: int
+    num_heads: int
+    hw: Hw  # token grid of the stage (after merging)
+    merge_hw: Hw | None  # padded grid entering patch merging (None in stage 1)
+    window: int
+    shift: int
+    padded_hw: Hw  # grid padded to a multiple of the window
+
+
+@dataclass(frozen=True, slots=True)
+class SwinPlan:
+    name: str
+    family: str
+    img_size: int
+    in_chans: int
+    num_classes: int
+    patch_size: int
+    embed_dim: int
+    padded_img: int  # input size after padding to a multiple of the patch
+    window_size: int  # window before per-stage clamping
+    mlp_ratio: float
+    qkv_bias: bool
+    drop_path_rate: float
+    stages: tuple[SwinStagePlan, ...]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.in_chans, self.img_size, self.img_size)
+
+    @property
+    def sections(self) -> tuple[tuple[str, str], ...]:
+        stages = tuple((f"stage{i + 1}", f"layers.{i}") for i in range(len(self.stages)))
+        return (("stem", "patch_embed"), *stages, ("norm", "norm"), ("head", "head"))
+
+    @property
+    def out_grid(self) -> Hw:
+        return self.stages[-1].hw
+
+
+def _ceil_to(x: int, m: int) -> int:
+    return -(-x // m) * m
+
+
+def _window_at(spec: SwinSpec, size: int) -> tuple[int | None, str | None]:
+    if spec.window_rule == "fixed":
+        return spec.window_size, None
+    num = spec.window_size * size
+    if num % spec.img_size:
+        return None, (
+            f"the window follows the resolution ({spec.window_size} at {spec.img_size}) and "
+            f"{spec.window_size} * {size} / {spec.img_size} is not an integer"
+        )
+    return num // spec.img_size, None
+
+
+def _stages(spec: SwinSpec, size: int) -> tuple[tuple[SwinStagePlan, ...] | None, str | None]:
+    """Stage geometry at ``size``, or the reason the size is refused."""
+    window, why = _window_at(spec, size)
+    if window is None:
+        return None, why
+    if size % spec.patch_size and not spec.pad:
+        return None, f"not a multiple of the patch size {spec.patch_size}"
+    grid = _ceil_to(size, spec.patch_size) // spec.patch_size
+    hw = (grid, grid)
+    stages = []
+    for i, (depth, heads) in enumerate(zip(spec.depths, spec.num_heads, strict=True)):
+        merge_hw = None
+        if i > 0:
+            if hw[0] % 2 and not spec.pad:
+                return None, f"stage {i + 1} would merge an odd {hw[0]}x{hw[1]} grid"
+            merge_hw = (_ceil_to(hw[0], 2), _ceil_to(hw[1], 2))
+            hw = (merge_hw[0] // 2, merge_hw[1] // 2)
+        w = min(window, hw[0])  # timm: a grid not larger than the window is one window, no shift
+        shift = 0 if hw[0] <= window else window // 2
+        if hw[0] % w and not spec.pad:
+            return None, (
+                f"stage {i + 1} grid {hw[0]}x{hw[1]} is not a multiple of the window {w} "
+                "(set `pad: true` to pad windows as timm does)"
+            )
+        stages.append(
+            SwinStagePlan(
+                in_dim=spec.embed_dim * 2 ** max(i - 1, 0),
+                dim=spec.embed_dim * 2**i,
+                depth=depth,
+                num_heads=heads,
+                hw=hw,
+                merge_hw=merge_hw,
+                window=w,
+                shift=shift,
+                padded_hw=(_ceil_to(hw[0], w), _ceil_to(hw[1], w)),
+            )
+        )
+    return tuple(stages), None
+
+
+def plan_swin(spec: SwinSpec, img_size: int | None = None) -> SwinPlan:
+    """Derive every stage grid, window, shift and padding at ``img_size`` (default: the spec's)."""
+    size = spec.img_size if img_size is None else img_size
+    stages, _ = _stages(spec, size)
+    window, _ = _window_at(spec, size)
+    if stages is None or window is None:
+        check_resolution(
+            lambda s: _stages(spec, s)[1], size, model=f"Swin ({spec.name})", step=spec.patch_size
+        )
+        raise AssertionError("unreachable: check_resolution raises for a refused size")
+    return SwinPlan(
+        name=spec.name,
+        family="swin",
+        img_size=size,
+        in_chans=spec.in_chans,
+        num_classes=spec.num_classes,
+        patch_size=spec.patch_size,
+        embed_dim=spec.embed_dim,
+        padded_img=_ceil_to(size, spec.patch_size),
+        window_size=window,
+        mlp_ratio=spec.mlp_ratio,
+        qkv_bias=spec.qkv_bias,
+        drop_path_rate=spec.drop_path_rate,
+        stages=stages,
+    )
+
+
+# ---------------------------------------------------------------------------------------- build
+class Swin(SwinTransformer):
+    """timm's ``SwinTransformer``, padding the image to a multiple of the patch when planned."""
+
+    def __init__(self, plan: SwinPlan, *, device=None, dtype=None) -> None:
+        super().__init__(
+            img_size=plan.padded_img,
+            patch_size=plan.patch_size,
+            in_chans=plan.in_chans,
+            num_classes=plan.num_classes,
+            embed_dim=plan.embed_dim,
+            depths=tuple(s.depth for s in plan.stages),
+            num_heads=tuple(s.num_heads for s in plan.stages),
+            window_size=plan.window_size,
+            mlp_ratio=plan.mlp_ratio,
+            qkv_bias=plan.qkv_bias,
+            drop_path_rate=plan.drop_path_rate,
+            device=device,
+            dtype=dtype,
+        )
+        self.image_pad = plan.padded_img - plan.img_size
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        if self.image_pad:
+            x = F.pad(x, (0, self.image_pad, 0, self.image_pad))
+        return super().forward_features(x)
+
+
+def build_swin(plan: SwinPlan, *, device=None, dtype=None) -> nn.Module:
+    """Build the model described by ``plan``."""
+    return Swin(plan, device=device, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------------------- cost
+def _area(hw: Hw) -> int:
+    return hw[0] * hw[1]
+
+
+def _block_cost(s: SwinStagePlan, mlp_ratio: float, qkv_bias: bool) -> CostNode:
+    dim, n, np_ = s.dim, _area(s.hw), _area(s.padded_hw)
+    windows = np_ // (s.window * s.window)
+    hidden = int(dim * mlp_ratio)
+    ln = CostNode.leaf(P.layer_norm(dim, dim * n))
+    table = (2 * s.window - 1) ** 2 * s.num_heads  # relative position bias table
+    attn = CostNode.of(
+        [
+            ("qkv", CostNode.leaf(P.linear(dim, 3 * dim, np_, bias=qkv_bias))),
+            ("proj", CostNode.leaf(P.linear(dim, dim, np_))),
+        ],
+        own=P.param_only(table)
+        + P.attention(s.num_heads * windows, s.window**2, s.window**2, dim // s.num_heads),
+        out_shape=(n, dim),
+    )
+    mlp = CostNode.of(
+        [
+            ("fc1", CostNode.leaf(P.linear(dim, hidden, n))),
+            ("fc2", CostNode.leaf(P.linear(hidden, dim, n))),
+        ],
+        out_shape=(*s.hw, dim),
+    )
+    return CostNode.of([("norm1", ln), ("attn", attn), ("norm2", ln), ("mlp", mlp)])
+
+
+def _stage_cost(s: SwinStagePlan, plan: SwinPlan) -> CostNode:
+    children = []
+    if s.merge_hw is not None:
+        c4 = 4 * s.in_dim
+        n = _area(s.hw)
+        children.append(
+            (
+                "downsample",
+                CostNode.of(
+                    [
+                        ("norm", CostNode.leaf(P.layer_norm(c4, c4 * n))),
+                        ("reduction", CostNode.leaf(P.linear(c4, s.dim, n, bias=False))),
+                    ]
+                ),
+            )
+        )
+    block = _block_cost(s, plan.mlp_ratio, plan.qkv_bias)
+    children.append(("blocks", CostNode.of([(str(j), block) for j in range(s.depth)])))
+    return CostNode.of(children, out_shape=(s.dim, *s.hw))
+
+
+def cost_swin(plan: SwinPlan) -> CostNode:
+    """Analytic cost of the model described by ``plan``, keyed by timm's module paths."""
+    c0, grid = plan.embed_dim, plan.stages[0].hw
+    stem = CostNode.of(
+        [
+            ("proj", CostNode.leaf(P.conv2d(plan.in_chans, c0, plan.patch_size, grid, bias=True))),
+            ("norm", CostNode.leaf(P.layer_norm(c0, c0 * _area(grid)))),
+        ],
+        out_shape=(c0, *grid),
+    )
+    stages = CostNode.of([(str(i), _stage_cost(s, plan)) for i, s in enumerate(plan.stages)])
+    last = plan.stages[-1]
+    norm = CostNode.leaf(P.layer_norm(last.dim, last.dim * _area(last.hw)), (last.dim, *last.hw))
+    heads = []
+    if plan.num_classes:
+        fc = CostNode.leaf(P.linear(last.dim, plan.num_classes, 1), (plan.num_classes,))
+        heads.append(("fc", fc))
+    head = CostNode.of(heads, out_shape=(plan.num_classes or last.dim,))
+    return CostNode.of(
+        [("patch_embed", stem), ("layers", stages), ("norm", norm), ("head", head)],
+        out_shape=head.out_shape,
+    )
+
+
+def _test_sizes(spec: SwinSpec) -> tuple[int, ...]:
+    return (spec.img_size, 384) if spec.window_rule == "follow" else (spec.img_size,)
+
+
+FAMILY = Family(
+    name="swin",
+    title="Swin Transformer",
+    spec_type=SwinSpec,
+    plan=plan_swin,
+    build=build_swin,
+    cost=cost_swin,
+    test_sizes=_test_sizes,
+    forward_size=lambda spec: 64 if spec.window_rule == "follow" else spec.img_size,
+)

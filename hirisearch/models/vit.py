@@ -1,0 +1,242 @@
+"""Plain Vision Transformer (ViT) and DeiT: global attention on a single token grid.
+
+A. Dosovitskiy et al., "An Image is Worth 16x16 Words", ICLR 2021 (arXiv 2010.11929); H. Touvron et
+al., "Training data-efficient image transformers & distillation through attention" (DeiT), ICML 2021
+(arXiv 2012.12877). DeiT-T/S/B are ViT architectures (the non-distilled models; the distillation
+token of DeiT-distilled is not modelled). Built through timm's ``VisionTransformer``; this file owns
+the spec, the plan and the analytic cost keyed by timm's module paths.
+
+The learned position embedding is built at the requested resolution (one row per token), so its
+parameter count grows with the resolution, as in a model fine-tuned there. A resolution that is not a
+multiple of the patch is refused unless ``pad: true`` (the image is then zero-padded to the next
+multiple and the cost counts the padded grid).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field, model_validator
+from timm.models.vision_transformer import VisionTransformer
+from torch import nn
+
+from hirisearch.cost import primitives as P
+from hirisearch.cost.types import CostNode
+from hirisearch.errors import FieldError
+from hirisearch.models.base import Family, SpecBase
+from hirisearch.models.resolution import check_resolution
+
+
+# ----------------------------------------------------------------------------------------- spec
+class ViTSpec(SpecBase):
+    """A ViT / DeiT configuration (timm's argument names)."""
+
+    family: Literal["vit"]
+    img_size: int = Field(224, ge=1)
+    in_chans: int = Field(3, ge=1)
+    num_classes: int = Field(1000, ge=0)
+    patch_size: int = Field(16, ge=1)
+    embed_dim: int = Field(ge=1)
+    depth: int = Field(ge=1)
+    num_heads: int = Field(ge=1)
+    mlp_ratio: float = Field(4.0, gt=0)
+    qkv_bias: bool = True
+    class_token: bool = True
+    global_pool: Literal["token", "avg"] = "token"
+    pad: bool = False
+    drop_path_rate: float = Field(0.0, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> ViTSpec:
+        if self.embed_dim % self.num_heads:
+            raise FieldError(
+                "num_heads",
+                f"`embed_dim % num_heads == 0` must hold, but got embed_dim={self.embed_dim}, "
+                f"num_heads={self.num_heads}",
+            )
+        if self.global_pool == "token" and not self.class_token:
+            raise FieldError(
+                "global_pool", "`global_pool: token` needs `class_token: true`; use `avg`"
+            )
+        return self
+
+
+# ----------------------------------------------------------------------------------------- plan
+@dataclass(frozen=True, slots=True)
+class ViTPlan:
+    name: str
+    family: str
+    img_size: int
+    in_chans: int
+    num_classes: int
+    patch_size: int
+    padded_img: int
+    grid: tuple[int, int]
+    tokens: int  # grid tokens plus the class token
+    embed_dim: int
+    depth: int
+    num_heads: int
+    mlp_ratio: float
+    qkv_bias: bool
+    class_token: bool
+    global_pool: Literal["token", "avg"]
+    drop_path_rate: float
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.in_chans, self.img_size, self.img_size)
+
+    @property
+    def sections(self) -> tuple[tuple[str, str], ...]:
+        norm = ("norm", "norm") if self.global_pool == "token" else ("norm", "fc_norm")
+        return (("stem", "patch_embed"), ("blocks", "blocks"), norm, ("head", "head"))
+
+    @property
+    def out_grid(self) -> tuple[int, int]:
+        return self.grid
+
+
+def patch_reason(patch: int, pad: bool) -> Callable[[int], str | None]:
+    """The resolution rule of a patch-embedding model: multiples of ``patch`` unless padding."""
+
+    def reason(size: int) -> str | None:
+        if size < patch:
+            return f"smaller than the patch size {patch}"
+        if size % patch and not pad:
+            return f"not a multiple of the patch size {patch} (set `pad: true` to pad the image)"
+        return None
+
+    return reason
+
+
+def plan_vit(spec: ViTSpec, img_size: int | None = None) -> ViTPlan:
+    """Derive the token grid at ``img_size`` (default: the spec's)."""
+    size = spec.img_size if img_size is None else img_size
+    check_resolution(
+        patch_reason(spec.patch_size, spec.pad),
+        size,
+        model=f"ViT ({spec.name})",
+        step=spec.patch_size,
+    )
+    padded = -(-size // spec.patch_size) * spec.patch_size
+    g = padded // spec.patch_size
+    return ViTPlan(
+        name=spec.name,
+        family="vit",
+        img_size=size,
+        in_chans=spec.in_chans,
+        num_classes=spec.num_classes,
+        patch_size=spec.patch_size,
+        padded_img=padded,
+        grid=(g, g),
+        tokens=g * g + int(spec.class_token),
+        embed_dim=spec.embed_dim,
+        depth=spec.depth,
+        num_heads=spec.num_heads,
+        mlp_ratio=spec.mlp_ratio,
+        qkv_bias=spec.qkv_bias,
+        class_token=spec.class_token,
+        global_pool=spec.global_pool,
+        drop_path_rate=spec.drop_path_rate,
+    )
+
+
+# ---------------------------------------------------------------------------------------- build
+class ViT(VisionTransformer):
+    """timm's ``VisionTransformer``, padding the image to a multiple of the patch when planned."""
+
+    def __init__(self, plan: ViTPlan, *, device=None, dtype=None) -> None:
+        super().__init__(
+            img_size=plan.padded_img,
+            patch_size=plan.patch_size,
+            in_chans=plan.in_chans,
+            num_classes=plan.num_classes,
+            global_pool=plan.global_pool,
+            embed_dim=plan.embed_dim,
+            depth=plan.depth,
+            num_heads=plan.num_heads,
+            mlp_ratio=plan.mlp_ratio,
+            qkv_bias=plan.qkv_bias,
+            class_token=plan.class_token,
+            drop_path_rate=plan.drop_path_rate,
+            device=device,
+            dtype=dtype,
+        )
+        self.image_pad = plan.padded_img - plan.img_size
+
+    def forward_features(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        if self.image_pad:
+            x = F.pad(x, (0, self.image_pad, 0, self.image_pad))
+        return super().forward_features(x, *args, **kwargs)
+
+
+def build_vit(plan: ViTPlan, *, device=None, dtype=None) -> nn.Module:
+    """Build the model described by ``plan``."""
+    return ViT(plan, device=device, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------------------- cost
+def vit_block_cost(
+    dim: int, num_heads: int, tokens: int, *, mlp_ratio: float, qkv_bias: bool
+) -> CostNode:
+    """Cost of one timm ``Block`` (pre-norm global attention + MLP) on ``tokens`` tokens."""
+    hidden = int(dim * mlp_ratio)
+    ln = CostNode.leaf(P.layer_norm(dim, dim * tokens))
+    attn = CostNode.of(
+        [
+            ("qkv", CostNode.leaf(P.linear(dim, 3 * dim, tokens, bias=qkv_bias))),
+            ("proj", CostNode.leaf(P.linear(dim, dim, tokens))),
+        ],
+        own=P.attention(num_heads, tokens, tokens, dim // num_heads),
+        out_shape=(tokens, dim),
+    )
+    mlp = CostNode.of(
+        [
+            ("fc1", CostNode.leaf(P.linear(dim, hidden, tokens))),
+            ("fc2", CostNode.leaf(P.linear(hidden, dim, tokens))),
+        ]
+    )
+    return CostNode.of([("norm1", ln), ("attn", attn), ("norm2", ln), ("mlp", mlp)])
+
+
+def cost_vit(plan: ViTPlan) -> CostNode:
+    """Analytic cost of the model described by ``plan``, keyed by timm's module paths."""
+    d, n = plan.embed_dim, plan.tokens
+    stem = CostNode.of(
+        [
+            (
+                "proj",
+                CostNode.leaf(P.conv2d(plan.in_chans, d, plan.patch_size, plan.grid, bias=True)),
+            )
+        ],
+        out_shape=(d, *plan.grid),
+    )
+    block = vit_block_cost(d, plan.num_heads, n, mlp_ratio=plan.mlp_ratio, qkv_bias=plan.qkv_bias)
+    blocks = CostNode.of([(str(i), block) for i in range(plan.depth)], out_shape=(n, d))
+    children = [("patch_embed", stem), ("blocks", blocks)]
+    if plan.global_pool == "token":
+        children.append(("norm", CostNode.leaf(P.layer_norm(d, d * n), (n, d))))
+    else:
+        children.append(("fc_norm", CostNode.leaf(P.layer_norm(d, d), (d,))))
+    if plan.num_classes:
+        children.append(
+            ("head", CostNode.leaf(P.linear(d, plan.num_classes, 1), (plan.num_classes,)))
+        )
+    own = P.param_only(d * int(plan.class_token) + n * d)  # class token, position embedding
+    return CostNode.of(children, own=own)
+
+
+FAMILY = Family(
+    name="vit",
+    title="ViT / DeiT",
+    spec_type=ViTSpec,
+    plan=plan_vit,
+    build=build_vit,
+    cost=cost_vit,
+    test_sizes=lambda spec: (spec.img_size, 384),
+    forward_size=lambda spec: 2 * spec.patch_size,
+)
