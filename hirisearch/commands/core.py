@@ -38,6 +38,12 @@ def profile(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON document per resolution.")
     ] = False,
+    latency: Annotated[
+        bool, typer.Option("--latency", help="Also measure latency (see `bench`; auto device).")
+    ] = False,
+    predict: Annotated[
+        bool, typer.Option("--predict", help="Also predict latency from the calibration.")
+    ] = False,
 ) -> None:
     """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model."""
     from hirisearch.profile import profile_target
@@ -52,12 +58,19 @@ def profile(
             r = profile_target(
                 target, size, batch=batch, depth=depth, traced=not no_trace, counters=extra
             )
+            extra, shown = {}, []
+            if latency or predict:
+                from hirisearch.commands.bench import profile_extras
+
+                extra, shown = profile_extras(target, size, batch, latency=latency, predict=predict)
             if as_json:
-                emit_json(r.to_json())
+                emit_json({**r.to_json(), **extra})
                 continue
             console.print(profile_header(r), soft_wrap=True, markup=False)
             console.print(profile_summary(r))
             console.print(profile_stages(r, rows=depth > 1))
+            for item in shown:
+                console.print(item, soft_wrap=True, markup=False)
             for w in r.warnings:
                 err_console.print(f"hirisearch: warning: {w}", markup=False)
 

@@ -48,7 +48,11 @@ def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
 
 
 def _is_cl(w: torch.Tensor) -> bool:
-    return w.dim() == 4 and w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+    return (
+        w.dim() == 4
+        and w.is_contiguous(memory_format=torch.channels_last)
+        and not w.is_contiguous()
+    )
 
 
 def fuse_model(model: nn.Module) -> int:

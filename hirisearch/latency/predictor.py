@@ -59,6 +59,8 @@ CATEGORIES = ("conv", "dwconv", "linear", "attn", "norm", "glue")
 FEATURES = ("macs", "elements", "params", "ops")
 #: A conv doing at most this many MACs per output element is "dwconv" (depth-wise 3x3 = 9, 5x5 = 25).
 DW_MAX_INTENSITY = 25
+#: Instances of each micro-benchmark timed in turn (cold weights, as inside a model).
+COPIES = 4
 #: Environment variable naming the calibration folder (default ``~/.cache/hirisearch``).
 CACHE_ENV = "HIRISEARCH_CACHE"
 FORMAT_VERSION = 1
@@ -214,7 +216,9 @@ def nnls(a: np.ndarray, y: np.ndarray) -> np.ndarray:
                 continue
             x[free] = sol
         grad = a.T @ (y - a @ x)
-        bound = [j for j in range(n) if j not in free and grad[j] > 1e-12 * max(1.0, abs(grad).max())]
+        bound = [
+            j for j in range(n) if j not in free and grad[j] > 1e-12 * max(1.0, abs(grad).max())
+        ]
         if not bound:
             return x
         free.append(max(bound, key=lambda j: grad[j]))
@@ -306,6 +310,8 @@ def operator_benchmarks() -> list[MicroBench]:
         (320, 1280, 1, 1, 14),
         (1280, 320, 1, 1, 14),
         (448, 448, 1, 1, 7),
+        (384, 1536, 1, 1, 14),
+        (1536, 768, 1, 1, 7),
     ]:
         o = P.conv_out(hw, k, s, k // 2)
         out.append(
@@ -352,6 +358,12 @@ def operator_benchmarks() -> list[MicroBench]:
         (49, 448, 896),
         (49, 448, 1792),
         (1, 448, 1000),
+        # weights larger than the caches: the per-parameter term is the weight streaming
+        (196, 512, 2048),
+        (196, 2048, 512),
+        (49, 768, 3072),
+        (49, 3072, 768),
+        (1, 960, 3840),
     ]:
         out.append(
             MicroBench(
@@ -405,10 +417,41 @@ def block_benchmarks() -> list[MicroBench]:
     times is what the glue costs."""
     from hirisearch.layers.mlp import ConvFFN, conv_ffn_cost
     from hirisearch.layers.transformer import TransformerBlock, transformer_block_cost
-    from hirisearch.models.hiri_vit import HRBlock, hr_block_cost
+    from hirisearch.models.hiri_vit import (
+        IRDS,
+        DownsamplePlan,
+        HRBlock,
+        HRStem,
+        StemPlan,
+        hr_block_cost,
+        hr_stem_cost,
+        irds_cost,
+    )
 
     out: list[MicroBench] = []
-    for dim, hw in [(32, 112), (64, 56), (128, 28)]:
+    for chs, size in [(16, 160), (32, 224)]:
+        stem = StemPlan("hr", 3, chs, chs, 2, "bn", "ln", "gelu", (size, size))
+        out.append(
+            MicroBench(
+                f"hr-stem {chs} @{size}",
+                lambda stem=stem: HRStem(stem),
+                (3, size, size),
+                hr_stem_cost(stem),
+                channels_last=True,
+            )
+        )
+    for cin, cout, hw in [(32, 64, 56), (64, 128, 28), (128, 320, 14)]:
+        down = DownsamplePlan(cin, cout, 4 * cin, "irds_b", "bn", "gelu", (hw, hw))
+        out.append(
+            MicroBench(
+                f"irds {cin}->{cout} @{hw}",
+                lambda down=down: IRDS(down),
+                (cin, hw, hw),
+                irds_cost(down),
+                channels_last=True,
+            )
+        )
+    for dim, hw in [(16, 64), (24, 56), (32, 112), (64, 56), (128, 28)]:
         out.append(
             MicroBench(
                 f"hr-block {dim} @{hw}",
@@ -453,26 +496,43 @@ def default_micro_benchmarks() -> list[MicroBench]:
 
 
 def _bench_op(
-    mb: MicroBench, device: torch.device, batch: int, min_time_s: float, clock: str
+    mb: MicroBench,
+    device: torch.device,
+    batch: int,
+    min_time_s: float,
+    clock: str,
+    statistic: str = "median",
 ) -> float:
     from hirisearch.latency.measure import time_callable
     from hirisearch.latency.stats import summarize
 
-    model = mb.make().eval().to(device)
-    x = torch.randn(batch, *mb.input_shape, device=device)
-    if mb.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
+    # Several instances, run in turn: in a model every operator meets weights (and often inputs)
+    # that are not in the caches, unlike one module timed over and over.
+    pairs = []
+    for _ in range(COPIES):
+        model = mb.make().eval().to(device)
+        x = torch.randn(batch, *mb.input_shape, device=device)
+        if mb.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        pairs.append((model, x))
+
+    def run() -> None:
+        for model, x in pairs:
+            model(x)
+
     with torch.inference_mode():
         samples = time_callable(
-            lambda: model(x),
+            run,
             device,
             warmup_s=min_time_s / 3,
             min_time_s=min_time_s,
             min_runs=3,
             clock=clock if device.type == "cpu" else "wall",
         )
-    return summarize(samples).median_ms
+    samples = [ms / len(pairs) for ms in samples]
+    summary = summarize(samples)
+    return summary.min_ms if statistic == "min" else summary.median_ms
 
 
 def _single_op(mb: MicroBench) -> Op:
@@ -494,7 +554,12 @@ def glue_samples(
         glue = ops[-1]
         base = 0.0
         for op in ops[:-1]:
-            c = coeffs[op.category]
+            c = coeffs.get(op.category)
+            if c is None:
+                raise CalibrationError(
+                    f"block benchmark {mb.name!r} has a {op.category!r} operator but no "
+                    "operator benchmark calibrated that category"
+                )
             base += sum(a * f for a, f in zip(c, op.features(batch), strict=True))
         # Floor at 5% of the block so that a noisy block cannot make the residual negative.
         out.append(Sample(mb.name, glue, batch, max(ms - base, 0.05 * ms)))
@@ -510,6 +575,7 @@ def calibrate(
     benches: Sequence[MicroBench] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     clock: str = "wall",
+    statistic: str = "median",
 ) -> Calibration:
     """Time the micro-benchmarks on ``device`` and fit the per-category models.
 
@@ -523,7 +589,11 @@ def calibrate(
         progress: called with ``(index, total, name)`` before each benchmark (the CLI's progress).
         clock: ``wall``, or ``cpu`` for process CPU time (see
             :func:`hirisearch.latency.measure.time_callable`; on a shared machine, with one thread).
+        statistic: ``median`` of each benchmark's runs, or ``min`` (the least disturbed run, the
+            better estimate of the idle-machine time when other work shares the cores).
     """
+    if statistic not in ("median", "min"):
+        raise CalibrationError(f"statistic must be 'median' or 'min', but got {statistic!r}")
     from hirisearch.latency.device import cpu_threads, cudnn_benchmark, device_name
 
     benches = list(benches if benches is not None else default_micro_benchmarks())
@@ -533,7 +603,7 @@ def calibrate(
         for i, mb in enumerate(benches):
             if progress is not None:
                 progress(i, len(benches), mb.name)
-            ms = _bench_op(mb, device, batch, min_time_s, clock)
+            ms = _bench_op(mb, device, batch, min_time_s, clock, statistic)
             if mb.is_block:
                 blocks.append((mb, ms))
             else:
@@ -599,4 +669,6 @@ def load_calibration(
         doc = json.loads(file.read_text())
         return Calibration.from_json(doc)
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise CalibrationError(f"{file}: unreadable calibration ({type(e).__name__}: {e})") from None
+        raise CalibrationError(
+            f"{file}: unreadable calibration ({type(e).__name__}: {e})"
+        ) from None

@@ -39,3 +39,17 @@ def ms(x: float | None, digits: int = 2) -> str:
 
 def ratio(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}x"
+
+
+def mib(n: int | None) -> str:
+    """Bytes in MiB ("123.4 MiB"); GiB from 10 GiB up."""
+    if n is None:
+        return "-"
+    if n >= 10 * 2**30:
+        return f"{n / 2**30:.1f} GiB"
+    return f"{n / 2**20:.1f} MiB"
+
+
+def rate(x: float | None, digits: int = 1) -> str:
+    """A rate (images/s, GMACs/s)."""
+    return "-" if x is None else f"{x:.{digits}f}"
