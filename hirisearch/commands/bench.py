@@ -82,8 +82,8 @@ def _render(results: list[Any], predicted: bool) -> None:
 
     console.print(bench_header(results), soft_wrap=True, markup=False)
     console.print(bench_table(results, predicted=predicted))
-    for note in bench_notes(results):
-        err_console.print(f"hirisearch: note: {note}", markup=False)
+    for level, text in bench_notes(results):
+        err_console.print(f"hirisearch: {level}: {text}", markup=False)
 
 
 @command()

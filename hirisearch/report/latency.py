@@ -76,21 +76,27 @@ def bench_table(results: Sequence[BenchResult], *, predicted: bool = False) -> T
     return t
 
 
-def bench_notes(results: Sequence[BenchResult]) -> list[str]:
-    """Warnings and what the memory columns mean."""
+def bench_notes(results: Sequence[BenchResult]) -> list[tuple[str, str]]:
+    """``(level, text)`` lines under the table: ``note`` (what the memory columns mean) and
+    ``warning`` (noisy measurements, out-of-memory batches)."""
     notes = []
     kinds = sorted({r.peak_mem_kind for r in results if r.peak_mem_kind})
     if kinds:
         notes.append(
-            "peak mem: "
-            + "; ".join(kinds)
-            + " (first pass); est. mem: analytic params + input + activations"
+            (
+                "note",
+                "peak mem: "
+                + "; ".join(kinds)
+                + " (first pass); est. mem: analytic params + input + activations",
+            )
         )
     for r in results:
         for w in r.warnings:
-            notes.append(f"{r.name} at {r.img_size}, batch {r.batch}: {w}")
+            notes.append(("warning", f"{r.name} at {r.img_size}, batch {r.batch}: {w}"))
         if r.status == "oom":
-            notes.append(f"{r.name} at {r.img_size}, batch {r.batch}: out of memory ({r.error})")
+            notes.append(
+                ("warning", f"{r.name} at {r.img_size}, batch {r.batch}: out of memory ({r.error})")
+            )
     return notes
 
 

@@ -131,3 +131,26 @@ def test_cuda_measurement() -> None:
         r.peak_mem_bytes is not None
         and r.peak_mem_bytes > target.cost(target.plan(224)).total.params
     )
+
+
+def test_table_shows_oom_rows_and_warnings() -> None:
+    from rich.console import Console
+
+    from hirisearch.report.latency import bench_notes, bench_table
+
+    results = list(
+        bench_model(
+            lambda: OomAbove(1),
+            (3, 8, 8),
+            [1, 2],
+            BenchOptions(threads=1, **FAST),
+            macs_per_sample=1000,
+            base=_base(),
+        )
+    )
+    console = Console(width=200, record=True)
+    console.print(bench_table(results))
+    text = console.export_text()
+    assert "OOM" in text and text.count("tiny") == 2
+    notes = bench_notes(results)
+    assert ("warning", notes[-1][1]) == notes[-1] and "out of memory" in notes[-1][1]
