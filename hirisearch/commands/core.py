@@ -58,13 +58,16 @@ def profile(
             r = profile_target(
                 target, size, batch=batch, depth=depth, traced=not no_trace, counters=extra
             )
-            extra, shown = {}, []
+            additions: dict = {}
+            shown: list = []
             if latency or predict:
                 from hirisearch.commands.bench import profile_extras
 
-                extra, shown = profile_extras(target, size, batch, latency=latency, predict=predict)
+                additions, shown = profile_extras(
+                    target, size, batch, latency=latency, predict=predict
+                )
             if as_json:
-                emit_json({**r.to_json(), **extra})
+                emit_json({**r.to_json(), **additions})
                 continue
             console.print(profile_header(r), soft_wrap=True, markup=False)
             console.print(profile_summary(r))
