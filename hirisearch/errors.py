@@ -65,3 +65,9 @@ class DeviceError(HirisearchError):
     """A requested device is not available."""
 
     exit_code = 2
+
+
+class MemoryBudgetError(HirisearchError):
+    """A configuration's estimated memory exceeds what the device has (refused before allocating)."""
+
+    exit_code = 2

@@ -41,6 +41,12 @@ def profile(
         bool, typer.Option("--json", help="One JSON document per resolution.")
     ] = False,
     out: Out = None,
+    latency: Annotated[
+        bool, typer.Option("--latency", help="Also measure latency (see `bench`; auto device).")
+    ] = False,
+    predict: Annotated[
+        bool, typer.Option("--predict", help="Also predict latency from the calibration.")
+    ] = False,
 ) -> None:
     """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model."""
     from hirisearch.profile import profile_target
@@ -58,12 +64,22 @@ def profile(
                 target, size, batch=batch, depth=depth, traced=not no_trace, counters=extra
             )
             results.append(r)
+            additions: dict = {}
+            shown: list = []
+            if latency or predict:
+                from hirisearch.commands.bench import profile_extras
+
+                additions, shown = profile_extras(
+                    target, size, batch, latency=latency, predict=predict
+                )
             if as_json:
-                emit_json(r.to_json())
+                emit_json({**r.to_json(), **additions})
                 continue
             console.print(profile_header(r), soft_wrap=True, markup=False)
             console.print(profile_summary(r))
             console.print(profile_stages(r, rows=depth > 1))
+            for item in shown:
+                console.print(item, soft_wrap=True, markup=False)
             for w in r.warnings:
                 err_console.print(f"hirisearch: warning: {w}", markup=False)
     run_name = "+".join(dict.fromkeys(r.name for r in results))

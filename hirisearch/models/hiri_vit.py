@@ -662,7 +662,10 @@ class HiriViT(nn.Module):
             self.apply(_init_weights)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
+        # NHWC throughout: convolutions run on their channels-last kernels, and the map <-> token
+        # reshapes of the Transformer stages and of the FFN's depth-wise conv become free views
+        # instead of copies. Layout only; the arithmetic is unchanged.
+        x = self.stem(x.contiguous(memory_format=torch.channels_last))
         for stage in self.stages:
             x = stage(x)
         return x

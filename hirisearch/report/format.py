@@ -78,3 +78,12 @@ def params_in_m(n: int | None) -> str:
     if n is None:
         return "-"
     return f"{n / 1e6:.2f}" if n >= 100_000 else f"{n / 1e6:.3f}"
+
+
+def memory(n: int | None) -> str:
+    """Bytes with their unit ("123.4 MiB"); GiB from 10 GiB up."""
+    if n is None:
+        return "-"
+    if n >= 10 * 2**30:
+        return f"{n / 2**30:.1f} GiB"
+    return f"{n / 2**20:.1f} MiB"

@@ -1,0 +1,223 @@
+"""Latency commands: bench (measure real forward passes) and calibrate (fit the latency predictor)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hirisearch.cli import (
+    EXIT_INTERRUPTED,
+    Refs,
+    Res,
+    command,
+    console,
+    emit_json,
+    err_console,
+    split_refs_and_sizes,
+)
+from hirisearch.errors import HirisearchError
+
+Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
+Threads = Annotated[
+    int | None, typer.Option(min=1, help="CPU threads (default: torch's current count).")
+]
+Clock = Annotated[
+    str,
+    typer.Option(
+        help="CPU timer: wall, or cpu (process CPU time; with --threads 1 on a shared machine)."
+    ),
+]
+
+
+def parse_batches(value: str) -> list[int]:
+    """``"1,8,64"`` -> ``[1, 8, 64]``."""
+    out = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) < 1:
+            raise HirisearchError(
+                f"--batch: expected comma-separated positive integers like 1,8,64, but got {value!r}"
+            )
+        out.append(int(part))
+    return out
+
+
+def _check_clock(clock: str) -> None:
+    if clock not in ("wall", "cpu"):
+        raise HirisearchError(f"--clock: expected wall or cpu, but got {clock!r}")
+
+
+def _check_memory(
+    targets: Sequence[Any],
+    sizes: Sequence[int | None],
+    batches: Sequence[int],
+    device: Any,
+    dtype: str,
+    force: bool,
+) -> None:
+    """Refuse, before building anything, a configuration whose estimate exceeds the device."""
+    from hirisearch.memory import ensure_fits, estimate_memory
+
+    for target in targets:
+        for size in sizes:
+            plan = target.plan(size)
+            if plan is None:
+                continue
+            tree = target.cost(plan)
+            for b in batches:
+                est = estimate_memory(tree, plan.input_shape, batch=b, dtype=dtype)
+                ensure_fits(
+                    est.total_bytes,
+                    device,
+                    force=force,
+                    what=f"{target.name} at {plan.img_size}, batch {b}",
+                )
+
+
+def _render(results: list[Any], predicted: bool) -> None:
+    from hirisearch.report.latency import bench_header, bench_notes, bench_table
+
+    console.print(bench_header(results), soft_wrap=True, markup=False)
+    console.print(bench_table(results, predicted=predicted))
+    for level, text in bench_notes(results):
+        err_console.print(f"hirisearch: {level}: {text}", markup=False)
+
+
+@command()
+def bench(
+    refs: Refs,
+    res: Res = None,
+    device: Device = "auto",
+    batch: Annotated[str, typer.Option(help="Batch sizes, comma-separated (1,8,64).")] = "1",
+    dtype: Annotated[str, typer.Option(help="fp32, or bf16 / fp16 autocast.")] = "fp32",
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last", help="NHWC model and input.")
+    ] = False,
+    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
+    fuse: Annotated[
+        bool, typer.Option("--fuse", help="Fold BatchNorm into the preceding conv.")
+    ] = False,
+    threads: Threads = None,
+    predict: Annotated[
+        bool, typer.Option("--predict", help="Also show the calibrated predicted latency.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document per result.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Run configurations the memory estimate refuses.")
+    ] = False,
+    min_time: Annotated[
+        float, typer.Option(min=0.0, help="Seconds of timed runs per result.")
+    ] = 2.0,
+    warmup: Annotated[float, typer.Option(min=0.0, help="Seconds of warm-up per result.")] = 0.5,
+    clock: Clock = "wall",
+) -> None:
+    """Measure latency, throughput, achieved GFLOP/s and peak memory of real forward passes."""
+    from hirisearch.latency.device import check_dtype, resolve_device
+    from hirisearch.latency.measure import BenchOptions, bench_target
+    from hirisearch.targets import resolve
+
+    names, sizes = split_refs_and_sizes(refs, res)
+    dev = resolve_device(device)
+    check_dtype(dtype)
+    _check_clock(clock)
+    batches = parse_batches(batch)
+    targets = [resolve(n) for n in names]
+    size_list: list[int | None] = list(sizes) or [None]
+    _check_memory(targets, size_list, batches, dev, dtype, force)
+    calibration = None
+    if predict:
+        from hirisearch.latency.predictor import load_calibration
+
+        calibration = load_calibration(dev)
+    opts = BenchOptions(
+        device=dev,
+        dtype=dtype,
+        threads=threads,
+        channels_last=channels_last,
+        compile=compile_,
+        fuse=fuse,
+        warmup_s=warmup,
+        min_time_s=min_time,
+        clock=clock,
+    )
+    results: list[Any] = []
+    try:
+        for target in targets:
+            for size in size_list:
+                for r in bench_target(target, size, batches, opts, calibration=calibration):
+                    results.append(r)
+                    if as_json:
+                        emit_json(r.to_json())
+    except KeyboardInterrupt:
+        if not as_json and results:
+            _render(results, predict)
+        err_console.print(
+            f"hirisearch: interrupted; {len(results)} result(s) measured so far", markup=False
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if not as_json:
+        _render(results, predict)
+
+
+@command()
+def calibrate(
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Calibration file (default: $HIRISEARCH_CACHE or ~/.cache/hirisearch)."),
+    ] = None,
+    threads: Threads = None,
+    min_time: Annotated[
+        float, typer.Option(min=0.01, help="Seconds of timed runs per micro-benchmark.")
+    ] = 0.15,
+    clock: Clock = "wall",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the calibration as JSON.")] = False,
+) -> None:
+    """Time operator micro-benchmarks and fit the latency predictor for one device."""
+    from hirisearch.latency.device import resolve_device
+    from hirisearch.latency.predictor import calibrate as run_calibration
+    from hirisearch.latency.predictor import save_calibration
+    from hirisearch.report.latency import calibration_table
+
+    if device == "auto":
+        raise HirisearchError("--device: calibrate one device at a time: cpu or cuda")
+    dev = resolve_device(device)
+    _check_clock(clock)
+    cal = run_calibration(dev, threads=threads, min_time_s=min_time, clock=clock)
+    path = save_calibration(cal, out)
+    if as_json:
+        emit_json({**cal.to_json(), "path": str(path)})
+        return
+    console.print(calibration_table(cal))
+    console.print(f"saved {path}", markup=False)
+
+
+def profile_extras(
+    target: Any, size: int | None, batch: int, *, latency: bool, predict: bool
+) -> tuple[dict[str, Any], list[Any]]:
+    """What ``profile --latency`` / ``--predict`` add: JSON keys and renderables (auto device)."""
+    from hirisearch.latency.device import resolve_device
+
+    dev = resolve_device("auto")
+    doc: dict[str, Any] = {}
+    shown: list[Any] = []
+    if predict:
+        from hirisearch.latency.predictor import load_calibration, predict_latency_ms
+
+        plan = target.plan(size)
+        if plan is None:
+            raise HirisearchError(f"{target.ref}: --predict needs an analytic cost model")
+        ms = predict_latency_ms(target.cost(plan), load_calibration(dev), batch=batch)
+        doc["predicted_ms"] = ms
+        shown.append(f"predicted latency: {ms:.2f} ms ({dev.type}, batch {batch}, calibrated)")
+    if latency:
+        from hirisearch.latency.measure import BenchOptions, bench_target
+        from hirisearch.report.latency import bench_header, bench_table
+
+        results = list(bench_target(target, size, [batch], BenchOptions(device=dev)))
+        doc["latency"] = results[0].to_json()
+        shown += [bench_header(results), bench_table(results)]
+    return doc, shown

@@ -1,0 +1,403 @@
+"""Timing real forward passes: per model x resolution x batch, on the CPU or a CUDA device.
+
+Method (shared/reference/counting.md, "Latency practice"): eval mode and ``torch.inference_mode``;
+warm-up for a fixed time; then forward passes repeated until a minimum measuring time, each timed
+with CUDA events (CUDA) or ``perf_counter`` (CPU) with synchronisation; autocast for bf16/fp16;
+``cudnn.benchmark`` on CUDA; a fixed, reported thread count on the CPU (restored afterwards).
+Results are frozen dataclasses; an out-of-memory batch becomes a result with ``status="oom"`` and the
+remaining batches still run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from hirisearch.cost.types import CostNode
+from hirisearch.latency.device import (
+    Environment,
+    check_dtype,
+    cpu_threads,
+    cudnn_benchmark,
+    device_name,
+)
+from hirisearch.latency.fuse import fuse_model
+from hirisearch.latency.stats import NOISY_IQR_RATIO, Summary, summarize
+from hirisearch.memory import estimate_memory
+
+__all__ = [
+    "BenchOptions",
+    "BenchResult",
+    "time_callable",
+    "measure_forward",
+    "bench_target",
+    "is_oom",
+]
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """How to measure. ``threads=None`` keeps torch's current CPU thread count (and reports it)."""
+
+    device: torch.device = torch.device("cpu")
+    dtype: str = "fp32"
+    threads: int | None = None
+    channels_last: bool = False
+    compile: bool = False
+    fuse: bool = False
+    warmup_s: float = 0.5
+    min_time_s: float = 2.0
+    min_runs: int = 5
+    max_runs: int = 10_000
+    clock: str = "wall"
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """One model at one resolution and batch. ``status`` is ``ok``, ``oom`` or ``error``; the
+    measured fields are ``None`` unless it is ``ok``. Memory in bytes, latency in ms per batch."""
+
+    spec: str
+    name: str
+    family: str
+    img_size: int
+    batch: int
+    status: str
+    macs: int
+    latency_ms: float | None = None
+    iqr_ms: float | None = None
+    p90_ms: float | None = None
+    mean_ms: float | None = None
+    min_ms: float | None = None
+    runs: int = 0
+    throughput: float | None = None
+    gmacs_per_s: float | None = None
+    peak_mem_bytes: int | None = None
+    peak_mem_kind: str = ""
+    mem_est_bytes: int | None = None
+    predicted_ms: float | None = None
+    env: Environment | None = None
+    error: str = ""
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def noisy(self) -> bool:
+        if not self.latency_ms or self.iqr_ms is None:
+            return False
+        return self.iqr_ms / self.latency_ms > NOISY_IQR_RATIO
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        env = doc.pop("env") or {}
+        doc.update(env)  # device, dtype, threads, ... at the top level
+        doc["gmacs"] = self.macs / 1e9
+        doc["noisy"] = self.noisy
+        doc["warnings"] = list(self.warnings)
+        return doc
+
+
+# ------------------------------------------------------------------------------- timing
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_callable(
+    fn: Callable[[], Any],
+    device: torch.device,
+    *,
+    warmup_s: float = 0.5,
+    min_time_s: float = 2.0,
+    min_runs: int = 5,
+    max_runs: int = 10_000,
+    clock: str = "wall",
+) -> list[float]:
+    """Run ``fn`` for ``warmup_s`` (at least once), then time it until ``min_time_s`` has passed and
+    at least ``min_runs`` runs were made. Returns the per-run times in milliseconds.
+
+    ``clock="cpu"`` (CPU only) times the process's CPU time instead of wall time: on a machine shared
+    with other work, single-threaded CPU time is the time the pass would take alone, while wall
+    time includes every moment the scheduler gave the cores to someone else.
+    """
+    if clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu', but got {clock!r}")
+    start = time.perf_counter()
+    while True:
+        fn()
+        _sync(device)
+        if time.perf_counter() - start >= warmup_s:
+            break
+    samples: list[float] = []
+    begin = time.perf_counter()
+    if device.type == "cuda":
+        while len(samples) < max_runs and (
+            len(samples) < min_runs or time.perf_counter() - begin < min_time_s
+        ):
+            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            s.record()
+            fn()
+            e.record()
+            e.synchronize()
+            samples.append(s.elapsed_time(e))
+        return samples
+    now = time.perf_counter if clock == "wall" else time.process_time
+    while len(samples) < max_runs and (
+        len(samples) < min_runs or time.perf_counter() - begin < min_time_s
+    ):
+        t0 = now()
+        fn()
+        samples.append((now() - t0) * 1e3)
+    return samples
+
+
+# ------------------------------------------------------------------------------- memory
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def _proc_kib(key: str) -> int | None:
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the process's peak resident size (VmHWM) to its current size (Linux >= 4.0)."""
+    try:
+        _CLEAR_REFS.write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _peak_memory(device: torch.device) -> Iterator[dict[str, Any]]:
+    """Measure the peak memory of the block: CUDA max allocated, or CPU peak resident growth."""
+    out: dict[str, Any] = {"bytes": None, "kind": ""}
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        yield out
+        torch.cuda.synchronize(device)
+        out["bytes"] = int(torch.cuda.max_memory_allocated(device))
+        out["kind"] = "cuda max allocated"
+        return
+    reset = _reset_peak_rss()
+    before = _proc_kib("VmRSS")
+    yield out
+    peak = _proc_kib("VmHWM")
+    if before is not None and peak is not None:
+        out["bytes"] = max(0, peak - before)
+        out["kind"] = "cpu peak RSS growth" + ("" if reset else " (peak not resettable)")
+
+
+# ----------------------------------------------------------------------------- one model
+def is_oom(e: BaseException) -> bool:
+    """Whether ``e`` is an out-of-memory failure (CUDA, or the CPU allocator)."""
+    if isinstance(e, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    msg = str(e).lower()
+    return isinstance(e, RuntimeError) and (
+        "out of memory" in msg or "can't allocate memory" in msg or "not enough memory" in msg
+    )
+
+
+def _autocast(device: torch.device, dtype: str) -> contextlib.AbstractContextManager:
+    if dtype == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=check_dtype(dtype))
+
+
+def measure_forward(
+    model: nn.Module,
+    x: torch.Tensor,
+    opts: BenchOptions,
+) -> tuple[Summary, int | None, str]:
+    """Time ``model(x)`` under ``opts`` (model and input already on the device).
+
+    Returns the timing summary, the peak memory of the first pass in bytes (CUDA max allocated, or
+    CPU peak resident growth) and what that figure is.
+    """
+    device = opts.device
+    with torch.inference_mode(), _autocast(device, opts.dtype):
+        with _peak_memory(device) as peak:
+            model(x)
+            _sync(device)
+        samples = time_callable(
+            lambda: model(x),
+            device,
+            warmup_s=opts.warmup_s,
+            min_time_s=opts.min_time_s,
+            min_runs=opts.min_runs,
+            max_runs=opts.max_runs,
+            clock=opts.clock if device.type == "cpu" else "wall",
+        )
+    return summarize(samples), peak["bytes"], peak["kind"]
+
+
+def prepare_model(model: nn.Module, opts: BenchOptions) -> tuple[nn.Module, int]:
+    """Eval mode, optional BN folding, device, memory format and ``torch.compile``."""
+    model = model.eval()
+    fused = fuse_model(model) if opts.fuse else 0
+    model = model.to(opts.device)
+    if opts.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if opts.compile:
+        model = torch.compile(model)  # type: ignore[assignment]
+    return model, fused
+
+
+def environment(opts: BenchOptions, threads: int) -> Environment:
+    return Environment(
+        device=str(opts.device),
+        device_name=device_name(opts.device),
+        torch_version=torch.__version__,
+        threads=threads,
+        dtype=opts.dtype,
+        channels_last=opts.channels_last,
+        compile=opts.compile,
+        fuse=opts.fuse,
+    )
+
+
+def bench_model(
+    build: Callable[..., nn.Module],
+    input_shape: tuple[int, ...],
+    batches: Sequence[int],
+    opts: BenchOptions,
+    *,
+    macs_per_sample: int,
+    base: BenchResult,
+    tree: CostNode | None = None,
+    predict: Callable[[int], float] | None = None,
+) -> Iterator[BenchResult]:
+    """Measure one model at one input size for each batch size, yielding one result per batch.
+
+    Args:
+        build: ``build(device=..., dtype=...)`` returning the model.
+        base: a result carrying the identity fields (spec, name, family, img_size); copied.
+        tree: the analytic cost tree, for the memory estimate.
+        predict: ``batch -> predicted ms``, stored next to the measurement.
+    """
+    check_dtype(opts.dtype)
+    with cpu_threads(opts.threads if opts.device.type == "cpu" else None) as threads:
+        env = environment(opts, threads)
+        with cudnn_benchmark(opts.device):
+            model, _ = prepare_model(build(), opts)
+            for batch in batches:
+                macs = macs_per_sample * batch
+                est = (
+                    estimate_memory(tree, input_shape, batch=batch, dtype=opts.dtype).total_bytes
+                    if tree is not None
+                    else None
+                )
+                result = replace(
+                    base,
+                    batch=batch,
+                    macs=macs,
+                    env=env,
+                    mem_est_bytes=est,
+                    predicted_ms=predict(batch) if predict is not None else None,
+                )
+                try:
+                    x = torch.randn(batch, *input_shape, device=opts.device)
+                    if opts.channels_last and x.dim() == 4:
+                        x = x.contiguous(memory_format=torch.channels_last)
+                    summary, peak, kind = measure_forward(model, x, opts)
+                except Exception as e:  # noqa: BLE001 - classified below; other errors re-raised
+                    if not is_oom(e):
+                        raise
+                    x = None  # noqa: F841 - release the batch before the next one
+                    if opts.device.type == "cuda":
+                        torch.cuda.empty_cache()
+                    yield replace(
+                        result,
+                        status="oom",
+                        error=" ".join(f"{type(e).__name__}: {e}".split())[:200],
+                    )
+                    continue
+                warnings = []
+                if summary.noisy:
+                    warnings.append(
+                        f"IQR/median = {summary.iqr_ratio:.0%} > {NOISY_IQR_RATIO:.0%}: noisy "
+                        "measurement (other load on the machine?)"
+                    )
+                seconds = summary.median_ms / 1e3
+                yield replace(
+                    result,
+                    status="ok",
+                    latency_ms=summary.median_ms,
+                    iqr_ms=summary.iqr_ms,
+                    p90_ms=summary.p90_ms,
+                    mean_ms=summary.mean_ms,
+                    min_ms=summary.min_ms,
+                    runs=summary.runs,
+                    throughput=batch / seconds if seconds > 0 else math.inf,
+                    gmacs_per_s=macs / 1e9 / seconds if seconds > 0 else math.inf,
+                    peak_mem_bytes=peak,
+                    peak_mem_kind=kind,
+                    warnings=tuple(warnings),
+                )
+
+
+def macs_of(target: Any, size: int, plan: Any, tree: CostNode | None) -> int:
+    """MACs per sample: analytic when the target has a cost model, else traced on the meta device."""
+    if tree is not None:
+        return tree.total.macs
+    from hirisearch.cost.counters import count_traced
+
+    return count_traced(target.builder(size, plan), target.input_shape(size, plan)).total.macs
+
+
+def bench_target(
+    target: Any,
+    img_size: int | None,
+    batches: Sequence[int],
+    opts: BenchOptions,
+    *,
+    calibration: Any = None,
+) -> Iterator[BenchResult]:
+    """Measure a :class:`hirisearch.targets.Target` at ``img_size`` for each batch size.
+
+    Args:
+        calibration: a :class:`hirisearch.latency.predictor.Calibration`; when given (and the
+            target has an analytic cost tree) each result carries the predicted latency too.
+    """
+    plan = target.plan(img_size)
+    size = plan.img_size if plan is not None else (img_size or target.default_img_size)
+    tree = target.cost(plan) if plan is not None else None
+    predict = None
+    if calibration is not None and tree is not None:
+        from hirisearch.latency.predictor import predict_latency_ms
+
+        predict = lambda b: predict_latency_ms(tree, calibration, batch=b)  # noqa: E731
+    base = BenchResult(
+        spec=target.ref,
+        name=target.name,
+        family=target.family,
+        img_size=size,
+        batch=0,
+        status="",
+        macs=0,
+    )
+    yield from bench_model(
+        target.builder(size, plan),
+        target.input_shape(size, plan),
+        batches,
+        opts,
+        macs_per_sample=macs_of(target, size, plan, tree),
+        base=base,
+        tree=tree,
+        predict=predict,
+    )

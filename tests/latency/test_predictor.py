@@ -1,0 +1,148 @@
+"""The latency predictor: operator extraction, fit on synthetic timings, storage, prediction."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hirisearch.cost import primitives as P
+from hirisearch.cost.types import CostNode
+from hirisearch.latency import predictor as pr
+from hirisearch.latency.predictor import (
+    Calibration,
+    CalibrationError,
+    Op,
+    Sample,
+    fit,
+    load_calibration,
+    predict_latency_ms,
+    save_calibration,
+    tree_ops,
+)
+from hirisearch.targets import resolve
+from tests.conftest import SPECS
+
+TRUE = {
+    "conv": (2e-8, 3e-7, 0.0, 0.01),
+    "dwconv": (5e-8, 1e-6, 0.0, 0.02),
+    "linear": (1.5e-8, 2e-7, 1e-7, 0.005),
+}
+
+
+def _synthetic() -> list[Sample]:
+    rng = np.random.default_rng(0)
+    out = []
+    for cat, coef in TRUE.items():
+        for i in range(12):
+            macs = int(rng.integers(10**5, 10**9))
+            op = Op(cat, macs, int(macs / rng.uniform(9, 500)), int(rng.integers(100, 10**6)))
+            batch = int(rng.choice([1, 2, 8]))
+            ms = sum(a * f for a, f in zip(coef, op.features(batch), strict=True))
+            out.append(Sample(f"{cat}{i}", op, batch, ms))
+    return out
+
+
+def test_fit_recovers_known_coefficients() -> None:
+    got = fit(_synthetic())
+    for cat, coef in TRUE.items():
+        np.testing.assert_allclose(got[cat], coef, rtol=1e-6, atol=1e-12)
+
+
+def test_nnls_keeps_coefficients_non_negative() -> None:
+    a = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    y = np.array([1.0, -1.0, 0.0])
+    x = pr.nnls(a, y)
+    assert (x >= 0).all()
+    np.testing.assert_allclose(x, [0.5, 0.0], atol=1e-12)
+
+
+def test_tree_ops_categories_and_glue() -> None:
+    dense = CostNode.leaf(P.conv2d(32, 64, 1, (8, 8)))
+    dw = CostNode.leaf(P.conv2d(64, 64, 3, (8, 8), groups=64))
+    lin = CostNode.leaf(P.linear(64, 10, 4))
+    attn_node = CostNode.of([("q", lin)], own=P.attention(2, 4, 4, 8))
+    norm = CostNode.leaf(P.batch_norm(64, 64 * 64))
+    tree = CostNode.of([("a", dense), ("b", dw), ("n", norm), ("c", attn_node)])
+    ops = tree_ops(tree)
+    assert [o.category for o in ops] == ["conv", "dwconv", "norm", "linear", "attn", "glue"]
+    assert ops[0].macs == 32 * 64 * 64 and ops[1].macs == 64 * 9 * 64
+    assert ops[4].macs == P.attention(2, 4, 4, 8).attn
+    glue = ops[-1]
+    assert glue.count == 5
+    assert glue.elements == sum(o.elements for o in ops[:5] if o.category != "norm")
+
+
+def test_tree_ops_of_hiri_vit_cover_every_mac() -> None:
+    t = resolve(str(SPECS / "s.yaml"))
+    tree = t.cost(t.plan(224))
+    ops = tree_ops(tree)
+    assert sum(o.macs for o in ops) == tree.total.macs
+    assert sum(o.elements for o in ops if o.category == "norm") == tree.total.norm
+    cats = {o.category for o in ops}
+    assert {"conv", "dwconv", "linear", "attn", "norm", "glue"} <= cats
+
+
+SMALL = (
+    "dwconv3x3 1792 @7/s1",
+    "linear 448->896 x49",
+    "linear 448->1000 x1",
+    "attention 14h q49 kv49 d32",
+    "attention 14h q1 kv50 d32",
+    "layernorm 448 x49",
+)
+
+
+def few_benches() -> list[pr.MicroBench]:
+    """The smallest operators a 7x7 Transformer block uses, and that block."""
+    ops = [mb for mb in pr.operator_benchmarks() if mb.name in SMALL]
+    return ops + [mb for mb in pr.block_benchmarks() if mb.name.endswith("@7")]
+
+
+def test_block_without_its_operators_is_refused() -> None:
+    block = [mb for mb in pr.block_benchmarks() if mb.name.endswith("@7")][0]
+    with pytest.raises(CalibrationError, match="no operator benchmark"):
+        pr.glue_samples([(block, 1.0)], {"linear": (0.0, 0.0, 0.0, 0.0)})
+
+
+def _cal() -> Calibration:
+    coeffs = {c: (1e-8, 1e-7, 0.0, 0.01) for c in pr.CATEGORIES}
+    return Calibration("cpu", "test cpu", torch.__version__, 1, "now", coeffs, tuple(_synthetic()))
+
+
+def test_prediction_sums_operators_and_scales_with_batch() -> None:
+    t = resolve(str(SPECS / "s.yaml"))
+    tree = t.cost(t.plan(224))
+    cal = _cal()
+    ops = tree_ops(tree)
+    one = predict_latency_ms(tree, cal)
+    expected = sum(1e-8 * o.macs + 1e-7 * o.elements + 0.01 * o.count for o in ops)
+    assert one == pytest.approx(expected)
+    four = predict_latency_ms(tree, cal, batch=4)
+    per_op = sum(0.01 * o.count for o in ops)
+    assert four == pytest.approx(4 * (one - per_op) + per_op)
+
+
+def test_save_and_load_roundtrip(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(pr.CACHE_ENV, str(tmp_path))
+    cal = _cal()
+    path = save_calibration(cal)
+    assert path == tmp_path / "calibration-cpu.json"
+    loaded = load_calibration("cpu")
+    assert loaded.coeffs == cal.coeffs and loaded.samples == cal.samples
+    with pytest.raises(CalibrationError, match="hirisearch calibrate --device cuda"):
+        load_calibration("cuda")
+    doc = json.loads(path.read_text())
+    doc["version"] = 99
+    path.write_text(json.dumps(doc))
+    with pytest.raises(CalibrationError, match="version"):
+        load_calibration("cpu")
+
+
+def test_calibrate_end_to_end_on_a_few_benchmarks() -> None:
+    cal = pr.calibrate(torch.device("cpu"), threads=1, min_time_s=0.01, benches=few_benches())
+    assert set(cal.coeffs) == {"dwconv", "linear", "attn", "norm", "glue"}
+    assert cal.threads == 1 and len(cal.samples) == 7
+    assert all(min(c) >= 0 for c in cal.coeffs.values())
