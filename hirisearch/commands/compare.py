@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 from hirisearch.cli import Refs, Res, command, console, emit_json, split_refs_and_sizes
+from hirisearch.commands.report import Out, save_run
 
 
 @command()
 def compare(
+    ctx: typer.Context,
     refs: Refs,
     res: Res = None,
     plot: Annotated[
@@ -24,18 +26,23 @@ def compare(
     as_json: Annotated[
         bool, typer.Option("--json", help="A JSON list of the profile documents.")
     ] = False,
+    out: Out = None,
 ) -> None:
     """Params, GFLOPs, ratio to the first model, attention share and output grid, model x resolution."""
     from hirisearch.compare import compare as run_compare
     from hirisearch.report.plots import resolution_scaling
-    from hirisearch.report.tables import compare_table
+    from hirisearch.report.tables import compare_header, compare_table
 
     names, sizes = split_refs_and_sizes(refs, res)
     result = run_compare(names, sizes, traced=not no_trace)
     written = resolution_scaling(result.series(), plot) if plot is not None else []
     if as_json:
         emit_json(result.to_json())
-        return
-    console.print(compare_table(result))
-    for p in written:
-        console.print(f"plot: {p}", markup=False, soft_wrap=True)
+    else:
+        console.print(compare_header(result), markup=False, soft_wrap=True)
+        console.print(compare_table(result))
+        for p in written:
+            console.print(f"plot: {p}", markup=False, soft_wrap=True)
+    profiles = [r.profile for r in result.rows]
+    name = "+".join(dict.fromkeys(p.name for p in profiles))
+    save_run(ctx, "compare", {"results": profiles}, out=out, name=name[:80], quiet_stdout=as_json)

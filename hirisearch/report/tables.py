@@ -99,15 +99,19 @@ def profile_stages(r: ProfileResult, rows: bool = False) -> Table:
     return t
 
 
+def compare_header(result: CompareResult) -> str:
+    """The line above a comparison: the convention, batch, dtype and resolutions."""
+    rows = result.rows
+    batch = rows[0].profile.batch if rows else 1
+    sizes = ", ".join(str(s) for s in sorted({r.profile.img_size for r in rows}))
+    return f"{CONVENTION}; batch {batch}, fp32; resolutions {sizes}"
+
+
 def compare_table(result: CompareResult) -> Table:
     """Model x resolution: params, GFLOPs, ratio to the first model at the same resolution,
     attention share of the GFLOPs, and the last stage's output grid."""
     rows = result.rows
-    batch = rows[0].profile.batch if rows else 1
-    sizes = ", ".join(str(s) for s in sorted({r.profile.img_size for r in rows}))
     t = Table(
-        title=f"{CONVENTION}; batch {batch}, fp32; resolutions {sizes}",
-        title_justify="left",
         caption="vs first: GFLOPs / the first model's at the same resolution; "
         "attn: share of the GFLOPs in attention matmuls",
         caption_justify="left",
