@@ -18,6 +18,7 @@ from hirisearch.cli import (
     err_console,
     split_refs_and_sizes,
 )
+from hirisearch.commands.report import Out, save_run
 from hirisearch.errors import HirisearchError
 
 Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
@@ -88,6 +89,7 @@ def _render(results: list[Any], predicted: bool) -> None:
 
 @command()
 def bench(
+    ctx: typer.Context,
     refs: Refs,
     res: Res = None,
     device: Device = "auto",
@@ -113,6 +115,7 @@ def bench(
     ] = 2.0,
     warmup: Annotated[float, typer.Option(min=0.0, help="Seconds of warm-up per result.")] = 0.5,
     clock: Clock = "wall",
+    out: Out = None,
 ) -> None:
     """Measure latency, throughput, achieved GFLOP/s and peak memory of real forward passes."""
     from hirisearch.latency.device import check_dtype, resolve_device
@@ -160,6 +163,12 @@ def bench(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if not as_json:
         _render(results, predict)
+    records = [r.to_json() for r in results if r.status == "ok"]
+    if records:
+        name = "+".join(dict.fromkeys(r.name for r in results))
+        save_run(ctx, "bench", {"records": records}, out=out, name=name[:80], quiet_stdout=as_json)
+    else:
+        err_console.print("hirisearch: warning: nothing was measured; no run folder written", markup=False)
 
 
 @command()

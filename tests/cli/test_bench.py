@@ -152,3 +152,13 @@ def test_profile_latency_adds_the_measurement() -> None:
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["latency"]["latency_ms"] > 0 and doc["latency"]["batch"] == 1
+
+
+def test_bench_writes_its_run_folder(tmp_path) -> None:
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["bench", S, "64", "--device", "cpu", "--out", str(out), *FAST])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["kind"] == "bench" and doc["records"][0]["img_size"] == 64
+    assert doc["records"][0]["latency_ms"] > 0
+    assert (out / "report.html").stat().st_size > 0
