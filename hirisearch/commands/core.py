@@ -41,6 +41,10 @@ def profile(
         bool, typer.Option("--json", help="One JSON document per resolution.")
     ] = False,
     out: Out = None,
+    convention: Annotated[
+        str,
+        typer.Option(help="Counting convention: ours, or a family's own (e.g. piip: PIIP's repo)."),
+    ] = "ours",
 ) -> None:
     """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model."""
     from hirisearch.profile import profile_target
@@ -55,7 +59,13 @@ def profile(
         size_list: list[int | None] = [*sizes] or [None]
         for size in size_list:
             r = profile_target(
-                target, size, batch=batch, depth=depth, traced=not no_trace, counters=extra
+                target,
+                size,
+                batch=batch,
+                depth=depth,
+                traced=not no_trace,
+                counters=extra,
+                convention=convention,
             )
             results.append(r)
             if as_json:

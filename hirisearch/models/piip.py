@@ -44,17 +44,17 @@ from torch import nn
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError, ResolutionError
-from hirisearch.layers.interaction import InteractionUnit, interaction_unit_cost
-from hirisearch.layers.vit import PatchEmbed, ViTBlock, patch_embed_cost, vit_block_cost
-from hirisearch.models.base import Convention, Family, SpecBase
-from hirisearch.models.piip_convention import cost_piip_repo, piip_convention_description
 from hirisearch.layers.deformable import DeformableCrossAttention
+from hirisearch.layers.interaction import InteractionUnit, interaction_unit_cost
 from hirisearch.layers.pyramid_merge import (
     DenseMerge,
     MergedHead,
     dense_merge_cost,
     merged_head_cost,
 )
+from hirisearch.layers.vit import PatchEmbed, ViTBlock, patch_embed_cost, vit_block_cost
+from hirisearch.models.base import Convention, Family, SpecBase
+from hirisearch.models.piip_convention import cost_piip_repo, piip_convention_description
 
 Hw = tuple[int, int]
 GN_GROUPS = 32
