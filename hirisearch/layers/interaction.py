@@ -16,6 +16,7 @@ branch ``b``: both projections are computed from the features before either is u
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import torch
 from torch import nn
@@ -118,7 +119,7 @@ class InteractionUnit(nn.Module):
     ) -> None:
         super().__init__()
         dd = {"device": device, "dtype": dtype}
-        kw = dict(
+        kw: dict[str, Any] = dict(
             num_heads=num_heads,
             num_points=num_points,
             value_ratio=value_ratio,

@@ -30,11 +30,15 @@ def _to_map(x: torch.Tensor, hw: Hw) -> torch.Tensor:
 
 
 def _weighted_sum(maps: list[torch.Tensor], weights: torch.Tensor, hw: Hw) -> torch.Tensor:
-    out = None
-    for i, m in enumerate(maps):
-        if tuple(m.shape[-2:]) != hw:
-            m = F.interpolate(m, size=hw, mode="bilinear", align_corners=False)
-        out = m * weights[i] if out is None else out + m * weights[i]
+    resized = [
+        m
+        if tuple(m.shape[-2:]) == hw
+        else F.interpolate(m, size=hw, mode="bilinear", align_corners=False)
+        for m in maps
+    ]
+    out = resized[0] * weights[0]
+    for i in range(1, len(resized)):
+        out = out + resized[i] * weights[i]
     return out
 
 

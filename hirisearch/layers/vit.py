@@ -133,6 +133,8 @@ class ViTBlock(nn.Module):
         self.attn = ViTAttention(dim, num_heads, window_size=window_size, qkv_bias=qkv_bias, **dd)
         self.norm2 = nn.LayerNorm(dim, eps=LN_EPS, **dd)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), dw_conv=False, **dd)
+        self.gamma_1: nn.Parameter | None
+        self.gamma_2: nn.Parameter | None
         if layer_scale is not None:
             self.gamma_1 = nn.Parameter(torch.full((dim,), float(layer_scale), **dd))
             self.gamma_2 = nn.Parameter(torch.full((dim,), float(layer_scale), **dd))

@@ -33,7 +33,7 @@ PIIP's published GFLOPs come from its own counting path (see ``docs/piip.md``); 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -441,6 +441,7 @@ class PIIP(nn.Module):
             InteractionBlock(plan, **dd) for _ in range(plan.interactions)
         )
         dims = [b.dim for b in plan.branches]
+        self.merge: nn.Module | None = None
         if plan.output == "merged":
             self.merge = MergedHead(dims, plan.num_classes, **dd)
         elif plan.output == "dense":
@@ -448,8 +449,11 @@ class PIIP(nn.Module):
         if device is None or torch.device(device).type != "meta":
             self._init_weights()
 
+    def _branches(self) -> list[PIIPBranch]:
+        return [cast(PIIPBranch, b) for b in self.branches]
+
     def _init_weights(self) -> None:
-        for branch in self.branches:
+        for branch in self._branches():
             trunc_normal_(branch.pos_embed, std=0.02)
             if branch.cls_token is not None:
                 trunc_normal_(branch.cls_token, std=0.02)
@@ -466,7 +470,8 @@ class PIIP(nn.Module):
         """Patch tokens and class tokens of every branch after all blocks and interactions."""
         plan = self.plan
         xs, clss, hws = [], [], []
-        for b, branch in zip(plan.branches, self.branches, strict=True):
+        branches = self._branches()
+        for b, branch in zip(plan.branches, branches, strict=True):
             xi = x
             if b.img_size != plan.img_size:
                 xi = F.interpolate(
@@ -477,7 +482,7 @@ class PIIP(nn.Module):
             clss.append(None if cls is None else cls.expand(x.shape[0], -1, -1))
             hws.append(b.grid)
         for k in range(plan.interactions + 1):
-            for i, (b, branch) in enumerate(zip(plan.branches, self.branches, strict=True)):
+            for i, (b, branch) in enumerate(zip(plan.branches, branches, strict=True)):
                 xs[i], clss[i] = branch.run(xs[i], clss[i], b.grid, *b.segments[k])
             if k < plan.interactions:
                 xs = self.interactions[k](xs, hws)
@@ -486,8 +491,9 @@ class PIIP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xs, clss = self.forward_branches(x)
         if self.plan.output == "classification":
-            logits = [br.logits(t, c) for br, t, c in zip(self.branches, xs, clss, strict=True)]
-            return torch.stack(logits).mean(0)
+            pairs = zip(self._branches(), xs, clss, strict=True)
+            return torch.stack([br.logits(t, c) for br, t, c in pairs]).mean(0)
+        assert self.merge is not None  # planned: merged and dense outputs have a merge
         return self.merge(xs, [b.grid for b in self.plan.branches])
 
 
