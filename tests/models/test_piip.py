@@ -230,3 +230,46 @@ def test_forward_at_detection_resolution_on_cpu() -> None:
         out = model(torch.randn(1, 3, 1120, 1120))
     assert tuple(out.shape) == (1, 768, 70, 70)
     assert torch.isfinite(out).all()
+
+
+def test_four_branches_windows_and_placements_match_traced() -> None:
+    """A 4-branch model with window + every-2nd-layer global attention, explicit interaction
+    placements and the merged output: analytic cost == traced count per module path."""
+    from functools import partial
+
+    from hirisearch.cost.counters import count_traced
+
+    spec = parse_spec(
+        _tiny(
+            cls_token=False,
+            output="merged",
+            branches=[
+                {"img_size": 32, "dim": 128, "depth": 4, "num_heads": 4},
+                {"img_size": 48, "dim": 96, "depth": 2, "num_heads": 3},
+                {
+                    "img_size": 64,
+                    "dim": 64,
+                    "depth": 2,
+                    "num_heads": 2,
+                    "interaction_layers": [0, 1],
+                },
+                {
+                    "img_size": 96,
+                    "dim": 32,
+                    "depth": 4,
+                    "num_heads": 2,
+                    "window_size": 4,
+                    "global_every": 2,
+                },
+            ],
+        )
+    )
+    plan = PIIP.plan(spec, None)
+    assert plan.branches[3].windows == (4, 0, 4, 0)
+    assert plan.branches[0].segments == ((0, 2), (2, 4), (4, 4))
+    tree = PIIP.cost(plan)
+    traced = count_traced(partial(PIIP.build, plan), plan.input_shape, allow_eager=False)
+    assert tree.total.params == traced.total.params
+    for path, cost in tree.flatten().items():
+        t = traced.per_path[path]
+        assert (cost.params, cost.macs, cost.attn) == (t.params, t.macs, t.attn), path
