@@ -44,7 +44,6 @@ from torch import nn
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError, ResolutionError
-from hirisearch.layers.deformable import DeformableCrossAttention
 from hirisearch.layers.interaction import InteractionUnit, interaction_unit_cost
 from hirisearch.layers.pyramid_merge import (
     DenseMerge,
@@ -457,14 +456,10 @@ class PIIP(nn.Module):
             trunc_normal_(branch.pos_embed, std=0.02)
             if branch.cls_token is not None:
                 trunc_normal_(branch.cls_token, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-        for m in self.modules():  # deformable attention keeps Deformable-DETR's initialisation
-            if isinstance(m, DeformableCrossAttention):
-                m.reset_parameters()
+        # Linear and conv weights keep PyTorch's default initialisation (upstream re-draws them
+        # trunc-normal(0.02) for training: five more passes over ~0.5G weights for SBL, which
+        # cost estimation does not need); deformable attention initialises itself as
+        # Deformable-DETR does, and the zero gammas make every interaction the identity.
 
     def forward_branches(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list]:
         """Patch tokens and class tokens of every branch after all blocks and interactions."""
