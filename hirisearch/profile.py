@@ -165,6 +165,7 @@ def profile_target(
     depth: int = 1,
     traced: bool = True,
     counters: Sequence[str] = (),
+    convention: str = "ours",
 ) -> ProfileResult:
     """Profile ``target`` at ``img_size`` (default: its own) for a batch of ``batch``.
 
@@ -172,17 +173,23 @@ def profile_target(
         depth: 1 shows the stages; larger values add module rows down to that depth.
         traced: run the meta-device traced count next to the analytic cost.
         counters: external cross-check counters (``fvcore``, ``thop``, ``ptflops``), run eagerly.
+        convention: ``"ours"``, or another project's counting path the family provides (e.g.
+            ``"piip"``); then the analytic cost follows that path and no traced count is run
+            (it measures our convention).
     """
     for c in counters:
         if c not in COUNTERS:
             raise CountingError(f"unknown counter {c!r}; valid: {', '.join(COUNTERS)}")
+    other = target.convention(convention)
     plan = target.plan(img_size)
     size = plan.img_size if plan is not None else (img_size or target.default_img_size)
     tree = target.cost(plan) if plan is not None else None
+    if other is not None:
+        tree, traced = other.cost(plan), False
     input_shape = target.input_shape(size, plan)
     build = target.builder(size, plan)
     tc = count_traced(build, input_shape, batch=batch) if (traced or tree is None) else None
-    warnings = []
+    warnings = list(getattr(plan, "warnings", ()))
     if tree is not None:
         total = tree.total.scaled(batch)
         macs_analytic = total.macs
@@ -213,14 +220,14 @@ def profile_target(
         input_shape=(batch, *input_shape),
         batch=batch,
         dtype="fp32",
-        convention=CONVENTION,
+        convention=CONVENTION if other is None else other.description,
         params=total.params,
         macs=macs,
         macs_analytic=macs_analytic,
         macs_traced=None if tc is None else tc.total.macs,
         agreement=agreement,
         norm=total.norm,
-        acts=total.acts if tree is not None else None,
+        acts=total.acts if tree is not None and other is None else None,
         categories=_categories(total),
         categories_traced=None if tc is None else _categories(tc.total),
         traced_mode=None if tc is None else tc.mode,

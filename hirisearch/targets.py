@@ -15,10 +15,13 @@ from typing import Any
 from torch import nn
 
 from hirisearch.cost.types import CostNode
-from hirisearch.errors import SpecError
+from hirisearch.errors import CountingError, SpecError
 from hirisearch.models import Family, get_family
-from hirisearch.models.base import SpecBase
+from hirisearch.models.base import Convention, SpecBase
 from hirisearch.spec import load_spec
+
+#: The name of hirisearch's own counting convention (``--convention ours``).
+OUR_CONVENTION = "ours"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,18 @@ class Target:
 
     def cost(self, plan: Any) -> CostNode | None:
         return None if self._family is None else self._family.cost(plan)
+
+    def convention(self, name: str) -> Convention | None:
+        """This model's counting ``name`` (``None`` for ours); an error lists the valid names."""
+        if name == OUR_CONVENTION:
+            return None
+        found = {c.name: c for c in (self._family.conventions if self._family else ())}
+        if name not in found:
+            valid = ", ".join([OUR_CONVENTION, *found])
+            raise CountingError(
+                f"convention {name!r} is not available for {self.ref}; valid: {valid}"
+            )
+        return found[name]
 
     def builder(self, img_size: int | None = None, plan: Any = None) -> Callable[..., nn.Module]:
         """A callable ``(device=None, dtype=None) -> nn.Module`` building this model."""

@@ -47,6 +47,10 @@ def profile(
     predict: Annotated[
         bool, typer.Option("--predict", help="Also predict latency from the calibration.")
     ] = False,
+    convention: Annotated[
+        str,
+        typer.Option(help="Counting convention: ours, or a family's own (e.g. piip: PIIP's repo)."),
+    ] = "ours",
 ) -> None:
     """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model."""
     from hirisearch.profile import profile_target
@@ -61,7 +65,13 @@ def profile(
         size_list: list[int | None] = [*sizes] or [None]
         for size in size_list:
             r = profile_target(
-                target, size, batch=batch, depth=depth, traced=not no_trace, counters=extra
+                target,
+                size,
+                batch=batch,
+                depth=depth,
+                traced=not no_trace,
+                counters=extra,
+                convention=convention,
             )
             results.append(r)
             additions: dict = {}

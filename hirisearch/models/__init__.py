@@ -31,9 +31,9 @@ def family_of(spec: SpecBase) -> Family:
 
 
 def _register_builtin() -> None:
-    from hirisearch.models import hiri_vit, hrvit, resformer, swin, vit
+    from hirisearch.models import hiri_vit, hrvit, piip, resformer, swin, vit
 
-    for module in (hiri_vit, swin, vit, resformer, hrvit):
+    for module in (hiri_vit, swin, vit, resformer, hrvit, piip):
         register(module.FAMILY)
 
 

@@ -42,6 +42,19 @@ class ModelPlan(Protocol):
 
 
 @dataclass(frozen=True)
+class Convention:
+    """Another project's counting path, computed analytically from a plan (e.g. PIIP's own).
+
+    ``cost(plan)`` returns a cost tree whose top-level children carry the plan's section paths;
+    its counts follow that project's rules, which ``description`` states in one line.
+    """
+
+    name: str
+    description: str
+    cost: Callable[[Any], CostNode]
+
+
+@dataclass(frozen=True)
 class Family:
     """A model family: ``spec -> plan(spec, img_size) -> (build(plan), cost(plan))``."""
 
@@ -55,3 +68,5 @@ class Family:
     test_sizes: Callable[[Any], tuple[int, ...]] = lambda spec: (224, 448)
     #: A small input size for real forward passes in tests.
     forward_size: Callable[[Any], int] = lambda spec: 64
+    #: Other counting conventions this family can report besides ours (``--convention NAME``).
+    conventions: tuple[Convention, ...] = ()

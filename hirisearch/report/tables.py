@@ -13,7 +13,10 @@ from hirisearch.report import format as fmt
 
 def profile_header(r: ProfileResult) -> str:
     """The line above a profile: model, source, and the convention with input size, batch, dtype."""
-    return f"{r.name} ({r.spec}): {headline(r.img_size, r.batch, r.dtype)}"
+    head = headline(r.img_size, r.batch, r.dtype)
+    if r.convention != CONVENTION:  # another project's counting path (--convention)
+        head = f"{r.convention}; {head.split('; ', 1)[1]}"
+    return f"{r.name} ({r.spec}): {head}"
 
 
 def profile_summary(r: ProfileResult) -> Table:

@@ -1,0 +1,531 @@
+"""PIIP: Parameter-Inverted Image Pyramid Networks.
+
+Z. Zhu, H. Wang, et al., "Parameter-Inverted Image Pyramid Networks", NeurIPS 2024,
+arXiv 2406.04330; code: OpenGVLab/PIIP (read for facts, not copied).
+
+Two to four plain-ViT branches (patch 16) see the same image at different resolutions; the LARGEST
+model sees the SMALLEST image. Branch 1 is the largest model; the input is given at the last
+branch's resolution and resized bilinearly for the others. After selected layers the branches
+exchange information: one interaction block per placement, made of one
+:class:`~hirisearch.layers.interaction.InteractionUnit` per pair of adjacent branches, run from the
+last pair to the first. Every unit is the identity at initialisation (zero-initialised gammas).
+
+Outputs (``output``):
+
+- ``classification``: each branch keeps its final LayerNorm and linear head (on its class token, or
+  on the mean of its tokens without one); the logits are averaged. Upstream reads the first *patch*
+  token after splitting the class token off, which looks unintended; we use the class token.
+- ``merged``: every branch is projected to branch 1's width (branch 1: GroupNorm(32); the others
+  GroupNorm -> Linear -> GroupNorm), upsampled bilinearly to the last branch's grid, summed with
+  learnable scalar weights, then LayerNorm -> mean -> Linear(num_classes).
+- ``dense``: the detection backbone's merge: two 3x3 conv + GroupNorm(32) + ReLU per branch (no
+  bias), same upsampling and weighted sum; the output is the (dim_1, H, W) map at the last grid.
+  The upstream simple-FPN that follows is detector neck, not modelled.
+
+Reconstructed details: position embeddings are stored at each branch's planned grid (upstream's
+classification class; the detector interpolates a 224-px table, which changes params only); window
+attention pads q/k/v with zeros as upstream's ``WindowedAttention`` does.
+
+PIIP's published GFLOPs come from its own counting path (see ``docs/piip.md``); the ``piip``
+:class:`~hirisearch.models.base.Convention` reproduces it analytically from the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, cast
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from timm.layers import trunc_normal_
+from torch import nn
+
+from hirisearch.cost import primitives as P
+from hirisearch.cost.types import CostNode
+from hirisearch.errors import FieldError, ResolutionError
+from hirisearch.layers.interaction import InteractionUnit, interaction_unit_cost
+from hirisearch.layers.pyramid_merge import (
+    DenseMerge,
+    MergedHead,
+    dense_merge_cost,
+    merged_head_cost,
+)
+from hirisearch.layers.vit import PatchEmbed, ViTBlock, patch_embed_cost, vit_block_cost
+from hirisearch.models.base import Convention, Family, SpecBase
+from hirisearch.models.piip_convention import cost_piip_repo, piip_convention_description
+
+Hw = tuple[int, int]
+GN_GROUPS = 32
+
+
+# ----------------------------------------------------------------------------------------- spec
+class PIIPBranchSpec(BaseModel):
+    """One plain-ViT branch."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    img_size: int = Field(ge=1)
+    dim: int = Field(ge=1)
+    depth: int = Field(ge=1)
+    num_heads: int = Field(ge=1)
+    mlp_ratio: float = Field(4.0, gt=0)
+    #: 0: global attention in every layer; > 0: window attention of this size.
+    window_size: int = Field(0, ge=0)
+    #: With windows: every ``global_every``-th layer (k-1, 2k-1, ...) attends globally; 0: none.
+    global_every: int = Field(0, ge=0)
+    #: Layer (0-based) after which each interaction runs; default: evenly spaced.
+    interaction_layers: tuple[int, ...] | None = None
+
+
+class PIIPSpec(SpecBase):
+    """A PIIP configuration; ``branches[0]`` is branch 1 (largest model, smallest image)."""
+
+    family: Literal["piip"]
+    img_size: int = Field(ge=1)
+    in_chans: int = Field(3, ge=1)
+    patch_size: int = Field(16, ge=1)
+    branches: tuple[PIIPBranchSpec, ...] = Field(min_length=2, max_length=4)
+    cls_token: bool = True
+    qkv_bias: bool = True
+    #: Initial value of the blocks' layer-scale vectors; ``null``: no layer scale.
+    layer_scale: float | None = 1.0
+    interactions: int = Field(12, ge=0)
+    deform_num_heads: int = Field(16, ge=1)
+    deform_points: int = Field(4, ge=1)
+    deform_ratio: float = Field(0.5, gt=0)
+    cffn_ratio: float = Field(0.25, gt=0)
+    output: Literal["classification", "merged", "dense"] = "classification"
+    num_classes: int = Field(1000, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_img_size(cls, data: object) -> object:
+        if isinstance(data, dict) and "img_size" not in data:
+            branches = data.get("branches")
+            if isinstance(branches, (list, tuple)) and branches and isinstance(branches[-1], dict):
+                return {**data, "img_size": branches[-1].get("img_size")}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> PIIPSpec:
+        heads = self.deform_num_heads
+        for i, b in enumerate(self.branches):
+            at = f"branches[{i}]"
+            if b.img_size % self.patch_size:
+                raise FieldError(
+                    f"{at}.img_size",
+                    f"`img_size % patch_size == 0` must hold, but got img_size={b.img_size}, "
+                    f"patch_size={self.patch_size}",
+                )
+            if b.dim % b.num_heads:
+                raise FieldError(
+                    f"{at}.num_heads",
+                    f"`dim % num_heads == 0` must hold, but got dim={b.dim}, num_heads={b.num_heads}",
+                )
+            if self.interactions and (b.dim % heads or int(b.dim * self.deform_ratio) % heads):
+                raise FieldError(
+                    f"{at}.dim",
+                    f"`dim` and `int(dim * deform_ratio)` must be divisible by deform_num_heads="
+                    f"{heads}, but got dim={b.dim}, deform_ratio={self.deform_ratio}",
+                )
+            if self.output != "classification" and b.dim % GN_GROUPS:
+                raise FieldError(
+                    f"{at}.dim",
+                    f"the {self.output} output uses GroupNorm({GN_GROUPS}); `dim % {GN_GROUPS} == 0` "
+                    f"must hold, but got dim={b.dim}",
+                )
+            if b.window_size and self.cls_token:
+                raise FieldError(
+                    f"{at}.window_size",
+                    "window attention takes no class token; set `cls_token: false` or "
+                    f"`window_size: 0`, but got window_size={b.window_size}",
+                )
+            if b.global_every and not b.window_size:
+                raise FieldError(
+                    f"{at}.global_every",
+                    f"applies to window attention only, but got window_size=0, "
+                    f"global_every={b.global_every}",
+                )
+            layers = b.interaction_layers
+            if layers is None:
+                if self.interactions > b.depth:
+                    raise FieldError(
+                        "interactions",
+                        f"`interactions <= depth` must hold for every branch (or give "
+                        f"interaction_layers), but got interactions={self.interactions}, "
+                        f"{at}.depth={b.depth}",
+                    )
+            elif (
+                len(layers) != self.interactions
+                or any(not 0 <= x < b.depth for x in layers)
+                or any(x >= y for x, y in zip(layers, layers[1:], strict=False))
+            ):
+                raise FieldError(
+                    f"{at}.interaction_layers",
+                    f"{self.interactions} strictly increasing layer indices in [0, {b.depth}) are "
+                    f"expected, but got {list(layers)}",
+                )
+        if self.img_size != self.branches[-1].img_size:
+            raise FieldError(
+                "img_size",
+                f"is the last branch's resolution; `img_size == branches[-1].img_size` must hold, "
+                f"but got img_size={self.img_size}, branches[-1].img_size="
+                f"{self.branches[-1].img_size}",
+            )
+        return self
+
+
+# ----------------------------------------------------------------------------------------- plan
+@dataclass(frozen=True, slots=True)
+class BranchPlan:
+    img_size: int
+    grid: Hw
+    dim: int
+    depth: int
+    num_heads: int
+    mlp_ratio: float
+    windows: tuple[int, ...]  # per layer: 0 = global, else the window size
+    segments: tuple[tuple[int, int], ...]  # [start, stop) of the blocks before each interaction
+    block_params: int
+
+    @property
+    def tokens(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+
+@dataclass(frozen=True, slots=True)
+class PIIPPlan:
+    name: str
+    family: str
+    img_size: int
+    in_chans: int
+    patch_size: int
+    branches: tuple[BranchPlan, ...]
+    cls_token: bool
+    qkv_bias: bool
+    layer_scale: float | None
+    interactions: int
+    deform_num_heads: int
+    deform_points: int
+    deform_ratio: float
+    cffn_ratio: float
+    output: str
+    num_classes: int
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.in_chans, self.img_size, self.img_size)
+
+    @property
+    def unit_kwargs(self) -> dict:
+        return dict(
+            num_heads=self.deform_num_heads,
+            num_points=self.deform_points,
+            value_ratio=self.deform_ratio,
+            cffn_ratio=self.cffn_ratio,
+        )
+
+    @property
+    def sections(self) -> tuple[tuple[str, str], ...]:
+        out = [
+            (f"branch{i + 1} {b.dim}@{b.img_size}", f"branches.{i}")
+            for i, b in enumerate(self.branches)
+        ]
+        if self.interactions:
+            out.append(("interactions", "interactions"))
+        if self.output != "classification":
+            out.append(("merge", "merge"))
+        return tuple(out)
+
+
+def _block_params(dim: int, mlp_ratio: float, qkv_bias: bool, layer_scale: bool) -> int:
+    hidden = int(dim * mlp_ratio)
+    qkv = 3 * dim * dim + (3 * dim if qkv_bias else 0)
+    return qkv + dim * dim + dim + 2 * dim * hidden + hidden + dim + 4 * dim + 2 * dim * layer_scale
+
+
+def _inversion_warning(branches: tuple[BranchPlan, ...]) -> tuple[str, ...]:
+    sizes = [b.img_size for b in branches]
+    params = [b.block_params * b.depth for b in branches]
+    inverted = all(a < b for a, b in zip(sizes, sizes[1:], strict=False)) and all(
+        a > b for a, b in zip(params, params[1:], strict=False)
+    )
+    if inverted:
+        return ()
+    detail = ", ".join(f"{p / 1e6:.1f}M@{s}" for p, s in zip(params, sizes, strict=True))
+    return (
+        f"branch order is not parameter-inverted (expected larger models on smaller images, got "
+        f"{detail}); allowed, but the PIIP paper's ablation finds it worse",
+    )
+
+
+def plan_piip(spec: PIIPSpec, img_size: int | None = None) -> PIIPPlan:
+    """Plan at ``img_size`` (the last branch's resolution; default: the spec's). At another size
+    every branch keeps its ratio to the input, rounded to the nearest multiple of the patch size."""
+    size = spec.img_size if img_size is None else img_size
+    p = spec.patch_size
+    if size % p or size < p:
+        raise ResolutionError(
+            f"PIIP takes input sizes that are multiples of the patch size {p}, but got {size}; "
+            f"nearest valid: {max(p, size // p * p)} or {max(p, size // p * p) + p}",
+            field="img_size",
+        )
+    branches = []
+    n = spec.interactions
+    for b in spec.branches:
+        res = max(p, round(b.img_size * size / spec.img_size / p) * p)
+        windows = tuple(
+            0
+            if not b.window_size or (b.global_every and (i + 1) % b.global_every == 0)
+            else b.window_size
+            for i in range(b.depth)
+        )
+        ends = b.interaction_layers or tuple((k + 1) * b.depth // n - 1 for k in range(n))
+        starts = (0, *(e + 1 for e in ends))
+        stops = (*(e + 1 for e in ends), b.depth)
+        branches.append(
+            BranchPlan(
+                img_size=res,
+                grid=(res // p, res // p),
+                dim=b.dim,
+                depth=b.depth,
+                num_heads=b.num_heads,
+                mlp_ratio=b.mlp_ratio,
+                windows=windows,
+                segments=tuple(zip(starts, stops, strict=True)),
+                block_params=_block_params(
+                    b.dim, b.mlp_ratio, spec.qkv_bias, spec.layer_scale is not None
+                ),
+            )
+        )
+    branches_t = tuple(branches)
+    return PIIPPlan(
+        name=spec.name,
+        family="piip",
+        img_size=size,
+        in_chans=spec.in_chans,
+        patch_size=p,
+        branches=branches_t,
+        cls_token=spec.cls_token,
+        qkv_bias=spec.qkv_bias,
+        layer_scale=spec.layer_scale,
+        interactions=n,
+        deform_num_heads=spec.deform_num_heads,
+        deform_points=spec.deform_points,
+        deform_ratio=spec.deform_ratio,
+        cffn_ratio=spec.cffn_ratio,
+        output=spec.output,
+        num_classes=spec.num_classes,
+        warnings=_inversion_warning(branches_t),
+    )
+
+
+# --------------------------------------------------------------------------------- branches
+class PIIPBranch(nn.Module):
+    """A plain ViT: patch embedding + position embedding (+ class token) and its blocks; with the
+    classification output also its final norm and head."""
+
+    def __init__(self, b: BranchPlan, plan: PIIPPlan, *, device=None, dtype=None) -> None:
+        super().__init__()
+        dd = {"device": device, "dtype": dtype}
+        self.patch_embed = PatchEmbed(plan.in_chans, b.dim, plan.patch_size, **dd)
+        self.pos_embed = nn.Parameter(torch.zeros(1, b.tokens, b.dim, **dd))
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, b.dim, **dd)) if plan.cls_token else None
+        self.blocks = nn.ModuleList(
+            ViTBlock(
+                b.dim,
+                b.num_heads,
+                mlp_ratio=b.mlp_ratio,
+                window_size=ws,
+                qkv_bias=plan.qkv_bias,
+                layer_scale=plan.layer_scale,
+                **dd,
+            )
+            for ws in b.windows
+        )
+        if plan.output == "classification":
+            self.norm = nn.LayerNorm(b.dim, eps=1e-6, **dd)
+            self.head = nn.Linear(b.dim, plan.num_classes, **dd)
+
+    def run(self, x: torch.Tensor, cls: torch.Tensor | None, hw: Hw, start: int, stop: int):
+        """Blocks ``start:stop`` on the patch tokens (and the class token, kept separate outside)."""
+        if start == stop:
+            return x, cls
+        if cls is not None:
+            x = torch.cat((cls, x), dim=1)
+        for blk in self.blocks[start:stop]:
+            x = blk(x, hw)
+        return (x[:, 1:], x[:, :1]) if cls is not None else (x, None)
+
+    def logits(self, x: torch.Tensor, cls: torch.Tensor | None) -> torch.Tensor:
+        feat = self.norm(cls)[:, 0] if cls is not None else self.norm(x).mean(1)
+        return self.head(feat)
+
+
+def _branch_cost(b: BranchPlan, plan: PIIPPlan) -> CostNode:
+    tokens = b.tokens + plan.cls_token
+    kinds = {
+        ws: vit_block_cost(
+            b.dim,
+            b.num_heads,
+            mlp_ratio=b.mlp_ratio,
+            window_size=ws,
+            qkv_bias=plan.qkv_bias,
+            layer_scale=plan.layer_scale,
+            hw=b.grid,
+            tokens=b.tokens if ws else tokens,
+        )
+        for ws in set(b.windows)
+    }
+    blocks = CostNode.of([(str(i), kinds[ws]) for i, ws in enumerate(b.windows)])
+    children = [
+        ("patch_embed", patch_embed_cost(plan.in_chans, b.dim, plan.patch_size, grid=b.grid)),
+        ("blocks", blocks),
+    ]
+    own = P.param_only(b.tokens * b.dim + (b.dim if plan.cls_token else 0))
+    out_shape: tuple[int, ...] = (b.tokens, b.dim)
+    if plan.output == "classification":
+        normed = 1 if plan.cls_token else b.tokens
+        children.append(("norm", CostNode.leaf(P.layer_norm(b.dim, b.dim * normed))))
+        children.append(("head", CostNode.leaf(P.linear(b.dim, plan.num_classes, 1))))
+        out_shape = (plan.num_classes,)
+    return CostNode.of(children, own=own, out_shape=out_shape)
+
+
+# ------------------------------------------------------------------------------ interactions
+class InteractionBlock(nn.Module):
+    """One interaction placement: a unit per adjacent pair, run from the last pair to the first."""
+
+    def __init__(self, plan: PIIPPlan, *, device=None, dtype=None) -> None:
+        super().__init__()
+        bs = plan.branches
+        self.units = nn.ModuleList(
+            InteractionUnit(a.dim, b.dim, **plan.unit_kwargs, device=device, dtype=dtype)
+            for a, b in zip(bs, bs[1:], strict=False)
+        )
+
+    def forward(self, xs: list[torch.Tensor], hws: list[Hw]) -> list[torch.Tensor]:
+        for j in reversed(range(len(self.units))):
+            xs[j], xs[j + 1] = self.units[j](xs[j], hws[j], xs[j + 1], hws[j + 1])
+        return xs
+
+
+def _interactions_cost(plan: PIIPPlan) -> CostNode:
+    bs = plan.branches
+    units = CostNode.of(
+        [
+            (
+                str(j),
+                interaction_unit_cost(a.dim, b.dim, **plan.unit_kwargs, hw_a=a.grid, hw_b=b.grid),
+            )
+            for j, (a, b) in enumerate(zip(bs, bs[1:], strict=False))
+        ]
+    )
+    block = CostNode.of([("units", units)])
+    return CostNode.of([(str(k), block) for k in range(plan.interactions)])
+
+
+# ----------------------------------------------------------------------------------- model
+class PIIP(nn.Module):
+    """PIIP built from a :class:`PIIPPlan`; input at the last branch's resolution."""
+
+    def __init__(self, plan: PIIPPlan, *, device=None, dtype=None) -> None:
+        super().__init__()
+        dd = {"device": device, "dtype": dtype}
+        self.plan = plan
+        self.branches = nn.ModuleList(PIIPBranch(b, plan, **dd) for b in plan.branches)
+        self.interactions = nn.ModuleList(
+            InteractionBlock(plan, **dd) for _ in range(plan.interactions)
+        )
+        dims = [b.dim for b in plan.branches]
+        self.merge: nn.Module | None = None
+        if plan.output == "merged":
+            self.merge = MergedHead(dims, plan.num_classes, **dd)
+        elif plan.output == "dense":
+            self.merge = DenseMerge(dims, **dd)
+        if device is None or torch.device(device).type != "meta":
+            self._init_weights()
+
+    def _branches(self) -> list[PIIPBranch]:
+        return [cast(PIIPBranch, b) for b in self.branches]
+
+    def _init_weights(self) -> None:
+        for branch in self._branches():
+            trunc_normal_(branch.pos_embed, std=0.02)
+            if branch.cls_token is not None:
+                trunc_normal_(branch.cls_token, std=0.02)
+        # Linear and conv weights keep PyTorch's default initialisation (upstream re-draws them
+        # trunc-normal(0.02) for training: five more passes over ~0.5G weights for SBL, which
+        # cost estimation does not need); deformable attention initialises itself as
+        # Deformable-DETR does, and the zero gammas make every interaction the identity.
+
+    def forward_branches(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list]:
+        """Patch tokens and class tokens of every branch after all blocks and interactions."""
+        plan = self.plan
+        xs, clss, hws = [], [], []
+        branches = self._branches()
+        for b, branch in zip(plan.branches, branches, strict=True):
+            xi = x
+            if b.img_size != plan.img_size:
+                xi = F.interpolate(
+                    x, size=(b.img_size, b.img_size), mode="bilinear", align_corners=False
+                )
+            xs.append(branch.patch_embed(xi) + branch.pos_embed)
+            cls = branch.cls_token
+            clss.append(None if cls is None else cls.expand(x.shape[0], -1, -1))
+            hws.append(b.grid)
+        for k in range(plan.interactions + 1):
+            for i, (b, branch) in enumerate(zip(plan.branches, branches, strict=True)):
+                xs[i], clss[i] = branch.run(xs[i], clss[i], b.grid, *b.segments[k])
+            if k < plan.interactions:
+                xs = self.interactions[k](xs, hws)
+        return xs, clss
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xs, clss = self.forward_branches(x)
+        if self.plan.output == "classification":
+            pairs = zip(self._branches(), xs, clss, strict=True)
+            return torch.stack([br.logits(t, c) for br, t, c in pairs]).mean(0)
+        assert self.merge is not None  # planned: merged and dense outputs have a merge
+        return self.merge(xs, [b.grid for b in self.plan.branches])
+
+
+def build_piip(plan: PIIPPlan, *, device=None, dtype=None) -> PIIP:
+    """Build the model described by ``plan``."""
+    return PIIP(plan, device=device, dtype=dtype)
+
+
+def cost_piip(plan: PIIPPlan) -> CostNode:
+    """Analytic cost in hirisearch's convention, keyed by the builder's module paths."""
+    branches = CostNode.of([(str(i), _branch_cost(b, plan)) for i, b in enumerate(plan.branches)])
+    children = [("branches", branches)]
+    if plan.interactions:
+        children.append(("interactions", _interactions_cost(plan)))
+    dims = tuple(b.dim for b in plan.branches)
+    grids = tuple(b.grid for b in plan.branches)
+    if plan.output == "merged":
+        merge = merged_head_cost(dims, plan.num_classes, grids=grids)
+        children.append(("merge", merge))
+        out_shape: tuple[int, ...] = merge.out_shape
+    elif plan.output == "dense":
+        merge = dense_merge_cost(dims, grids=grids)
+        children.append(("merge", merge))
+        out_shape = merge.out_shape
+    else:
+        out_shape = (plan.num_classes,)
+    return CostNode.of(children, out_shape=out_shape)
+
+
+FAMILY = Family(
+    name="piip",
+    title="PIIP (parameter-inverted image pyramid)",
+    spec_type=PIIPSpec,
+    plan=plan_piip,
+    build=build_piip,
+    cost=cost_piip,
+    test_sizes=lambda spec: (spec.img_size,),
+    forward_size=lambda spec: 64,
+    conventions=(Convention("piip", piip_convention_description(), cost_piip_repo),),
+)

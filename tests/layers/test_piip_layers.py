@@ -1,0 +1,185 @@
+"""PIIP's layers: cost twins against the traced counter, deformable attention against a direct
+loop, windowed attention against global attention when one window covers the grid."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from hirisearch.cost.counters import count_module
+from hirisearch.layers.deformable import (
+    DeformableCrossAttention,
+    deformable_cross_attention_cost,
+    reference_points,
+)
+from hirisearch.layers.interaction import (
+    Injector,
+    InteractionUnit,
+    injector_cost,
+    interaction_unit_cost,
+)
+from hirisearch.layers.pyramid_merge import (
+    DenseMerge,
+    MergedHead,
+    dense_merge_cost,
+    merged_head_cost,
+)
+from hirisearch.layers.vit import ViTAttention, ViTBlock, vit_block_cost
+
+QHW, FHW = (3, 4), (5, 6)
+
+
+class _Pair(nn.Module):
+    """Feeds a (query, feat) layer from one input holding both token sets."""
+
+    def __init__(self, inner: nn.Module, dims: tuple[int, int], unit: bool = False) -> None:
+        super().__init__()
+        self.inner, self.dims, self.unit = inner, dims, unit
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nq = QHW[0] * QHW[1]
+        q, f = x[:, :nq, : self.dims[0]], x[:, nq:, : self.dims[1]]
+        out = self.inner(q, QHW, f, FHW)
+        return out[0] if self.unit else out
+
+
+class _Maps(nn.Module):
+    def __init__(self, inner: nn.Module, dims, grids) -> None:
+        super().__init__()
+        self.inner, self.dims, self.grids = inner, dims, grids
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xs, start = [], 0
+        for d, g in zip(self.dims, self.grids, strict=True):
+            n = g[0] * g[1]
+            xs.append(x[:, start : start + n, :d])
+            start += n
+        return self.inner(xs, list(self.grids))
+
+
+def _check(layer: nn.Module, wrapper: nn.Module, node, input_shape, key="inner") -> None:
+    traced = count_module(wrapper, input_shape, with_acts=True)
+    got = traced.per_path[key]
+    assert node.total.params == sum(p.numel() for p in layer.parameters())
+    for field in ("params", "conv", "linear", "attn", "other", "norm", "acts"):
+        assert getattr(node.total, field) == getattr(got, field), field
+    names = dict(layer.named_modules())
+    for path, _ in node.walk():
+        assert path in names, path
+
+
+def test_deformable_twin() -> None:
+    with torch.device("meta"):
+        layer = DeformableCrossAttention(
+            64, num_heads=16, num_points=4, value_ratio=0.5, device="meta"
+        )
+    node = deformable_cross_attention_cost(64, query_hw=QHW, feat_hw=FHW)
+    _check(layer, _Pair(layer, (64, 64)), node, (12 + 30, 64))
+    assert node.total.attn == 12 * 4 * 32  # points x value channels per query
+
+
+def test_injector_and_unit_twins() -> None:
+    with torch.device("meta"):
+        inj = Injector(64, device="meta")
+        unit = InteractionUnit(64, 32, device="meta")
+    _check(inj, _Pair(inj, (64, 64)), injector_cost(64, query_hw=QHW, feat_hw=FHW), (42, 64))
+    node = interaction_unit_cost(64, 32, hw_a=QHW, hw_b=FHW)
+    _check(unit, _Pair(unit, (64, 32), unit=True), node, (42, 64))
+
+
+@pytest.mark.parametrize(("ws", "tokens"), [(0, 31), (4, 30), (3, 30)])
+def test_vit_block_twin(ws, tokens) -> None:
+    hw = (5, 6)
+
+    class _Tok(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x, hw)
+
+    with torch.device("meta"):
+        blk = ViTBlock(48, 4, window_size=ws, device="meta")
+    node = vit_block_cost(48, 4, window_size=ws, hw=hw, tokens=tokens)
+    _check(blk, _Tok(blk), node, (tokens, 48))
+
+
+@pytest.mark.parametrize("kind", ["merged", "dense"])
+def test_merge_twins(kind) -> None:
+    dims, grids = (64, 32), ((2, 2), (4, 4))
+    with torch.device("meta"):
+        layer = (
+            MergedHead(dims, 10, device="meta")
+            if kind == "merged"
+            else DenseMerge(dims, device="meta")
+        )
+    node = (
+        merged_head_cost(dims, 10, grids=grids)
+        if kind == "merged"
+        else dense_merge_cost(dims, grids=grids)
+    )
+    _check(layer, _Maps(layer, dims, grids), node, (20, 64))
+
+
+def _bilinear(value: torch.Tensor, x: float, y: float) -> torch.Tensor:
+    """Value (C, H, W) at pixel coordinates (x, y), zero outside (align_corners=False)."""
+    c, h, w = value.shape
+    x0, y0 = math.floor(x), math.floor(y)
+    out = torch.zeros(c)
+    for yy, wy in ((y0, 1 - (y - y0)), (y0 + 1, y - y0)):
+        for xx, wx in ((x0, 1 - (x - x0)), (x0 + 1, x - x0)):
+            if 0 <= yy < h and 0 <= xx < w:
+                out += wy * wx * value[:, yy, xx]
+    return out
+
+
+def test_deformable_matches_direct_loop() -> None:
+    torch.manual_seed(0)
+    dim, heads, points = 32, 4, 3
+    layer = DeformableCrossAttention(dim, num_heads=heads, num_points=points, value_ratio=0.5)
+    with torch.no_grad():  # random offsets and weights, so sampling is off-grid and uneven
+        layer.sampling_offsets.weight.normal_(0, 0.5)
+        layer.attention_weights.weight.normal_(0, 0.5)
+    b = 2
+    q = torch.randn(b, QHW[0] * QHW[1], dim)
+    f = torch.randn(b, FHW[0] * FHW[1], dim)
+    with torch.no_grad():
+        got = layer(q, QHW, f, FHW)
+        hf, wf = FHW
+        vd = layer.value_dim // heads
+        value = layer.value_proj(f)  # (B, Nf, Cv)
+        offsets = layer.sampling_offsets(q).view(b, -1, heads, points, 2)
+        weights = layer.attention_weights(q).view(b, -1, heads, points).softmax(-1)
+        ref = reference_points(QHW)
+        out = torch.zeros(b, q.shape[1], layer.value_dim)
+        for bi in range(b):
+            for qi in range(q.shape[1]):
+                for h in range(heads):
+                    vmap = value[bi, :, h * vd : (h + 1) * vd].T.reshape(vd, hf, wf)
+                    acc = torch.zeros(vd)
+                    for p in range(points):
+                        lx = ref[qi, 0] + offsets[bi, qi, h, p, 0] / wf
+                        ly = ref[qi, 1] + offsets[bi, qi, h, p, 1] / hf
+                        s = _bilinear(vmap, float(lx * wf - 0.5), float(ly * hf - 0.5))
+                        acc += weights[bi, qi, h, p] * s
+                    out[bi, qi, h * vd : (h + 1) * vd] = acc
+        want = layer.output_proj(out)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_one_window_over_the_grid_is_global_attention() -> None:
+    torch.manual_seed(0)
+    glob = ViTAttention(32, 4)
+    win = ViTAttention(32, 4, window_size=6)
+    win.load_state_dict(glob.state_dict())
+    x = torch.randn(2, 36, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(win(x, (6, 6)), glob(x, (6, 6)), rtol=1e-5, atol=1e-5)
+        # padding changes the result: padded zero keys take part in the softmax, as upstream
+        padded = ViTAttention(32, 4, window_size=7)
+        padded.load_state_dict(glob.state_dict())
+        assert not torch.allclose(padded(x, (6, 6)), glob(x, (6, 6)), atol=1e-4)
