@@ -55,8 +55,15 @@ def out_grid(target: Target, plan: Any, img_size: int) -> tuple[int, int] | None
     """The grid of the last stage's output, from the plan (specs) or the model's stride (timm)."""
     if plan is not None:
         grid = getattr(plan, "out_grid", None)
-        if grid is None and getattr(plan, "stages", None):
+        if grid is None and getattr(plan, "stages", None) and hasattr(plan.stages[-1], "hw"):
             grid = plan.stages[-1].hw
+        if grid is None:  # the last section whose output is a (C, H, W) map, from the cost tree
+            tree = target.cost(plan)
+            for _, path in reversed(plan.sections):
+                shape = tree.child(path).out_shape if tree is not None else ()
+                if len(shape) == 3:
+                    grid = shape[1:]
+                    break
         return tuple(grid) if grid is not None else None  # type: ignore[return-value]
     ext = getattr(target, "_external", None)
     return ext.out_grid(img_size) if ext is not None and hasattr(ext, "out_grid") else None

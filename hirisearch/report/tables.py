@@ -119,8 +119,7 @@ def compare_table(result: CompareResult) -> Table:
         "attn: share of the GFLOPs in attention matmuls",
         caption_justify="left",
     )
-    t.add_column("model", no_wrap=True)
-    t.add_column("source", overflow="fold")
+    t.add_column("model", overflow="fold")
     for col in ("res", "params", "GFLOPs", "vs first", "attn", "out grid"):
         t.add_column(col, justify="right", no_wrap=True)
     previous = None
@@ -129,7 +128,6 @@ def compare_table(result: CompareResult) -> Table:
         new_model = p.spec != previous
         t.add_row(
             p.name if new_model else "",
-            p.spec if new_model else "",
             str(p.img_size),
             fmt.params_m(p.params),
             fmt.gmacs(p.macs),
