@@ -50,9 +50,7 @@ def pareto_table(result: Any) -> Any:
         t.add_row(*row, style="dim")
     for e in result.pareto:
         r = e.record
-        changes = ", ".join(
-            f"{k}: {_fmt_value(a)}->{_fmt_value(b)}" for k, (a, b) in e.diff.items()
-        )
+        changes = _changes(e.diff, base_spec=result.base_spec)
         row = [str(r.number), changes or "(base)", fmt.params_m(r.params), fmt.gmacs(r.macs)]
         row += [_fmt_obj(r.objectives.get(n)) for n in names if n not in ("params", "gmacs")]
         row += [f"{r.slack.get(b, 0):+.3g}" for b in result.budgets]

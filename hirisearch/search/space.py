@@ -361,11 +361,15 @@ def _parse_axis(path: Any, raw: Any, file: str) -> Axis:
 
 def _validate_base(family: Family, data: Mapping[str, Any], file: str, where: str) -> None:
     try:
-        family.spec_type.model_validate(data)
+        family.plan(family.spec_type.model_validate(data), None)
     except ValidationError as e:
         err = spec_error_from(e, file=None)
         raise SpecError(
             f"the base spec is invalid: {err.one_line()}", file=file, field=where
+        ) from None
+    except SpecError as e:
+        raise SpecError(
+            f"the base spec is invalid: {e.one_line()}", file=file, field=where
         ) from None
 
 
