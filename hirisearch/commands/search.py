@@ -119,6 +119,10 @@ def search(
     as_json: Annotated[
         bool, typer.Option("--json", help="The result as one JSON document.")
     ] = False,
+    no_verify: Annotated[
+        bool,
+        typer.Option("--no-verify", help="Skip the traced re-count of the Pareto configurations."),
+    ] = False,
 ) -> None:
     """Budget-constrained search of a model family's configurations (Optuna)."""
     from hirisearch.report import format as fmt
@@ -173,6 +177,7 @@ def search(
         study=study or Path(space_file).stem,
         resume=resume,
         workers=workers,
+        verify=not no_verify,
     )
     result = _run_with_progress(space, opts, quiet=as_json)
     if as_json:

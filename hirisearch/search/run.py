@@ -77,6 +77,7 @@ class SearchOptions:
     resume: bool = False
     workers: int = 1
     calibration: Any = None
+    verify: bool = True  # re-count the Pareto configurations with the traced counter
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,20 @@ def storage_url(opts: SearchOptions) -> str:
     return url
 
 
+def _pg_driver(url: str) -> str:
+    """``postgresql://`` means psycopg 3 to SQLAlchemy 2.1; use psycopg2 when only it is there."""
+    if not url.startswith("postgresql://"):
+        return url
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
+        return "postgresql+psycopg2://" + url[len("postgresql://") :]
+    return url
+
+
 def open_storage(url: str) -> optuna.storages.BaseStorage:
     """An Optuna storage for ``url``; errors are one line."""
+    url = _pg_driver(url)
     try:
         if url.startswith("journal:"):
             from optuna.storages.journal import JournalFileBackend, JournalStorage
@@ -813,7 +826,7 @@ def _run_trials(
     study = optuna.load_study(study_name=opts.study, storage=storage)
     if interrupted and url.startswith(("sqlite", "journal")):
         fail_running(study)
-    return write_results(space, study, opts, url, interrupted=interrupted)
+    return write_results(space, study, opts, url, interrupted=interrupted, verify=opts.verify)
 
 
 def _run_workers(
@@ -865,5 +878,7 @@ def _run_grid(
         feasible = sum(1 for _, _, a in rows if a["feasible"])
         progress(Progress(len(rows), len(rows), feasible, "-"))
     _record_grid(study, space, rows)
-    grid_opts = SearchOptions(opts.out, len(rows), opts.storage, opts.study, opts.resume, 1)
-    return write_results(space, study, grid_opts, url, grid_rate=rate)
+    grid_opts = SearchOptions(
+        opts.out, len(rows), opts.storage, opts.study, opts.resume, 1, verify=opts.verify
+    )
+    return write_results(space, study, grid_opts, url, grid_rate=rate, verify=opts.verify)

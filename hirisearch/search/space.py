@@ -149,6 +149,14 @@ class SearchSpace:
     proxy: ProxySettings = field(default_factory=ProxySettings)
     base_file: str | None = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Families hold functions that do not pickle; worker processes look the family up by name.
+        return (
+            _rebuild_space,
+            (self.family.name, self.file, dict(self.base), self.axes, self.budgets,
+             self.objectives, self.strategy, self.trials, self.seed, self.proxy, self.base_file),
+        )  # fmt: skip
+
     @property
     def size(self) -> float:
         """Number of configurations (``inf`` when an axis is continuous)."""
@@ -198,6 +206,10 @@ class SearchSpace:
             self.proxy,
             self.base_file,
         )
+
+
+def _rebuild_space(family: str, *rest: Any) -> SearchSpace:
+    return SearchSpace(rest[0], FAMILIES[family], *rest[1:])
 
 
 # ------------------------------------------------------------------------- dotted paths

@@ -12,6 +12,7 @@ configuration's analytic cost directly (no per-trial Optuna overhead) and record
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -81,5 +82,12 @@ STRATEGIES: dict[str, Strategy] = {
 def make_sampler(
     space: SearchSpace, cf: ConstraintsFunc, *, seed: int | None = None
 ) -> optuna.samplers.BaseSampler:
-    """The sampler of ``space.strategy``; ``seed`` defaults to the space's."""
-    return STRATEGIES[space.strategy].make(space, space.seed if seed is None else seed, cf)
+    """The sampler of ``space.strategy``; ``seed`` defaults to the space's.
+
+    Optuna 5 deprecates ``constraints_func`` in favour of ``Trial.set_constraint``, which costs a
+    storage read and write per constraint per trial; the search keeps ``constraints_func`` (the
+    values travel in the trial's one user attribute) and silences that warning.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return STRATEGIES[space.strategy].make(space, space.seed if seed is None else seed, cf)

@@ -21,7 +21,7 @@ from tests.search.conftest import write_space
 
 
 def _opts(tmp: Path, **kw: object) -> SearchOptions:
-    return SearchOptions(**{"out": tmp / "run", "trials": 12, "study": "t", **kw})  # type: ignore[arg-type]
+    return SearchOptions(**{"out": tmp / "run", "trials": 12, "study": "t", "verify": False, **kw})  # type: ignore[arg-type]
 
 
 def _study(tmp: Path) -> optuna.Study:
@@ -30,7 +30,7 @@ def _study(tmp: Path) -> optuna.Study:
 
 def test_random_search_records_exactly_the_requested_trials(tmp_path: Path) -> None:
     space = load_space(write_space(tmp_path))
-    result = run_search(space, _opts(tmp_path))
+    result = run_search(space, _opts(tmp_path, verify=True))
     states = [t.state for t in _study(tmp_path).trials]
     assert states.count(optuna.trial.TrialState.COMPLETE) == 12 == result.complete
     lines = (tmp_path / "run" / "trials.jsonl").read_text().splitlines()
@@ -138,7 +138,10 @@ def test_proxies_are_finite_deterministic_and_only_for_feasible(tmp_path: Path) 
     space = load_space(
         write_space(
             tmp_path,
-            objectives=[{"maximize": "naswot"}, {"maximize": "tests.search.user_objective:total_depth"}],
+            objectives=[
+                {"maximize": "naswot"},
+                {"maximize": "tests.search.user_objective:total_depth"},
+            ],
             proxy={"img_size": 64, "batch": 4},
         )
     )

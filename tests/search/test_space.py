@@ -20,7 +20,11 @@ def _family_of(path: Path) -> str:
     doc = yaml.safe_load(path.read_text())
     base = doc["base"]
     if isinstance(base, str):
-        base = yaml.safe_load((path.parent / base).read_text()) if (path.parent / base).exists() else {}
+        base = (
+            yaml.safe_load((path.parent / base).read_text())
+            if (path.parent / base).exists()
+            else {}
+        )
     return base.get("family", "")
 
 
@@ -107,9 +111,7 @@ def test_values_valid_only_in_combination_are_left_to_the_search(tmp_path: Path)
 
 
 def test_grid_needs_finite_axes(tmp_path: Path) -> None:
-    path = write_space(
-        tmp_path, strategy="grid", axes={"mlp_ratios.2": {"low": 2.0, "high": 8.0}}
-    )
+    path = write_space(tmp_path, strategy="grid", axes={"mlp_ratios.2": {"low": 2.0, "high": 8.0}})
     with pytest.raises(SpecError, match="axes.mlp_ratios.2: grid search needs finite axes"):
         load_space(path)
 
