@@ -204,27 +204,41 @@ def _corner_doc(c: Any) -> dict[str, Any]:
 
 
 def _run_with_progress(space: Any, opts: Any, *, quiet: bool) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """Run with a progress bar on stderr, started once the run folder is claimed."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from hirisearch.search.run import run_search
 
-    if quiet or not err_console.is_terminal and False:
+    if quiet:
         return run_search(space, opts)
-    columns = (
+    bar = Progress(
         TextColumn("search"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("feasible {task.fields[feasible]}"),
         TextColumn("best {task.fields[best]}"),
         TimeElapsedColumn(),
+        console=err_console,
     )
-    with Progress(*columns, console=err_console, transient=False) as bar:
-        task = bar.add_task("search", total=opts.trials, feasible=0, best="-")
+    task: list[Any] = []
 
-        def update(p: Any) -> None:
-            bar.update(task, completed=p.done, total=p.total, feasible=p.feasible, best=p.best)
+    def update(p: Any) -> None:
+        if not task:
+            bar.start()
+            task.append(bar.add_task("search", total=p.total, feasible=0, best="-"))
+        bar.update(task[0], completed=p.done, total=p.total, feasible=p.feasible, best=p.best)
 
+    try:
         return run_search(space, opts, progress=update)
+    finally:
+        if task:
+            bar.stop()
 
 
 def _render(result: Any, space_file: str) -> None:

@@ -569,7 +569,7 @@ def parse_space(data: Any, *, file: str) -> SearchSpace:
         raise SpecError("an objective is listed twice", file=file, field="objectives")
 
     strategy = data.get("strategy", "tpe")
-    if strategy not in STRATEGIES:
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
         raise SpecError(
             f"unknown strategy {_short(strategy)}; valid: {', '.join(STRATEGIES)}",
             file=file,

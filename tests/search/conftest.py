@@ -122,3 +122,15 @@ def postgres_url() -> Iterator[str]:
         )
         time.sleep(0.2)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------ counts
+#: Totals the search tests report at the end of the run (property-based cases, crash counts).
+COUNTS: dict[str, int] = {}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest hook
+    if COUNTS:
+        terminalreporter.write_sep("-", "search robustness counts")
+        for key, value in sorted(COUNTS.items()):
+            terminalreporter.write_line(f"{key}: {value}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.search.conftest import cli, popen, write_space
+from tests.search.conftest import COUNTS, cli, popen, write_space
 
 TRIALS = 60
 
@@ -83,10 +83,11 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
     assert sum(r["state"] == "COMPLETE" for r in lines) == TRIALS
     lost = 0
     dup = len(complete) - len(set(complete))
-    print(
-        f"\ncrash test: {kills} SIGKILLs, {len(states.get('FAIL', []))} interrupted trials re-run, "
-        f"{TRIALS} finished trials; trials lost: {lost}, duplicated: {dup}"
-    )
+    COUNTS["crash test: SIGKILLs then --resume"] = kills
+    COUNTS["crash test: interrupted trials marked FAIL and re-run"] = len(states.get("FAIL", []))
+    COUNTS["crash test: finished trials (requested 60)"] = len(complete)
+    COUNTS["crash test: trials lost"] = lost
+    COUNTS["crash test: trials duplicated"] = dup
 
 
 @pytest.mark.slow
