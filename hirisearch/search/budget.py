@@ -142,11 +142,14 @@ def bound_labels(budgets: tuple[BudgetSpec, ...]) -> tuple[str, ...]:
 
 
 def check_budgets(
-    cand: Candidate, budgets: tuple[BudgetSpec, ...], ctx: EvalContext | None = None
+    cand: Candidate,
+    budgets: tuple[BudgetSpec, ...],
+    ctx: EvalContext | None = None,
+    labels: tuple[str, ...] | None = None,
 ) -> BudgetCheck:
     """Slack of a valid candidate against every bound; an invalid one violates them all by 1."""
     ctx = ctx or EvalContext()
-    labels = bound_labels(budgets)
+    labels = bound_labels(budgets) if labels is None else labels
     if not cand.valid:
         return BudgetCheck(False, (), tuple(-1.0 for _ in labels), labels)
     values, slack = [], []

@@ -249,11 +249,13 @@ class TrialRunner:
         self.objectives = [get_objective(o.name) for o in self.space.objectives]
         self.directions = [o.direction for o in self.space.objectives]
         self.octx = ObjectiveContext(self.space.proxy, self.space.seed)
+        self.labels = bound_labels(self.space.budgets)
+        self.pid = os.getpid()
 
     def evaluate(self, values: Mapping[str, Scalar]) -> tuple[list[float], dict[str, Any]]:
         start = time.perf_counter()
         cand = self.evaluator(values)
-        check = check_budgets(cand, self.space.budgets, self.ctx)
+        check = check_budgets(cand, self.space.budgets, self.ctx, self.labels)
         out: list[float] = []
         for obj, direction in zip(self.objectives, self.directions, strict=True):
             if not cand.valid or (obj.slow and not check.feasible):
@@ -270,7 +272,7 @@ class TrialRunner:
             "slack": list(check.slack),
             "constraints": list(check.constraints),
             "seconds": round(time.perf_counter() - start, 6),
-            "worker": os.getpid(),
+            "worker": self.pid,
         }
         return out, attrs
 
