@@ -267,7 +267,9 @@ def _check_path(family: Family, base: Mapping[str, Any], axis: str, file: str) -
             field=f"axes.{axis}",
         )
     node: Any = base
-    for part in parts:
+    for k, part in enumerate(parts):
+        if k == len(parts) - 1 and isinstance(node, dict) and part not in node:
+            return  # a nested field left at its default; the spec type judges the values
         try:
             node = node[_index(node, part)]
         except KeyError as e:
