@@ -626,7 +626,7 @@ def _write_trials(out: Path, records: list[TrialRecord], space: SearchSpace) -> 
             "macs",
             "acts",
             *axes,
-            *names,
+            *(f"objective:{n}" for n in names),
             *(f"slack:{b}" for b in labels),
             "error",
         ]
