@@ -55,13 +55,17 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
     args = ["search", str(space), "--out", str(out), "--study", "t", "--no-verify", "--json"]
     for attempt in range(4):
         proc = popen(*args, *(["--resume"] if attempt else []))
-        # wait until this process has finished at least one trial, then a random moment more
-        _wait(
-            lambda n=before, p=proc: (
-                len(_states(db).get("COMPLETE", [])) > n or p.poll() is not None
+        try:
+            # wait until this process has finished at least one trial, then a random moment more
+            _wait(
+                lambda n=before, p=proc: (
+                    len(_states(db).get("COMPLETE", [])) > n or p.poll() is not None
+                )
             )
-        )
-        time.sleep(rng.uniform(0.0, 1.5))
+            time.sleep(rng.uniform(0.0, 1.5))
+        except BaseException:
+            proc.kill()
+            raise
         if proc.poll() is not None:
             break
         proc.send_signal(signal.SIGKILL)
@@ -95,9 +99,14 @@ def test_ctrl_c_stops_cleanly_and_saves_results(tmp_path: Path) -> None:
     space = write_space(tmp_path, trials=100000)
     out = tmp_path / "run"
     proc = popen("search", str(space), "--out", str(out), "--study", "t", "--no-verify")
-    _wait(lambda: len(_states(out / "study.db").get("COMPLETE", [])) >= 3)
-    # a second search on the same folder is refused while the first runs
-    second = cli("search", str(space), "--out", str(out), "--resume", "--no-verify")
+    try:
+        _wait(lambda: len(_states(out / "study.db").get("COMPLETE", [])) >= 3)
+        # a second search on the same folder is refused while the first runs
+        second = cli("search", str(space), "--out", str(out), "--resume", "--no-verify")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
     assert second.returncode == 3
     assert "another hirisearch run is writing to this folder" in second.stderr
     assert "Traceback" not in second.stderr and len(second.stderr.strip().splitlines()) == 1
