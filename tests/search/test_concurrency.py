@@ -64,9 +64,10 @@ def test_worker_processes_share_one_postgresql_study(
     complete, other = _check_once(study, trials)
     pids = {t.user_attrs["hirisearch"]["worker"] for t in study.trials if t.user_attrs}
     assert len(pids) >= 2
-    print(
-        f"\npostgresql, {workers} workers: {complete} finished once each, {other} surplus; lost 0, dup 0"
+    COUNTS[f"postgresql, {workers} workers: finished trials (requested 30), each recorded once"] = (
+        complete
     )
+    COUNTS[f"postgresql, {workers} workers: surplus trials marked FAIL"] = other
 
 
 def test_sqlite_with_several_workers_is_refused(tmp_path: Path) -> None:
