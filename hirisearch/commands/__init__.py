@@ -5,5 +5,6 @@ from hirisearch.commands import (  # noqa: F401
     compare,
     core,
     report,
+    search,
     sweep,
 )

@@ -96,9 +96,30 @@ class CostNode:
         out_shape: tuple[int, ...] | None = None,
     ) -> CostNode:
         """A node whose total is ``own`` plus its children's; ``out_shape`` defaults to the last child's."""
-        total = own
-        for _, child in children:
-            total = total + child.total
+        # One pass over the fields instead of a Cost per addition: this is the analytic model's
+        # hot loop (a stage repeats one shared block node ``depth`` times).
+        if children:
+            params, conv, linear, attn, other, norm, acts = (
+                own.params,
+                own.conv,
+                own.linear,
+                own.attn,
+                own.other,
+                own.norm,
+                own.acts,
+            )
+            for _, child in children:
+                c = child.total
+                params += c.params
+                conv += c.conv
+                linear += c.linear
+                attn += c.attn
+                other += c.other
+                norm += c.norm
+                acts += c.acts
+            total = Cost(params, conv, linear, attn, other, norm, acts)
+        else:
+            total = own
         if out_shape is None:
             out_shape = children[-1][1].out_shape if children else ()
         return CostNode(total, tuple(children), out_shape)

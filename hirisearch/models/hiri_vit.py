@@ -558,6 +558,27 @@ class HiriViTStage(nn.Module):
 
 
 def _stage_cost(p: StagePlan, plan: HiriViTPlan) -> CostNode:
+    return _stage_cost_of(p, _cost_key(plan))
+
+
+def _cost_key(plan: HiriViTPlan) -> StageCostKey:
+    return StageCostKey(plan.hr_cffn, plan.conv_norm, plan.token_norm, plan.act, plan.qkv_bias)
+
+
+@dataclass(frozen=True, slots=True)
+class StageCostKey:
+    """The model-wide plan fields a stage's cost depends on (the cache key beside the stage)."""
+
+    hr_cffn: str
+    conv_norm: NormKind
+    token_norm: NormKind
+    act: ActKind
+    qkv_bias: bool
+
+
+@lru_cache(maxsize=8192)
+def _stage_cost_of(p: StagePlan, plan: StageCostKey) -> CostNode:
+    """Cached by stage: a search re-costs the same stage in many candidates."""
     if p.block_type == "transformer":
         block = transformer_block_cost(
             p.dim,
@@ -618,6 +639,11 @@ class HiriViTHead(nn.Module):
 
 
 def _head_cost(p: HeadPlan, plan: HiriViTPlan) -> CostNode:
+    return _head_cost_of(p, _cost_key(plan))
+
+
+@lru_cache(maxsize=4096)
+def _head_cost_of(p: HeadPlan, plan: StageCostKey) -> CostNode:
     children = []
     own = Cost()
     if p.head_type == "class_attn":
@@ -696,8 +722,9 @@ def build_hiri_vit(plan: HiriViTPlan, *, device=None, dtype=None) -> HiriViT:
 def cost_hiri_vit(plan: HiriViTPlan) -> CostNode:
     """Analytic cost of the model described by ``plan``, keyed by the builder's module paths."""
     stem = hr_stem_cost(plan.stem) if plan.stem.stem_type == "hr" else conv_stem_cost(plan.stem)
-    stages = CostNode.of([(str(i), _stage_cost(s, plan)) for i, s in enumerate(plan.stages)])
-    head = _head_cost(plan.head, plan)
+    key = _cost_key(plan)
+    stages = CostNode.of([(str(i), _stage_cost_of(s, key)) for i, s in enumerate(plan.stages)])
+    head = _head_cost_of(plan.head, key)
     return CostNode.of([("stem", stem), ("stages", stages), ("head", head)])
 
 

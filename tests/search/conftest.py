@@ -1,0 +1,136 @@
+"""Fixtures of the search tests: small spaces on the shipped S spec, and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+S_SPEC = ROOT / "specs" / "hiri_vit" / "s.yaml"
+
+#: A small space on HIRI-ViT-S at 128 px: 6 * 2 * 2 * 2 = 48 configurations, traced counts fast.
+SMALL = {
+    "base": str(S_SPEC),
+    "img_size": 128,
+    "axes": {
+        "depths.3": {"low": 1, "high": 6},
+        "dims.3": {"choices": [256, 320]},
+        "num_heads.3": {"choices": [8, 10]},
+        "mlp_ratios.2": {"choices": [4, 8]},
+    },
+    "budgets": {"gmacs": {"max": 0.26}},
+    "objectives": [{"minimize": "params"}, {"minimize": "gmacs"}],
+    "strategy": "random",
+    "trials": 12,
+    "seed": 0,
+}
+
+
+def write_space(tmp: Path, name: str = "space.yaml", **changes: object) -> Path:
+    doc = {**SMALL, **changes}
+    path = tmp / name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "hirisearch", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def popen(*args: str, cwd: Path | None = None) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "hirisearch", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd or ROOT,
+        env=env,
+    )
+
+
+# ------------------------------------------------------------------------------ PostgreSQL
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (d / name).exists():
+            return str(d / name)
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throw-away PostgreSQL server in a temporary folder on a free local port.
+
+    PostgreSQL refuses to run as root, so as root the server runs as ``nobody`` (``runuser``).
+    """
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; apt install postgresql")
+    as_user: list[str] = []
+    if os.getuid() == 0:
+        runuser = shutil.which("runuser")
+        if not runuser:
+            pytest.skip("running as root without runuser: cannot start PostgreSQL as non-root")
+        as_user = [runuser, "-u", "nobody", "--"]
+    tmp = Path(tempfile.mkdtemp(prefix="hirisearch-pg-"))
+    tmp.chmod(0o777)
+    data = tmp / "data"
+    port = _free_port()
+    subprocess.run(
+        [*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*as_user, pg_ctl, "-D", str(data), "-l", str(tmp / "log"), "-w", "-o",
+         f"-h 127.0.0.1 -p {port} -k {tmp} -c max_connections=200", "start"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    try:
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+        )
+        time.sleep(0.2)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------ counts
+#: Totals the search tests report at the end of the run (property-based cases, crash counts).
+COUNTS: dict[str, int] = {}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest hook
+    if COUNTS:
+        terminalreporter.write_sep("-", "search robustness counts")
+        for key, value in sorted(COUNTS.items()):
+            terminalreporter.write_line(f"{key}: {value}")

@@ -1,0 +1,124 @@
+"""Crash safety: SIGKILL at random moments, then --resume; Ctrl-C saves results; one run per folder.
+
+Counts are printed (run pytest with -s to see them) so the totals can be reported.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.search.conftest import COUNTS, cli, popen, write_space
+
+TRIALS = 60
+
+
+def _states(db: Path) -> dict[str, list[int]]:
+    """Trial numbers per state, read straight from the SQLite file."""
+    if not db.exists():
+        return {}
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = con.execute("SELECT number, state FROM trials").fetchall()
+    except sqlite3.OperationalError:  # tables not created yet
+        return {}
+    finally:
+        con.close()
+    out: dict[str, list[int]] = {}
+    for number, state in rows:
+        out.setdefault(state, []).append(number)
+    return out
+
+
+def _wait(cond, timeout: float = 240.0) -> None:  # noqa: ANN001
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    space = write_space(tmp_path, trials=TRIALS, strategy="tpe")
+    out = tmp_path / "run"
+    db = out / "study.db"
+    rng = random.Random(20261122)
+    kills, before = 0, 0
+    args = ["search", str(space), "--out", str(out), "--study", "t", "--no-verify", "--json"]
+    for attempt in range(4):
+        proc = popen(*args, *(["--resume"] if attempt else []))
+        try:
+            # wait until this process has finished at least one trial, then a random moment more
+            _wait(
+                lambda n=before, p=proc: (
+                    len(_states(db).get("COMPLETE", [])) > n or p.poll() is not None
+                )
+            )
+            time.sleep(rng.uniform(0.0, 1.5))
+        except BaseException:
+            proc.kill()
+            raise
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        done = _states(db).get("COMPLETE", [])
+        assert len(done) >= before, "a finished trial was lost"
+        assert len(done) == len(set(done))
+        before = len(done)
+    final = cli(*args, "--resume")
+    assert final.returncode == 0, final.stderr
+    states = _states(db)
+    complete = states.get("COMPLETE", [])
+    assert len(complete) == TRIALS == len(set(complete))
+    assert "RUNNING" not in states
+    doc = json.loads(final.stdout)
+    assert doc["complete"] == TRIALS
+    lines = [json.loads(x) for x in (out / "trials.jsonl").read_text().splitlines()]
+    assert sum(r["state"] == "COMPLETE" for r in lines) == TRIALS
+    lost = 0
+    dup = len(complete) - len(set(complete))
+    COUNTS["crash test: SIGKILLs then --resume"] = kills
+    COUNTS["crash test: interrupted trials marked FAIL and re-run"] = len(states.get("FAIL", []))
+    COUNTS["crash test: finished trials (requested 60)"] = len(complete)
+    COUNTS["crash test: trials lost"] = lost
+    COUNTS["crash test: trials duplicated"] = dup
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_saves_results(tmp_path: Path) -> None:
+    space = write_space(tmp_path, trials=100000)
+    out = tmp_path / "run"
+    proc = popen("search", str(space), "--out", str(out), "--study", "t", "--no-verify")
+    try:
+        _wait(lambda: len(_states(out / "study.db").get("COMPLETE", [])) >= 3)
+        # a second search on the same folder is refused while the first runs
+        second = cli("search", str(space), "--out", str(out), "--resume", "--no-verify")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    assert second.returncode == 3
+    assert "another hirisearch run is writing to this folder" in second.stderr
+    assert "Traceback" not in second.stderr and len(second.stderr.strip().splitlines()) == 1
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted;" in err and "--resume --out" in err
+    assert "Traceback" not in err
+    states = _states(out / "study.db")
+    assert "RUNNING" not in states
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["interrupted"] is True
+    assert doc["complete"] == len(states["COMPLETE"])
+    lines = (out / "trials.jsonl").read_text().splitlines()
+    assert sum(json.loads(x)["state"] == "COMPLETE" for x in lines) == doc["complete"]
