@@ -19,6 +19,7 @@ from hirisearch.cli import (
     split_refs_and_sizes,
 )
 from hirisearch.errors import HirisearchError
+from hirisearch.limits import TRACED_MODULE_LIMIT
 
 
 @command()
@@ -35,6 +36,10 @@ def profile(
     no_trace: Annotated[
         bool, typer.Option("--no-trace", help="Skip the traced count (analytic only).")
     ] = False,
+    trace_limit: Annotated[
+        int,
+        typer.Option(min=0, help="Skip the traced count above this many modules (0: no limit)."),
+    ] = TRACED_MODULE_LIMIT,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON document per resolution.")
     ] = False,
@@ -50,7 +55,13 @@ def profile(
         target = resolve(ref)
         for size in sizes or [None]:
             r = profile_target(
-                target, size, batch=batch, depth=depth, traced=not no_trace, counters=extra
+                target,
+                size,
+                batch=batch,
+                depth=depth,
+                traced=not no_trace,
+                counters=extra,
+                trace_limit=trace_limit or None,
             )
             if as_json:
                 emit_json(r.to_json())
