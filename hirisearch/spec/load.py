@@ -64,7 +64,10 @@ class _BoundedLoader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise yaml.YAMLError(f"nesting deeper than {MAX_DEPTH} levels")
+                raise _Refused(
+                    problem=f"nesting deeper than {MAX_DEPTH} levels",
+                    problem_mark=self.peek_event().start_mark,
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -261,6 +264,8 @@ def _check_mapping(
 
 def parse_spec(data: Any, *, file: str | None = None) -> SpecBase:
     """Validate a mapping as a spec of the family it names."""
+    if data is None:
+        raise SpecError("file has no YAML content (only comments?), expected a mapping", file=file)
     if not isinstance(data, dict):
         raise SpecError(
             f"expected a YAML mapping at the top level, but got a {type(data).__name__}", file=file
