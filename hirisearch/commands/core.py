@@ -65,10 +65,10 @@ def profile(
             )
             if as_json:
                 emit_json(r.to_json())
-                continue
-            console.print(profile_header(r), soft_wrap=True, markup=False)
-            console.print(profile_summary(r))
-            console.print(profile_stages(r, rows=depth > 1))
+            else:
+                console.print(profile_header(r), soft_wrap=True, markup=False)
+                console.print(profile_summary(r))
+                console.print(profile_stages(r, rows=depth > 1))
             for w in r.warnings:
                 err_console.print(f"hirisearch: warning: {w}", markup=False)
 
