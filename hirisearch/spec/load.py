@@ -17,14 +17,14 @@ from hirisearch.models import FAMILIES
 from hirisearch.models.base import SpecBase
 
 #: Spec files larger than this are refused before they are read (a spec is a few hundred bytes).
-MAX_SPEC_BYTES = 1 << 20
+MAX_SPEC_BYTES = 256 * 1024
 #: YAML alias references allowed in one document (refuses "billion laughs" expansion).
 MAX_ALIASES = 64
 #: Nesting depth allowed in one document.
 MAX_DEPTH = 32
 #: YAML nodes (scalars, lists, mappings, alias uses) allowed in one document. A spec has a few
 #: hundred; with aliases bounded too, the constructed document is at most this many values.
-MAX_NODES = 20_000
+MAX_NODES = 5_000
 #: Characters allowed in one scalar (a spec's longest value is its description).
 MAX_SCALAR_CHARS = 10_000
 
