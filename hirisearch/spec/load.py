@@ -207,10 +207,10 @@ def _kind(annotation: Any) -> Any:
     if annotation in (bool, int, float):
         return annotation
     if origin in (tuple, list, frozenset, set):
-        args = typing.get_args(annotation)
-        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        items = typing.get_args(annotation)
+        if origin is tuple and not (len(items) == 2 and items[1] is Ellipsis):
             return None
-        return ("seq", _kind(args[0])) if args else None
+        return ("seq", _kind(items[0])) if items else None
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return ("model", annotation)
     if origin is Literal:
