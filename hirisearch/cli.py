@@ -82,9 +82,13 @@ def split_refs_and_sizes(
             refs.append(a)
     if not refs:
         raise HirisearchError("expected at least one spec file or model name")
+    from hirisearch.limits import MAX_IMG_SIZE
+
     for r in res:
-        if r <= 0:
-            raise HirisearchError(f"--res must be a positive integer, but got {r}")
+        if not 0 < r <= MAX_IMG_SIZE:
+            raise HirisearchError(
+                f"--res must be a positive integer <= {MAX_IMG_SIZE}, but got {r}"
+            )
     return refs, res
 
 

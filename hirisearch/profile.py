@@ -3,6 +3,7 @@ breakdown. Results are frozen dataclasses; presentation lives in :mod:`hirisearc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -10,11 +11,53 @@ from typing import Any
 from hirisearch.cost.convention import CONVENTION
 from hirisearch.cost.counters import COUNTERS, CrossCheck, TracedCount, count_traced, cross_check
 from hirisearch.cost.types import Cost, CostNode
-from hirisearch.errors import CountingError
+from hirisearch.errors import CountingError, HirisearchError
+from hirisearch.limits import MAX_BATCH, TRACED_MODULE_LIMIT
 from hirisearch.targets import Target
 
 #: Analytic and traced MACs must agree within this relative tolerance, or the profile flags it.
 AGREEMENT_TOLERANCE = 1e-3
+#: Tensors larger than this many elements cannot be sized by torch (bytes must fit in 64 bits).
+MAX_TENSOR_ELEMENTS = 1 << 60
+
+
+def analytic_module_count(tree: CostNode) -> int:
+    """Nodes of a cost tree (one per module of the built model, leaves included), counted once per
+    distinct shared node, so a stage of 10,000 identical blocks costs one visit of the block."""
+    memo: dict[int, int] = {}
+
+    def count(node: CostNode) -> int:
+        key = id(node)
+        if key not in memo:
+            memo[key] = 1 + sum(count(child) for _, child in node.children)
+        return memo[key]
+
+    return count(tree)
+
+
+def trace_skip_reason(
+    tree: CostNode | None,
+    input_shape: tuple[int, ...],
+    *,
+    batch: int = 1,
+    limit: int | None = TRACED_MODULE_LIMIT,
+) -> str:
+    """Why the traced count of a model with this analytic ``tree`` is skipped ("" to run it)."""
+    if tree is None:
+        return ""
+    modules = analytic_module_count(tree)
+    if limit is not None and modules > limit:
+        return (
+            f"traced count skipped: the model has {modules} modules, more than the limit of "
+            f"{limit} for tracing (--trace-limit); analytic count only"
+        )
+    largest = max(tree.total.params, tree.total.acts * batch, batch * math.prod(input_shape))
+    if largest > MAX_TENSOR_ELEMENTS:
+        return (
+            f"traced count skipped: tensors of up to {largest:.3g} elements do not fit torch's "
+            "64-bit sizes; analytic count only"
+        )
+    return ""
 
 
 @dataclass(frozen=True)
@@ -166,6 +209,7 @@ def profile_target(
     traced: bool = True,
     counters: Sequence[str] = (),
     convention: str = "ours",
+    trace_limit: int | None = TRACED_MODULE_LIMIT,
 ) -> ProfileResult:
     """Profile ``target`` at ``img_size`` (default: its own) for a batch of ``batch``.
 
@@ -176,7 +220,10 @@ def profile_target(
         convention: ``"ours"``, or another project's counting path the family provides (e.g.
             ``"piip"``); then the analytic cost follows that path and no traced count is run
             (it measures our convention).
+        trace_limit: skip the traced count (with a note) above this many modules; None: no limit.
     """
+    if not 1 <= batch <= MAX_BATCH:
+        raise HirisearchError(f"batch must be >= 1 and <= {MAX_BATCH}, but got {batch}")
     for c in counters:
         if c not in COUNTERS:
             raise CountingError(f"unknown counter {c!r}; valid: {', '.join(COUNTERS)}")
@@ -188,8 +235,18 @@ def profile_target(
         tree, traced = other.cost(plan), False
     input_shape = target.input_shape(size, plan)
     build = target.builder(size, plan)
-    tc = count_traced(build, input_shape, batch=batch) if (traced or tree is None) else None
     warnings = list(getattr(plan, "warnings", ()))
+    skipped = trace_skip_reason(tree, input_shape, batch=batch, limit=trace_limit) if traced else ""
+    tc = None
+    if (traced and not skipped) or tree is None:
+        try:
+            tc = count_traced(build, input_shape, batch=batch)
+        except CountingError as e:
+            if tree is None:
+                raise
+            skipped = f"traced count failed: {e.one_line()}; analytic count only"
+    if skipped:
+        warnings.append(skipped)
     if tree is not None:
         total = tree.total.scaled(batch)
         macs_analytic = total.macs
@@ -231,7 +288,7 @@ def profile_target(
         categories=_categories(total),
         categories_traced=None if tc is None else _categories(tc.total),
         traced_mode=None if tc is None else tc.mode,
-        traced_note="" if tc is None else tc.note,
+        traced_note=skipped if tc is None else tc.note,
         traced_seconds=None if tc is None else tc.seconds,
         uncounted_ops=() if tc is None else tc.uncounted_ops,
         stages=stage_rows,

@@ -37,3 +37,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:
     torch.manual_seed(0)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Report how many generated hostile inputs the property-based tests ran (issue 8)."""
+    from tests import fuzzing
+
+    if fuzzing.COUNTS:
+        terminalreporter.write_sep("=", "property-based hardening")
+        terminalreporter.write_line(fuzzing.summary())

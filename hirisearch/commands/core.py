@@ -20,6 +20,7 @@ from hirisearch.cli import (
 )
 from hirisearch.commands.report import Out, save_run
 from hirisearch.errors import HirisearchError
+from hirisearch.limits import TRACED_MODULE_LIMIT
 
 
 @command()
@@ -37,6 +38,10 @@ def profile(
     no_trace: Annotated[
         bool, typer.Option("--no-trace", help="Skip the traced count (analytic only).")
     ] = False,
+    trace_limit: Annotated[
+        int,
+        typer.Option(min=0, help="Skip the traced count above this many modules (0: no limit)."),
+    ] = TRACED_MODULE_LIMIT,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON document per resolution.")
     ] = False,
@@ -72,6 +77,7 @@ def profile(
                 traced=not no_trace,
                 counters=extra,
                 convention=convention,
+                trace_limit=trace_limit or None,
             )
             results.append(r)
             additions: dict = {}
@@ -84,12 +90,12 @@ def profile(
                 )
             if as_json:
                 emit_json({**r.to_json(), **additions})
-                continue
-            console.print(profile_header(r), soft_wrap=True, markup=False)
-            console.print(profile_summary(r))
-            console.print(profile_stages(r, rows=depth > 1))
-            for item in shown:
-                console.print(item, soft_wrap=True, markup=False)
+            else:
+                console.print(profile_header(r), soft_wrap=True, markup=False)
+                console.print(profile_summary(r))
+                console.print(profile_stages(r, rows=depth > 1))
+                for item in shown:
+                    console.print(item, soft_wrap=True, markup=False)
             for w in r.warnings:
                 err_console.print(f"hirisearch: warning: {w}", markup=False)
     run_name = "+".join(dict.fromkeys(r.name for r in results))

@@ -257,19 +257,18 @@ def _categorise(model: nn.Module, op_flops: dict[str, dict[Any, int]]) -> dict[s
         cats["linear"] = linear_flops.get(path, 0)
         cats["attn"] -= cats["linear"]
         out[path] = dict(cats)
-    # Bottom-up sums for containers whose forward never ran.
+    # Bottom-up sums for containers whose forward never ran (children grouped by parent once, so
+    # this stays linear in the number of modules).
     names = [name for name, _ in model.named_modules()]
+    kids: dict[str, list[str]] = defaultdict(list)
+    for n in names:
+        if n:
+            kids[n.rpartition(".")[0]].append(n)
     for name in sorted(names, key=lambda n: -n.count(".") if n else 1):
         if name in out:
             continue
-        prefix = name + "." if name else ""
-        kids = [
-            n
-            for n in names
-            if n.startswith(prefix) and n != name and n[len(prefix) :].count(".") == 0
-        ]
         cats = defaultdict(int)
-        for kid in kids:
+        for kid in kids.get(name, ()):
             for k, v in out.get(kid, {}).items():
                 cats[k] += v
         if cats:
@@ -395,7 +394,15 @@ def count_traced(
         with torch.device("meta"):
             model = build(device="meta")
         return count_module(model, input_shape, mode="meta", with_acts=with_acts, batch=batch)
-    except (NotImplementedError, RuntimeError) as e:
+    except (OverflowError, TypeError, NotImplementedError, RuntimeError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if isinstance(e, OverflowError) or "overflow" in str(e).lower():
+            # Too large for torch's 64-bit sizes: an eager run could only fail or exhaust memory.
+            raise CountingError(
+                f"the model's tensors are too large for torch's 64-bit sizes ({first[:120]})"
+            ) from None
+        if isinstance(e, TypeError):
+            raise
         if not allow_eager:
             raise CountingError(
                 f"meta-device count failed ({type(e).__name__}: {str(e).splitlines()[0]})"

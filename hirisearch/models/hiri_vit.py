@@ -47,6 +47,7 @@ from hirisearch.layers.transformer import (
     class_block_cost,
     transformer_block_cost,
 )
+from hirisearch.limits import MAX_BLOCKS, MAX_IMG_SIZE, MAX_RATIO, MAX_WIDTH
 from hirisearch.models.base import Family, SpecBase
 
 BlockType = Literal["hr", "transformer"]
@@ -62,12 +63,12 @@ class HiriViTSpec(SpecBase):
     """A HIRI-ViT configuration. Per-stage lists are indexed stage 1..N (0-based in field paths)."""
 
     family: Literal["hiri_vit"]
-    img_size: int = Field(448, ge=1)
-    in_chans: int = Field(3, ge=1)
-    num_classes: int = Field(1000, ge=0)
+    img_size: int = Field(448, ge=1, le=MAX_IMG_SIZE)
+    in_chans: int = Field(3, ge=1, le=MAX_WIDTH)
+    num_classes: int = Field(1000, ge=0, le=MAX_WIDTH)
     stem_type: Literal["hr", "conv"] = "hr"
-    stem_chs: int = Field(32, ge=1)
-    stem_lr_convs: int = Field(2, ge=1)
+    stem_chs: int = Field(32, ge=1, le=MAX_WIDTH)
+    stem_lr_convs: int = Field(2, ge=1, le=MAX_BLOCKS)
     block_types: tuple[BlockType, ...] = Field(min_length=1)
     depths: tuple[int, ...] = Field(min_length=1)
     dims: tuple[int, ...] = Field(min_length=1)
@@ -76,13 +77,13 @@ class HiriViTSpec(SpecBase):
     sr_ratios: tuple[int, ...] = Field(min_length=1)
     hr_cffn: Literal["full", "low_res"] = "full"
     downsample: Literal["irds_a", "irds_b"] = "irds_b"
-    downsample_ratio: float = Field(4.0, gt=0)
+    downsample_ratio: float = Field(4.0, gt=0, le=MAX_RATIO)
     conv_norm: NormKind = "bn"
     token_norm: NormKind = "ln"
     act: ActKind = "gelu"
     qkv_bias: bool = True
     head: Literal["avg", "class_attn"] = "avg"
-    head_mlp_ratio: float = Field(4.0, gt=0)
+    head_mlp_ratio: float = Field(4.0, gt=0, le=MAX_RATIO)
     drop_path_rate: float = Field(0.0, ge=0, lt=1)
 
     @model_validator(mode="after")
@@ -97,14 +98,33 @@ class HiriViTSpec(SpecBase):
                     f"depths={self.depths}, {field}={values}",
                 )
         for i in range(n):
-            if self.depths[i] < 1:
-                raise FieldError(f"depths[{i}]", f"must be >= 1, but got {self.depths[i]}")
-            if self.dims[i] < 1:
-                raise FieldError(f"dims[{i}]", f"must be >= 1, but got {self.dims[i]}")
-            if self.mlp_ratios[i] <= 0:
-                raise FieldError(f"mlp_ratios[{i}]", f"must be > 0, but got {self.mlp_ratios[i]}")
-            if self.sr_ratios[i] < 1:
-                raise FieldError(f"sr_ratios[{i}]", f"must be >= 1, but got {self.sr_ratios[i]}")
+            if not 1 <= self.depths[i] <= MAX_BLOCKS:
+                raise FieldError(
+                    f"depths[{i}]", f"must be >= 1 and <= {MAX_BLOCKS}, but got {self.depths[i]}"
+                )
+            if not 1 <= self.dims[i] <= MAX_WIDTH:
+                raise FieldError(
+                    f"dims[{i}]", f"must be >= 1 and <= {MAX_WIDTH}, but got {self.dims[i]}"
+                )
+            if not 0 <= self.num_heads[i] <= self.dims[i]:
+                raise FieldError(
+                    f"num_heads[{i}]",
+                    f"`0 <= num_heads[{i}] <= dims[{i}]` must hold, but got "
+                    f"num_heads[{i}]={self.num_heads[i]}, dims[{i}]={self.dims[i]}",
+                )
+            ratio = self.mlp_ratios[i]
+            if not 0 < ratio <= MAX_RATIO or int(self.dims[i] * ratio) < 1:
+                raise FieldError(
+                    f"mlp_ratios[{i}]",
+                    f"must be > 0 and <= {MAX_RATIO:g} with a hidden width "
+                    f"`int(dims[{i}] * mlp_ratios[{i}]) >= 1`, but got mlp_ratios[{i}]={ratio}, "
+                    f"dims[{i}]={self.dims[i]}",
+                )
+            if not 1 <= self.sr_ratios[i] <= MAX_IMG_SIZE:
+                raise FieldError(
+                    f"sr_ratios[{i}]",
+                    f"must be >= 1 and <= {MAX_IMG_SIZE}, but got {self.sr_ratios[i]}",
+                )
             if self.block_types[i] == "transformer":
                 heads, dim = self.num_heads[i], self.dims[i]
                 if heads < 1 or dim % heads:
@@ -119,6 +139,18 @@ class HiriViTSpec(SpecBase):
                     f"key/value reduction applies to transformer stages only; stage {i + 1} is "
                     f"'hr', so sr_ratios[{i}] must be 1, but got {self.sr_ratios[i]}",
                 )
+        if sum(self.depths) > MAX_BLOCKS:
+            raise FieldError(
+                "depths",
+                f"`sum(depths) <= {MAX_BLOCKS}` must hold (blocks in the whole model), but got "
+                f"{sum(self.depths)}",
+            )
+        if int(self.dims[-1] * self.head_mlp_ratio) < 1:
+            raise FieldError(
+                "head_mlp_ratio",
+                f"`int(dims[-1] * head_mlp_ratio) >= 1` must hold, but got "
+                f"head_mlp_ratio={self.head_mlp_ratio}, dims[-1]={self.dims[-1]}",
+            )
         if self.head == "class_attn":
             heads, dim = self.num_heads[-1], self.dims[-1]
             if heads < 1 or dim % heads:
@@ -223,6 +255,10 @@ def valid_sizes_near(img_size: int, count: int = 2) -> tuple[int, ...]:
 def plan_hiri_vit(spec: HiriViTSpec, img_size: int | None = None) -> HiriViTPlan:
     """Derive every size of the model at ``img_size`` (default: the spec's)."""
     size = spec.img_size if img_size is None else img_size
+    if size > MAX_IMG_SIZE:
+        raise ResolutionError(
+            f"input size must be <= {MAX_IMG_SIZE}, but got {size}", field="img_size"
+        )
     if size < MIN_SIZE or size % SIZE_MULTIPLE:
         near = " or ".join(str(s) for s in valid_sizes_near(size))
         raise ResolutionError(
@@ -682,9 +718,8 @@ class HiriViT(nn.Module):
         )
         self.stages = nn.ModuleList(HiriViTStage(s, plan, **dd) for s in plan.stages)
         self.head = HiriViTHead(plan.head, plan, **dd)
-        if (
-            torch.device(device or torch.get_default_device()).type != "meta"
-        ):  # no values to set on meta
+        if torch.device(device or torch.get_default_device()).type != "meta":
+            # Meta tensors hold no values; initialising them only costs time (most of a meta build).
             self.apply(_init_weights)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

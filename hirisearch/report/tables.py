@@ -39,6 +39,8 @@ def profile_summary(r: ProfileResult) -> Table:
             fmt.gmacs(r.macs_traced),
             f"torch FlopCounterMode, {r.traced_mode}, {r.traced_seconds:.2f}s",
         )
+    elif r.traced_note:
+        t.add_row("GFLOPs traced", "n/a", r.traced_note)
     if r.agreement is not None:
         ok = abs(r.agreement) <= 1e-3
         t.add_row(

@@ -2,47 +2,94 @@
 
 from __future__ import annotations
 
+import math
 import os
+import types
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from hirisearch.errors import FieldError, SpecError
 from hirisearch.models import FAMILIES
 from hirisearch.models.base import SpecBase
 
 #: Spec files larger than this are refused before they are read (a spec is a few hundred bytes).
-MAX_SPEC_BYTES = 1 << 20
+MAX_SPEC_BYTES = 256 * 1024
 #: YAML alias references allowed in one document (refuses "billion laughs" expansion).
 MAX_ALIASES = 64
 #: Nesting depth allowed in one document.
 MAX_DEPTH = 32
+#: YAML nodes (scalars, lists, mappings, alias uses) allowed in one document. A spec has a few
+#: hundred; with aliases bounded too, the constructed document is at most this many values.
+MAX_NODES = 5_000
+#: Characters allowed in one scalar (a spec's longest value is its description).
+MAX_SCALAR_CHARS = 10_000
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """A well-formed document the loader refuses (a bound or a duplicate key)."""
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` (no Python object construction) with bounded alias use and nesting."""
+    """``yaml.SafeLoader`` (no Python object construction) with bounded alias use, nesting, node
+    count and scalar length, and duplicate mapping keys refused (plain PyYAML keeps the last)."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._aliases = 0
         self._depth = 0
+        self._nodes = 0
 
     def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise yaml.YAMLError(f"more than {MAX_NODES} YAML nodes (a spec has a few hundred)")
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
                 raise yaml.YAMLError(
                     f"more than {MAX_ALIASES} alias references (alias expansion is bounded)"
                 )
+        elif self.check_event(yaml.ScalarEvent):
+            event = self.peek_event()
+            if len(event.value) > MAX_SCALAR_CHARS:
+                raise _Refused(
+                    problem=f"a value of {len(event.value)} characters, more than the "
+                    f"{MAX_SCALAR_CHARS}-character limit",
+                    problem_mark=event.start_mark,
+                )
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise yaml.YAMLError(f"nesting deeper than {MAX_DEPTH} levels")
+                raise _Refused(
+                    problem=f"nesting deeper than {MAX_DEPTH} levels",
+                    problem_mark=self.peek_event().start_mark,
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # ``<<: *base`` then overriding a merged key is fine
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node)
+                except TypeError:  # an unhashable key; the base class reports it
+                    continue
+                if first is not key_node:
+                    raise _Refused(
+                        problem=f"duplicate key {_short(key)} (first at line "
+                        f"{first.start_mark.line + 1})",
+                        problem_mark=key_node.start_mark,
+                    )
+        return super().construct_mapping(node, deep=deep)
 
 
 def read_yaml(path: str | os.PathLike[str], *, max_bytes: int = MAX_SPEC_BYTES) -> Any:
@@ -78,6 +125,14 @@ def read_yaml(path: str | os.PathLike[str], *, max_bytes: int = MAX_SPEC_BYTES) 
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        if isinstance(e, _Refused):
+            raise SpecError(f"{where}{e.problem}", file=name) from None
+        if isinstance(e, yaml.constructor.ConstructorError) and "tag" in str(e.problem):
+            raise SpecError(
+                f"{where}YAML tag not allowed ({e.problem}); a spec is plain data: mappings, "
+                "lists, strings, numbers and booleans",
+                file=name,
+            ) from None
         raise SpecError(f"YAML syntax error: {where}{e.problem or e}", file=name) from None
     except yaml.YAMLError as e:
         raise SpecError(f"YAML error: {e}", file=name) from None
@@ -138,8 +193,80 @@ def _split_path(path: str) -> list[Any]:
     return parts
 
 
+_NUMBER_WORDS = {int: "an integer", float: "a number"}
+
+
+def _kind(annotation: Any) -> Any:
+    """What the strict pre-check expects for a field annotation: ``int``, ``float``, ``bool``,
+    ``("seq", kind)``, ``("model", cls)``, or None (left to pydantic alone)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _kind(typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _kind(args[0]) if len(args) == 1 else None
+    if annotation in (bool, int, float):
+        return annotation
+    if origin in (tuple, list, frozenset, set):
+        items = typing.get_args(annotation)
+        if origin is tuple and not (len(items) == 2 and items[1] is Ellipsis):
+            return None
+        return ("seq", _kind(items[0])) if items else None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return ("model", annotation)
+    if origin is Literal:
+        return None
+    return None
+
+
+def _check_values(value: Any, kind: Any, loc: tuple[Any, ...], file: str | None) -> None:
+    """Refuse what pydantic's lax mode would quietly coerce or accept: ``true`` for a count,
+    ``"64"`` for a width, ``1`` for a flag, and NaN or infinity anywhere."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"must be a finite number, but got {value}", file=file, field=_loc(loc))
+    if kind in (int, float):
+        if isinstance(value, (bool, str)):
+            what = "a boolean" if isinstance(value, bool) else "a string"
+            raise SpecError(
+                f"expected {_NUMBER_WORDS[kind]}, but got {what} {_short(value)}",
+                file=file,
+                field=_loc(loc),
+            )
+    elif kind is bool:
+        if not isinstance(value, bool):
+            raise SpecError(
+                f"expected true or false, but got {_short(value)}", file=file, field=_loc(loc)
+            )
+    elif isinstance(kind, tuple) and kind[0] == "seq":
+        if isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                _check_values(item, kind[1], (*loc, i), file)
+            return
+    elif isinstance(kind, tuple) and kind[0] == "model":
+        if isinstance(value, dict):
+            _check_mapping(value, kind[1], loc, file)
+            return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_values(v, None, (*loc, k), file)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_values(v, None, (*loc, i), file)
+
+
+def _check_mapping(
+    data: dict[Any, Any], model: type[BaseModel], loc: tuple[Any, ...], file: str | None
+) -> None:
+    fields = model.model_fields
+    for key, value in data.items():
+        info = fields.get(key) if isinstance(key, str) else None
+        _check_values(value, None if info is None else _kind(info.annotation), (*loc, key), file)
+
+
 def parse_spec(data: Any, *, file: str | None = None) -> SpecBase:
     """Validate a mapping as a spec of the family it names."""
+    if data is None:
+        raise SpecError("file has no YAML content (only comments?), expected a mapping", file=file)
     if not isinstance(data, dict):
         raise SpecError(
             f"expected a YAML mapping at the top level, but got a {type(data).__name__}", file=file
@@ -157,8 +284,10 @@ def parse_spec(data: Any, *, file: str | None = None) -> SpecBase:
             file=file,
             field="family",
         )
+    spec_type = FAMILIES[family].spec_type
+    _check_mapping(data, spec_type, (), file)
     try:
-        return FAMILIES[family].spec_type.model_validate(data)
+        return spec_type.model_validate(data)
     except ValidationError as e:
         raise spec_error_from(e, file=file) from None
 
