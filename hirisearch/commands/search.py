@@ -14,7 +14,7 @@ def _fmt_value(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def pareto_table(result: Any) -> Any:
+def pareto_table(result: Any, baselines: list[dict[str, Any]] = ()) -> Any:  # type: ignore[assignment]
     """The Pareto front as a Rich table (a pure function of the result)."""
     from rich.table import Table
 
@@ -48,6 +48,17 @@ def pareto_table(result: Any) -> Any:
         row += [f"{base['slack'].get(b, 0):+.3g}" for b in result.budgets]
         row.append("")
         t.add_row(*row, style="dim")
+    for b in baselines:
+        row = [
+            "baseline",
+            f"{b['name']} ({b['spec']}, at {b['img_size']})",
+            fmt.params_m(b["params"]),
+            fmt.gmacs(b["macs"]),
+        ]
+        row += [_fmt_obj(b["objectives"].get(n)) for n in names if n not in ("params", "gmacs")]
+        row += ["" for _ in result.budgets]
+        row.append("")
+        t.add_row(*row, style="cyan")
     for e in result.pareto:
         r = e.record
         changes = _changes(e.diff, base_spec=result.base_spec)
@@ -123,6 +134,13 @@ def search(
         bool,
         typer.Option("--no-verify", help="Skip the traced re-count of the Pareto configurations."),
     ] = False,
+    baseline: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--baseline",
+            help="A model to place in the results table (spec or timm:<name>); repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Budget-constrained search of a model family's configurations (Optuna)."""
     from hirisearch.report import format as fmt
@@ -179,11 +197,14 @@ def search(
         workers=workers,
         verify=not no_verify,
     )
+    base_rows = [_baseline_row(ref, space) for ref in baseline or []]
     result = _run_with_progress(space, opts, quiet=as_json)
     if as_json:
-        emit_json(result.to_json())
+        emit_json({**result.to_json(), "baselines": base_rows})
     else:
-        _render(result, space_file)
+        _render(result, space_file, base_rows)
+    if not result.interrupted:
+        _write_report(space, result, base_rows, quiet=as_json)
     if result.interrupted:
         err_console.print(
             f"hirisearch: interrupted; {result.complete} finished trials are saved in "
@@ -241,7 +262,80 @@ def _run_with_progress(space: Any, opts: Any, *, quiet: bool) -> Any:
             bar.stop()
 
 
-def _render(result: Any, space_file: str) -> None:
+def _baseline_row(ref: str, space: Any) -> dict[str, Any]:
+    """A baseline's cost at the space's input size (or its own, if it cannot take that size)."""
+    from hirisearch.errors import ResolutionError
+    from hirisearch.profile import profile_target
+    from hirisearch.targets import resolve
+
+    target = resolve(ref)
+    size = space.base.get("img_size")
+    try:
+        p = profile_target(target, size, traced=False)
+    except ResolutionError:
+        p = profile_target(target, None, traced=False)
+    values = {
+        "params": p.params,
+        "gmacs": p.macs / 1e9,
+        "activations": p.acts,
+        "img_size": p.img_size,
+    }
+    return {
+        "name": p.name,
+        "spec": ref,
+        "img_size": p.img_size,
+        "params": p.params,
+        "macs": p.macs,
+        "objectives": {o.name: values.get(o.name) for o in space.objectives},
+    }
+
+
+def _write_report(space: Any, result: Any, baselines: list[dict[str, Any]], *, quiet: bool) -> None:
+    """results.json (kind ``search``), results.csv, report.md, report.html and plots in the run folder."""
+    import json
+
+    from hirisearch.report.writers import write_run
+
+    pareto = {e.record.number for e in result.pareto}
+    trials = []
+    path = Path(result.run_dir) / "trials.jsonl"
+    for line in path.read_text().splitlines() if path.exists() else []:
+        r = json.loads(line)
+        trials.append(
+            {
+                "number": r["number"],
+                "state": r["state"],
+                "feasible": bool(r.get("feasible")),
+                "params": r.get("params"),
+                "macs": r.get("macs"),
+                "objectives": r.get("objectives") or {},
+                "pareto": r["number"] in pareto,
+                "axes": r.get("values") or {},
+            }
+        )
+    budgets: dict[str, float] = {}
+    for b in space.budgets:
+        if b.max is not None:
+            budgets[b.metric] = b.max
+        if b.min is not None:
+            budgets[f"{b.metric} (min)"] = b.min
+    doc = {
+        "base_spec": space.base_file or space.file,
+        "img_size": space.base.get("img_size"),
+        "budgets": budgets,
+        "objectives": [{"name": o.name, "direction": o.direction} for o in space.objectives],
+        "trials": trials,
+        "baselines": [{k: v for k, v in b.items() if k != "img_size"} for b in baselines],
+    }
+    files = write_run(result.run_dir, "search", doc, command=f"hirisearch search {space.file}")
+    line = f"report: {files.html}"
+    if quiet:
+        err_console.print(f"hirisearch: {line}", markup=False)
+    else:
+        console.print(line, markup=False, soft_wrap=True)
+
+
+def _render(result: Any, space_file: str, baselines: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
     from hirisearch.report import format as fmt
 
     console.print(
@@ -273,7 +367,7 @@ def _render(result: Any, space_file: str) -> None:
                 soft_wrap=True,
             )
         return
-    console.print(pareto_table(result))
+    console.print(pareto_table(result, baselines))
     console.print(f"Pareto specs: {Path(result.run_dir) / 'pareto'}/", markup=False)
     for note in result.notes:
         err_console.print(f"hirisearch: warning: {note}", markup=False)
