@@ -293,6 +293,7 @@ def _baseline_row(ref: str, space: Any) -> dict[str, Any]:
 def _write_report(space: Any, result: Any, baselines: list[dict[str, Any]], *, quiet: bool) -> None:
     """results.json (kind ``search``), results.csv, report.md, report.html and plots in the run folder."""
     import json
+    import os
 
     from hirisearch.report.writers import write_run
 
@@ -320,7 +321,7 @@ def _write_report(space: Any, result: Any, baselines: list[dict[str, Any]], *, q
         if b.min is not None:
             budgets[f"{b.metric} (min)"] = b.min
     doc = {
-        "base_spec": space.base_file or space.file,
+        "base_spec": os.path.normpath(space.base_file or space.file),
         "img_size": space.base.get("img_size"),
         "budgets": budgets,
         "objectives": [{"name": o.name, "direction": o.direction} for o in space.objectives],
