@@ -6,17 +6,27 @@ elementwise ops at several sizes -- and fits, per operator category, a roofline-
 
     time = per_mac * MACs + per_element * elements moved + per_param * weights + per_op
 
-by non-negative least squares on relative error. Prediction walks the cost tree's operators (leaves,
-plus the attention matmuls a node does itself), classifies each one and sums the category models.
-Elementwise work the convention does not count (activations, residual adds, up-sampling, layout
-copies) is charged as one elementwise pass over every conv and linear output, at the calibrated
-elementwise rate.
+by robust (Huber-weighted) non-negative least squares on relative error. Two more stages, fitted on
+what isolated operators do not show:
+
+1. blocks (HR-stem, IRDS, HR-block, conv FFN, Transformer blocks at the sizes HIRI-ViT uses):
+   ``block = sum_c scale_c * alone_c + glue``, the in-block slow-down ``scale_c >= 1`` of each
+   category (cold caches, strided and larger inputs) and the glue -- activations, residual adds,
+   up-sampling, layout copies the convention does not count -- as one elementwise pass over every
+   conv, linear and attention output plus a cost per operator (:func:`fit_blocks`);
+2. a few fixed whole networks (:data:`NETWORKS`, timed round-robin over several rounds):
+   ``network = k * predicted + o * operators`` (stage reshapes, caches cold between blocks, the
+   forward's Python; :func:`fit_network`).
+
+Prediction walks the cost tree's operators (leaves, plus the attention matmuls a node does itself),
+classifies each one and sums the category models with these factors.
 
 The operator category is derived from the tree alone: a conv whose MACs per output element
 (``(in_chs / groups) x k x k``) is at most :data:`DW_MAX_INTENSITY` is a low-intensity conv
 (depth-wise 3x3 and 5x5), any other conv is dense.
 
-Public API: :func:`calibrate`, :func:`fit`, :func:`predict_latency_ms`, :func:`load_calibration`,
+Public API: :func:`calibrate`, :func:`fit`, :func:`fit_blocks`, :func:`fit_network`,
+:func:`predict_latency_ms`, :func:`load_calibration`,
 :func:`save_calibration`, :func:`calibration_path`.
 """
 
@@ -47,6 +57,8 @@ __all__ = [
     "CalibrationError",
     "tree_ops",
     "fit",
+    "fit_blocks",
+    "fit_network",
     "calibrate",
     "predict_latency_ms",
     "calibration_path",

@@ -113,7 +113,15 @@ def _cal() -> Calibration:
 
 
 def _scaled_cal() -> Calibration:
-    return Calibration(**{**_cal().__dict__, "scales": {"conv": 1.25, "dwconv": 1.75}})
+    return Calibration(
+        **{
+            **_cal().__dict__,
+            "scales": {"conv": 1.25, "dwconv": 1.75},
+            "network_scale": 1.1,
+            "network_per_op": 0.003,
+            "networks": (("network cal-a @224", 12.5),),
+        }
+    )
 
 
 def test_prediction_sums_operators_and_scales_with_batch() -> None:
@@ -136,7 +144,7 @@ def test_save_and_load_roundtrip(tmp_path, monkeypatch) -> None:
     assert path == tmp_path / "calibration-cpu.json"
     loaded = load_calibration("cpu")
     assert loaded.coeffs == cal.coeffs and loaded.samples == cal.samples
-    assert loaded.scales == cal.scales
+    assert loaded == cal
     with pytest.raises(CalibrationError, match="hirisearch calibrate --device cuda"):
         load_calibration("cuda")
     doc = json.loads(path.read_text())
@@ -195,3 +203,19 @@ def test_scales_multiply_operator_times() -> None:
     scaled = Calibration(**{**cal.__dict__, "scales": {"dwconv": 2.0}})
     assert scaled.op_ms(op) == pytest.approx(2 * cal.op_ms(op))
     assert scaled.isolated_ms(op) == pytest.approx(cal.op_ms(op))
+
+
+def test_fit_network_recovers_factor_and_per_op_cost() -> None:
+    cal = _cal()
+    nets = pr.network_benchmarks()
+    assert len(nets) >= 4 and all(mb.network and not mb.is_block for mb in nets)
+    k, o = 1.3, 0.02
+    measured = [
+        (mb, k * predict_latency_ms(mb.tree, cal) + o * tree_ops(mb.tree)[-1].count) for mb in nets
+    ]
+    got_k, got_o = pr.fit_network(measured, cal)
+    assert got_k == pytest.approx(k, rel=1e-6) and got_o == pytest.approx(o, rel=1e-5)
+    fitted = Calibration(**{**cal.__dict__, "network_scale": got_k, "network_per_op": got_o})
+    for mb, ms in measured:
+        assert predict_latency_ms(mb.tree, fitted) == pytest.approx(ms, rel=1e-6)
+    assert pr.fit_network(measured[:1], cal) == (1.0, 0.0)  # one network cannot fix two numbers
