@@ -63,6 +63,13 @@ def main() -> None:
     ap.add_argument("--min-time", type=float, default=1.0, help="measuring seconds per config")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="measure every config once per round, round-robin (a burst of other work on a "
+        "shared machine then hits one round of a config, not all of them)",
+    )
+    ap.add_argument(
         "--statistic",
         choices=("median", "min"),
         default="median",
@@ -78,29 +85,35 @@ def main() -> None:
     cal_s = time.perf_counter() - t0
 
     rng = random.Random(args.seed)
-    rows = []
+    configs = []
     for i in range(args.configs):
         spec, size = random_spec(rng, i)
         plan = FAMILY.plan(spec, size)
         tree = FAMILY.cost(plan)
-        predicted = predict_latency_ms(tree, cal)
         model = FAMILY.build(plan).eval()
-        x = torch.randn(1, *plan.input_shape)
-        with torch.inference_mode():
-            summary = summarize(
-                time_callable(
-                    lambda model=model, x=x: model(x),
-                    cpu,
-                    warmup_s=0.3,
-                    min_time_s=args.min_time,
-                    clock=args.clock,
+        configs.append((spec, size, tree, model, torch.randn(1, *plan.input_shape)))
+    runs: list[list[float]] = [[] for _ in configs]
+    for _ in range(args.rounds):
+        for (_, _, _, model, x), out in zip(configs, runs, strict=True):
+            with torch.inference_mode():
+                out.extend(
+                    time_callable(
+                        lambda model=model, x=x: model(x),
+                        cpu,
+                        warmup_s=0.1,
+                        min_time_s=args.min_time / args.rounds,
+                        clock=args.clock,
+                    )
                 )
-            )
+    rows = []
+    for (spec, size, tree, _, _), samples in zip(configs, runs, strict=True):
+        summary = summarize(samples)
         ms = summary.min_ms if args.statistic == "min" else summary.median_ms
-        rows.append((spec, size, tree.total.macs, predicted, ms))
+        rows.append((spec, size, tree.total.macs, predict_latency_ms(tree, cal), ms))
 
     print(
-        f"CPU, {args.threads} thread(s), {args.clock} clock, {args.statistic} of runs, batch 1, "
+        f"CPU, {args.threads} thread(s), {args.clock} clock, {args.statistic} of runs "
+        f"({args.rounds} rounds), batch 1, "
         "fp32; calibration took "
         f"{cal_s:.1f} s ({len(cal.samples)} samples)"
     )

@@ -6,17 +6,27 @@ elementwise ops at several sizes -- and fits, per operator category, a roofline-
 
     time = per_mac * MACs + per_element * elements moved + per_param * weights + per_op
 
-by non-negative least squares on relative error. Prediction walks the cost tree's operators (leaves,
-plus the attention matmuls a node does itself), classifies each one and sums the category models.
-Elementwise work the convention does not count (activations, residual adds, up-sampling, layout
-copies) is charged as one elementwise pass over every conv and linear output, at the calibrated
-elementwise rate.
+by robust (Huber-weighted) non-negative least squares on relative error. Two more stages, fitted on
+what isolated operators do not show:
+
+1. blocks (HR-stem, IRDS, HR-block, conv FFN, Transformer blocks at the sizes HIRI-ViT uses):
+   ``block = sum_c scale_c * alone_c + glue``, the in-block slow-down ``scale_c >= 1`` of each
+   category (cold caches, strided and larger inputs) and the glue -- activations, residual adds,
+   up-sampling, layout copies the convention does not count -- as one elementwise pass over every
+   conv, linear and attention output plus a cost per operator (:func:`fit_blocks`);
+2. a few fixed whole networks (:data:`NETWORKS`, timed round-robin over several rounds):
+   ``network = k * predicted + o * operators`` (stage reshapes, caches cold between blocks, the
+   forward's Python; :func:`fit_network`).
+
+Prediction walks the cost tree's operators (leaves, plus the attention matmuls a node does itself),
+classifies each one and sums the category models with these factors.
 
 The operator category is derived from the tree alone: a conv whose MACs per output element
 (``(in_chs / groups) x k x k``) is at most :data:`DW_MAX_INTENSITY` is a low-intensity conv
 (depth-wise 3x3 and 5x5), any other conv is dense.
 
-Public API: :func:`calibrate`, :func:`fit`, :func:`predict_latency_ms`, :func:`load_calibration`,
+Public API: :func:`calibrate`, :func:`fit`, :func:`fit_blocks`, :func:`fit_network`,
+:func:`predict_latency_ms`, :func:`load_calibration`,
 :func:`save_calibration`, :func:`calibration_path`.
 """
 
@@ -26,7 +36,7 @@ import datetime as _dt
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +57,8 @@ __all__ = [
     "CalibrationError",
     "tree_ops",
     "fit",
+    "fit_blocks",
+    "fit_network",
     "calibrate",
     "predict_latency_ms",
     "calibration_path",
@@ -61,9 +73,16 @@ FEATURES = ("macs", "elements", "params", "ops")
 DW_MAX_INTENSITY = 25
 #: Instances of each micro-benchmark timed in turn (cold weights, as inside a model).
 COPIES = 4
+#: Rounds over the calibration networks (each network once per round).
+NETWORK_ROUNDS = 3
 #: Environment variable naming the calibration folder (default ``~/.cache/hirisearch``).
 CACHE_ENV = "HIRISEARCH_CACHE"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Categories whose in-model slow-down (against the same operator timed alone) the block fit measures.
+SCALED = ("conv", "dwconv", "linear", "attn", "norm")
+#: Robust fit: Huber threshold (in robust standard deviations of the relative error) and rounds.
+HUBER_K = 1.5
+ROBUST_ROUNDS = 8
 
 
 class CalibrationError(HirisearchError):
@@ -164,9 +183,25 @@ class Calibration:
     created: str
     coeffs: dict[str, tuple[float, float, float, float]]
     samples: tuple[Sample, ...] = field(default=())
+    #: Per category, the factor by which an operator inside a block is slower than timed alone
+    #: (cold caches, strided and larger inputs, layout changes); 1 where not fitted.
+    scales: dict[str, float] = field(default_factory=dict)
+    #: The factor by which a whole network is slower than its blocks timed alone (stage reshapes,
+    #: caches cold between blocks, the forward's Python); fitted on :data:`NETWORKS`.
+    network_scale: float = 1.0
+    #: Milliseconds per operator a whole network takes beyond its blocks (charged to the glue).
+    network_per_op: float = 0.0
+    #: The calibration networks and their measured times (ms).
+    networks: tuple[tuple[str, float], ...] = field(default=())
     version: int = FORMAT_VERSION
 
     def op_ms(self, op: Op, batch: int = 1) -> float:
+        """The operator's predicted time inside a network."""
+        ms = self.isolated_ms(op, batch) * self.scales.get(op.category, 1.0) * self.network_scale
+        return ms + (self.network_per_op * op.count if op.category == "glue" else 0.0)
+
+    def isolated_ms(self, op: Op, batch: int = 1) -> float:
+        """The operator's predicted time when timed alone (what the operator fit models)."""
         c = self.coeffs.get(op.category)
         if c is None and op.category == "glue":
             return 0.0  # a calibration without block benchmarks has no glue model
@@ -200,6 +235,10 @@ class Calibration:
             created=doc["created"],
             coeffs={k: tuple(float(x) for x in v) for k, v in doc["coeffs"].items()},  # type: ignore[misc]
             samples=samples,
+            scales={k: float(v) for k, v in doc.get("scales", {}).items()},
+            network_scale=float(doc.get("network_scale", 1.0)),
+            network_per_op=float(doc.get("network_per_op", 0.0)),
+            networks=tuple((str(n), float(ms)) for n, ms in doc.get("networks", ())),
         )
 
 
@@ -227,8 +266,25 @@ def nnls(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     return x
 
 
+def robust_nnls(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """:func:`nnls` with Huber weights by iteratively reweighted least squares: a row whose residual
+    exceeds :data:`HUBER_K` robust standard deviations (1.4826 x the median absolute residual)
+    counts with weight ``k / |r|``, so one disturbed timing cannot drag the fit."""
+    w = np.ones(len(y))
+    x = nnls(a, y)
+    for _ in range(ROBUST_ROUNDS):
+        r = y - a @ x
+        sigma = 1.4826 * float(np.median(np.abs(r)))
+        if sigma <= 1e-12 * max(1.0, float(np.abs(y).max())):
+            return x
+        w = np.minimum(1.0, HUBER_K * sigma / np.maximum(np.abs(r), 1e-300))
+        sw = np.sqrt(w)
+        x = nnls(a * sw[:, None], y * sw)
+    return x
+
+
 def fit(samples: Iterable[Sample]) -> dict[str, tuple[float, float, float, float]]:
-    """Fit each category's coefficients by non-negative least squares on relative error.
+    """Fit each category's coefficients by robust non-negative least squares on relative error.
 
     Feature columns are scaled to unit size before solving (MACs and per-op constants differ by
     ten orders of magnitude), then the coefficients are scaled back.
@@ -246,7 +302,7 @@ def fit(samples: Iterable[Sample]) -> dict[str, tuple[float, float, float, float
         a, y = a / w[:, None], y / w  # minimise relative error
         scale = np.abs(a).max(axis=0)
         scale[scale == 0] = 1.0
-        x = nnls(a / scale, y)
+        x = robust_nnls(a / scale, y)
         coeffs[cat] = tuple(float(v) for v in x / scale)
     return coeffs  # type: ignore[return-value]
 
@@ -262,10 +318,14 @@ class MicroBench:
     input_shape: tuple[int, ...]
     tree: CostNode
     channels_last: bool = False
+    #: Instances timed in turn (a whole network: one, as ``bench`` times it).
+    copies: int = COPIES
+    #: A whole network: fits the in-network factor on top of the operator and block fits.
+    network: bool = False
 
     @property
     def is_block(self) -> bool:
-        return bool(self.tree.children)
+        return bool(self.tree.children) and not self.network
 
 
 class _Sdpa(nn.Module):
@@ -432,7 +492,7 @@ def block_benchmarks() -> list[MicroBench]:
     )
 
     out: list[MicroBench] = []
-    for chs, size in [(16, 160), (32, 224)]:
+    for chs, size in [(16, 160), (32, 224), (24, 288)]:
         stem = StemPlan("hr", 3, chs, chs, 2, "bn", "ln", "gelu", (size, size))
         out.append(
             MicroBench(
@@ -443,7 +503,14 @@ def block_benchmarks() -> list[MicroBench]:
                 channels_last=True,
             )
         )
-    for cin, cout, hw in [(32, 64, 56), (64, 128, 28), (128, 320, 14), (64, 64, 6)]:
+    for cin, cout, hw in [
+        (32, 64, 56),
+        (48, 96, 72),
+        (64, 128, 28),
+        (128, 320, 14),
+        (352, 896, 8),
+        (64, 64, 6),
+    ]:
         down = DownsamplePlan(cin, cout, 4 * cin, "irds_b", "bn", "gelu", (hw, hw))
         out.append(
             MicroBench(
@@ -455,7 +522,7 @@ def block_benchmarks() -> list[MicroBench]:
             )
         )
     # Tiny maps pin down the per-operator cost (dispatch), large ones the per-element cost.
-    for dim, hw in [(16, 64), (24, 56), (32, 112), (64, 56), (128, 28), (32, 8)]:
+    for dim, hw in [(16, 64), (24, 56), (48, 72), (32, 112), (64, 56), (128, 28), (32, 8)]:
         out.append(
             MicroBench(
                 f"hr-block {dim} @{hw}",
@@ -482,6 +549,9 @@ def block_benchmarks() -> list[MicroBench]:
         (320, 10, 4, 1, 14),
         (448, 14, 4, 1, 7),
         (64, 2, 4, 1, 4),
+        (48, 1, 4, 2, 64),
+        (256, 8, 8, 1, 16),
+        (480, 15, 8, 1, 4),
     ]:
         out.append(
             MicroBench(
@@ -496,8 +566,133 @@ def block_benchmarks() -> list[MicroBench]:
     return out
 
 
+#: Whole calibration networks (HIRI-ViT, fixed: not drawn from any benchmark's random space):
+#: ``(name, img_size, stem_chs, n_hr, depths, dims, mlp_ratios, sr_ratios, head)``.
+NETWORKS = (
+    (
+        "cal-a",
+        224,
+        24,
+        2,
+        (1, 2, 2, 2, 1),
+        (24, 48, 96, 192, 384),
+        (4,) * 5,
+        (1, 1, 2, 1, 1),
+        "avg",
+    ),
+    (
+        "cal-b",
+        192,
+        32,
+        1,
+        (2, 1, 3, 1, 2),
+        (32, 64, 128, 224, 448),
+        (2, 8, 4, 4, 4),
+        (1, 2, 1, 1, 1),
+        "class_attn",
+    ),
+    (
+        "cal-c",
+        160,
+        16,
+        3,
+        (1, 1, 1, 2, 2),
+        (16, 32, 64, 160, 320),
+        (2, 2, 2, 8, 8),
+        (1,) * 5,
+        "avg",
+    ),
+    ("cal-d", 256, 32, 2, (2,) * 5, (32, 64, 128, 256, 512), (4,) * 5, (1, 1, 2, 1, 1), "avg"),
+    (
+        "cal-e",
+        192,
+        16,
+        1,
+        (1, 3, 1, 3, 1),
+        (16, 64, 96, 160, 320),
+        (2, 4, 8, 4, 4),
+        (1,) * 5,
+        "class_attn",
+    ),
+    (
+        "cal-f",
+        288,
+        24,
+        2,
+        (1,) * 5,
+        (24, 48, 96, 192, 384),
+        (4, 4, 4, 8, 8),
+        (1, 1, 2, 1, 1),
+        "avg",
+    ),
+    # small widths at large maps: dispatch- and elementwise-bound
+    ("cal-g", 224, 16, 2, (2, 2, 2, 2, 2), (16, 24, 64, 96, 192), (2, 2, 4, 4, 4), (1,) * 5, "avg"),
+    ("cal-h", 256, 16, 3, (3, 1, 2, 1, 1), (16, 32, 48, 96, 160), (4, 2, 2, 4, 8), (1,) * 5, "avg"),
+)
+
+
+def network_benchmarks() -> list[MicroBench]:
+    """A few whole HIRI-ViT networks: what a network takes beyond its blocks (stage reshapes, cold
+    caches between blocks, the Python of the forward) is fitted on them as one factor."""
+    from hirisearch.models.hiri_vit import FAMILY, HiriViTSpec
+
+    out: list[MicroBench] = []
+    for name, size, stem, n_hr, depths, dims, ratios, srs, head in NETWORKS:
+        kinds = ("hr",) * n_hr + ("transformer",) * (len(depths) - n_hr)
+        spec = HiriViTSpec(
+            family="hiri_vit",
+            name=name,
+            img_size=size,
+            stem_chs=stem,
+            block_types=kinds,
+            depths=depths,
+            dims=dims,
+            num_heads=tuple(0 if k == "hr" else d // 32 for k, d in zip(kinds, dims, strict=True)),
+            mlp_ratios=ratios,
+            sr_ratios=srs,
+            head=head,
+        )
+        plan = FAMILY.plan(spec, size)
+        out.append(
+            MicroBench(
+                f"network {name} @{size}",
+                lambda plan=plan: FAMILY.build(plan),
+                tuple(plan.input_shape),
+                FAMILY.cost(plan),
+                copies=1,
+                network=True,
+            )
+        )
+    return out
+
+
 def default_micro_benchmarks() -> list[MicroBench]:
-    return operator_benchmarks() + block_benchmarks()
+    return operator_benchmarks() + block_benchmarks() + network_benchmarks()
+
+
+def fit_network(
+    networks: Sequence[tuple[MicroBench, float]], calibration: Calibration, batch: int = 1
+) -> tuple[float, float]:
+    """What whole networks take beyond their blocks: ``network = k * predicted + o * operators``
+    (``k, o >= 0``; ``o`` the per-operator dispatch the blocks do not show: stage reshapes, the
+    forward's Python), by non-negative least squares on relative error. ``(1, 0)`` without
+    networks."""
+    rows, w = [], []
+    for mb, ms in networks:
+        if ms <= 0:
+            raise CalibrationError(f"non-positive timing of {mb.name!r}")
+        ops = tree_ops(mb.tree)
+        rows.append([predict_latency_ms(mb.tree, calibration, batch), float(ops[-1].count)])
+        w.append(ms)
+    if len(rows) < 2:
+        return 1.0, 0.0
+    a = np.array(rows) / np.array(w)[:, None]
+    col = np.abs(a).max(axis=0)
+    col[col == 0] = 1.0
+    k, o = robust_nnls(a / col, np.ones(len(rows))) / col
+    if k <= 0:
+        return 1.0, 0.0
+    return float(k), float(o)
 
 
 def _bench_op(
@@ -514,7 +709,7 @@ def _bench_op(
     # Several instances, run in turn: in a model every operator meets weights (and often inputs)
     # that are not in the caches, unlike one module timed over and over.
     pairs = []
-    for _ in range(COPIES):
+    for _ in range(mb.copies):
         model = mb.make().eval().to(device)
         x = torch.randn(batch, *mb.input_shape, device=device)
         if mb.channels_last:
@@ -547,29 +742,66 @@ def _single_op(mb: MicroBench) -> Op:
     return ops[0]
 
 
-def glue_samples(
-    blocks: Iterable[tuple[MicroBench, float]],
+def block_parts(
+    mb: MicroBench, coeffs: dict[str, tuple[float, float, float, float]], batch: int = 1
+) -> tuple[dict[str, float], Op]:
+    """A block's operators' predicted times when timed alone, per category, and its glue record."""
+    ops = tree_ops(mb.tree)
+    base: dict[str, float] = {}
+    for op in ops[:-1]:
+        c = coeffs.get(op.category)
+        if c is None:
+            raise CalibrationError(
+                f"block benchmark {mb.name!r} has a {op.category!r} operator but no "
+                "operator benchmark calibrated that category"
+            )
+        ms = sum(a * f for a, f in zip(c, op.features(batch), strict=True))
+        base[op.category] = base.get(op.category, 0.0) + ms
+    return base, ops[-1]
+
+
+def fit_blocks(
+    blocks: Sequence[tuple[MicroBench, float]],
     coeffs: dict[str, tuple[float, float, float, float]],
     batch: int = 1,
-) -> list[Sample]:
-    """Glue samples from measured blocks: measured time minus the operators' predicted time."""
-    out = []
-    for mb, ms in blocks:
-        ops = tree_ops(mb.tree)
-        glue = ops[-1]
-        base = 0.0
-        for op in ops[:-1]:
-            c = coeffs.get(op.category)
-            if c is None:
-                raise CalibrationError(
-                    f"block benchmark {mb.name!r} has a {op.category!r} operator but no "
-                    "operator benchmark calibrated that category"
-                )
-            base += sum(a * f for a, f in zip(c, op.features(batch), strict=True))
-        # Relative to the whole block: the fit makes block totals right, and a block whose
-        # operators already account for all of its time (residual 0) pulls the glue down.
-        out.append(Sample(mb.name, glue, batch, max(ms - base, 0.0), scale_ms=ms))
-    return out
+) -> tuple[dict[str, float], tuple[float, float, float, float], list[Sample]]:
+    """Fit what whole blocks take beyond their operators timed alone.
+
+    Model: ``block = sum_c (1 + d_c) * alone_c + e * elements + o * operators`` with ``d_c, e, o
+    >= 0``, where ``alone_c`` is the block's category-``c`` operators' predicted isolated time and
+    the glue (activations, residual adds, up-sampling, layout copies, dispatch) is an elementwise
+    pass over every conv, linear and attention output plus a cost per operator. Fitted by robust
+    non-negative least squares on the error relative to the block's time.
+
+    Returns:
+        ``(scales, glue coefficients, glue samples)``: ``scales[c] = 1 + d_c`` for the categories
+        the blocks contain; each glue sample is a block's time beyond its scaled operators.
+    """
+    parts = [block_parts(mb, coeffs, batch) for mb, _ in blocks]
+    present = [c for c in SCALED if any(c in base for base, _ in parts)]
+    rows, ys, ws = [], [], []
+    for (_, ms), (base, glue) in zip(blocks, parts, strict=True):
+        if ms <= 0:
+            raise CalibrationError("non-positive block timing")
+        g = glue.features(batch)
+        rows.append([base.get(c, 0.0) for c in present] + [g[1], g[3]])
+        ys.append(ms - sum(base.values()))
+        ws.append(ms)
+    if not rows:
+        return {}, (0.0, 0.0, 0.0, 0.0), []
+    w = np.array(ws)
+    a = np.array(rows, dtype=np.float64) / w[:, None]
+    y = np.array(ys, dtype=np.float64) / w
+    col = np.abs(a).max(axis=0)
+    col[col == 0] = 1.0
+    x = robust_nnls(a / col, y) / col
+    scales = {c: 1.0 + float(d) for c, d in zip(present, x, strict=False)}
+    glue_coeffs = (0.0, float(x[-2]), 0.0, float(x[-1]))
+    samples = []
+    for (mb, ms), (base, glue) in zip(blocks, parts, strict=True):
+        ops_ms = sum(scales[c] * t for c, t in base.items())
+        samples.append(Sample(mb.name, glue, batch, max(ms - ops_ms, 0.0), scale_ms=ms))
+    return scales, glue_coeffs, samples
 
 
 def calibrate(
@@ -585,8 +817,9 @@ def calibrate(
 ) -> Calibration:
     """Time the micro-benchmarks on ``device`` and fit the per-category models.
 
-    Single-operator benchmarks fit the operator categories; block benchmarks then fit the glue
-    category on what the blocks take beyond their operators.
+    Single-operator benchmarks fit the operator categories; block benchmarks then fit, on what the
+    blocks take beyond their operators timed alone, the in-model scale of each category and the
+    glue (:func:`fit_blocks`).
 
     Args:
         threads: CPU thread count during the measurements (default: torch's current count).
@@ -605,8 +838,11 @@ def calibrate(
     benches = list(benches if benches is not None else default_micro_benchmarks())
     samples: list[Sample] = []
     blocks: list[tuple[MicroBench, float]] = []
+    networks: list[tuple[MicroBench, float]] = []
     with cpu_threads(threads if device.type == "cpu" else None) as n, cudnn_benchmark(device):
         for i, mb in enumerate(benches):
+            if mb.network:
+                continue  # measured below, in rounds
             if progress is not None:
                 progress(i, len(benches), mb.name)
             ms = _bench_op(mb, device, batch, min_time_s, clock, statistic)
@@ -614,10 +850,24 @@ def calibrate(
                 blocks.append((mb, ms))
             else:
                 samples.append(Sample(mb.name, _single_op(mb), batch, ms))
+        # Whole networks, round-robin over NETWORK_ROUNDS rounds (a burst of other work on a shared
+        # machine then disturbs one round of a network, not all of them); each round as long as
+        # an operator's COPIES instances, since a network runs once per run.
+        nets = [mb for mb in benches if mb.network]
+        times: list[list[float]] = [[] for _ in nets]
+        for r in range(NETWORK_ROUNDS if nets else 0):
+            for j, mb in enumerate(nets):
+                if progress is not None:
+                    progress(len(benches) - len(nets) + j, len(benches), f"{mb.name} ({r + 1})")
+                t = min_time_s * COPIES / NETWORK_ROUNDS
+                times[j].append(_bench_op(mb, device, batch, t, clock, statistic))
+        for mb, ts in zip(nets, times, strict=True):
+            networks.append((mb, min(ts) if statistic == "min" else float(np.median(ts))))
     coeffs = fit(samples)
-    glue = glue_samples(blocks, coeffs, batch)
-    coeffs.update(fit(glue))
-    return Calibration(
+    scales, glue_coeffs, glue = fit_blocks(blocks, coeffs, batch)
+    if glue:
+        coeffs["glue"] = glue_coeffs
+    cal = Calibration(
         device=device.type,
         device_name=device_name(device),
         torch_version=torch.__version__,
@@ -625,6 +875,14 @@ def calibrate(
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         coeffs=coeffs,
         samples=tuple(samples + glue),
+        scales=scales,
+    )
+    k, o = fit_network(networks, cal, batch)
+    return replace(
+        cal,
+        network_scale=k,
+        network_per_op=o,
+        networks=tuple((mb.name, ms) for mb, ms in networks),
     )
 
 

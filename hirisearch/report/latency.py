@@ -111,16 +111,18 @@ def calibration_table(cal: Calibration) -> Table:
     t.add_column("GMAC/s", justify="right")
     t.add_column("ns / element", justify="right")
     t.add_column("us / op", justify="right")
+    t.add_column("in model", justify="right")
     t.add_column("samples", justify="right")
     t.add_column("median |error|", justify="right")
     for cat, (per_mac, per_elem, _per_param, per_op) in cal.coeffs.items():
         samples = [s for s in cal.samples if s.op.category == cat]
-        errors = sorted(abs(cal.op_ms(s.op, s.batch) / s.ms - 1) for s in samples)
+        errors = sorted(abs(cal.isolated_ms(s.op, s.batch) / s.ms - 1) for s in samples)
         t.add_row(
             cat,
             fmt.rate(1 / per_mac / 1e6) if per_mac > 0 else "-",
             f"{per_elem * 1e6:.3f}",
             f"{per_op * 1e3:.1f}",
+            f"x{cal.scales.get(cat, 1.0):.2f}",
             str(len(samples)),
             fmt.pct(errors[len(errors) // 2]) if errors else "-",
         )
