@@ -47,7 +47,7 @@ def test_bench_table_every_resolution_and_batch() -> None:
     assert res.exit_code == 0, res.output
     out = res.stdout
     assert "GFLOPs = GMACs, attention included" in out and "threads" in out
-    rows = [line for line in out.splitlines() if "HIRI-ViT-S" in line]
+    rows = [line for line in out.splitlines() if "HIRI-ViT-S" in line and "│" in line]
     assert len(rows) == 4
     assert "peak RSS growth" in res.stderr
 

@@ -18,8 +18,15 @@ def test_search_report_with_baselines(tmp_path: Path) -> None:
     res = runner.invoke(
         app,
         [
-            "search", str(SPECS / "search" / "hiri_vit_5g.yaml"), "--trials", "12", "--no-verify",
-            "--out", str(out), "--baseline", str(SPECS / "swin" / "t.yaml"),
+            "search",
+            str(SPECS / "search" / "hiri_vit_5g.yaml"),
+            "--trials",
+            "12",
+            "--no-verify",
+            "--out",
+            str(out),
+            "--baseline",
+            str(SPECS / "swin" / "t.yaml"),
         ],  # fmt: skip
         env={"COLUMNS": "200"},
     )
