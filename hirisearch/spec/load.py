@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from hirisearch.errors import FieldError, SpecError
+from hirisearch.limits import MAX_WIDTH
 from hirisearch.models import FAMILIES
 from hirisearch.models.base import SpecBase
 
@@ -224,6 +225,13 @@ def _check_values(value: Any, kind: Any, loc: tuple[Any, ...], file: str | None)
     ``"64"`` for a width, ``1`` for a flag, and NaN or infinity anywhere."""
     if isinstance(value, float) and not math.isfinite(value):
         raise SpecError(f"must be a finite number, but got {value}", file=file, field=_loc(loc))
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_WIDTH:
+        # Every count in a spec is far below this; larger ones overflow float conversions.
+        raise SpecError(
+            f"must be <= {MAX_WIDTH} (and >= -{MAX_WIDTH}), but got {_short(value)}",
+            file=file,
+            field=_loc(loc),
+        )
     if kind in (int, float):
         if isinstance(value, (bool, str)):
             what = "a boolean" if isinstance(value, bool) else "a string"

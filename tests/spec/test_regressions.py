@@ -54,7 +54,8 @@ def _spec(tmp_path: Path, **edits) -> str:
         (dict(num_heads=[-3, 0, 4, 10, 14]), "num_heads[0]", "0 <= num_heads[0] <= dims[0]"),
         # internal error (TypeError: overflow when unpacking long long) in the traced count
         (dict(dims=[32, 64, 128, 10**30, 448]), "dims[3]", "<= 4294967296"),
-        (dict(img_size=10**30), "img_size", "less than or equal to 1048576"),
+        (dict(img_size=10**30), "img_size", "<= 4294967296"),
+        (dict(img_size=2**21), "img_size", "less than or equal to 1048576"),
     ],
 )
 def test_fixed_spec_values(tmp_path: Path, edits: dict, field: str, words: str) -> None:
