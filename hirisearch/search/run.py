@@ -8,9 +8,12 @@ Storage (the source of truth; every results file is regenerated from it):
 - ``postgresql://...``: one study shared by processes on many machines (each with its own
   ``--out``); trials of dead workers are failed by Optuna's heartbeat.
 
-Trial accounting: each worker asks for a trial, evaluates it and tells the result; the study holds
-exactly ``trials`` COMPLETE trials at the end. A trial that was running when its process died is
-marked FAIL on resume (the run folder's lock proves no live process owns it) and re-run. When
+Trial accounting: the study holds exactly ``trials`` COMPLETE trials at the end. A single worker
+on the run folder's storage samples from an in-memory study and persists finished trials in
+batches (:func:`_work_in_memory`; a SIGKILL loses at most the unflushed batch, re-run on resume).
+Several workers, or a shared database, ask for a trial in the storage, evaluate it and tell the
+result; a trial that was running when its process died is marked FAIL on resume (the run folder's
+lock proves no live process owns it) and re-run. When
 several workers race for the last trials, a worker whose freshly asked trial would exceed the count
 marks it FAIL (system attribute ``hirisearch:surplus``) and stops.
 """
