@@ -168,9 +168,7 @@ def bench(
         name = "+".join(dict.fromkeys(r.name for r in results))
         save_run(ctx, "bench", {"records": records}, out=out, name=name[:80], quiet_stdout=as_json)
     else:
-        err_console.print(
-            "hirisearch: warning: nothing was measured; no run folder written", markup=False
-        )
+        err_console.print("hirisearch: warning: nothing was measured; no run folder written", markup=False)
 
 
 @command()

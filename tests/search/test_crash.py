@@ -16,7 +16,7 @@ import pytest
 
 from tests.search.conftest import COUNTS, cli, popen, write_space
 
-TRIALS = 400
+TRIALS = 1000
 
 
 def _states(db: Path) -> dict[str, list[int]]:
