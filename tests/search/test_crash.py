@@ -16,7 +16,7 @@ import pytest
 
 from tests.search.conftest import COUNTS, cli, popen, write_space
 
-TRIALS = 60
+TRIALS = 1000
 
 
 def _states(db: Path) -> dict[str, list[int]]:
@@ -89,7 +89,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
     dup = len(complete) - len(set(complete))
     COUNTS["crash test: SIGKILLs then --resume"] = kills
     COUNTS["crash test: interrupted trials marked FAIL and re-run"] = len(states.get("FAIL", []))
-    COUNTS["crash test: finished trials (requested 60)"] = len(complete)
+    COUNTS[f"crash test: finished trials (requested {TRIALS})"] = len(complete)
     COUNTS["crash test: trials lost"] = lost
     COUNTS["crash test: trials duplicated"] = dup
 
