@@ -26,7 +26,7 @@ Reconstructed details: position embeddings are stored at each branch's planned g
 classification class; the detector interpolates a 224-px table, which changes params only); window
 attention pads q/k/v with zeros as upstream's ``WindowedAttention`` does.
 
-PIIP's published GFLOPs come from its own counting path (see ``docs/piip.md``); the ``piip``
+PIIP's published GFLOPs come from its own counting path (see the README, "PIIP"); the ``piip``
 :class:`~hirisearch.models.base.Convention` reproduces it analytically from the plan.
 """
 
