@@ -89,7 +89,9 @@ class PIIPSpec(SpecBase):
     cls_token: bool = True
     qkv_bias: bool = True
     #: Initial value of the blocks' layer-scale vectors; ``null``: no layer scale.
-    layer_scale: float | None = Field(1.0, gt=0)  # initial value of the per-channel scales; null: none
+    layer_scale: float | None = Field(
+        1.0, gt=0
+    )  # initial value of the per-channel scales; null: none
     interactions: int = Field(12, ge=0)
     deform_num_heads: int = Field(16, ge=1)
     deform_points: int = Field(4, ge=1)

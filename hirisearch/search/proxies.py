@@ -42,12 +42,21 @@ def _plan(family: Family, spec: SpecBase, settings: ProxySettings) -> Any:
     return family.plan(spec, None)
 
 
+def _ensure_fits(family: Family, plan: Any, batch: int, dtype: str) -> None:
+    """Refuse, before building, a proxy pass whose estimated memory exceeds this machine's."""
+    from hirisearch.memory import ensure_fits, estimate_memory
+
+    est = estimate_memory(family.cost(plan), plan.input_shape, batch=batch, dtype=dtype)
+    ensure_fits(est.total_bytes, "cpu", what=f"the proxy pass of {plan.name} at {plan.img_size}")
+
+
 def naswot(family: Family, spec: SpecBase, settings: ProxySettings, *, seed: int = 0) -> float:
     """NASWOT score (higher is better) of ``spec`` on a random batch."""
     if settings.batch < 2:
         raise ProxyError("naswot needs a batch of at least 2 samples (proxy.batch)")
     torch.manual_seed(seed)
     plan = _plan(family, spec, settings)
+    _ensure_fits(family, plan, settings.batch, "fp32")
     model = family.build(plan)
     model.eval()
     codes: list[torch.Tensor] = []
@@ -77,6 +86,7 @@ def synflow(family: Family, spec: SpecBase, settings: ProxySettings, *, seed: in
     """log10 of the SynFlow score (higher is better) of ``spec``."""
     torch.manual_seed(seed)
     plan = _plan(family, spec, settings)
+    _ensure_fits(family, plan, 2 * settings.batch, "fp32")  # float64: twice the fp32 bytes
     model = family.build(plan, dtype=torch.float64)
     model.eval()
     with torch.no_grad():

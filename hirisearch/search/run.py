@@ -41,7 +41,7 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from hirisearch.cost.types import Cost
-from hirisearch.errors import HirisearchError
+from hirisearch.errors import HirisearchError, MemoryBudgetError
 from hirisearch.io import RunDir, atomic_write_json, atomic_write_text
 from hirisearch.search.budget import (
     Candidate,
@@ -261,15 +261,21 @@ class TrialRunner:
         cand = self.evaluator(values)
         check = check_budgets(cand, self.space.budgets, self.ctx, self.labels)
         out: list[float] = []
+        refused = ""
         for obj, direction in zip(self.objectives, self.directions, strict=True):
-            if not cand.valid or (obj.slow and not check.feasible):
-                out.append(math.inf if direction == "minimize" else -math.inf)
-            else:
+            worst = math.inf if direction == "minimize" else -math.inf
+            if not cand.valid or (obj.slow and not check.feasible) or refused:
+                out.append(worst)
+                continue
+            try:
                 out.append(obj.value(cand, self.octx))
+            except MemoryBudgetError as e:  # a proxy that would not fit: never built
+                refused = e.one_line()
+                out.append(worst)
         attrs = {
             "valid": cand.valid,
-            "feasible": check.feasible,
-            "error": cand.error,
+            "feasible": check.feasible and not refused,
+            "error": cand.error or refused or None,
             "params": cand.cost.params if cand.valid else None,
             "macs": cand.cost.macs if cand.valid else None,
             "acts": cand.cost.acts if cand.valid else None,
