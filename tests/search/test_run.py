@@ -189,10 +189,10 @@ def test_pareto_indices_match_brute_force() -> None:
 
 
 def test_proxies_refuse_a_model_that_would_not_fit_before_building(monkeypatch) -> None:
+    import dataclasses
+
     import hirisearch.memory as memory
     from hirisearch.errors import MemoryBudgetError
-
-    import dataclasses
 
     built: list[int] = []
     fam = dataclasses.replace(get_family("hiri_vit"), build=lambda *a, **k: built.append(1))
