@@ -8,7 +8,7 @@ results document (see :mod:`hirisearch.report.schema`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hirisearch.cost.convention import CONVENTION
@@ -73,9 +73,17 @@ def _point(target: Target, size: int, batch: int) -> tuple[int, int]:
 
 
 def sweep_targets(
-    targets: Sequence[Target], img_sizes: Sequence[int], *, batch: int = 1
+    targets: Sequence[Target],
+    img_sizes: Sequence[int],
+    *,
+    batch: int = 1,
+    latency_ms: Callable[[Target, int, int], float | None] | None = None,
 ) -> dict[str, Any]:
     """Params and MACs of every target at every size it takes.
+
+    Args:
+        latency_ms: measures ``(target, img_size, batch)`` in ms (``None``: not measurable, e.g.
+            out of memory); when given, every point carries ``latency_ms``.
 
     Returns:
         A ``sweep`` results document (without ``schema``/``kind``, which the writer adds).
@@ -93,7 +101,10 @@ def sweep_targets(
                 msg = " ".join(str(e).split())[:200] or type(e).__name__
                 skipped.append({"img_size": size, "reason": f"{type(e).__name__}: {msg}"})
                 continue
-            points.append({"img_size": size, "params": params, "macs": macs})
+            point: dict[str, Any] = {"img_size": size, "params": params, "macs": macs}
+            if latency_ms is not None:
+                point["latency_ms"] = latency_ms(t, size, batch)
+            points.append(point)
         series.append(
             {
                 "spec": t.ref,

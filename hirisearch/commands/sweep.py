@@ -26,6 +26,16 @@ def sweep(
         ),
     ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Batch size (MACs scale with it).")] = 1,
+    latency: Annotated[
+        bool, typer.Option("--latency", help="Also measure latency at every point (see `bench`).")
+    ] = False,
+    device: Annotated[str, typer.Option(help="Device for --latency: auto, cpu or cuda.")] = "auto",
+    min_time: Annotated[
+        float, typer.Option(min=0.0, help="Seconds of timed runs per point with --latency.")
+    ] = 1.0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Measure points the memory estimate refuses.")
+    ] = False,
     out: Out = None,
     as_json: Annotated[bool, typer.Option("--json", help="The sweep document on stdout.")] = False,
 ) -> None:
@@ -39,7 +49,8 @@ def sweep(
     names, bare = split_refs_and_sizes(refs, None)
     sizes = parse_resolutions([*(res or []), *(str(b) for b in bare)] or [DEFAULT_RES])
     targets = [resolve(r) for r in names]
-    doc = sweep_targets(targets, sizes, batch=batch)
+    measure = _latency_measurer(device, min_time, force) if latency else None
+    doc = sweep_targets(targets, sizes, batch=batch, latency_ms=measure)
     name = "sweep-" + "+".join(t.name for t in targets)
     if as_json:
         emit_json({"kind": "sweep", **doc})
@@ -58,3 +69,20 @@ def sweep(
                     soft_wrap=True,
                 )
     save_run(ctx, "sweep", doc, out=out, name=name, quiet_stdout=as_json)
+
+
+def _latency_measurer(device: str, min_time: float, force: bool):  # noqa: ANN202
+    """``(target, img_size, batch) -> median ms`` through the bench machinery, memory-checked first."""
+    from hirisearch.commands.bench import _check_memory
+    from hirisearch.latency.device import resolve_device
+    from hirisearch.latency.measure import BenchOptions, bench_target
+
+    dev = resolve_device(device)
+    opts = BenchOptions(device=dev, min_time_s=min_time, warmup_s=min(0.5, min_time))
+
+    def measure(target, size: int, batch: int) -> float | None:  # noqa: ANN001
+        _check_memory([target], [size], [batch], dev, "fp32", force)
+        (r,) = bench_target(target, size, [batch], opts)
+        return r.latency_ms if r.status == "ok" else None
+
+    return measure

@@ -129,3 +129,35 @@ def test_sweep_bad_resolutions(res_arg: str, words: str) -> None:
     res = runner.invoke(app, ["sweep", S, "--res", res_arg])
     assert res.exit_code == 1 and words in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_sweep_latency_adds_measured_points(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from hirisearch.cli import app
+    from tests.conftest import SPECS
+
+    out = tmp_path / "sw"
+    res = CliRunner().invoke(
+        app,
+        [
+            "sweep",
+            str(SPECS / "s.yaml"),
+            "--res",
+            "64,96",
+            "--latency",
+            "--device",
+            "cpu",
+            "--min-time",
+            "0.02",
+            "--out",
+            str(out),
+        ],  # fmt: skip
+    )
+    assert res.exit_code == 0, res.output
+    points = json.loads((out / "results.json").read_text())["series"][0]["points"]
+    assert [p["img_size"] for p in points] == [64, 96]
+    assert all(p["latency_ms"] > 0 for p in points)
+    assert "latency (ms)" in res.stdout
