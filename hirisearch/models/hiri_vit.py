@@ -32,13 +32,14 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
-from timm.layers import DropPath, LayerNorm2d, trunc_normal_
+from timm.layers import DropPath
 from torch import nn
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import FieldError, ResolutionError
 from hirisearch.layers.conv import ConvNormAct, conv_norm_act_cost
+from hirisearch.layers.init import init_weights
 from hirisearch.layers.mlp import ConvFFN, conv_ffn_cost
 from hirisearch.layers.norm_act import ActKind, NormKind, make_norm, norm_cost
 from hirisearch.layers.transformer import (
@@ -720,7 +721,7 @@ class HiriViT(nn.Module):
         self.head = HiriViTHead(plan.head, plan, **dd)
         if torch.device(device or torch.get_default_device()).type != "meta":
             # Meta tensors hold no values; initialising them only costs time (most of a meta build).
-            self.apply(_init_weights)
+            self.apply(init_weights)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         # NHWC throughout: convolutions run on their channels-last kernels, and the map <-> token
@@ -733,20 +734,6 @@ class HiriViT(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x))
-
-
-def _init_weights(m: nn.Module) -> None:
-    if isinstance(m, nn.Linear):
-        trunc_normal_(m.weight, std=0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.Conv2d):
-        nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, (nn.LayerNorm, LayerNorm2d)) and m.weight is not None:
-        nn.init.ones_(m.weight)
-        nn.init.zeros_(m.bias)
 
 
 def build_hiri_vit(plan: HiriViTPlan, *, device=None, dtype=None) -> HiriViT:

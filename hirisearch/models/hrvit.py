@@ -26,7 +26,7 @@ from typing import Literal
 
 import torch
 from pydantic import Field, model_validator
-from timm.layers import DropPath, trunc_normal_
+from timm.layers import DropPath
 from torch import nn
 
 from hirisearch.cost import primitives as P
@@ -35,6 +35,7 @@ from hirisearch.errors import FieldError, ResolutionError
 from hirisearch.layers.conv import ConvNormAct, conv_norm_act_cost
 from hirisearch.layers.cross_shaped import CrossShapedAttention, cross_shaped_attention_cost
 from hirisearch.layers.hrnet import HRFusion, HRNetClassifier, hr_fusion_cost, hrnet_classifier_cost
+from hirisearch.layers.init import init_weights
 from hirisearch.layers.mix_ffn import (
     DiversityEnhancedShortcut,
     MixCFN,
@@ -382,7 +383,7 @@ class HRViT(nn.Module):
             num_classes=h.num_classes,
             **dd,
         )
-        self.apply(_init_weights)
+        self.apply(init_weights)
 
     def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The branch maps after the last stage group, highest resolution first."""
@@ -393,17 +394,6 @@ class HRViT(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x))
-
-
-def _init_weights(m: nn.Module) -> None:
-    if isinstance(m, nn.Linear):
-        trunc_normal_(m.weight, std=0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.Conv2d):
-        nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
 
 
 def build_hrvit(plan: HRViTPlan, *, device=None, dtype=None) -> HRViT:
