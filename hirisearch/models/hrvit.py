@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from pydantic import Field, model_validator
@@ -62,12 +62,12 @@ class HRViTSpec(SpecBase):
     in_chans: int = Field(3, ge=1)
     num_classes: int = Field(1000, ge=0)
     stem_chs: int = Field(64, ge=2)
-    channels: tuple[int, ...] = Field(min_length=1)
+    channels: tuple[Annotated[int, Field(ge=1)], ...] = Field(min_length=1)
     depths: tuple[tuple[int, ...], ...] = Field(min_length=1)
     head_dim: int = Field(32, ge=1)
     window_sizes: tuple[int, ...] = Field(min_length=1)
     mlp_ratios: tuple[float, ...] = Field(min_length=1)
-    head_channels: tuple[int, ...] = Field(min_length=1)
+    head_channels: tuple[Annotated[int, Field(ge=1)], ...] = Field(min_length=1)
     head_expansion: int = Field(4, ge=1)
     head_final_chs: int = Field(2048, ge=1)
     drop_path_rate: float = Field(0.0, ge=0, lt=1)
