@@ -203,8 +203,7 @@ def search(
         emit_json({**result.to_json(), "baselines": base_rows})
     else:
         _render(result, space_file, base_rows)
-    if not result.interrupted:
-        _write_report(space, result, base_rows, quiet=as_json)
+    _write_report(space, result, base_rows, quiet=True if result.interrupted else as_json)
     if result.interrupted:
         err_console.print(
             f"hirisearch: interrupted; {result.complete} finished trials are saved in "

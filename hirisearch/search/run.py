@@ -708,7 +708,7 @@ def write_results(
         grid_configs_per_s=grid_rate,
         notes=notes,
     )
-    atomic_write_json(out / "results.json", result.to_json())
+    atomic_write_json(out / "search.json", result.to_json())
     return result
 
 

@@ -117,7 +117,7 @@ def test_ctrl_c_stops_cleanly_and_saves_results(tmp_path: Path) -> None:
     assert "Traceback" not in err
     states = _states(out / "study.db")
     assert "RUNNING" not in states
-    doc = json.loads((out / "results.json").read_text())
+    doc = json.loads((out / "search.json").read_text())
     assert doc["interrupted"] is True
     assert doc["complete"] == len(states["COMPLETE"])
     lines = (out / "trials.jsonl").read_text().splitlines()

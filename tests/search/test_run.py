@@ -37,7 +37,7 @@ def test_random_search_records_exactly_the_requested_trials(tmp_path: Path) -> N
     assert len(lines) == 12
     csv_rows = (tmp_path / "run" / "trials.csv").read_text().splitlines()
     assert len(csv_rows) == 13 and csv_rows[0].startswith("number,state")
-    doc = json.loads((tmp_path / "run" / "results.json").read_text())
+    doc = json.loads((tmp_path / "run" / "search.json").read_text())
     assert doc["complete"] == 12
     # every Pareto configuration: a ready spec, within budget by its traced count
     assert result.pareto
