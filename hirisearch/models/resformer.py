@@ -23,7 +23,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, model_validator
+from pydantic import model_validator
 from timm.layers import DropPath, trunc_normal_
 from torch import nn
 
@@ -31,29 +31,18 @@ from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
 from hirisearch.layers.mlp import Mlp, mlp_cost
-from hirisearch.models.base import Family, SpecBase
+from hirisearch.models.base import Family
 from hirisearch.models.resolution import check_resolution
-from hirisearch.models.vit import patch_reason
+from hirisearch.models.vit import PlainViTFields, patch_reason
 
 Hw = tuple[int, int]
 
 
 # ----------------------------------------------------------------------------------------- spec
-class ResFormerSpec(SpecBase):
+class ResFormerSpec(PlainViTFields):
     """A ResFormer configuration (DeiT widths, patch 16, class token)."""
 
     family: Literal["resformer"]
-    img_size: int = Field(224, ge=1)
-    in_chans: int = Field(3, ge=1)
-    num_classes: int = Field(1000, ge=0)
-    patch_size: int = Field(16, ge=1)
-    embed_dim: int = Field(ge=1)
-    depth: int = Field(ge=1)
-    num_heads: int = Field(ge=1)
-    mlp_ratio: float = Field(4.0, gt=0)
-    qkv_bias: bool = True
-    pad: bool = False
-    drop_path_rate: float = Field(0.0, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _check(self) -> ResFormerSpec:

@@ -32,10 +32,9 @@ from hirisearch.models.resolution import check_resolution
 
 
 # ----------------------------------------------------------------------------------------- spec
-class ViTSpec(SpecBase):
-    """A ViT / DeiT configuration (timm's argument names)."""
+class PlainViTFields(SpecBase):
+    """Fields of every plain (patch-embedding, one-stage) ViT spec: ViT/DeiT and ResFormer."""
 
-    family: Literal["vit"]
     img_size: int = Field(224, ge=1)
     in_chans: int = Field(3, ge=1)
     num_classes: int = Field(1000, ge=0)
@@ -45,10 +44,16 @@ class ViTSpec(SpecBase):
     num_heads: int = Field(ge=1)
     mlp_ratio: float = Field(4.0, gt=0)
     qkv_bias: bool = True
-    class_token: bool = True
-    global_pool: Literal["token", "avg"] = "token"
     pad: bool = False
     drop_path_rate: float = Field(0.0, ge=0, lt=1)
+
+
+class ViTSpec(PlainViTFields):
+    """A ViT / DeiT configuration (timm's argument names)."""
+
+    family: Literal["vit"]
+    class_token: bool = True
+    global_pool: Literal["token", "avg"] = "token"
 
     @model_validator(mode="after")
     def _check(self) -> ViTSpec:
