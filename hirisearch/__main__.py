@@ -1,3 +1,3 @@
-from hirisearch.cli import main
+from hirisearch.entry import run
 
-raise SystemExit(main())
+run()

@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from hirisearch import interrupt
 from hirisearch.errors import HirisearchError
 
 app = typer.Typer(
@@ -31,7 +32,7 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_INTERNAL = 70
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = interrupt.EXIT_INTERRUPTED
 
 
 def error_line(message: str) -> str:
@@ -42,16 +43,20 @@ def error_line(message: str) -> str:
 def error_boundary() -> Iterator[None]:
     """Turn library errors into one line on stderr and an exit code; never a traceback."""
     try:
-        yield
-    except HirisearchError as e:
-        err_console.print(error_line(e.one_line()), markup=False)
-        raise typer.Exit(e.exit_code) from None
+        with interrupt.body():
+            yield
     except KeyboardInterrupt:
-        err_console.print("hirisearch: interrupted", markup=False)
+        interrupt.handled()
+        interrupt.report()
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    except MemoryError:
-        err_console.print(error_line("out of memory"), markup=False)
-        raise typer.Exit(EXIT_INTERNAL) from None
+    except (HirisearchError, MemoryError) as e:
+        if interrupt.requested():  # the interrupt surfaced as another error
+            interrupt.handled()
+            interrupt.report()
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        line = e.one_line() if isinstance(e, HirisearchError) else "out of memory"
+        err_console.print(error_line(line), markup=False)
+        raise typer.Exit(getattr(e, "exit_code", EXIT_INTERNAL)) from None
 
 
 def command(**kwargs: Any) -> Callable[[F], F]:
@@ -138,9 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         err_console.print(error_line(e.one_line()), markup=False)
         return e.exit_code
     except KeyboardInterrupt:
-        err_console.print("hirisearch: interrupted", markup=False)
+        interrupt.handled()
+        interrupt.report()
         return EXIT_INTERRUPTED
     except Exception as e:  # noqa: BLE001 - the last boundary: one line, never a traceback
+        if interrupt.requested():  # the interrupt surfaced as another error
+            interrupt.handled()
+            interrupt.report()
+            return EXIT_INTERRUPTED
         fmt_msg = getattr(e, "format_message", None)
         code = getattr(e, "exit_code", None)
         if callable(fmt_msg) and isinstance(code, int):  # Click usage errors (vendored by Typer)

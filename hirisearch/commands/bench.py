@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from hirisearch import interrupt
 from hirisearch.cli import (
     EXIT_INTERRUPTED,
     Refs,
@@ -155,11 +156,10 @@ def bench(
                     if as_json:
                         emit_json(r.to_json())
     except KeyboardInterrupt:
+        interrupt.handled()
         if not as_json and results:
             _render(results, predict)
-        err_console.print(
-            f"hirisearch: interrupted; {len(results)} result(s) measured so far", markup=False
-        )
+        interrupt.report(f"{interrupt.LINE}; {len(results)} result(s) measured so far")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if not as_json:
         _render(results, predict)

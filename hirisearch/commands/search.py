@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from hirisearch import interrupt
 from hirisearch.cli import EXIT_INTERRUPTED, command, console, emit_json, err_console
 
 
@@ -205,10 +206,9 @@ def search(
         _render(result, space_file, base_rows)
     _write_report(space, result, base_rows, quiet=True if result.interrupted else as_json)
     if result.interrupted:
-        err_console.print(
-            f"hirisearch: interrupted; {result.complete} finished trials are saved in "
-            f"{result.run_dir}; continue with --resume --out {result.run_dir}",
-            markup=False,
+        interrupt.report(
+            f"{interrupt.LINE}; {result.complete} finished trials are saved in "
+            f"{result.run_dir}; continue with --resume --out {result.run_dir}"
         )
         raise typer.Exit(EXIT_INTERRUPTED)
 

@@ -25,6 +25,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
+from hirisearch import interrupt
 from hirisearch.cost.convention import (
     BN_PER_ELEMENT,
     GN_PER_ELEMENT,
@@ -395,6 +396,8 @@ def count_traced(
             model = build(device="meta")
         return count_module(model, input_shape, mode="meta", with_acts=with_acts, batch=batch)
     except (OverflowError, TypeError, NotImplementedError, RuntimeError) as e:
+        if interrupt.requested():  # Ctrl-C surfaced through torch as another error: no fallback
+            raise KeyboardInterrupt from None
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         if isinstance(e, OverflowError) or "overflow" in str(e).lower():
             # Too large for torch's 64-bit sizes: an eager run could only fail or exhaust memory.

@@ -40,6 +40,7 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
+from hirisearch import interrupt
 from hirisearch.cost.types import Cost
 from hirisearch.errors import HirisearchError, MemoryBudgetError
 from hirisearch.io import RunDir, atomic_write_json, atomic_write_text
@@ -972,6 +973,7 @@ def _run_trials(
                 storage=storage,
             )
     except KeyboardInterrupt:
+        interrupt.handled()
         interrupted = True
     study = optuna.load_study(study_name=opts.study, storage=storage)
     if interrupted and url.startswith(("sqlite", "journal")):
@@ -1003,6 +1005,7 @@ def _run_workers(
                 progress(_progress_of(space, study, opts.trials))
             time.sleep(0.5)
     except KeyboardInterrupt:
+        interrupt.handled()
         for p in procs:
             p.join(timeout=10)
         raise

@@ -1,0 +1,121 @@
+"""Ctrl-C for the command line: one line, exit code 130, every time.
+
+Python's own SIGINT handling raises ``KeyboardInterrupt`` wherever the main thread happens to be.
+That is not enough for a tool built on torch: an interrupt that lands in library code guarded by
+``except BaseException`` (lazy imports, dispatch fallbacks) is swallowed and the command runs on
+for minutes; one that surfaces through some C paths makes the interpreter end by re-raising
+SIGINT on itself (exit status -2) after our message was printed; one that lands while modules
+are imported escapes as a traceback. :func:`install` (called by the console entry point only;
+importing this module changes nothing) makes the outcome deterministic:
+
+* before and after a command body runs (imports, start-up, shutdown) a SIGINT ends the process
+  at once: one line, status 130;
+* inside a command body the first SIGINT raises ``KeyboardInterrupt`` so that commands can save
+  what they have (search, bench); code that handles it calls :func:`handled`. If nobody does
+  within :data:`GRACE_S` seconds, the interrupt was swallowed and the process ends anyway;
+* a second SIGINT always ends the process at once.
+
+The library never depends on the handler: :func:`requested` is simply False without it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
+EXIT_INTERRUPTED = 130
+LINE = "hirisearch: interrupted"
+#: Seconds an unhandled interrupt may take to reach a handler before the process is ended.
+GRACE_S = 3.0
+
+_in_body = 0
+_requested = False
+_reported = False
+_watchdog: Any = None  # a threading.Timer once armed
+
+
+def install() -> None:
+    """Take over SIGINT for this process (console entry point only)."""
+    try:
+        signal.signal(signal.SIGINT, _on_sigint)
+    except ValueError:  # not the main thread: leave Python's default handling
+        pass
+
+
+def requested() -> bool:
+    """True once SIGINT arrived in a process that :func:`install`-ed the handler."""
+    return _requested
+
+
+def report(line: str = LINE, *, once: bool = False) -> None:
+    """Print the interrupt line on stderr (with ``once``: unless one was printed already)."""
+    global _reported
+    if once and _reported:
+        return
+    _reported = True
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def handled() -> None:
+    """The ``KeyboardInterrupt`` reached code that handles it: no forced exit."""
+    global _watchdog
+    if _watchdog is not None:
+        _watchdog.cancel()
+        _watchdog = None
+
+
+class body:
+    """Context manager around a command body: inside it, SIGINT raises ``KeyboardInterrupt``."""
+
+    def __enter__(self) -> None:
+        global _in_body
+        _in_body += 1
+
+    def __exit__(self, *exc: object) -> None:
+        global _in_body
+        _in_body -= 1
+
+
+def finish(code: int) -> None:
+    """End the process with ``code``, or with the interrupt line and 130 if SIGINT arrived."""
+    if _requested:
+        report(once=True)
+        _hard_exit()
+    raise SystemExit(code)
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    global _requested, _watchdog
+    if _requested or not _in_body:
+        _requested = True
+        report(once=True)
+        _hard_exit()
+    _requested = True
+    import threading  # imported late: install() must run as early as possible
+
+    _watchdog = threading.Timer(GRACE_S, _swallowed)
+    _watchdog.daemon = True
+    _watchdog.start()
+    raise KeyboardInterrupt
+
+
+def _swallowed() -> None:
+    report(once=True)
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _hard_exit() -> None:
+    """Exit now with 130 (no interpreter finalisation, which could re-raise SIGINT on us)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(EXIT_INTERRUPTED)
