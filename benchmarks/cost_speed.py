@@ -1,7 +1,7 @@
 """How fast hirisearch counts: analytic configurations per second, and seconds per model of the
 meta-device traced count against an eager fvcore count, in one run, with the ratios.
 
-    python benchmarks/cost_speed.py [--configs 5000] [--sizes 224 448 1024]
+    python benchmarks/cost_speed.py [--configs 5000] [--sizes 224 448 1024] [--repeats 5]
 
 Targets (issue 2): analytic >= 5,000 configurations/s on one core; meta-traced count <= 1 s at 1024;
 both >= 10x faster than eager fvcore.
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import time
+from collections.abc import Callable
 from functools import partial
 
 import torch
@@ -19,7 +21,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from hirisearch.cost.counters import count_traced, cross_check
+from hirisearch.cost.counters import count_module, count_traced, cross_check
 from hirisearch.models import get_family
 from hirisearch.spec import parse_spec
 from tests.conftest import SPECS
@@ -50,54 +52,82 @@ def random_config(rng: random.Random) -> dict:
     return d
 
 
-def analytic_rate(n: int, seed: int = 0) -> tuple[float, float]:
-    """(configs/s validate+plan+cost, configs/s plan+cost) over ``n`` random configurations."""
+def analytic_rate(n: int, seed: int = 0, repeats: int = 5) -> tuple[float, float]:
+    """(configs/s validate+plan+cost, configs/s plan+cost): the median of ``repeats`` passes
+    over ``n`` random configurations."""
     rng = random.Random(seed)
     configs = [random_config(rng) for _ in range(n)]
-    t0 = time.perf_counter()
-    specs = [parse_spec(c) for c in configs]
-    t1 = time.perf_counter()
-    for s in specs:
-        FAMILY.cost(FAMILY.plan(s)).total.macs  # noqa: B018
-    t2 = time.perf_counter()
-    return n / (t2 - t0), n / (t2 - t1)
+    full, cost_only = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        specs = [parse_spec(c) for c in configs]
+        t1 = time.perf_counter()
+        for s in specs:
+            FAMILY.cost(FAMILY.plan(s)).total.macs  # noqa: B018
+        t2 = time.perf_counter()
+        full.append(n / (t2 - t0))
+        cost_only.append(n / (t2 - t1))
+    return statistics.median(full), statistics.median(cost_only)
 
 
-def traced_vs_fvcore(size: int) -> tuple[float, float, float]:
-    """(meta seconds, fvcore eager seconds, GMACs) for HIRI-ViT-S at ``size``."""
+def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def traced_vs_fvcore(size: int, repeats: int) -> tuple[float, float, float, float]:
+    """(meta s, meta s without replay, fvcore eager s, GMACs) for HIRI-ViT-S at ``size``;
+    medians of ``repeats`` runs after one warm-up run of each."""
     spec = parse_spec(BASE)
     plan = FAMILY.plan(spec, size)
     build = partial(FAMILY.build, plan)
-    count_traced(build, plan.input_shape)  # warm the dispatcher caches once
-    t0 = time.perf_counter()
-    tc = count_traced(build, plan.input_shape)
-    meta = time.perf_counter() - t0
+    tc = count_traced(build, plan.input_shape)  # warm-up (torch's one-time dispatcher set-up)
+    meta = _median_seconds(lambda: count_traced(build, plan.input_shape), repeats)
+
+    def full_trace() -> None:
+        with torch.device("meta"):
+            model = build(device="meta")
+        count_module(model, plan.input_shape, replay=False)
+
+    full_trace()
+    meta_full = _median_seconds(full_trace, repeats)
     model = build(device="cpu")
-    t0 = time.perf_counter()
-    cross_check("fvcore", model, plan.input_shape)
-    eager = time.perf_counter() - t0
-    return meta, eager, tc.total.macs / 1e9
+    cross_check("fvcore", model, plan.input_shape)  # warm-up (fvcore's JIT tracer)
+    eager = _median_seconds(lambda: cross_check("fvcore", model, plan.input_shape), repeats)
+    return meta, meta_full, eager, tc.total.macs / 1e9
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--configs", type=int, default=5000)
     ap.add_argument("--sizes", type=int, nargs="+", default=[224, 448, 1024])
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     torch.set_num_threads(1)
     console = Console()
-    full, cost_only = analytic_rate(args.configs)
-    t = Table(title=f"analytic cost, {args.configs} random HIRI-ViT configurations, 1 thread")
+    full, cost_only = analytic_rate(args.configs, repeats=args.repeats)
+    t = Table(
+        title=f"analytic cost, {args.configs} random HIRI-ViT configurations, 1 thread, "
+        f"median of {args.repeats} passes"
+    )
     for c in ("measure", "configs/s", "us/config", "target"):
         t.add_column(c, justify="right" if c != "measure" else "left")
     t.add_row("validate + plan + cost", f"{full:,.0f}", f"{1e6 / full:.0f}", ">= 5,000/s")
     t.add_row("plan + cost", f"{cost_only:,.0f}", f"{1e6 / cost_only:.0f}", "")
     console.print(t)
-    t = Table(title="HIRI-ViT-S: meta-device traced count vs eager fvcore count (CPU, batch 1)")
+    t = Table(
+        title=f"HIRI-ViT-S: meta-device traced count vs eager fvcore count "
+        f"(CPU, 1 thread, batch 1, median of {args.repeats})"
+    )
     for c in (
         "input",
         "GMACs",
         "meta traced s",
+        "full trace s",
         "fvcore eager s",
         "fvcore / meta",
         "analytic s",
@@ -105,17 +135,23 @@ def main() -> None:
     ):
         t.add_column(c, justify="right")
     for size in args.sizes:
-        meta, eager, g = traced_vs_fvcore(size)
+        meta, meta_full, eager, g = traced_vs_fvcore(size, args.repeats)
         t.add_row(
             f"{size}",
             f"{g:.3f}",
             f"{meta:.3f}",
+            f"{meta_full:.3f}",
             f"{eager:.2f}",
             f"{eager / meta:.1f}x",
             f"{1 / full:.6f}",
             f"{eager * full:,.0f}x",
         )
     console.print(t)
+    console.print(
+        "meta traced: model built on meta and counted with FlopCounterMode, each distinct block "
+        "traced once (hirisearch.cost.replay); full trace: every block traced; fvcore: the count "
+        "alone on a model already built on the CPU"
+    )
     console.print(
         "targets: meta traced <= 1 s at 1024; meta and analytic >= 10x faster than eager fvcore"
     )

@@ -33,6 +33,7 @@ from hirisearch.cost.convention import (
     TORCH_FLOPS_PER_MAC,
     macs_from_torch_flops,
 )
+from hirisearch.cost.replay import MetaKernelCache, Replayer, expand
 from hirisearch.cost.types import Cost
 from hirisearch.errors import CountingError
 
@@ -82,6 +83,7 @@ _SHAPE_OPS = {
     "unflatten",
     "empty",
     "empty_like",
+    "empty_strided",
     "zeros",
     "zeros_like",
     "ones",
@@ -185,14 +187,18 @@ def _category(op: Any) -> str:
 
 
 class _OpRecorder(TorchDispatchMode):
-    """Records the names of every aten operator that runs (to list the uncounted ones)."""
+    """Records the names of every aten operator that runs (to list the uncounted ones); the
+    innermost mode, so it can also serve repeated meta kernels from a cache."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: MetaKernelCache | None = None) -> None:
         super().__init__()
         self.ops: dict[str, int] = defaultdict(int)
+        self.cache = cache
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         self.ops[func.overloadpacket.__name__] += 1
+        if self.cache is not None:
+            return self.cache(func, args, kwargs or {})
         return func(*args, **(kwargs or {}))
 
 
@@ -288,13 +294,22 @@ def _params_per_path(model: nn.Module) -> dict[str, int]:
 
 
 def _run(
-    model: nn.Module, x: torch.Tensor, mapping: dict[Any, Callable[..., int]]
-) -> tuple[dict, dict[str, int]]:
+    model: nn.Module,
+    x: torch.Tensor,
+    mapping: dict[Any, Callable[..., int]],
+    replay: bool,
+) -> tuple[dict[str, dict[Any, int]], dict[str, int]]:
+    """One counted forward pass: ``({path: {op: torch flops}}, {op name: calls})``."""
     counter = FlopCounterMode(display=False, custom_mapping=mapping)
-    recorder = _OpRecorder()
-    with torch.inference_mode(), recorder, counter:
-        model(x)
-    return counter.get_flop_counts(), dict(recorder.ops)
+    recorder = _OpRecorder(MetaKernelCache() if replay else None)
+    replayer = Replayer(model)
+    with torch.inference_mode(), replayer.active() if replay else _nullcontext():
+        with recorder, counter:
+            model(x)
+    per_path = _op_flops_per_path(counter.get_flop_counts(), type(model).__name__)
+    if replayer.replays:
+        per_path = expand(per_path, replayer.replays, model)
+    return per_path, dict(recorder.ops)
 
 
 def _uncounted(ops: dict[str, int]) -> tuple[str, ...]:
@@ -313,6 +328,7 @@ def count_module(
     mode: str = "meta",
     with_acts: bool = False,
     batch: int = 1,
+    replay: bool = True,
 ) -> TracedCount:
     """Count one forward pass of ``model`` on an input of ``(batch, *input_shape)``.
 
@@ -322,6 +338,9 @@ def count_module(
         mode: ``"meta"`` or ``"eager-cpu"``.
         with_acts: also count activations (a second traced pass).
         batch: batch size of the traced input.
+        replay: on meta, run each distinct block once and replay its count for identical
+            repeats, and memoise repeated meta kernels (:mod:`hirisearch.cost.replay`); the
+            counts equal a full trace's.
     """
     device = "meta" if mode == "meta" else "cpu"
     model.eval()
@@ -330,23 +349,21 @@ def count_module(
         if mode == "meta"
         else torch.randn(batch, *input_shape)
     )
-    root = type(model).__name__
     start = time.perf_counter()
     ctx = sdpa_kernel([SDPBackend.MATH]) if mode != "meta" else _nullcontext()
+    replay = replay and mode == "meta"
     with ctx:
-        counts, ops = _run(model, x, dict(_NORM_MAPPING))
+        counts, ops = _run(model, x, dict(_NORM_MAPPING), replay)
         acts_counts = None
         if with_acts:
             acts_map = {
                 op: _acts_out
                 for op in (aten.convolution, aten.mm, aten.addmm, aten.bmm, aten.baddbmm)
             }
-            acts_counts, _ = _run(model, x, acts_map)
+            acts_counts, _ = _run(model, x, acts_map, replay)
     seconds = time.perf_counter() - start
-    flops = _categorise(model, _op_flops_per_path(counts, root))
-    acts = (
-        _categorise(model, _op_flops_per_path(acts_counts, root)) if acts_counts is not None else {}
-    )
+    flops = _categorise(model, counts)
+    acts = _categorise(model, acts_counts) if acts_counts is not None else {}
     params = _params_per_path(model)
     per_path: dict[str, Cost] = {}
     for path in set(flops) | set(params):

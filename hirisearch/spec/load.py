@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import types
@@ -223,6 +224,45 @@ def _kind(annotation: Any) -> Any:
 def _check_values(value: Any, kind: Any, loc: tuple[Any, ...], file: str | None) -> None:
     """Refuse what pydantic's lax mode would quietly coerce or accept: ``true`` for a count,
     ``"64"`` for a width, ``1`` for a flag, and NaN or infinity anywhere."""
+    t = type(value)
+    # Plain leaves first (exact types: this runs for every value of every spec validated).
+    if t is int:
+        if -MAX_WIDTH <= value <= MAX_WIDTH and kind is not bool:
+            return
+    elif t is float:
+        if math.isfinite(value) and kind is not bool:
+            return
+    elif t is str or t is bool:
+        if kind is not int and kind is not float and (kind is not bool or t is bool):
+            return
+    elif isinstance(value, (int, float, str)):  # subclasses (numpy scalars, enums)
+        pass
+    else:
+        if kind is bool:
+            raise SpecError(
+                f"expected true or false, but got {_short(value)}", file=file, field=_loc(loc)
+            )
+        if type(kind) is tuple:
+            if kind[0] == "seq" and isinstance(value, (list, tuple)):
+                item = kind[1]
+                for i, v in enumerate(value):
+                    _check_values(v, item, (*loc, i), file)
+                return
+            if kind[0] == "model" and isinstance(value, dict):
+                _check_mapping(value, kind[1], loc, file)
+                return
+        if isinstance(value, dict):
+            for k, v in value.items():
+                _check_values(v, None, (*loc, k), file)
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                _check_values(v, None, (*loc, i), file)
+        return
+    _refuse_leaf(value, kind, loc, file)
+
+
+def _refuse_leaf(value: Any, kind: Any, loc: tuple[Any, ...], file: str | None) -> None:
+    """Raise for a scalar leaf the pre-check refuses (returns when it is acceptable)."""
     if isinstance(value, float) and not math.isfinite(value):
         raise SpecError(f"must be a finite number, but got {value}", file=file, field=_loc(loc))
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_WIDTH:
@@ -232,43 +272,31 @@ def _check_values(value: Any, kind: Any, loc: tuple[Any, ...], file: str | None)
             file=file,
             field=_loc(loc),
         )
-    if kind in (int, float):
-        if isinstance(value, (bool, str)):
-            what = "a boolean" if isinstance(value, bool) else "a string"
-            raise SpecError(
-                f"expected {_NUMBER_WORDS[kind]}, but got {what} {_short(value)}",
-                file=file,
-                field=_loc(loc),
-            )
-    elif kind is bool:
-        if not isinstance(value, bool):
-            raise SpecError(
-                f"expected true or false, but got {_short(value)}", file=file, field=_loc(loc)
-            )
-    elif isinstance(kind, tuple) and kind[0] == "seq":
-        if isinstance(value, (list, tuple)):
-            for i, item in enumerate(value):
-                _check_values(item, kind[1], (*loc, i), file)
-            return
-    elif isinstance(kind, tuple) and kind[0] == "model":
-        if isinstance(value, dict):
-            _check_mapping(value, kind[1], loc, file)
-            return
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _check_values(v, None, (*loc, k), file)
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            _check_values(v, None, (*loc, i), file)
+    if kind in (int, float) and isinstance(value, (bool, str)):
+        what = "a boolean" if isinstance(value, bool) else "a string"
+        raise SpecError(
+            f"expected {_NUMBER_WORDS[kind]}, but got {what} {_short(value)}",
+            file=file,
+            field=_loc(loc),
+        )
+    if kind is bool and not isinstance(value, bool):
+        raise SpecError(
+            f"expected true or false, but got {_short(value)}", file=file, field=_loc(loc)
+        )
+
+
+@functools.cache
+def _field_kinds(model: type[BaseModel]) -> dict[str, Any]:
+    return {name: _kind(info.annotation) for name, info in model.model_fields.items()}
 
 
 def _check_mapping(
     data: dict[Any, Any], model: type[BaseModel], loc: tuple[Any, ...], file: str | None
 ) -> None:
-    fields = model.model_fields
+    kinds = _field_kinds(model)
     for key, value in data.items():
-        info = fields.get(key) if isinstance(key, str) else None
-        _check_values(value, None if info is None else _kind(info.annotation), (*loc, key), file)
+        kind = kinds.get(key) if isinstance(key, str) else None
+        _check_values(value, kind, (*loc, key), file)
 
 
 def parse_spec(data: Any, *, file: str | None = None) -> SpecBase:
