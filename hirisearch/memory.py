@@ -21,8 +21,10 @@ peak (``hirisearch bench``) sits next to it in every table. Allocator caching, w
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -35,6 +37,7 @@ __all__ = [
     "estimate_memory",
     "available_memory_bytes",
     "ensure_fits",
+    "ensure_targets_fit",
 ]
 
 DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
@@ -151,3 +154,33 @@ def ensure_fits(
             f"{torch.device(device).type} has {available / 2**30:.2f} GiB available; "
             "use a smaller batch or resolution, or --force to try anyway"
         )
+
+
+def ensure_targets_fit(
+    targets: Sequence[Any],
+    sizes: Sequence[int | None],
+    batches: Sequence[int],
+    device: torch.device | str,
+    dtype: str = "fp32",
+    *,
+    force: bool = False,
+) -> None:
+    """:func:`ensure_fits` for every target x size x batch, from the analytic cost alone.
+
+    ``targets`` are :class:`hirisearch.targets.Target` objects; models without an analytic cost
+    (``timm:`` names) are not checked here (their memory is only known once built).
+    """
+    for target in targets:
+        for size in sizes:
+            plan = target.plan(size)
+            if plan is None:
+                continue
+            tree = target.cost(plan)
+            for b in batches:
+                est = estimate_memory(tree, plan.input_shape, batch=b, dtype=dtype)
+                ensure_fits(
+                    est.total_bytes,
+                    device,
+                    force=force,
+                    what=f"{target.name} at {plan.img_size}, batch {b}",
+                )

@@ -51,3 +51,14 @@ def test_cpu_available_memory_from_meminfo(tmp_path) -> None:
     f.write_text("MemTotal:       24000000 kB\nMemAvailable:   12345678 kB\n")
     assert memory._mem_available_cpu(f) == 12345678 * 1024
     assert 0 < memory.available_memory_bytes("cpu") < math.inf
+
+
+def test_ensure_targets_fit_checks_every_size_and_batch(monkeypatch) -> None:
+    t = resolve(str(SPECS / "s.yaml"))
+    need = memory.estimate_memory(t.cost(t.plan(448)), (3, 448, 448), batch=8).total_bytes
+    monkeypatch.setattr(memory, "_mem_available_cpu", lambda meminfo="": need - 1)
+    memory.ensure_targets_fit([t], [224, 448], [1], "cpu")  # fits
+    with pytest.raises(MemoryBudgetError, match=r"HIRI-ViT-S at 448, batch 8 needs"):
+        memory.ensure_targets_fit([t], [224, 448], [1, 8], "cpu")
+    memory.ensure_targets_fit([t], [448], [8], "cpu", force=True)
+    memory.ensure_targets_fit([resolve("timm:resnet18")], [224], [10**6], "cpu")  # no plan: skipped

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -52,33 +51,6 @@ def _check_clock(clock: str) -> None:
         raise HirisearchError(f"--clock: expected wall or cpu, but got {clock!r}")
 
 
-def _check_memory(
-    targets: Sequence[Any],
-    sizes: Sequence[int | None],
-    batches: Sequence[int],
-    device: Any,
-    dtype: str,
-    force: bool,
-) -> None:
-    """Refuse, before building anything, a configuration whose estimate exceeds the device."""
-    from hirisearch.memory import ensure_fits, estimate_memory
-
-    for target in targets:
-        for size in sizes:
-            plan = target.plan(size)
-            if plan is None:
-                continue
-            tree = target.cost(plan)
-            for b in batches:
-                est = estimate_memory(tree, plan.input_shape, batch=b, dtype=dtype)
-                ensure_fits(
-                    est.total_bytes,
-                    device,
-                    force=force,
-                    what=f"{target.name} at {plan.img_size}, batch {b}",
-                )
-
-
 def _render(results: list[Any], predicted: bool) -> None:
     from hirisearch.report.latency import bench_header, bench_notes, bench_table
 
@@ -121,6 +93,7 @@ def bench(
     """Measure latency, throughput, achieved GFLOP/s and peak memory of real forward passes."""
     from hirisearch.latency.device import check_dtype, resolve_device
     from hirisearch.latency.measure import BenchOptions, bench_target
+    from hirisearch.memory import ensure_targets_fit
     from hirisearch.targets import resolve
 
     names, sizes = split_refs_and_sizes(refs, res)
@@ -130,7 +103,7 @@ def bench(
     batches = parse_batches(batch)
     targets = [resolve(n) for n in names]
     size_list: list[int | None] = list(sizes) or [None]
-    _check_memory(targets, size_list, batches, dev, dtype, force)
+    ensure_targets_fit(targets, size_list, batches, dev, dtype, force=force)
     calibration = None
     if predict:
         from hirisearch.latency.predictor import load_calibration

@@ -73,15 +73,15 @@ def sweep(
 
 def _latency_measurer(device: str, min_time: float, force: bool):  # noqa: ANN202
     """``(target, img_size, batch) -> median ms`` through the bench machinery, memory-checked first."""
-    from hirisearch.commands.bench import _check_memory
     from hirisearch.latency.device import resolve_device
     from hirisearch.latency.measure import BenchOptions, bench_target
+    from hirisearch.memory import ensure_targets_fit
 
     dev = resolve_device(device)
     opts = BenchOptions(device=dev, min_time_s=min_time, warmup_s=min(0.5, min_time))
 
     def measure(target, size: int, batch: int) -> float | None:  # noqa: ANN001
-        _check_memory([target], [size], [batch], dev, "fp32", force)
+        ensure_targets_fit([target], [size], [batch], dev, force=force)
         (r,) = bench_target(target, size, [batch], opts)
         return r.latency_ms if r.status == "ok" else None
 
