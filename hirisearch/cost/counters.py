@@ -15,7 +15,8 @@ import math
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -303,13 +304,31 @@ def _run(
     counter = FlopCounterMode(display=False, custom_mapping=mapping)
     recorder = _OpRecorder(MetaKernelCache() if replay else None)
     replayer = Replayer(model)
-    with torch.inference_mode(), replayer.active() if replay else _nullcontext():
-        with recorder, counter:
+    with _no_grad_params(model), torch.inference_mode():
+        with replayer.active() if replay else _nullcontext(), recorder, counter:
             model(x)
     per_path = _op_flops_per_path(counter.get_flop_counts(), type(model).__name__)
     if replayer.replays:
-        per_path = expand(per_path, replayer.replays, model)
+        per_path = expand(per_path, replayer.replays, model, replayer.called)
     return per_path, dict(recorder.ops)
+
+
+@contextmanager
+def _no_grad_params(model: nn.Module) -> Iterator[None]:
+    """Parameters stop requiring grad for the count (and are restored after).
+
+    FlopCounterMode's module tracker hooks autograd on every module input that requires grad; a
+    view of a parameter made under inference mode (CaiT's expanded class token) requires grad but
+    has no autograd node, and the tracker fails on it. Nothing here needs gradients.
+    """
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
 
 
 def _uncounted(ops: dict[str, int]) -> tuple[str, ...]:

@@ -149,6 +149,7 @@ class Replayer:
     def __init__(self, model: nn.Module) -> None:
         self.model = model
         self.replays: list[tuple[str, str]] = []  # (dst path, src path), in call order
+        self.called: set[str] = set()  # paths of the modules called through __call__
         self._seen: dict[Any, tuple[str, Any]] = {}
 
     @contextmanager
@@ -158,6 +159,15 @@ class Replayer:
         for m in self.model.modules():
             count[sig[id(m)]] += 1
         wrapped: list[nn.Module] = []
+        paths = {id(m): p for p, m in self.model.named_modules()}
+        called_ids: set[int] = set()
+
+        def note_call(module: nn.Module, args: Any) -> None:
+            called_ids.add(id(module))
+
+        # The counter scopes operators by the same global hooks, so "called" here is exactly
+        # "has a scope of its own" there (a module whose forward is invoked directly has none).
+        hook = nn.modules.module.register_module_forward_pre_hook(note_call)
         try:
             for path, m in self.model.named_modules():
                 # Leaves are one operator each: replaying them would save nothing.
@@ -166,8 +176,10 @@ class Replayer:
                     wrapped.append(m)
             yield self
         finally:
+            hook.remove()
             for m in wrapped:
                 del m.forward
+            self.called = {paths[i] for i in called_ids if i in paths}
 
     def _wrap(self, m: nn.Module, path: str, signature: int) -> Any:
         forward = type(m).forward.__get__(m)
@@ -196,20 +208,21 @@ class Replayer:
 
 
 def expand(
-    per_path: dict[str, dict[Any, int]], replays: list[tuple[str, str]], model: nn.Module
+    per_path: dict[str, dict[Any, int]],
+    replays: list[tuple[str, str]],
+    model: nn.Module,
+    called: set[str],
 ) -> dict[str, dict[Any, int]]:
     """Per-path counts of a full trace of ``model`` from a trace with ``replays``.
 
-    ``per_path`` maps module paths (root ``""``) to ``{operator: count}``, for the modules that
-    were called (containers such as ``nn.ModuleList`` never are, and get no entry here either).
-    Replays are applied in call order, so a source whose own subtree contained replays is complete
-    before it is copied.
+    ``per_path`` maps module paths (root ``""``) to ``{operator: count}``; ``called`` holds the
+    paths of the modules that were called (a container iterated by its parent, such as an
+    ``nn.ModuleList``, is not: it gets no entry, here as in a full trace). Replays are applied in
+    call order, so a source whose own subtree contained replays is complete before it is copied.
     """
     if not replays:
         return per_path
-    named = list(model.named_modules())
-    names = [n for n, _ in named]
-    uncalled = {n for n, m in named if type(m).forward is nn.Module.forward}
+    names = [n for n, _ in model.named_modules()]
     out = {p: dict(ops) for p, ops in per_path.items()}
     index = {n: i for i, n in enumerate(names)}
     depth = [n.count(".") + 1 if n else 0 for n in names]
@@ -234,7 +247,7 @@ def expand(
         parts = dst.split(".")
         for k in range(len(parts)):
             anc = ".".join(parts[:k])
-            if anc in uncalled:
+            if anc and anc not in called:
                 continue
             tgt = out.setdefault(anc, {})
             for op, v in total.items():

@@ -62,9 +62,10 @@ class Block(nn.Module):
 
 
 class Net(nn.Module):
-    def __init__(self, scales: list[float], direct: bool = False) -> None:
+    def __init__(self, scales: list[float], direct: bool = False, seq: bool = False) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(Block(16, s) for s in scales)
+        blocks = [Block(16, s) for s in scales]
+        self.blocks = nn.Sequential(*blocks) if seq else nn.ModuleList(blocks)
         self.direct = direct
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -84,6 +85,15 @@ def test_identical_blocks_run_once_and_their_counts_are_replayed() -> None:
     _assert_same(full, fast)
     assert fast.per_path["blocks.3.fc1"].linear == 7 * 16 * 32
     assert fast.per_path["blocks"].linear == 5 * 2 * 7 * 16 * 32  # a ModuleList sums its blocks
+
+
+def test_a_callable_container_that_is_iterated_gets_no_entry_of_its_own() -> None:
+    # An nn.Sequential iterated by its parent is never called: as in a full trace, its count is
+    # the sum of its children's (not the replayed blocks' share alone).
+    model = Net([1.0] * 4, seq=True).to("meta")
+    full, fast = _both(model, (7, 16))
+    _assert_same(full, fast)
+    assert fast.per_path["blocks"].linear == 4 * 2 * 7 * 16 * 32
 
 
 def test_a_differing_plain_attribute_or_input_shape_prevents_the_replay() -> None:
@@ -114,7 +124,7 @@ def test_expand_copies_subtrees_and_adds_to_called_ancestors_only() -> None:
     model = Net([1.0] * 2)
     per_path = {"": {"mm": 10}, "blocks.0": {"mm": 10}, "blocks.0.fc1": {"mm": 4},
                 "blocks.0.fc2": {"mm": 6}}  # fmt: skip
-    out = expand(per_path, [("blocks.1", "blocks.0")], model)
+    out = expand(per_path, [("blocks.1", "blocks.0")], model, {"blocks.0", "blocks.1"})
     assert out["blocks.1"] == {"mm": 10} and out["blocks.1.fc2"] == {"mm": 6}
     assert out[""] == {"mm": 20}
     assert "blocks" not in out  # never called: _categorise sums it from its children

@@ -175,3 +175,14 @@ def test_resformer_weights_run_at_any_resolution() -> None:
             module.weight.zero_()
             assert not torch.allclose(large(x), out)
             module.weight.copy_(saved)
+
+
+def test_timm_model_that_feeds_a_parameter_view_to_a_block_is_counted() -> None:
+    # CaiT passes its expanded class token (a view of a parameter) into the class-attention
+    # blocks; torch's module tracker used to fail on it under inference mode. CaiT-XXS-24 is
+    # published at 12.0M params and 2.5 GFLOPs (224).
+    target = resolve("timm:cait_xxs24_224")
+    traced = count_traced(target.builder(224), target.input_shape(224), allow_eager=False)
+    assert traced.mode == "meta"
+    assert traced.total.params == 11_956_264
+    assert traced.total.macs / 1e9 == pytest.approx(2.5, rel=0.02)
