@@ -104,17 +104,38 @@ def _rebuild(s: Any) -> Any:
     return tag(_rebuild(x) for x in s[1])
 
 
-def signatures(model: nn.Module) -> dict[int, int]:
-    """``id(module) -> structural signature id`` for every module of ``model`` (bottom-up)."""
+def _holds_module(v: Any) -> bool:
+    if isinstance(v, nn.Module):
+        return True
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return any(_holds_module(x) for x in v)
+    if isinstance(v, dict):
+        return any(_holds_module(x) for x in v.values())
+    return False
+
+
+def signatures(model: nn.Module) -> tuple[dict[int, int], set[int]]:
+    """``(id(module) -> structural signature id, ids of replayable modules)`` for ``model``.
+
+    A module is replayable unless its subtree reaches a module that is also reachable from
+    elsewhere (registered under two parents, like CoaT's shared convolutional position encodings,
+    or held in a plain attribute): the counter scopes such a module by its first path, so a replay
+    could not place its share. Children are computed first; a shared module once.
+    """
     interned: dict[Any, int] = {}
     sig: dict[int, int] = {}
-    modules = list(model.modules())
-    for m in reversed(modules):  # children before parents
-        if id(m) in sig:
-            continue
-        attrs = tuple(
-            sorted((k, _attr_key(v)) for k, v in vars(m).items() if k not in _MODULE_INTERNALS)
-        )
+    ok: set[int] = set()
+    paths: dict[int, int] = defaultdict(int)
+    for _, m in model.named_modules(remove_duplicate=False):
+        paths[id(m)] += 1
+
+    def visit(m: nn.Module) -> int:
+        done = sig.get(id(m))
+        if done is not None:
+            return done
+        kids = tuple((n, visit(c)) if c is not None else (n, -1) for n, c in m._modules.items())
+        plain = [(k, v) for k, v in vars(m).items() if k not in _MODULE_INTERNALS]
+        attrs = tuple(sorted((k, _attr_key(v)) for k, v in plain))
         hooks = tuple(tuple(id(h) for h in getattr(m, name, {}).values()) for name in _HOOK_DICTS)
         key = (
             type(m),
@@ -129,10 +150,19 @@ def signatures(model: nn.Module) -> dict[int, int]:
                 (n, tuple(b.shape), b.dtype) if b is not None else (n, None)
                 for n, b in m._buffers.items()
             ),
-            tuple((n, sig[id(c)]) if c is not None else (n, -1) for n, c in m._modules.items()),
+            kids,
         )
         sig[id(m)] = interned.setdefault(key, len(interned))
-    return sig
+        if (
+            paths[id(m)] <= 1
+            and all(id(c) in ok for c in m._modules.values() if c is not None)
+            and not any(_holds_module(v) for _, v in plain)
+        ):
+            ok.add(id(m))
+        return sig[id(m)]
+
+    visit(model)
+    return sig, ok
 
 
 #: Code objects of ``nn.Module.__call__``'s machinery: a module called any other way (a parent
@@ -154,7 +184,7 @@ class Replayer:
 
     @contextmanager
     def active(self) -> Iterator[Replayer]:
-        sig = signatures(self.model)
+        sig, replayable = signatures(self.model)
         count: dict[int, int] = defaultdict(int)
         for m in self.model.modules():
             count[sig[id(m)]] += 1
@@ -171,7 +201,13 @@ class Replayer:
         try:
             for path, m in self.model.named_modules():
                 # Leaves are one operator each: replaying them would save nothing.
-                if path and count[sig[id(m)]] > 1 and m._modules and "forward" not in vars(m):
+                if (
+                    path
+                    and count[sig[id(m)]] > 1
+                    and m._modules
+                    and id(m) in replayable
+                    and "forward" not in vars(m)
+                ):
                     m.forward = self._wrap(m, path, sig[id(m)])  # type: ignore[method-assign]
                     wrapped.append(m)
             yield self

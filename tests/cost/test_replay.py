@@ -98,7 +98,7 @@ def test_a_callable_container_that_is_iterated_gets_no_entry_of_its_own() -> Non
 
 def test_a_differing_plain_attribute_or_input_shape_prevents_the_replay() -> None:
     model = Net([1.0, 0.5, 1.0]).to("meta")
-    sig = signatures(model)
+    sig, _ = signatures(model)
     assert sig[id(model.blocks[0])] == sig[id(model.blocks[2])] != sig[id(model.blocks[1])]
     full, fast = _both(model, (7, 16))
     _assert_same(full, fast)
@@ -108,6 +108,31 @@ def test_a_differing_plain_attribute_or_input_shape_prevents_the_replay() -> Non
         wide(torch.empty(1, 3, 16, device="meta"))
         wide[0](torch.empty(1, 5, 16, device="meta"))  # a new input shape runs again
     assert replayer.replays == [("1", "0")]
+
+
+class SharedBlock(nn.Module):
+    def __init__(self, shared: nn.Module) -> None:
+        super().__init__()
+        self.shared = shared  # the same module object in every block (CoaT's shared CPE)
+        self.fc = nn.Linear(16, 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.shared(x))
+
+
+def test_blocks_reaching_a_shared_module_always_run() -> None:
+    # The counter scopes a shared module by its first path only; a replay could not place it.
+    shared = nn.Sequential(nn.Linear(16, 16), nn.GELU())
+    model = nn.Sequential(SharedBlock(shared), SharedBlock(shared), SharedBlock(shared)).to("meta")
+    _, replayable = signatures(model)
+    assert id(model[0]) not in replayable and id(shared) not in replayable
+    replayer = Replayer(model)
+    with torch.inference_mode(), replayer.active():
+        model(torch.empty(1, 4, 16, device="meta"))
+    assert replayer.replays == []
+    full, fast = _both(model, (4, 16))
+    _assert_same(full, fast)
+    assert fast.per_path["0.shared"].linear == 3 * 4 * 16 * 16  # all three calls, first path
 
 
 def test_a_block_called_through_forward_directly_always_runs() -> None:
