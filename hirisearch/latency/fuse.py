@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hirisearch.errors import HirisearchError
 from hirisearch.layers.conv import ConvNormAct
 
 __all__ = ["fold_bn", "fuse_model"]
@@ -24,10 +25,10 @@ def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     fused = nn.Conv2d(
         conv.in_channels,
         conv.out_channels,
-        conv.kernel_size,
-        conv.stride,
-        conv.padding,
-        conv.dilation,
+        _pair(conv.kernel_size),
+        _pair(conv.stride),
+        conv.padding if isinstance(conv.padding, str) else _pair(conv.padding),
+        _pair(conv.dilation),
         conv.groups,
         bias=True,
         padding_mode=conv.padding_mode,
@@ -42,9 +43,17 @@ def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
         shift = shift + bn.bias
     if conv.bias is not None:
         shift = shift + conv.bias * scale
+    if fused.bias is None:  # cannot happen: built with bias=True
+        raise HirisearchError("nn.Conv2d(bias=True) has no bias")
     fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
     fused.bias.copy_(shift)
     return fused.to(memory_format=torch.channels_last) if _is_cl(conv.weight) else fused
+
+
+def _pair(size: tuple[int, ...]) -> tuple[int, int]:
+    """A 2-d conv's ``(h, w)`` attribute (typed ``tuple[int, ...]`` on ``_ConvNd``)."""
+    h, w = size
+    return h, w
 
 
 def _is_cl(w: torch.Tensor) -> bool:

@@ -37,6 +37,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -352,6 +353,15 @@ class _OnGrid(nn.Module):
         return self.block(x, self.hw)
 
 
+def _transformer_on_grid(
+    dim: int, heads: int, mlp_ratio: float, sr_ratio: int, hw: tuple[int, int]
+) -> _OnGrid:
+    """A Transformer block on a fixed ``hw`` grid, built when the benchmark is timed."""
+    from hirisearch.layers.transformer import TransformerBlock
+
+    return _OnGrid(TransformerBlock(dim, heads, mlp_ratio=mlp_ratio, sr_ratio=sr_ratio), hw)
+
+
 def _leaf(c: Cost) -> CostNode:
     return CostNode.leaf(c)
 
@@ -380,7 +390,7 @@ def operator_benchmarks() -> list[MicroBench]:
         out.append(
             MicroBench(
                 f"conv{k}x{k} {cin}->{cout} @{hw}/s{s}",
-                lambda cin=cin, cout=cout, k=k, s=s: nn.Conv2d(cin, cout, k, s, k // 2, bias=False),
+                partial(nn.Conv2d, cin, cout, k, s, k // 2, bias=False),
                 (cin, hw, hw),
                 _leaf(P.conv2d(cin, cout, k, (o, o))),
                 channels_last=True,
@@ -402,7 +412,7 @@ def operator_benchmarks() -> list[MicroBench]:
         out.append(
             MicroBench(
                 f"dwconv3x3 {c} @{hw}/s{s}",
-                lambda c=c, s=s: nn.Conv2d(c, c, 3, s, 1, groups=c, bias=False),
+                partial(nn.Conv2d, c, c, 3, s, 1, groups=c, bias=False),
                 (c, hw, hw),
                 _leaf(P.conv2d(c, c, 3, (o, o), groups=c)),
                 channels_last=True,
@@ -431,7 +441,7 @@ def operator_benchmarks() -> list[MicroBench]:
         out.append(
             MicroBench(
                 f"linear {cin}->{cout} x{n}",
-                lambda cin=cin, cout=cout: nn.Linear(cin, cout),
+                partial(nn.Linear, cin, cout),
                 (n, cin),
                 _leaf(P.linear(cin, cout, n)),
             )
@@ -447,7 +457,7 @@ def operator_benchmarks() -> list[MicroBench]:
         out.append(
             MicroBench(
                 f"attention {h}h q{q} kv{kv} d{d}",
-                lambda h=h, q=q, kv=kv, d=d: _Sdpa(h, q, kv, d),
+                partial(_Sdpa, h, q, kv, d),
                 (h * max(q, kv) * d,),
                 _leaf(P.attention(h, q, kv, d)),
             )
@@ -456,7 +466,7 @@ def operator_benchmarks() -> list[MicroBench]:
         out.append(
             MicroBench(
                 f"batchnorm {c} @{hw}",
-                lambda c=c: nn.BatchNorm2d(c),
+                partial(nn.BatchNorm2d, c),
                 (c, hw, hw),
                 _leaf(P.batch_norm(c, c * hw * hw)),
                 channels_last=True,
@@ -466,7 +476,7 @@ def operator_benchmarks() -> list[MicroBench]:
         out.append(
             MicroBench(
                 f"layernorm {c} x{n}",
-                lambda c=c: nn.LayerNorm(c, eps=1e-6),
+                partial(nn.LayerNorm, c, eps=1e-6),
                 (n, c),
                 _leaf(P.layer_norm(c, c * n)),
             )
@@ -479,7 +489,7 @@ def block_benchmarks() -> list[MicroBench]:
     layout copies and per-operator dispatch): each block's time minus its operators' predicted
     times is what the glue costs."""
     from hirisearch.layers.mlp import ConvFFN, conv_ffn_cost
-    from hirisearch.layers.transformer import TransformerBlock, transformer_block_cost
+    from hirisearch.layers.transformer import transformer_block_cost
     from hirisearch.models.hiri_vit import (
         IRDS,
         DownsamplePlan,
@@ -497,7 +507,7 @@ def block_benchmarks() -> list[MicroBench]:
         out.append(
             MicroBench(
                 f"hr-stem {chs} @{size}",
-                lambda stem=stem: HRStem(stem),
+                partial(HRStem, stem),
                 (3, size, size),
                 hr_stem_cost(stem),
                 channels_last=True,
@@ -515,7 +525,7 @@ def block_benchmarks() -> list[MicroBench]:
         out.append(
             MicroBench(
                 f"irds {cin}->{cout} @{hw}",
-                lambda down=down: IRDS(down),
+                partial(IRDS, down),
                 (cin, hw, hw),
                 irds_cost(down),
                 channels_last=True,
@@ -526,7 +536,7 @@ def block_benchmarks() -> list[MicroBench]:
         out.append(
             MicroBench(
                 f"hr-block {dim} @{hw}",
-                lambda dim=dim: HRBlock(dim),
+                partial(HRBlock, dim),
                 (dim, hw, hw),
                 hr_block_cost(dim, in_hw=(hw, hw)),
                 channels_last=True,
@@ -536,7 +546,7 @@ def block_benchmarks() -> list[MicroBench]:
         out.append(
             MicroBench(
                 f"conv-ffn {dim}->{hidden} @{hw}",
-                lambda dim=dim, hidden=hidden: ConvFFN(dim, hidden),
+                partial(ConvFFN, dim, hidden),
                 (dim, hw, hw),
                 conv_ffn_cost(dim, hidden, in_hw=(hw, hw)),
                 channels_last=True,
@@ -556,9 +566,7 @@ def block_benchmarks() -> list[MicroBench]:
         out.append(
             MicroBench(
                 f"transformer {dim}/{heads}h r{ratio} sr{sr} @{hw}",
-                lambda dim=dim, heads=heads, ratio=ratio, sr=sr, hw=hw: _OnGrid(
-                    TransformerBlock(dim, heads, mlp_ratio=ratio, sr_ratio=sr), (hw, hw)
-                ),
+                partial(_transformer_on_grid, dim, heads, ratio, sr, (hw, hw)),
                 (hw * hw, dim),
                 transformer_block_cost(dim, heads, mlp_ratio=ratio, sr_ratio=sr, hw=(hw, hw)),
             )
@@ -639,24 +647,28 @@ def network_benchmarks() -> list[MicroBench]:
     out: list[MicroBench] = []
     for name, size, stem, n_hr, depths, dims, ratios, srs, head in NETWORKS:
         kinds = ("hr",) * n_hr + ("transformer",) * (len(depths) - n_hr)
-        spec = HiriViTSpec(
-            family="hiri_vit",
-            name=name,
-            img_size=size,
-            stem_chs=stem,
-            block_types=kinds,
-            depths=depths,
-            dims=dims,
-            num_heads=tuple(0 if k == "hr" else d // 32 for k, d in zip(kinds, dims, strict=True)),
-            mlp_ratios=ratios,
-            sr_ratios=srs,
-            head=head,
+        spec = HiriViTSpec.model_validate(
+            {
+                "family": "hiri_vit",
+                "name": name,
+                "img_size": size,
+                "stem_chs": stem,
+                "block_types": kinds,
+                "depths": depths,
+                "dims": dims,
+                "num_heads": tuple(
+                    0 if k == "hr" else d // 32 for k, d in zip(kinds, dims, strict=True)
+                ),
+                "mlp_ratios": ratios,
+                "sr_ratios": srs,
+                "head": head,
+            }
         )
         plan = FAMILY.plan(spec, size)
         out.append(
             MicroBench(
                 f"network {name} @{size}",
-                lambda plan=plan: FAMILY.build(plan),
+                partial(FAMILY.build, plan),
                 tuple(plan.input_shape),
                 FAMILY.cost(plan),
                 copies=1,

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 import yaml
@@ -56,6 +56,9 @@ from hirisearch.search.objectives import ObjectiveContext, get_objective
 from hirisearch.search.pareto import pareto_indices, to_minimise
 from hirisearch.search.space import Scalar, SearchSpace
 from hirisearch.search.strategies import distributions, make_sampler
+
+if TYPE_CHECKING:
+    from optuna.storages._heartbeat import BaseHeartbeatThread
 
 ATTR = "hirisearch"  # user attribute holding a trial's evaluation (one storage write)
 SURPLUS = "hirisearch:surplus"
@@ -322,7 +325,9 @@ def _run_one(
     return values, attrs
 
 
-def _heartbeat(study: optuna.Study, trial: optuna.Trial) -> contextlib.AbstractContextManager[Any]:
+def _heartbeat(
+    study: optuna.Study, trial: optuna.Trial
+) -> BaseHeartbeatThread | contextlib.nullcontext[None]:
     from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
 
     if is_heartbeat_enabled(study._storage):
@@ -670,6 +675,8 @@ def write_results(
             p: (_get(space.base, p), v) for p, v in r.values.items() if _get(space.base, p) != v
         }
         name = f"{base_name}-search-{r.number}"
+        if r.params is None or r.macs is None:  # cannot happen: a feasible trial has its cost
+            raise SearchError(f"trial {r.number} is feasible but has no recorded cost")
         note = (
             f"trial {r.number}: {r.params / 1e6:.2f}M params, {r.macs / 1e9:.3f} GFLOPs at "
             f"{cand.plan.img_size}"

@@ -30,7 +30,7 @@ import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -39,6 +39,7 @@ from hirisearch.models import FAMILIES, Family
 from hirisearch.spec.load import _short, read_yaml, spec_error_from
 
 Scalar = bool | int | float | str
+Direction = Literal["minimize", "maximize"]
 
 #: Keys a space file may have.
 SPACE_KEYS = (
@@ -122,7 +123,7 @@ class ObjectiveSpec:
     """Minimise or maximise one named objective (a registry name or ``module:function``)."""
 
     name: str
-    direction: str  # "minimize" | "maximize"
+    direction: Direction
 
 
 @dataclass(frozen=True)
@@ -387,6 +388,16 @@ def _validate_base(family: Family, data: Mapping[str, Any], file: str, where: st
         ) from None
 
 
+def _probe_values(axis: Axis) -> tuple[Scalar, ...]:
+    """The values :func:`_check_values` tries: every listed choice and every value of a small
+    range; the two ends of a larger range."""
+    if axis.choices is not None or (axis.finite and axis.size() <= 64):
+        return axis.values()
+    if axis.low is None or axis.high is None:  # cannot happen: an axis without choices is a range
+        raise SpecError("a range needs both `low` and `high`", field=axis.field)
+    return (axis.low, axis.high)
+
+
 def _check_values(
     family: Family, base: Mapping[str, Any], axes: tuple[Axis, ...], file: str, seed: int
 ) -> None:
@@ -396,7 +407,7 @@ def _check_values(
     rng = random.Random(seed)
     validate = family.spec_type.model_validate
     for axis in axes:
-        values = axis.values() if axis.finite and axis.size() <= 64 else (axis.low, axis.high)
+        values = _probe_values(axis)
         others = [a for a in axes if a is not axis]
         for v in values:
             attempt: dict[str, Scalar] = {axis.path: v}

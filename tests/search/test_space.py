@@ -110,6 +110,17 @@ def test_values_valid_only_in_combination_are_left_to_the_search(tmp_path: Path)
     assert evaluate(space, {"dims.3": 448, "num_heads.3": 7}).valid
 
 
+def test_every_choice_of_a_long_list_is_checked(tmp_path: Path) -> None:
+    # more than the 64 values a range is probed at: each listed choice is still checked
+    ratios = [round(1.0 + 0.1 * i, 1) for i in range(70)]
+    space = load_space(write_space(tmp_path, axes={"mlp_ratios.2": {"choices": ratios}}))
+    assert space.axes[0].values() == tuple(ratios)
+    path = write_space(tmp_path, axes={"mlp_ratios.2": {"choices": [*ratios[:40], -1.0]}})
+    with pytest.raises(SpecError, match="value -1.0 is rejected") as info:
+        load_space(path)
+    assert info.value.field == "axes.mlp_ratios.2"
+
+
 def test_grid_needs_finite_axes(tmp_path: Path) -> None:
     path = write_space(tmp_path, strategy="grid", axes={"mlp_ratios.2": {"low": 2.0, "high": 8.0}})
     with pytest.raises(SpecError, match="axes.mlp_ratios.2: grid search needs finite axes"):
