@@ -10,9 +10,11 @@ importing this module changes nothing) makes the outcome deterministic:
 
 * before and after a command body runs (imports, start-up, shutdown) a SIGINT ends the process
   at once: one line, status 130;
-* inside a command body the first SIGINT raises ``KeyboardInterrupt`` so that commands can save
-  what they have (search, bench); code that handles it calls :func:`handled`. If nobody does
-  within :data:`GRACE_S` seconds, the interrupt was swallowed and the process ends anyway;
+* inside a command body the first SIGINT raises ``KeyboardInterrupt``; code that handles it calls
+  :func:`handled`. If nobody does within :data:`GRACE_S` seconds, the interrupt was swallowed and
+  the process ends anyway. Commands that save their work on an interrupt (search, bench) call
+  :func:`saves_on_interrupt` first: their clean-up (a storage write under load) may take longer
+  than the grace period, so no watchdog cuts it short;
 * a second SIGINT always ends the process at once.
 
 The library never depends on the handler: :func:`requested` is simply False without it.
@@ -32,6 +34,7 @@ LINE = "hirisearch: interrupted"
 GRACE_S = 3.0
 
 _in_body = 0
+_watchdog_armed = True  # False while a body that saves on interrupt runs
 _requested = False
 _reported = False
 _watchdog: Any = None  # a threading.Timer once armed
@@ -71,12 +74,20 @@ def handled() -> None:
         _watchdog = None
 
 
+def saves_on_interrupt() -> None:
+    """The running command catches ``KeyboardInterrupt`` and saves its work: no forced exit
+    after the first SIGINT (a second one still exits at once)."""
+    global _watchdog_armed
+    _watchdog_armed = False
+
+
 class body:
     """Context manager around a command body: inside it, SIGINT raises ``KeyboardInterrupt``."""
 
     def __enter__(self) -> None:
-        global _in_body
+        global _in_body, _watchdog_armed
         _in_body += 1
+        _watchdog_armed = True
 
     def __exit__(self, *exc: object) -> None:
         global _in_body
@@ -98,11 +109,12 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
         report(once=True)
         _hard_exit()
     _requested = True
-    import threading  # imported late: install() must run as early as possible
+    if _watchdog_armed:
+        import threading  # imported late: install() must run as early as possible
 
-    _watchdog = threading.Timer(GRACE_S, _swallowed)
-    _watchdog.daemon = True
-    _watchdog.start()
+        _watchdog = threading.Timer(GRACE_S, _swallowed)
+        _watchdog.daemon = True
+        _watchdog.start()
     raise KeyboardInterrupt
 
 

@@ -91,6 +91,7 @@ def bench(
     out: Out = None,
 ) -> None:
     """Measure latency, throughput, achieved GFLOP/s and peak memory of real forward passes."""
+    interrupt.saves_on_interrupt()
     from hirisearch.latency.device import check_dtype, resolve_device
     from hirisearch.latency.measure import BenchOptions, bench_target
     from hirisearch.memory import ensure_targets_fit

@@ -144,6 +144,7 @@ def search(
     ] = None,
 ) -> None:
     """Budget-constrained search of a model family's configurations (Optuna)."""
+    interrupt.saves_on_interrupt()
     from hirisearch.report import format as fmt
     from hirisearch.search.run import (
         SearchError,
