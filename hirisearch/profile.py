@@ -13,6 +13,7 @@ from hirisearch.cost.counters import COUNTERS, CrossCheck, TracedCount, count_tr
 from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import CountingError, HirisearchError
 from hirisearch.limits import MAX_BATCH, TRACED_MODULE_LIMIT
+from hirisearch.memory import estimate_memory
 from hirisearch.targets import Target
 
 #: Analytic and traced MACs must agree within this relative tolerance, or the profile flags it.
@@ -240,7 +241,12 @@ def profile_target(
     tc = None
     if (traced and not skipped) or tree is None:
         try:
-            tc = count_traced(build, input_shape, batch=batch)
+            eager_bytes = (
+                estimate_memory(tree, input_shape, batch=batch).total_bytes
+                if tree is not None
+                else None
+            )
+            tc = count_traced(build, input_shape, batch=batch, eager_bytes=eager_bytes)
         except CountingError as e:
             if tree is None:
                 raise

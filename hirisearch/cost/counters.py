@@ -421,12 +421,17 @@ def count_traced(
     batch: int = 1,
     with_acts: bool = False,
     allow_eager: bool = True,
+    eager_bytes: int | None = None,
 ) -> TracedCount:
     """Build a model with ``build(device=...)`` and count it, on meta first, eagerly if needed.
 
     ``build`` must accept ``device`` (and ``dtype``) keywords. The eager fallback builds on the CPU
     and runs a real forward pass, so it costs memory and time; the result's ``note`` says it ran.
+    Before it allocates anything, the fallback is refused (:class:`CountingError`) when its memory
+    exceeds what the CPU has available: ``eager_bytes`` (e.g. the analytic estimate of
+    :func:`hirisearch.memory.estimate_memory`), or else the meta model's parameters and input.
     """
+    model: nn.Module | None = None
     try:
         with torch.device("meta"):
             model = build(device="meta")
@@ -447,6 +452,7 @@ def count_traced(
                 f"meta-device count failed ({type(e).__name__}: {str(e).splitlines()[0]})"
             ) from None
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+    _check_eager_memory(reason, model, input_shape, batch, eager_bytes)
     model = build(device="cpu")
     result = count_module(model, input_shape, mode="eager-cpu", with_acts=with_acts, batch=batch)
     return TracedCount(
@@ -458,6 +464,29 @@ def count_traced(
         note=f"meta-device count failed ({reason[:120]}); counted eagerly on the CPU",
         input_shape=result.input_shape,
     )
+
+
+def _check_eager_memory(
+    reason: str,
+    meta_model: nn.Module | None,
+    input_shape: tuple[int, ...],
+    batch: int,
+    eager_bytes: int | None,
+) -> None:
+    from hirisearch.memory import available_memory_bytes
+
+    need = eager_bytes
+    if need is None and meta_model is not None:
+        need = sum(p.numel() * p.element_size() for p in meta_model.parameters())
+        need += batch * math.prod(input_shape) * 4
+    if need is None:
+        return
+    available = available_memory_bytes("cpu")
+    if need > available:
+        raise CountingError(
+            f"meta-device count failed ({reason[:120]}) and an eager count would need an "
+            f"estimated {need / 2**30:.2f} GiB, more than the {available / 2**30:.2f} GiB available"
+        )
 
 
 # ------------------------------------------------------------------- cross-check counters
