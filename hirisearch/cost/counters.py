@@ -303,12 +303,12 @@ def _run(
     """One counted forward pass: ``({path: {op: torch flops}}, {op name: calls})``."""
     counter = FlopCounterMode(display=False, custom_mapping=mapping)
     recorder = _OpRecorder(MetaKernelCache() if replay else None)
-    replayer = Replayer(model)
+    replayer = Replayer(model) if replay else None
     with _no_grad_params(model), torch.inference_mode():
-        with replayer.active() if replay else _nullcontext(), recorder, counter:
+        with replayer.active() if replayer else _nullcontext(), recorder, counter:
             model(x)
     per_path = _op_flops_per_path(counter.get_flop_counts(), type(model).__name__)
-    if replayer.replays:
+    if replayer is not None:
         per_path = expand(per_path, replayer.replays, model, replayer.called)
     return per_path, dict(recorder.ops)
 

@@ -239,9 +239,7 @@ def _check_values(value: Any, kind: Any, loc: tuple[Any, ...], file: str | None)
         pass
     else:
         if kind is bool:
-            raise SpecError(
-                f"expected true or false, but got {_short(value)}", file=file, field=_loc(loc)
-            )
+            _refuse_leaf(value, kind, loc, file)
         if type(kind) is tuple:
             if kind[0] == "seq" and isinstance(value, (list, tuple)):
                 item = kind[1]
