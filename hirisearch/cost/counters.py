@@ -11,6 +11,7 @@ fvcore, thop and ptflops are offered as cross-check columns; each is labelled wi
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 import warnings
@@ -37,6 +38,7 @@ from hirisearch.cost.convention import (
 from hirisearch.cost.replay import MetaKernelCache, Replayer, expand
 from hirisearch.cost.types import Cost
 from hirisearch.errors import CountingError
+from hirisearch.layers.init import MetaBuild
 
 aten = torch.ops.aten
 
@@ -371,7 +373,7 @@ def count_module(
     start = time.perf_counter()
     ctx = sdpa_kernel([SDPBackend.MATH]) if mode != "meta" else _nullcontext()
     replay = replay and mode == "meta"
-    with ctx:
+    with ctx, _gc_paused():
         counts, ops = _run(model, x, dict(_NORM_MAPPING), replay)
         acts_counts = None
         if with_acts:
@@ -406,6 +408,25 @@ def count_module(
     )
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector is paused for one count (and restored after).
+
+    Building and tracing a model allocates tens of thousands of short-lived objects (modules,
+    meta tensors, dispatch frames), which set off collections of the whole heap (torch's included)
+    mid-count: they made the median count 50% slower than the fastest. A count allocates a
+    bounded amount, collected as usual once the collector runs again.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class _nullcontext:
     def __enter__(self) -> None:
         return None
@@ -433,9 +454,10 @@ def count_traced(
     """
     model: nn.Module | None = None
     try:
-        with torch.device("meta"):
-            model = build(device="meta")
-        return count_module(model, input_shape, mode="meta", with_acts=with_acts, batch=batch)
+        with _gc_paused():
+            with MetaBuild():
+                model = build(device="meta")
+            return count_module(model, input_shape, mode="meta", with_acts=with_acts, batch=batch)
     except (OverflowError, TypeError, NotImplementedError, RuntimeError) as e:
         if interrupt.requested():  # Ctrl-C surfaced through torch as another error: no fallback
             raise KeyboardInterrupt from None
