@@ -97,7 +97,10 @@ def timm_model(name: str) -> TimmModel:
         near = closest_names(name)
         hint = f"; closest: {', '.join(near)}" if near else ""
         raise UnknownModelError(f"unknown timm model {name!r}{hint}")
-    model = timm.create_model(name, pretrained=False, device="meta")
+    from hirisearch.layers.init import MetaBuild
+
+    with MetaBuild():
+        model = timm.create_model(name, pretrained=False, device="meta")
     cfg = getattr(model, "pretrained_cfg", None) or {}
     in_chans, default = 3, 224
     if cfg.get("input_size"):

@@ -43,8 +43,8 @@ class MetaBuild(DeviceContext):
     initialisers of ``torch.nn.init`` return meta tensors untouched.
 
     A meta tensor holds no values, so initialising it changes nothing; but torch runs its
-    initialisers there through Python decompositions (``uniform_`` costs ~20 us per call), which
-    made up a third of building a model on meta.
+    initialisers there through Python decompositions: skipping them took the meta build of
+    HIRI-ViT-S from 54 to 35 ms and of timm's ViT-B from 107 to 13 ms (medians, 2-core VM).
     """
 
     def __init__(self) -> None:
