@@ -107,7 +107,7 @@ def bench(
     ensure_targets_fit(targets, size_list, batches, dev, dtype, force=force)
     calibration = None
     if predict:
-        from hirisearch.latency.predictor import load_calibration
+        from hirisearch.latency.predict import load_calibration
 
         calibration = load_calibration(dev)
     opts = BenchOptions(
@@ -190,7 +190,7 @@ def profile_extras(
     doc: dict[str, Any] = {}
     shown: list[Any] = []
     if predict:
-        from hirisearch.latency.predictor import load_calibration, predict_latency_ms
+        from hirisearch.latency.predict import load_calibration, predict_latency_ms
 
         plan = target.plan(size)
         if plan is None:

@@ -1,24 +1,33 @@
 """Latency: measuring real forward passes (:mod:`.measure`), statistics (:mod:`.stats`), devices and
-environment (:mod:`.device`), BatchNorm folding (:mod:`.fuse`) and the calibrated latency predictor
-(:mod:`.predictor`). Memory estimates live in :mod:`hirisearch.memory`."""
+environment (:mod:`.device`), BatchNorm folding (:mod:`.fuse`), the calibrated latency predictor's
+torch-free model (:mod:`.predict`) and its calibration (:mod:`.predictor`). Memory estimates live in
+:mod:`hirisearch.memory`.
 
-from hirisearch.latency.measure import BenchOptions, BenchResult, bench_target
-from hirisearch.latency.predictor import (
-    Calibration,
-    calibrate,
-    load_calibration,
-    predict_latency_ms,
-)
-from hirisearch.latency.stats import Summary, summarize
+Names are imported on first use, so ``hirisearch.latency.predict`` loads without torch.
+"""
 
-__all__ = [
-    "BenchOptions",
-    "BenchResult",
-    "bench_target",
-    "Calibration",
-    "calibrate",
-    "load_calibration",
-    "predict_latency_ms",
-    "Summary",
-    "summarize",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_NAMES = {
+    "BenchOptions": "measure",
+    "BenchResult": "measure",
+    "bench_target": "measure",
+    "Calibration": "predict",
+    "load_calibration": "predict",
+    "predict_latency_ms": "predict",
+    "calibrate": "predictor",
+    "Summary": "stats",
+    "summarize": "stats",
+}
+
+__all__ = list(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hirisearch.latency' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"hirisearch.latency.{module}"), name)

@@ -379,7 +379,7 @@ def bench_target(
     tree = target.cost(plan) if plan is not None else None
     predict = None
     if calibration is not None and tree is not None:
-        from hirisearch.latency.predictor import predict_latency_ms
+        from hirisearch.latency.predict import predict_latency_ms
 
         predict = lambda b: predict_latency_ms(tree, calibration, batch=b)  # noqa: E731
     base = BenchResult(

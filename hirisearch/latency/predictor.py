@@ -33,13 +33,9 @@ Public API: :func:`calibrate`, :func:`fit`, :func:`fit_blocks`, :func:`fit_netwo
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -48,10 +44,22 @@ from torch import nn
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import Cost, CostNode
-from hirisearch.errors import HirisearchError
-from hirisearch.io import atomic_write_json
+from hirisearch.latency.predict import (
+    CACHE_ENV,
+    CATEGORIES,
+    Calibration,
+    CalibrationError,
+    Op,
+    Sample,
+    calibration_path,
+    load_calibration,
+    predict_latency_ms,
+    save_calibration,
+    tree_ops,
+)
 
 __all__ = [
+    "CACHE_ENV",
     "CATEGORIES",
     "Op",
     "Calibration",
@@ -67,180 +75,15 @@ __all__ = [
     "save_calibration",
 ]
 
-CATEGORIES = ("conv", "dwconv", "linear", "attn", "norm", "glue")
-#: Features of every category's model, in order (coefficient units: ms per unit).
-FEATURES = ("macs", "elements", "params", "ops")
-#: A conv doing at most this many MACs per output element is "dwconv" (depth-wise 3x3 = 9, 5x5 = 25).
-DW_MAX_INTENSITY = 25
 #: Instances of each micro-benchmark timed in turn (cold weights, as inside a model).
 COPIES = 4
 #: Rounds over the calibration networks (each network once per round).
 NETWORK_ROUNDS = 3
-#: Environment variable naming the calibration folder (default ``~/.cache/hirisearch``).
-CACHE_ENV = "HIRISEARCH_CACHE"
-FORMAT_VERSION = 2
 #: Categories whose in-model slow-down (against the same operator timed alone) the block fit measures.
 SCALED = ("conv", "dwconv", "linear", "attn", "norm")
 #: Robust fit: Huber threshold (in robust standard deviations of the relative error) and rounds.
 HUBER_K = 1.5
 ROBUST_ROUNDS = 8
-
-
-class CalibrationError(HirisearchError):
-    """No calibration for a device, or an unreadable calibration file."""
-
-    exit_code = 2
-
-
-@dataclass(frozen=True)
-class Op:
-    """One operator's work per sample: ``macs`` and ``elements`` scale with batch; ``params`` do not."""
-
-    category: str
-    macs: int = 0
-    elements: int = 0
-    params: int = 0
-    count: int = 1  # how many operators this record stands for (the glue record: all of them)
-
-    def features(self, batch: int = 1) -> tuple[float, float, float, float]:
-        return (self.macs * batch, self.elements * batch, float(self.params), float(self.count))
-
-
-# ---------------------------------------------------------------------- tree -> operators
-def _minus(a: Cost, b: Cost) -> Cost:
-    return Cost(
-        a.params - b.params,
-        a.conv - b.conv,
-        a.linear - b.linear,
-        a.attn - b.attn,
-        a.other - b.other,
-        a.norm - b.norm,
-        a.acts - b.acts,
-    )
-
-
-def cost_ops(c: Cost) -> list[Op]:
-    """The operators of one node's own cost (usually one)."""
-    ops = []
-    if c.conv > 0:
-        intensity = c.conv / c.acts if c.acts else 0
-        cat = "dwconv" if intensity <= DW_MAX_INTENSITY else "conv"
-        ops.append(Op(cat, c.conv, c.acts, c.params))
-    if c.linear > 0:
-        ops.append(Op("linear", c.linear, c.acts, c.params))
-    if c.attn > 0:
-        ops.append(Op("attn", c.attn, c.acts if not (c.conv or c.linear) else 0, 0))
-    if c.other > 0:
-        ops.append(Op("linear", c.other, 0, 0))
-    if c.norm > 0:
-        ops.append(Op("norm", 0, c.norm, c.params if not (c.conv or c.linear) else 0))
-    return ops
-
-
-def tree_ops(tree: CostNode) -> list[Op]:
-    """Every operator of the model, in execution order, plus the uncounted elementwise glue."""
-    ops: list[Op] = []
-    cache: dict[int, list[Op]] = {}
-
-    def visit(node: CostNode) -> list[Op]:
-        key = id(node)  # identical blocks share one node; walk it once
-        if key in cache:
-            return cache[key]
-        out: list[Op] = []
-        own = node.total
-        for _, child in node.children:
-            out.extend(visit(child))
-            own = _minus(own, child.total)
-        out.extend(cost_ops(own))
-        cache[key] = out
-        return out
-
-    ops = visit(tree)
-    glue = sum(op.elements for op in ops if op.category in ("conv", "dwconv", "linear", "attn"))
-    return [*ops, Op("glue", 0, glue, 0, count=len(ops))]
-
-
-# --------------------------------------------------------------------------- calibration
-@dataclass(frozen=True)
-class Sample:
-    """One micro-benchmark: its operator and the measured median time (ms)."""
-
-    name: str
-    op: Op
-    batch: int
-    ms: float
-    #: The time the fit's error is relative to (a glue sample: its whole block); default ``ms``.
-    scale_ms: float | None = None
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Per-category coefficients (ms per MAC, per element, per parameter, per operator)."""
-
-    device: str
-    device_name: str
-    torch_version: str
-    threads: int
-    created: str
-    coeffs: dict[str, tuple[float, float, float, float]]
-    samples: tuple[Sample, ...] = field(default=())
-    #: Per category, the factor by which an operator inside a block is slower than timed alone
-    #: (cold caches, strided and larger inputs, layout changes); 1 where not fitted.
-    scales: dict[str, float] = field(default_factory=dict)
-    #: The factor by which a whole network is slower than its blocks timed alone (stage reshapes,
-    #: caches cold between blocks, the forward's Python); fitted on :data:`NETWORKS`.
-    network_scale: float = 1.0
-    #: Milliseconds per operator a whole network takes beyond its blocks (charged to the glue).
-    network_per_op: float = 0.0
-    #: The calibration networks and their measured times (ms).
-    networks: tuple[tuple[str, float], ...] = field(default=())
-    version: int = FORMAT_VERSION
-
-    def op_ms(self, op: Op, batch: int = 1) -> float:
-        """The operator's predicted time inside a network."""
-        ms = self.isolated_ms(op, batch) * self.scales.get(op.category, 1.0) * self.network_scale
-        return ms + (self.network_per_op * op.count if op.category == "glue" else 0.0)
-
-    def isolated_ms(self, op: Op, batch: int = 1) -> float:
-        """The operator's predicted time when timed alone (what the operator fit models)."""
-        c = self.coeffs.get(op.category)
-        if c is None and op.category == "glue":
-            return 0.0  # a calibration without block benchmarks has no glue model
-        if c is None:
-            raise CalibrationError(
-                f"calibration for {self.device} has no {op.category!r} model; recalibrate"
-            )
-        return float(sum(a * f for a, f in zip(c, op.features(batch), strict=True)))
-
-    def to_json(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc["features"] = list(FEATURES)
-        return doc
-
-    @staticmethod
-    def from_json(doc: dict[str, Any]) -> Calibration:
-        if doc.get("version") != FORMAT_VERSION:
-            raise CalibrationError(
-                f"calibration format version {doc.get('version')!r} is not {FORMAT_VERSION}; "
-                "run `hirisearch calibrate` again"
-            )
-        samples = tuple(
-            Sample(s["name"], Op(**s["op"]), int(s["batch"]), float(s["ms"]), s.get("scale_ms"))
-            for s in doc.get("samples", ())
-        )
-        return Calibration(
-            device=doc["device"],
-            device_name=doc["device_name"],
-            torch_version=doc["torch_version"],
-            threads=int(doc["threads"]),
-            created=doc["created"],
-            coeffs={k: tuple(float(x) for x in v) for k, v in doc["coeffs"].items()},  # type: ignore[misc]
-            samples=samples,
-            scales={k: float(v) for k, v in doc.get("scales", {}).items()},
-            network_scale=float(doc.get("network_scale", 1.0)),
-            network_per_op=float(doc.get("network_per_op", 0.0)),
-            networks=tuple((str(n), float(ms)) for n, ms in doc.get("networks", ())),
-        )
 
 
 def nnls(a: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -896,55 +739,3 @@ def calibrate(
         network_per_op=o,
         networks=tuple((mb.name, ms) for mb, ms in networks),
     )
-
-
-# ----------------------------------------------------------------------------- prediction
-def predict_ops_ms(ops: Sequence[Op], calibration: Calibration, batch: int = 1) -> dict[str, float]:
-    """Predicted milliseconds per category."""
-    out: dict[str, float] = {}
-    for op in ops:
-        out[op.category] = out.get(op.category, 0.0) + calibration.op_ms(op, batch)
-    return out
-
-
-def predict_latency_ms(tree: CostNode, calibration: Calibration, batch: int = 1) -> float:
-    """Predicted latency (ms) of one forward pass of a batch of ``batch``, from the cost tree.
-
-    Args:
-        tree: the model's analytic cost tree (per sample), e.g. ``target.cost(plan)``.
-        calibration: from :func:`load_calibration` or :func:`calibrate`.
-        batch: batch size.
-    """
-    return sum(predict_ops_ms(tree_ops(tree), calibration, batch).values())
-
-
-# ------------------------------------------------------------------------------- storage
-def calibration_path(device: str | torch.device) -> Path:
-    """``$HIRISEARCH_CACHE/calibration-<device>.json`` (default folder ``~/.cache/hirisearch``)."""
-    kind = torch.device(device).type
-    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "hirisearch"
-    return Path(root) / f"calibration-{kind}.json"
-
-
-def save_calibration(calibration: Calibration, path: str | os.PathLike[str] | None = None) -> Path:
-    """Write atomically to ``path`` (default: :func:`calibration_path` of its device)."""
-    return atomic_write_json(path or calibration_path(calibration.device), calibration.to_json())
-
-
-def load_calibration(
-    device: str | torch.device, path: str | os.PathLike[str] | None = None
-) -> Calibration:
-    """The stored calibration of ``device`` (``cpu`` or ``cuda``), or of the file ``path``."""
-    file = Path(path) if path is not None else calibration_path(device)
-    if not file.exists():
-        kind = torch.device(device).type
-        raise CalibrationError(
-            f"no latency calibration for {kind} at {file}; run `hirisearch calibrate --device {kind}`"
-        )
-    try:
-        doc = json.loads(file.read_text())
-        return Calibration.from_json(doc)
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise CalibrationError(
-            f"{file}: unreadable calibration ({type(e).__name__}: {e})"
-        ) from None
