@@ -1,3 +1,68 @@
-"""hirisearch: cost, search and comparison of vision backbones for high-resolution inputs."""
+"""hirisearch: cost, search and comparison of vision backbones for high-resolution inputs.
+
+The Python API (:mod:`hirisearch.api`) is importable from here; ``import hirisearch`` itself loads
+nothing heavy, and each function imports what it needs when called::
+
+    import hirisearch
+    r = hirisearch.profile("specs/s.yaml", img_size=448)
+    r.to_dict()["macs"]
+
+``hirisearch.profile``, ``.compare``, ``.sweep`` and ``.search`` are the API functions; the modules
+of the same names stay importable as ``from hirisearch.profile import ProfileResult``.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_API = frozenset({"as_target", "build", "compare", "load_spec", "profile", "search", "sweep"})
+_ERRORS = frozenset({"HirisearchError", "SpecError"})
+
+__all__ = [
+    "HirisearchError",
+    "SpecError",
+    "__version__",
+    "as_target",
+    "build",
+    "compare",
+    "load_spec",
+    "profile",
+    "search",
+    "sweep",
+]
+
+if TYPE_CHECKING:
+    from hirisearch.api import as_target, build, compare, load_spec, profile, search, sweep
+    from hirisearch.errors import HirisearchError, SpecError
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from hirisearch import api
+
+        value = getattr(api, name)
+    elif name in _ERRORS:
+        from hirisearch import errors
+
+        value = getattr(errors, name)
+    else:
+        raise AttributeError(f"module 'hirisearch' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+class _Package(types.ModuleType):
+    """The package module: importing a submodule named like an API function (``hirisearch.profile``)
+    binds it in ``sys.modules`` only, so ``hirisearch.profile`` stays the function."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _API and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -106,10 +106,10 @@ Res = Annotated[
 
 
 def parse_counters(value: str | None) -> list[str]:
-    from hirisearch.cost.counters import COUNTERS
-
     if not value:
         return []
+    from hirisearch.cost.counters import COUNTERS
+
     names = [v.strip() for v in value.split(",") if v.strip()]
     for n in names:
         if n not in COUNTERS:

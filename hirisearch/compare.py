@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hirisearch.profile import ProfileResult, profile_target
-from hirisearch.report.plots import ScalingSeries
 from hirisearch.targets import Target, resolve
+
+if TYPE_CHECKING:
+    from hirisearch.report.plots import ScalingSeries
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class CompareResult:
 
     def series(self) -> list[ScalingSeries]:
         """GFLOPs against resolution, one series per model (for the scaling plot)."""
+        from hirisearch.report.plots import ScalingSeries
+
         by_model: dict[str, list[ProfileResult]] = {}
         for r in self.rows:
             by_model.setdefault(r.profile.spec, []).append(r.profile)
@@ -72,7 +76,13 @@ def out_grid(target: Target, plan: Any, img_size: int) -> tuple[int, int] | None
 def compare(refs: Sequence[str], img_sizes: Sequence[int], *, traced: bool = True) -> CompareResult:
     """Profile every model in ``refs`` at every size in ``img_sizes`` (each model's own size when
     empty). Every model and size is checked before any is counted, so a bad input fails fast."""
-    targets = [resolve(ref) for ref in refs]
+    return compare_targets([resolve(ref) for ref in refs], img_sizes, traced=traced)
+
+
+def compare_targets(
+    targets: Sequence[Target], img_sizes: Sequence[int], *, traced: bool = True
+) -> CompareResult:
+    """:func:`compare` over resolved targets."""
     cells: list[tuple[Target, Any, int]] = []
     for t in targets:
         for size in img_sizes or [t.default_img_size]:

@@ -6,15 +6,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hirisearch.cost.convention import CONVENTION
-from hirisearch.cost.counters import COUNTERS, CrossCheck, TracedCount, count_traced, cross_check
 from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import CountingError, HirisearchError
 from hirisearch.limits import MAX_BATCH, TRACED_MODULE_LIMIT
-from hirisearch.memory import estimate_memory
 from hirisearch.targets import Target
+
+if TYPE_CHECKING:  # the counters import torch: only a traced count loads them
+    from hirisearch.cost.counters import CrossCheck, TracedCount
 
 #: Analytic and traced MACs must agree within this relative tolerance, or the profile flags it.
 AGREEMENT_TOLERANCE = 1e-3
@@ -117,11 +118,15 @@ class ProfileResult:
         return cats.get("attn", 0) / self.macs if self.macs else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-serialisable document (tuples become lists)."""
+        """A JSON-serialisable document (tuples become lists): what ``profile --json`` prints."""
         doc = asdict(self)
         doc["gmacs"] = round(self.gmacs, 6)
         doc["attn_share"] = self.attn_share
         return doc
+
+    def to_dict(self) -> dict[str, Any]:
+        """The same document as :meth:`to_json`."""
+        return self.to_json()
 
 
 def _categories(cost: Cost) -> dict[str, int]:
@@ -225,6 +230,8 @@ def profile_target(
     """
     if not 1 <= batch <= MAX_BATCH:
         raise HirisearchError(f"batch must be >= 1 and <= {MAX_BATCH}, but got {batch}")
+    if counters:
+        from hirisearch.cost.counters import COUNTERS
     for c in counters:
         if c not in COUNTERS:
             raise CountingError(f"unknown counter {c!r}; valid: {', '.join(COUNTERS)}")
@@ -240,6 +247,9 @@ def profile_target(
     skipped = trace_skip_reason(tree, input_shape, batch=batch, limit=trace_limit) if traced else ""
     tc = None
     if (traced and not skipped) or tree is None:
+        from hirisearch.cost.counters import count_traced
+        from hirisearch.memory import estimate_memory
+
         try:
             eager_bytes = (
                 estimate_memory(tree, input_shape, batch=batch).total_bytes
@@ -273,6 +283,8 @@ def profile_target(
     stage_rows = _sections(tree, tc, sections, macs, batch)
     results = []
     for name in counters:
+        from hirisearch.cost.counters import cross_check
+
         model = build(device="cpu")
         results.append(cross_check(name, model, input_shape))
     return ProfileResult(

@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hirisearch.cost.convention import CONVENTION
-from hirisearch.cost.counters import count_traced
 from hirisearch.errors import HirisearchError
 from hirisearch.targets import Target
 
@@ -68,6 +67,8 @@ def _point(target: Target, size: int, batch: int) -> tuple[int, int]:
         plan = target.plan(size)
         total = target.cost(plan).total  # type: ignore[union-attr]
         return total.params, total.macs * batch
+    from hirisearch.cost.counters import count_traced  # torch: only for models without a spec
+
     tc = count_traced(target.builder(size), target.input_shape(size), batch=batch)
     return tc.total.params, tc.total.macs
 

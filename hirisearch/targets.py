@@ -1,4 +1,4 @@
-"""What a user can name on the command line: a spec file (or later, ``timm:<name>``).
+"""What a user can name on the command line: a spec file or ``timm:<name>``.
 
 A :class:`Target` hides where a model comes from. Spec targets have an analytic cost; targets
 without one (external models) are counted by the traced counter only.
@@ -10,15 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import CountingError, SpecError
+from hirisearch.lazy import LazyCallable
 from hirisearch.models import Family, get_family
 from hirisearch.models.base import Convention, SpecBase
 from hirisearch.spec import load_spec
+
+if TYPE_CHECKING:
+    from torch import nn
 
 #: The name of hirisearch's own counting convention (``--convention ours``).
 OUR_CONVENTION = "ours"
@@ -79,8 +81,11 @@ class Target:
         return plan.sections if plan is not None else None
 
 
-#: Resolvers for ``prefix:name`` references (``timm:resnet50``); filled by optional modules.
-EXTERNAL_PREFIXES: dict[str, Callable[[str], Target]] = {}
+#: Resolvers for ``prefix:name`` references (``timm:resnet50``), imported when a reference uses
+#: the prefix: naming a spec file imports none of them.
+EXTERNAL_PREFIXES: dict[str, Callable[[str], Target]] = {
+    "timm": LazyCallable("hirisearch.external", "resolve_timm"),
+}
 
 
 def target_from_spec(spec: SpecBase, ref: str) -> Target:
@@ -100,12 +105,3 @@ def resolve(ref: str) -> Target:
     if sep and prefix in EXTERNAL_PREFIXES and not Path(ref).exists():
         return EXTERNAL_PREFIXES[prefix](rest)
     return target_from_spec(load_spec(ref), ref)
-
-
-def _register_external() -> None:
-    from hirisearch.external import PREFIX, resolve_timm
-
-    EXTERNAL_PREFIXES[PREFIX] = resolve_timm
-
-
-_register_external()

@@ -18,7 +18,7 @@ from hirisearch.cli import (
     err_console,
     split_refs_and_sizes,
 )
-from hirisearch.commands.report import Out, save_run
+from hirisearch.commands.report import NoReport, Out, save_run
 from hirisearch.errors import HirisearchError
 
 Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
@@ -89,6 +89,7 @@ def bench(
     warmup: Annotated[float, typer.Option(min=0.0, help="Seconds of warm-up per result.")] = 0.5,
     clock: Clock = "wall",
     out: Out = None,
+    no_report: NoReport = False,
 ) -> None:
     """Measure latency, throughput, achieved GFLOP/s and peak memory of real forward passes."""
     interrupt.saves_on_interrupt()
@@ -140,7 +141,15 @@ def bench(
     records = [r.to_json() for r in results if r.status == "ok"]
     if records:
         name = "+".join(dict.fromkeys(r.name for r in results))
-        save_run(ctx, "bench", {"records": records}, out=out, name=name[:80], quiet_stdout=as_json)
+        save_run(
+            ctx,
+            "bench",
+            {"records": records},
+            out=out,
+            name=name[:80],
+            quiet_stdout=as_json,
+            figures=not no_report,
+        )
     else:
         err_console.print(
             "hirisearch: warning: nothing was measured; no run folder written", markup=False

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hirisearch.cli import Refs, Res, command, console, emit_json, split_refs_and_sizes
-from hirisearch.commands.report import Out, save_run
+from hirisearch.commands.report import NoReport, Out, save_run
 
 
 @command()
@@ -27,6 +27,7 @@ def compare(
         bool, typer.Option("--json", help="A JSON list of the profile documents.")
     ] = False,
     out: Out = None,
+    no_report: NoReport = False,
 ) -> None:
     """Params, GFLOPs, ratio to the first model, attention share and output grid, model x resolution."""
     from hirisearch.compare import compare as run_compare
@@ -45,4 +46,12 @@ def compare(
             console.print(f"plot: {p}", markup=False, soft_wrap=True)
     profiles = [r.profile for r in result.rows]
     name = "+".join(dict.fromkeys(p.name for p in profiles))
-    save_run(ctx, "compare", {"results": profiles}, out=out, name=name[:80], quiet_stdout=as_json)
+    save_run(
+        ctx,
+        "compare",
+        {"results": profiles},
+        out=out,
+        name=name[:80],
+        quiet_stdout=as_json,
+        figures=not no_report,
+    )

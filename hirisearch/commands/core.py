@@ -18,7 +18,7 @@ from hirisearch.cli import (
     parse_counters,
     split_refs_and_sizes,
 )
-from hirisearch.commands.report import Out, save_run
+from hirisearch.commands.report import DrawReport, Out, save_run
 from hirisearch.errors import HirisearchError
 from hirisearch.limits import TRACED_MODULE_LIMIT
 
@@ -46,6 +46,7 @@ def profile(
         bool, typer.Option("--json", help="One JSON document per resolution.")
     ] = False,
     out: Out = None,
+    draw_report: DrawReport = False,
     latency: Annotated[
         bool, typer.Option("--latency", help="Also measure latency (see `bench`; auto device).")
     ] = False,
@@ -99,7 +100,15 @@ def profile(
             for w in r.warnings:
                 err_console.print(f"hirisearch: warning: {w}", markup=False)
     run_name = "+".join(dict.fromkeys(r.name for r in results))
-    save_run(ctx, "profile", {"results": results}, out=out, name=run_name, quiet_stdout=as_json)
+    save_run(
+        ctx,
+        "profile",
+        {"results": results},
+        out=out,
+        name=run_name,
+        quiet_stdout=as_json,
+        figures=draw_report,
+    )
 
 
 @command()

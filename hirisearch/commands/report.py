@@ -19,6 +19,14 @@ Out = Annotated[
         "(default: reports/<timestamp>-<name>/).",
     ),
 ]
+#: ``profile`` draws plots and report.html only when asked (matplotlib costs about 1 s).
+DrawReport = Annotated[
+    bool, typer.Option("--report", help="Also draw the plots and report.html in the run folder.")
+]
+#: compare, sweep, bench and search draw by default; ``--no-report`` skips the plots and HTML.
+NoReport = Annotated[
+    bool, typer.Option("--no-report", help="Skip the plots and report.html (faster).")
+]
 
 
 def command_line(ctx: typer.Context) -> str:
@@ -47,17 +55,19 @@ def save_run(
     out: Path | None,
     name: str,
     quiet_stdout: bool = False,
+    figures: bool = True,
 ) -> Path:
     """Write the run folder of a command and print its path (on stderr when stdout carries JSON).
 
     Args:
         name: the default folder's suffix (``reports/<timestamp>-<name>``).
         quiet_stdout: stdout is reserved for JSON documents.
+        figures: draw the plots and report.html too (matplotlib: about 1 s).
     """
     from hirisearch.report.writers import default_run_dir, write_run
 
     folder = out if out is not None else default_run_dir(name)
-    files = write_run(folder, kind, document, command=command_line(ctx))
+    files = write_run(folder, kind, document, command=command_line(ctx), figures=figures)
     if quiet_stdout:
         err_console.print(f"hirisearch: run folder: {files.dir}", markup=False)
     else:
@@ -74,4 +84,5 @@ def report(
 
     files = regenerate(folder)
     for p in (files.markdown, files.html, files.csv):
-        console.print(str(p), markup=False, soft_wrap=True)
+        if p is not None:
+            console.print(str(p), markup=False, soft_wrap=True)

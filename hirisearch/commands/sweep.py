@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from hirisearch.cli import Refs, command, console, emit_json, err_console, split_refs_and_sizes
-from hirisearch.commands.report import Out, save_run
+from hirisearch.commands.report import NoReport, Out, save_run
 
 DEFAULT_RES = "224:1024:32"
 
@@ -37,6 +37,7 @@ def sweep(
         bool, typer.Option("--force", help="Measure points the memory estimate refuses.")
     ] = False,
     out: Out = None,
+    no_report: NoReport = False,
     as_json: Annotated[bool, typer.Option("--json", help="The sweep document on stdout.")] = False,
 ) -> None:
     """GFLOPs and params against input resolution, one line per model; sizes a model cannot take
@@ -68,7 +69,7 @@ def sweep(
                     markup=False,
                     soft_wrap=True,
                 )
-    save_run(ctx, "sweep", doc, out=out, name=name, quiet_stdout=as_json)
+    save_run(ctx, "sweep", doc, out=out, name=name, quiet_stdout=as_json, figures=not no_report)
 
 
 def _latency_measurer(device: str, min_time: float, force: bool):  # noqa: ANN202

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from hirisearch.errors import HirisearchError
-from hirisearch.layers.conv import ConvNormAct
+from hirisearch.layers.conv_nn import ConvNormAct
 
 __all__ = ["fold_bn", "fuse_model"]
 

@@ -200,7 +200,7 @@ def _transformer_on_grid(
     dim: int, heads: int, mlp_ratio: float, sr_ratio: int, hw: tuple[int, int]
 ) -> _OnGrid:
     """A Transformer block on a fixed ``hw`` grid, built when the benchmark is timed."""
-    from hirisearch.layers.transformer import TransformerBlock
+    from hirisearch.layers.transformer_nn import TransformerBlock
 
     return _OnGrid(TransformerBlock(dim, heads, mlp_ratio=mlp_ratio, sr_ratio=sr_ratio), hw)
 
@@ -331,18 +331,17 @@ def block_benchmarks() -> list[MicroBench]:
     """Whole blocks, to fit the glue between operators (activations, residual adds, up-sampling,
     layout copies and per-operator dispatch): each block's time minus its operators' predicted
     times is what the glue costs."""
-    from hirisearch.layers.mlp import ConvFFN, conv_ffn_cost
+    from hirisearch.layers.mlp import conv_ffn_cost
+    from hirisearch.layers.mlp_nn import ConvFFN
     from hirisearch.layers.transformer import transformer_block_cost
     from hirisearch.models.hiri_vit import (
-        IRDS,
         DownsamplePlan,
-        HRBlock,
-        HRStem,
         StemPlan,
         hr_block_cost,
         hr_stem_cost,
         irds_cost,
     )
+    from hirisearch.models.hiri_vit_nn import IRDS, HRBlock, HRStem
 
     out: list[MicroBench] = []
     for chs, size in [(16, 160), (32, 224), (24, 288)]:

@@ -8,55 +8,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
-from hirisearch.layers.norm_act import NormKind, make_norm, norm_cost
-
-
-class Attention(nn.Module):
-    """Self-attention on tokens (B, N, C) laid out on an ``hw`` grid.
-
-    With ``sr_ratio > 1`` keys and values come from the grid reduced by a ``sr_ratio`` x
-    ``sr_ratio`` stride-``sr_ratio`` convolution followed by a norm, which divides the attention
-    cost by ``sr_ratio ** 2``.
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        *,
-        sr_ratio: int = 1,
-        qkv_bias: bool = True,
-        norm: NormKind = "ln",
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        self.num_heads = num_heads
-        self.q = nn.Linear(dim, dim, bias=qkv_bias, **dd)
-        self.kv = nn.Linear(dim, 2 * dim, bias=qkv_bias, **dd)
-        self.proj = nn.Linear(dim, dim, **dd)
-        self.sr_ratio = sr_ratio
-        if sr_ratio > 1:
-            self.sr = nn.Conv2d(dim, dim, sr_ratio, sr_ratio, **dd)
-            self.norm = make_norm(norm, dim, "tokens", **dd)
-
-    def forward(self, x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-        b, n, c = x.shape
-        heads = self.num_heads
-        q = self.q(x).reshape(b, n, heads, c // heads).transpose(1, 2)
-        if self.sr_ratio > 1:
-            grid = x.transpose(1, 2).reshape(b, c, hw[0], hw[1])
-            x = self.norm(self.sr(grid).flatten(2).transpose(1, 2))
-        k, v = self.kv(x).reshape(b, -1, 2, heads, c // heads).permute(2, 0, 3, 1, 4).unbind(0)
-        out = F.scaled_dot_product_attention(q, k, v)
-        return self.proj(out.transpose(1, 2).reshape(b, n, c))
+from hirisearch.layers.norm_act import NormKind, norm_cost
+from hirisearch.lazy import lazy_attrs
 
 
 @lru_cache(maxsize=4096)
@@ -84,28 +39,6 @@ def attention_cost(
     return CostNode.of(children, own=own, out_shape=(n, dim))
 
 
-class ClassAttention(nn.Module):
-    """Attention of the class token (first token) over all tokens; returns the updated class token."""
-
-    def __init__(
-        self, dim: int, num_heads: int, *, qkv_bias: bool = True, device=None, dtype=None
-    ) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        self.num_heads = num_heads
-        self.q = nn.Linear(dim, dim, bias=qkv_bias, **dd)
-        self.kv = nn.Linear(dim, 2 * dim, bias=qkv_bias, **dd)
-        self.proj = nn.Linear(dim, dim, **dd)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, n, c = x.shape
-        heads = self.num_heads
-        q = self.q(x[:, :1]).reshape(b, 1, heads, c // heads).transpose(1, 2)
-        k, v = self.kv(x).reshape(b, n, 2, heads, c // heads).permute(2, 0, 3, 1, 4).unbind(0)
-        out = F.scaled_dot_product_attention(q, k, v)
-        return self.proj(out.transpose(1, 2).reshape(b, 1, c))
-
-
 @lru_cache(maxsize=1024)
 def class_attention_cost(
     dim: int, num_heads: int, *, qkv_bias: bool = True, tokens: int
@@ -118,3 +51,8 @@ def class_attention_cost(
     ]
     own = P.attention(num_heads, 1, tokens, dim // num_heads)
     return CostNode.of(children, own=own, out_shape=(1, dim))
+
+
+__getattr__ = lazy_attrs(
+    __name__, "hirisearch.layers.attention_nn", ("Attention", "ClassAttention")
+)

@@ -4,44 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import torch
-from torch import nn
-
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
-from hirisearch.layers.norm_act import ActKind, NormKind, make_act, make_norm, norm_cost
-
-
-class ConvNormAct(nn.Module):
-    """``act(norm(conv(x)))`` with 'same' padding; ``norm`` or ``act`` may be ``None``.
-
-    Padding is ``kernel_size // 2``, so a stride-2 layer maps H to ceil(H / 2).
-    """
-
-    def __init__(
-        self,
-        in_chs: int,
-        out_chs: int,
-        kernel_size: int = 1,
-        stride: int = 1,
-        *,
-        groups: int = 1,
-        bias: bool = False,
-        norm: NormKind | None = "bn",
-        act: ActKind | None = None,
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        self.conv = nn.Conv2d(
-            in_chs, out_chs, kernel_size, stride, kernel_size // 2, groups=groups, bias=bias, **dd
-        )
-        self.norm = make_norm(norm, out_chs, "map", **dd) if norm else nn.Identity()
-        self.act = make_act(act) if act else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.norm(self.conv(x)))
+from hirisearch.layers.norm_act import ActKind, NormKind, norm_cost
+from hirisearch.lazy import lazy_attrs
 
 
 @lru_cache(maxsize=4096)
@@ -80,3 +46,6 @@ def conv_norm_act_cost(
             )
         )
     return CostNode.of(children, out_shape=shape)
+
+
+__getattr__ = lazy_attrs(__name__, "hirisearch.layers.conv_nn", ("ConvNormAct",))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import torch
-from timm.layers import trunc_normal_
 from torch import nn
+from torch.nn.init import trunc_normal_
 from torch.utils._device import DeviceContext
 
 

@@ -16,55 +16,14 @@ branch ``b``: both projections are computed from the features before either is u
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
-
-import torch
-from torch import nn
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
-from hirisearch.layers.deformable import (
-    DeformableCrossAttention,
-    deformable_cross_attention_cost,
-)
-from hirisearch.layers.mlp import Mlp, mlp_cost
-from hirisearch.layers.vit import LN_EPS
+from hirisearch.layers.deformable import deformable_cross_attention_cost
+from hirisearch.layers.mlp import mlp_cost
+from hirisearch.lazy import lazy_attrs
 
 Hw = tuple[int, int]
-
-
-class Injector(nn.Module):
-    """Deformable cross-attention + ConvFFN, both gated by zero-initialised vectors."""
-
-    def __init__(
-        self,
-        dim: int,
-        *,
-        num_heads: int = 16,
-        num_points: int = 4,
-        value_ratio: float = 0.5,
-        cffn_ratio: float = 0.25,
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        self.query_norm = nn.LayerNorm(dim, eps=LN_EPS, **dd)
-        self.feat_norm = nn.LayerNorm(dim, eps=LN_EPS, **dd)
-        self.attn = DeformableCrossAttention(
-            dim, num_heads=num_heads, num_points=num_points, value_ratio=value_ratio, **dd
-        )
-        self.ca_gamma = nn.Parameter(torch.zeros(dim, **dd))
-        self.ffn_norm = nn.LayerNorm(dim, eps=LN_EPS, **dd)
-        self.ffn = Mlp(dim, int(dim * cffn_ratio), dw_conv=True, **dd)
-        self.cffn_gamma = nn.Parameter(torch.zeros(dim, **dd))
-
-    def forward(
-        self, query: torch.Tensor, query_hw: Hw, feat: torch.Tensor, feat_hw: Hw
-    ) -> torch.Tensor:
-        attn = self.attn(self.query_norm(query), query_hw, self.feat_norm(feat), feat_hw)
-        query = query + self.ca_gamma * attn
-        return query + self.cffn_gamma * self.ffn(self.ffn_norm(query), query_hw)
 
 
 @lru_cache(maxsize=1024)
@@ -102,41 +61,6 @@ def injector_cost(
     )
 
 
-class InteractionUnit(nn.Module):
-    """Bidirectional interaction between branch ``a`` (width ``dim_a``) and branch ``b``."""
-
-    def __init__(
-        self,
-        dim_a: int,
-        dim_b: int,
-        *,
-        num_heads: int = 16,
-        num_points: int = 4,
-        value_ratio: float = 0.5,
-        cffn_ratio: float = 0.25,
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        kw: dict[str, Any] = dict(
-            num_heads=num_heads,
-            num_points=num_points,
-            value_ratio=value_ratio,
-            cffn_ratio=cffn_ratio,
-        )
-        self.b_to_a = nn.Linear(dim_b, dim_a, **dd)
-        self.a_to_b = nn.Linear(dim_a, dim_b, **dd)
-        self.inject_a = Injector(dim_a, **kw, **dd)
-        self.inject_b = Injector(dim_b, **kw, **dd)
-
-    def forward(
-        self, xa: torch.Tensor, hw_a: Hw, xb: torch.Tensor, hw_b: Hw
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        pa, pb = self.a_to_b(xa), self.b_to_a(xb)
-        return self.inject_a(xa, hw_a, pb, hw_b), self.inject_b(xb, hw_b, pa, hw_a)
-
-
 @lru_cache(maxsize=1024)
 def interaction_unit_cost(
     dim_a: int,
@@ -163,3 +87,8 @@ def interaction_unit_cost(
         ],
         out_shape=(),
     )
+
+
+__getattr__ = lazy_attrs(
+    __name__, "hirisearch.layers.interaction_nn", ("Injector", "InteractionUnit")
+)

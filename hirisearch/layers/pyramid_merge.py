@@ -10,51 +10,14 @@ the weighted sum do no counted work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import lru_cache
-
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
+from hirisearch.lazy import lazy_attrs
 
 Hw = tuple[int, int]
 GROUPS = 32
-
-
-def _to_map(x: torch.Tensor, hw: Hw) -> torch.Tensor:
-    b, n, c = x.shape
-    return x.transpose(1, 2).reshape(b, c, hw[0], hw[1])
-
-
-def _weighted_sum(maps: list[torch.Tensor], weights: torch.Tensor, hw: Hw) -> torch.Tensor:
-    resized = [
-        m
-        if tuple(m.shape[-2:]) == hw
-        else F.interpolate(m, size=hw, mode="bilinear", align_corners=False)
-        for m in maps
-    ]
-    out = resized[0] * weights[0]
-    for i in range(1, len(resized)):
-        out = out + resized[i] * weights[i]
-    return out
-
-
-class GNLinearGN(nn.Module):
-    """GroupNorm -> per-position Linear -> GroupNorm on a map (B, C, H, W)."""
-
-    def __init__(self, in_chs: int, out_chs: int, *, device=None, dtype=None) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        self.norm1 = nn.GroupNorm(GROUPS, in_chs, **dd)
-        self.fc = nn.Linear(in_chs, out_chs, **dd)
-        self.norm2 = nn.GroupNorm(GROUPS, out_chs, **dd)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.fc(self.norm1(x).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-        return self.norm2(x)
 
 
 @lru_cache(maxsize=256)
@@ -69,26 +32,6 @@ def gn_linear_gn_cost(in_chs: int, out_chs: int, *, hw: Hw) -> CostNode:
         ],
         out_shape=(out_chs, *hw),
     )
-
-
-class MergedHead(nn.Module):
-    """Classification merge: project, upsample, weighted sum, LayerNorm -> mean -> Linear."""
-
-    def __init__(self, dims: Sequence[int], num_classes: int, *, device=None, dtype=None) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        d1 = dims[0]
-        projs: list[nn.Module] = [nn.GroupNorm(GROUPS, d1, **dd)]
-        projs += [GNLinearGN(d, d1, **dd) for d in dims[1:]]
-        self.projs = nn.ModuleList(projs)
-        self.weights = nn.Parameter(torch.ones(len(dims), **dd))
-        self.norm = nn.LayerNorm(d1, eps=1e-6, **dd)
-        self.head = nn.Linear(d1, num_classes, **dd)
-
-    def forward(self, xs: list[torch.Tensor], hws: list[Hw]) -> torch.Tensor:
-        maps = [proj(_to_map(x, hw)) for proj, x, hw in zip(self.projs, xs, hws, strict=True)]
-        out = _weighted_sum(maps, self.weights, hws[-1]).flatten(2).transpose(1, 2)
-        return self.head(self.norm(out).mean(1))
 
 
 @lru_cache(maxsize=256)
@@ -114,22 +57,6 @@ def merged_head_cost(dims: tuple[int, ...], num_classes: int, *, grids: tuple[Hw
     )
 
 
-class DenseProj(nn.Module):
-    """Two 3x3 convolutions (no bias), each followed by GroupNorm and ReLU."""
-
-    def __init__(self, in_chs: int, out_chs: int, *, device=None, dtype=None) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        self.conv1 = nn.Conv2d(in_chs, out_chs, 3, 1, 1, bias=False, **dd)
-        self.norm1 = nn.GroupNorm(GROUPS, out_chs, **dd)
-        self.conv2 = nn.Conv2d(out_chs, out_chs, 3, 1, 1, bias=False, **dd)
-        self.norm2 = nn.GroupNorm(GROUPS, out_chs, **dd)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.norm1(self.conv1(x)))
-        return F.relu(self.norm2(self.conv2(x)))
-
-
 @lru_cache(maxsize=256)
 def dense_proj_cost(in_chs: int, out_chs: int, *, hw: Hw) -> CostNode:
     """Cost twin of :class:`DenseProj` on an ``hw`` map."""
@@ -146,20 +73,6 @@ def dense_proj_cost(in_chs: int, out_chs: int, *, hw: Hw) -> CostNode:
     )
 
 
-class DenseMerge(nn.Module):
-    """Dense merge: project every branch with :class:`DenseProj`, upsample, weighted sum."""
-
-    def __init__(self, dims: Sequence[int], *, device=None, dtype=None) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        self.projs = nn.ModuleList(DenseProj(d, dims[0], **dd) for d in dims)
-        self.weights = nn.Parameter(torch.ones(len(dims), **dd))
-
-    def forward(self, xs: list[torch.Tensor], hws: list[Hw]) -> torch.Tensor:
-        maps = [proj(_to_map(x, hw)) for proj, x, hw in zip(self.projs, xs, hws, strict=True)]
-        return _weighted_sum(maps, self.weights, hws[-1])
-
-
 @lru_cache(maxsize=256)
 def dense_merge_cost(dims: tuple[int, ...], *, grids: tuple[Hw, ...]) -> CostNode:
     """Cost twin of :class:`DenseMerge`; the output is (dims[0], *grids[-1])."""
@@ -172,3 +85,10 @@ def dense_merge_cost(dims: tuple[int, ...], *, grids: tuple[Hw, ...]) -> CostNod
         own=P.param_only(len(dims)),
         out_shape=(dims[0], *grids[-1]),
     )
+
+
+__getattr__ = lazy_attrs(
+    __name__,
+    "hirisearch.layers.pyramid_merge_nn",
+    ("DenseMerge", "DenseProj", "GNLinearGN", "MergedHead", "_to_map", "_weighted_sum"),
+)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
-from torch import nn
 
 from hirisearch.cost.types import CostNode
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 class SpecBase(BaseModel):

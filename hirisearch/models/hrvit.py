@@ -24,26 +24,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Literal
 
-import torch
 from pydantic import Field, model_validator
-from timm.layers import DropPath
-from torch import nn
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import ZERO, CostNode
 from hirisearch.errors import FieldError, ResolutionError
-from hirisearch.layers.conv import ConvNormAct, conv_norm_act_cost
-from hirisearch.layers.cross_shaped import CrossShapedAttention, cross_shaped_attention_cost
-from hirisearch.layers.hrnet import HRFusion, HRNetClassifier, hr_fusion_cost, hrnet_classifier_cost
-from hirisearch.layers.init import init_weights
-from hirisearch.layers.mix_ffn import (
-    DiversityEnhancedShortcut,
-    MixCFN,
-    des_cost,
-    des_factors,
-    mix_cfn_cost,
-)
-from hirisearch.layers.norm_act import make_norm
+from hirisearch.layers.conv import conv_norm_act_cost
+from hirisearch.layers.cross_shaped import cross_shaped_attention_cost
+from hirisearch.layers.hrnet import hr_fusion_cost, hrnet_classifier_cost
+from hirisearch.layers.mix_ffn import des_cost, des_factors, mix_cfn_cost
+from hirisearch.lazy import LazyCallable, lazy_attrs
 from hirisearch.models.base import Family, SpecBase
 
 Hw = tuple[int, int]
@@ -241,18 +231,6 @@ def plan_hrvit(spec: HRViTSpec, img_size: int | None = None) -> HRViTPlan:
 
 
 # ---------------------------------------------------------------------------------- stem
-class HRViTStem(nn.Module):
-    """Two 3x3/s2 convs (``stem_chs // 2`` then ``stem_chs`` channels, bias) with BN + ReLU."""
-
-    def __init__(self, in_chans: int, stem_chs: int, *, device=None, dtype=None) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        mid = stem_chs // 2
-        self.conv1 = ConvNormAct(in_chans, mid, 3, 2, bias=True, norm="bn", act="relu", **dd)
-        self.conv2 = ConvNormAct(mid, stem_chs, 3, 2, bias=True, norm="bn", act="relu", **dd)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv2(self.conv1(x))
 
 
 @lru_cache(maxsize=256)
@@ -265,23 +243,6 @@ def hrvit_stem_cost(in_chans: int, stem_chs: int, *, in_hw: Hw) -> CostNode:
 
 
 # ------------------------------------------------------------------------------ block
-class HRViTBlock(nn.Module):
-    """``x = x + attn(norm1(x)) + des(x); x = x + ffn(norm2(x))`` on an ``hw`` token grid."""
-
-    def __init__(self, p: BranchPlan, drop_path: float = 0.0, *, device=None, dtype=None) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        dim = p.dim
-        self.norm1 = make_norm("ln", dim, "tokens", eps=LN_EPS, **dd)
-        self.attn = CrossShapedAttention(dim, p.head_dim, p.window_size, **dd)
-        self.des = DiversityEnhancedShortcut(dim, dim, **dd)
-        self.norm2 = make_norm("ln", dim, "tokens", eps=LN_EPS, **dd)
-        self.ffn = MixCFN(dim, int(dim * p.mlp_ratio), **dd)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-
-    def forward(self, x: torch.Tensor, hw: Hw) -> torch.Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x), hw) + self.des(x))
-        return x + self.drop_path(self.ffn(self.norm2(x), hw))
 
 
 @lru_cache(maxsize=1024)
@@ -302,28 +263,6 @@ def hrvit_block_cost(p: BranchPlan) -> CostNode:
 
 
 # ------------------------------------------------------------------------------ stage
-class HRViTBranch(nn.Module):
-    """One branch of a stage: patch embedding (1x1 conv, depth-wise 3x3 conv, LN), blocks, LN."""
-
-    def __init__(self, p: BranchPlan, *, device=None, dtype=None) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        self.hw = p.hw
-        self.embed = nn.Sequential(
-            nn.Conv2d(p.in_chs, p.dim, 1, **dd),
-            nn.Conv2d(p.dim, p.dim, 3, 1, 1, groups=p.dim, **dd),
-        )
-        self.embed_norm = make_norm("ln", p.dim, "tokens", eps=LN_EPS, **dd)
-        self.blocks = nn.ModuleList(HRViTBlock(p, dp, **dd) for dp in p.drop_path)
-        self.norm = make_norm("ln", p.dim, "tokens", eps=LN_EPS, **dd)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.embed(x)
-        b, c, h, w = x.shape
-        t = self.embed_norm(x.flatten(2).transpose(1, 2))
-        for blk in self.blocks:
-            t = blk(t, self.hw)
-        return self.norm(t).transpose(1, 2).reshape(b, c, h, w)
 
 
 def _branch_cost(p: BranchPlan) -> CostNode:
@@ -343,20 +282,6 @@ def _branch_cost(p: BranchPlan) -> CostNode:
     )
 
 
-class HRViTGroup(nn.Module):
-    """A stage group: the fusion block (which may add a branch), then every branch's stage."""
-
-    def __init__(self, p: GroupPlan, *, device=None, dtype=None) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        self.fusion = HRFusion(p.fusion_in, p.fusion_out, p.out_hws, act="gelu", **dd)
-        self.branches = nn.ModuleList(HRViTBranch(b, **dd) for b in p.branches)
-
-    def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
-        xs = self.fusion(xs)
-        return [branch(x) for branch, x in zip(self.branches, xs, strict=True)]
-
-
 def _group_cost(p: GroupPlan) -> CostNode:
     fusion = hr_fusion_cost(p.fusion_in, p.fusion_out, p.in_hws, p.out_hws)
     branches = CostNode.of([(str(i), _branch_cost(b)) for i, b in enumerate(p.branches)])
@@ -365,40 +290,6 @@ def _group_cost(p: GroupPlan) -> CostNode:
 
 
 # ---------------------------------------------------------------------------------- model
-class HRViT(nn.Module):
-    """HRViT built from an :class:`HRViTPlan`; ``forward`` returns class logits."""
-
-    def __init__(self, plan: HRViTPlan, *, device=None, dtype=None) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        self.plan = plan
-        self.stem = HRViTStem(plan.in_chans, plan.stem_chs, **dd)
-        self.groups = nn.ModuleList(HRViTGroup(g, **dd) for g in plan.groups)
-        h = plan.head
-        self.head = HRNetClassifier(
-            h.in_chs,
-            h.head_chs,
-            expansion=h.expansion,
-            final_chs=h.final_chs,
-            num_classes=h.num_classes,
-            **dd,
-        )
-        self.apply(init_weights)
-
-    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The branch maps after the last stage group, highest resolution first."""
-        xs = [self.stem(x)]
-        for group in self.groups:
-            xs = group(xs)
-        return xs
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(x))
-
-
-def build_hrvit(plan: HRViTPlan, *, device=None, dtype=None) -> HRViT:
-    """Build the model described by ``plan``."""
-    return HRViT(plan, device=device, dtype=dtype)
 
 
 def cost_hrvit(plan: HRViTPlan) -> CostNode:
@@ -422,10 +313,17 @@ FAMILY = Family(
     title="HRViT",
     spec_type=HRViTSpec,
     plan=plan_hrvit,
-    build=build_hrvit,
+    build=LazyCallable("hirisearch.models.hrvit_nn", "build_hrvit"),
     cost=cost_hrvit,
     # 224 is the published size; 160 exercises padded windows (branches 40/20/10/5, windows
     # 1/2/7/7 pad 10 -> 14 and 5 -> 7).
     test_sizes=lambda spec: (160, 224),
     forward_size=lambda spec: size_multiple(spec) * 2,
+)
+
+
+__getattr__ = lazy_attrs(
+    __name__,
+    "hirisearch.models.hrvit_nn",
+    ("HRViT", "HRViTBlock", "HRViTBranch", "HRViTGroup", "HRViTStem", "build_hrvit"),
 )

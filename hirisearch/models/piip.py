@@ -33,25 +33,17 @@ PIIP's published GFLOPs come from its own counting path (see the README, "PIIP")
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal
 
-import torch
-import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from timm.layers import trunc_normal_
-from torch import nn
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError, ResolutionError
-from hirisearch.layers.interaction import InteractionUnit, interaction_unit_cost
-from hirisearch.layers.pyramid_merge import (
-    DenseMerge,
-    MergedHead,
-    dense_merge_cost,
-    merged_head_cost,
-)
-from hirisearch.layers.vit import PatchEmbed, ViTBlock, patch_embed_cost, vit_block_cost
+from hirisearch.layers.interaction import interaction_unit_cost
+from hirisearch.layers.pyramid_merge import dense_merge_cost, merged_head_cost
+from hirisearch.layers.vit import patch_embed_cost, vit_block_cost
+from hirisearch.lazy import LazyCallable, lazy_attrs
 from hirisearch.models.base import Convention, Family, SpecBase
 from hirisearch.models.piip_convention import cost_piip_repo, piip_convention_description
 
@@ -325,45 +317,6 @@ def plan_piip(spec: PIIPSpec, img_size: int | None = None) -> PIIPPlan:
 
 
 # --------------------------------------------------------------------------------- branches
-class PIIPBranch(nn.Module):
-    """A plain ViT: patch embedding + position embedding (+ class token) and its blocks; with the
-    classification output also its final norm and head."""
-
-    def __init__(self, b: BranchPlan, plan: PIIPPlan, *, device=None, dtype=None) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        self.patch_embed = PatchEmbed(plan.in_chans, b.dim, plan.patch_size, **dd)
-        self.pos_embed = nn.Parameter(torch.zeros(1, b.tokens, b.dim, **dd))
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, b.dim, **dd)) if plan.cls_token else None
-        self.blocks = nn.ModuleList(
-            ViTBlock(
-                b.dim,
-                b.num_heads,
-                mlp_ratio=b.mlp_ratio,
-                window_size=ws,
-                qkv_bias=plan.qkv_bias,
-                layer_scale=plan.layer_scale,
-                **dd,
-            )
-            for ws in b.windows
-        )
-        if plan.output == "classification":
-            self.norm = nn.LayerNorm(b.dim, eps=1e-6, **dd)
-            self.head = nn.Linear(b.dim, plan.num_classes, **dd)
-
-    def run(self, x: torch.Tensor, cls: torch.Tensor | None, hw: Hw, start: int, stop: int):
-        """Blocks ``start:stop`` on the patch tokens (and the class token, kept separate outside)."""
-        if start == stop:
-            return x, cls
-        if cls is not None:
-            x = torch.cat((cls, x), dim=1)
-        for blk in self.blocks[start:stop]:
-            x = blk(x, hw)
-        return (x[:, 1:], x[:, :1]) if cls is not None else (x, None)
-
-    def logits(self, x: torch.Tensor, cls: torch.Tensor | None) -> torch.Tensor:
-        feat = self.norm(cls)[:, 0] if cls is not None else self.norm(x).mean(1)
-        return self.head(feat)
 
 
 def _branch_cost(b: BranchPlan, plan: PIIPPlan) -> CostNode:
@@ -397,21 +350,6 @@ def _branch_cost(b: BranchPlan, plan: PIIPPlan) -> CostNode:
 
 
 # ------------------------------------------------------------------------------ interactions
-class InteractionBlock(nn.Module):
-    """One interaction placement: a unit per adjacent pair, run from the last pair to the first."""
-
-    def __init__(self, plan: PIIPPlan, *, device=None, dtype=None) -> None:
-        super().__init__()
-        bs = plan.branches
-        self.units = nn.ModuleList(
-            InteractionUnit(a.dim, b.dim, **plan.unit_kwargs, device=device, dtype=dtype)
-            for a, b in zip(bs, bs[1:], strict=False)
-        )
-
-    def forward(self, xs: list[torch.Tensor], hws: list[Hw]) -> list[torch.Tensor]:
-        for j in reversed(range(len(self.units))):
-            xs[j], xs[j + 1] = self.units[j](xs[j], hws[j], xs[j + 1], hws[j + 1])
-        return xs
 
 
 def _interactions_cost(plan: PIIPPlan) -> CostNode:
@@ -430,73 +368,6 @@ def _interactions_cost(plan: PIIPPlan) -> CostNode:
 
 
 # ----------------------------------------------------------------------------------- model
-class PIIP(nn.Module):
-    """PIIP built from a :class:`PIIPPlan`; input at the last branch's resolution."""
-
-    def __init__(self, plan: PIIPPlan, *, device=None, dtype=None) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        self.plan = plan
-        self.branches = nn.ModuleList(PIIPBranch(b, plan, **dd) for b in plan.branches)
-        self.interactions = nn.ModuleList(
-            InteractionBlock(plan, **dd) for _ in range(plan.interactions)
-        )
-        dims = [b.dim for b in plan.branches]
-        self.merge: nn.Module | None = None
-        if plan.output == "merged":
-            self.merge = MergedHead(dims, plan.num_classes, **dd)
-        elif plan.output == "dense":
-            self.merge = DenseMerge(dims, **dd)
-        if device is None or torch.device(device).type != "meta":
-            self._init_weights()
-
-    def _branches(self) -> list[PIIPBranch]:
-        return [cast(PIIPBranch, b) for b in self.branches]
-
-    def _init_weights(self) -> None:
-        for branch in self._branches():
-            trunc_normal_(branch.pos_embed, std=0.02)
-            if branch.cls_token is not None:
-                trunc_normal_(branch.cls_token, std=0.02)
-        # Linear and conv weights keep PyTorch's default initialisation (upstream re-draws them
-        # trunc-normal(0.02) for training: five more passes over ~0.5G weights for SBL, which
-        # cost estimation does not need); deformable attention initialises itself as
-        # Deformable-DETR does, and the zero gammas make every interaction the identity.
-
-    def forward_branches(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list]:
-        """Patch tokens and class tokens of every branch after all blocks and interactions."""
-        plan = self.plan
-        xs, clss, hws = [], [], []
-        branches = self._branches()
-        for b, branch in zip(plan.branches, branches, strict=True):
-            xi = x
-            if b.img_size != plan.img_size:
-                xi = F.interpolate(
-                    x, size=(b.img_size, b.img_size), mode="bilinear", align_corners=False
-                )
-            xs.append(branch.patch_embed(xi) + branch.pos_embed)
-            cls = branch.cls_token
-            clss.append(None if cls is None else cls.expand(x.shape[0], -1, -1))
-            hws.append(b.grid)
-        for k in range(plan.interactions + 1):
-            for i, (b, branch) in enumerate(zip(plan.branches, branches, strict=True)):
-                xs[i], clss[i] = branch.run(xs[i], clss[i], b.grid, *b.segments[k])
-            if k < plan.interactions:
-                xs = self.interactions[k](xs, hws)
-        return xs, clss
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xs, clss = self.forward_branches(x)
-        if self.plan.output == "classification":
-            pairs = zip(self._branches(), xs, clss, strict=True)
-            return torch.stack([br.logits(t, c) for br, t, c in pairs]).mean(0)
-        assert self.merge is not None  # planned: merged and dense outputs have a merge
-        return self.merge(xs, [b.grid for b in self.plan.branches])
-
-
-def build_piip(plan: PIIPPlan, *, device=None, dtype=None) -> PIIP:
-    """Build the model described by ``plan``."""
-    return PIIP(plan, device=device, dtype=dtype)
 
 
 def cost_piip(plan: PIIPPlan) -> CostNode:
@@ -525,9 +396,14 @@ FAMILY = Family(
     title="PIIP (parameter-inverted image pyramid)",
     spec_type=PIIPSpec,
     plan=plan_piip,
-    build=build_piip,
+    build=LazyCallable("hirisearch.models.piip_nn", "build_piip"),
     cost=cost_piip,
     test_sizes=lambda spec: (spec.img_size,),
     forward_size=lambda spec: 64,
     conventions=(Convention("piip", piip_convention_description(), cost_piip_repo),),
+)
+
+
+__getattr__ = lazy_attrs(
+    __name__, "hirisearch.models.piip_nn", ("InteractionBlock", "PIIP", "PIIPBranch", "build_piip")
 )

@@ -21,15 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import torch
-import torch.nn.functional as F
 from pydantic import Field, model_validator
-from timm.models.swin_transformer import SwinTransformer
-from torch import nn
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
+from hirisearch.lazy import LazyCallable, lazy_attrs
 from hirisearch.models.base import Family, SpecBase
 from hirisearch.models.resolution import check_resolution
 
@@ -204,36 +201,6 @@ def plan_swin(spec: SwinSpec, img_size: int | None = None) -> SwinPlan:
 
 
 # ---------------------------------------------------------------------------------------- build
-class Swin(SwinTransformer):
-    """timm's ``SwinTransformer``, padding the image to a multiple of the patch when planned."""
-
-    def __init__(self, plan: SwinPlan, *, device=None, dtype=None) -> None:
-        super().__init__(
-            img_size=plan.padded_img,
-            patch_size=plan.patch_size,
-            in_chans=plan.in_chans,
-            num_classes=plan.num_classes,
-            embed_dim=plan.embed_dim,
-            depths=tuple(s.depth for s in plan.stages),
-            num_heads=tuple(s.num_heads for s in plan.stages),
-            window_size=plan.window_size,
-            mlp_ratio=plan.mlp_ratio,
-            qkv_bias=plan.qkv_bias,
-            drop_path_rate=plan.drop_path_rate,
-            device=device,
-            dtype=dtype,
-        )
-        self.image_pad = plan.padded_img - plan.img_size
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        if self.image_pad:
-            x = F.pad(x, (0, self.image_pad, 0, self.image_pad))
-        return super().forward_features(x)
-
-
-def build_swin(plan: SwinPlan, *, device=None, dtype=None) -> nn.Module:
-    """Build the model described by ``plan``."""
-    return Swin(plan, device=device, dtype=dtype)
 
 
 # ----------------------------------------------------------------------------------------- cost
@@ -320,8 +287,11 @@ FAMILY = Family(
     title="Swin Transformer",
     spec_type=SwinSpec,
     plan=plan_swin,
-    build=build_swin,
+    build=LazyCallable("hirisearch.models.swin_nn", "build_swin"),
     cost=cost_swin,
     test_sizes=_test_sizes,
     forward_size=lambda spec: 64 if spec.window_rule == "follow" else spec.img_size,
 )
+
+
+__getattr__ = lazy_attrs(__name__, "hirisearch.models.swin_nn", ("Swin", "build_swin"))

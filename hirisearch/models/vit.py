@@ -16,17 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-import torch
-import torch.nn.functional as F
 from pydantic import Field, model_validator
-from timm.models.vision_transformer import VisionTransformer
-from torch import nn
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
+from hirisearch.lazy import LazyCallable, lazy_attrs
 from hirisearch.models.base import Family, SpecBase
 from hirisearch.models.resolution import check_resolution
 
@@ -151,37 +148,6 @@ def plan_vit(spec: ViTSpec, img_size: int | None = None) -> ViTPlan:
 
 
 # ---------------------------------------------------------------------------------------- build
-class ViT(VisionTransformer):
-    """timm's ``VisionTransformer``, padding the image to a multiple of the patch when planned."""
-
-    def __init__(self, plan: ViTPlan, *, device=None, dtype=None) -> None:
-        super().__init__(
-            img_size=plan.padded_img,
-            patch_size=plan.patch_size,
-            in_chans=plan.in_chans,
-            num_classes=plan.num_classes,
-            global_pool=plan.global_pool,
-            embed_dim=plan.embed_dim,
-            depth=plan.depth,
-            num_heads=plan.num_heads,
-            mlp_ratio=plan.mlp_ratio,
-            qkv_bias=plan.qkv_bias,
-            class_token=plan.class_token,
-            drop_path_rate=plan.drop_path_rate,
-            device=device,
-            dtype=dtype,
-        )
-        self.image_pad = plan.padded_img - plan.img_size
-
-    def forward_features(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        if self.image_pad:
-            x = F.pad(x, (0, self.image_pad, 0, self.image_pad))
-        return super().forward_features(x, *args, **kwargs)
-
-
-def build_vit(plan: ViTPlan, *, device=None, dtype=None) -> nn.Module:
-    """Build the model described by ``plan``."""
-    return ViT(plan, device=device, dtype=dtype)
 
 
 # ----------------------------------------------------------------------------------------- cost
@@ -240,8 +206,11 @@ FAMILY = Family(
     title="ViT / DeiT",
     spec_type=ViTSpec,
     plan=plan_vit,
-    build=build_vit,
+    build=LazyCallable("hirisearch.models.vit_nn", "build_vit"),
     cost=cost_vit,
     test_sizes=lambda spec: (spec.img_size, 384),
     forward_size=lambda spec: 2 * spec.patch_size,
 )
+
+
+__getattr__ = lazy_attrs(__name__, "hirisearch.models.vit_nn", ("ViT", "build_vit"))

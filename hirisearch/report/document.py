@@ -99,7 +99,8 @@ def markdown_table(t: Table) -> str:
     return "\n".join(out)
 
 
-def render_markdown(report: Report, *, plots_dir: str = "plots") -> str:
+def render_markdown(report: Report, *, plots_dir: str = "plots", figures: bool = True) -> str:
+    """The report as Markdown; ``figures=False`` leaves the plots out and says how to draw them."""
     out = [f"# {report.title}", ""]
     out += [f"- {line}" for line in report.lines]
     for s in report.sections:
@@ -108,13 +109,15 @@ def render_markdown(report: Report, *, plots_dir: str = "plots") -> str:
             out += [n, ""]
         for t in s.tables:
             out += [markdown_table(t), ""]
-        for f in s.figures:
+        for f in s.figures if figures else ():
             out += [
                 f"![{f.caption}]({plots_dir}/{f.stem}.png)",
                 "",
                 f"*{f.caption}* ([SVG]({plots_dir}/{f.stem}.svg))",
                 "",
             ]
+    if not figures and report.figures:
+        out += ["", "Plots and report.html were not drawn; `hirisearch report DIR` draws them."]
     return "\n".join(out).rstrip() + "\n"
 
 

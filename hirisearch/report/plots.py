@@ -7,19 +7,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+from hirisearch.cost.convention import CONVENTION
+from hirisearch.io import atomic_write_bytes
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-# Reproducible SVG element ids, so a regenerated report is byte-identical.
-matplotlib.rcParams["svg.hashsalt"] = "hirisearch"
 
-from hirisearch.cost.convention import CONVENTION  # noqa: E402
-from hirisearch.io import atomic_write_bytes  # noqa: E402
+@cache
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend, imported at the first plot (about 1 s)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    # Reproducible SVG element ids, so a regenerated report is byte-identical.
+    matplotlib.rcParams["svg.hashsalt"] = "hirisearch"
+    import matplotlib.pyplot as plt
+
+    return plt
+
 
 __all__ = [
     "ScalingSeries",
@@ -44,7 +54,7 @@ class ScalingSeries:
     params_m: tuple[float, ...] = ()
 
 
-def save_figure(fig: plt.Figure, path: str | Path, *, formats: Sequence[str] = ()) -> list[Path]:
+def save_figure(fig: Figure, path: str | Path, *, formats: Sequence[str] = ()) -> list[Path]:
     """Save ``fig`` atomically at ``path`` and, for each extra format (``"svg"``), beside it."""
     import io
 
@@ -56,7 +66,7 @@ def save_figure(fig: plt.Figure, path: str | Path, *, formats: Sequence[str] = (
         meta = {"Date": None} if kind in ("svg", "pdf") else None  # no timestamps in the files
         fig.savefig(buf, format=kind, dpi=150, bbox_inches="tight", metadata=meta)
         out.append(atomic_write_bytes(p, buf.getvalue()))
-    plt.close(fig)
+    _pyplot().close(fig)
     return out
 
 
@@ -78,9 +88,9 @@ def resolution_scaling(
             they change with the resolution only for models with position embeddings.
     """
     if with_params:
-        fig, (ax, pax) = plt.subplots(1, 2, figsize=(12, 4.5))
+        fig, (ax, pax) = _pyplot().subplots(1, 2, figsize=(12, 4.5))
     else:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig, ax = _pyplot().subplots(figsize=(7, 4.5))
     for s in series:
         ax.plot(s.img_sizes, s.gmacs, marker="o", label=f"{s.name} ({s.family})")
     _log_axis(ax)
@@ -156,7 +166,7 @@ def stage_breakdown(
     colours = _colours(len(names))
     labels = [_model_label(r, results) for r in results]
     width = min(18.0, max(9.0, 2.0 * len(results) + 6.0))
-    fig, (gax, pax) = plt.subplots(1, 2, figsize=(width, 4.8))
+    fig, (gax, pax) = _pyplot().subplots(1, 2, figsize=(width, 4.8))
     x = range(len(results))
     for ax, key, scale in ((gax, "macs", 1e9), (pax, "params", 1e6)):
         bottom = [0.0] * len(results)
@@ -223,7 +233,7 @@ def operator_shares(
     keys = [k for k, _ in CATEGORIES if any(categories_of(r).get(k, 0) for r in results)]
     colours = dict(zip([k for k, _ in CATEGORIES], _colours(len(CATEGORIES)), strict=True))
     labels = [_model_label(r, results).replace("\n", " ") for r in results]
-    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.55 * len(results)))
+    fig, ax = _pyplot().subplots(figsize=(9, 1.6 + 0.55 * len(results)))
     y = list(range(len(results)))[::-1]
     left = [0.0] * len(results)
     for k in keys:
@@ -302,7 +312,7 @@ def search_trials(
         y = yv(t)
         if t.get("macs") is not None and y is not None:
             pts.append((t, t["macs"] / 1e9, y))
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+    fig, ax = _pyplot().subplots(figsize=(7.5, 5))
     bad = [(x, y) for t, x, y in pts if not t["feasible"]]
     good = [(x, y) for t, x, y in pts if t["feasible"] and not t.get("pareto")]
     front = sorted((x, y) for t, x, y in pts if t.get("pareto"))
@@ -378,7 +388,7 @@ def latency_vs_gmacs(
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for r in recs:
         groups.setdefault(f"{r['device']}, {r['dtype']}", []).append(r)
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+    fig, ax = _pyplot().subplots(figsize=(7.5, 5))
     for (label, rs), colour in zip(groups.items(), _colours(len(groups)), strict=True):
         xs = [r["macs"] / 1e9 for r in rs]
         ys = [r["latency_ms"] for r in rs]
@@ -444,5 +454,5 @@ def _xy(points: Sequence[tuple[float, float]]) -> tuple[list[float], list[float]
 
 
 def _colours(n: int) -> list[Any]:
-    cmap = plt.get_cmap("tab10" if n <= 10 else "tab20")
+    cmap = _pyplot().get_cmap("tab10" if n <= 10 else "tab20")
     return [cmap(i % cmap.N) for i in range(n)]

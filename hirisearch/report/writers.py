@@ -40,7 +40,7 @@ class RunFiles:
     results: Path
     csv: Path
     markdown: Path
-    html: Path
+    html: Path | None  # None when the run was written without figures
     plots: tuple[Path, ...]
 
 
@@ -65,6 +65,7 @@ def write_run(
     *,
     command: str | None = None,
     title: str | None = None,
+    figures: bool = True,
 ) -> RunFiles:
     """Validate ``document`` as a results document of ``kind``, write it as ``results.json`` into
     ``out_dir`` and render the reports from it.
@@ -74,6 +75,9 @@ def write_run(
             ``to_json()`` method (``ProfileResult``) are serialised with it.
         command: the command line, recorded in the document and shown in the reports.
         title: the reports' heading (default: one made from the kind and the model names).
+        figures: draw the plots and ``report.html`` (matplotlib, about 1 s); without them the
+            folder holds ``results.json``, ``results.csv`` and ``report.md``, and
+            :func:`regenerate` adds the rest later.
 
     Raises:
         ResultsError: ``document`` is not of the documented schema.
@@ -92,7 +96,7 @@ def write_run(
     validate_results(doc, file=str(Path(out_dir) / "results.json"))
     with RunDir(out_dir) as run:
         atomic_write_json(run.path / "results.json", doc)
-        return _render(run.path, doc)
+        return _render(run.path, doc, figures=figures)
 
 
 def regenerate(out_dir: str | Path) -> RunFiles:
@@ -106,12 +110,12 @@ def regenerate(out_dir: str | Path) -> RunFiles:
         return _render(run.path, doc)
 
 
-def _render(folder: Path, doc: dict[str, Any]) -> RunFiles:
+def _render(folder: Path, doc: dict[str, Any], *, figures: bool = True) -> RunFiles:
     report = build_report(doc)
     plot_dir = folder / "plots"
     images: dict[str, bytes] = {}
     written: list[Path] = []
-    for fig in report.figures:
+    for fig in report.figures if figures else ():
         if fig.draw is None:
             raise ValueError(f"figure {fig.stem!r} has nothing to draw")
         files = fig.draw(plot_dir / f"{fig.stem}.png", formats=("svg",))
@@ -123,6 +127,8 @@ def _render(folder: Path, doc: dict[str, Any]) -> RunFiles:
     w.writerow(head)
     w.writerows(["" if v is None else v for v in row] for row in rows)
     csv_path = atomic_write_text(folder / "results.csv", buf.getvalue())
-    md = atomic_write_text(folder / "report.md", render_markdown(report))
-    page = atomic_write_text(folder / "report.html", render_html(report, images))
+    md = atomic_write_text(folder / "report.md", render_markdown(report, figures=figures))
+    page = (
+        atomic_write_text(folder / "report.html", render_html(report, images)) if figures else None
+    )
     return RunFiles(folder, folder / "results.json", csv_path, md, page, tuple(written))

@@ -24,7 +24,9 @@ def _folder(stdout: str) -> Path:
 
 def test_profile_out_writes_the_run_folder(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    res = runner.invoke(app, ["profile", S, B, "--res", "448", "--no-trace", "--out", str(out)])
+    res = runner.invoke(
+        app, ["profile", S, B, "--res", "448", "--no-trace", "--report", "--out", str(out)]
+    )
     assert res.exit_code == 0, res.output
     assert _folder(res.stdout) == out
     doc = json.loads((out / "results.json").read_text())
@@ -61,7 +63,14 @@ def test_profile_default_folder_and_json_stdout_stays_json() -> None:
     assert doc["img_size"] == 224
     assert "hirisearch: run folder: reports/" in res.stderr
     (folder,) = Path("reports").iterdir()
-    assert folder.name.endswith("-HIRI-ViT-S") and (folder / "report.html").exists()
+    assert folder.name.endswith("-HIRI-ViT-S")
+    # without --report: the data and the Markdown report, no plots (matplotlib is not loaded)
+    assert {"results.json", "results.csv", "report.md"} <= {p.name for p in folder.iterdir()}
+    assert not (folder / "report.html").exists() and not (folder / "plots").exists()
+    assert "`hirisearch report DIR` draws them" in (folder / "report.md").read_text()
+    res = runner.invoke(app, ["report", str(folder)])
+    assert res.exit_code == 0, res.output
+    assert (folder / "report.html").exists() and (folder / "plots" / "stages.svg").exists()
 
 
 def test_sweep_skips_sizes_a_model_cannot_take(tmp_path: Path) -> None:

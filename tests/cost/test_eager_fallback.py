@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 from hirisearch import memory
-from hirisearch import profile as profile_mod
+from hirisearch.cost import counters
 from hirisearch.cost.counters import count_traced
 from hirisearch.errors import CountingError
+from hirisearch.profile import profile_target
 from hirisearch.targets import resolve
 from tests.conftest import SPECS
 
@@ -58,15 +59,15 @@ def test_fallback_is_refused_before_allocating_when_it_would_not_fit(monkeypatch
 
 def test_profile_passes_the_analytic_memory_estimate(monkeypatch) -> None:
     seen: dict[str, object] = {}
-    real = profile_mod.count_traced
+    real = counters.count_traced
 
     def spy(*a, **k):  # noqa: ANN002, ANN003, ANN202
         seen.update(k)
         return real(*a, **k)
 
-    monkeypatch.setattr(profile_mod, "count_traced", spy)
+    monkeypatch.setattr(counters, "count_traced", spy)  # profile imports it when it counts
     target = resolve(str(SPECS / "s.yaml"))
-    profile_mod.profile_target(target, 224)
+    profile_target(target, 224)
     plan = target.plan(224)
     expected = memory.estimate_memory(target.cost(plan), plan.input_shape).total_bytes
     assert seen["eager_bytes"] == expected

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from hirisearch.latency.fuse import fold_bn, fuse_model
-from hirisearch.layers.conv import ConvNormAct
+from hirisearch.layers.conv_nn import ConvNormAct
 from hirisearch.targets import resolve
 from tests.conftest import SPECS
 

@@ -14,24 +14,12 @@ from torch import nn
 
 from hirisearch.cost.counters import count_module
 from hirisearch.cost.types import Cost, CostNode
-from hirisearch.layers.cross_shaped import CrossShapedAttention, cross_shaped_attention_cost
-from hirisearch.layers.hrnet import (
-    Bottleneck,
-    HRFusion,
-    HRNetClassifier,
-    bottleneck_cost,
-    hr_fusion_cost,
-    hrnet_classifier_cost,
-)
-from hirisearch.layers.mix_ffn import (
-    DiversityEnhancedShortcut,
-    MixCFN,
-    MixConv2d,
-    des_cost,
-    des_factors,
-    mix_cfn_cost,
-    mix_conv2d_cost,
-)
+from hirisearch.layers.cross_shaped import cross_shaped_attention_cost
+from hirisearch.layers.cross_shaped_nn import CrossShapedAttention
+from hirisearch.layers.hrnet import bottleneck_cost, hr_fusion_cost, hrnet_classifier_cost
+from hirisearch.layers.hrnet_nn import Bottleneck, HRFusion, HRNetClassifier
+from hirisearch.layers.mix_ffn import des_cost, des_factors, mix_cfn_cost, mix_conv2d_cost
+from hirisearch.layers.mix_ffn_nn import DiversityEnhancedShortcut, MixCFN, MixConv2d
 
 
 class _Tokens(nn.Module):

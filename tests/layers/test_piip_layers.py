@@ -10,24 +10,14 @@ import torch
 from torch import nn
 
 from hirisearch.cost.counters import count_module
-from hirisearch.layers.deformable import (
-    DeformableCrossAttention,
-    deformable_cross_attention_cost,
-    reference_points,
-)
-from hirisearch.layers.interaction import (
-    Injector,
-    InteractionUnit,
-    injector_cost,
-    interaction_unit_cost,
-)
-from hirisearch.layers.pyramid_merge import (
-    DenseMerge,
-    MergedHead,
-    dense_merge_cost,
-    merged_head_cost,
-)
-from hirisearch.layers.vit import ViTAttention, ViTBlock, vit_block_cost
+from hirisearch.layers.deformable import deformable_cross_attention_cost
+from hirisearch.layers.deformable_nn import DeformableCrossAttention, reference_points
+from hirisearch.layers.interaction import injector_cost, interaction_unit_cost
+from hirisearch.layers.interaction_nn import Injector, InteractionUnit
+from hirisearch.layers.pyramid_merge import dense_merge_cost, merged_head_cost
+from hirisearch.layers.pyramid_merge_nn import DenseMerge, MergedHead
+from hirisearch.layers.vit import vit_block_cost
+from hirisearch.layers.vit_nn import ViTAttention, ViTBlock
 
 QHW, FHW = (3, 4), (5, 6)
 

@@ -13,20 +13,14 @@ from torch import nn
 
 from hirisearch.cost.counters import count_module
 from hirisearch.cost.types import CostNode
-from hirisearch.layers.attention import (
-    Attention,
-    ClassAttention,
-    attention_cost,
-    class_attention_cost,
-)
-from hirisearch.layers.conv import ConvNormAct, conv_norm_act_cost
-from hirisearch.layers.mlp import ConvFFN, Mlp, conv_ffn_cost, mlp_cost
-from hirisearch.layers.transformer import (
-    ClassBlock,
-    TransformerBlock,
-    class_block_cost,
-    transformer_block_cost,
-)
+from hirisearch.layers.attention import attention_cost, class_attention_cost
+from hirisearch.layers.attention_nn import Attention, ClassAttention
+from hirisearch.layers.conv import conv_norm_act_cost
+from hirisearch.layers.conv_nn import ConvNormAct
+from hirisearch.layers.mlp import conv_ffn_cost, mlp_cost
+from hirisearch.layers.mlp_nn import ConvFFN, Mlp
+from hirisearch.layers.transformer import class_block_cost, transformer_block_cost
+from hirisearch.layers.transformer_nn import ClassBlock, TransformerBlock
 
 
 class _Tokens(nn.Module):

@@ -1,0 +1,173 @@
+"""The Python API: what the command line does, as functions that return typed results.
+
+Every function takes a *target*: a spec file path, a mapping with the spec's fields, a loaded spec
+(:func:`load_spec`), or ``"timm:<name>"``. Errors are :class:`~hirisearch.errors.HirisearchError`
+subclasses with a one-line message (``e.one_line()``); nothing here prints or exits.
+
+    >>> import hirisearch
+    >>> r = hirisearch.profile("specs/s.yaml", img_size=448, trace=False)
+    >>> round(r.gmacs, 3), r.params
+    (4.965, 20679464)
+
+torch is imported only by what needs a model: :func:`build`, a traced count (``trace=True``),
+and targets without an analytic cost (``timm:``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hirisearch.errors import HirisearchError
+from hirisearch.limits import TRACED_MODULE_LIMIT
+from hirisearch.models.base import SpecBase
+from hirisearch.spec import load_spec as _load_spec_file
+from hirisearch.spec import parse_spec
+from hirisearch.targets import Target, resolve, target_from_spec
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from hirisearch.compare import CompareResult
+    from hirisearch.profile import ProfileResult
+    from hirisearch.search.run import SearchResult
+
+TargetLike = str | os.PathLike[str] | Mapping[str, Any] | SpecBase | Target
+
+__all__ = ["TargetLike", "as_target", "build", "compare", "load_spec", "profile", "sweep", "search"]
+
+
+def load_spec(source: str | os.PathLike[str] | Mapping[str, Any]) -> SpecBase:
+    """A validated, frozen spec from a YAML file or from a mapping of its fields.
+
+    Raises:
+        SpecError: naming the file (or ``<mapping>``) and the field that is wrong.
+    """
+    if isinstance(source, Mapping):
+        return parse_spec(dict(source), file="<mapping>")
+    return _load_spec_file(source)
+
+
+def as_target(target: TargetLike) -> Target:
+    """The :class:`~hirisearch.targets.Target` behind any accepted form of target."""
+    if isinstance(target, Target):
+        return target
+    if isinstance(target, SpecBase):
+        return target_from_spec(target, target.name)
+    if isinstance(target, Mapping):
+        spec = load_spec(target)
+        return target_from_spec(spec, spec.name)
+    if isinstance(target, (str, os.PathLike)):
+        return resolve(os.fspath(target))
+    raise HirisearchError(
+        "a target is a spec path, a mapping, a loaded spec or 'timm:<name>', "
+        f"but got {type(target).__name__}"
+    )
+
+
+def profile(
+    target: TargetLike,
+    img_size: int | None = None,
+    *,
+    batch: int = 1,
+    trace: bool = True,
+    depth: int = 1,
+    counters: Sequence[str] = (),
+    convention: str = "ours",
+    trace_limit: int | None = TRACED_MODULE_LIMIT,
+) -> ProfileResult:
+    """Params, GMACs and the per-stage breakdown of ``target`` at ``img_size`` (default: its own).
+
+    ``result.to_dict()`` is exactly the document ``hirisearch profile --json`` prints.
+
+    Args:
+        batch: batch size; counts are for the whole batch.
+        trace: also run the meta-device traced count and check it against the analytic cost.
+        depth: 1 gives the stages; larger values add module rows down to that depth.
+        counters: external cross-checks run eagerly (``fvcore``, ``thop``, ``ptflops``).
+        convention: ``"ours"`` or a family's own counting path (``"piip"``).
+        trace_limit: skip the traced count above this many modules (``None``: no limit).
+    """
+    from hirisearch.profile import profile_target
+
+    return profile_target(
+        as_target(target),
+        img_size,
+        batch=batch,
+        depth=depth,
+        traced=trace,
+        counters=counters,
+        convention=convention,
+        trace_limit=trace_limit,
+    )
+
+
+def compare(
+    targets: Sequence[TargetLike], img_sizes: Sequence[int] = (), *, trace: bool = True
+) -> CompareResult:
+    """Every target at every size (each target's own size when ``img_sizes`` is empty), with the
+    ratio of each row's GMACs to the first target's at the same size."""
+    from hirisearch.compare import compare_targets
+
+    return compare_targets([as_target(t) for t in targets], img_sizes, traced=trace)
+
+
+def sweep(targets: Sequence[TargetLike], img_sizes: Sequence[int], *, batch: int = 1) -> dict:
+    """Params and MACs of every target at every size it takes: the ``sweep --json`` document."""
+    from hirisearch.sweep import sweep_targets
+
+    return {
+        "kind": "sweep",
+        **sweep_targets([as_target(t) for t in targets], img_sizes, batch=batch),
+    }
+
+
+def build(
+    target: TargetLike,
+    img_size: int | None = None,
+    *,
+    device: Any = None,
+    dtype: Any = None,
+) -> nn.Module:
+    """The ``nn.Module`` of ``target`` at ``img_size``, randomly initialised (``device="meta"``
+    builds it without memory)."""
+    t = as_target(target)
+    return t.builder(img_size)(device=device, dtype=dtype)
+
+
+def search(
+    space: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    trials: int | None = None,
+    resume: bool = False,
+    storage: str | None = None,
+    workers: int = 1,
+    verify: bool = True,
+) -> SearchResult:
+    """Run (or, with ``resume``, continue) the search a space file describes; its run folder
+    holds the study, ``results.json`` and the reports, as ``hirisearch search`` writes them.
+
+    Args:
+        out: the run folder (default: ``reports/<timestamp>-<space name>``).
+        trials: override the space file's trial count.
+        storage: an Optuna storage URL shared by several machines (default: a file in ``out``).
+        workers: worker processes on this machine.
+        verify: re-count the Pareto configurations with the traced counter (imports torch).
+    """
+    from hirisearch.search.run import SearchOptions, default_run_dir, run_search
+    from hirisearch.search.space import load_space
+
+    sp = load_space(space)
+    opts = SearchOptions(
+        out=Path(out) if out is not None else default_run_dir(os.fspath(space)),
+        trials=trials or sp.trials,
+        storage=storage,
+        study=Path(space).stem,
+        resume=resume,
+        workers=workers,
+        verify=verify,
+    )
+    return run_search(sp, opts)

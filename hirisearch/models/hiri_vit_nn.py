@@ -1,0 +1,254 @@
+"""The ``nn.Module`` half of :mod:`hirisearch.models.hiri_vit` (imported only when a model is built).
+
+HIRI-ViT: a five-stage CNN+ViT hybrid for high-resolution inputs.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hirisearch.layers.conv_nn import ConvNormAct
+from hirisearch.layers.drop_path_nn import DropPath
+from hirisearch.layers.init import init_weights
+from hirisearch.layers.mlp_nn import ConvFFN
+from hirisearch.layers.norm_act import ActKind, NormKind
+from hirisearch.layers.norm_act_nn import make_norm
+from hirisearch.layers.transformer_nn import ClassBlock, TransformerBlock
+from hirisearch.models.hiri_vit import (
+    DownsamplePlan,
+    HeadPlan,
+    HiriViTPlan,
+    StagePlan,
+    StemPlan,
+)
+
+
+class HRStem(nn.Module):
+    """HR-stem: ``x = conv(x); out = HR(x) + LR(x)`` at stride 4."""
+
+    def __init__(self, p: StemPlan, *, device=None, dtype=None) -> None:
+        super().__init__()
+        dd = {"device": device, "dtype": dtype}
+        cm, c = p.stem_chs, p.out_chs
+        self.conv = ConvNormAct(p.in_chans, cm, 3, 2, norm=p.norm, act=p.act, **dd)
+        self.hr = nn.Sequential(
+            ConvNormAct(cm, cm, 3, 2, groups=cm, norm=p.norm, **dd),
+            ConvNormAct(cm, c, 1, norm=p.norm, **dd),
+        )
+        lr = [ConvNormAct(cm, c, 3, 2, norm=p.norm, act=p.act if p.lr_convs > 1 else None, **dd)]
+        for j in range(1, p.lr_convs):
+            last = j == p.lr_convs - 1
+            lr.append(ConvNormAct(c, c, 3, norm=p.norm, act=None if last else p.act, **dd))
+        self.lr = nn.Sequential(*lr)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        return self.hr(x) + self.lr(x)
+
+
+class ConvStem(nn.Module):
+    """The Wave-ViT / Dual-ViT conv stem: 7x7/s2, two 3x3, 3x3/s2 projection, LayerNorm."""
+
+    def __init__(self, p: StemPlan, *, device=None, dtype=None) -> None:
+        super().__init__()
+        dd = {"device": device, "dtype": dtype}
+        cm = p.stem_chs
+        self.conv = nn.Sequential(
+            ConvNormAct(p.in_chans, cm, 7, 2, norm=p.norm, act=p.act, **dd),
+            ConvNormAct(cm, cm, 3, norm=p.norm, act=p.act, **dd),
+            ConvNormAct(cm, cm, 3, norm=p.norm, act=p.act, **dd),
+        )
+        self.proj = nn.Conv2d(cm, p.out_chs, 3, 2, 1, **dd)
+        self.norm = make_norm(p.token_norm, p.out_chs, "map", **dd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.proj(self.conv(x)))
+
+
+class IRDS(nn.Module):
+    """Inverted Residual Downsampling (stride 2); variant ``irds_b`` adds a pooled shortcut."""
+
+    def __init__(self, p: DownsamplePlan, *, device=None, dtype=None) -> None:
+        super().__init__()
+        dd = {"device": device, "dtype": dtype}
+        h = p.hidden
+        self.conv1 = ConvNormAct(p.in_chs, h, 1, norm=p.norm, act=p.act, **dd)
+        self.conv2 = ConvNormAct(h, h, 3, 2, groups=h, norm=p.norm, act=p.act, **dd)
+        self.conv3 = ConvNormAct(h, p.out_chs, 1, norm=p.norm, **dd)
+        self.shortcut = (
+            nn.Sequential(
+                nn.AvgPool2d(2, ceil_mode=True, count_include_pad=False),
+                ConvNormAct(p.in_chs, p.out_chs, 1, norm=p.norm, **dd),
+            )
+            if p.variant == "irds_b"
+            else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv3(self.conv2(self.conv1(x)))
+        if self.shortcut is not None:
+            out = out + self.shortcut(x)
+        return out
+
+
+class HRBlock(nn.Module):
+    """HR-block: ``y = x + HR(x) + Up(LR(x)); out = y + CFFN(y)`` (``hr_cffn: full``), or
+    ``out = x + HR(x) + Up(LR(x))`` with the CFFN inside the low-resolution branch (``low_res``)."""
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        mlp_ratio: float = 4.0,
+        cffn: str = "full",
+        norm: NormKind = "bn",
+        act: ActKind = "gelu",
+        drop_path: float = 0.0,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        dd = {"device": device, "dtype": dtype}
+        hidden = int(dim * mlp_ratio)
+        self.hr = ConvNormAct(dim, dim, 3, groups=dim, norm=norm, **dd)
+        down = ConvNormAct(dim, dim, 3, 2, groups=dim, norm=norm, **dd)
+        if cffn == "full":
+            self.lr = nn.Sequential(
+                down,
+                ConvNormAct(dim, dim, 1, norm=norm, act=act, **dd),
+                ConvNormAct(dim, dim, 3, groups=dim, norm=norm, **dd),
+                ConvNormAct(dim, dim, 1, norm=norm, **dd),
+            )
+            self.cffn = ConvFFN(dim, hidden, norm=norm, act=act, **dd)
+        else:
+            self.lr = nn.Sequential(down, ConvFFN(dim, hidden, norm=norm, act=act, **dd))
+            self.cffn = None
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    cffn: ConvFFN | None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        low = F.interpolate(self.lr(x), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        y = x + self.drop_path(self.hr(x) + low)
+        if self.cffn is None:
+            return y
+        return y + self.drop_path(self.cffn(y))
+
+
+class HiriViTStage(nn.Module):
+    """Optional IRDS, then ``depth`` HR-blocks (on the map) or Transformer blocks (on tokens)."""
+
+    def __init__(self, p: StagePlan, plan: HiriViTPlan, *, device=None, dtype=None) -> None:
+        super().__init__()
+        dd = {"device": device, "dtype": dtype}
+        self.hw = p.hw
+        self.is_tokens = p.block_type == "transformer"
+        self.downsample = IRDS(p.downsample, **dd) if p.downsample else nn.Identity()
+        if self.is_tokens:
+            blocks: list[nn.Module] = [
+                TransformerBlock(
+                    p.dim,
+                    p.num_heads,
+                    mlp_ratio=p.mlp_ratio,
+                    sr_ratio=p.sr_ratio,
+                    qkv_bias=plan.qkv_bias,
+                    norm=plan.token_norm,
+                    act=plan.act,
+                    drop_path=dp,
+                    **dd,
+                )
+                for dp in p.drop_path
+            ]
+        else:
+            blocks = [
+                HRBlock(
+                    p.dim,
+                    mlp_ratio=p.mlp_ratio,
+                    cffn=plan.hr_cffn,
+                    norm=plan.conv_norm,
+                    act=plan.act,
+                    drop_path=dp,
+                    **dd,
+                )
+                for dp in p.drop_path
+            ]
+        self.blocks = nn.ModuleList(blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.downsample(x)
+        if not self.is_tokens:
+            for blk in self.blocks:
+                x = blk(x)
+            return x
+        b, c, h, w = x.shape
+        t = x.flatten(2).transpose(1, 2)
+        for blk in self.blocks:
+            t = blk(t, (h, w))
+        return t.transpose(1, 2).reshape(b, c, h, w)
+
+
+class HiriViTHead(nn.Module):
+    """``avg``: mean over the map, norm, linear. ``class_attn``: a class token attends over all
+    tokens in one class-attention block, then norm and linear."""
+
+    def __init__(self, p: HeadPlan, plan: HiriViTPlan, *, device=None, dtype=None) -> None:
+        super().__init__()
+        dd = {"device": device, "dtype": dtype}
+        self.class_attn = p.head_type == "class_attn"
+        if self.class_attn:
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, p.dim, **dd))
+            self.block = ClassBlock(
+                p.dim,
+                p.num_heads,
+                mlp_ratio=p.mlp_ratio,
+                qkv_bias=plan.qkv_bias,
+                norm=plan.token_norm,
+                act=plan.act,
+                **dd,
+            )
+        self.norm = make_norm(plan.token_norm, p.dim, "tokens", **dd)
+        self.fc = nn.Linear(p.dim, p.num_classes, **dd) if p.num_classes else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.class_attn:
+            t = x.flatten(2).transpose(1, 2)
+            x = self.block(torch.cat([self.cls_token.expand(x.shape[0], -1, -1), t], dim=1))
+        else:
+            x = x.mean((2, 3))[:, None]
+        return self.fc(self.norm(x))[:, 0]
+
+
+class HiriViT(nn.Module):
+    """HIRI-ViT built from a :class:`HiriViTPlan`."""
+
+    def __init__(self, plan: HiriViTPlan, *, device=None, dtype=None) -> None:
+        super().__init__()
+        dd = {"device": device, "dtype": dtype}
+        self.plan = plan
+        self.stem = (
+            HRStem(plan.stem, **dd) if plan.stem.stem_type == "hr" else ConvStem(plan.stem, **dd)
+        )
+        self.stages = nn.ModuleList(HiriViTStage(s, plan, **dd) for s in plan.stages)
+        self.head = HiriViTHead(plan.head, plan, **dd)
+        if torch.device(device or torch.get_default_device()).type != "meta":
+            # Meta tensors hold no values; initialising them only costs time (most of a meta build).
+            self.apply(init_weights)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        # NHWC throughout: convolutions run on their channels-last kernels, and the map <-> token
+        # reshapes of the Transformer stages and of the FFN's depth-wise conv become free views
+        # instead of copies. Layout only; the arithmetic is unchanged.
+        x = self.stem(x.contiguous(memory_format=torch.channels_last))
+        for stage in self.stages:
+            x = stage(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.forward_features(x))
+
+
+def build_hiri_vit(plan: HiriViTPlan, *, device=None, dtype=None) -> HiriViT:
+    """Build the model described by ``plan``."""
+    return HiriViT(plan, device=device, dtype=dtype)
