@@ -13,10 +13,10 @@ from hirisearch.report import format as fmt
 
 def profile_header(r: ProfileResult) -> str:
     """The line above a profile: model, source, and the convention with input size, batch, dtype."""
-    head = headline(r.img_size, r.batch, r.dtype)
+    convention, _, inputs = headline(r.img_size, r.batch, r.dtype).partition("; ")
     if r.convention != CONVENTION:  # another project's counting path (--convention)
-        head = f"{r.convention}; {head.split('; ', 1)[1]}"
-    return f"{r.name} ({r.spec}): {head}"
+        convention = r.convention
+    return f"{r.name} ({r.spec}): {inputs}\n{convention}"
 
 
 def profile_summary(r: ProfileResult) -> Table:
@@ -37,7 +37,7 @@ def profile_summary(r: ProfileResult) -> Table:
         t.add_row(
             "GFLOPs traced",
             fmt.gmacs(r.macs_traced),
-            f"torch FlopCounterMode, {r.traced_mode}, {r.traced_seconds:.2f}s",
+            f"FlopCounterMode on {r.traced_mode}, {r.traced_seconds:.2f} s",
         )
     elif r.traced_note:
         t.add_row("GFLOPs traced", "n/a", r.traced_note)
@@ -53,26 +53,33 @@ def profile_summary(r: ProfileResult) -> Table:
     t.add_row(
         "by operator",
         "",
-        "conv {} | linear {} | attention {} | other {}".format(
-            *(fmt.pct(cats.get(k, 0) / macs) for k in ("conv", "linear", "attn", "other"))
+        ", ".join(
+            f"{label} {fmt.pct(cats.get(k, 0) / macs)}"
+            for k, label in (
+                ("conv", "conv"),
+                ("linear", "linear"),
+                ("attn", "attn"),
+                ("other", "other"),
+            )
+            if k != "other" or cats.get(k, 0)
         ),
     )
     t.add_row(
         "norms (separate)",
         fmt.gmacs(r.norm),
-        "BN 2/elem, LN/GN 5/elem as fvcore counts; not in GFLOPs",
+        "BN/LN/GN as fvcore counts; not in GFLOPs",
     )
     if r.acts is not None:
         t.add_row(
             "activations",
             fmt.millions(r.acts),
-            "output elements of conv, linear and attention matmuls",
+            "outputs of conv, linear, attention matmuls",
         )
     if r.uncounted_ops:
         t.add_row(
             "uncounted ops",
             "",
-            ", ".join(r.uncounted_ops) + " (elementwise; not in the convention)",
+            ", ".join(r.uncounted_ops) + ": elementwise, not counted",
         )
     for c in r.counters:
         value = fmt.gmacs(c.macs) if c.macs is not None else "failed"
@@ -109,7 +116,7 @@ def compare_header(result: CompareResult) -> str:
     rows = result.rows
     batch = rows[0].profile.batch if rows else 1
     sizes = ", ".join(str(s) for s in sorted({r.profile.img_size for r in rows}))
-    return f"{CONVENTION}; batch {batch}, fp32; resolutions {sizes}"
+    return f"resolutions {sizes}, batch {batch}, fp32\n{CONVENTION}"
 
 
 def compare_table(result: CompareResult) -> Table:
@@ -117,7 +124,7 @@ def compare_table(result: CompareResult) -> Table:
     attention share of the GFLOPs, and the last stage's output grid."""
     rows = result.rows
     t = Table(
-        caption="vs first: GFLOPs / the first model's at the same resolution; "
+        caption="vs first: GFLOPs / the first model's at the same size\n"
         "attn: share of the GFLOPs in attention matmuls",
         caption_justify="left",
     )
