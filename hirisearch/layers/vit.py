@@ -67,16 +67,34 @@ def vit_block_cost(
     tokens: int,
 ) -> CostNode:
     """Cost twin of :class:`ViTBlock` on ``tokens`` tokens laid out as ``hw``."""
-    ln = CostNode.leaf(P.layer_norm(dim, dim * tokens))
     attn = vit_attention_cost(
         dim, num_heads, window_size=window_size, qkv_bias=qkv_bias, hw=hw, tokens=tokens
     )
+    return prenorm_block_cost(
+        dim, attn, tokens=tokens, mlp_ratio=mlp_ratio, layer_scale=layer_scale is not None
+    )
+
+
+def prenorm_block_cost(
+    dim: int,
+    attn: CostNode,
+    *,
+    tokens: int,
+    mlp_ratio: float,
+    layer_scale: bool = False,
+    out_shape: tuple[int, ...] | None = None,
+) -> CostNode:
+    """The pre-norm Transformer block around an attention node: ``x += attn(norm1(x))``,
+    ``x += mlp(norm2(x))`` with LayerNorms and an fc1/fc2 MLP on ``tokens`` tokens, and two
+    layer-scale vectors when ``layer_scale``. ViT/DeiT (ours and timm's), Swin, ResFormer and PIIP
+    branches share it; each passes its own attention (global, windowed, shifted-window, with a
+    local positional conv)."""
+    ln = CostNode.leaf(P.layer_norm(dim, dim * tokens))
     mlp = mlp_cost(dim, int(dim * mlp_ratio), dw_conv=False, hw=(1, tokens))
-    own = P.param_only(2 * dim if layer_scale is not None else 0)
     return CostNode.of(
         [("norm1", ln), ("attn", attn), ("norm2", ln), ("mlp", mlp)],
-        own=own,
-        out_shape=(tokens, dim),
+        own=P.param_only(2 * dim if layer_scale else 0),
+        out_shape=out_shape or (tokens, dim),
     )
 
 

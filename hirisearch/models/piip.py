@@ -235,9 +235,17 @@ class PIIPPlan:
 
 
 def _block_params(dim: int, mlp_ratio: float, qkv_bias: bool, layer_scale: bool) -> int:
-    hidden = int(dim * mlp_ratio)
-    qkv = 3 * dim * dim + (3 * dim if qkv_bias else 0)
-    return qkv + dim * dim + dim + 2 * dim * hidden + hidden + dim + 4 * dim + 2 * dim * layer_scale
+    """Parameters of one branch block (they do not depend on the heads or the token count)."""
+    node = vit_block_cost(
+        dim,
+        1,
+        mlp_ratio=mlp_ratio,
+        qkv_bias=qkv_bias,
+        layer_scale=1.0 if layer_scale else None,
+        hw=(1, 1),
+        tokens=1,
+    )
+    return node.total.params
 
 
 def _inversion_warning(branches: tuple[BranchPlan, ...]) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ from pydantic import model_validator
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
-from hirisearch.layers.mlp import mlp_cost
+from hirisearch.layers.vit import prenorm_block_cost
 from hirisearch.lazy import LazyCallable, lazy_attrs
 from hirisearch.models.base import Family
 from hirisearch.models.resolution import check_resolution
@@ -150,15 +150,7 @@ def cost_resformer(plan: ResFormerPlan) -> CostNode:
         own=P.attention(heads, n, n, hd),
         out_shape=(n, d),
     )
-    ln = CostNode.leaf(P.layer_norm(d, d * n))
-    block = CostNode.of(
-        [
-            ("norm1", ln),
-            ("attn", attn),
-            ("norm2", ln),
-            ("mlp", mlp_cost(d, int(d * plan.mlp_ratio), dw_conv=False, hw=(n, 1))),
-        ]
-    )
+    block = prenorm_block_cost(d, attn, tokens=n, mlp_ratio=plan.mlp_ratio)
     blocks = CostNode.of([(str(i), block) for i in range(plan.depth)], out_shape=(n, d))
     children = [
         ("patch_embed", stem),

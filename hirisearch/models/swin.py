@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
+from hirisearch.layers.vit import prenorm_block_cost
 from hirisearch.lazy import LazyCallable, lazy_attrs
 from hirisearch.models.base import Family, SpecBase
 from hirisearch.models.resolution import check_resolution
@@ -211,8 +212,6 @@ def _area(hw: Hw) -> int:
 def _block_cost(s: SwinStagePlan, mlp_ratio: float, qkv_bias: bool) -> CostNode:
     dim, n, np_ = s.dim, _area(s.hw), _area(s.padded_hw)
     windows = np_ // (s.window * s.window)
-    hidden = int(dim * mlp_ratio)
-    ln = CostNode.leaf(P.layer_norm(dim, dim * n))
     table = (2 * s.window - 1) ** 2 * s.num_heads  # relative position bias table
     attn = CostNode.of(
         [
@@ -223,14 +222,7 @@ def _block_cost(s: SwinStagePlan, mlp_ratio: float, qkv_bias: bool) -> CostNode:
         + P.attention(s.num_heads * windows, s.window**2, s.window**2, dim // s.num_heads),
         out_shape=(n, dim),
     )
-    mlp = CostNode.of(
-        [
-            ("fc1", CostNode.leaf(P.linear(dim, hidden, n))),
-            ("fc2", CostNode.leaf(P.linear(hidden, dim, n))),
-        ],
-        out_shape=(*s.hw, dim),
-    )
-    return CostNode.of([("norm1", ln), ("attn", attn), ("norm2", ln), ("mlp", mlp)])
+    return prenorm_block_cost(dim, attn, tokens=n, mlp_ratio=mlp_ratio, out_shape=(*s.hw, dim))
 
 
 def _stage_cost(s: SwinStagePlan, plan: SwinPlan) -> CostNode:

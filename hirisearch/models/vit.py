@@ -23,6 +23,7 @@ from pydantic import Field, model_validator
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
+from hirisearch.layers.vit import vit_block_cost
 from hirisearch.lazy import LazyCallable, lazy_attrs
 from hirisearch.models.base import Family, SpecBase
 from hirisearch.models.resolution import check_resolution
@@ -151,29 +152,6 @@ def plan_vit(spec: ViTSpec, img_size: int | None = None) -> ViTPlan:
 
 
 # ----------------------------------------------------------------------------------------- cost
-def vit_block_cost(
-    dim: int, num_heads: int, tokens: int, *, mlp_ratio: float, qkv_bias: bool
-) -> CostNode:
-    """Cost of one timm ``Block`` (pre-norm global attention + MLP) on ``tokens`` tokens."""
-    hidden = int(dim * mlp_ratio)
-    ln = CostNode.leaf(P.layer_norm(dim, dim * tokens))
-    attn = CostNode.of(
-        [
-            ("qkv", CostNode.leaf(P.linear(dim, 3 * dim, tokens, bias=qkv_bias))),
-            ("proj", CostNode.leaf(P.linear(dim, dim, tokens))),
-        ],
-        own=P.attention(num_heads, tokens, tokens, dim // num_heads),
-        out_shape=(tokens, dim),
-    )
-    mlp = CostNode.of(
-        [
-            ("fc1", CostNode.leaf(P.linear(dim, hidden, tokens))),
-            ("fc2", CostNode.leaf(P.linear(hidden, dim, tokens))),
-        ]
-    )
-    return CostNode.of([("norm1", ln), ("attn", attn), ("norm2", ln), ("mlp", mlp)])
-
-
 def cost_vit(plan: ViTPlan) -> CostNode:
     """Analytic cost of the model described by ``plan``, keyed by timm's module paths."""
     d, n = plan.embed_dim, plan.tokens
@@ -186,7 +164,15 @@ def cost_vit(plan: ViTPlan) -> CostNode:
         ],
         out_shape=(d, *plan.grid),
     )
-    block = vit_block_cost(d, plan.num_heads, n, mlp_ratio=plan.mlp_ratio, qkv_bias=plan.qkv_bias)
+    block = vit_block_cost(
+        d,
+        plan.num_heads,
+        mlp_ratio=plan.mlp_ratio,
+        qkv_bias=plan.qkv_bias,
+        layer_scale=None,  # timm's Block has no layer scale unless init_values is set
+        hw=plan.grid,
+        tokens=n,
+    )
     blocks = CostNode.of([(str(i), block) for i in range(plan.depth)], out_shape=(n, d))
     children = [("patch_embed", stem), ("blocks", blocks)]
     if plan.global_pool == "token":
