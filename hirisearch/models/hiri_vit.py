@@ -41,6 +41,7 @@ from hirisearch.layers.transformer import class_block_cost, transformer_block_co
 from hirisearch.lazy import LazyCallable, lazy_attrs
 from hirisearch.limits import MAX_BLOCKS, MAX_IMG_SIZE, MAX_RATIO, MAX_WIDTH
 from hirisearch.models.base import Family, SpecBase
+from hirisearch.models.resolution import check_resolution
 
 BlockType = Literal["hr", "transformer"]
 Hw = tuple[int, int]
@@ -237,11 +238,11 @@ def _half(hw: Hw) -> Hw:
     return ((hw[0] + 1) // 2, (hw[1] + 1) // 2)
 
 
-def valid_sizes_near(img_size: int, count: int = 2) -> tuple[int, ...]:
-    """The valid input sizes closest to ``img_size``."""
-    low = max(MIN_SIZE, img_size // SIZE_MULTIPLE * SIZE_MULTIPLE)
-    cands = sorted({low, low + SIZE_MULTIPLE, max(MIN_SIZE, low - SIZE_MULTIPLE)})
-    return tuple(sorted(cands, key=lambda s: (abs(s - img_size), s))[:count])
+def size_reason(size: int) -> str | None:
+    """Why HIRI-ViT cannot take ``size`` (``None``: it can)."""
+    if size < MIN_SIZE or size % SIZE_MULTIPLE:
+        return f"not a multiple of {SIZE_MULTIPLE} and >= {MIN_SIZE}"
+    return None
 
 
 def plan_hiri_vit(spec: HiriViTSpec, img_size: int | None = None) -> HiriViTPlan:
@@ -251,13 +252,13 @@ def plan_hiri_vit(spec: HiriViTSpec, img_size: int | None = None) -> HiriViTPlan
         raise ResolutionError(
             f"input size must be <= {MAX_IMG_SIZE}, but got {size}", field="img_size"
         )
-    if size < MIN_SIZE or size % SIZE_MULTIPLE:
-        near = " or ".join(str(s) for s in valid_sizes_near(size))
-        raise ResolutionError(
-            f"HIRI-ViT takes input sizes that are multiples of {SIZE_MULTIPLE} and >= {MIN_SIZE} "
-            f"(stage 4 runs at stride 32), but got {size}; nearest valid: {near}",
-            field="img_size",
-        )
+    check_resolution(
+        size_reason,
+        size,
+        model="HIRI-ViT",
+        step=SIZE_MULTIPLE,
+        rule=f"are multiples of {SIZE_MULTIPLE} and >= {MIN_SIZE} (stage 4 runs at stride 32)",
+    )
     stem_hw = (size, size)
     hw = _half(_half(stem_hw))
     total_depth = sum(spec.depths)

@@ -28,13 +28,14 @@ from pydantic import Field, model_validator
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import ZERO, CostNode
-from hirisearch.errors import FieldError, ResolutionError
+from hirisearch.errors import FieldError
 from hirisearch.layers.conv import conv_norm_act_cost
 from hirisearch.layers.cross_shaped import cross_shaped_attention_cost
 from hirisearch.layers.hrnet import hr_fusion_cost, hrnet_classifier_cost
 from hirisearch.layers.mix_ffn import des_cost, des_factors, mix_cfn_cost
 from hirisearch.lazy import LazyCallable, lazy_attrs
 from hirisearch.models.base import Family, SpecBase
+from hirisearch.models.resolution import check_resolution
 
 Hw = tuple[int, int]
 #: HRViT's LayerNorms use PyTorch's default epsilon.
@@ -186,15 +187,13 @@ def plan_hrvit(spec: HRViTSpec, img_size: int | None = None) -> HRViTPlan:
     """Derive every size of the model at ``img_size`` (default: the spec's)."""
     size = spec.img_size if img_size is None else img_size
     m = size_multiple(spec)
-    if size < m or size % m:
-        low = max(m, size // m * m)
-        near = sorted({low, low + m}, key=lambda s: (abs(s - size), s))
-        raise ResolutionError(
-            f"HRViT with {len(spec.channels)} branches takes input sizes that are positive "
-            f"multiples of {m} (the last branch runs at stride {m}), but got {size}; nearest "
-            f"valid: {' or '.join(str(s) for s in near)}",
-            field="img_size",
-        )
+    check_resolution(
+        lambda s: None if s >= m and s % m == 0 else f"not a positive multiple of {m}",
+        size,
+        model=f"HRViT with {len(spec.channels)} branches",
+        step=m,
+        rule=f"are positive multiples of {m} (the last branch runs at stride {m})",
+    )
     hws = tuple((size // (STEM_STRIDE * 2**b),) * 2 for b in range(len(spec.channels)))
     total = sum(max(g) for g in spec.depths)
     rates = [spec.drop_path_rate * i / max(total - 1, 1) for i in range(total)]

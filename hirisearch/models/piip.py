@@ -39,13 +39,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
-from hirisearch.errors import FieldError, ResolutionError
+from hirisearch.errors import FieldError
 from hirisearch.layers.interaction import interaction_unit_cost
 from hirisearch.layers.pyramid_merge import dense_merge_cost, merged_head_cost
 from hirisearch.layers.vit import patch_embed_cost, vit_block_cost
 from hirisearch.lazy import LazyCallable, lazy_attrs
 from hirisearch.models.base import Convention, Family, SpecBase
 from hirisearch.models.piip_convention import cost_piip_repo, piip_convention_description
+from hirisearch.models.resolution import check_resolution
 
 Hw = tuple[int, int]
 GN_GROUPS = 32
@@ -268,12 +269,13 @@ def plan_piip(spec: PIIPSpec, img_size: int | None = None) -> PIIPPlan:
     every branch keeps its ratio to the input, rounded to the nearest multiple of the patch size."""
     size = spec.img_size if img_size is None else img_size
     p = spec.patch_size
-    if size % p or size < p:
-        raise ResolutionError(
-            f"PIIP takes input sizes that are multiples of the patch size {p}, but got {size}; "
-            f"nearest valid: {max(p, size // p * p)} or {max(p, size // p * p) + p}",
-            field="img_size",
-        )
+    check_resolution(
+        lambda s: None if s >= p and s % p == 0 else f"not a multiple of the patch size {p}",
+        size,
+        model="PIIP",
+        step=p,
+        rule=f"are multiples of the patch size {p}",
+    )
     branches = []
     n = spec.interactions
     for b in spec.branches:

@@ -30,15 +30,29 @@ def nearest_valid(
 
 
 def check_resolution(
-    reason: Callable[[int], str | None], size: int, *, model: str, step: int, hint: str = ""
+    reason: Callable[[int], str | None],
+    size: int,
+    *,
+    model: str,
+    step: int,
+    hint: str = "",
+    rule: str = "",
 ) -> None:
-    """Raise :class:`ResolutionError` (field ``img_size``) when ``reason(size)`` refuses ``size``."""
+    """Raise :class:`ResolutionError` (field ``img_size``) when ``reason(size)`` refuses ``size``.
+
+    Args:
+        rule: the family's whole rule in one phrase ("are multiples of 32 and >= 64"), for
+            families whose rule does not depend on the size asked; the message then states it
+            instead of the per-size reason.
+    """
     why = reason(size)
     if why is None:
         return
     near = " or ".join(str(s) for s in nearest_valid(reason, size, step=step)) or "none"
     extra = f"; {hint}" if hint else ""
-    raise ResolutionError(
-        f"{model} cannot take input size {size}: {why}; nearest valid: {near}{extra}",
-        field="img_size",
+    head = (
+        f"{model} takes input sizes that {rule}, but got {size}"
+        if rule
+        else f"{model} cannot take input size {size}: {why}"
     )
+    raise ResolutionError(f"{head}; nearest valid: {near}{extra}", field="img_size")
