@@ -1,10 +1,16 @@
-"""What every model family provides: a spec type, a planner, a builder and an analytic cost."""
+"""What every model family provides: a spec type, a planner, a builder, an analytic cost and the
+rule for the input sizes it takes.
+
+A family is one torch-free module (``hirisearch/models/<family>.py``: spec, plan dataclasses,
+``plan_<family>``, ``cost_<family>``, ``FAMILY``) and its ``nn.Module`` half
+(``<family>_nn.py``: the modules and ``build_<family>``), imported only to build a model.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -56,19 +62,34 @@ class Convention:
     cost: Callable[[Any], CostNode]
 
 
+SpecT = TypeVar("SpecT", bound=SpecBase)
+PlanT = TypeVar("PlanT")
+
+
 @dataclass(frozen=True)
-class Family:
-    """A model family: ``spec -> plan(spec, img_size) -> (build(plan), cost(plan))``."""
+class Family(Generic[SpecT, PlanT]):
+    """A model family: ``spec -> plan(spec, img_size) -> (build(plan), cost(plan))``.
+
+    ``plan`` derives every number once; ``build`` and ``cost`` read the plan and nothing else, so
+    the parity tests (params == ``numel()``, analytic MACs == traced MACs at every module path)
+    hold the two together.
+    """
 
     name: str
     title: str
-    spec_type: type[SpecBase]
-    plan: Callable[[Any, int | None], Any]
+    spec_type: type[SpecT]
+    #: ``plan(spec, img_size)`` (``None``: the spec's own size); raises ``ResolutionError``
+    #: for a size ``size_reason`` refuses.
+    plan: Callable[[SpecT, int | None], PlanT]
+    #: ``build(plan, *, device=None, dtype=None) -> nn.Module`` (usually a ``LazyCallable`` into
+    #: the family's ``*_nn`` module, so that planning and costing import no torch).
     build: Callable[..., nn.Module]
-    cost: Callable[[Any], CostNode]
+    cost: Callable[[PlanT], CostNode]
+    #: ``size_reason(spec, img_size)``: why the model cannot take ``img_size`` (``None``: it can).
+    size_reason: Callable[[SpecT, int], str | None]
     #: Input sizes the parity tests check every shipped spec of this family at.
-    test_sizes: Callable[[Any], tuple[int, ...]] = lambda spec: (224, 448)
+    test_sizes: Callable[[SpecT], tuple[int, ...]] = lambda spec: (224, 448)
     #: A small input size for real forward passes in tests.
-    forward_size: Callable[[Any], int] = lambda spec: 64
+    forward_size: Callable[[SpecT], int] = lambda spec: 64
     #: Other counting conventions this family can report besides ours (``--convention NAME``).
     conventions: tuple[Convention, ...] = ()

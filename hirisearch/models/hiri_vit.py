@@ -238,8 +238,8 @@ def _half(hw: Hw) -> Hw:
     return ((hw[0] + 1) // 2, (hw[1] + 1) // 2)
 
 
-def size_reason(size: int) -> str | None:
-    """Why HIRI-ViT cannot take ``size`` (``None``: it can)."""
+def size_reason(spec: HiriViTSpec, size: int) -> str | None:
+    """Why HIRI-ViT cannot take ``size`` (``None``: it can); the rule is the same for every spec."""
     if size < MIN_SIZE or size % SIZE_MULTIPLE:
         return f"not a multiple of {SIZE_MULTIPLE} and >= {MIN_SIZE}"
     return None
@@ -253,7 +253,7 @@ def plan_hiri_vit(spec: HiriViTSpec, img_size: int | None = None) -> HiriViTPlan
             f"input size must be <= {MAX_IMG_SIZE}, but got {size}", field="img_size"
         )
     check_resolution(
-        size_reason,
+        lambda s: size_reason(spec, s),
         size,
         model="HIRI-ViT",
         step=SIZE_MULTIPLE,
@@ -532,6 +532,7 @@ FAMILY = Family(
     plan=plan_hiri_vit,
     build=LazyCallable("hirisearch.models.hiri_vit_nn", "build_hiri_vit"),
     cost=cost_hiri_vit,
+    size_reason=size_reason,
 )
 
 

@@ -183,12 +183,18 @@ def size_multiple(spec: HRViTSpec) -> int:
     return STEM_STRIDE * 2 ** (len(spec.channels) - 1)
 
 
+def size_reason(spec: HRViTSpec, size: int) -> str | None:
+    """Why HRViT cannot take ``size`` (``None``: it can)."""
+    m = size_multiple(spec)
+    return None if size >= m and size % m == 0 else f"not a positive multiple of {m}"
+
+
 def plan_hrvit(spec: HRViTSpec, img_size: int | None = None) -> HRViTPlan:
     """Derive every size of the model at ``img_size`` (default: the spec's)."""
     size = spec.img_size if img_size is None else img_size
     m = size_multiple(spec)
     check_resolution(
-        lambda s: None if s >= m and s % m == 0 else f"not a positive multiple of {m}",
+        lambda s: size_reason(spec, s),
         size,
         model=f"HRViT with {len(spec.channels)} branches",
         step=m,
@@ -314,6 +320,7 @@ FAMILY = Family(
     plan=plan_hrvit,
     build=LazyCallable("hirisearch.models.hrvit_nn", "build_hrvit"),
     cost=cost_hrvit,
+    size_reason=size_reason,
     # 224 is the published size; 160 exercises padded windows (branches 40/20/10/5, windows
     # 1/2/7/7 pad 10 -> 14 and 5 -> 7).
     test_sizes=lambda spec: (160, 224),

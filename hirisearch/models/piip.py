@@ -264,13 +264,19 @@ def _inversion_warning(branches: tuple[BranchPlan, ...]) -> tuple[str, ...]:
     )
 
 
+def size_reason(spec: PIIPSpec, size: int) -> str | None:
+    """Why PIIP cannot take ``size`` as its last branch's resolution (``None``: it can)."""
+    p = spec.patch_size
+    return None if size >= p and size % p == 0 else f"not a multiple of the patch size {p}"
+
+
 def plan_piip(spec: PIIPSpec, img_size: int | None = None) -> PIIPPlan:
     """Plan at ``img_size`` (the last branch's resolution; default: the spec's). At another size
     every branch keeps its ratio to the input, rounded to the nearest multiple of the patch size."""
     size = spec.img_size if img_size is None else img_size
     p = spec.patch_size
     check_resolution(
-        lambda s: None if s >= p and s % p == 0 else f"not a multiple of the patch size {p}",
+        lambda s: size_reason(spec, s),
         size,
         model="PIIP",
         step=p,
@@ -408,6 +414,7 @@ FAMILY = Family(
     plan=plan_piip,
     build=LazyCallable("hirisearch.models.piip_nn", "build_piip"),
     cost=cost_piip,
+    size_reason=size_reason,
     test_sizes=lambda spec: (spec.img_size,),
     forward_size=lambda spec: 64,
     conventions=(Convention("piip", piip_convention_description(), cost_piip_repo),),

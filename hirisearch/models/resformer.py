@@ -30,7 +30,7 @@ from hirisearch.layers.vit import prenorm_block_cost
 from hirisearch.lazy import LazyCallable, lazy_attrs
 from hirisearch.models.base import Family
 from hirisearch.models.resolution import check_resolution
-from hirisearch.models.vit import PlainViTFields, patch_reason
+from hirisearch.models.vit import PlainViTFields, size_reason
 
 Hw = tuple[int, int]
 
@@ -102,7 +102,7 @@ def plan_resformer(spec: ResFormerSpec, img_size: int | None = None) -> ResForme
     """Derive the token grid at ``img_size`` (default: the spec's)."""
     size = spec.img_size if img_size is None else img_size
     check_resolution(
-        patch_reason(spec.patch_size, spec.pad),
+        lambda s: size_reason(spec, s),
         size,
         model=f"ResFormer ({spec.name})",
         step=spec.patch_size,
@@ -172,6 +172,7 @@ FAMILY = Family(
     plan=plan_resformer,
     build=LazyCallable("hirisearch.models.resformer_nn", "build_resformer"),
     cost=cost_resformer,
+    size_reason=size_reason,
     test_sizes=lambda spec: (spec.img_size, 384),
     forward_size=lambda spec: 2 * spec.patch_size,
 )

@@ -174,6 +174,11 @@ def _stages(spec: SwinSpec, size: int) -> tuple[tuple[SwinStagePlan, ...] | None
     return tuple(stages), None
 
 
+def size_reason(spec: SwinSpec, size: int) -> str | None:
+    """Why Swin cannot take ``size`` (``None``: it can): the window rule and the stage grids."""
+    return _stages(spec, size)[1]
+
+
 def plan_swin(spec: SwinSpec, img_size: int | None = None) -> SwinPlan:
     """Derive every stage grid, window, shift and padding at ``img_size`` (default: the spec's)."""
     size = spec.img_size if img_size is None else img_size
@@ -181,7 +186,7 @@ def plan_swin(spec: SwinSpec, img_size: int | None = None) -> SwinPlan:
     window, _ = _window_at(spec, size)
     if stages is None or window is None:
         check_resolution(
-            lambda s: _stages(spec, s)[1], size, model=f"Swin ({spec.name})", step=spec.patch_size
+            lambda s: size_reason(spec, s), size, model=f"Swin ({spec.name})", step=spec.patch_size
         )
         raise AssertionError("unreachable: check_resolution raises for a refused size")
     return SwinPlan(
@@ -281,6 +286,7 @@ FAMILY = Family(
     plan=plan_swin,
     build=LazyCallable("hirisearch.models.swin_nn", "build_swin"),
     cost=cost_swin,
+    size_reason=size_reason,
     test_sizes=_test_sizes,
     forward_size=lambda spec: 64 if spec.window_rule == "follow" else spec.img_size,
 )

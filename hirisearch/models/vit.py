@@ -116,11 +116,16 @@ def patch_reason(patch: int, pad: bool) -> Callable[[int], str | None]:
     return reason
 
 
+def size_reason(spec: PlainViTFields, size: int) -> str | None:
+    """Why a plain ViT (ViT/DeiT, ResFormer) cannot take ``size`` (``None``: it can)."""
+    return patch_reason(spec.patch_size, spec.pad)(size)
+
+
 def plan_vit(spec: ViTSpec, img_size: int | None = None) -> ViTPlan:
     """Derive the token grid at ``img_size`` (default: the spec's)."""
     size = spec.img_size if img_size is None else img_size
     check_resolution(
-        patch_reason(spec.patch_size, spec.pad),
+        lambda s: size_reason(spec, s),
         size,
         model=f"ViT ({spec.name})",
         step=spec.patch_size,
@@ -194,6 +199,7 @@ FAMILY = Family(
     plan=plan_vit,
     build=LazyCallable("hirisearch.models.vit_nn", "build_vit"),
     cost=cost_vit,
+    size_reason=size_reason,
     test_sizes=lambda spec: (spec.img_size, 384),
     forward_size=lambda spec: 2 * spec.patch_size,
 )
