@@ -39,6 +39,7 @@ from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import HirisearchError
 from hirisearch.search.budget import Candidate, evaluate
 from hirisearch.search.pareto import front_mask
+from hirisearch.search.tables import Table
 from hirisearch.search.types import Scalar, SearchSpace
 
 #: Objectives the exact mode computes (analytic, one number per configuration).
@@ -47,8 +48,6 @@ EXACT_OBJECTIVES = ("params", "gmacs", "activations", "latency_ms")
 EXACT_METRICS = ("params_m", "gmacs", "activations_m", "latency_ms")
 #: A section whose axes span more combinations than this is split into its children.
 SPLIT_OVER = 4096
-#: Tables above this many entries are sparse (sorted keys) instead of dense arrays.
-DENSE_MAX = 1 << 22
 #: Configurations per chunk (bounded memory: ~60 bytes per configuration and axis).
 CHUNK = 1 << 18
 #: Valid random configurations discovery moves axes at, and the values tried per axis.
@@ -117,67 +116,6 @@ class Oracle:
             lat = predict_latency_ms(node, self.calibration)
         c = node.total
         return (c.params, c.macs, c.acts, lat)
-
-
-# ------------------------------------------------------------------------------ tables
-class Table:
-    """One section's metrics (or one validity group's verdict) over its axes' combinations."""
-
-    def __init__(self, name: str, axes: tuple[int, ...], radix: list[int]) -> None:
-        self.name = name
-        self.axes = axes
-        self.size = math.prod(radix[a] for a in axes)
-        self.mult = []
-        m = 1
-        for a in reversed(axes):
-            self.mult.append(m)
-            m *= radix[a]
-        self.mult.reverse()
-        self.dense = self.size <= DENSE_MAX
-        self.known = np.zeros(self.size if self.dense else 0, dtype=bool)
-        self.keys = np.zeros(0, dtype=np.int64)  # sparse tables: sorted keys
-        self.cols: list[np.ndarray] = []
-
-    def index(self, digits: list[np.ndarray], n: int) -> np.ndarray:
-        idx = np.zeros(n, dtype=np.int64)
-        for a, m in zip(self.axes, self.mult, strict=True):
-            idx += digits[a] * m
-        return idx
-
-    def missing(self, idx: np.ndarray) -> np.ndarray:
-        """Positions (into ``idx``) of the first occurrence of each combination not yet known."""
-        if self.dense:
-            pos = np.flatnonzero(~self.known[idx])
-        else:
-            found = np.searchsorted(self.keys, idx)
-            found = np.minimum(found, max(len(self.keys) - 1, 0))
-            pos = np.flatnonzero(self.keys[found] != idx) if len(self.keys) else np.arange(len(idx))
-        _, first = np.unique(idx[pos], return_index=True)
-        return pos[first]
-
-    def fill(self, keys: np.ndarray, rows: list[tuple[Any, ...]], dtypes: tuple[Any, ...]) -> None:
-        if not len(keys):
-            return
-        new = [np.array([r[k] for r in rows], dtype=dt) for k, dt in enumerate(dtypes)]
-        if self.dense:
-            if not self.cols:
-                self.cols = [np.zeros(self.size, dtype=dt) for dt in dtypes]
-            for col, vals in zip(self.cols, new, strict=True):
-                col[keys] = vals
-            self.known[keys] = True
-            return
-        if not self.cols:
-            self.cols = [np.zeros(0, dtype=dt) for dt in dtypes]
-        allk = np.concatenate((self.keys, keys))
-        order = np.argsort(allk, kind="stable")
-        self.keys = allk[order]
-        self.cols = [np.concatenate((c, v))[order] for c, v in zip(self.cols, new, strict=True)]
-
-    def gather(self, idx: np.ndarray) -> list[np.ndarray]:
-        if self.dense:
-            return [c[idx] for c in self.cols]
-        pos = np.searchsorted(self.keys, idx)
-        return [c[pos] for c in self.cols]
 
 
 @dataclass(frozen=True)
@@ -258,7 +196,9 @@ class Model:
         if not bases:  # nothing valid found: every configuration is checked by the scalar model
             deps = {"": all_axes}
         self.sections = self._cut("", deps, children, all_axes if not bases else None)
-        self.tables = [Table(p, tuple(sorted(deps.get(p, set()))), self.radix) for p in self.sections]
+        self.tables = [
+            Table(p, tuple(sorted(deps.get(p, set()))), self.radix) for p in self.sections
+        ]
 
     def _base_digits(self) -> tuple[int, ...] | None:
         from hirisearch.search.types import _split

@@ -44,6 +44,7 @@ from hirisearch.search.types import (
     SearchSpace,
     _index,
     _split,
+    _validate_base,
     apply_values,
 )
 from hirisearch.spec.load import _short, read_yaml, spec_error_from
@@ -200,20 +201,6 @@ def _parse_axis(path: Any, raw: Any, file: str) -> Axis:
     if not is_int and step is not None and (high - low) / step > 1e6:
         raise SpecError(f"range has more than 1e6 steps (step={step})", file=file, field=fld)
     return Axis(path, low=low, high=high, step=step, log=log, is_int=is_int)
-
-
-def _validate_base(family: Family, data: Mapping[str, Any], file: str, where: str) -> None:
-    try:
-        family.plan(family.spec_type.model_validate(data), None)
-    except ValidationError as e:
-        err = spec_error_from(e, file=None)
-        raise SpecError(
-            f"the base spec is invalid: {err.one_line()}", file=file, field=where
-        ) from None
-    except SpecError as e:
-        raise SpecError(
-            f"the base spec is invalid: {e.one_line()}", file=file, field=where
-        ) from None
 
 
 def _probe_values(axis: Axis) -> tuple[Scalar, ...]:

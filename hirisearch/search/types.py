@@ -13,8 +13,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hirisearch.errors import SpecError
+from pydantic import ValidationError
+
+from hirisearch.errors import HirisearchError, SpecError
 from hirisearch.models import FAMILIES, Family
+from hirisearch.spec.load import spec_error_from
+
+
+class SearchError(HirisearchError):
+    """A search cannot start or continue (storage, run folder, resume)."""
+
+    exit_code = 2
+
 
 Scalar = bool | int | float | str
 Direction = Literal["minimize", "maximize"]
@@ -219,3 +229,15 @@ def apply_values(base: Mapping[str, Any], values: Mapping[str, Scalar]) -> dict[
     return out
 
 
+def _validate_base(family: Family, data: Mapping[str, Any], file: str, where: str) -> None:
+    try:
+        family.plan(family.spec_type.model_validate(data), None)
+    except ValidationError as e:
+        err = spec_error_from(e, file=None)
+        raise SpecError(
+            f"the base spec is invalid: {err.one_line()}", file=file, field=where
+        ) from None
+    except SpecError as e:
+        raise SpecError(
+            f"the base spec is invalid: {e.one_line()}", file=file, field=where
+        ) from None
