@@ -166,8 +166,14 @@ def pareto_entries(
     *,
     verify: bool,
     notes: list[str],
+    verify_max: int | None = None,
 ) -> list[ParetoEntry]:
-    """Write a ready spec per front configuration (``pareto/``), traced re-count if ``verify``."""
+    """Write a ready spec per front configuration (``pareto/``), traced re-count if ``verify``
+    (of at most ``verify_max`` of them, spread along the front, when given)."""
+    checked = set(range(len(front)))
+    if verify_max is not None and len(front) > verify_max:
+        step = (len(front) - 1) / max(verify_max - 1, 1)
+        checked = {round(k * step) for k in range(verify_max)}
     pareto_dir = out / "pareto"
     if pareto_dir.exists():
         for old in pareto_dir.glob("*.yaml"):
@@ -188,7 +194,7 @@ def pareto_entries(
         )
         path = pareto_dir / f"{k:02d}_trial{r.number}.yaml"
         atomic_write_text(path, spec_yaml(space, cand, f"{base_name}-search-{r.number}", note))
-        traced = traced_check(space, cand, ctx) if verify else None
+        traced = traced_check(space, cand, ctx) if verify and k in checked else None
         if traced is not None and not traced.agrees:
             notes.append(
                 f"trial {r.number}: analytic cost ({r.macs} MACs, {r.params} params) disagrees "

@@ -168,6 +168,9 @@ class Exact(Strategy):
     exhaustive = True
     finite_axes = True
 
+    def trials(self, space: SearchSpace, requested: int) -> int:
+        return int(space.size)
+
     def check(self, space: SearchSpace) -> None:
         super().check(space)
         from hirisearch.search.exact import EXACT_OBJECTIVES
