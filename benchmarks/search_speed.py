@@ -1,15 +1,18 @@
-"""Search speed on the HIRI-ViT space: random and TPE trials per second with SQLite storage, and
-configurations per second of the exhaustive grid mode. Prints a table with the targets.
+"""Search speed: the exact mode's configurations per second (params, GFLOPs, activations and
+predicted latency), the exact constrained front of the shipped ``hiri_vit_5g`` space end to end, and
+random / TPE trials per second. Prints a table with the targets and the ratio against each.
 
-    python benchmarks/search_speed.py [--tpe-trials 2000] [--random-trials 2000] [--grid 20000]
+    python benchmarks/search_speed.py [--tpe-trials 2000] [--random-trials 2000]
 
-Targets (issue 6): 2,000 TPE trials with a GFLOPs budget in <= 60 s on 2 cores; the grid's analytic
-evaluation >= 10,000 configurations/s.
+Needs a CPU calibration (``hirisearch calibrate --device cpu``). Targets (issue 13): exact mode
+>= 1e6 configurations/s on one core; the exact front of hiri_vit_5g <= 15 s end to end (no traced
+re-count); 2,000 TPE trials <= 30 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import tempfile
 import time
@@ -18,93 +21,64 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from hirisearch.search.run import SearchOptions, grid_evaluate, run_search
-from hirisearch.search.space import SearchSpace, load_space
+from hirisearch.search.budget import load_space_calibration
+from hirisearch.search.exact import Model, sweep
+from hirisearch.search.run import SearchOptions, run_search
+from hirisearch.search.space import load_space
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE = ROOT / "specs" / "search" / "hiri_vit_5g.yaml"
 
 
-def _with(space: SearchSpace, **kw: object) -> SearchSpace:
-    fields = {f: getattr(space, f) for f in SearchSpace.__dataclass_fields__}
-    return SearchSpace(**{**fields, **kw})  # type: ignore[arg-type]
+def exact_rate(space, cal) -> tuple[int, float]:  # noqa: ANN001
+    """Configurations/s of the metric sweep alone (validity, the four metrics), tables filled."""
+    model = Model(space, cal)
+    sweep(model)  # fill the tables
+    start = time.process_time()
+    n = 0
+    for _, digits, k in model.chunks():
+        ok, _ = model.valid(digits, k)
+        model.metrics([d[ok] for d in digits], int(ok.sum()))
+        n += k
+    return n, n / (time.process_time() - start)
 
 
-def timed_search(space: SearchSpace, strategy: str, trials: int) -> tuple[float, float]:
-    """Wall and CPU seconds of a search of ``trials`` trials (CPU time: this process only; the
-    machine may be shared, so wall time alone can mislead)."""
+def timed_run(space, trials: int) -> tuple[float, float]:  # noqa: ANN001
     with tempfile.TemporaryDirectory() as d:
         opts = SearchOptions(out=Path(d) / "run", trials=trials, study="bench", verify=False)
         start, cpu = time.perf_counter(), time.process_time()
-        result = run_search(_with(space, strategy=strategy), opts)
-        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    assert result.complete == trials
-    return elapsed, cpu
-
-
-def grid_rate(space: SearchSpace, count: int) -> tuple[int, float, float]:
-    """Configurations/s (by wall and by CPU time) of the grid's analytic evaluation over a
-    sub-grid of about ``count`` configurations."""
-    axes, size = [], 1
-    for a in space.axes:  # a sub-grid of about ``count`` configurations (later axes at the base)
-        n = len(a.values())
-        if size * n > count:
-            continue
-        axes.append(a)
-        size *= n
-    sub = _with(space, axes=tuple(axes), strategy="grid")
-    grid_evaluate(sub)  # warm the layer caches, as any second pass over a space is
-    cpu = time.process_time()
-    rows, rate = grid_evaluate(sub)
-    cpu = time.process_time() - cpu
-    return len(rows), rate, len(rows) / cpu if cpu > 0 else float("inf")
+        run_search(space, opts)
+        return time.perf_counter() - start, time.process_time() - cpu
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tpe-trials", type=int, default=2000)
     ap.add_argument("--random-trials", type=int, default=2000)
-    ap.add_argument("--grid", type=int, default=20000)
     args = ap.parse_args()
     space = load_space(SPACE)
-    console = Console()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    cal = load_space_calibration(space)
+    load = os.getloadavg()[0]
     rows = []
-    for strategy, n in (("random", args.random_trials), ("tpe", args.tpe_trials)):
-        s, cpu = timed_search(space, strategy, n)
-        target = "2,000 trials <= 60 s" if strategy == "tpe" else "-"
-        ratio = f"{60 / s * n / 2000:.2f}x" if strategy == "tpe" else "-"
-        rows.append(
-            (
-                f"{strategy} search, SQLite, gmacs budget",
-                f"{n} trials in {s:.1f} s",
-                f"{n / s:,.0f} trials/s",
-                f"{cpu:.1f} s ({n / cpu:,.0f} trials/s)",
-                target,
-                ratio,
-            )
-        )
-    n, rate, cpu_rate = grid_rate(space, args.grid)
-    rows.append(
-        (
-            "grid, analytic cost",
-            f"{n:,} configurations",
-            f"{rate:,.0f} configs/s",
-            f"{cpu_rate:,.0f} configs/s",
-            ">= 10,000 configs/s",
-            f"{rate / 10000:.2f}x",
-        )
-    )
-    t = Table(
-        title=f"search speed ({SPACE.name}; {cores} cores, load average {load:.1f})",
-        title_justify="left",
-    )
-    for col in ("what", "work", "rate", "CPU time (rate)", "target", "vs target"):
-        t.add_column(col, justify="right" if col != "what" else "left")
+    n, rate = exact_rate(space, cal)
+    rows.append(("exact: metrics + validity", f"{n:,} configurations", f"{rate:,.0f}/s (CPU)",
+                 ">= 1,000,000/s", f"{rate / 1e6:.2f}x"))  # fmt: skip
+    wall, cpu = timed_run(space, 1)
+    rows.append(("exact front of hiri_vit_5g, end to end", f"{wall:.1f} s wall, {cpu:.1f} s CPU",
+                 "-", "<= 15 s", f"{15 / wall:.2f}x"))  # fmt: skip
+    for strategy, k in (("random", args.random_trials), ("tpe", args.tpe_trials)):
+        s = dataclasses.replace(space, strategy=strategy)
+        wall, cpu = timed_run(s, k)
+        target = f"{k:,} trials <= {30 * k / 2000:g} s" if strategy == "tpe" else "-"
+        ratio = f"{30 * k / 2000 / wall:.2f}x" if strategy == "tpe" else "-"
+        rows.append((f"{strategy}, journal storage", f"{k:,} trials in {wall:.1f} s",
+                     f"{k / wall:,.0f}/s ({cpu:.1f} s CPU)", target, ratio))  # fmt: skip
+    t = Table(title=f"search speed ({SPACE.name}; load average {load:.1f})", title_justify="left")
+    for col in ("what", "work", "rate", "target", "vs target"):
+        t.add_column(col, justify="left" if col == "what" else "right")
     for r in rows:
         t.add_row(*r)
-    console.print(t)
+    Console().print(t)
 
 
 if __name__ == "__main__":

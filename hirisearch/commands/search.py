@@ -31,8 +31,11 @@ def pareto_table(result: Any, baselines: list[dict[str, Any]] = ()) -> Any:  # t
     t.add_column("changes from the base spec (* = changed)", overflow="fold")
     t.add_column("params", justify="right")
     t.add_column("GFLOPs", justify="right")
+    lat = result.device is not None
+    if lat:
+        t.add_column(f"latency (ms, predicted, {result.device})", justify="right")
     for n in names:
-        if n not in ("params", "gmacs"):
+        if n not in ("params", "gmacs", "latency_ms"):
             t.add_column(n, justify="right")
     for b in result.budgets:
         t.add_column(f"slack {b}", justify="right")
@@ -45,7 +48,12 @@ def pareto_table(result: Any, baselines: list[dict[str, Any]] = ()) -> Any:  # t
             fmt.params_m(base["params"]),
             fmt.gmacs(base["macs"]),
         ]
-        row += [_fmt_obj(base["objectives"].get(n)) for n in names if n not in ("params", "gmacs")]
+        row += [_fmt_obj(base.get("latency_ms"))] if lat else []
+        row += [
+            _fmt_obj(base["objectives"].get(n))
+            for n in names
+            if n not in ("params", "gmacs", "latency_ms")
+        ]
         row += [f"{base['slack'].get(b, 0):+.3g}" for b in result.budgets]
         row.append("")
         t.add_row(*row, style="dim")
@@ -56,7 +64,12 @@ def pareto_table(result: Any, baselines: list[dict[str, Any]] = ()) -> Any:  # t
             fmt.params_m(b["params"]),
             fmt.gmacs(b["macs"]),
         ]
-        row += [_fmt_obj(b["objectives"].get(n)) for n in names if n not in ("params", "gmacs")]
+        row += [""] if lat else []
+        row += [
+            _fmt_obj(b["objectives"].get(n))
+            for n in names
+            if n not in ("params", "gmacs", "latency_ms")
+        ]
         row += ["" for _ in result.budgets]
         row.append("")
         t.add_row(*row, style="cyan")
@@ -64,7 +77,12 @@ def pareto_table(result: Any, baselines: list[dict[str, Any]] = ()) -> Any:  # t
         r = e.record
         changes = _changes(e.diff, base_spec=result.base_spec)
         row = [str(r.number), changes or "(base)", fmt.params_m(r.params), fmt.gmacs(r.macs)]
-        row += [_fmt_obj(r.objectives.get(n)) for n in names if n not in ("params", "gmacs")]
+        row += [_fmt_obj(r.latency_ms)] if lat else []
+        row += [
+            _fmt_obj(r.objectives.get(n))
+            for n in names
+            if n not in ("params", "gmacs", "latency_ms")
+        ]
         row += [f"{r.slack.get(b, 0):+.3g}" for b in result.budgets]
         if e.traced is None:
             row.append("-")
@@ -135,6 +153,14 @@ def search(
         bool,
         typer.Option("--no-verify", help="Skip the traced re-count of the Pareto configurations."),
     ] = False,
+    calibration: Annotated[
+        str | None,
+        typer.Option(
+            "--calibration",
+            help="Latency calibration file (default: the one `hirisearch calibrate` wrote for "
+            "the space's device).",
+        ),
+    ] = None,
     baseline: Annotated[
         list[str] | None,
         typer.Option(
@@ -146,14 +172,10 @@ def search(
     """Budget-constrained search of a model family's configurations (Optuna)."""
     interrupt.saves_on_interrupt()
     from hirisearch.report import format as fmt
-    from hirisearch.search.run import (
-        SearchError,
-        SearchOptions,
-        corner,
-        default_run_dir,
-        latest_run_dir,
-    )
+    from hirisearch.search.results import corner
+    from hirisearch.search.run import SearchOptions, default_run_dir, latest_run_dir
     from hirisearch.search.space import load_space
+    from hirisearch.search.types import SearchError
 
     space = load_space(space_file).with_overrides(max_gmacs=max_gflops, img_size=res)
     if dry_run:
@@ -197,15 +219,20 @@ def search(
         study=study or Path(space_file).stem,
         resume=resume,
         workers=workers,
+        calibration=calibration,
         verify=not no_verify,
+        baselines=[_baseline_row(ref, space) for ref in baseline or []],
     )
-    base_rows = [_baseline_row(ref, space) for ref in baseline or []]
     result = _run_with_progress(space, opts, quiet=as_json)
     if as_json:
-        emit_json({**result.to_json(), "baselines": base_rows})
+        emit_json({**result.to_json(), "baselines": opts.baselines})
     else:
-        _render(result, space_file, base_rows)
-    _write_report(space, result, base_rows, quiet=True if result.interrupted else as_json)
+        _render(result, space_file, opts.baselines)
+    line = f"report: {result.report}"
+    if as_json or result.interrupted:
+        err_console.print(f"hirisearch: {line}", markup=False)
+    else:
+        console.print(line, markup=False, soft_wrap=True)
     if result.interrupted:
         interrupt.report(
             f"{interrupt.LINE}; {result.complete} finished trials are saved in "
@@ -290,68 +317,30 @@ def _baseline_row(ref: str, space: Any) -> dict[str, Any]:
     }
 
 
-def _write_report(space: Any, result: Any, baselines: list[dict[str, Any]], *, quiet: bool) -> None:
-    """results.json (kind ``search``), results.csv, report.md, report.html and plots in the run folder."""
-    import json
-    import os
-
-    from hirisearch.report.writers import write_run
-
-    pareto = {e.record.number for e in result.pareto}
-    trials = []
-    path = Path(result.run_dir) / "trials.jsonl"
-    for line in path.read_text().splitlines() if path.exists() else []:
-        r = json.loads(line)
-        trials.append(
-            {
-                "number": r["number"],
-                "state": r["state"],
-                "feasible": bool(r.get("feasible")),
-                "params": r.get("params"),
-                "macs": r.get("macs"),
-                "objectives": r.get("objectives") or {},
-                "pareto": r["number"] in pareto,
-                "axes": r.get("values") or {},
-            }
-        )
-    budgets: dict[str, float] = {}
-    for b in space.budgets:
-        if b.max is not None:
-            budgets[b.metric] = b.max
-        if b.min is not None:
-            budgets[f"{b.metric} (min)"] = b.min
-    doc = {
-        "base_spec": os.path.normpath(space.base_file or space.file),
-        "img_size": space.base.get("img_size"),
-        "budgets": budgets,
-        "objectives": [{"name": o.name, "direction": o.direction} for o in space.objectives],
-        "trials": trials,
-        "baselines": [{k: v for k, v in b.items() if k != "img_size"} for b in baselines],
-    }
-    files = write_run(result.run_dir, "search", doc, command=f"hirisearch search {space.file}")
-    line = f"report: {files.html}"
-    if quiet:
-        err_console.print(f"hirisearch: {line}", markup=False)
-    else:
-        console.print(line, markup=False, soft_wrap=True)
-
-
 def _render(result: Any, space_file: str, baselines: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
     from hirisearch.report import format as fmt
 
-    console.print(
-        f"run {result.run_dir}: {result.complete} finished trials "
-        f"({result.failed} failed or interrupted), {result.feasible} feasible; study "
-        f"{result.study!r} in {result.storage}",
-        markup=False,
-        soft_wrap=True,
-    )
-    if result.grid_configs_per_s is not None:
+    if result.exact is None:
         console.print(
-            f"exhaustive grid: {result.complete} configurations at "
-            f"{result.grid_configs_per_s:,.0f} configurations/s",
+            f"run {result.run_dir}: {result.complete} finished trials "
+            f"({result.failed} failed or interrupted), {result.feasible} feasible; study "
+            f"{result.study!r} in {result.storage}",
             markup=False,
+            soft_wrap=True,
         )
+    else:
+        x = result.exact
+        console.print(
+            f"exact: {x['configurations']:,} configurations in {x['seconds']:.2f} s "
+            f"({x['configs_per_s'] or 0:,.0f} configurations/s swept): {x['feasible']:,} "
+            f"feasible, {x['invalid']:,} invalid, {x['outside_budget']:,} outside the budgets",
+            markup=False,
+            soft_wrap=True,
+        )
+        for label, n in x["outside_by_bound"].items():
+            console.print(f"  outside {label}: {n:,}", markup=False)
+        for reason, n in x["invalid_by_reason"].items():
+            console.print(f"  invalid ({n:,}): {reason}", markup=False, soft_wrap=True)
     if not result.pareto:
         c = result.cheapest or {}
         if c.get("values") is None:

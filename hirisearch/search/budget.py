@@ -4,13 +4,9 @@ A candidate is the base spec with the axis values put in. It is validated with t
 type, planned and costed analytically (microseconds, nothing is built); a candidate the family
 rejects is an *infeasible* trial carrying the one-line reason, never a crash.
 
-Budgets and cheap objectives read :data:`METRICS`. Adding predicted latency is one entry::
-
-    "latency_ms": Metric("latency_ms", "ms", "latency (ms)",
-                         lambda c, ctx: predict_latency_ms(c.tree, ctx.calibration)),
-
-with ``from hirisearch.latency import predict_latency_ms`` and the calibration loaded into the
-:class:`EvalContext` by the command.
+Budgets and cheap objectives read :data:`METRICS`: params, GFLOPs, activations, and the latency
+predicted from the device's calibration (``hirisearch calibrate``), the same number
+``profile --predict`` prints.
 """
 
 from __future__ import annotations
@@ -24,7 +20,7 @@ from pydantic import ValidationError
 from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import SpecError
 from hirisearch.models.base import SpecBase
-from hirisearch.search.space import BudgetSpec, Scalar, SearchSpace
+from hirisearch.search.types import BudgetSpec, Scalar, SearchSpace
 from hirisearch.spec.load import spec_error_from
 
 
@@ -32,7 +28,17 @@ from hirisearch.spec.load import spec_error_from
 class EvalContext:
     """What metrics may need beyond the candidate (e.g. a latency calibration)."""
 
-    calibration: Any = None
+    calibration: Any = None  # a hirisearch.latency.predict.Calibration
+
+
+def _latency_ms(c: Candidate, ctx: EvalContext) -> float:
+    from hirisearch.latency.predict import predict_latency_ms
+
+    if ctx.calibration is None:  # the run loads it when a budget or objective reads latency
+        raise SpecError("predicted latency needs a calibration; run `hirisearch calibrate`")
+    if c.tree is None:
+        raise SpecError("predicted latency of an invalid candidate")
+    return predict_latency_ms(c.tree, ctx.calibration)
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,8 @@ class Candidate:
 
     @property
     def cost(self) -> Cost:
-        assert self.tree is not None
+        if self.tree is None:
+            raise SpecError(f"an invalid candidate has no cost: {self.error}")
         return self.tree.total
 
 
@@ -75,7 +82,30 @@ METRICS: dict[str, Metric] = {
     "activations_m": Metric(
         "activations_m", "M", "activations (M)", lambda c, ctx: c.cost.acts / 1e6
     ),
+    "latency_ms": Metric("latency_ms", "ms", "predicted latency (ms)", _latency_ms),
 }
+#: Metrics and objectives that read the latency calibration.
+LATENCY_NAMES = ("latency_ms",)
+
+
+def needs_calibration(space: SearchSpace) -> bool:
+    """Whether a budget or objective of ``space`` is the predicted latency."""
+    return any(b.metric in LATENCY_NAMES for b in space.budgets) or any(
+        o.name in LATENCY_NAMES for o in space.objectives
+    )
+
+
+def load_space_calibration(space: SearchSpace, path: Any = None) -> Any:
+    """The calibration of the space's device (or the file ``path``); None when nothing needs it.
+
+    Raises:
+        CalibrationError: none stored; the message names the ``hirisearch calibrate`` command.
+    """
+    if path is None and not needs_calibration(space):
+        return None
+    from hirisearch.latency.predict import load_calibration
+
+    return load_calibration(space.device, path)
 
 
 def evaluate(space: SearchSpace, values: Mapping[str, Scalar]) -> Candidate:

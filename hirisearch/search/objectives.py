@@ -1,8 +1,8 @@
 """Objectives: a registry of named numbers to minimise or maximise, and ``module:function``.
 
-Cheap objectives read the analytic cost; slow ones (the training-free proxies) build the model and
-are computed for feasible candidates only. Adding predicted latency is one entry reading
-:data:`hirisearch.search.budget.METRICS` (see that module).
+Cheap objectives read the analytic cost (and ``latency_ms``, the latency predicted from the
+device's calibration); slow ones build the model and are computed for feasible candidates only:
+the training-free proxies and ``latency_measured_ms``, the forward pass timed on the space's device.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from hirisearch.errors import HirisearchError, SpecError
 from hirisearch.models import get_family
-from hirisearch.search import proxies
-from hirisearch.search.budget import Candidate
-from hirisearch.search.space import ProxySettings
+from hirisearch.search.budget import METRICS, Candidate, EvalContext
+from hirisearch.search.types import ProxySettings
 
 
 class ObjectiveError(HirisearchError):
@@ -26,6 +26,8 @@ class ObjectiveError(HirisearchError):
 class ObjectiveContext:
     proxy: ProxySettings
     seed: int = 0
+    calibration: Any = None  # for ``latency_ms``
+    device: str = "cpu"  # for ``latency_measured_ms``
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,44 @@ class ObjectiveDef:
     value: Callable[[Candidate, ObjectiveContext], float]
 
 
-def _proxy(fn: Callable[..., float]) -> Callable[[Candidate, ObjectiveContext], float]:
+def _proxy(name: str) -> Callable[[Candidate, ObjectiveContext], float]:
     def value(c: Candidate, ctx: ObjectiveContext) -> float:
-        assert c.spec is not None
-        return fn(get_family(c.spec.family), c.spec, ctx.proxy, seed=ctx.seed)
+        from hirisearch.search import proxies  # torch: only when a proxy is computed
+
+        if c.spec is None:
+            raise ObjectiveError(f"proxy {name} of an invalid candidate")
+        fn = getattr(proxies, name)
+        return float(fn(get_family(c.spec.family), c.spec, ctx.proxy, seed=ctx.seed))
 
     return value
+
+
+def _predicted_ms(c: Candidate, ctx: ObjectiveContext) -> float:
+    return METRICS["latency_ms"].value(c, EvalContext(ctx.calibration))
+
+
+#: How long ``latency_measured_ms`` times each candidate (seconds), after a short warm-up.
+MEASURE_S = 0.5
+
+
+def _measured_ms(c: Candidate, ctx: ObjectiveContext) -> float:
+    """Median forward latency (ms, batch 1, fp32) on the space's device, timed after a warm-up."""
+    import torch
+
+    from hirisearch.latency.measure import BenchOptions, measure_forward, prepare_model
+    from hirisearch.memory import ensure_fits, estimate_memory
+
+    if c.spec is None or c.plan is None or c.tree is None:
+        raise ObjectiveError("latency_measured_ms of an invalid candidate")
+    family = get_family(c.spec.family)
+    device = torch.device(ctx.device)
+    est = estimate_memory(c.tree, c.plan.input_shape, batch=1, dtype="fp32")
+    ensure_fits(est.total_bytes, ctx.device, what=f"timing {c.plan.name} at {c.plan.img_size}")
+    opts = BenchOptions(device=device, warmup_s=0.1, min_time_s=MEASURE_S, min_runs=3)
+    model, _ = prepare_model(family.build(c.plan), opts)
+    x = torch.randn(1, *c.plan.input_shape, device=device)
+    summary, _, _ = measure_forward(model, x, opts)
+    return float(summary.median_ms)
 
 
 OBJECTIVES: dict[str, ObjectiveDef] = {
@@ -53,8 +87,12 @@ OBJECTIVES: dict[str, ObjectiveDef] = {
         "activations", "activations", False, lambda c, ctx: float(c.cost.acts)
     ),
     "img_size": ObjectiveDef("img_size", "img_size", False, lambda c, ctx: float(c.plan.img_size)),
-    "naswot": ObjectiveDef("naswot", "NASWOT", True, _proxy(proxies.naswot)),
-    "synflow": ObjectiveDef("synflow", "SynFlow (log10)", True, _proxy(proxies.synflow)),
+    "latency_ms": ObjectiveDef("latency_ms", "predicted latency (ms)", False, _predicted_ms),
+    "latency_measured_ms": ObjectiveDef(
+        "latency_measured_ms", "measured latency (ms)", True, _measured_ms
+    ),
+    "naswot": ObjectiveDef("naswot", "NASWOT", True, _proxy("naswot")),
+    "synflow": ObjectiveDef("synflow", "SynFlow (log10)", True, _proxy("synflow")),
 }
 
 

@@ -23,23 +23,44 @@ Every problem is a :class:`SpecError` naming the file and the field (``axes.dept
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import random
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
 from hirisearch.errors import SpecError
 from hirisearch.models import FAMILIES, Family
+from hirisearch.search.types import (
+    Axis,
+    BudgetSpec,
+    Direction,
+    ObjectiveSpec,
+    ProxySettings,
+    Scalar,
+    SearchSpace,
+    _index,
+    _split,
+    _validate_base,
+    apply_values,
+)
 from hirisearch.spec.load import _short, read_yaml, spec_error_from
 
-Scalar = bool | int | float | str
-Direction = Literal["minimize", "maximize"]
+__all__ = [
+    "Axis",
+    "BudgetSpec",
+    "Direction",
+    "ObjectiveSpec",
+    "ProxySettings",
+    "Scalar",
+    "SearchSpace",
+    "apply_values",
+    "load_space",
+    "parse_space",
+]
 
 #: Keys a space file may have.
 SPACE_KEYS = (
@@ -52,205 +73,13 @@ SPACE_KEYS = (
     "trials",
     "seed",
     "proxy",
+    "device",
     "description",
 )
+#: Devices a space's predicted latency may be for (the calibration's device).
+DEVICES = ("cpu", "cuda")
 #: Attempts at finding another axes' combination that accepts a value before it is refused.
 _ACCEPT_TRIES = 32
-
-
-@dataclass(frozen=True)
-class Axis:
-    """One searched field: a dotted path into the spec and the values it may take."""
-
-    path: str
-    choices: tuple[Scalar, ...] | None = None
-    low: float | None = None
-    high: float | None = None
-    step: float | None = None
-    log: bool = False
-    is_int: bool = False
-
-    @property
-    def field(self) -> str:
-        return f"axes.{self.path}"
-
-    @property
-    def finite(self) -> bool:
-        return self.choices is not None or self.is_int or self.step is not None
-
-    def values(self) -> tuple[Scalar, ...]:
-        """Every value of a finite axis, in order (grid search and ``--dry-run``)."""
-        if self.choices is not None:
-            return self.choices
-        assert self.low is not None and self.high is not None
-        if self.is_int:
-            step = int(self.step or 1)
-            if self.log:  # a log-uniform integer axis: every integer in range
-                step = 1
-            return tuple(range(int(self.low), int(self.high) + 1, step))
-        if self.step is None:
-            raise SpecError(
-                "a float range without `step` has infinitely many values; grid search and "
-                "--dry-run need `step` or `choices`",
-                field=self.field,
-            )
-        n = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
-        return tuple(round(self.low + i * self.step, 12) for i in range(n))
-
-    def size(self) -> float:
-        return len(self.values()) if self.finite else math.inf
-
-    def sample(self, rng: random.Random) -> Scalar:
-        if self.finite:
-            return rng.choice(self.values())
-        assert self.low is not None and self.high is not None
-        if self.log:
-            return math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
-        return rng.uniform(self.low, self.high)
-
-
-@dataclass(frozen=True)
-class BudgetSpec:
-    """``metric`` must stay within ``[min, max]`` (either bound optional)."""
-
-    metric: str
-    max: float | None = None
-    min: float | None = None
-
-
-@dataclass(frozen=True)
-class ObjectiveSpec:
-    """Minimise or maximise one named objective (a registry name or ``module:function``)."""
-
-    name: str
-    direction: Direction
-
-
-@dataclass(frozen=True)
-class ProxySettings:
-    """Input of the training-free proxies: a random batch at ``img_size`` (None: the spec's)."""
-
-    img_size: int | None = 224
-    batch: int = 8
-
-
-@dataclass(frozen=True)
-class SearchSpace:
-    """A validated search space. ``base`` is the base spec as a plain mapping."""
-
-    file: str
-    family: Family
-    base: Mapping[str, Any]
-    axes: tuple[Axis, ...]
-    budgets: tuple[BudgetSpec, ...]
-    objectives: tuple[ObjectiveSpec, ...]
-    strategy: str
-    trials: int
-    seed: int
-    proxy: ProxySettings = field(default_factory=ProxySettings)
-    base_file: str | None = None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Families hold functions that do not pickle; worker processes look the family up by name.
-        return (
-            _rebuild_space,
-            (self.family.name, self.file, dict(self.base), self.axes, self.budgets,
-             self.objectives, self.strategy, self.trials, self.seed, self.proxy, self.base_file),
-        )  # fmt: skip
-
-    @property
-    def size(self) -> float:
-        """Number of configurations (``inf`` when an axis is continuous)."""
-        return math.prod(a.size() for a in self.axes) if self.axes else 1
-
-    def grid(self) -> Iterator[tuple[Scalar, ...]]:
-        """Every configuration as a tuple of axis values, in axis order."""
-        return itertools.product(*(a.values() for a in self.axes))
-
-    def apply(self, values: Mapping[str, Scalar] | tuple[Scalar, ...]) -> dict[str, Any]:
-        """The base spec's mapping with the axis values put in (base left untouched)."""
-        if not isinstance(values, Mapping):
-            values = dict(zip((a.path for a in self.axes), values, strict=True))
-        return apply_values(self.base, values)
-
-    def with_overrides(
-        self, *, max_gmacs: float | None = None, img_size: int | None = None
-    ) -> SearchSpace:
-        """The space with ``--max-gflops`` / ``--res`` applied."""
-        budgets = self.budgets
-        base = self.base
-        if max_gmacs is not None:
-            if not max_gmacs > 0:
-                raise SpecError(f"--max-gflops must be > 0, but got {max_gmacs}")
-            kept = [b for b in budgets if b.metric != "gmacs"]
-            old = next((b for b in budgets if b.metric == "gmacs"), None)
-            budgets = (*kept, BudgetSpec("gmacs", max_gmacs, old.min if old else None))
-        if img_size is not None:
-            if any(a.path == "img_size" for a in self.axes):
-                raise SpecError(
-                    "--res cannot override `img_size`: it is a searched axis of this space",
-                    file=self.file,
-                    field="axes.img_size",
-                )
-            base = {**base, "img_size": img_size}
-            _validate_base(self.family, base, self.file, "img_size")
-        return SearchSpace(
-            self.file,
-            self.family,
-            base,
-            self.axes,
-            budgets,
-            self.objectives,
-            self.strategy,
-            self.trials,
-            self.seed,
-            self.proxy,
-            self.base_file,
-        )
-
-
-def _rebuild_space(family: str, *rest: Any) -> SearchSpace:
-    return SearchSpace(rest[0], FAMILIES[family], *rest[1:])
-
-
-# ------------------------------------------------------------------------- dotted paths
-def _split(path: str) -> list[str]:
-    return path.split(".")
-
-
-def _index(container: Any, part: str) -> Any:
-    if isinstance(container, list):
-        if not part.isdigit():
-            raise KeyError(f"expected a list index, but got {part!r}")
-        i = int(part)
-        if i >= len(container):
-            raise KeyError(f"index {i} is out of range: the list has {len(container)} entries")
-        return i
-    if isinstance(container, dict):
-        if part not in container:
-            raise KeyError(f"no key {part!r}; keys here: {', '.join(map(str, container))}")
-        return part
-    raise KeyError(f"{part!r} goes into a {type(container).__name__}, which has no fields")
-
-
-def apply_values(base: Mapping[str, Any], values: Mapping[str, Scalar]) -> dict[str, Any]:
-    """Copy-on-write: only the containers on the axes' paths are copied."""
-    out = dict(base)
-    copied: set[int] = {id(out)}
-    for path, value in values.items():
-        parts = _split(path)
-        node: Any = out
-        for part in parts[:-1]:
-            key = int(part) if isinstance(node, list) else part
-            child = node[key]
-            if id(child) not in copied:
-                child = list(child) if isinstance(child, (list, tuple)) else dict(child)
-                copied.add(id(child))
-                node[key] = child
-            node = child
-        last = parts[-1]
-        node[int(last) if isinstance(node, list) else last] = value
-    return out
 
 
 def _check_path(family: Family, base: Mapping[str, Any], axis: str, file: str) -> None:
@@ -372,20 +201,6 @@ def _parse_axis(path: Any, raw: Any, file: str) -> Axis:
     if not is_int and step is not None and (high - low) / step > 1e6:
         raise SpecError(f"range has more than 1e6 steps (step={step})", file=file, field=fld)
     return Axis(path, low=low, high=high, step=step, log=log, is_int=is_int)
-
-
-def _validate_base(family: Family, data: Mapping[str, Any], file: str, where: str) -> None:
-    try:
-        family.plan(family.spec_type.model_validate(data), None)
-    except ValidationError as e:
-        err = spec_error_from(e, file=None)
-        raise SpecError(
-            f"the base spec is invalid: {err.one_line()}", file=file, field=where
-        ) from None
-    except SpecError as e:
-        raise SpecError(
-            f"the base spec is invalid: {e.one_line()}", file=file, field=where
-        ) from None
 
 
 def _probe_values(axis: Axis) -> tuple[Scalar, ...]:
@@ -598,16 +413,14 @@ def parse_space(data: Any, *, file: str) -> SearchSpace:
         raise SpecError(f"must be an integer >= 0, but got {_short(seed)}", file=file, field="seed")
     proxy = _parse_proxy(data.get("proxy"), file)
 
-    if strategy == "grid":
-        for a in axes_t:
-            if not a.finite:
-                raise SpecError(
-                    "grid search needs finite axes: give `step` or `choices`",
-                    file=file,
-                    field=a.field,
-                )
-    _check_values(family, base, axes_t, file, seed)
-    return SearchSpace(
+    device = data.get("device", "cpu")
+    if device not in DEVICES:
+        raise SpecError(
+            f"expected one of {', '.join(DEVICES)}, but got {_short(device)}",
+            file=file,
+            field="device",
+        )
+    space = SearchSpace(
         file,
         family,
         base,
@@ -619,7 +432,11 @@ def parse_space(data: Any, *, file: str) -> SearchSpace:
         seed,
         proxy,
         base_file,
+        device,
     )
+    STRATEGIES[strategy].check(space)
+    _check_values(family, base, axes_t, file, seed)
+    return space
 
 
 def _parse_proxy(raw: Any, file: str) -> ProxySettings:

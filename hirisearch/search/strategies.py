@@ -1,40 +1,51 @@
-"""Search strategies: one Optuna sampler per name, built the same way.
+"""Search strategies: one base class, one small class per strategy, one registry.
 
-Lifecycle (shared by every strategy): ``make_sampler(space, constraints_func)`` is called once per
-worker process; the sampler proposes axis values for each trial; budgets reach constrained samplers
-through ``constraints_func`` (values <= 0 are feasible), which reads the constraint values the
-search stored on the trial. Samplers without constraint support (random, grid) still see infeasible
-trials, which the Pareto front ignores.
+Lifecycle of every strategy (the engine, :mod:`hirisearch.search.engine`, drives it):
 
-``grid`` is also the exhaustive mode: :func:`hirisearch.search.run.run_search` evaluates every
-configuration's analytic cost directly (no per-trial Optuna overhead) and records the results.
+1. ``check(space)`` when the space file is read: refuse what the strategy cannot search (an
+   infinite axis for ``grid`` and ``exact``, a slow objective for ``exact``) with a
+   :class:`SpecError` naming the field.
+2. ``trials(space, requested)``: how many trials the run holds (``grid``: every configuration).
+3. Trial strategies (``exhaustive`` False): ``sampler(space, seed)`` is called once per worker
+   process and returns a public Optuna sampler; the engine asks it for a trial, evaluates the
+   configuration and tells the result, with the budgets recorded by ``Trial.set_constraint``
+   (values <= 0 are feasible), which the constrained samplers (TPE, NSGA-II, GP) read back.
+   Samplers without constraint support (random, grid) still record them, so
+   ``study.best_trials`` is the constrained front for every strategy.
+4. Exhaustive strategies (``exact``): no sampler; the engine evaluates the whole space as arrays
+   (:mod:`hirisearch.search.exact`) and records the front.
+
+Nothing here imports Optuna at module level: reading a space must not.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import optuna
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
-from optuna.trial import FrozenTrial
+from hirisearch.errors import SpecError
+from hirisearch.search.types import Axis, SearchSpace
 
-from hirisearch.search.space import Axis, SearchSpace
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+    from optuna.samplers import BaseSampler
 
-ConstraintsFunc = Callable[[FrozenTrial], Sequence[float]]
+#: ``grid`` runs one trial per configuration; above this many, ``exact`` is the way.
+GRID_MAX = 200_000
 
 
 def distribution(axis: Axis) -> BaseDistribution:
     """The Optuna distribution of one axis."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
     if axis.choices is not None:
         return CategoricalDistribution(axis.choices)
-    assert axis.low is not None and axis.high is not None
+    if axis.low is None or axis.high is None:  # cannot happen: an axis without choices is a range
+        raise SpecError("a range needs both `low` and `high`", field=axis.field)
     if axis.is_int:
         step = 1 if axis.log else int(axis.step or 1)
         return IntDistribution(int(axis.low), int(axis.high), log=axis.log, step=step)
@@ -45,49 +56,154 @@ def distributions(space: SearchSpace) -> dict[str, BaseDistribution]:
     return {a.path: distribution(a) for a in space.axes}
 
 
-@dataclass(frozen=True)
 class Strategy:
-    name: str
-    description: str
-    uses_constraints: bool
-    make: Callable[[SearchSpace, int, ConstraintsFunc], optuna.samplers.BaseSampler]
+    """A way of choosing configurations (see the module docstring for the lifecycle)."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    #: Whether the sampler uses the budgets as constraints when choosing the next trial.
+    uses_constraints: ClassVar[bool] = False
+    #: Whether every configuration is evaluated (the run's front is then the exact front).
+    exhaustive: ClassVar[bool] = False
+    #: Whether every axis must have finitely many values.
+    finite_axes: ClassVar[bool] = False
+
+    def check(self, space: SearchSpace) -> None:
+        """Refuse a space this strategy cannot search (a :class:`SpecError` naming the field)."""
+        if self.finite_axes:
+            for a in space.axes:
+                if not a.finite:
+                    raise SpecError(
+                        f"strategy {self.name} needs finite axes: give `step` or `choices`",
+                        file=space.file,
+                        field=a.field,
+                    )
+
+    def trials(self, space: SearchSpace, requested: int) -> int:
+        """The number of finished trials the run holds."""
+        return requested
+
+    def sampler(self, space: SearchSpace, seed: int) -> BaseSampler:
+        """A fresh Optuna sampler (trial strategies only)."""
+        raise NotImplementedError(f"strategy {self.name} has no sampler")
 
 
-def _grid(space: SearchSpace, seed: int, cf: ConstraintsFunc) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.GridSampler({a.path: list(a.values()) for a in space.axes}, seed=seed)
+class Grid(Strategy):
+    name = "grid"
+    description = "every configuration as a trial (small spaces; see exact for large ones)"
+    finite_axes = True
+    exhaustive = True
+
+    def check(self, space: SearchSpace) -> None:
+        super().check(space)
+        if space.size > GRID_MAX:
+            raise SpecError(
+                f"grid runs one trial per configuration and this space has {int(space.size):,} "
+                f"(more than {GRID_MAX:,}); use `strategy: exact`, which evaluates the whole "
+                "space as arrays",
+                file=space.file,
+                field="strategy",
+            )
+
+    def trials(self, space: SearchSpace, requested: int) -> int:
+        return int(space.size)
+
+    def sampler(self, space: SearchSpace, seed: int) -> BaseSampler:
+        import optuna
+
+        grid = {a.path: list(a.values()) for a in space.axes}
+        return optuna.samplers.GridSampler(grid, seed=seed)
 
 
-def _random(space: SearchSpace, seed: int, cf: ConstraintsFunc) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.RandomSampler(seed=seed)
+class Random(Strategy):
+    name = "random"
+    description = "uniform random sampling"
+
+    def sampler(self, space: SearchSpace, seed: int) -> BaseSampler:
+        import optuna
+
+        return optuna.samplers.RandomSampler(seed=seed)
 
 
-def _tpe(space: SearchSpace, seed: int, cf: ConstraintsFunc) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.TPESampler(
-        seed=seed, constraints_func=cf, multivariate=True, n_startup_trials=20
-    )
+class TPE(Strategy):
+    name = "tpe"
+    description = "tree-structured Parzen estimator, constrained"
+    uses_constraints = True
+
+    def sampler(self, space: SearchSpace, seed: int) -> BaseSampler:
+        import optuna
+
+        with warnings.catch_warnings():  # ``multivariate`` is marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=20)
 
 
-def _nsga2(space: SearchSpace, seed: int, cf: ConstraintsFunc) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=cf)
+class NSGA2(Strategy):
+    name = "nsga2"
+    description = "NSGA-II genetic search, constrained"
+    uses_constraints = True
+
+    def sampler(self, space: SearchSpace, seed: int) -> BaseSampler:
+        import optuna
+
+        return optuna.samplers.NSGAIISampler(seed=seed)
 
 
-STRATEGIES: dict[str, Strategy] = {
-    "grid": Strategy("grid", "every configuration (exhaustive, exact front)", False, _grid),
-    "random": Strategy("random", "uniform random sampling", False, _random),
-    "tpe": Strategy("tpe", "tree-structured Parzen estimator, constrained", True, _tpe),
-    "nsga2": Strategy("nsga2", "NSGA-II genetic search, constrained", True, _nsga2),
-}
+class GP(Strategy):
+    name = "gp"
+    description = "Gaussian-process Bayesian optimisation, constrained (slow per trial)"
+    uses_constraints = True
+
+    def sampler(self, space: SearchSpace, seed: int) -> BaseSampler:
+        import optuna
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.GPSampler(seed=seed)
 
 
-def make_sampler(
-    space: SearchSpace, cf: ConstraintsFunc, *, seed: int | None = None
-) -> optuna.samplers.BaseSampler:
-    """The sampler of ``space.strategy``; ``seed`` defaults to the space's.
+class Exact(Strategy):
+    name = "exact"
+    description = "the whole space as arrays: the exact constrained front (analytic metrics)"
+    exhaustive = True
+    finite_axes = True
 
-    Optuna 5 deprecates ``constraints_func`` in favour of ``Trial.set_constraint``, which costs a
-    storage read and write per constraint per trial; the search keeps ``constraints_func`` (the
-    values travel in the trial's one user attribute) and silences that warning.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return STRATEGIES[space.strategy].make(space, space.seed if seed is None else seed, cf)
+    def trials(self, space: SearchSpace, requested: int) -> int:
+        return int(space.size)
+
+    def check(self, space: SearchSpace) -> None:
+        super().check(space)
+        from hirisearch.search.exact import EXACT_OBJECTIVES
+
+        for i, o in enumerate(space.objectives):
+            if o.name not in EXACT_OBJECTIVES:
+                raise SpecError(
+                    f"strategy exact evaluates analytic metrics only ({', '.join(EXACT_OBJECTIVES)})"
+                    f", but got {o.name!r}; use tpe or nsga2 for slow objectives",
+                    file=space.file,
+                    field=f"objectives[{i}]",
+                )
+
+
+def _registry(*strategies: type[Strategy]) -> dict[str, Strategy]:
+    out: dict[str, Strategy] = {}
+    for cls in strategies:
+        if cls.name in out:
+            raise ValueError(f"strategy {cls.name!r} is registered twice")
+        out[cls.name] = cls()
+    return out
+
+
+STRATEGIES: dict[str, Strategy] = _registry(Grid, Random, TPE, NSGA2, GP, Exact)
+
+
+def get_strategy(name: str) -> Strategy:
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        raise SpecError(f"unknown strategy {name!r}; valid: {', '.join(STRATEGIES)}") from None
+
+
+def make_sampler(space: SearchSpace, *, seed: int | None = None) -> Any:
+    """The sampler of ``space.strategy``; ``seed`` defaults to the space's."""
+    return STRATEGIES[space.strategy].sampler(space, space.seed if seed is None else seed)

@@ -37,7 +37,9 @@ def test_four_local_workers_on_the_journal_storage(tmp_path: Path) -> None:
     storage = JournalStorage(JournalFileBackend(str(out / "study.journal")))
     study = optuna.load_study(study_name="j", storage=storage)
     complete, other = _check_once(study, 40)
-    pids = {t.user_attrs["hirisearch"]["worker"] for t in study.trials if t.user_attrs}
+    pids = {
+        t.user_attrs["hirisearch"]["worker"] for t in study.trials if "hirisearch" in t.user_attrs
+    }
     assert len(pids) >= 2, "the trials were not spread over several processes"
     COUNTS["journal, 4 workers: finished trials (requested 40), each recorded once"] = complete
     COUNTS["journal, 4 workers: surplus trials marked FAIL"] = other
@@ -62,7 +64,9 @@ def test_worker_processes_share_one_postgresql_study(
         assert p.returncode == 0, err
     study = optuna.load_study(study_name=name, storage=postgres_url)
     complete, other = _check_once(study, trials)
-    pids = {t.user_attrs["hirisearch"]["worker"] for t in study.trials if t.user_attrs}
+    pids = {
+        t.user_attrs["hirisearch"]["worker"] for t in study.trials if "hirisearch" in t.user_attrs
+    }
     assert len(pids) >= 2
     COUNTS[f"postgresql, {workers} workers: finished trials (requested 30), each recorded once"] = (
         complete

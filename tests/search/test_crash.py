@@ -8,31 +8,30 @@ from __future__ import annotations
 import json
 import random
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
+import optuna
 import pytest
+from optuna.storages.journal import JournalFileBackend, JournalStorage
 
 from tests.search.conftest import COUNTS, cli, popen, write_space
 
 TRIALS = 1000
 
 
-def _states(db: Path) -> dict[str, list[int]]:
-    """Trial numbers per state, read straight from the SQLite file."""
-    if not db.exists():
+def _states(journal: Path) -> dict[str, list[int]]:
+    """Trial numbers per state, read from the journal file with Optuna's public API."""
+    if not journal.exists():
         return {}
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    storage = JournalStorage(JournalFileBackend(str(journal)))
     try:
-        rows = con.execute("SELECT number, state FROM trials").fetchall()
-    except sqlite3.OperationalError:  # tables not created yet
+        study = optuna.load_study(study_name="t", storage=storage)
+    except KeyError:  # the study is not created yet
         return {}
-    finally:
-        con.close()
     out: dict[str, list[int]] = {}
-    for number, state in rows:
-        out.setdefault(state, []).append(number)
+    for t in study.get_trials(deepcopy=False):
+        out.setdefault(t.state.name, []).append(t.number)
     return out
 
 
@@ -49,7 +48,7 @@ def _wait(cond, timeout: float = 240.0) -> None:  # noqa: ANN001
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     space = write_space(tmp_path, trials=TRIALS, strategy="tpe")
     out = tmp_path / "run"
-    db = out / "study.db"
+    db = out / "study.journal"
     rng = random.Random(20261122)
     kills, before = 0, 0
     args = ["search", str(space), "--out", str(out), "--study", "t", "--no-verify", "--json"]
@@ -83,7 +82,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
     assert "RUNNING" not in states
     doc = json.loads(final.stdout)
     assert doc["complete"] == TRIALS
-    lines = [json.loads(x) for x in (out / "trials.jsonl").read_text().splitlines()]
+    lines = json.loads((out / "results.json").read_text())["trials"]
     assert sum(r["state"] == "COMPLETE" for r in lines) == TRIALS
     lost = 0
     dup = len(complete) - len(set(complete))
@@ -100,7 +99,7 @@ def test_ctrl_c_stops_cleanly_and_saves_results(tmp_path: Path) -> None:
     out = tmp_path / "run"
     proc = popen("search", str(space), "--out", str(out), "--study", "t", "--no-verify")
     try:
-        _wait(lambda: len(_states(out / "study.db").get("COMPLETE", [])) >= 3)
+        _wait(lambda: len(_states(out / "study.journal").get("COMPLETE", [])) >= 3)
         # a second search on the same folder is refused while the first runs
         second = cli("search", str(space), "--out", str(out), "--resume", "--no-verify")
     except BaseException:
@@ -115,10 +114,9 @@ def test_ctrl_c_stops_cleanly_and_saves_results(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "interrupted;" in err and "--resume --out" in err
     assert "Traceback" not in err
-    states = _states(out / "study.db")
+    states = _states(out / "study.journal")
     assert "RUNNING" not in states
-    doc = json.loads((out / "search.json").read_text())
-    assert doc["interrupted"] is True
-    assert doc["complete"] == len(states["COMPLETE"])
-    lines = (out / "trials.jsonl").read_text().splitlines()
-    assert sum(json.loads(x)["state"] == "COMPLETE" for x in lines) == doc["complete"]
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["run"]["interrupted"] is True
+    assert doc["run"]["complete"] == len(states["COMPLETE"])
+    assert sum(t["state"] == "COMPLETE" for t in doc["trials"]) == doc["run"]["complete"]

@@ -179,5 +179,5 @@ def test_regression_unhashable_strategy(tmp_path: Path) -> None:
     assert code == 2
     assert (
         err.strip()
-        == f"hirisearch: error: {path}: strategy: unknown strategy []; valid: grid, random, tpe, nsga2"
+        == f"hirisearch: error: {path}: strategy: unknown strategy []; valid: grid, random, tpe, nsga2, gp, exact"
     )

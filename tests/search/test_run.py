@@ -16,6 +16,7 @@ from hirisearch.search.pareto import dominates, pareto_indices
 from hirisearch.search.proxies import naswot, synflow
 from hirisearch.search.run import SearchError, SearchOptions, run_search
 from hirisearch.search.space import ProxySettings, load_space
+from hirisearch.search.storage import open_storage
 from hirisearch.spec import load_spec
 from tests.search.conftest import write_space
 
@@ -25,7 +26,13 @@ def _opts(tmp: Path, **kw: object) -> SearchOptions:
 
 
 def _study(tmp: Path) -> optuna.Study:
-    return optuna.load_study(study_name="t", storage=f"sqlite:///{tmp / 'run' / 'study.db'}")
+    return optuna.load_study(
+        study_name="t", storage=open_storage(f"journal:{tmp / 'run' / 'study.journal'}")
+    )
+
+
+def _trials(tmp: Path) -> list[dict]:
+    return json.loads((tmp / "run" / "results.json").read_text())["trials"]
 
 
 def test_random_search_records_exactly_the_requested_trials(tmp_path: Path) -> None:
@@ -33,12 +40,17 @@ def test_random_search_records_exactly_the_requested_trials(tmp_path: Path) -> N
     result = run_search(space, _opts(tmp_path, verify=True))
     states = [t.state for t in _study(tmp_path).trials]
     assert states.count(optuna.trial.TrialState.COMPLETE) == 12 == result.complete
-    lines = (tmp_path / "run" / "trials.jsonl").read_text().splitlines()
-    assert len(lines) == 12
-    csv_rows = (tmp_path / "run" / "trials.csv").read_text().splitlines()
+    assert len(_trials(tmp_path)) == 12
+    csv_rows = (tmp_path / "run" / "results.csv").read_text().splitlines()
     assert len(csv_rows) == 13 and csv_rows[0].startswith("number,state")
-    doc = json.loads((tmp_path / "run" / "search.json").read_text())
-    assert doc["complete"] == 12
+    doc = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert doc["run"]["complete"] == 12
+    assert sorted(
+        p.name for p in (tmp_path / "run").iterdir() if p.suffix in (".json", ".csv")
+    ) == [
+        "results.csv",
+        "results.json",
+    ]
     # every Pareto configuration: a ready spec, within budget by its traced count
     assert result.pareto
     for e in result.pareto:
@@ -71,7 +83,7 @@ def test_resume_with_a_changed_space_is_refused(tmp_path: Path) -> None:
 def test_grid_returns_the_exact_front(tmp_path: Path) -> None:
     space = load_space(write_space(tmp_path, strategy="grid"))
     result = run_search(space, _opts(tmp_path))
-    assert result.complete == 48 and result.grid_configs_per_s
+    assert result.complete == 48
     # brute force, independently of the search: every valid configuration within budget
     fam = get_family("hiri_vit")
     pts = {}
@@ -120,11 +132,11 @@ def test_tpe_and_nsga2_use_the_budget_as_a_constraint(tmp_path: Path) -> None:
         result = run_search(space, _opts(tmp_path / strategy, trials=8))
         assert result.complete == 8
         trials = _study(tmp_path / strategy).trials
-        cons = [t.system_attrs.get("constraints") for t in trials]
-        assert all(c is not None and len(c) == 2 for c in cons)
+        cons = [t.constraints for t in trials]  # Optuna's public record of the constraints
+        assert all(list(c) == ["valid", "gmacs<=0.26"] for c in cons)
         for t, c in zip(trials, cons, strict=True):
             attrs = t.user_attrs["hirisearch"]
-            assert (max(c) <= 0) == attrs["feasible"]
+            assert (max(c.values()) <= 0) == attrs["feasible"]
 
 
 TINY = {
@@ -164,7 +176,7 @@ def test_proxies_are_finite_deterministic_and_only_for_feasible(tmp_path: Path) 
         )
     )
     result = run_search(space, _opts(tmp_path, trials=6))
-    rows = [json.loads(x) for x in (tmp_path / "run" / "trials.jsonl").read_text().splitlines()]
+    rows = _trials(tmp_path)
     assert any(r["feasible"] for r in rows)
     for r in rows:
         has = r["objectives"]["naswot"] is not None
@@ -172,7 +184,7 @@ def test_proxies_are_finite_deterministic_and_only_for_feasible(tmp_path: Path) 
         if r["feasible"]:
             assert (
                 r["objectives"]["tests.search.user_objective:total_depth"]
-                == 4 + r["values"]["depths.3"]
+                == 4 + r["axes"]["depths.3"]
             )
     assert result.complete == 6
 

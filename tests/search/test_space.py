@@ -36,7 +36,7 @@ def test_shipped_space_loads_and_its_corners_are_valid(path: Path) -> None:
     space = load_space(path)
     assert space.size > 1
     assert space.trials >= 1 and space.objectives
-    from hirisearch.search.run import corner
+    from hirisearch.search.results import corner
 
     low, high = corner(space, "low"), corner(space, "high")
     assert low.valid and high.valid
@@ -121,9 +121,12 @@ def test_every_choice_of_a_long_list_is_checked(tmp_path: Path) -> None:
     assert info.value.field == "axes.mlp_ratios.2"
 
 
-def test_grid_needs_finite_axes(tmp_path: Path) -> None:
-    path = write_space(tmp_path, strategy="grid", axes={"mlp_ratios.2": {"low": 2.0, "high": 8.0}})
-    with pytest.raises(SpecError, match="axes.mlp_ratios.2: grid search needs finite axes"):
+@pytest.mark.parametrize("strategy", ["grid", "exact"])
+def test_grid_and_exact_need_finite_axes(tmp_path: Path, strategy: str) -> None:
+    path = write_space(
+        tmp_path, strategy=strategy, axes={"mlp_ratios.2": {"low": 2.0, "high": 8.0}}
+    )
+    with pytest.raises(SpecError, match=f"axes.mlp_ratios.2: strategy {strategy} needs finite"):
         load_space(path)
 
 

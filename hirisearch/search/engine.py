@@ -1,0 +1,236 @@
+"""The search engine: ask a strategy's sampler for a configuration, evaluate it, tell the result.
+
+Evaluation (:class:`TrialRunner`): analytic cost first (microseconds), cheap objectives for valid
+candidates, slow objectives (proxies, measured latency) for feasible ones only. Budgets become
+Optuna constraints, one per bound plus validity (<= 0 feasible).
+
+Trial accounting: the study holds exactly ``target`` COMPLETE trials at the end.
+
+- One worker on the run folder's storage (:func:`work_in_memory`) samples from an in-memory
+  copy of the study and records finished trials in batches with ``Study.add_trials``; a SIGKILL
+  loses at most the unrecorded batch, which the resumed run re-runs (the count of COMPLETE trials
+  in the stored study decides how many remain). No trial of this mode is ever RUNNING in storage.
+- Several workers, or a shared database (:func:`work_shared`), run ``Study.optimize`` on the
+  stored study (Optuna's heartbeat fails the trials of dead workers on PostgreSQL). A worker whose
+  freshly asked trial would exceed the count prunes it (user attribute ``hirisearch:surplus``)
+  and stops.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from hirisearch.errors import MemoryBudgetError
+from hirisearch.search import storage as st
+from hirisearch.search.budget import EvalContext, Evaluator, bound_labels, check_budgets
+from hirisearch.search.objectives import ObjectiveContext, get_objective
+from hirisearch.search.strategies import distributions, make_sampler
+from hirisearch.search.types import Scalar, SearchSpace
+
+TrialDone = Callable[[list[float], dict[str, Any]], None]
+
+
+@dataclass
+class TrialRunner:
+    """Evaluates configurations of one space."""
+
+    space: SearchSpace
+    ctx: EvalContext = field(default_factory=EvalContext)
+
+    def __post_init__(self) -> None:
+        self.evaluator = Evaluator(self.space)
+        self.objectives = [get_objective(o.name) for o in self.space.objectives]
+        self.directions = [o.direction for o in self.space.objectives]
+        self.octx = ObjectiveContext(
+            self.space.proxy, self.space.seed, self.ctx.calibration, self.space.device
+        )
+        self.labels = bound_labels(self.space.budgets)
+        self.with_latency = self.ctx.calibration is not None
+        self.pid = os.getpid()
+
+    def evaluate(self, values: Mapping[str, Scalar]) -> tuple[list[float], dict[str, Any]]:
+        """Objective values (worst where not computed) and the trial's record."""
+        start = time.perf_counter()
+        cand = self.evaluator(values)
+        check = check_budgets(cand, self.space.budgets, self.ctx, self.labels)
+        out: list[float] = []
+        refused = ""
+        for obj, direction in zip(self.objectives, self.directions, strict=True):
+            worst = math.inf if direction == "minimize" else -math.inf
+            if not cand.valid or (obj.slow and not check.feasible) or refused:
+                out.append(worst)
+                continue
+            try:
+                out.append(obj.value(cand, self.octx))
+            except MemoryBudgetError as e:  # a slow objective that would not fit: never built
+                refused = e.one_line()
+                out.append(worst)
+        latency = None
+        if cand.valid and self.with_latency:
+            from hirisearch.search.budget import METRICS
+
+            latency = METRICS["latency_ms"].value(cand, self.ctx)
+        attrs = {
+            "valid": cand.valid,
+            "feasible": check.feasible and not refused,
+            "error": cand.error or refused or None,
+            "params": cand.cost.params if cand.valid else None,
+            "macs": cand.cost.macs if cand.valid else None,
+            "acts": cand.cost.acts if cand.valid else None,
+            "latency_ms": latency,
+            "slack": list(check.slack),
+            "seconds": round(time.perf_counter() - start, 6),
+            "worker": self.pid,
+        }
+        return out, attrs
+
+    def constraints(self, attrs: Mapping[str, Any]) -> dict[str, float]:
+        """Optuna's convention, <= 0 is feasible: validity, then one per bound."""
+        out = {"valid": 0.0 if attrs["valid"] else 1.0}
+        for label, s in zip(self.labels, attrs["slack"] or [-1.0] * len(self.labels), strict=True):
+            out[label] = -s
+        return out
+
+
+def _tell(runner: TrialRunner, trial: optuna.Trial) -> tuple[list[float], dict[str, Any]]:
+    values, attrs = runner.evaluate(trial.params)
+    trial.set_user_attr(st.ATTR, attrs)
+    st.set_constraints(trial, runner.constraints(attrs))
+    return values, attrs
+
+
+#: A single worker records its finished trials at least this often (seconds) ...
+FLUSH_SECONDS = 0.5
+#: ... or whenever this many are waiting, whichever comes first.
+FLUSH_TRIALS = 256
+
+
+def work_in_memory(
+    space: SearchSpace,
+    study: optuna.Study,
+    target: int,
+    *,
+    calibration: Any = None,
+    on_trial: TrialDone | None = None,
+) -> None:
+    """One worker's loop on the run folder's storage (see the module docstring)."""
+    runner = TrialRunner(space, EvalContext(calibration))
+    mem = st.in_memory_study(space, make_sampler(space))
+    persisted = st.trials(study, TrialState.COMPLETE)
+    if persisted:
+        mem.add_trials(persisted)
+    remaining = target - len(persisted)
+    dists = distributions(space)
+    pending: list[FrozenTrial] = []
+    last = [time.monotonic()]
+
+    def objective(trial: optuna.Trial) -> list[float]:
+        values, attrs = _tell(runner, trial)
+        if on_trial:
+            on_trial(values, attrs)
+        return values
+
+    def record(_study: optuna.Study, frozen: FrozenTrial) -> None:
+        if frozen.state != TrialState.COMPLETE:
+            return
+        pending.append(frozen)
+        now = time.monotonic()
+        if len(pending) >= FLUSH_TRIALS or now - last[0] >= FLUSH_SECONDS:
+            st.add_trials(study, pending)
+            pending.clear()
+            last[0] = now
+            gc.collect(1)
+
+    try:
+        if remaining > 0:
+            with young_gc_only():
+                mem.optimize(
+                    _with_params(objective, dists),
+                    n_trials=remaining,
+                    callbacks=[record],
+                    gc_after_trial=False,
+                )
+    finally:
+        if pending:
+            st.add_trials(study, pending)
+
+
+def work_shared(
+    space: SearchSpace,
+    url: str,
+    study_name: str,
+    target: int,
+    *,
+    seed_offset: int = 0,
+    on_trial: TrialDone | None = None,
+    calibration: Any = None,
+) -> None:
+    """Run trials on a stored study shared with other workers until it holds ``target``."""
+    storage = st.open_storage(url)
+    sampler = make_sampler(space, seed=space.seed + seed_offset)
+    study = st.load_study(study_name, storage, sampler)
+    runner = TrialRunner(space, EvalContext(calibration))
+    dists = distributions(space)
+
+    def objective(trial: optuna.Trial) -> list[float]:
+        if st.complete_or_running_before(study, trial.number) >= target:
+            trial.set_user_attr(st.SURPLUS, True)
+            study.stop()
+            raise optuna.TrialPruned()
+        values, attrs = _tell(runner, trial)
+        if on_trial:
+            on_trial(values, attrs)
+        return values
+
+    def enough(study: optuna.Study, _trial: FrozenTrial) -> None:
+        if st.count(study, TrialState.COMPLETE) >= target:
+            study.stop()
+
+    if st.count(study, TrialState.COMPLETE, TrialState.RUNNING) >= target:
+        return
+    study.optimize(_with_params(objective, dists), callbacks=[enough], gc_after_trial=False)
+
+
+def _with_params(
+    objective: Callable[[optuna.Trial], list[float]], dists: dict[str, Any]
+) -> Callable[[optuna.Trial], list[float]]:
+    """Suggest every axis through the public ``Trial.suggest_*`` API before evaluating."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    def wrapped(trial: optuna.Trial) -> list[float]:
+        for name, d in dists.items():
+            if isinstance(d, CategoricalDistribution):
+                trial.suggest_categorical(name, d.choices)
+            elif isinstance(d, FloatDistribution):
+                trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
+            else:
+                trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
+        return objective(trial)
+
+    return wrapped
+
+
+@contextmanager
+def young_gc_only() -> Iterator[None]:
+    """Pause the automatic cyclic garbage collector (the caller collects the young generations).
+
+    The study keeps every trial, so the heap grows by several objects per trial and the automatic
+    full collections rescan all of it. Reference counting still frees everything not in a cycle.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

@@ -1,0 +1,322 @@
+"""The results of a run: trial records, the constrained front, ready spec files, and the run
+folder's one ``results.json`` (kind ``search``) and one ``results.csv`` (via
+:mod:`hirisearch.report.writers`, which also renders ``report.md`` and ``report.html``).
+
+Every file is regenerated from the study (trial strategies) or from the sweep (exact mode).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hirisearch.cost.types import Cost
+from hirisearch.io import atomic_write_text
+from hirisearch.search.budget import (
+    Candidate,
+    EvalContext,
+    check_budgets,
+    evaluate,
+)
+from hirisearch.search.objectives import ObjectiveContext, get_objective
+from hirisearch.search.pareto import pareto_indices, to_minimise
+from hirisearch.search.types import Scalar, SearchSpace
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial (or, in exact mode, one configuration of the front), flattened."""
+
+    number: int
+    state: str
+    values: dict[str, Scalar]
+    valid: bool
+    feasible: bool
+    error: str | None
+    params: int | None
+    macs: int | None
+    acts: int | None
+    objectives: dict[str, float | None]
+    slack: dict[str, float]
+    worker: int | None = None
+    latency_ms: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TracedCheck:
+    macs: int
+    params: int
+    agrees: bool
+    within_budget: bool
+
+
+@dataclass(frozen=True)
+class ParetoEntry:
+    record: TrialRecord
+    diff: dict[str, tuple[Any, Any]]  # axis -> (base value, this value)
+    spec_file: str
+    traced: TracedCheck | None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A finished (or interrupted) run, all JSON-serialisable."""
+
+    run_dir: str
+    study: str
+    storage: str
+    space_file: str
+    strategy: str
+    requested: int
+    complete: int
+    failed: int
+    feasible: int
+    objectives: list[dict[str, str]]
+    budgets: list[str]
+    pareto: list[ParetoEntry]
+    cheapest: dict[str, Any] | None = None  # when nothing is feasible
+    base: dict[str, Any] | None = None  # the base spec's own cost
+    base_spec: dict[str, Any] | None = None  # the base spec's mapping
+    interrupted: bool = False
+    exact: dict[str, Any] | None = None  # exact mode: counts, reasons, sections, timings
+    notes: list[str] = field(default_factory=list)
+    device: str | None = None  # the device of the predicted latency, when there is one
+    report: str | None = None  # report.html
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _get(data: Mapping[str, Any], path: str) -> Any:
+    node: Any = data
+    for part in path.split("."):
+        try:
+            node = node[int(part)] if isinstance(node, list) else node.get(part)
+        except (IndexError, ValueError, AttributeError):
+            return None
+    return node
+
+
+def spec_yaml(space: SearchSpace, cand: Candidate, name: str, note: str) -> str:
+    """A ready spec file: the candidate's mapping in the base spec's key order."""
+    data = dict(cand.data)
+    data["name"] = name
+    data["description"] = note
+    order = ["family", "name", "description"]
+    doc = {k: data[k] for k in order if k in data} | {
+        k: v for k, v in data.items() if k not in order
+    }
+    header = f"# Found by `hirisearch search {space.file}`; {note}\n"
+    return header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)
+
+
+def traced_check(space: SearchSpace, cand: Candidate, ctx: EvalContext) -> TracedCheck:
+    """The traced count of a front configuration, and whether it keeps within the budgets."""
+    from hirisearch.cost.counters import count_traced
+
+    if cand.plan is None or cand.tree is None:
+        raise ValueError("traced check of an invalid candidate")
+    plan = cand.plan
+    traced = count_traced(
+        lambda device=None, dtype=None: space.family.build(plan, device=device, dtype=dtype),
+        plan.input_shape,
+    )
+    analytic = cand.tree.total
+    agrees = traced.total.macs == analytic.macs and traced.total.params == analytic.params
+    shadow_tree = (
+        cand.tree
+        if agrees
+        else type(cand.tree)(
+            Cost(params=traced.total.params, conv=traced.total.macs, acts=analytic.acts)
+        )
+    )
+    shadow = Candidate(cand.values, cand.data, cand.spec, cand.plan, shadow_tree)
+    within = check_budgets(shadow, space.budgets, ctx).feasible
+    return TracedCheck(traced.total.macs, traced.total.params, agrees, within)
+
+
+def front_of(records: list[TrialRecord], space: SearchSpace) -> list[TrialRecord]:
+    """The constrained front of trial records; revisited configurations count once."""
+    directions = [o.direction for o in space.objectives]
+    names = [o.name for o in space.objectives]
+    unique: dict[tuple[Any, ...], TrialRecord] = {}
+    for r in records:
+        if r.feasible and all(r.objectives[n] is not None for n in names):
+            unique.setdefault(tuple(sorted(r.values.items())), r)
+    pool = list(unique.values())
+    points = [to_minimise([r.objectives[n] for n in names], directions) for r in pool]  # type: ignore[misc]
+    keep = pareto_indices(points)
+    return [pool[i] for i in sorted(keep, key=lambda i: points[i])]
+
+
+def pareto_entries(
+    space: SearchSpace,
+    front: list[TrialRecord],
+    out: Path,
+    ctx: EvalContext,
+    *,
+    verify: bool,
+    notes: list[str],
+    verify_max: int | None = None,
+) -> list[ParetoEntry]:
+    """Write a ready spec per front configuration (``pareto/``), traced re-count if ``verify``
+    (of at most ``verify_max`` of them, spread along the front, when given)."""
+    checked = set(range(len(front)))
+    if verify_max is not None and len(front) > verify_max:
+        step = (len(front) - 1) / max(verify_max - 1, 1)
+        checked = {round(k * step) for k in range(verify_max)}
+    pareto_dir = out / "pareto"
+    if pareto_dir.exists():
+        for old in pareto_dir.glob("*.yaml"):
+            old.unlink()
+    entries = []
+    base_name = str(space.base.get("name", "model"))
+    for k, r in enumerate(front):
+        cand = evaluate(space, r.values)
+        diff = {
+            p: (_get(space.base, p), v) for p, v in r.values.items() if _get(space.base, p) != v
+        }
+        if r.params is None or r.macs is None or cand.plan is None:
+            raise ValueError(f"trial {r.number} is feasible but has no recorded cost")
+        lat = f", {r.latency_ms:.2f} ms predicted on {space.device}" if r.latency_ms else ""
+        note = (
+            f"trial {r.number}: {r.params / 1e6:.2f}M params, {r.macs / 1e9:.3f} GFLOPs at "
+            f"{cand.plan.img_size}{lat}"
+        )
+        path = pareto_dir / f"{k:02d}_trial{r.number}.yaml"
+        atomic_write_text(path, spec_yaml(space, cand, f"{base_name}-search-{r.number}", note))
+        traced = traced_check(space, cand, ctx) if verify and k in checked else None
+        if traced is not None and not traced.agrees:
+            notes.append(
+                f"trial {r.number}: analytic cost ({r.macs} MACs, {r.params} params) disagrees "
+                f"with the traced count ({traced.macs} MACs, {traced.params} params)"
+            )
+        if traced is not None and not traced.within_budget:
+            notes.append(f"trial {r.number}: outside the budget by its traced count")
+        entries.append(ParetoEntry(r, diff, str(path), traced))
+    return entries
+
+
+def base_row(space: SearchSpace, ctx: EvalContext) -> dict[str, Any] | None:
+    """The base spec's own cost, feasibility and cheap objectives (the table's first row)."""
+    cand = evaluate(space, {})
+    if not cand.valid:
+        return None
+    check = check_budgets(cand, space.budgets, ctx)
+    octx = ObjectiveContext(space.proxy, space.seed, ctx.calibration, space.device)
+    objs = {}
+    for o in space.objectives:
+        d = get_objective(o.name)
+        objs[o.name] = None if d.slow else d.value(cand, octx)
+    lat = None
+    if ctx.calibration is not None:
+        from hirisearch.search.budget import METRICS
+
+        lat = METRICS["latency_ms"].value(cand, ctx)
+    return {
+        "name": space.base.get("name"),
+        "params": cand.cost.params,
+        "macs": cand.cost.macs,
+        "latency_ms": lat,
+        "feasible": check.feasible,
+        "objectives": objs,
+        "slack": dict(zip(check.bounds, check.slack, strict=True)),
+    }
+
+
+def corner(space: SearchSpace, which: str) -> Candidate:
+    """The configuration with every axis at its cheapest (``low``) or dearest (``high``) end.
+
+    Ends are judged per axis by the analytic cost of moving that axis alone from the base.
+    """
+    values: dict[str, Scalar] = {}
+    for a in space.axes:
+        ends = a.values() if a.finite else (a.low, a.high)
+        costs = []
+        for v in (ends[0], ends[-1]) if a.choices is None else ends:
+            c = evaluate(space, {a.path: v})  # type: ignore[dict-item]
+            costs.append((c.cost.macs if c.valid else math.inf, v))
+        valid = [x for x in costs if math.isfinite(x[0])] or costs
+        pick = min(valid, key=lambda x: x[0]) if which == "low" else max(valid, key=lambda x: x[0])
+        values[a.path] = pick[1]  # type: ignore[assignment]
+    return evaluate(space, values)
+
+
+def cheapest_config(space: SearchSpace, limit: int = 200_000) -> dict[str, Any]:
+    """The valid configuration with the fewest MACs (exact for finite spaces up to ``limit``)."""
+    best: Candidate | None = None
+    if space.size <= limit:
+        for combo in space.grid():
+            c = evaluate(space, dict(zip((a.path for a in space.axes), combo, strict=True)))
+            if c.valid and (best is None or c.cost.macs < best.cost.macs):
+                best = c
+        how = "exact"
+    else:
+        best = corner(space, "low")
+        how = "cheapest corner"
+    if best is None or not best.valid:
+        return {"values": None, "how": how, "error": "no valid configuration in the space"}
+    return {
+        "values": dict(best.values),
+        "how": how,
+        "params": best.cost.params,
+        "macs": best.cost.macs,
+        "acts": best.cost.acts,
+    }
+
+
+def write_documents(
+    space: SearchSpace,
+    result: SearchResult,
+    records: list[TrialRecord],
+    baselines: list[dict[str, Any]],
+) -> SearchResult:
+    """``results.json`` (kind ``search``: the run, every trial, baselines) and ``results.csv``,
+    with the reports rendered from them. Returns the result with ``report`` set."""
+    from hirisearch.report.writers import write_run  # matplotlib: only when writing
+
+    pareto = {e.record.number for e in result.pareto}
+    budgets: dict[str, float] = {}
+    for b in space.budgets:
+        if b.max is not None:
+            budgets[b.metric] = b.max
+        if b.min is not None:
+            budgets[f"{b.metric} (min)"] = b.min
+    trials = [
+        {
+            "number": r.number,
+            "state": r.state,
+            "valid": r.valid,
+            "feasible": r.feasible,
+            "error": r.error,
+            "params": r.params,
+            "macs": r.macs,
+            "acts": r.acts,
+            "latency_ms": r.latency_ms,
+            "objectives": r.objectives,
+            "slack": r.slack,
+            "pareto": r.number in pareto,
+            "axes": r.values,
+        }
+        for r in records
+    ]
+    doc = {
+        "base_spec": os.path.normpath(space.base_file or space.file),
+        "img_size": space.base.get("img_size"),
+        "budgets": budgets,
+        "objectives": [{"name": o.name, "direction": o.direction} for o in space.objectives],
+        "trials": trials,
+        "baselines": [{k: v for k, v in b.items() if k != "img_size"} for b in baselines],
+        "run": {k: v for k, v in result.to_json().items() if k != "report"},
+    }
+    files = write_run(result.run_dir, "search", doc, command=f"hirisearch search {space.file}")
+    return SearchResult(**{**result.__dict__, "report": str(files.html)})
