@@ -146,6 +146,7 @@ def search(
     storage: str | None = None,
     workers: int = 1,
     verify: bool = True,
+    calibration: str | os.PathLike[str] | None = None,
 ) -> SearchResult:
     """Run (or, with ``resume``, continue) the search a space file describes; its run folder
     holds the study, ``results.json`` and the reports, as ``hirisearch search`` writes them.
@@ -156,6 +157,8 @@ def search(
         storage: an Optuna storage URL shared by several machines (default: a file in ``out``).
         workers: worker processes on this machine.
         verify: re-count the Pareto configurations with the traced counter (imports torch).
+        calibration: the latency calibration file for ``latency_ms`` budgets and objectives
+            (default: the one ``hirisearch calibrate`` stored for the space's device).
     """
     from hirisearch.search.run import SearchOptions, default_run_dir, run_search
     from hirisearch.search.space import load_space
@@ -169,5 +172,6 @@ def search(
         resume=resume,
         workers=workers,
         verify=verify,
+        calibration=calibration,
     )
     return run_search(sp, opts)
