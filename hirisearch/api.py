@@ -7,7 +7,7 @@ subclasses with a one-line message (``e.one_line()``); nothing here prints or ex
     >>> import hirisearch
     >>> r = hirisearch.profile("specs/s.yaml", img_size=448, trace=False)
     >>> round(r.gmacs, 3), r.params
-    (4.965, 20679464)
+    (4.965, 20684264)
 
 torch is imported only by what needs a model: :func:`build`, a traced count (``trace=True``),
 and targets without an analytic cost (``timm:``).
