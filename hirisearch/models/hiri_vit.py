@@ -3,7 +3,7 @@
 T. Yao, Y. Li, Y. Pan, T. Mei, "HIRI-ViT: Scaling Vision Transformer with High Resolution Inputs",
 arXiv 2403.11999, IEEE TPAMI 46(9), 2024. No official code is public and the paper's Table 1 is not
 available to us, so this family is RECONSTRUCTED from the published description (see
-``shared/reference/hiri_vit.md``). Every choice the paper leaves open is a spec field:
+``docs/reference/hiri_vit.md``). Every choice the paper leaves open is a spec field:
 
 - HR-stem (``stem_type: hr``): conv3x3/s2 + norm + act, then two parallel branches summed: a
   high-resolution branch (depth-wise 3x3/s2 + norm, 1x1 + norm) and a low-resolution branch with more
