@@ -32,7 +32,10 @@ SURPLUS = "hirisearch:surplus"  # user attribute of a trial asked beyond the req
 FINGERPRINT = "hirisearch:space"  # study user attribute: the space the study was made from
 JOURNAL = "study.journal"
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+# Optuna logs a failed trial (a Ctrl-C inside an objective too) as a warning with a traceback;
+# hirisearch records each trial's error in results.json and prints one line, so only Optuna's
+# errors reach the terminal.
+optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
 def storage_url(out: Path, storage: str | None, workers: int) -> str:
