@@ -68,7 +68,9 @@ def _point(target: Target, size: int, batch: int) -> tuple[int, int]:
         plan = target.plan(size)
         total = target.cost(plan).total  # type: ignore[union-attr]
         return total.params, total.macs * batch
-    tc = count_traced(target.builder(size), target.input_shape(size), batch=batch)
+    tc = count_traced(
+        target.builder(size), target.input_shape(size), batch=batch, source=target.ref
+    )
     return tc.total.params, tc.total.macs
 
 
