@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -65,10 +66,47 @@ def names() -> tuple[str, ...]:
 
 
 def _make(name: str, task: str, kwargs: dict[str, Any]) -> Any:
+    import torch
     from torchvision import models
 
-    model = models.get_model(name, **{**_no_weights(task), **kwargs})
+    config = {**_no_weights(task), **kwargs}
+    if torch.get_default_device().type != "meta":
+        model = models.get_model(name, **config)
+    else:
+        try:
+            model = models.get_model(name, **config)
+        except META_ERRORS:
+            # Constructors that compute their widths from tensor values (RegNet) cannot run with
+            # meta as the default device: run them on the CPU, every parameter and buffer moved
+            # to meta as it is registered (so no weights are allocated or initialised).
+            with torch.device("cpu"), _registered_on_meta():
+                model = models.get_model(name, **config)
     return model.backbone if task == "detection" else model
+
+
+@contextmanager
+def _registered_on_meta() -> Iterator[None]:
+    import torch
+    from torch.nn.modules.module import (
+        register_module_buffer_registration_hook,
+        register_module_parameter_registration_hook,
+    )
+
+    def param(module: Any, name: str, p: Any) -> Any:
+        return None if p is None else torch.nn.Parameter(p.to("meta"), p.requires_grad)
+
+    def buffer(module: Any, name: str, b: Any) -> Any:
+        return None if b is None else b.to("meta")
+
+    hooks = (
+        register_module_parameter_registration_hook(param),
+        register_module_buffer_registration_hook(buffer),
+    )
+    try:
+        yield
+    finally:
+        for h in hooks:
+            h.remove()
 
 
 def _no_weights(task: str) -> dict[str, Any]:
