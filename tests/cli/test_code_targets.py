@@ -172,11 +172,11 @@ def test_compare_fvcore_header_names_it() -> None:
     assert res.stdout.startswith("GFLOPs as fvcore counts them")
 
 
-def test_resolving_a_spec_imports_no_torchvision() -> None:
-    # (timm imports torchvision itself, so only spec targets can be checked for this)
+def test_code_target_modules_import_no_torch() -> None:
+    # torch and torchvision are imported when a code target is built, not when its module loads
     code = (
-        "import sys; from hirisearch.targets import resolve; "
-        f"resolve({str(SPECS / 's.yaml')!r}); print('torchvision' in sys.modules)"
+        "import sys; import hirisearch.code_targets, hirisearch.torchvision_targets; "
+        "print(sorted({'torch', 'torchvision', 'timm'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
