@@ -98,11 +98,40 @@ def split_refs_and_sizes(
 
 
 Refs = Annotated[
-    list[str], typer.Argument(help="Spec files (or timm:<name>); bare integers are resolutions.")
+    list[str],
+    typer.Argument(
+        help="Spec files, timm:<name>, torchvision:<name>, module.path:callable or "
+        "file.py:callable; bare integers are resolutions."
+    ),
 ]
 Res = Annotated[
     list[int] | None, typer.Option("--res", "-r", help="Input resolution(s); repeat or list them.")
 ]
+
+
+Kwargs = Annotated[
+    str | None,
+    typer.Option(
+        "--kwargs",
+        help="Keyword arguments for factory and torchvision: targets, key=value,... (YAML values).",
+    ),
+]
+InputShape = Annotated[
+    str | None,
+    typer.Option(
+        "--input-shape",
+        help="Input of factory and torchvision: targets, C,H,W (default 3,R,R; --res sets H,W).",
+    ),
+]
+
+
+def resolve_refs(names: Sequence[str], kwargs: str | None, input_shape: str | None) -> list[Any]:
+    """The targets of ``names``, ``--kwargs`` and ``--input-shape`` applied to the code targets."""
+    from hirisearch.code_targets import parse_input_shape, parse_kwargs, resolve_targets
+
+    return resolve_targets(
+        names, kwargs=parse_kwargs(kwargs), input_shape=parse_input_shape(input_shape)
+    )
 
 
 def parse_counters(value: str | None) -> list[str]:

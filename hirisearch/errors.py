@@ -57,6 +57,13 @@ class UnknownModelError(HirisearchError):
     exit_code = 2
 
 
+class FactoryError(HirisearchError):
+    """User code named as a target (``module:callable``, ``file.py:callable``, ``torchvision:``)
+    failed to import or build, or built something that is not a module."""
+
+    exit_code = 2
+
+
 class CountingError(HirisearchError):
     """A counter failed on a model."""
 

@@ -10,12 +10,15 @@ import typer
 from hirisearch import interrupt
 from hirisearch.cli import (
     EXIT_INTERRUPTED,
+    InputShape,
+    Kwargs,
     Refs,
     Res,
     command,
     console,
     emit_json,
     err_console,
+    resolve_refs,
     split_refs_and_sizes,
 )
 from hirisearch.commands.report import NoReport, Out, save_run
@@ -90,20 +93,21 @@ def bench(
     clock: Clock = "wall",
     out: Out = None,
     no_report: NoReport = False,
+    kwargs: Kwargs = None,
+    input_shape: InputShape = None,
 ) -> None:
     """Measure latency, throughput, achieved GFLOP/s and peak memory of real forward passes."""
     interrupt.saves_on_interrupt()
     from hirisearch.latency.device import check_dtype, resolve_device
     from hirisearch.latency.measure import BenchOptions, bench_target
     from hirisearch.memory import ensure_targets_fit
-    from hirisearch.targets import resolve
 
     names, sizes = split_refs_and_sizes(refs, res)
     dev = resolve_device(device)
     check_dtype(dtype)
     _check_clock(clock)
     batches = parse_batches(batch)
-    targets = [resolve(n) for n in names]
+    targets = resolve_refs(names, kwargs, input_shape)
     size_list: list[int | None] = list(sizes) or [None]
     ensure_targets_fit(targets, size_list, batches, dev, dtype, force=force)
     calibration = None

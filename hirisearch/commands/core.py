@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from hirisearch.cli import (
+    InputShape,
+    Kwargs,
     Refs,
     Res,
     command,
@@ -16,6 +18,7 @@ from hirisearch.cli import (
     err_console,
     error_line,
     parse_counters,
+    resolve_refs,
     split_refs_and_sizes,
 )
 from hirisearch.commands.report import DrawReport, Out, save_run
@@ -55,19 +58,22 @@ def profile(
     ] = False,
     convention: Annotated[
         str,
-        typer.Option(help="Counting convention: ours, or a family's own (e.g. piip: PIIP's repo)."),
+        typer.Option(
+            help="Counting convention: ours (the papers'), fvcore (norms and upsampling included, "
+            "as fvcore and timm's tables count), or a family's own (e.g. piip: PIIP's repo)."
+        ),
     ] = "ours",
+    kwargs: Kwargs = None,
+    input_shape: InputShape = None,
 ) -> None:
     """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model."""
     from hirisearch.profile import profile_target
     from hirisearch.report.tables import profile_header, profile_stages, profile_summary
-    from hirisearch.targets import resolve
 
     names, sizes = split_refs_and_sizes(refs, res)
     extra = parse_counters(counters)
     results = []
-    for ref in names:
-        target = resolve(ref)
+    for target in resolve_refs(names, kwargs, input_shape):
         size_list: list[int | None] = [*sizes] or [None]
         for size in size_list:
             r = profile_target(

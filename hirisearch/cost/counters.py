@@ -24,12 +24,16 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from hirisearch import interrupt
 from hirisearch.cost.convention import (
     BN_PER_ELEMENT,
+    FVCORE_GRID_SAMPLE,
+    FVCORE_UPSAMPLE_BILINEAR,
+    FVCORE_UPSAMPLE_NEAREST,
     GN_PER_ELEMENT,
     LN_PER_ELEMENT,
     TORCH_FLOPS_PER_MAC,
@@ -143,26 +147,89 @@ _SHAPE_OPS = {
 }
 
 
-def _bn_flops(input_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
-    # Expressed in torch's 2-per-unit scale so that one normalisation handles every op.
-    return math.prod(input_shape) * BN_PER_ELEMENT * TORCH_FLOPS_PER_MAC
+# Norm counts follow fvcore's handles exactly: per element, BN at inference 2 (1 without affine
+# parameters), BN with batch statistics (training, instance norm) and LN/GN 5 (4 without affine).
+# They are expressed in torch's 2-per-unit scale so that one normalisation handles every op.
+def _bn_flops(input_shape, weight=None, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
+    return _norm(input_shape, BN_PER_ELEMENT if weight is not None else BN_PER_ELEMENT - 1)
 
 
-def _ln_flops(input_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
-    return math.prod(input_shape) * LN_PER_ELEMENT * TORCH_FLOPS_PER_MAC
+def _bn_stats_flops(input_shape, weight=None, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
+    """A batch norm that may use batch statistics: ``training`` is the first bool argument."""
+    training = next((a for a in args if isinstance(a, bool)), kwargs.get("training", False))
+    if not training:
+        return _bn_flops(input_shape, weight)
+    return _norm(input_shape, LN_PER_ELEMENT if weight is not None else LN_PER_ELEMENT - 1)
 
 
-def _gn_flops(input_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
-    return math.prod(input_shape) * GN_PER_ELEMENT * TORCH_FLOPS_PER_MAC
+def _ln_flops(input_shape, shape=None, weight=None, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
+    return _norm(input_shape, LN_PER_ELEMENT if weight is not None else LN_PER_ELEMENT - 1)
+
+
+def _gn_flops(input_shape, weight=None, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
+    return _norm(input_shape, GN_PER_ELEMENT if weight is not None else GN_PER_ELEMENT - 1)
+
+
+def _norm(input_shape: Any, per_element: int) -> int:
+    return math.prod(input_shape) * per_element * TORCH_FLOPS_PER_MAC
 
 
 _NORM_MAPPING: dict[Any, Callable[..., int]] = {
     aten._native_batch_norm_legit_no_training: _bn_flops,
-    aten._native_batch_norm_legit: _bn_flops,
-    aten.native_batch_norm: _bn_flops,
+    aten._native_batch_norm_legit: _bn_stats_flops,
+    aten.native_batch_norm: _bn_stats_flops,
     aten.native_layer_norm: _ln_flops,
     aten.native_group_norm: _gn_flops,
 }
+
+
+# Resampling as fvcore counts it (its ``upsample_*``, ``adaptive_avg_pool2d`` and ``grid_sampler``
+# handles), per element of the output (or input, for pooling). Not in our convention: counted into
+# the separate ``resample`` figure, which ``--convention fvcore`` adds to the total.
+def _per_output(scale: int) -> Callable[..., int]:
+    def flops(*args, out_shape=None, **kwargs) -> int:  # noqa: ANN001, ANN002, ANN003
+        return math.prod(out_shape) * scale * TORCH_FLOPS_PER_MAC
+
+    return flops
+
+
+def _per_input(input_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
+    return math.prod(input_shape) * TORCH_FLOPS_PER_MAC
+
+
+_RESAMPLE_MAPPING: dict[Any, Callable[..., int]] = {
+    aten.upsample_nearest2d: _per_output(FVCORE_UPSAMPLE_NEAREST),
+    aten.upsample_bilinear2d: _per_output(FVCORE_UPSAMPLE_BILINEAR),
+    aten.grid_sampler_2d: _per_output(FVCORE_GRID_SAMPLE),
+    aten.grid_sampler_3d: _per_output(FVCORE_GRID_SAMPLE),
+    aten._adaptive_avg_pool2d: _per_input,
+}
+RESAMPLE_OPS = set(_RESAMPLE_MAPPING)
+# ``FlopCounterMode`` decomposes an overload that is not registered itself (``F.interpolate`` calls
+# ``upsample_*2d.vec``, which would decompose into arithmetic): register every overload too.
+_RESAMPLE_MAPPING.update(
+    {
+        getattr(packet, o): fn
+        for packet, fn in list(_RESAMPLE_MAPPING.items())
+        for o in packet.overloads()
+    }
+)
+
+
+class _AdaptivePoolAsOp(TorchFunctionMode):
+    """``F.adaptive_avg_pool2d`` dispatches as ``aten._adaptive_avg_pool2d`` (to a 1x1 output
+    torch otherwise computes a ``mean``, which no counter can tell from any other mean): the
+    same result, through the one operator fvcore counts as pooling."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        if func is torch.nn.functional.adaptive_avg_pool2d:
+            bound = {**dict(zip(("input", "output_size"), args, strict=False)), **(kwargs or {})}
+            x, size = bound.get("input"), bound.get("output_size")
+            pair = (size, size) if isinstance(size, int) else tuple(size or ())
+            if isinstance(x, torch.Tensor) and x.dim() in (3, 4) and len(pair) == 2:
+                if all(isinstance(v, int) for v in pair):
+                    return aten._adaptive_avg_pool2d(x, list(pair))
+        return func(*args, **(kwargs or {}))
 
 
 def _acts_out(*args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
@@ -186,6 +253,8 @@ def _category(op: Any) -> str:
         return "attn"
     if packet in NORM_OPS:
         return "norm"
+    if packet in RESAMPLE_OPS:
+        return "resample"
     return "other"
 
 
@@ -221,6 +290,9 @@ class TracedCount:
     seconds: float
     note: str = ""
     input_shape: tuple[int, ...] = field(default=())
+    #: Resampling work per module path as fvcore counts it (upsampling, adaptive average pooling,
+    #: grid sampling); not in our convention, added by ``--convention fvcore``.
+    resample: dict[str, int] = field(default_factory=dict)
 
 
 def _op_flops_per_path(counts: dict[str, dict[Any, int]], root: str) -> dict[str, dict[Any, int]]:
@@ -306,7 +378,7 @@ def _run(
     counter = FlopCounterMode(display=False, custom_mapping=mapping)
     recorder = _OpRecorder(MetaKernelCache() if replay else None)
     replayer = Replayer(model) if replay else None
-    with _no_grad_params(model), torch.inference_mode():
+    with _no_grad_params(model), torch.inference_mode(), _AdaptivePoolAsOp():
         with replayer.active() if replayer else _nullcontext(), recorder, counter:
             model(x)
     per_path = _op_flops_per_path(counter.get_flop_counts(), type(model).__name__)
@@ -374,7 +446,7 @@ def count_module(
     ctx = sdpa_kernel([SDPBackend.MATH]) if mode != "meta" else _nullcontext()
     replay = replay and mode == "meta"
     with ctx, _gc_paused():
-        counts, ops = _run(model, x, dict(_NORM_MAPPING), replay)
+        counts, ops = _run(model, x, {**_NORM_MAPPING, **_RESAMPLE_MAPPING}, replay)
         acts_counts = None
         if with_acts:
             acts_map = {
@@ -387,8 +459,12 @@ def count_module(
     acts = _categorise(model, acts_counts) if acts_counts is not None else {}
     params = _params_per_path(model)
     per_path: dict[str, Cost] = {}
-    for path in set(flops) | set(params):
+    resample: dict[str, int] = {}
+    order = [name for name, _ in model.named_modules() if name in flops or name in params]
+    for path in [*order, *sorted((set(flops) | set(params)) - set(order))]:  # module order
         cats = flops.get(path, {})
+        if cats.get("resample"):
+            resample[path] = macs_from_torch_flops(cats["resample"])
         per_path[path] = Cost(
             params=params.get(path, 0),
             conv=macs_from_torch_flops(cats.get("conv", 0)),
@@ -405,6 +481,7 @@ def count_module(
         uncounted_ops=_uncounted(ops),
         seconds=seconds,
         input_shape=(batch, *input_shape),
+        resample=resample,
     )
 
 
@@ -443,6 +520,7 @@ def count_traced(
     with_acts: bool = False,
     allow_eager: bool = True,
     eager_bytes: int | None = None,
+    source: str | None = None,
 ) -> TracedCount:
     """Build a model with ``build(device=...)`` and count it, on meta first, eagerly if needed.
 
@@ -451,6 +529,9 @@ def count_traced(
     Before it allocates anything, the fallback is refused (:class:`CountingError`) when its memory
     exceeds what the CPU has available: ``eager_bytes`` (e.g. the analytic estimate of
     :func:`hirisearch.memory.estimate_memory`), or else the meta model's parameters and input.
+
+    ``source`` names a model built by the user's code (a target reference): a forward that fails
+    on the input, on meta and on the CPU, is then a :class:`CountingError` naming it.
     """
     model: nn.Module | None = None
     try:
@@ -458,7 +539,11 @@ def count_traced(
             with MetaBuild():
                 model = build(device="meta")
             return count_module(model, input_shape, mode="meta", with_acts=with_acts, batch=batch)
-    except (OverflowError, TypeError, NotImplementedError, RuntimeError) as e:
+    except TypeError as e:
+        if source is None:
+            raise
+        raise _forward_failed(source, e, batch, input_shape) from None
+    except (OverflowError, NotImplementedError, RuntimeError) as e:
         if interrupt.requested():  # Ctrl-C surfaced through torch as another error: no fallback
             raise KeyboardInterrupt from None
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -467,16 +552,21 @@ def count_traced(
             raise CountingError(
                 f"the model's tensors are too large for torch's 64-bit sizes ({first[:120]})"
             ) from None
-        if isinstance(e, TypeError):
-            raise
         if not allow_eager:
             raise CountingError(
                 f"meta-device count failed ({type(e).__name__}: {str(e).splitlines()[0]})"
             ) from None
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
     _check_eager_memory(reason, model, input_shape, batch, eager_bytes)
-    model = build(device="cpu")
-    result = count_module(model, input_shape, mode="eager-cpu", with_acts=with_acts, batch=batch)
+    try:
+        model = build(device="cpu")
+        result = count_module(
+            model, input_shape, mode="eager-cpu", with_acts=with_acts, batch=batch
+        )
+    except (TypeError, RuntimeError, ValueError, AssertionError, IndexError) as e:
+        if source is None or interrupt.requested():
+            raise
+        raise _forward_failed(source, e, batch, input_shape) from None
     return TracedCount(
         mode=result.mode,
         total=result.total,
@@ -485,7 +575,17 @@ def count_traced(
         seconds=result.seconds,
         note=f"meta-device count failed ({reason[:120]}); counted eagerly on the CPU",
         input_shape=result.input_shape,
+        resample=result.resample,
     )
+
+
+def _forward_failed(
+    source: str, e: BaseException, batch: int, input_shape: tuple[int, ...]
+) -> CountingError:
+    text = str(e).strip().splitlines()
+    detail = f"{type(e).__name__}: {text[0][:160]}" if text else type(e).__name__
+    shape = "x".join(str(d) for d in (batch, *input_shape))
+    return CountingError(f"{source}: the model's forward failed on a {shape} input ({detail})")
 
 
 def _check_eager_memory(
