@@ -16,6 +16,7 @@ from rich.console import Console
 
 from hirisearch import interrupt
 from hirisearch.errors import HirisearchError
+from hirisearch.io import json_default
 
 app = typer.Typer(
     name="hirisearch",
@@ -150,18 +151,8 @@ def parse_counters(value: str | None) -> list[str]:
 
 def emit_json(doc: Any) -> None:
     """One compact JSON document per line on stdout."""
-    sys.stdout.write(json.dumps(doc, default=_json_default) + "\n")
+    sys.stdout.write(json.dumps(doc, default=json_default) + "\n")
     sys.stdout.flush()
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "to_json"):
-        return o.to_json()
-    if isinstance(o, (set, frozenset, tuple)):
-        return list(o)
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,13 +11,12 @@ fvcore, thop and ptflops are offered as cross-check columns; each is labelled wi
 
 from __future__ import annotations
 
-import gc
 import math
 import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +42,7 @@ from hirisearch.cost.replay import MetaKernelCache, Replayer, expand
 from hirisearch.cost.types import Cost
 from hirisearch.errors import CountingError
 from hirisearch.layers.init import MetaBuild
+from hirisearch.runtime import gc_paused
 
 aten = torch.ops.aten
 
@@ -379,7 +379,7 @@ def _run(
     recorder = _OpRecorder(MetaKernelCache() if replay else None)
     replayer = Replayer(model) if replay else None
     with _no_grad_params(model), torch.inference_mode(), _AdaptivePoolAsOp():
-        with replayer.active() if replayer else _nullcontext(), recorder, counter:
+        with replayer.active() if replayer else nullcontext(), recorder, counter:
             model(x)
     per_path = _op_flops_per_path(counter.get_flop_counts(), type(model).__name__)
     if replayer is not None:
@@ -443,9 +443,9 @@ def count_module(
         else torch.randn(batch, *input_shape)
     )
     start = time.perf_counter()
-    ctx = sdpa_kernel([SDPBackend.MATH]) if mode != "meta" else _nullcontext()
+    ctx = sdpa_kernel([SDPBackend.MATH]) if mode != "meta" else nullcontext()
     replay = replay and mode == "meta"
-    with ctx, _gc_paused():
+    with ctx, gc_paused():
         counts, ops = _run(model, x, {**_NORM_MAPPING, **_RESAMPLE_MAPPING}, replay)
         acts_counts = None
         if with_acts:
@@ -485,33 +485,6 @@ def count_module(
     )
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector is paused for one count (and restored after).
-
-    Building and tracing a model allocates tens of thousands of short-lived objects (modules,
-    meta tensors, dispatch frames), which set off collections of the whole heap (torch's included)
-    mid-count: they made the median count 50% slower than the fastest. A count allocates a
-    bounded amount, collected as usual once the collector runs again.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def count_traced(
     build: Callable[..., nn.Module],
     input_shape: tuple[int, ...],
@@ -535,7 +508,7 @@ def count_traced(
     """
     model: nn.Module | None = None
     try:
-        with _gc_paused():
+        with gc_paused():
             with MetaBuild():
                 model = build(device="meta")
             return count_module(model, input_shape, mode="meta", with_acts=with_acts, batch=batch)

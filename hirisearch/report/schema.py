@@ -41,18 +41,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from hirisearch.errors import HirisearchError
+from hirisearch.errors import ResultsError
 from hirisearch.report import kinds
 
 SCHEMA = "hirisearch.results/1"
 
 __all__ = ["KINDS", "SCHEMA", "ResultsError", "load_results", "validate_results"]
-
-
-class ResultsError(HirisearchError):
-    """A ``results.json`` that is missing, not JSON, or not of the documented schema."""
-
-    exit_code = 2
 
 
 #: Kind -> the pydantic schema of its documents (each kind's module defines it).

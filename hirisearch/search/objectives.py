@@ -12,14 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hirisearch.errors import HirisearchError, SpecError
+from hirisearch.errors import ObjectiveError, SpecError
 from hirisearch.models import get_family
 from hirisearch.search.budget import METRICS, Candidate, EvalContext
 from hirisearch.search.types import ProxySettings
-
-
-class ObjectiveError(HirisearchError):
-    """A user objective failed or returned something that is not a finite number."""
 
 
 @dataclass(frozen=True)

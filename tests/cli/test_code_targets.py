@@ -169,7 +169,7 @@ def test_compare_fvcore_header_names_it() -> None:
         app, ["compare", "torchvision:resnet18", "--res", "64", "--convention", "fvcore"]
     )
     assert res.exit_code == 0, res.output
-    assert res.stdout.startswith("GFLOPs as fvcore counts them")
+    assert res.stdout.splitlines()[1].startswith("GFLOPs as fvcore counts them")
 
 
 def test_code_target_modules_import_no_torch() -> None:
