@@ -7,20 +7,20 @@ from typing import Annotated
 
 import typer
 
-from hirisearch.cli import (
+from hirisearch.commands.common import (
     InputShape,
     Kwargs,
+    NoReport,
+    Out,
     Refs,
     Res,
-    command,
     console,
     emit_json,
+    save_run,
     split_refs_and_sizes,
 )
-from hirisearch.commands.report import NoReport, Out, save_run
 
 
-@command()
 def compare(
     ctx: typer.Context,
     refs: Refs,

@@ -6,23 +6,23 @@ from typing import Annotated
 
 import typer
 
-from hirisearch.cli import (
+from hirisearch.commands.common import (
     InputShape,
     Kwargs,
+    NoReport,
+    Out,
     Refs,
-    command,
     console,
     emit_json,
     err_console,
     resolve_refs,
+    save_run,
     split_refs_and_sizes,
 )
-from hirisearch.commands.report import NoReport, Out, save_run
 
 DEFAULT_RES = "224:1024:32"
 
 
-@command()
 def sweep(
     ctx: typer.Context,
     refs: Refs,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -23,20 +22,23 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.overrides import TorchFunctionMode
-from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from hirisearch import interrupt
 from hirisearch.cost.convention import (
-    BN_PER_ELEMENT,
-    FVCORE_GRID_SAMPLE,
-    FVCORE_UPSAMPLE_BILINEAR,
-    FVCORE_UPSAMPLE_NEAREST,
-    GN_PER_ELEMENT,
-    LN_PER_ELEMENT,
-    TORCH_FLOPS_PER_MAC,
     macs_from_torch_flops,
+)
+
+# The cross-check counters (fvcore, thop, ptflops) live in their own module; re-exported here.
+from hirisearch.cost.cross_check import COUNTER_MISSES, COUNTERS, CrossCheck, cross_check
+from hirisearch.cost.ops import (
+    NORM_MAPPING,
+    RESAMPLE_MAPPING,
+    SHAPE_OPS,
+    AdaptivePoolAsOp,
+    OpRecorder,
+    acts_out,
+    category,
 )
 from hirisearch.cost.replay import MetaKernelCache, Replayer, expand
 from hirisearch.cost.types import Cost
@@ -45,233 +47,6 @@ from hirisearch.layers.init import MetaBuild
 from hirisearch.runtime import gc_paused
 
 aten = torch.ops.aten
-
-# ----------------------------------------------------------------- operator categories
-CONV_OPS = {aten.convolution, aten._convolution, aten.convolution_backward}
-LINEAR_OPS = {aten.mm, aten.addmm}
-ATTN_OPS = {
-    aten.bmm,
-    aten.baddbmm,
-    aten._scaled_dot_product_efficient_attention,
-    aten._scaled_dot_product_flash_attention,
-    aten._scaled_dot_product_cudnn_attention,
-    aten._scaled_dot_product_flash_attention_for_cpu,
-}
-NORM_OPS = {
-    aten._native_batch_norm_legit_no_training,
-    aten._native_batch_norm_legit,
-    aten.native_batch_norm,
-    aten.native_layer_norm,
-    aten.native_group_norm,
-}
-
-#: Operators that do no arithmetic worth counting (layout, indexing, creation).
-_SHAPE_OPS = {
-    "view",
-    "_unsafe_view",
-    "reshape",
-    "permute",
-    "transpose",
-    "t",
-    "expand",
-    "clone",
-    "contiguous",
-    "unbind",
-    "split",
-    "split_with_sizes",
-    "chunk",
-    "cat",
-    "stack",
-    "slice",
-    "select",
-    "squeeze",
-    "unsqueeze",
-    "flatten",
-    "unflatten",
-    "empty",
-    "empty_like",
-    "empty_strided",
-    "zeros",
-    "zeros_like",
-    "ones",
-    "ones_like",
-    "full",
-    "arange",
-    "_to_copy",
-    "copy_",
-    "detach",
-    "alias",
-    "as_strided",
-    "lift_fresh",
-    "new_empty",
-    "new_zeros",
-    "index",
-    "_unsafe_index",
-    "index_select",
-    "gather",
-    "scalar_tensor",
-    "fill_",
-    "zero_",
-    "lift_fresh_copy",
-    "expand_as",
-    "view_as",
-    "_reshape_alias",
-    "roll",
-    "pad",
-    "constant_pad_nd",
-    "masked_fill",
-    "where",
-    "_local_scalar_dense",
-    "item",
-    "sym_size",
-    "clamp",
-    "floor",
-    "ceil",
-    "sub",
-    "rsub",
-    "new_ones",
-    "narrow",
-    "linspace",
-    "meshgrid",
-    "repeat",
-    "_safe_softmax",
-    "bernoulli_",
-    "eq",
-    "ne",
-    "lt",
-    "gt",
-    "ge",
-    "le",
-    "logical_and",
-    "logical_not",
-}
-
-
-# Norm counts follow fvcore's handles exactly: per element, BN at inference 2 (1 without affine
-# parameters), BN with batch statistics (training, instance norm) and LN/GN 5 (4 without affine).
-# They are expressed in torch's 2-per-unit scale so that one normalisation handles every op.
-def _bn_flops(input_shape, weight=None, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
-    return _norm(input_shape, BN_PER_ELEMENT if weight is not None else BN_PER_ELEMENT - 1)
-
-
-def _bn_stats_flops(input_shape, weight=None, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
-    """A batch norm that may use batch statistics: ``training`` is the first bool argument."""
-    training = next((a for a in args if isinstance(a, bool)), kwargs.get("training", False))
-    if not training:
-        return _bn_flops(input_shape, weight)
-    return _norm(input_shape, LN_PER_ELEMENT if weight is not None else LN_PER_ELEMENT - 1)
-
-
-def _ln_flops(input_shape, shape=None, weight=None, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
-    return _norm(input_shape, LN_PER_ELEMENT if weight is not None else LN_PER_ELEMENT - 1)
-
-
-def _gn_flops(input_shape, weight=None, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
-    return _norm(input_shape, GN_PER_ELEMENT if weight is not None else GN_PER_ELEMENT - 1)
-
-
-def _norm(input_shape: Any, per_element: int) -> int:
-    return math.prod(input_shape) * per_element * TORCH_FLOPS_PER_MAC
-
-
-_NORM_MAPPING: dict[Any, Callable[..., int]] = {
-    aten._native_batch_norm_legit_no_training: _bn_flops,
-    aten._native_batch_norm_legit: _bn_stats_flops,
-    aten.native_batch_norm: _bn_stats_flops,
-    aten.native_layer_norm: _ln_flops,
-    aten.native_group_norm: _gn_flops,
-}
-
-
-# Resampling as fvcore counts it (its ``upsample_*``, ``adaptive_avg_pool2d`` and ``grid_sampler``
-# handles), per element of the output (or input, for pooling). Not in our convention: counted into
-# the separate ``resample`` figure, which ``--convention fvcore`` adds to the total.
-def _per_output(scale: int) -> Callable[..., int]:
-    def flops(*args, out_shape=None, **kwargs) -> int:  # noqa: ANN001, ANN002, ANN003
-        return math.prod(out_shape) * scale * TORCH_FLOPS_PER_MAC
-
-    return flops
-
-
-def _per_input(input_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
-    return math.prod(input_shape) * TORCH_FLOPS_PER_MAC
-
-
-_RESAMPLE_MAPPING: dict[Any, Callable[..., int]] = {
-    aten.upsample_nearest2d: _per_output(FVCORE_UPSAMPLE_NEAREST),
-    aten.upsample_bilinear2d: _per_output(FVCORE_UPSAMPLE_BILINEAR),
-    aten.grid_sampler_2d: _per_output(FVCORE_GRID_SAMPLE),
-    aten.grid_sampler_3d: _per_output(FVCORE_GRID_SAMPLE),
-    aten._adaptive_avg_pool2d: _per_input,
-}
-RESAMPLE_OPS = set(_RESAMPLE_MAPPING)
-# ``FlopCounterMode`` decomposes an overload that is not registered itself (``F.interpolate`` calls
-# ``upsample_*2d.vec``, which would decompose into arithmetic): register every overload too.
-_RESAMPLE_MAPPING.update(
-    {
-        getattr(packet, o): fn
-        for packet, fn in list(_RESAMPLE_MAPPING.items())
-        for o in packet.overloads()
-    }
-)
-
-
-class _AdaptivePoolAsOp(TorchFunctionMode):
-    """``F.adaptive_avg_pool2d`` dispatches as ``aten._adaptive_avg_pool2d`` (to a 1x1 output
-    torch otherwise computes a ``mean``, which no counter can tell from any other mean): the
-    same result, through the one operator fvcore counts as pooling."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        if func is torch.nn.functional.adaptive_avg_pool2d:
-            bound = {**dict(zip(("input", "output_size"), args, strict=False)), **(kwargs or {})}
-            x, size = bound.get("input"), bound.get("output_size")
-            pair = (size, size) if isinstance(size, int) else tuple(size or ())
-            if isinstance(x, torch.Tensor) and x.dim() in (3, 4) and len(pair) == 2:
-                if all(isinstance(v, int) for v in pair):
-                    return aten._adaptive_avg_pool2d(x, list(pair))
-        return func(*args, **(kwargs or {}))
-
-
-def _acts_out(*args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
-    """Output elements of an op (used to count activations), in torch's 2-per-unit scale."""
-    if (
-        isinstance(out_shape, (tuple, list))
-        and out_shape
-        and isinstance(out_shape[0], (tuple, list, torch.Size))
-    ):
-        out_shape = out_shape[0]
-    return math.prod(out_shape) * TORCH_FLOPS_PER_MAC
-
-
-def _category(op: Any) -> str:
-    packet = getattr(op, "overloadpacket", op)
-    if packet in CONV_OPS:
-        return "conv"
-    if packet in LINEAR_OPS:
-        return "linear"
-    if packet in ATTN_OPS:
-        return "attn"
-    if packet in NORM_OPS:
-        return "norm"
-    if packet in RESAMPLE_OPS:
-        return "resample"
-    return "other"
-
-
-class _OpRecorder(TorchDispatchMode):
-    """Records the names of every aten operator that runs (to list the uncounted ones); the
-    innermost mode, so it can also serve repeated meta kernels from a cache."""
-
-    def __init__(self, cache: MetaKernelCache | None = None) -> None:
-        super().__init__()
-        self.ops: dict[str, int] = defaultdict(int)
-        self.cache = cache
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        self.ops[func.overloadpacket.__name__] += 1
-        if self.cache is not None:
-            return self.cache(func, args, kwargs or {})
-        return func(*args, **(kwargs or {}))
 
 
 # ------------------------------------------------------------------------------ results
@@ -334,7 +109,7 @@ def _categorise(model: nn.Module, op_flops: dict[str, dict[Any, int]]) -> dict[s
     for path, ops in op_flops.items():
         cats: dict[str, int] = defaultdict(int)
         for op, flops in ops.items():
-            cat = _category(op)
+            cat = category(op)
             cats["attn" if cat in ("linear", "attn") else cat] += flops
         cats["linear"] = linear_flops.get(path, 0)
         cats["attn"] -= cats["linear"]
@@ -376,9 +151,9 @@ def _run(
 ) -> tuple[dict[str, dict[Any, int]], dict[str, int]]:
     """One counted forward pass: ``({path: {op: torch flops}}, {op name: calls})``."""
     counter = FlopCounterMode(display=False, custom_mapping=mapping)
-    recorder = _OpRecorder(MetaKernelCache() if replay else None)
+    recorder = OpRecorder(MetaKernelCache() if replay else None)
     replayer = Replayer(model) if replay else None
-    with _no_grad_params(model), torch.inference_mode(), _AdaptivePoolAsOp():
+    with _no_grad_params(model), torch.inference_mode(), AdaptivePoolAsOp():
         with replayer.active() if replayer else nullcontext(), recorder, counter:
             model(x)
     per_path = _op_flops_per_path(counter.get_flop_counts(), type(model).__name__)
@@ -409,9 +184,9 @@ def _uncounted(ops: dict[str, int]) -> tuple[str, ...]:
     from torch.utils.flop_counter import flop_registry
 
     counted = {getattr(k, "__name__", str(k)) for k in flop_registry} | {
-        getattr(k, "__name__", str(k)) for k in _NORM_MAPPING
+        getattr(k, "__name__", str(k)) for k in NORM_MAPPING
     }
-    return tuple(sorted(op for op in ops if op not in counted and op not in _SHAPE_OPS))
+    return tuple(sorted(op for op in ops if op not in counted and op not in SHAPE_OPS))
 
 
 def count_module(
@@ -446,11 +221,11 @@ def count_module(
     ctx = sdpa_kernel([SDPBackend.MATH]) if mode != "meta" else nullcontext()
     replay = replay and mode == "meta"
     with ctx, gc_paused():
-        counts, ops = _run(model, x, {**_NORM_MAPPING, **_RESAMPLE_MAPPING}, replay)
+        counts, ops = _run(model, x, {**NORM_MAPPING, **RESAMPLE_MAPPING}, replay)
         acts_counts = None
         if with_acts:
             acts_map = {
-                op: _acts_out
+                op: acts_out
                 for op in (aten.convolution, aten.mm, aten.addmm, aten.bmm, aten.baddbmm)
             }
             acts_counts, _ = _run(model, x, acts_map, replay)
@@ -584,93 +359,12 @@ def _check_eager_memory(
         )
 
 
-# ------------------------------------------------------------------- cross-check counters
-@dataclass(frozen=True)
-class CrossCheck:
-    """One external counter's total on the same model and input, in MACs."""
-
-    counter: str
-    macs: int | None
-    params: int | None
-    misses: str
-    seconds: float
-    error: str = ""
-
-
-#: What each external counter misses, as the column label says it.
-COUNTER_MISSES = {
-    "fvcore": "misses fused SDPA attention; counts BN/LN (2 and 5 per element)",
-    "thop": "misses attention matmuls (functional ops) and SDPA; counts BN",
-    "ptflops": "misses fused SDPA attention and functional matmuls; counts norms and activations",
-}
-COUNTERS = tuple(COUNTER_MISSES)
-
-
-def cross_check(counter: str, model: nn.Module, input_shape: tuple[int, ...]) -> CrossCheck:
-    """Count ``model`` (built on the CPU) with an external counter, eagerly, batch 1."""
-    if counter not in COUNTER_MISSES:
-        raise CountingError(f"unknown counter {counter!r}; valid: {', '.join(COUNTERS)}")
-    model.eval()
-    x = torch.randn(1, *input_shape)
-    start = time.perf_counter()
-    try:
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            macs, params = _COUNTER_FNS[counter](model, x)
-    except Exception as e:  # noqa: BLE001 - third-party counters fail in many ways; report, don't crash
-        return CrossCheck(
-            counter,
-            None,
-            None,
-            COUNTER_MISSES[counter],
-            time.perf_counter() - start,
-            f"{type(e).__name__}: {e}"[:200],
-        )
-    return CrossCheck(
-        counter,
-        int(macs),
-        None if params is None else int(params),
-        COUNTER_MISSES[counter],
-        time.perf_counter() - start,
-    )
-
-
-def _fvcore(model: nn.Module, x: torch.Tensor) -> tuple[float, int | None]:
-    import logging
-
-    from fvcore.nn import FlopCountAnalysis
-
-    logging.getLogger("fvcore").setLevel(logging.ERROR)
-    analysis = FlopCountAnalysis(model, x)
-    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    return analysis.total(), sum(p.numel() for p in model.parameters())
-
-
-def _thop(model: nn.Module, x: torch.Tensor) -> tuple[float, int | None]:
-    import copy
-
-    from thop import profile
-
-    macs, params = profile(copy.deepcopy(model), inputs=(x,), verbose=False)
-    return macs, int(params)
-
-
-def _ptflops(model: nn.Module, x: torch.Tensor) -> tuple[float, int | None]:
-    from ptflops import get_model_complexity_info
-
-    macs, params = get_model_complexity_info(
-        model,
-        tuple(x.shape[1:]),
-        as_strings=False,
-        print_per_layer_stat=False,
-        verbose=False,
-        backend="pytorch",
-    )
-    return macs, params
-
-
-_COUNTER_FNS: dict[str, Callable[[nn.Module, torch.Tensor], tuple[float, int | None]]] = {
-    "fvcore": _fvcore,
-    "thop": _thop,
-    "ptflops": _ptflops,
-}
+__all__ = [
+    "COUNTERS",
+    "COUNTER_MISSES",
+    "CrossCheck",
+    "TracedCount",
+    "count_module",
+    "count_traced",
+    "cross_check",
+]
