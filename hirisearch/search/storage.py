@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -45,6 +46,18 @@ CONSTRAINTS_KEY = "constraints"
 JOURNAL = "study.journal"
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+class _NoInterruptTraceback(logging.Filter):
+    """Drop Optuna's "Trial N failed ... KeyboardInterrupt" warning with its traceback: Ctrl-C
+    inside a trial is reported by the command as one line (a real error propagates anyway)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt))
+
+
+for _handler in logging.getLogger("optuna").handlers:
+    _handler.addFilter(_NoInterruptTraceback())
 
 
 def storage_url(out: Path, storage: str | None, workers: int) -> str:
