@@ -25,6 +25,7 @@ import math
 import os
 import statistics
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -104,13 +105,14 @@ def front_of_first(trials: list[tuple[int, tuple]], k: int) -> np.ndarray:
     return np.array([pts[i] for i in pareto_indices(pts)]) if pts else np.zeros((0, 2))
 
 
-def missing_dependency(strategy: str, space: SearchSpace) -> str | None:
+def missing_dependency(strategy: str, space: SearchSpace, cal: object) -> str | None:
     """Why a strategy's sampler cannot run here (a missing package), or None."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # not the failed trial's traceback
+    warnings.filterwarnings("ignore", message="Clip non-finite")  # GP: invalid trials are inf
     try:
         s = dataclasses.replace(space, strategy=strategy, seed=0)
         # past the random start-up trials (GP: 10), so the model itself is fitted once
-        work_in_memory(s, st.in_memory_study(s, make_sampler(s)), 12)
+        work_in_memory(s, st.in_memory_study(s, make_sampler(s)), 12, calibration=cal)
     except ModuleNotFoundError as e:
         return f"needs {e.name} (not installed)"
     finally:
@@ -148,7 +150,7 @@ def main() -> None:
         table.add_row(name, f"exact ({size:,} configurations)",
                       *[f"100% ({len(front)} points)"] * len(counts), f"{secs:.1f}")  # fmt: skip
         for strategy in args.strategies:
-            why = missing_dependency(strategy, space)
+            why = missing_dependency(strategy, space, cal)
             if why:
                 table.add_row("", strategy, *[why] + ["-"] * (len(counts) - 1), "-")
                 continue
