@@ -12,7 +12,7 @@ predicted from the device's calibration (``hirisearch calibrate``), the same num
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -38,7 +38,14 @@ def _latency_ms(c: Candidate, ctx: EvalContext) -> float:
         raise SpecError("predicted latency needs a calibration; run `hirisearch calibrate`")
     if c.tree is None:
         raise SpecError("predicted latency of an invalid candidate")
-    return predict_latency_ms(c.tree, ctx.calibration)
+    # A trial reads it up to three times (budget, objective, record) and samplers revisit
+    # configurations: the tree walk is done once per candidate and calibration.
+    hit = c.memo.get("latency_ms")
+    if hit is not None and hit[0] is ctx.calibration:
+        return hit[1]
+    value = predict_latency_ms(c.tree, ctx.calibration)
+    c.memo["latency_ms"] = (ctx.calibration, value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,8 @@ class Candidate:
     plan: Any = None
     tree: CostNode | None = None
     error: str | None = None
+    #: Numbers derived from the candidate, computed once (see :func:`_latency_ms`).
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def valid(self) -> bool:

@@ -126,7 +126,7 @@ def work_in_memory(
     """One worker's loop on the run folder's storage (see the module docstring)."""
     runner = TrialRunner(space, EvalContext(calibration))
     mem = st.in_memory_study(space, make_sampler(space))
-    persisted = st.trials(study, TrialState.COMPLETE)
+    persisted = st.sampler_trials(study)
     if persisted:
         mem.add_trials(persisted)
     remaining = target - len(persisted)

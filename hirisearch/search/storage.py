@@ -7,21 +7,30 @@
 - ``postgresql://...``: one study shared by processes on many machines (each with its own
   ``--out``); trials of dead workers are failed by Optuna's heartbeat.
 
-Constraints are recorded as Optuna records them (``Trial.set_constraint`` / ``create_trial(...,
-constraints=...)``: one value per bound, <= 0 feasible), so ``study.best_trials`` and
-optuna-dashboard show the constrained front.
+Constraints: one value per bound plus validity, <= 0 feasible. The sampler's in-memory trials carry
+them as ``Trial.set_constraint`` writes them (one system attribute per name); the stored study
+carries them as one list under the system attribute ``constraints``, the form both Optuna
+(``FrozenTrial.constraints``, ``study.best_trials``) and optuna-dashboard (per-trial
+``constraints``, its feasible / infeasible marking and Pareto-front plot) read. The names of the
+list's positions are the study user attribute :data:`CONSTRAINT_NAMES`.
+
+Writes of a single worker go to the journal in batches (:func:`add_trials`): one file lock and one
+``fsync`` per batch instead of per trial, through Optuna's public journal backend interface.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import optuna
+from optuna.storages.journal import BaseJournalBackend as JournalBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from hirisearch.errors import HirisearchError
@@ -30,12 +39,28 @@ from hirisearch.search.types import SearchError, SearchSpace
 ATTR = "hirisearch"  # user attribute holding a trial's evaluation (one storage write)
 SURPLUS = "hirisearch:surplus"  # user attribute of a trial asked beyond the requested count
 FINGERPRINT = "hirisearch:space"  # study user attribute: the space the study was made from
+CONSTRAINT_NAMES = "hirisearch:constraints"  # study user attribute: names of the list positions
+#: The system attribute Optuna's list form of constraints lives under (read by Optuna and by
+#: optuna-dashboard, which reads no other form).
+CONSTRAINTS_KEY = "constraints"
 JOURNAL = "study.journal"
 
 # Optuna logs a failed trial (a Ctrl-C inside an objective too) as a warning with a traceback;
 # hirisearch records each trial's error in results.json and prints one line, so only Optuna's
 # errors reach the terminal.
 optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+class _NoInterruptTraceback(logging.Filter):
+    """Drop Optuna's "Trial N failed ... KeyboardInterrupt" warning with its traceback: Ctrl-C
+    inside a trial is reported by the command as one line (a real error propagates anyway)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt))
+
+
+for _handler in logging.getLogger("optuna").handlers:
+    _handler.addFilter(_NoInterruptTraceback())
 
 
 def storage_url(out: Path, storage: str | None, workers: int) -> str:
@@ -80,7 +105,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         if url.startswith("journal:"):
             from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-            return JournalStorage(JournalFileBackend(url[len("journal:") :]))
+            return JournalStorage(BatchingBackend(JournalFileBackend(url[len("journal:") :])))
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
@@ -113,6 +138,13 @@ def fingerprint(space: SearchSpace) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def constraint_names(space: SearchSpace) -> list[str]:
+    """The names of a trial's constraints, in order: validity, then one per bound."""
+    from hirisearch.search.budget import bound_labels
+
+    return ["valid", *bound_labels(space.budgets)]
+
+
 def open_study(
     space: SearchSpace,
     storage: optuna.storages.BaseStorage,
@@ -135,6 +167,7 @@ def open_study(
     have = study.user_attrs.get(FINGERPRINT)
     if have is None:
         study.set_user_attr(FINGERPRINT, fp)
+        study.set_user_attr(CONSTRAINT_NAMES, constraint_names(space))
     elif have != fp:
         raise SearchError(
             f"study {name!r} was made from a different search space (axes, budgets, objectives or "
@@ -179,14 +212,65 @@ def trials(study: optuna.Study, *states: TrialState) -> list[FrozenTrial]:
     return study.get_trials(deepcopy=False, states=states or None)
 
 
+def _with_system_attrs(trial: FrozenTrial, system_attrs: dict[str, Any]) -> FrozenTrial:
+    """A copy of ``trial`` with other system attributes (``trial_id`` is not stored: the storage
+    numbers the trial it adds)."""
+    return FrozenTrial(
+        number=trial.number,
+        state=trial.state,
+        value=None,
+        values=trial.values,
+        datetime_start=trial.datetime_start,
+        datetime_complete=trial.datetime_complete,
+        params=trial.params,
+        distributions=trial.distributions,
+        user_attrs=trial.user_attrs,
+        system_attrs=system_attrs,
+        intermediate_values=trial.intermediate_values,
+        trial_id=trial.number,
+    )
+
+
+def listed_constraints(trial: FrozenTrial) -> FrozenTrial:
+    """``trial`` with its named constraints (``Trial.set_constraint``) as one list under
+    :data:`CONSTRAINTS_KEY`, in the order they were set."""
+    prefix = CONSTRAINTS_KEY + ":"
+    named = trial.constraints
+    attrs = {k: v for k, v in trial.system_attrs.items() if not k.startswith(prefix)}
+    attrs[CONSTRAINTS_KEY] = list(named.values())
+    return _with_system_attrs(trial, attrs)
+
+
+def named_constraints(trial: FrozenTrial, names: Sequence[str]) -> FrozenTrial:
+    """A stored trial as the sampler's in-memory trials are: one ``constraints:NAME`` each."""
+    values = trial.system_attrs.get(CONSTRAINTS_KEY)
+    if values is None:
+        return trial
+    attrs = {k: v for k, v in trial.system_attrs.items() if k != CONSTRAINTS_KEY}
+    attrs.update({f"{CONSTRAINTS_KEY}:{n}": v for n, v in zip(names, values, strict=True)})
+    return _with_system_attrs(trial, attrs)
+
+
 def add_trials(study: optuna.Study, finished: Sequence[FrozenTrial]) -> None:
-    """Record finished trials (values, params, attributes and constraints) in ``study``."""
-    study.add_trials(finished)
+    """Record finished trials (values, params, attributes and constraints) in ``study``; on a
+    journal file, in one write (the caller is the only process writing this study)."""
+    with BatchingBackend.hold():
+        study.add_trials([listed_constraints(t) for t in finished])
 
 
-def constraints_of(trial: FrozenTrial) -> dict[str, float]:
-    """The trial's constraints as Optuna records them (<= 0 feasible)."""
-    return trial.constraints
+def sampler_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The COMPLETE trials of a stored study as the sampler's own trials carry them (named
+    constraints), so a resumed sampler sees one form (the GP sampler needs one set of names)."""
+    names = study.user_attrs.get(CONSTRAINT_NAMES)
+    done = trials(study, TrialState.COMPLETE)
+    return [named_constraints(t, names) for t in done] if names else done
+
+
+def constraints_of(study: optuna.Study, trial: FrozenTrial) -> dict[str, float]:
+    """A stored trial's constraints by name (<= 0 feasible)."""
+    values = list(trial.constraints.values())
+    names = study.user_attrs.get(CONSTRAINT_NAMES) or [str(i) for i in range(len(values))]
+    return dict(zip(names, values, strict=True))
 
 
 def set_constraints(trial: optuna.Trial, constraints: dict[str, float]) -> None:
@@ -210,3 +294,60 @@ def has_study(url: str) -> bool:
     if url.startswith("sqlite:///"):
         return Path(url[len("sqlite:///") :]).exists()
     return False
+
+
+class BatchingBackend(JournalBackend):
+    """A journal backend that forwards to a :class:`JournalFileBackend`, holding the logs appended
+    inside :meth:`hold` and writing them at its end in one ``append_logs`` call (one lock, one
+    ``fsync``). Reads see the held logs, so the storage stays consistent meanwhile.
+
+    Holding assumes no other process appends to the file meanwhile: it is used by the single
+    worker of a run folder (held exclusively), never by shared-storage workers.
+    """
+
+    _holding = False
+    _held_by: ClassVar[list[BatchingBackend]] = []
+
+    def __init__(self, inner: JournalBackend) -> None:
+        self._inner = inner
+        self._in_file: int | None = None  # logs in the file, as of the storage's last read
+        self._held: list[dict[str, Any]] = []
+
+    def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
+        if not self._held:
+            logs = list(self._inner.read_logs(log_number_from))
+            self._in_file = log_number_from + len(logs)
+            return logs
+        in_file = self._in_file or 0
+        logs = list(self._inner.read_logs(log_number_from)) if log_number_from < in_file else []
+        return logs + self._held[max(0, log_number_from - in_file) :]
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        if not BatchingBackend._holding or self._in_file is None:
+            self._inner.append_logs(logs)
+            return
+        if not self._held:
+            BatchingBackend._held_by.append(self)
+        self._held.extend(logs)
+
+    def flush(self) -> None:
+        if self._held:
+            self._inner.append_logs(self._held)
+            self._in_file = (self._in_file or 0) + len(self._held)
+            self._held = []
+
+    @classmethod
+    @contextmanager
+    def hold(cls) -> Iterator[None]:
+        """Hold the appended logs of every batching backend until the block ends."""
+        if cls._holding:
+            yield
+            return
+        cls._holding = True
+        try:
+            yield
+        finally:
+            cls._holding = False
+            backends, cls._held_by = cls._held_by, []
+            for b in backends:
+                b.flush()
