@@ -45,10 +45,7 @@ CONSTRAINT_NAMES = "hirisearch:constraints"  # study user attribute: names of th
 CONSTRAINTS_KEY = "constraints"
 JOURNAL = "study.journal"
 
-# Optuna logs a failed trial (a Ctrl-C inside an objective too) as a warning with a traceback;
-# hirisearch records each trial's error in results.json and prints one line, so only Optuna's
-# errors reach the terminal.
-optuna.logging.set_verbosity(optuna.logging.ERROR)
+optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 class _NoInterruptTraceback(logging.Filter):
