@@ -71,3 +71,11 @@ class MemoryBudgetError(HirisearchError):
     """A configuration's estimated memory exceeds what the device has (refused before allocating)."""
 
     exit_code = 2
+
+
+class Pruned(Exception):  # noqa: N818 - named as the user raises it: ``raise hirisearch.Pruned``
+    """Raised by a search objective to stop its trial early (typically once ``should_prune()``
+    answered true); the trial is recorded as pruned with its last reported value.
+
+    Not a :class:`HirisearchError`: it reports no problem, it ends a trial.
+    """
