@@ -32,6 +32,7 @@ from hirisearch.search.results import (
     pareto_entries,
     write_documents,
 )
+from hirisearch.search.retry import retrying
 from hirisearch.search.strategies import STRATEGIES
 from hirisearch.search.types import SearchError, SearchSpace
 
@@ -245,8 +246,8 @@ def _run_workers(
             p.start()  # a spawned child copies the environment when it starts
     try:
         while any(p.is_alive() for p in procs):
-            if progress:
-                progress(_progress_of(space, study, target))
+            if progress:  # the workers ride out a database restart; so does the progress bar
+                progress(retrying(lambda: _progress_of(space, study, target), what="progress"))
             time.sleep(0.5)
     except KeyboardInterrupt:
         interrupt.handled()
