@@ -144,8 +144,10 @@ def search(
     trials: int | None = None,
     resume: bool = False,
     storage: str | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     verify: bool = True,
+    allow_code: bool = False,
+    gpus: Sequence[str | int] = (),
 ) -> SearchResult:
     """Run (or, with ``resume``, continue) the search a space file describes; its run folder
     holds the study, ``results.json`` and the reports, as ``hirisearch search`` writes them.
@@ -154,8 +156,11 @@ def search(
         out: the run folder (default: ``reports/<timestamp>-<space name>``).
         trials: override the space file's trial count.
         storage: an Optuna storage URL shared by several machines (default: a file in ``out``).
-        workers: worker processes on this machine.
+        workers: worker processes on this machine (default: 1, or one per ``gpus`` device).
         verify: re-count the Pareto configurations with the traced counter (imports torch).
+        allow_code: import and run the code the space's ``module:function`` objectives name
+            (refused otherwise, before anything is imported).
+        gpus: device ids: one worker process per device, with ``CUDA_VISIBLE_DEVICES`` set.
     """
     from hirisearch.search.run import SearchOptions, default_run_dir, run_search
     from hirisearch.search.space import load_space
@@ -167,7 +172,9 @@ def search(
         storage=storage,
         study=Path(space).stem,
         resume=resume,
-        workers=workers,
+        workers=workers or max(len(gpus), 1),
         verify=verify,
+        allow_code=allow_code,
+        gpus=tuple(str(g) for g in gpus),
     )
     return run_search(sp, opts)
