@@ -7,7 +7,7 @@ subclasses with a one-line message (``e.one_line()``); nothing here prints or ex
     >>> import hirisearch
     >>> r = hirisearch.profile("specs/s.yaml", img_size=448, trace=False)
     >>> round(r.gmacs, 3), r.params
-    (4.965, 20679464)
+    (4.965, 20684264)
 
 torch is imported only by what needs a model: :func:`build`, a traced count (``trace=True``),
 and targets without an analytic cost (``timm:``).
@@ -148,6 +148,7 @@ def search(
     verify: bool = True,
     allow_code: bool = False,
     gpus: Sequence[str | int] = (),
+    calibration: str | os.PathLike[str] | None = None,
 ) -> SearchResult:
     """Run (or, with ``resume``, continue) the search a space file describes; its run folder
     holds the study, ``results.json`` and the reports, as ``hirisearch search`` writes them.
@@ -161,6 +162,8 @@ def search(
         allow_code: import and run the code the space's ``module:function`` objectives name
             (refused otherwise, before anything is imported).
         gpus: device ids: one worker process per device, with ``CUDA_VISIBLE_DEVICES`` set.
+        calibration: the latency calibration file for ``latency_ms`` budgets and objectives
+            (default: the one ``hirisearch calibrate`` stored for the space's device).
     """
     from hirisearch.search.run import SearchOptions, default_run_dir, run_search
     from hirisearch.search.space import load_space
@@ -176,5 +179,6 @@ def search(
         verify=verify,
         allow_code=allow_code,
         gpus=tuple(str(g) for g in gpus),
+        calibration=calibration,
     )
     return run_search(sp, opts)

@@ -4,17 +4,15 @@ line on stderr and a non-zero exit code here, and only here."""
 from __future__ import annotations
 
 import functools
-import json
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any
 
 import typer
-from rich.console import Console
 
 from hirisearch import interrupt
+from hirisearch.commands import bench, compare, core, report, search, sweep
+from hirisearch.commands.common import EXIT_INTERRUPTED, err_console, error_line
 from hirisearch.errors import HirisearchError
 
 app = typer.Typer(
@@ -26,17 +24,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_INTERNAL = 70
-EXIT_INTERRUPTED = interrupt.EXIT_INTERRUPTED
-
-
-def error_line(message: str) -> str:
-    return "hirisearch: error: " + " ".join(str(message).split())
 
 
 @contextmanager
@@ -59,80 +48,31 @@ def error_boundary() -> Iterator[None]:
         raise typer.Exit(getattr(e, "exit_code", EXIT_INTERNAL)) from None
 
 
-def command(**kwargs: Any) -> Callable[[F], F]:
-    """``app.command`` with the error boundary around the body."""
+def with_error_boundary(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with the error boundary around its body (Typer reads the wrapped signature)."""
 
-    def wrap(fn: F) -> F:
-        @functools.wraps(fn)
-        def inner(*a: Any, **kw: Any) -> Any:
-            with error_boundary():
-                return fn(*a, **kw)
+    @functools.wraps(fn)
+    def inner(*a: Any, **kw: Any) -> Any:
+        with error_boundary():
+            return fn(*a, **kw)
 
-        app.command(**kwargs)(inner)
-        return fn
-
-    return wrap
+    return inner
 
 
-def split_refs_and_sizes(
-    args: Sequence[str], sizes: Sequence[int] | None
-) -> tuple[list[str], list[int]]:
-    """``--res 224 384 448``: Click options take one value, so bare integers that follow among the
-    positional arguments are resolutions too (a spec path is never a bare integer)."""
-    refs, res = [], list(sizes or [])
-    for a in args:
-        if a.isdigit() and not Path(a).exists():
-            res.append(int(a))
-        else:
-            refs.append(a)
-    if not refs:
-        raise HirisearchError("expected at least one spec file or model name")
-    from hirisearch.limits import MAX_IMG_SIZE
-
-    for r in res:
-        if not 0 < r <= MAX_IMG_SIZE:
-            raise HirisearchError(
-                f"--res must be a positive integer <= {MAX_IMG_SIZE}, but got {r}"
-            )
-    return refs, res
-
-
-Refs = Annotated[
-    list[str], typer.Argument(help="Spec files (or timm:<name>); bare integers are resolutions.")
-]
-Res = Annotated[
-    list[int] | None, typer.Option("--res", "-r", help="Input resolution(s); repeat or list them.")
-]
-
-
-def parse_counters(value: str | None) -> list[str]:
-    if not value:
-        return []
-    from hirisearch.cost.counters import COUNTERS
-
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    for n in names:
-        if n not in COUNTERS:
-            raise HirisearchError(
-                f"--counters: unknown counter {n!r}; valid: {', '.join(COUNTERS)}"
-            )
-    return names
-
-
-def emit_json(doc: Any) -> None:
-    """One compact JSON document per line on stdout."""
-    sys.stdout.write(json.dumps(doc, default=_json_default) + "\n")
-    sys.stdout.flush()
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "to_json"):
-        return o.to_json()
-    if isinstance(o, (set, frozenset, tuple)):
-        return list(o)
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+#: Every command, registered here and only here: (name, function).
+COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
+    ("profile", core.profile),
+    ("compare", compare.compare),
+    ("sweep", sweep.sweep),
+    ("bench", bench.bench),
+    ("calibrate", bench.calibrate),
+    ("search", search.search),
+    ("report", report.report),
+    ("validate", core.validate),
+    ("list", core.list_),
+)
+for _name, _fn in COMMANDS:
+    app.command(name=_name)(with_error_boundary(_fn))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,9 +104,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
     return rv if isinstance(rv, int) else 0
 
-
-# Commands register themselves on ``app`` when their modules are imported.
-import hirisearch.commands  # noqa: E402,F401
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -6,12 +6,12 @@ the first model's at the same resolution and the grid of the last stage's output
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hirisearch.profile import ProfileResult, profile_target
-from hirisearch.targets import Target, resolve
+from hirisearch.targets import Target
 
 if TYPE_CHECKING:
     from hirisearch.report.plots import ScalingSeries
@@ -73,14 +73,34 @@ def out_grid(target: Target, plan: Any, img_size: int) -> tuple[int, int] | None
     return ext.out_grid(img_size) if ext is not None and hasattr(ext, "out_grid") else None
 
 
-def compare(refs: Sequence[str], img_sizes: Sequence[int], *, traced: bool = True) -> CompareResult:
+def compare(
+    refs: Sequence[str],
+    img_sizes: Sequence[int],
+    *,
+    traced: bool = True,
+    convention: str = "ours",
+    kwargs: Mapping[str, Any] | None = None,
+    input_shape: Sequence[int] | None = None,
+) -> CompareResult:
     """Profile every model in ``refs`` at every size in ``img_sizes`` (each model's own size when
-    empty). Every model and size is checked before any is counted, so a bad input fails fast."""
-    return compare_targets([resolve(ref) for ref in refs], img_sizes, traced=traced)
+    empty). Every model and size is checked before any is counted, so a bad input fails fast.
+
+    ``convention`` is passed to :func:`~hirisearch.profile.profile_target` (``"fvcore"``: as
+    fvcore counts); ``kwargs`` and ``input_shape`` go to the code targets among ``refs``
+    (:func:`hirisearch.code_targets.resolve_targets`).
+    """
+    from hirisearch.code_targets import resolve_targets
+
+    targets = resolve_targets(refs, kwargs=kwargs, input_shape=input_shape)
+    return compare_targets(targets, img_sizes, traced=traced, convention=convention)
 
 
 def compare_targets(
-    targets: Sequence[Target], img_sizes: Sequence[int], *, traced: bool = True
+    targets: Sequence[Target],
+    img_sizes: Sequence[int],
+    *,
+    traced: bool = True,
+    convention: str = "ours",
 ) -> CompareResult:
     """:func:`compare` over resolved targets."""
     cells: list[tuple[Target, Any, int]] = []
@@ -90,7 +110,9 @@ def compare_targets(
             if plan is None:
                 t.input_shape(size)  # external models check the resolution here
             cells.append((t, plan, size))
-    profiles = [profile_target(t, size, traced=traced) for t, _, size in cells]
+    profiles = [
+        profile_target(t, size, traced=traced, convention=convention) for t, _, size in cells
+    ]
     first = {p.img_size: p.macs for p in profiles if p.spec == targets[0].ref}
     rows = []
     for (t, plan, size), p in zip(cells, profiles, strict=True):

@@ -57,6 +57,13 @@ class UnknownModelError(HirisearchError):
     exit_code = 2
 
 
+class FactoryError(HirisearchError):
+    """User code named as a target (``module:callable``, ``file.py:callable``, ``torchvision:``)
+    failed to import or build, or built something that is not a module."""
+
+    exit_code = 2
+
+
 class CountingError(HirisearchError):
     """A counter failed on a model."""
 
@@ -69,6 +76,44 @@ class DeviceError(HirisearchError):
 
 class MemoryBudgetError(HirisearchError):
     """A configuration's estimated memory exceeds what the device has (refused before allocating)."""
+
+    exit_code = 2
+
+
+class CalibrationError(HirisearchError):
+    """No calibration for a device, or an unreadable calibration file."""
+
+    exit_code = 2
+
+
+class RunDirBusyError(HirisearchError):
+    """Another hirisearch process is writing to the same run folder."""
+
+    exit_code = 3
+
+
+class SearchError(HirisearchError):
+    """A search cannot start or continue (storage, run folder, resume)."""
+
+    exit_code = 2
+
+
+class ExactError(HirisearchError):
+    """The exact mode cannot evaluate this space."""
+
+    exit_code = 2
+
+
+class ObjectiveError(HirisearchError):
+    """A user objective failed or returned something that is not a finite number."""
+
+
+class ProxyError(HirisearchError):
+    """A proxy could not be computed on a model."""
+
+
+class ResultsError(HirisearchError):
+    """A ``results.json`` that is missing, not JSON, or not of the documented schema."""
 
     exit_code = 2
 

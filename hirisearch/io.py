@@ -15,13 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hirisearch.errors import HirisearchError
-
-
-class RunDirBusyError(HirisearchError):
-    """Another hirisearch process is writing to the same run folder."""
-
-    exit_code = 3
+from hirisearch.errors import RunDirBusyError
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -46,10 +40,11 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 
 def atomic_write_json(path: str | os.PathLike[str], doc: Any) -> Path:
-    return atomic_write_text(path, json.dumps(doc, indent=2, default=_default) + "\n")
+    return atomic_write_text(path, json.dumps(doc, indent=2, default=json_default) + "\n")
 
 
-def _default(o: Any) -> Any:
+def json_default(o: Any) -> Any:
+    """``json.dumps(default=...)``: results (``to_json()``), sets and tuples, paths."""
     if hasattr(o, "to_json"):
         return o.to_json()
     if isinstance(o, (set, frozenset, tuple)):

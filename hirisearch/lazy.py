@@ -1,28 +1,15 @@
-"""Names resolved on first use, so that torch-free modules can point at their torch halves.
+"""Callables resolved on first use, so that torch-free modules can point at their torch halves.
 
 A model family's spec, plan and analytic cost import no torch; its ``nn.Module`` classes live in a
-sibling ``*_nn`` module that is imported only when a model is built. :func:`lazy_attrs` gives the
-torch-free module a PEP 562 ``__getattr__`` that forwards those names, and :class:`LazyCallable`
-stands for a builder in a registry record.
+sibling ``*_nn`` module that is imported only when a model is built. :class:`LazyCallable` stands
+for such a builder in a registry record (``Family.build``, ``EXTERNAL_PREFIXES``).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
-
-
-def lazy_attrs(module: str, target: str, names: Iterable[str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` for ``module`` that imports ``target`` for any of ``names``."""
-    forwarded = frozenset(names)
-
-    def __getattr__(name: str) -> Any:
-        if name in forwarded:
-            return getattr(importlib.import_module(target), name)
-        raise AttributeError(f"module {module!r} has no attribute {name!r}")
-
-    return __getattr__
 
 
 class LazyCallable:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hirisearch.cost.convention import CONVENTION
+from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE
 from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import CountingError, HirisearchError
 from hirisearch.limits import MAX_BATCH, TRACED_MODULE_LIMIT
@@ -17,6 +17,8 @@ from hirisearch.targets import Target
 if TYPE_CHECKING:  # the counters import torch: only a traced count loads them
     from hirisearch.cost.counters import CrossCheck, TracedCount
 
+#: ``--convention fvcore``: GFLOPs as fvcore counts them (see :func:`profile_target`).
+FVCORE = "fvcore"
 #: Analytic and traced MACs must agree within this relative tolerance, or the profile flags it.
 AGREEMENT_TOLERANCE = 1e-3
 #: Tensors larger than this many elements cannot be sized by torch (bytes must fit in 64 bits).
@@ -74,8 +76,9 @@ class SectionResult:
     macs_traced: int | None
     share: float
     out_shape: tuple[int, ...]
-    acts: int
+    acts: int | None  # None: no analytic model (activations come from it)
     norm: int
+    macs_analytic: int | None = None  # None: no analytic model (or another convention)
 
 
 @dataclass(frozen=True)
@@ -139,19 +142,29 @@ def _categories(cost: Cost) -> dict[str, int]:
     }
 
 
+def _traced_macs(traced: TracedCount | None, path: str, fvcore: bool) -> int | None:
+    """A module's traced MACs; under ``fvcore``, with its norms and resampling added."""
+    t = traced.per_path.get(path) if traced is not None else None
+    if t is None or traced is None:
+        return None
+    return t.macs + (t.norm + traced.resample.get(path, 0) if fvcore else 0)
+
+
 def _sections(
     tree: CostNode | None,
     traced: TracedCount | None,
     sections: Sequence[tuple[str, str]],
     total_macs: int,
     batch: int,
+    fvcore: bool = False,
 ) -> tuple[SectionResult, ...]:
     rows = []
     for label, path in sections:
         node = tree.child(path) if tree is not None else None
         t = traced.per_path.get(path) if traced is not None else None
         cost = node.total.scaled(batch) if node is not None else (t or Cost())
-        macs = cost.macs
+        macs_traced = _traced_macs(traced, path, fvcore)
+        macs = cost.macs if node is not None else (macs_traced or 0)
         rows.append(
             SectionResult(
                 name=label,
@@ -159,11 +172,12 @@ def _sections(
                 depth=1,
                 params=cost.params,
                 macs=macs,
-                macs_traced=None if t is None else t.macs,
+                macs_traced=macs_traced,
                 share=macs / total_macs if total_macs else 0.0,
                 out_shape=(batch, *node.out_shape) if node is not None and node.out_shape else (),
-                acts=cost.acts,
+                acts=cost.acts if node is not None else None,
                 norm=cost.norm,
+                macs_analytic=cost.macs if node is not None else None,
             )
         )
     return tuple(rows)
@@ -196,6 +210,42 @@ def _detail_rows(
                     out_shape=(batch, *node.out_shape) if node.out_shape else (),
                     acts=cost.acts,
                     norm=cost.norm,
+                    macs_analytic=cost.macs,
+                )
+            )
+    return tuple(rows)
+
+
+def _traced_rows(
+    traced: TracedCount,
+    sections: tuple[SectionResult, ...],
+    depth: int,
+    total_macs: int,
+    fvcore: bool = False,
+) -> tuple[SectionResult, ...]:
+    """As :func:`_detail_rows` from the traced count alone (no analytic columns), in module
+    order."""
+    rows = []
+    for section in sections:
+        rows.append(section)
+        prefix = section.path + "."
+        for path, cost in traced.per_path.items():
+            below = path.count(".") - section.path.count(".")
+            if not path.startswith(prefix) or below >= depth:
+                continue
+            macs = _traced_macs(traced, path, fvcore) or 0
+            rows.append(
+                SectionResult(
+                    name=path.rsplit(".", 1)[-1],
+                    path=path,
+                    depth=below + 1,
+                    params=cost.params,
+                    macs=macs,
+                    macs_traced=macs,
+                    share=macs / total_macs if total_macs else 0.0,
+                    out_shape=(),
+                    acts=None,
+                    norm=cost.norm,
                 )
             )
     return tuple(rows)
@@ -223,9 +273,10 @@ def profile_target(
         depth: 1 shows the stages; larger values add module rows down to that depth.
         traced: run the meta-device traced count next to the analytic cost.
         counters: external cross-check counters (``fvcore``, ``thop``, ``ptflops``), run eagerly.
-        convention: ``"ours"``, or another project's counting path the family provides (e.g.
-            ``"piip"``); then the analytic cost follows that path and no traced count is run
-            (it measures our convention).
+        convention: ``"ours"``; ``"fvcore"``: GFLOPs as fvcore counts them (our MACs plus norms,
+            upsampling and adaptive pooling, from the traced count); or another project's
+            counting path the family provides (e.g. ``"piip"``); then the analytic cost follows
+            that path and no traced count is run (it measures our convention).
         trace_limit: skip the traced count (with a note) above this many modules; None: no limit.
     """
     if not 1 <= batch <= MAX_BATCH:
@@ -235,7 +286,12 @@ def profile_target(
     for c in counters:
         if c not in COUNTERS:
             raise CountingError(f"unknown counter {c!r}; valid: {', '.join(COUNTERS)}")
-    other = target.convention(convention)
+    fvcore = convention == FVCORE
+    if fvcore and not traced:
+        raise CountingError(
+            "--convention fvcore is computed from the traced count: drop --no-trace"
+        )
+    other = None if fvcore else target.convention(convention)
     plan = target.plan(img_size)
     size = plan.img_size if plan is not None else (img_size or target.default_img_size)
     tree = target.cost(plan) if plan is not None else None
@@ -256,11 +312,16 @@ def profile_target(
                 if tree is not None
                 else None
             )
-            tc = count_traced(build, input_shape, batch=batch, eager_bytes=eager_bytes)
+            source = None if target.has_analytic else target.ref
+            tc = count_traced(
+                build, input_shape, batch=batch, eager_bytes=eager_bytes, source=source
+            )
         except CountingError as e:
-            if tree is None:
+            if tree is None or fvcore:
                 raise
             skipped = f"traced count failed: {e.one_line()}; analytic count only"
+    if fvcore and tc is None:
+        raise CountingError(f"--convention fvcore needs the traced count, but {skipped}")
     if skipped:
         warnings.append(skipped)
     if tree is not None:
@@ -271,6 +332,10 @@ def profile_target(
         macs_analytic = None
     macs = total.macs
     agreement = None
+    macs_traced = None if tc is None else tc.total.macs
+    if fvcore and tc is not None:  # the traced count in fvcore's terms, analytic columns blank
+        total, macs_analytic = tc.total, None
+        macs = macs_traced = _traced_macs(tc, "", True) or 0
     if tc is not None and macs_analytic is not None:
         agreement = (tc.total.macs - macs_analytic) / macs_analytic if macs_analytic else 0.0
         if abs(agreement) > AGREEMENT_TOLERANCE:
@@ -280,7 +345,13 @@ def profile_target(
     if tc is not None and tc.note:
         warnings.append(tc.note)
     sections = target.sections(plan) or (_top_level_sections(tc) if tc is not None else ())
-    stage_rows = _sections(tree, tc, sections, macs, batch)
+    stage_rows = _sections(None if fvcore else tree, tc, sections, macs, batch, fvcore)
+    if depth <= 1:
+        rows: tuple[SectionResult, ...] = ()
+    elif tree is not None and not fvcore:
+        rows = _detail_rows(tree, tc, stage_rows, depth, macs, batch)
+    else:
+        rows = _traced_rows(tc, stage_rows, depth, macs, fvcore) if tc is not None else ()
     results = []
     for name in counters:
         from hirisearch.cost.counters import cross_check
@@ -295,24 +366,28 @@ def profile_target(
         input_shape=(batch, *input_shape),
         batch=batch,
         dtype="fp32",
-        convention=CONVENTION if other is None else other.description,
+        convention=CONVENTION_FVCORE
+        if fvcore
+        else CONVENTION
+        if other is None
+        else other.description,
         params=total.params,
         macs=macs,
         macs_analytic=macs_analytic,
-        macs_traced=None if tc is None else tc.total.macs,
+        macs_traced=macs_traced,
         agreement=agreement,
         norm=total.norm,
-        acts=total.acts if tree is not None and other is None else None,
+        acts=total.acts if tree is not None and other is None and not fvcore else None,
         categories=_categories(total),
-        categories_traced=None if tc is None else _categories(tc.total),
+        categories_traced=None
+        if tc is None
+        else {**_categories(tc.total), "resample": tc.resample.get("", 0)},
         traced_mode=None if tc is None else tc.mode,
         traced_note=skipped if tc is None else tc.note,
         traced_seconds=None if tc is None else tc.seconds,
         uncounted_ops=() if tc is None else tc.uncounted_ops,
         stages=stage_rows,
-        rows=_detail_rows(tree, tc, stage_rows, depth, macs, batch)
-        if (tree is not None and depth > 1)
-        else (),
+        rows=rows,
         counters=tuple(results),
         warnings=tuple(warnings),
     )

@@ -69,7 +69,9 @@ def _point(target: Target, size: int, batch: int) -> tuple[int, int]:
         return total.params, total.macs * batch
     from hirisearch.cost.counters import count_traced  # torch: only for models without a spec
 
-    tc = count_traced(target.builder(size), target.input_shape(size), batch=batch)
+    tc = count_traced(
+        target.builder(size), target.input_shape(size), batch=batch, source=target.ref
+    )
     return tc.total.params, tc.total.macs
 
 

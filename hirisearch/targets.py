@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hirisearch.cost.types import CostNode
-from hirisearch.errors import CountingError, SpecError
+from hirisearch.errors import CountingError, HirisearchError, SpecError
 from hirisearch.lazy import LazyCallable
 from hirisearch.models import Family, get_family
 from hirisearch.models.base import Convention, SpecBase
@@ -60,7 +60,7 @@ class Target:
             return None
         found = {c.name: c for c in (self._family.conventions if self._family else ())}
         if name not in found:
-            valid = ", ".join([OUR_CONVENTION, *found])
+            valid = ", ".join([OUR_CONVENTION, "fvcore", *found])
             raise CountingError(
                 f"convention {name!r} is not available for {self.ref}; valid: {valid}"
             )
@@ -99,9 +99,20 @@ def target_from_spec(spec: SpecBase, ref: str) -> Target:
     )
 
 
-def resolve(ref: str) -> Target:
-    """Turn a command-line reference (a spec path, or ``prefix:name``) into a :class:`Target`."""
+def resolve(ref: str, **options: Any) -> Target:
+    """Turn a command-line reference (a spec path, ``prefix:name``, ``torchvision:<name>``,
+    ``module.path:callable`` or ``file.py:callable``) into a :class:`Target`.
+
+    ``options`` (``kwargs``, ``input_shape``) are for code targets (:mod:`hirisearch.code_targets`).
+    """
+    from hirisearch.code_targets import is_code_ref, resolve_code
+
     prefix, sep, rest = ref.partition(":")
-    if sep and prefix in EXTERNAL_PREFIXES and not Path(ref).exists():
+    external = sep and prefix in EXTERNAL_PREFIXES and not Path(ref).exists()
+    if not external and is_code_ref(ref):
+        return resolve_code(ref, **options)
+    if any(options.values()):
+        raise HirisearchError(f"{ref}: kwargs and input_shape apply to code targets only")
+    if external:
         return EXTERNAL_PREFIXES[prefix](rest)
     return target_from_spec(load_spec(ref), ref)

@@ -1,10 +1,1 @@
-"""CLI commands, one module per area; importing a module registers its commands on the app."""
-
-from hirisearch.commands import (  # noqa: F401
-    bench,
-    compare,
-    core,
-    report,
-    search,
-    sweep,
-)
+"""CLI commands, one module per area; :mod:`hirisearch.cli` registers each one explicitly."""

@@ -8,17 +8,21 @@ from typing import Annotated, Any
 import typer
 
 from hirisearch import interrupt
-from hirisearch.cli import (
+from hirisearch.commands.common import (
     EXIT_INTERRUPTED,
+    InputShape,
+    Kwargs,
+    NoReport,
+    Out,
     Refs,
     Res,
-    command,
     console,
     emit_json,
     err_console,
+    resolve_refs,
+    save_run,
     split_refs_and_sizes,
 )
-from hirisearch.commands.report import NoReport, Out, save_run
 from hirisearch.errors import HirisearchError
 
 Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
@@ -60,7 +64,6 @@ def _render(results: list[Any], predicted: bool) -> None:
         err_console.print(f"hirisearch: {level}: {text}", markup=False)
 
 
-@command()
 def bench(
     ctx: typer.Context,
     refs: Refs,
@@ -90,20 +93,21 @@ def bench(
     clock: Clock = "wall",
     out: Out = None,
     no_report: NoReport = False,
+    kwargs: Kwargs = None,
+    input_shape: InputShape = None,
 ) -> None:
     """Measure latency, throughput, achieved GFLOP/s and peak memory of real forward passes."""
     interrupt.saves_on_interrupt()
     from hirisearch.latency.device import check_dtype, resolve_device
     from hirisearch.latency.measure import BenchOptions, bench_target
     from hirisearch.memory import ensure_targets_fit
-    from hirisearch.targets import resolve
 
     names, sizes = split_refs_and_sizes(refs, res)
     dev = resolve_device(device)
     check_dtype(dtype)
     _check_clock(clock)
     batches = parse_batches(batch)
-    targets = [resolve(n) for n in names]
+    targets = resolve_refs(names, kwargs, input_shape)
     size_list: list[int | None] = list(sizes) or [None]
     ensure_targets_fit(targets, size_list, batches, dev, dtype, force=force)
     calibration = None
@@ -156,7 +160,6 @@ def bench(
         )
 
 
-@command()
 def calibrate(
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     out: Annotated[
@@ -187,31 +190,3 @@ def calibrate(
         return
     console.print(calibration_table(cal))
     console.print(f"saved {path}", markup=False)
-
-
-def profile_extras(
-    target: Any, size: int | None, batch: int, *, latency: bool, predict: bool
-) -> tuple[dict[str, Any], list[Any]]:
-    """What ``profile --latency`` / ``--predict`` add: JSON keys and renderables (auto device)."""
-    from hirisearch.latency.device import resolve_device
-
-    dev = resolve_device("auto")
-    doc: dict[str, Any] = {}
-    shown: list[Any] = []
-    if predict:
-        from hirisearch.latency.predict import load_calibration, predict_latency_ms
-
-        plan = target.plan(size)
-        if plan is None:
-            raise HirisearchError(f"{target.ref}: --predict needs an analytic cost model")
-        ms = predict_latency_ms(target.cost(plan), load_calibration(dev), batch=batch)
-        doc["predicted_ms"] = ms
-        shown.append(f"predicted latency: {ms:.2f} ms ({dev.type}, batch {batch}, calibrated)")
-    if latency:
-        from hirisearch.latency.measure import BenchOptions, bench_target
-        from hirisearch.report.latency import bench_header, bench_table
-
-        results = list(bench_target(target, size, [batch], BenchOptions(device=dev)))
-        doc["latency"] = results[0].to_json()
-        shown += [bench_header(results), bench_table(results)]
-    return doc, shown

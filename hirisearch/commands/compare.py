@@ -7,11 +7,20 @@ from typing import Annotated
 
 import typer
 
-from hirisearch.cli import Refs, Res, command, console, emit_json, split_refs_and_sizes
-from hirisearch.commands.report import NoReport, Out, save_run
+from hirisearch.commands.common import (
+    InputShape,
+    Kwargs,
+    NoReport,
+    Out,
+    Refs,
+    Res,
+    console,
+    emit_json,
+    save_run,
+    split_refs_and_sizes,
+)
 
 
-@command()
 def compare(
     ctx: typer.Context,
     refs: Refs,
@@ -28,14 +37,27 @@ def compare(
     ] = False,
     out: Out = None,
     no_report: NoReport = False,
+    convention: Annotated[
+        str, typer.Option(help="Counting convention: ours (the papers') or fvcore.")
+    ] = "ours",
+    kwargs: Kwargs = None,
+    input_shape: InputShape = None,
 ) -> None:
     """Params, GFLOPs, ratio to the first model, attention share and output grid, model x resolution."""
+    from hirisearch.code_targets import parse_input_shape, parse_kwargs
     from hirisearch.compare import compare as run_compare
     from hirisearch.report.plots import resolution_scaling
     from hirisearch.report.tables import compare_header, compare_table
 
     names, sizes = split_refs_and_sizes(refs, res)
-    result = run_compare(names, sizes, traced=not no_trace)
+    result = run_compare(
+        names,
+        sizes,
+        traced=not no_trace,
+        convention=convention,
+        kwargs=parse_kwargs(kwargs),
+        input_shape=parse_input_shape(input_shape),
+    )
     written = resolution_scaling(result.series(), plot) if plot is not None else []
     if as_json:
         emit_json(result.to_json())

@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from hirisearch.cli import (
+from hirisearch.commands.common import (
+    DrawReport,
+    InputShape,
+    Kwargs,
+    Out,
     Refs,
     Res,
-    command,
     console,
     emit_json,
     err_console,
     error_line,
     parse_counters,
+    resolve_refs,
+    save_run,
     split_refs_and_sizes,
 )
-from hirisearch.commands.report import DrawReport, Out, save_run
 from hirisearch.errors import HirisearchError
 from hirisearch.limits import TRACED_MODULE_LIMIT
 
 
-@command()
 def profile(
     ctx: typer.Context,
     refs: Refs,
@@ -55,19 +58,22 @@ def profile(
     ] = False,
     convention: Annotated[
         str,
-        typer.Option(help="Counting convention: ours, or a family's own (e.g. piip: PIIP's repo)."),
+        typer.Option(
+            help="Counting convention: ours (the papers'), fvcore (norms and upsampling included, "
+            "as fvcore and timm's tables count), or a family's own (e.g. piip: PIIP's repo)."
+        ),
     ] = "ours",
+    kwargs: Kwargs = None,
+    input_shape: InputShape = None,
 ) -> None:
     """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model."""
     from hirisearch.profile import profile_target
     from hirisearch.report.tables import profile_header, profile_stages, profile_summary
-    from hirisearch.targets import resolve
 
     names, sizes = split_refs_and_sizes(refs, res)
     extra = parse_counters(counters)
     results = []
-    for ref in names:
-        target = resolve(ref)
+    for target in resolve_refs(names, kwargs, input_shape):
         size_list: list[int | None] = [*sizes] or [None]
         for size in size_list:
             r = profile_target(
@@ -84,8 +90,6 @@ def profile(
             additions: dict = {}
             shown: list = []
             if latency or predict:
-                from hirisearch.commands.bench import profile_extras
-
                 additions, shown = profile_extras(
                     target, size, batch, latency=latency, predict=predict
                 )
@@ -111,7 +115,6 @@ def profile(
     )
 
 
-@command()
 def validate(files: Annotated[list[str], typer.Argument(help="Spec files to check.")]) -> None:
     """Check spec files: schema, invariants, and that the model plans at its own img_size."""
     from hirisearch.report import format as fmt
@@ -141,7 +144,6 @@ def _spec_dirs() -> list[Path]:
     return [d for d in dict.fromkeys([here, shipped]) if d.is_dir()]
 
 
-@command(name="list")
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The model families and the shipped spec files."""
     from rich.table import Table
@@ -179,3 +181,31 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     for row in specs:
         t.add_row(row["path"], row["family"], row["name"])
     console.print(t)
+
+
+def profile_extras(
+    target: Any, size: int | None, batch: int, *, latency: bool, predict: bool
+) -> tuple[dict[str, Any], list[Any]]:
+    """What ``profile --latency`` / ``--predict`` add: JSON keys and renderables (auto device)."""
+    from hirisearch.latency.device import resolve_device
+
+    dev = resolve_device("auto")
+    doc: dict[str, Any] = {}
+    shown: list[Any] = []
+    if predict:
+        from hirisearch.latency.predict import load_calibration, predict_latency_ms
+
+        plan = target.plan(size)
+        if plan is None:
+            raise HirisearchError(f"{target.ref}: --predict needs an analytic cost model")
+        ms = predict_latency_ms(target.cost(plan), load_calibration(dev), batch=batch)
+        doc["predicted_ms"] = ms
+        shown.append(f"predicted latency: {ms:.2f} ms ({dev.type}, batch {batch}, calibrated)")
+    if latency:
+        from hirisearch.latency.measure import BenchOptions, bench_target
+        from hirisearch.report.latency import bench_header, bench_table
+
+        results = list(bench_target(target, size, [batch], BenchOptions(device=dev)))
+        doc["latency"] = results[0].to_json()
+        shown += [bench_header(results), bench_table(results)]
+    return doc, shown

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from hirisearch import interrupt
-from hirisearch.cli import EXIT_INTERRUPTED, command, console, emit_json, err_console
+from hirisearch.commands.common import EXIT_INTERRUPTED, console, emit_json, err_console
 
 
 def _fmt_value(v: Any) -> str:
@@ -122,7 +122,6 @@ def _fmt_obj(v: float | None) -> str:
     return "-" if v is None else f"{v:.4g}"
 
 
-@command()
 def search(
     space_file: Annotated[str, typer.Argument(help="Search-space YAML (specs/search/*.yaml).")],
     trials: Annotated[

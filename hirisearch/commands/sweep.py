@@ -6,13 +6,23 @@ from typing import Annotated
 
 import typer
 
-from hirisearch.cli import Refs, command, console, emit_json, err_console, split_refs_and_sizes
-from hirisearch.commands.report import NoReport, Out, save_run
+from hirisearch.commands.common import (
+    InputShape,
+    Kwargs,
+    NoReport,
+    Out,
+    Refs,
+    console,
+    emit_json,
+    err_console,
+    resolve_refs,
+    save_run,
+    split_refs_and_sizes,
+)
 
 DEFAULT_RES = "224:1024:32"
 
 
-@command()
 def sweep(
     ctx: typer.Context,
     refs: Refs,
@@ -39,17 +49,18 @@ def sweep(
     out: Out = None,
     no_report: NoReport = False,
     as_json: Annotated[bool, typer.Option("--json", help="The sweep document on stdout.")] = False,
+    kwargs: Kwargs = None,
+    input_shape: InputShape = None,
 ) -> None:
     """GFLOPs and params against input resolution, one line per model; sizes a model cannot take
     are skipped for it with a note. Analytic cost for spec files, traced count otherwise."""
     from hirisearch.report.builders import build_report
     from hirisearch.report.document import markdown_table
     from hirisearch.sweep import parse_resolutions, sweep_targets
-    from hirisearch.targets import resolve
 
     names, bare = split_refs_and_sizes(refs, None)
     sizes = parse_resolutions([*(res or []), *(str(b) for b in bare)] or [DEFAULT_RES])
-    targets = [resolve(r) for r in names]
+    targets = resolve_refs(names, kwargs, input_shape)
     measure = _latency_measurer(device, min_time, force) if latency else None
     doc = sweep_targets(targets, sizes, batch=batch, latency_ms=measure)
     name = "sweep-" + "+".join(t.name for t in targets)

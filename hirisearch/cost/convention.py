@@ -21,6 +21,15 @@ CONVENTION: Final = "GFLOPs = GMACs, multiply-add counted once, attention includ
 CONVENTION_2X: Final = "GFLOPs = 2 x GMACs (FLOPs, multiply and add counted separately)"
 TORCH_FLOPS_PER_MAC: Final = 2
 
+#: ``--convention fvcore``: what fvcore's ``FlopCountAnalysis`` adds to the MACs (its handles).
+CONVENTION_FVCORE: Final = (
+    "GFLOPs as fvcore counts them: GMACs + norms (BN 2, LN/GN 5 per element) + upsampling and "
+    "adaptive pooling; attention included"
+)
+FVCORE_UPSAMPLE_NEAREST: Final = 1
+FVCORE_UPSAMPLE_BILINEAR: Final = 4
+FVCORE_GRID_SAMPLE: Final = 4
+
 BN_PER_ELEMENT: Final = 2
 LN_PER_ELEMENT: Final = 5
 GN_PER_ELEMENT: Final = 5

@@ -11,198 +11,42 @@ fvcore, thop and ptflops are offered as cross-check columns; each is labelled wi
 
 from __future__ import annotations
 
-import gc
 import math
 import time
-import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from hirisearch import interrupt
 from hirisearch.cost.convention import (
-    BN_PER_ELEMENT,
-    GN_PER_ELEMENT,
-    LN_PER_ELEMENT,
-    TORCH_FLOPS_PER_MAC,
     macs_from_torch_flops,
+)
+
+# The cross-check counters (fvcore, thop, ptflops) live in their own module; re-exported here.
+from hirisearch.cost.cross_check import COUNTER_MISSES, COUNTERS, CrossCheck, cross_check
+from hirisearch.cost.ops import (
+    NORM_MAPPING,
+    RESAMPLE_MAPPING,
+    SHAPE_OPS,
+    AdaptivePoolAsOp,
+    OpRecorder,
+    acts_out,
+    category,
 )
 from hirisearch.cost.replay import MetaKernelCache, Replayer, expand
 from hirisearch.cost.types import Cost
 from hirisearch.errors import CountingError
 from hirisearch.layers.init import MetaBuild
+from hirisearch.runtime import gc_paused
 
 aten = torch.ops.aten
-
-# ----------------------------------------------------------------- operator categories
-CONV_OPS = {aten.convolution, aten._convolution, aten.convolution_backward}
-LINEAR_OPS = {aten.mm, aten.addmm}
-ATTN_OPS = {
-    aten.bmm,
-    aten.baddbmm,
-    aten._scaled_dot_product_efficient_attention,
-    aten._scaled_dot_product_flash_attention,
-    aten._scaled_dot_product_cudnn_attention,
-    aten._scaled_dot_product_flash_attention_for_cpu,
-}
-NORM_OPS = {
-    aten._native_batch_norm_legit_no_training,
-    aten._native_batch_norm_legit,
-    aten.native_batch_norm,
-    aten.native_layer_norm,
-    aten.native_group_norm,
-}
-
-#: Operators that do no arithmetic worth counting (layout, indexing, creation).
-_SHAPE_OPS = {
-    "view",
-    "_unsafe_view",
-    "reshape",
-    "permute",
-    "transpose",
-    "t",
-    "expand",
-    "clone",
-    "contiguous",
-    "unbind",
-    "split",
-    "split_with_sizes",
-    "chunk",
-    "cat",
-    "stack",
-    "slice",
-    "select",
-    "squeeze",
-    "unsqueeze",
-    "flatten",
-    "unflatten",
-    "empty",
-    "empty_like",
-    "empty_strided",
-    "zeros",
-    "zeros_like",
-    "ones",
-    "ones_like",
-    "full",
-    "arange",
-    "_to_copy",
-    "copy_",
-    "detach",
-    "alias",
-    "as_strided",
-    "lift_fresh",
-    "new_empty",
-    "new_zeros",
-    "index",
-    "_unsafe_index",
-    "index_select",
-    "gather",
-    "scalar_tensor",
-    "fill_",
-    "zero_",
-    "lift_fresh_copy",
-    "expand_as",
-    "view_as",
-    "_reshape_alias",
-    "roll",
-    "pad",
-    "constant_pad_nd",
-    "masked_fill",
-    "where",
-    "_local_scalar_dense",
-    "item",
-    "sym_size",
-    "clamp",
-    "floor",
-    "ceil",
-    "sub",
-    "rsub",
-    "new_ones",
-    "narrow",
-    "linspace",
-    "meshgrid",
-    "repeat",
-    "_safe_softmax",
-    "bernoulli_",
-    "eq",
-    "ne",
-    "lt",
-    "gt",
-    "ge",
-    "le",
-    "logical_and",
-    "logical_not",
-}
-
-
-def _bn_flops(input_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
-    # Expressed in torch's 2-per-unit scale so that one normalisation handles every op.
-    return math.prod(input_shape) * BN_PER_ELEMENT * TORCH_FLOPS_PER_MAC
-
-
-def _ln_flops(input_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
-    return math.prod(input_shape) * LN_PER_ELEMENT * TORCH_FLOPS_PER_MAC
-
-
-def _gn_flops(input_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
-    return math.prod(input_shape) * GN_PER_ELEMENT * TORCH_FLOPS_PER_MAC
-
-
-_NORM_MAPPING: dict[Any, Callable[..., int]] = {
-    aten._native_batch_norm_legit_no_training: _bn_flops,
-    aten._native_batch_norm_legit: _bn_flops,
-    aten.native_batch_norm: _bn_flops,
-    aten.native_layer_norm: _ln_flops,
-    aten.native_group_norm: _gn_flops,
-}
-
-
-def _acts_out(*args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
-    """Output elements of an op (used to count activations), in torch's 2-per-unit scale."""
-    if (
-        isinstance(out_shape, (tuple, list))
-        and out_shape
-        and isinstance(out_shape[0], (tuple, list, torch.Size))
-    ):
-        out_shape = out_shape[0]
-    return math.prod(out_shape) * TORCH_FLOPS_PER_MAC
-
-
-def _category(op: Any) -> str:
-    packet = getattr(op, "overloadpacket", op)
-    if packet in CONV_OPS:
-        return "conv"
-    if packet in LINEAR_OPS:
-        return "linear"
-    if packet in ATTN_OPS:
-        return "attn"
-    if packet in NORM_OPS:
-        return "norm"
-    return "other"
-
-
-class _OpRecorder(TorchDispatchMode):
-    """Records the names of every aten operator that runs (to list the uncounted ones); the
-    innermost mode, so it can also serve repeated meta kernels from a cache."""
-
-    def __init__(self, cache: MetaKernelCache | None = None) -> None:
-        super().__init__()
-        self.ops: dict[str, int] = defaultdict(int)
-        self.cache = cache
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        self.ops[func.overloadpacket.__name__] += 1
-        if self.cache is not None:
-            return self.cache(func, args, kwargs or {})
-        return func(*args, **(kwargs or {}))
 
 
 # ------------------------------------------------------------------------------ results
@@ -221,6 +65,9 @@ class TracedCount:
     seconds: float
     note: str = ""
     input_shape: tuple[int, ...] = field(default=())
+    #: Resampling work per module path as fvcore counts it (upsampling, adaptive average pooling,
+    #: grid sampling); not in our convention, added by ``--convention fvcore``.
+    resample: dict[str, int] = field(default_factory=dict)
 
 
 def _op_flops_per_path(counts: dict[str, dict[Any, int]], root: str) -> dict[str, dict[Any, int]]:
@@ -262,7 +109,7 @@ def _categorise(model: nn.Module, op_flops: dict[str, dict[Any, int]]) -> dict[s
     for path, ops in op_flops.items():
         cats: dict[str, int] = defaultdict(int)
         for op, flops in ops.items():
-            cat = _category(op)
+            cat = category(op)
             cats["attn" if cat in ("linear", "attn") else cat] += flops
         cats["linear"] = linear_flops.get(path, 0)
         cats["attn"] -= cats["linear"]
@@ -304,10 +151,10 @@ def _run(
 ) -> tuple[dict[str, dict[Any, int]], dict[str, int]]:
     """One counted forward pass: ``({path: {op: torch flops}}, {op name: calls})``."""
     counter = FlopCounterMode(display=False, custom_mapping=mapping)
-    recorder = _OpRecorder(MetaKernelCache() if replay else None)
+    recorder = OpRecorder(MetaKernelCache() if replay else None)
     replayer = Replayer(model) if replay else None
-    with _no_grad_params(model), torch.inference_mode():
-        with replayer.active() if replayer else _nullcontext(), recorder, counter:
+    with _no_grad_params(model), torch.inference_mode(), AdaptivePoolAsOp():
+        with replayer.active() if replayer else nullcontext(), recorder, counter:
             model(x)
     per_path = _op_flops_per_path(counter.get_flop_counts(), type(model).__name__)
     if replayer is not None:
@@ -337,9 +184,9 @@ def _uncounted(ops: dict[str, int]) -> tuple[str, ...]:
     from torch.utils.flop_counter import flop_registry
 
     counted = {getattr(k, "__name__", str(k)) for k in flop_registry} | {
-        getattr(k, "__name__", str(k)) for k in _NORM_MAPPING
+        getattr(k, "__name__", str(k)) for k in NORM_MAPPING
     }
-    return tuple(sorted(op for op in ops if op not in counted and op not in _SHAPE_OPS))
+    return tuple(sorted(op for op in ops if op not in counted and op not in SHAPE_OPS))
 
 
 def count_module(
@@ -371,14 +218,14 @@ def count_module(
         else torch.randn(batch, *input_shape)
     )
     start = time.perf_counter()
-    ctx = sdpa_kernel([SDPBackend.MATH]) if mode != "meta" else _nullcontext()
+    ctx = sdpa_kernel([SDPBackend.MATH]) if mode != "meta" else nullcontext()
     replay = replay and mode == "meta"
-    with ctx, _gc_paused():
-        counts, ops = _run(model, x, dict(_NORM_MAPPING), replay)
+    with ctx, gc_paused():
+        counts, ops = _run(model, x, {**NORM_MAPPING, **RESAMPLE_MAPPING}, replay)
         acts_counts = None
         if with_acts:
             acts_map = {
-                op: _acts_out
+                op: acts_out
                 for op in (aten.convolution, aten.mm, aten.addmm, aten.bmm, aten.baddbmm)
             }
             acts_counts, _ = _run(model, x, acts_map, replay)
@@ -387,8 +234,12 @@ def count_module(
     acts = _categorise(model, acts_counts) if acts_counts is not None else {}
     params = _params_per_path(model)
     per_path: dict[str, Cost] = {}
-    for path in set(flops) | set(params):
+    resample: dict[str, int] = {}
+    order = [name for name, _ in model.named_modules() if name in flops or name in params]
+    for path in [*order, *sorted((set(flops) | set(params)) - set(order))]:  # module order
         cats = flops.get(path, {})
+        if cats.get("resample"):
+            resample[path] = macs_from_torch_flops(cats["resample"])
         per_path[path] = Cost(
             params=params.get(path, 0),
             conv=macs_from_torch_flops(cats.get("conv", 0)),
@@ -405,34 +256,8 @@ def count_module(
         uncounted_ops=_uncounted(ops),
         seconds=seconds,
         input_shape=(batch, *input_shape),
+        resample=resample,
     )
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector is paused for one count (and restored after).
-
-    Building and tracing a model allocates tens of thousands of short-lived objects (modules,
-    meta tensors, dispatch frames), which set off collections of the whole heap (torch's included)
-    mid-count: they made the median count 50% slower than the fastest. A count allocates a
-    bounded amount, collected as usual once the collector runs again.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def count_traced(
@@ -443,6 +268,7 @@ def count_traced(
     with_acts: bool = False,
     allow_eager: bool = True,
     eager_bytes: int | None = None,
+    source: str | None = None,
 ) -> TracedCount:
     """Build a model with ``build(device=...)`` and count it, on meta first, eagerly if needed.
 
@@ -451,14 +277,21 @@ def count_traced(
     Before it allocates anything, the fallback is refused (:class:`CountingError`) when its memory
     exceeds what the CPU has available: ``eager_bytes`` (e.g. the analytic estimate of
     :func:`hirisearch.memory.estimate_memory`), or else the meta model's parameters and input.
+
+    ``source`` names a model built by the user's code (a target reference): a forward that fails
+    on the input, on meta and on the CPU, is then a :class:`CountingError` naming it.
     """
     model: nn.Module | None = None
     try:
-        with _gc_paused():
+        with gc_paused():
             with MetaBuild():
                 model = build(device="meta")
             return count_module(model, input_shape, mode="meta", with_acts=with_acts, batch=batch)
-    except (OverflowError, TypeError, NotImplementedError, RuntimeError) as e:
+    except TypeError as e:
+        if source is None:
+            raise
+        raise _forward_failed(source, e, batch, input_shape) from None
+    except (OverflowError, NotImplementedError, RuntimeError) as e:
         if interrupt.requested():  # Ctrl-C surfaced through torch as another error: no fallback
             raise KeyboardInterrupt from None
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -467,16 +300,21 @@ def count_traced(
             raise CountingError(
                 f"the model's tensors are too large for torch's 64-bit sizes ({first[:120]})"
             ) from None
-        if isinstance(e, TypeError):
-            raise
         if not allow_eager:
             raise CountingError(
                 f"meta-device count failed ({type(e).__name__}: {str(e).splitlines()[0]})"
             ) from None
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
     _check_eager_memory(reason, model, input_shape, batch, eager_bytes)
-    model = build(device="cpu")
-    result = count_module(model, input_shape, mode="eager-cpu", with_acts=with_acts, batch=batch)
+    try:
+        model = build(device="cpu")
+        result = count_module(
+            model, input_shape, mode="eager-cpu", with_acts=with_acts, batch=batch
+        )
+    except (TypeError, RuntimeError, ValueError, AssertionError, IndexError) as e:
+        if source is None or interrupt.requested():
+            raise
+        raise _forward_failed(source, e, batch, input_shape) from None
     return TracedCount(
         mode=result.mode,
         total=result.total,
@@ -485,7 +323,17 @@ def count_traced(
         seconds=result.seconds,
         note=f"meta-device count failed ({reason[:120]}); counted eagerly on the CPU",
         input_shape=result.input_shape,
+        resample=result.resample,
     )
+
+
+def _forward_failed(
+    source: str, e: BaseException, batch: int, input_shape: tuple[int, ...]
+) -> CountingError:
+    text = str(e).strip().splitlines()
+    detail = f"{type(e).__name__}: {text[0][:160]}" if text else type(e).__name__
+    shape = "x".join(str(d) for d in (batch, *input_shape))
+    return CountingError(f"{source}: the model's forward failed on a {shape} input ({detail})")
 
 
 def _check_eager_memory(
@@ -511,93 +359,12 @@ def _check_eager_memory(
         )
 
 
-# ------------------------------------------------------------------- cross-check counters
-@dataclass(frozen=True)
-class CrossCheck:
-    """One external counter's total on the same model and input, in MACs."""
-
-    counter: str
-    macs: int | None
-    params: int | None
-    misses: str
-    seconds: float
-    error: str = ""
-
-
-#: What each external counter misses, as the column label says it.
-COUNTER_MISSES = {
-    "fvcore": "misses fused SDPA attention; counts BN/LN (2 and 5 per element)",
-    "thop": "misses attention matmuls (functional ops) and SDPA; counts BN",
-    "ptflops": "misses fused SDPA attention and functional matmuls; counts norms and activations",
-}
-COUNTERS = tuple(COUNTER_MISSES)
-
-
-def cross_check(counter: str, model: nn.Module, input_shape: tuple[int, ...]) -> CrossCheck:
-    """Count ``model`` (built on the CPU) with an external counter, eagerly, batch 1."""
-    if counter not in COUNTER_MISSES:
-        raise CountingError(f"unknown counter {counter!r}; valid: {', '.join(COUNTERS)}")
-    model.eval()
-    x = torch.randn(1, *input_shape)
-    start = time.perf_counter()
-    try:
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            macs, params = _COUNTER_FNS[counter](model, x)
-    except Exception as e:  # noqa: BLE001 - third-party counters fail in many ways; report, don't crash
-        return CrossCheck(
-            counter,
-            None,
-            None,
-            COUNTER_MISSES[counter],
-            time.perf_counter() - start,
-            f"{type(e).__name__}: {e}"[:200],
-        )
-    return CrossCheck(
-        counter,
-        int(macs),
-        None if params is None else int(params),
-        COUNTER_MISSES[counter],
-        time.perf_counter() - start,
-    )
-
-
-def _fvcore(model: nn.Module, x: torch.Tensor) -> tuple[float, int | None]:
-    import logging
-
-    from fvcore.nn import FlopCountAnalysis
-
-    logging.getLogger("fvcore").setLevel(logging.ERROR)
-    analysis = FlopCountAnalysis(model, x)
-    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    return analysis.total(), sum(p.numel() for p in model.parameters())
-
-
-def _thop(model: nn.Module, x: torch.Tensor) -> tuple[float, int | None]:
-    import copy
-
-    from thop import profile
-
-    macs, params = profile(copy.deepcopy(model), inputs=(x,), verbose=False)
-    return macs, int(params)
-
-
-def _ptflops(model: nn.Module, x: torch.Tensor) -> tuple[float, int | None]:
-    from ptflops import get_model_complexity_info
-
-    macs, params = get_model_complexity_info(
-        model,
-        tuple(x.shape[1:]),
-        as_strings=False,
-        print_per_layer_stat=False,
-        verbose=False,
-        backend="pytorch",
-    )
-    return macs, params
-
-
-_COUNTER_FNS: dict[str, Callable[[nn.Module, torch.Tensor], tuple[float, int | None]]] = {
-    "fvcore": _fvcore,
-    "thop": _thop,
-    "ptflops": _ptflops,
-}
+__all__ = [
+    "COUNTERS",
+    "COUNTER_MISSES",
+    "CrossCheck",
+    "TracedCount",
+    "count_module",
+    "count_traced",
+    "cross_check",
+]

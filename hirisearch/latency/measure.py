@@ -1,6 +1,6 @@
 """Timing real forward passes: per model x resolution x batch, on the CPU or a CUDA device.
 
-Method (shared/reference/counting.md, "Latency practice"): eval mode and ``torch.inference_mode``;
+Method (docs/reference/counting.md, "Latency practice"): eval mode and ``torch.inference_mode``;
 warm-up for a fixed time; then forward passes repeated until a minimum measuring time, each timed
 with CUDA events (CUDA) or ``perf_counter`` (CPU) with synchronisation; autocast for bf16/fp16;
 ``cudnn.benchmark`` on CUDA; a fixed, reported thread count on the CPU (restored afterwards).

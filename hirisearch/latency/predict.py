@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hirisearch.cost.types import Cost, CostNode
-from hirisearch.errors import HirisearchError
+from hirisearch.errors import CalibrationError
 from hirisearch.io import atomic_write_json
 
 CATEGORIES = ("conv", "dwconv", "linear", "attn", "norm", "glue")
@@ -26,12 +26,6 @@ DW_MAX_INTENSITY = 25
 #: Environment variable naming the calibration folder (default ``~/.cache/hirisearch``).
 CACHE_ENV = "HIRISEARCH_CACHE"
 FORMAT_VERSION = 2
-
-
-class CalibrationError(HirisearchError):
-    """No calibration for a device, or an unreadable calibration file."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from functools import lru_cache
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.layers.norm_act import NormKind, norm_cost
-from hirisearch.lazy import lazy_attrs
 
 
 @lru_cache(maxsize=4096)
@@ -51,8 +50,3 @@ def class_attention_cost(
     ]
     own = P.attention(num_heads, 1, tokens, dim // num_heads)
     return CostNode.of(children, own=own, out_shape=(1, dim))
-
-
-__getattr__ = lazy_attrs(
-    __name__, "hirisearch.layers.attention_nn", ("Attention", "ClassAttention")
-)

@@ -7,7 +7,6 @@ from functools import lru_cache
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.layers.norm_act import ActKind, NormKind, norm_cost
-from hirisearch.lazy import lazy_attrs
 
 
 @lru_cache(maxsize=4096)
@@ -46,6 +45,3 @@ def conv_norm_act_cost(
             )
         )
     return CostNode.of(children, out_shape=shape)
-
-
-__getattr__ = lazy_attrs(__name__, "hirisearch.layers.conv_nn", ("ConvNormAct",))

@@ -18,7 +18,6 @@ from functools import lru_cache
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
-from hirisearch.lazy import lazy_attrs
 
 Hw = tuple[int, int]
 
@@ -51,6 +50,3 @@ def cross_shaped_attention_cost(dim: int, head_dim: int, window_size: int, *, hw
         ("norm", CostNode.leaf(P.batch_norm(dim, dim * n))),
     ]
     return CostNode.of(children, own=own, out_shape=(n, dim))
-
-
-__getattr__ = lazy_attrs(__name__, "hirisearch.layers.cross_shaped_nn", ("CrossShapedAttention",))

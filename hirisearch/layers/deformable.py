@@ -18,7 +18,6 @@ from functools import lru_cache
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import Cost, CostNode
-from hirisearch.lazy import lazy_attrs
 
 Hw = tuple[int, int]
 
@@ -46,8 +45,3 @@ def deformable_cross_attention_cost(
     ]
     own = Cost(attn=nq * num_points * value_dim, acts=nq * value_dim)
     return CostNode.of(children, own=own, out_shape=(nq, dim))
-
-
-__getattr__ = lazy_attrs(
-    __name__, "hirisearch.layers.deformable_nn", ("DeformableCrossAttention", "reference_points")
-)

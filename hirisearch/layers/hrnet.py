@@ -13,7 +13,6 @@ from hirisearch.cost import primitives as P
 from hirisearch.cost.types import ZERO, CostNode
 from hirisearch.layers.conv import conv_norm_act_cost
 from hirisearch.layers.norm_act import ActKind
-from hirisearch.lazy import lazy_attrs
 
 Hw = tuple[int, int]
 
@@ -102,8 +101,3 @@ def hrnet_classifier_cost(
     if num_classes:
         children.append(("fc", CostNode.leaf(P.linear(final_chs, num_classes, 1))))
     return CostNode.of(children, out_shape=(num_classes or final_chs,))
-
-
-__getattr__ = lazy_attrs(
-    __name__, "hirisearch.layers.hrnet_nn", ("Bottleneck", "HRFusion", "HRNetClassifier")
-)

@@ -21,7 +21,6 @@ from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.layers.deformable import deformable_cross_attention_cost
 from hirisearch.layers.mlp import mlp_cost
-from hirisearch.lazy import lazy_attrs
 
 Hw = tuple[int, int]
 
@@ -87,8 +86,3 @@ def interaction_unit_cost(
         ],
         out_shape=(),
     )
-
-
-__getattr__ = lazy_attrs(
-    __name__, "hirisearch.layers.interaction_nn", ("Injector", "InteractionUnit")
-)

@@ -16,7 +16,6 @@ from functools import lru_cache
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.layers.norm_act import ActKind
-from hirisearch.lazy import lazy_attrs
 
 Hw = tuple[int, int]
 
@@ -76,8 +75,3 @@ def des_cost(
         ],
         out_shape=(tokens, k_out * p),
     )
-
-
-__getattr__ = lazy_attrs(
-    __name__, "hirisearch.layers.mix_ffn_nn", ("DiversityEnhancedShortcut", "MixCFN", "MixConv2d")
-)

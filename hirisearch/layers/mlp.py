@@ -9,7 +9,6 @@ from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.layers.conv import conv_norm_act_cost
 from hirisearch.layers.norm_act import ActKind, NormKind
-from hirisearch.lazy import lazy_attrs
 
 
 @lru_cache(maxsize=4096)
@@ -58,6 +57,3 @@ def conv_ffn_cost(
             ("fc2", conv_norm_act_cost(hidden, dim, 1, norm=norm, in_hw=in_hw)),
         ]
     )
-
-
-__getattr__ = lazy_attrs(__name__, "hirisearch.layers.mlp_nn", ("ConvFFN", "Mlp"))

@@ -11,7 +11,6 @@ from typing import Literal
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import Cost
-from hirisearch.lazy import lazy_attrs
 
 NormKind = Literal["bn", "ln"]
 ActKind = Literal["gelu", "relu", "silu", "hardswish"]
@@ -21,8 +20,3 @@ Layout = Literal["map", "tokens"]
 def norm_cost(kind: NormKind, dim: int, elements: int) -> Cost:
     """Cost twin of :func:`make_norm` over ``elements`` values (the layout does not change it)."""
     return P.batch_norm(dim, elements) if kind == "bn" else P.layer_norm(dim, elements)
-
-
-__getattr__ = lazy_attrs(
-    __name__, "hirisearch.layers.norm_act_nn", ("TokenBatchNorm", "_ACTS", "make_act", "make_norm")
-)

@@ -14,7 +14,6 @@ from functools import lru_cache
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
-from hirisearch.lazy import lazy_attrs
 
 Hw = tuple[int, int]
 GROUPS = 32
@@ -85,10 +84,3 @@ def dense_merge_cost(dims: tuple[int, ...], *, grids: tuple[Hw, ...]) -> CostNod
         own=P.param_only(len(dims)),
         out_shape=(dims[0], *grids[-1]),
     )
-
-
-__getattr__ = lazy_attrs(
-    __name__,
-    "hirisearch.layers.pyramid_merge_nn",
-    ("DenseMerge", "DenseProj", "GNLinearGN", "MergedHead", "_to_map", "_weighted_sum"),
-)

@@ -8,7 +8,6 @@ from hirisearch.cost.types import CostNode
 from hirisearch.layers.attention import attention_cost, class_attention_cost
 from hirisearch.layers.mlp import mlp_cost
 from hirisearch.layers.norm_act import ActKind, NormKind, norm_cost
-from hirisearch.lazy import lazy_attrs
 
 
 @lru_cache(maxsize=4096)
@@ -63,8 +62,3 @@ def class_block_cost(
         ],
         out_shape=(1, dim),
     )
-
-
-__getattr__ = lazy_attrs(
-    __name__, "hirisearch.layers.transformer_nn", ("ClassBlock", "TransformerBlock")
-)

@@ -14,7 +14,6 @@ from functools import lru_cache
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.layers.mlp import mlp_cost
-from hirisearch.lazy import lazy_attrs
 
 Hw = tuple[int, int]
 LN_EPS = 1e-6
@@ -96,8 +95,3 @@ def prenorm_block_cost(
         own=P.param_only(2 * dim if layer_scale else 0),
         out_shape=out_shape or (tokens, dim),
     )
-
-
-__getattr__ = lazy_attrs(
-    __name__, "hirisearch.layers.vit_nn", ("PatchEmbed", "ViTAttention", "ViTBlock")
-)

@@ -3,23 +3,8 @@
 T. Yao, Y. Li, Y. Pan, T. Mei, "HIRI-ViT: Scaling Vision Transformer with High Resolution Inputs",
 arXiv 2403.11999, IEEE TPAMI 46(9), 2024. No official code is public and the paper's Table 1 is not
 available to us, so this family is RECONSTRUCTED from the published description (see
-``shared/reference/hiri_vit.md``). Every choice the paper leaves open is a spec field:
-
-- HR-stem (``stem_type: hr``): conv3x3/s2 + norm + act, then two parallel branches summed: a
-  high-resolution branch (depth-wise 3x3/s2 + norm, 1x1 + norm) and a low-resolution branch with more
-  convolutions (3x3/s2 + norm + act, then ``stem_lr_convs - 1`` 3x3 convs). ``stem_type: conv`` is the
-  Wave-ViT conv stem (7x7/s2, two 3x3, 3x3/s2 projection, LayerNorm) for comparison.
-- HR-block (``block_types[i]: hr``): ``y = x + HR(x) + Up(LR(x))``, HR = depth-wise 3x3 + norm on the
-  full-resolution map, LR = depth-wise 3x3/s2 + norm, 1x1 + norm + act, depth-wise 3x3 + norm,
-  1x1 + norm on the half-resolution map, bilinear up-sampling; then ``out = y + CFFN(y)``.
-  ``hr_cffn: low_res`` instead puts the expanded CFFN inside the low-resolution branch only.
-- IRDS between stages (``downsample: irds_a | irds_b``): 1x1 expand + norm + act, depth-wise 3x3/s2 +
-  norm + act, 1x1 project + norm; variant b adds an avg-pool + 1x1 + norm shortcut.
-- Transformer stages: pre-norm blocks, SDPA attention with optional key/value spatial reduction
-  (``sr_ratios``), FFN with a depth-wise 3x3 conv (no position embedding).
-- Head: global average pool + norm + linear (``head: avg``), or a class-attention block
-  (``head: class_attn``), as in the authors' Wave-ViT / Dual-ViT.
-- BN in convolutional parts (``conv_norm``), LN in token parts (``token_norm``).
+``docs/reference/hiri_vit.md``): every choice the paper leaves open is a spec field, and the
+operators are described in :mod:`hirisearch.models.hiri_vit_nn` and ``docs/families.md``.
 Training-only parts (EMA distillation) are not modelled: they cost nothing at inference.
 """
 
@@ -38,7 +23,7 @@ from hirisearch.layers.conv import conv_norm_act_cost
 from hirisearch.layers.mlp import conv_ffn_cost
 from hirisearch.layers.norm_act import ActKind, NormKind, norm_cost
 from hirisearch.layers.transformer import class_block_cost, transformer_block_cost
-from hirisearch.lazy import LazyCallable, lazy_attrs
+from hirisearch.lazy import LazyCallable
 from hirisearch.limits import MAX_BLOCKS, MAX_IMG_SIZE, MAX_RATIO, MAX_WIDTH
 from hirisearch.models.base import Family, SpecBase
 from hirisearch.models.resolution import check_resolution
@@ -46,9 +31,8 @@ from hirisearch.models.resolution import check_resolution
 BlockType = Literal["hr", "transformer"]
 Hw = tuple[int, int]
 
-#: Input sizes must be multiples of this (stage 4 runs at stride 32; stage 5 rounds up).
-SIZE_MULTIPLE = 32
-MIN_SIZE = 64
+#: Input sizes are multiples of SIZE_MULTIPLE (stage 4 runs at stride 32; stage 5 rounds up).
+SIZE_MULTIPLE, MIN_SIZE = 32, 64
 
 
 # ----------------------------------------------------------------------------------------- spec
@@ -329,8 +313,6 @@ def plan_hiri_vit(spec: HiriViTSpec, img_size: int | None = None) -> HiriViTPlan
 
 
 # --------------------------------------------------------------------------------- HR-stem
-
-
 @lru_cache(maxsize=1024)
 def hr_stem_cost(p: StemPlan) -> CostNode:
     """Cost twin of :class:`HRStem`."""
@@ -372,8 +354,6 @@ def conv_stem_cost(p: StemPlan) -> CostNode:
 
 
 # ----------------------------------------------------------------------------------- IRDS
-
-
 @lru_cache(maxsize=4096)
 def irds_cost(p: DownsamplePlan) -> CostNode:
     """Cost twin of :class:`IRDS`."""
@@ -393,8 +373,6 @@ def irds_cost(p: DownsamplePlan) -> CostNode:
 
 
 # ------------------------------------------------------------------------------- HR-block
-
-
 @lru_cache(maxsize=4096)
 def hr_block_cost(
     dim: int,
@@ -428,12 +406,6 @@ def hr_block_cost(
 
 
 # --------------------------------------------------------------------------------- stages
-
-
-def _stage_cost(p: StagePlan, plan: HiriViTPlan) -> CostNode:
-    return _stage_cost_of(p, _cost_key(plan))
-
-
 def _cost_key(plan: HiriViTPlan) -> StageCostKey:
     return StageCostKey(plan.hr_cffn, plan.conv_norm, plan.token_norm, plan.act, plan.qkv_bias)
 
@@ -480,12 +452,6 @@ def _stage_cost_of(p: StagePlan, plan: StageCostKey) -> CostNode:
 
 
 # ----------------------------------------------------------------------------------- head
-
-
-def _head_cost(p: HeadPlan, plan: HiriViTPlan) -> CostNode:
-    return _head_cost_of(p, _cost_key(plan))
-
-
 @lru_cache(maxsize=4096)
 def _head_cost_of(p: HeadPlan, plan: StageCostKey) -> CostNode:
     children = []
@@ -514,8 +480,6 @@ def _head_cost_of(p: HeadPlan, plan: StageCostKey) -> CostNode:
 
 
 # ---------------------------------------------------------------------------------- model
-
-
 def cost_hiri_vit(plan: HiriViTPlan) -> CostNode:
     """Analytic cost of the model described by ``plan``, keyed by the builder's module paths."""
     stem = hr_stem_cost(plan.stem) if plan.stem.stem_type == "hr" else conv_stem_cost(plan.stem)
@@ -533,20 +497,4 @@ FAMILY = Family(
     build=LazyCallable("hirisearch.models.hiri_vit_nn", "build_hiri_vit"),
     cost=cost_hiri_vit,
     size_reason=size_reason,
-)
-
-
-__getattr__ = lazy_attrs(
-    __name__,
-    "hirisearch.models.hiri_vit_nn",
-    (
-        "ConvStem",
-        "HRBlock",
-        "HRStem",
-        "HiriViT",
-        "HiriViTHead",
-        "HiriViTStage",
-        "IRDS",
-        "build_hiri_vit",
-    ),
 )

@@ -1,6 +1,23 @@
 """The ``nn.Module`` half of :mod:`hirisearch.models.hiri_vit` (imported only when a model is built).
 
-HIRI-ViT: a five-stage CNN+ViT hybrid for high-resolution inputs.
+HIRI-ViT: a five-stage CNN+ViT hybrid for high-resolution inputs, reconstructed from the paper's
+description (every open choice is a spec field):
+
+- HR-stem (``stem_type: hr``): conv3x3/s2 + norm + act, then two parallel branches summed: a
+  high-resolution branch (depth-wise 3x3/s2 + norm, 1x1 + norm) and a low-resolution branch with more
+  convolutions (3x3/s2 + norm + act, then ``stem_lr_convs - 1`` 3x3 convs). ``stem_type: conv`` is the
+  Wave-ViT conv stem (7x7/s2, two 3x3, 3x3/s2 projection, LayerNorm) for comparison.
+- HR-block (``block_types[i]: hr``): ``y = x + HR(x) + Up(LR(x))``, HR = depth-wise 3x3 + norm on the
+  full-resolution map, LR = depth-wise 3x3/s2 + norm, 1x1 + norm + act, depth-wise 3x3 + norm,
+  1x1 + norm on the half-resolution map, bilinear up-sampling; then ``out = y + CFFN(y)``.
+  ``hr_cffn: low_res`` instead puts the expanded CFFN inside the low-resolution branch only.
+- IRDS between stages (``downsample: irds_a | irds_b``): 1x1 expand + norm + act, depth-wise 3x3/s2 +
+  norm + act, 1x1 project + norm; variant b adds an avg-pool + 1x1 + norm shortcut.
+- Transformer stages: pre-norm blocks, SDPA attention with optional key/value spatial reduction
+  (``sr_ratios``), FFN with a depth-wise 3x3 conv (no position embedding).
+- Head: global average pool + norm + linear (``head: avg``), or a class-attention block
+  (``head: class_attn``), as in the authors' Wave-ViT / Dual-ViT.
+- BN in convolutional parts (``conv_norm``), LN in token parts (``token_norm``).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from hirisearch.layers.conv import conv_norm_act_cost
 from hirisearch.layers.cross_shaped import cross_shaped_attention_cost
 from hirisearch.layers.hrnet import hr_fusion_cost, hrnet_classifier_cost
 from hirisearch.layers.mix_ffn import des_cost, des_factors, mix_cfn_cost
-from hirisearch.lazy import LazyCallable, lazy_attrs
+from hirisearch.lazy import LazyCallable
 from hirisearch.models.base import Family, SpecBase
 from hirisearch.models.resolution import check_resolution
 
@@ -236,8 +236,6 @@ def plan_hrvit(spec: HRViTSpec, img_size: int | None = None) -> HRViTPlan:
 
 
 # ---------------------------------------------------------------------------------- stem
-
-
 @lru_cache(maxsize=256)
 def hrvit_stem_cost(in_chans: int, stem_chs: int, *, in_hw: Hw) -> CostNode:
     """Cost twin of :class:`HRViTStem`."""
@@ -248,8 +246,6 @@ def hrvit_stem_cost(in_chans: int, stem_chs: int, *, in_hw: Hw) -> CostNode:
 
 
 # ------------------------------------------------------------------------------ block
-
-
 @lru_cache(maxsize=1024)
 def hrvit_block_cost(p: BranchPlan) -> CostNode:
     """Cost twin of :class:`HRViTBlock` (drop path does no inference work)."""
@@ -268,8 +264,6 @@ def hrvit_block_cost(p: BranchPlan) -> CostNode:
 
 
 # ------------------------------------------------------------------------------ stage
-
-
 def _branch_cost(p: BranchPlan) -> CostNode:
     n = p.hw[0] * p.hw[1]
     ln = CostNode.leaf(P.layer_norm(p.dim, p.dim * n))
@@ -295,8 +289,6 @@ def _group_cost(p: GroupPlan) -> CostNode:
 
 
 # ---------------------------------------------------------------------------------- model
-
-
 def cost_hrvit(plan: HRViTPlan) -> CostNode:
     """Analytic cost of the model described by ``plan``, keyed by the builder's module paths."""
     stem = hrvit_stem_cost(plan.in_chans, plan.stem_chs, in_hw=(plan.img_size, plan.img_size))
@@ -325,11 +317,4 @@ FAMILY = Family(
     # 1/2/7/7 pad 10 -> 14 and 5 -> 7).
     test_sizes=lambda spec: (160, 224),
     forward_size=lambda spec: size_multiple(spec) * 2,
-)
-
-
-__getattr__ = lazy_attrs(
-    __name__,
-    "hirisearch.models.hrvit_nn",
-    ("HRViT", "HRViTBlock", "HRViTBranch", "HRViTGroup", "HRViTStem", "build_hrvit"),
 )

@@ -43,7 +43,7 @@ from hirisearch.errors import FieldError
 from hirisearch.layers.interaction import interaction_unit_cost
 from hirisearch.layers.pyramid_merge import dense_merge_cost, merged_head_cost
 from hirisearch.layers.vit import patch_embed_cost, vit_block_cost
-from hirisearch.lazy import LazyCallable, lazy_attrs
+from hirisearch.lazy import LazyCallable
 from hirisearch.models.base import Convention, Family, SpecBase
 from hirisearch.models.piip_convention import cost_piip_repo, piip_convention_description
 from hirisearch.models.resolution import check_resolution
@@ -333,8 +333,6 @@ def plan_piip(spec: PIIPSpec, img_size: int | None = None) -> PIIPPlan:
 
 
 # --------------------------------------------------------------------------------- branches
-
-
 def _branch_cost(b: BranchPlan, plan: PIIPPlan) -> CostNode:
     tokens = b.tokens + plan.cls_token
     kinds = {
@@ -366,8 +364,6 @@ def _branch_cost(b: BranchPlan, plan: PIIPPlan) -> CostNode:
 
 
 # ------------------------------------------------------------------------------ interactions
-
-
 def _interactions_cost(plan: PIIPPlan) -> CostNode:
     bs = plan.branches
     units = CostNode.of(
@@ -384,8 +380,6 @@ def _interactions_cost(plan: PIIPPlan) -> CostNode:
 
 
 # ----------------------------------------------------------------------------------- model
-
-
 def cost_piip(plan: PIIPPlan) -> CostNode:
     """Analytic cost in hirisearch's convention, keyed by the builder's module paths."""
     branches = CostNode.of([(str(i), _branch_cost(b, plan)) for i, b in enumerate(plan.branches)])
@@ -418,9 +412,4 @@ FAMILY = Family(
     test_sizes=lambda spec: (spec.img_size,),
     forward_size=lambda spec: 64,
     conventions=(Convention("piip", piip_convention_description(), cost_piip_repo),),
-)
-
-
-__getattr__ = lazy_attrs(
-    __name__, "hirisearch.models.piip_nn", ("InteractionBlock", "PIIP", "PIIPBranch", "build_piip")
 )

@@ -27,7 +27,7 @@ from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
 from hirisearch.layers.vit import prenorm_block_cost
-from hirisearch.lazy import LazyCallable, lazy_attrs
+from hirisearch.lazy import LazyCallable
 from hirisearch.models.base import Family
 from hirisearch.models.resolution import check_resolution
 from hirisearch.models.vit import PlainViTFields, size_reason
@@ -128,9 +128,6 @@ def plan_resformer(spec: ResFormerSpec, img_size: int | None = None) -> ResForme
     )
 
 
-# --------------------------------------------------------------------------------------- layers
-
-
 # ----------------------------------------------------------------------------------------- cost
 def cost_resformer(plan: ResFormerPlan) -> CostNode:
     """Analytic cost of the model described by ``plan``, keyed by the builder's module paths."""
@@ -175,19 +172,4 @@ FAMILY = Family(
     size_reason=size_reason,
     test_sizes=lambda spec: (spec.img_size, 384),
     forward_size=lambda spec: 2 * spec.patch_size,
-)
-
-
-__getattr__ = lazy_attrs(
-    __name__,
-    "hirisearch.models.resformer_nn",
-    (
-        "GLAttention",
-        "GlobalPosEmbed",
-        "ResFormer",
-        "ResFormerBlock",
-        "_init_weights",
-        "build_resformer",
-        "sincos_2d",
-    ),
 )

@@ -27,7 +27,7 @@ from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
 from hirisearch.layers.vit import prenorm_block_cost
-from hirisearch.lazy import LazyCallable, lazy_attrs
+from hirisearch.lazy import LazyCallable
 from hirisearch.models.base import Family, SpecBase
 from hirisearch.models.resolution import check_resolution
 
@@ -206,9 +206,6 @@ def plan_swin(spec: SwinSpec, img_size: int | None = None) -> SwinPlan:
     )
 
 
-# ---------------------------------------------------------------------------------------- build
-
-
 # ----------------------------------------------------------------------------------------- cost
 def _area(hw: Hw) -> int:
     return hw[0] * hw[1]
@@ -290,6 +287,3 @@ FAMILY = Family(
     test_sizes=_test_sizes,
     forward_size=lambda spec: 64 if spec.window_rule == "follow" else spec.img_size,
 )
-
-
-__getattr__ = lazy_attrs(__name__, "hirisearch.models.swin_nn", ("Swin", "build_swin"))

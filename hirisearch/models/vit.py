@@ -24,7 +24,7 @@ from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
 from hirisearch.layers.vit import vit_block_cost
-from hirisearch.lazy import LazyCallable, lazy_attrs
+from hirisearch.lazy import LazyCallable
 from hirisearch.models.base import Family, SpecBase
 from hirisearch.models.resolution import check_resolution
 
@@ -153,9 +153,6 @@ def plan_vit(spec: ViTSpec, img_size: int | None = None) -> ViTPlan:
     )
 
 
-# ---------------------------------------------------------------------------------------- build
-
-
 # ----------------------------------------------------------------------------------------- cost
 def cost_vit(plan: ViTPlan) -> CostNode:
     """Analytic cost of the model described by ``plan``, keyed by timm's module paths."""
@@ -203,6 +200,3 @@ FAMILY = Family(
     test_sizes=lambda spec: (spec.img_size, 384),
     forward_size=lambda spec: 2 * spec.patch_size,
 )
-
-
-__getattr__ = lazy_attrs(__name__, "hirisearch.models.vit_nn", ("ViT", "build_vit"))

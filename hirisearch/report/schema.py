@@ -37,159 +37,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from hirisearch.errors import HirisearchError
+from hirisearch.errors import ResultsError
+from hirisearch.report import kinds
 
 SCHEMA = "hirisearch.results/1"
 
 __all__ = ["KINDS", "SCHEMA", "ResultsError", "load_results", "validate_results"]
 
 
-class ResultsError(HirisearchError):
-    """A ``results.json`` that is missing, not JSON, or not of the documented schema."""
-
-    exit_code = 2
-
-
-class _Doc(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-
-Count = Annotated[int, Field(ge=0)]
-
-
-# ------------------------------------------------------------------ profile / compare
-class StageDoc(_Doc):
-    name: str
-    path: str = ""
-    params: Count
-    macs: Count
-
-
-class ProfileDoc(_Doc):
-    """The keys of :meth:`ProfileResult.to_json` the reports read."""
-
-    spec: str
-    family: str
-    name: str
-    img_size: int = Field(gt=0)
-    batch: int = Field(gt=0)
-    dtype: str
-    convention: str
-    params: Count
-    macs: Count
-    macs_analytic: int | None = None
-    macs_traced: int | None = None
-    agreement: float | None = None
-    norm: Count
-    categories: dict[str, int]
-    categories_traced: dict[str, int] | None = None
-    stages: list[StageDoc]
-
-
-class ProfileResults(_Doc):
-    kind: Literal["profile", "compare"]
-    results: list[ProfileDoc] = Field(min_length=1)
-    baselines: list[str] = []
-
-
-# ------------------------------------------------------------------------------ sweep
-class SweepPoint(_Doc):
-    img_size: int = Field(gt=0)
-    params: Count
-    macs: Count
-    latency_ms: float | None = None
-
-
-class SweepSkip(_Doc):
-    img_size: int
-    reason: str
-
-
-class SweepSeries(_Doc):
-    spec: str
-    name: str
-    family: str
-    method: Literal["analytic", "traced"]
-    points: list[SweepPoint]
-    skipped: list[SweepSkip] = []
-
-
-class SweepResults(_Doc):
-    kind: Literal["sweep"]
-    batch: int = Field(gt=0)
-    img_sizes: list[int] = Field(min_length=1)
-    series: list[SweepSeries] = Field(min_length=1)
-
-
-# ------------------------------------------------------------------------------ bench
-class BenchRecord(_Doc):
-    name: str
-    spec: str
-    img_size: int = Field(gt=0)
-    macs: int | None = Field(default=None, ge=0)
-    latency_ms: float = Field(ge=0)
-    iqr_ms: float = Field(ge=0)
-    p90_ms: float = Field(ge=0)
-    throughput: float = Field(ge=0)
-    gmacs_per_s: float | None = Field(default=None, ge=0)
-    peak_mem_bytes: int | None = Field(default=None, ge=0)
-    device: str
-    dtype: str
-    batch: int = Field(gt=0)
-    threads: int | None = None
-
-
-class BenchResults(_Doc):
-    kind: Literal["bench"]
-    records: list[BenchRecord] = Field(min_length=1)
-
-
-# ----------------------------------------------------------------------------- search
-class Objective(_Doc):
-    name: str
-    direction: Literal["minimize", "maximize"]
-
-
-class Trial(_Doc):
-    number: int = Field(ge=0)
-    state: str
-    feasible: bool
-    params: int | None = Field(default=None, ge=0)
-    macs: int | None = Field(default=None, ge=0)
-    objectives: dict[str, float | None]
-    pareto: bool = False
-    axes: dict[str, Any] = {}
-
-
-class SearchBaseline(_Doc):
-    name: str
-    spec: str
-    params: Count
-    macs: Count
-    objectives: dict[str, float | None] = {}
-
-
-class SearchResults(_Doc):
-    kind: Literal["search"]
-    base_spec: str
-    img_size: int | None = Field(default=None, gt=0)
-    budgets: dict[str, float] = {}
-    objectives: list[Objective] = Field(min_length=1)
-    trials: list[Trial]
-    baselines: list[SearchBaseline] = []
-
-
-KINDS: dict[str, type[_Doc]] = {
-    "profile": ProfileResults,
-    "compare": ProfileResults,
-    "sweep": SweepResults,
-    "bench": BenchResults,
-    "search": SearchResults,
-}
+#: Kind -> the pydantic schema of its documents (each kind's module defines it).
+KINDS: dict[str, type[BaseModel]] = {name: k.schema for name, k in kinds.KINDS.items()}
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

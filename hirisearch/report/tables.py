@@ -6,14 +6,19 @@ from rich.table import Table
 from rich.text import Text
 
 from hirisearch.compare import CompareResult
-from hirisearch.cost.convention import CONVENTION, headline
+from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE, headline
 from hirisearch.profile import ProfileResult
 from hirisearch.report import format as fmt
 
 
 def profile_header(r: ProfileResult) -> str:
     """The line above a profile: model, source, and the convention with input size, batch, dtype."""
-    convention, _, inputs = headline(r.img_size, r.batch, r.dtype).partition("; ")
+    head = headline(r.img_size, r.batch, r.dtype)
+    hw = r.input_shape[-2:]
+    if len(r.input_shape) != 4 or hw[0] != hw[1]:  # not a square image: the whole input shape
+        shape = "x".join(str(d) for d in r.input_shape[1:])
+        head = head.replace(f"input {r.img_size}x{r.img_size}", f"input {shape}")
+    convention, _, inputs = head.partition("; ")
     if r.convention != CONVENTION:  # another project's counting path (--convention)
         convention = r.convention
     return f"{r.name} ({r.spec}): {inputs}\n{convention}"
@@ -31,6 +36,8 @@ def profile_summary(r: ProfileResult) -> Table:
         fmt.gmacs(r.macs_analytic),
         "closed form from the spec"
         if r.macs_analytic is not None
+        else "the analytic model counts the papers' convention"
+        if r.convention == CONVENTION_FVCORE
         else "no analytic model for this source",
     )
     if r.macs_traced is not None:
@@ -64,11 +71,18 @@ def profile_summary(r: ProfileResult) -> Table:
             if k != "other" or cats.get(k, 0)
         ),
     )
+    fvcore = r.convention == CONVENTION_FVCORE
     t.add_row(
-        "norms (separate)",
+        "norms" if fvcore else "norms (separate)",
         fmt.gmacs(r.norm),
-        "BN/LN/GN as fvcore counts; not in GFLOPs",
+        "BN/LN/GN as fvcore counts; " + ("in GFLOPs" if fvcore else "not in GFLOPs"),
     )
+    if fvcore and r.categories_traced is not None:
+        t.add_row(
+            "resampling",
+            fmt.gmacs(r.categories_traced.get("resample", 0)),
+            "upsampling (nearest 1, bilinear 4/elem), adaptive avg pooling; in GFLOPs",
+        )
     if r.acts is not None:
         t.add_row(
             "activations",
@@ -90,23 +104,23 @@ def profile_summary(r: ProfileResult) -> Table:
 
 def profile_stages(r: ProfileResult, rows: bool = False) -> Table:
     """Per-stage (and optionally per-module) breakdown."""
-    t = Table(
-        title=f"per stage at {r.img_size}x{r.img_size}, batch {r.batch}", title_justify="left"
-    )
+    size = "x".join(str(d) for d in r.input_shape[-2:]) if r.input_shape else r.img_size
+    t = Table(title=f"per stage at {size}, batch {r.batch}", title_justify="left")
     t.add_column("part", no_wrap=True)
     for col in ("params", "GFLOPs", "traced", "share", "output", "acts"):
         t.add_column(col, justify="right")
     items = r.rows if rows and r.rows else r.stages
     for s in items:
         name = ("  " * (s.depth - 1)) + (s.name if s.depth == 1 else s.path)
+        analytic = s.macs_analytic is not None  # blank, not zero, without an analytic model
         t.add_row(
             name,
             fmt.params_m(s.params),
-            fmt.gmacs(s.macs),
+            fmt.gmacs(s.macs_analytic) if analytic else "",
             fmt.gmacs(s.macs_traced),
             fmt.pct(s.share),
-            fmt.shape(s.out_shape),
-            fmt.millions(s.acts),
+            fmt.shape(s.out_shape) if analytic else "",
+            fmt.millions(s.acts) if analytic else "",
         )
     return t
 
@@ -116,7 +130,8 @@ def compare_header(result: CompareResult) -> str:
     rows = result.rows
     batch = rows[0].profile.batch if rows else 1
     sizes = ", ".join(str(s) for s in sorted({r.profile.img_size for r in rows}))
-    return f"resolutions {sizes}, batch {batch}, fp32\n{CONVENTION}"
+    conventions = " / ".join(dict.fromkeys(r.profile.convention for r in rows)) or CONVENTION
+    return f"resolutions {sizes}, batch {batch}, fp32\n{conventions}"
 
 
 def compare_table(result: CompareResult) -> Table:

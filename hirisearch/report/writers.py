@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from hirisearch.io import RunDir, _default, atomic_write_json, atomic_write_text
+from hirisearch.io import RunDir, atomic_write_json, atomic_write_text, json_default
 from hirisearch.report.builders import build_report, csv_rows
 from hirisearch.report.document import render_html, render_markdown
 from hirisearch.report.schema import SCHEMA, ResultsError, load_results, validate_results
@@ -92,7 +92,7 @@ def write_run(
         doc["command"] = command
     doc.update({k: v for k, v in document.items() if k not in ("schema", "kind")})
     # Round-trip through JSON so that the reports are made from exactly what results.json holds.
-    doc = json.loads(json.dumps(doc, default=_default))
+    doc = json.loads(json.dumps(doc, default=json_default))
     validate_results(doc, file=str(Path(out_dir) / "results.json"))
     with RunDir(out_dir) as run:
         atomic_write_json(run.path / "results.json", doc)

@@ -41,7 +41,8 @@ from hirisearch.search import retry
 from hirisearch.search import storage as st
 from hirisearch.search.budget import EvalContext, Evaluator, bound_labels, check_budgets
 from hirisearch.search.objectives import ObjectiveContext, get_objective
-from hirisearch.search.strategies import distributions, make_pruner, make_sampler
+from hirisearch.search.pruners import make_pruner
+from hirisearch.search.strategies import distributions, make_sampler
 from hirisearch.search.trial import CandidateTrial
 from hirisearch.search.types import Scalar, SearchSpace
 

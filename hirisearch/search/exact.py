@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from hirisearch.cost.types import Cost, CostNode
-from hirisearch.errors import HirisearchError
+from hirisearch.errors import ExactError
 from hirisearch.search.budget import Candidate, evaluate
 from hirisearch.search.pareto import front_mask
 from hirisearch.search.tables import Table
@@ -54,12 +54,6 @@ CHUNK = 1 << 18
 PROBES, VALUES_PER_AXIS = 10, 8
 #: Depth of the cost tree below which sections may be split.
 MAX_DEPTH = 3
-
-
-class ExactError(HirisearchError):
-    """The exact mode cannot evaluate this space."""
-
-    exit_code = 2
 
 
 # ------------------------------------------------------------------------ scalar oracle

@@ -18,15 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hirisearch.errors import HirisearchError, Pruned, SpecError
+from hirisearch.errors import ObjectiveError, Pruned, SpecError
 from hirisearch.models import get_family
 from hirisearch.search.budget import METRICS, Candidate, EvalContext
 from hirisearch.search.trial import CandidateTrial
 from hirisearch.search.types import ProxySettings
-
-
-class ObjectiveError(HirisearchError):
-    """A user objective failed or returned something that is not a finite number."""
 
 
 @dataclass(frozen=True)

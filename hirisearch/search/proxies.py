@@ -22,15 +22,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from hirisearch.errors import HirisearchError, SpecError
+from hirisearch.errors import ProxyError, SpecError
 from hirisearch.models.base import Family, SpecBase
 from hirisearch.search.types import ProxySettings
 
 ACTIVATIONS = (nn.GELU, nn.ReLU, nn.SiLU, nn.Hardswish, nn.ReLU6)
-
-
-class ProxyError(HirisearchError):
-    """A proxy could not be computed on a model."""
 
 
 def _plan(family: Family, spec: SpecBase, settings: ProxySettings) -> Any:

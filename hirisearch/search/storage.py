@@ -38,7 +38,10 @@ HEARTBEAT_S = 10
 #: database shorter than this keeps every running trial).
 GRACE_BEATS = 6
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+# Optuna logs a failed trial (a Ctrl-C inside an objective too) as a warning with a traceback;
+# hirisearch records each trial's error in results.json and prints one line, so only Optuna's
+# errors reach the terminal.
+optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
 def storage_url(out: Path, storage: str | None, workers: int) -> str:

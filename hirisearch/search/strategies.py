@@ -207,15 +207,3 @@ def get_strategy(name: str) -> Strategy:
 def make_sampler(space: SearchSpace, *, seed: int | None = None) -> Any:
     """The sampler of ``space.strategy``; ``seed`` defaults to the space's."""
     return STRATEGIES[space.strategy].sampler(space, space.seed if seed is None else seed)
-
-
-def make_pruner(space: SearchSpace) -> Any:
-    """The Optuna pruner of the space's ``pruner:`` (``NopPruner`` for ``none``)."""
-    import optuna
-
-    options = dict(space.pruner.options)
-    if space.pruner.name == "median":
-        return optuna.pruners.MedianPruner(**options)
-    if space.pruner.name == "hyperband":
-        return optuna.pruners.HyperbandPruner(**options)
-    return optuna.pruners.NopPruner()

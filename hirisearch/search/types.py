@@ -15,16 +15,10 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from hirisearch.errors import HirisearchError, SpecError
+from hirisearch.errors import SearchError as SearchError  # defined with the other errors
+from hirisearch.errors import SpecError
 from hirisearch.models import FAMILIES, Family
 from hirisearch.spec.load import spec_error_from
-
-
-class SearchError(HirisearchError):
-    """A search cannot start or continue (storage, run folder, resume)."""
-
-    exit_code = 2
-
 
 Scalar = bool | int | float | str
 Direction = Literal["minimize", "maximize"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from hirisearch.cost.counters import _OpRecorder
+from hirisearch.cost.ops import OpRecorder
 from hirisearch.layers.init import MetaBuild
 from hirisearch.models import get_family
 from hirisearch.spec import load_spec
@@ -45,7 +45,7 @@ def test_metabuild_skips_initialisers_on_meta_tensors_only() -> None:
     with MetaBuild():
         meta = torch.empty(8, 8)  # the default device is meta, as in torch.device("meta")
         assert meta.is_meta
-        with _OpRecorder() as rec:
+        with OpRecorder() as rec:
             out = nn.init.trunc_normal_(meta, std=0.02)
             nn.init.kaiming_uniform_(meta)
             meta.uniform_()
@@ -55,6 +55,6 @@ def test_metabuild_skips_initialisers_on_meta_tensors_only() -> None:
         assert real.tolist() == [2.0, 2.0, 2.0]
         layer = nn.Linear(4, 4, device="cpu")
         assert layer.weight.abs().sum() > 0 and layer.weight.abs().max() <= 0.5
-    with torch.device("meta"), _OpRecorder() as rec:
+    with torch.device("meta"), OpRecorder() as rec:
         nn.init.trunc_normal_(torch.empty(8, 8), std=0.02)
     assert rec.ops  # without MetaBuild the initialiser dispatches on meta

@@ -1,5 +1,5 @@
-"""Published numbers of the baselines (shared/reference/baselines.md, "Reference checks visible to
-the tests"), from our specs (analytic cost; the parity tests tie it to the built model) and from the
+"""Published numbers of the baselines (docs/reference/baselines.md, "Reference checks in the
+tests"), from our specs (analytic cost; the parity tests tie it to the built model) and from the
 matching timm models (meta-device traced count), plus the resolution rules of the new families."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""HIRI-ViT against the reference figures in shared/reference/hiri_vit.md (fvcore MACs, norms
+"""HIRI-ViT against the reference figures in docs/reference/hiri_vit.md (fvcore MACs, norms
 included as fvcore counts them, at 448 input) and the published S target."""
 
 from __future__ import annotations

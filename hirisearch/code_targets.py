@@ -1,0 +1,313 @@
+"""Models defined by code the user names: ``module.path:callable``, ``path/to/file.py:callable``
+and ``torchvision:<name>`` (see :mod:`hirisearch.torchvision_targets`).
+
+Naming the code is what runs it: the module (or file) named on the command line is imported when
+the target is resolved, and nothing else is. A factory is called with the keyword arguments the
+user gave (``--kwargs``), plus ``img_size`` when its signature takes one and the user did not set
+it; it must return an ``nn.Module`` taking one tensor of ``(batch, *input_shape)``. The input shape
+is ``3 x R x R`` at resolution ``R`` unless ``--input-shape`` says otherwise (see
+:func:`parse_input_shape`). These targets have no analytic model: they are counted by the traced
+counter on the ``meta`` device (eager fallback announced), and a factory or forward that fails is
+one line naming the target.
+
+This module imports no torch at import time; building does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hirisearch.errors import FactoryError, HirisearchError, UnknownModelError
+
+#: The resolution of a factory target when none is given (``--res``) and no ``--input-shape``.
+DEFAULT_IMG_SIZE = 224
+
+#: Exceptions a build on the ``meta`` device may raise because of the device alone; they are left
+#: to the traced counter, which retries eagerly on the CPU (and reports that it did).
+META_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, NotImplementedError)
+
+_KWARG_START = re.compile(r",\s*(?=[A-Za-z_][A-Za-z0-9_]*\s*=)")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def first_line(e: BaseException) -> str:
+    """``Type: first line of the message`` (at most 200 characters)."""
+    lines = str(e).strip().splitlines()
+    text = lines[0] if lines else ""
+    return f"{type(e).__name__}: {text}"[:200] if text else type(e).__name__
+
+
+def parse_kwargs(text: str | None) -> dict[str, Any]:
+    """``"depth=12,act=gelu,dims=[64,128]"`` -> ``{"depth": 12, "act": "gelu", "dims": [64, 128]}``.
+
+    Values are read as YAML (``12`` an int, ``0.5`` a float, ``true`` a bool, ``null`` None,
+    ``[1,2]`` a list, anything else a string). A comma starts a new pair only where ``name=``
+    follows it, so list values may hold commas.
+
+    Raises:
+        HirisearchError: a pair without ``=``, a name that is not an identifier, a repeated name,
+            or a value that is not valid YAML.
+    """
+    if text is None or not text.strip():
+        return {}
+    import yaml
+
+    out: dict[str, Any] = {}
+    for pair in _KWARG_START.split(text.strip()):
+        name, sep, raw = pair.partition("=")
+        name = name.strip()
+        if not sep or not _IDENTIFIER.fullmatch(name):
+            raise HirisearchError(
+                f"--kwargs: expected key=value pairs separated by commas, but got {pair!r}"
+            )
+        if name in out:
+            raise HirisearchError(f"--kwargs: {name!r} is given twice")
+        try:
+            out[name] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as e:
+            problem = getattr(e, "problem", None) or "not valid YAML"
+            raise HirisearchError(f"--kwargs: {name}={raw!r}: {problem}") from None
+    return out
+
+
+def parse_input_shape(text: str | None) -> tuple[int, ...] | None:
+    """``"3,512,1024"`` -> ``(3, 512, 1024)``: one sample's shape, at least ``C,H,W``.
+
+    Raises:
+        HirisearchError: not a comma list of at least three positive integers.
+    """
+    if text is None or not text.strip():
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) < 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise HirisearchError(
+            f"--input-shape: expected C,H,W (positive integers, e.g. 3,224,224), but got {text!r}"
+        )
+    return tuple(int(p) for p in parts)
+
+
+@dataclass(frozen=True)
+class CodeModel:
+    """A model built by a callable: what :class:`hirisearch.targets.Target` asks of a model source
+    without a spec (``build``, ``input_shape``, ``out_grid``).
+
+    ``make(img_size, kwargs)`` returns the module (on the current default device); ``sizes``
+    (``"img_size"``, ``"image_size"``, ``"input_size"`` or None) names the keyword that tells the
+    callable the resolution, if it takes one.
+    """
+
+    ref: str
+    make: Callable[[int, dict[str, Any]], Any]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    shape: tuple[int, ...] | None = None  # --input-shape
+    default_size: int = DEFAULT_IMG_SIZE
+
+    @property
+    def default_img_size(self) -> int:
+        return self.shape[-2] if self.shape is not None else self.default_size
+
+    def input_shape(self, img_size: int) -> tuple[int, ...]:
+        """``3 x R x R``; with ``--input-shape``, that shape, its last two sizes set to ``R x R``
+        when ``R`` differs from its height."""
+        if self.shape is None:
+            return (3, img_size, img_size)
+        if img_size == self.shape[-2]:
+            return self.shape
+        return (*self.shape[:-2], img_size, img_size)
+
+    def out_grid(self, img_size: int) -> tuple[int, int] | None:
+        return None  # unknown without running the model
+
+    def build(self, img_size: int, *, device: Any = None, dtype: Any = None) -> Any:
+        """Call the factory; a failure is one line naming the target.
+
+        On the ``meta`` device a ``RuntimeError`` or ``NotImplementedError`` is left to the traced
+        counter, which retries on the CPU (code that reads tensor values cannot run on meta).
+        """
+        from torch import nn
+
+        try:
+            model = self.make(img_size, dict(self.kwargs))
+        except META_ERRORS as e:
+            if str(device) == "meta":
+                raise
+            raise FactoryError(f"{self.ref}: building the model failed: {first_line(e)}") from None
+        except HirisearchError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the user's code: any failure is one line
+            raise FactoryError(f"{self.ref}: building the model failed: {first_line(e)}") from None
+        if not isinstance(model, nn.Module):
+            raise FactoryError(
+                f"{self.ref}: the factory returned {type(model).__name__}, not a torch.nn.Module"
+            )
+        if device is not None:
+            model = model.to(device)
+        return model if dtype is None else model.to(dtype)
+
+
+def call_factory(fn: Callable[..., Any], img_size: int, kwargs: dict[str, Any]) -> Any:
+    """``fn(**kwargs)``, with ``img_size`` added when ``fn`` takes it and the user did not set it."""
+    if "img_size" not in kwargs and _takes(fn, "img_size"):
+        kwargs = {**kwargs, "img_size": img_size}
+    return fn(**kwargs)
+
+
+def _takes(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    p = params.get(name)
+    return p is not None and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+
+
+# ------------------------------------------------------------------------- resolution
+def is_code_ref(ref: str) -> bool:
+    """``module.path:callable`` or ``file.py:callable`` (or ``torchvision:<name>``), and not an
+    existing file."""
+    head, sep, tail = ref.rpartition(":")
+    return bool(sep and head and tail) and not Path(ref).exists()
+
+
+def resolve_code(
+    ref: str,
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+    input_shape: Sequence[int] | None = None,
+) -> Any:
+    """The :class:`~hirisearch.targets.Target` for a code reference (see :func:`is_code_ref`).
+
+    Raises:
+        UnknownModelError: the module, file or callable does not exist.
+        FactoryError: importing the module or file failed.
+    """
+    from hirisearch.targets import Target
+
+    shape = tuple(input_shape) if input_shape is not None else None
+    opts = dict(kwargs or {})
+    head, _, name = ref.rpartition(":")
+    if head == "torchvision":
+        from hirisearch.torchvision_targets import resolve_torchvision
+
+        return resolve_torchvision(name, kwargs=opts, input_shape=shape)
+    fn = load_callable(ref)
+    source = CodeModel(
+        ref=ref,
+        make=lambda size, kw: call_factory(fn, size, kw),
+        kwargs=opts,
+        shape=shape,
+    )
+    label = f"{Path(head).stem}:{name}" if head.endswith(".py") else ref
+    return Target(
+        ref=ref,
+        name=label,
+        family="factory",
+        default_img_size=source.default_img_size,
+        _external=source,
+    )
+
+
+def load_callable(ref: str) -> Callable[..., Any]:
+    """Import the module or file of ``module.path:callable`` / ``file.py:callable`` and return
+    the callable (dotted names reach attributes: ``models:Net.small``)."""
+    head, _, attr = ref.rpartition(":")
+    if head.endswith(".py"):
+        module = _import_file(ref, Path(head))
+    else:
+        module = _import_module(ref, head)
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            found = sorted(n for n, v in vars(module).items() if callable(v) and n[0] != "_")
+            hint = f"; callables there: {', '.join(found[:8])}" if found else ""
+            raise UnknownModelError(f"{ref}: {head} has no attribute {attr!r}{hint}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise FactoryError(f"{ref}: {attr} is a {type(obj).__name__}, not a callable")
+    return obj  # type: ignore[no-any-return]
+
+
+def _import_module(ref: str, name: str) -> Any:
+    """Import ``name`` as Python would from the current folder (as ``python -m`` does)."""
+    if not all(_IDENTIFIER.fullmatch(p) for p in name.split(".")):
+        raise UnknownModelError(
+            f"{ref}: expected a spec file, timm:<name>, torchvision:<name>, module.path:callable "
+            "or file.py:callable"
+        )
+    cwd = str(Path.cwd())
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name and (name == e.name or name.startswith(e.name + ".")):
+            raise UnknownModelError(f"{ref}: no module named {e.name!r}") from None
+        raise FactoryError(f"{ref}: importing {name} failed: {first_line(e)}") from None
+    except Exception as e:  # noqa: BLE001 - the user's module: any failure is one line
+        raise FactoryError(f"{ref}: importing {name} failed: {first_line(e)}") from None
+
+
+def _import_file(ref: str, path: Path) -> Any:
+    """Run the file as a module named after it; its folder goes on ``sys.path`` (as for a script),
+    so it can import its neighbours."""
+    if not path.is_file():
+        raise UnknownModelError(f"{ref}: no such file {str(path)!r}")
+    resolved = path.resolve()
+    stem = re.sub(r"\W", "_", path.stem)
+    name = f"hirisearch_user_{abs(hash(str(resolved))):x}_{stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    folder = str(resolved.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(name, resolved)
+    if spec is None or spec.loader is None:
+        raise FactoryError(f"{ref}: {path} cannot be imported as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # noqa: BLE001 - the user's file: any failure is one line
+        del sys.modules[name]
+        where = f" (line {e.lineno})" if isinstance(e, SyntaxError) and e.lineno else ""
+        raise FactoryError(f"{ref}: importing {path} failed: {first_line(e)}{where}") from None
+    return module
+
+
+def resolve_targets(
+    refs: Sequence[str],
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+    input_shape: Sequence[int] | None = None,
+) -> list[Any]:
+    """Resolve every reference; ``kwargs`` and ``input_shape`` go to the code targets among them
+    (factories and ``torchvision:``); spec and ``timm:`` targets are unaffected.
+
+    Raises:
+        HirisearchError: ``kwargs`` or ``input_shape`` given but no reference is a code target.
+    """
+    from hirisearch.targets import EXTERNAL_PREFIXES, resolve
+
+    def takes_options(ref: str) -> bool:
+        return is_code_ref(ref) and ref.partition(":")[0] not in EXTERNAL_PREFIXES
+
+    if (kwargs or input_shape) and not any(takes_options(r) for r in refs):
+        given = " and ".join(
+            n for n, v in (("--kwargs", kwargs), ("--input-shape", input_shape)) if v
+        )
+        raise HirisearchError(
+            f"{given} apply to factory (module:callable, file.py:callable) and torchvision: "
+            f"targets, but none was given (got {', '.join(refs)})"
+        )
+    return [
+        resolve_code(r, kwargs=kwargs, input_shape=input_shape) if takes_options(r) else resolve(r)
+        for r in refs
+    ]

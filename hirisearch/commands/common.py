@@ -1,0 +1,177 @@
+"""What the commands share: the consoles, the shared options (one spelling and type each), JSON
+output, and the run folder every command writes. Commands import from here, never from
+:mod:`hirisearch.cli`, which registers them."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from hirisearch import interrupt
+from hirisearch.errors import HirisearchError
+from hirisearch.io import json_default
+
+console = Console(highlight=False)
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_INTERRUPTED = interrupt.EXIT_INTERRUPTED
+
+
+def error_line(message: str) -> str:
+    return "hirisearch: error: " + " ".join(str(message).split())
+
+
+def split_refs_and_sizes(
+    args: Sequence[str], sizes: Sequence[int] | None
+) -> tuple[list[str], list[int]]:
+    """``--res 224 384 448``: Click options take one value, so bare integers that follow among the
+    positional arguments are resolutions too (a spec path is never a bare integer)."""
+    refs, res = [], list(sizes or [])
+    for a in args:
+        if a.isdigit() and not Path(a).exists():
+            res.append(int(a))
+        else:
+            refs.append(a)
+    if not refs:
+        raise HirisearchError("expected at least one spec file or model name")
+    from hirisearch.limits import MAX_IMG_SIZE
+
+    for r in res:
+        if not 0 < r <= MAX_IMG_SIZE:
+            raise HirisearchError(
+                f"--res must be a positive integer <= {MAX_IMG_SIZE}, but got {r}"
+            )
+    return refs, res
+
+
+Refs = Annotated[
+    list[str],
+    typer.Argument(
+        help="Spec files, timm:<name>, torchvision:<name>, module.path:callable or "
+        "file.py:callable; bare integers are resolutions."
+    ),
+]
+
+Res = Annotated[
+    list[int] | None, typer.Option("--res", "-r", help="Input resolution(s); repeat or list them.")
+]
+
+Kwargs = Annotated[
+    str | None,
+    typer.Option(
+        "--kwargs",
+        help="Keyword arguments for factory and torchvision: targets, key=value,... (YAML values).",
+    ),
+]
+
+InputShape = Annotated[
+    str | None,
+    typer.Option(
+        "--input-shape",
+        help="Input of factory and torchvision: targets, C,H,W (default 3,R,R; --res sets H,W).",
+    ),
+]
+
+
+def resolve_refs(names: Sequence[str], kwargs: str | None, input_shape: str | None) -> list[Any]:
+    """The targets of ``names``, ``--kwargs`` and ``--input-shape`` applied to the code targets."""
+    from hirisearch.code_targets import parse_input_shape, parse_kwargs, resolve_targets
+
+    return resolve_targets(
+        names, kwargs=parse_kwargs(kwargs), input_shape=parse_input_shape(input_shape)
+    )
+
+
+def parse_counters(value: str | None) -> list[str]:
+    if not value:
+        return []
+    from hirisearch.cost.counters import COUNTERS
+
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    for n in names:
+        if n not in COUNTERS:
+            raise HirisearchError(
+                f"--counters: unknown counter {n!r}; valid: {', '.join(COUNTERS)}"
+            )
+    return names
+
+
+def emit_json(doc: Any) -> None:
+    """One compact JSON document per line on stdout."""
+    sys.stdout.write(json.dumps(doc, default=json_default) + "\n")
+    sys.stdout.flush()
+
+
+Out = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Run folder for results.json, results.csv, report.md, report.html and plots/ "
+        "(default: reports/<timestamp>-<name>/).",
+    ),
+]
+
+#: ``profile`` draws plots and report.html only when asked (matplotlib costs about 1 s).
+DrawReport = Annotated[
+    bool, typer.Option("--report", help="Also draw the plots and report.html in the run folder.")
+]
+
+#: compare, sweep, bench and search draw by default; ``--no-report`` skips the plots and HTML.
+NoReport = Annotated[
+    bool, typer.Option("--no-report", help="Skip the plots and report.html (faster).")
+]
+
+
+def command_line(ctx: typer.Context) -> str:
+    """The invocation, reconstructed from the parsed parameters (defaults left out)."""
+    parts = ["hirisearch", ctx.info_name or ""]
+    for p in ctx.command.params:
+        value = ctx.params.get(p.name or "")
+        if value is None or value == p.default or value == () or value == []:
+            continue
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if p.param_type_name == "argument":
+            parts += [str(v) for v in values]
+        elif isinstance(value, bool):
+            parts.append(p.opts[0])
+        else:
+            for v in values:
+                parts += [p.opts[0], str(v)]
+    return shlex.join(p for p in parts if p)
+
+
+def save_run(
+    ctx: typer.Context,
+    kind: str,
+    document: dict[str, Any],
+    *,
+    out: Path | None,
+    name: str,
+    quiet_stdout: bool = False,
+    figures: bool = True,
+) -> Path:
+    """Write the run folder of a command and print its path (on stderr when stdout carries JSON).
+
+    Args:
+        name: the default folder's suffix (``reports/<timestamp>-<name>``).
+        quiet_stdout: stdout is reserved for JSON documents.
+        figures: draw the plots and report.html too (matplotlib: about 1 s).
+    """
+    from hirisearch.report.writers import default_run_dir, write_run
+
+    folder = out if out is not None else default_run_dir(name)
+    files = write_run(folder, kind, document, command=command_line(ctx), figures=figures)
+    if quiet_stdout:
+        err_console.print(f"hirisearch: run folder: {files.dir}", markup=False)
+    else:
+        console.print(f"run folder: {files.dir}", markup=False, soft_wrap=True)
+    return files.dir

@@ -1,0 +1,204 @@
+"""The ``sweep`` results: params, MACs (and latency) of each model against input size."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Literal
+
+from pydantic import Field
+
+from hirisearch.cost.convention import CONVENTION
+from hirisearch.report import format as fmt
+from hirisearch.report import plots
+from hirisearch.report.document import Figure, Report, Section, Table
+from hirisearch.report.kinds.base import (
+    GFLOPS,
+    Count,
+    Doc,
+    ReportKind,
+    _Doc,
+    _label,
+    _meta,
+    baselines_first,
+)
+
+
+class SweepPoint(_Doc):
+    img_size: int = Field(gt=0)
+    params: Count
+    macs: Count
+    latency_ms: float | None = None
+
+
+class SweepSkip(_Doc):
+    img_size: int
+    reason: str
+
+
+class SweepSeries(_Doc):
+    spec: str
+    name: str
+    family: str
+    method: Literal["analytic", "traced"]
+    points: list[SweepPoint]
+    skipped: list[SweepSkip] = []
+
+
+class SweepResults(_Doc):
+    kind: Literal["sweep"]
+    batch: int = Field(gt=0)
+    img_sizes: list[int] = Field(min_length=1)
+    series: list[SweepSeries] = Field(min_length=1)
+
+
+def _sweep_report(doc: Doc) -> Report:
+    base = doc.get("baselines", [])
+    series = baselines_first(doc["series"], base)
+    sizes = sorted(set(doc["img_sizes"]) | {p["img_size"] for s in series for p in s["points"]})
+    batch = doc["batch"]
+    cost = {(s["spec"], p["img_size"]): p for s in series for p in s["points"]}
+    gtable = Table(
+        headers=("input (px)", *(f"{_label(s, base)} {GFLOPS}" for s in series)),
+        rows=tuple(
+            (
+                str(size),
+                *(
+                    fmt.gflops(cost[(s["spec"], size)]["macs"])
+                    if (s["spec"], size) in cost
+                    else "-"
+                    for s in series
+                ),
+            )
+            for size in sizes
+        ),
+        align=("right",) * (len(series) + 1),
+        caption=f"{CONVENTION}; batch {batch}, fp32; '-' = the model cannot take this input",
+    )
+    has_latency = any(p.get("latency_ms") is not None for s in series for p in s["points"])
+    tables = [gtable]
+    if has_latency:
+        tables.append(
+            Table(
+                headers=("input (px)", *(f"{_label(s, base)} latency (ms)" for s in series)),
+                rows=tuple(
+                    (
+                        str(size),
+                        *(
+                            fmt.ms(cost[(s["spec"], size)].get("latency_ms"))
+                            if (s["spec"], size) in cost
+                            else "-"
+                            for s in series
+                        ),
+                    )
+                    for size in sizes
+                ),
+                align=("right",) * (len(series) + 1),
+                caption=f"median latency per batch of {batch}",
+            )
+        )
+    prow = []
+    notes = []
+    for s in series:
+        ps = sorted({p["params"] for p in s["points"]})
+        span = (
+            "-"
+            if not ps
+            else fmt.params_in_m(ps[0])
+            if len(ps) == 1
+            else f"{fmt.params_in_m(ps[0])}-{fmt.params_in_m(ps[-1])}"
+        )
+        pts = sorted(p["img_size"] for p in s["points"])
+        prow.append(
+            (
+                _label(s, base),
+                s["family"],
+                s["method"],
+                span,
+                f"{pts[0]}-{pts[-1]} ({len(pts)})" if pts else "none",
+                str(len(s["skipped"])),
+            )
+        )
+        if s["skipped"]:
+            skipped = sorted(k["img_size"] for k in s["skipped"])
+            listed = ", ".join(str(k) for k in skipped[:12]) + (" ..." if len(skipped) > 12 else "")
+            notes.append(f"{s['name']}: skipped {listed}; {s['skipped'][0]['reason']}")
+    tables.append(
+        Table(
+            headers=("model", "family", "cost", "params (M)", "inputs counted (px)", "skipped"),
+            rows=tuple(prow),
+            align=("left", "left", "left", "right", "right", "right"),
+            caption="cost: analytic = closed form from the spec; traced = torch FlopCounterMode",
+        )
+    )
+    scaling = plots.series_from_sweep({"series": series})
+    sections = [Section("Resolution sweep", tables=tuple(tables))]
+    if notes:
+        sections.append(Section("Skipped resolutions", notes=tuple(notes)))
+    if scaling:
+        sections.insert(
+            0,
+            Section(
+                "Plots",
+                figures=(
+                    Figure(
+                        "scaling",
+                        "GFLOPs (log scale, left) and parameters (right) against input resolution.",
+                        partial(plots.resolution_scaling, scaling, batch=batch, with_params=True),
+                    ),
+                ),
+            ),
+        )
+    names = ", ".join(s["name"] for s in series)
+    title = doc.get("title") or f"Resolution sweep: {names}"
+    return Report(
+        title, _meta(doc, f"inputs {sizes[0]}-{sizes[-1]} px, batch {batch}"), tuple(sections)
+    )
+
+
+def csv_rows(doc: Doc) -> tuple[list[str], list[list[Any]]]:
+    """``results.csv``: raw numbers (MACs and parameters as integers)."""
+    head = [
+        "spec",
+        "name",
+        "family",
+        "method",
+        "img_size",
+        "params",
+        "macs",
+        "latency_ms",
+        "skipped",
+    ]
+    rows = []
+    for s in baselines_first(doc["series"], doc.get("baselines", [])):
+        for p in sorted(s["points"], key=lambda p: p["img_size"]):
+            rows.append(
+                [
+                    s["spec"],
+                    s["name"],
+                    s["family"],
+                    s["method"],
+                    p["img_size"],
+                    p["params"],
+                    p["macs"],
+                    p.get("latency_ms"),
+                    "",
+                ]
+            )
+        for k in s["skipped"]:
+            rows.append(
+                [
+                    s["spec"],
+                    s["name"],
+                    s["family"],
+                    s["method"],
+                    k["img_size"],
+                    None,
+                    None,
+                    None,
+                    k["reason"],
+                ]
+            )
+    return head, rows
+
+
+KINDS = (ReportKind("sweep", SweepResults, _sweep_report, csv_rows),)
