@@ -243,3 +243,27 @@ def test_storage_calls_are_retried_through_an_outage_then_give_up_in_one_line() 
     assert msg.startswith("lost the connection to the storage while recording trial 3")
     assert "--resume" in msg and "\n" not in str(info.value)
     assert isinstance(info.value, SearchError)
+
+
+DEVICE_MODULE = """
+from pathlib import Path
+
+
+def on(trial):
+    model = trial.build()
+    with open(Path(__file__).parent / "devices.txt", "a") as f:
+        f.write(f"{trial.gpu} {next(model.parameters()).device}\\n")
+    return float(trial.spec.depths[3])
+"""
+
+
+@pytest.mark.gpu
+def test_on_a_gpu_build_puts_the_model_on_the_worker_device(tmp_path: Path) -> None:
+    (tmp_path / "device_objective.py").write_text(DEVICE_MODULE)
+    space = write_space(tmp_path, objectives=[{"maximize": "device_objective:on"}], trials=3,
+                        budgets={"gmacs": {"max": 10.0}})  # fmt: skip
+    r = cli("search", str(space), "--gpus", "0", "--allow-code", "--out", str(tmp_path / "run"),
+            "--no-verify", "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    lines = (tmp_path / "devices.txt").read_text().splitlines()
+    assert lines and all(line == "0 cuda:0" for line in lines), lines
