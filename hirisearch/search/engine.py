@@ -244,29 +244,38 @@ def work_shared(
         if len(st.finished(study)) >= target:
             study.stop()
 
-    outage: list[float] = []  # when the current run of lost connections began
+    backoff = retry.Backoff()
+    seen: set[int] = set()  # RUNNING trials this worker has waited for
     with _quiet_dead_heartbeats():
         while True:
             try:
                 done = len(st.finished(study))
                 if done >= target:
                     return
-                if done + st.count(study, TrialState.RUNNING) >= target:
+                running = st.trials(study, TrialState.RUNNING)
+                if done + len(running) >= target:
                     if beat is None:
                         return  # no dead worker can hold a trial here: the others finish them
-                    time.sleep(beat)  # a RUNNING trial may be a dead worker's: wait for it
+                    # A RUNNING trial may be a dead worker's: wait until it ends or is failed.
+                    # One asked just as its worker died or lost the database may never have
+                    # beaten, and Optuna fails only trials with a stale beat: give it one.
+                    for t in running:
+                        if t.number not in seen:
+                            seen.add(t.number)
+                            st.beat(storage, study_name, t.number)()
+                    time.sleep(beat)
                     st.fail_stale(study)
                     continue
                 study.optimize(
                     _with_params(objective, dists), callbacks=[enough], gc_after_trial=False
                 )
-                outage.clear()
+                backoff.reset()
             except Exception as e:
                 if _taken_over(e):
                     continue  # our trial was failed as stale meanwhile; its copy is re-run
                 if not retry.is_connection_error(e):
                     raise
-                _back_off(outage, e)
+                backoff.sleep(e, "running trials")
 
 
 def _taken_over(error: BaseException) -> bool:
@@ -276,22 +285,6 @@ def _taken_over(error: BaseException) -> bool:
         isinstance(error, RuntimeError) and "has already finished" in str(error)
     )
     return finished and not retry.is_connection_error(error)
-
-
-def _back_off(outage: list[float], error: BaseException) -> None:
-    """Sleep before retrying after a lost connection; give up after ``retry.RETRY_S``."""
-    now = time.monotonic()
-    if not outage:
-        outage.extend([now, retry.BACKOFF_S])
-    start, wait = outage
-    if now - start + wait > retry.RETRY_S:
-        raise retry.StorageLostError(
-            f"lost the connection to the storage and it did not come back within "
-            f"{retry.RETRY_S:g} s ({retry.first_line(error)}); every finished trial is stored: "
-            "run the same command with --resume to carry on"
-        ) from None
-    time.sleep(wait)
-    outage[1] = min(wait * 2, retry.BACKOFF_MAX_S)
 
 
 @contextmanager

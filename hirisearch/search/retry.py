@@ -53,29 +53,46 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+class Backoff:
+    """Waits between attempts at an unreachable database: doubling, capped, with a deadline."""
+
+    def __init__(self, deadline_s: float | None = None) -> None:
+        self.limit = RETRY_S if deadline_s is None else deadline_s
+        self.start: float | None = None
+        self.wait_s = BACKOFF_S
+
+    def reset(self) -> None:
+        self.start, self.wait_s = None, BACKOFF_S
+
+    def sleep(self, error: BaseException, what: str) -> None:
+        """Sleep before the next attempt, or raise :class:`StorageLostError` past the deadline."""
+        now = time.monotonic()
+        if self.start is None:
+            self.start = now
+        if now - self.start + self.wait_s > self.limit:
+            raise StorageLostError(
+                f"lost the connection to the storage while {what} and it did not come back "
+                f"within {self.limit:g} s ({first_line(error)}); every finished trial is stored: "
+                "run the same command with --resume to carry on"
+            ) from None
+        time.sleep(self.wait_s)
+        self.wait_s = min(self.wait_s * 2, BACKOFF_MAX_S)
+
+
 def retrying(call: Callable[[], T], *, what: str, deadline_s: float | None = None) -> T:
     """``call()``, retried with backoff while the database is unreachable.
 
     Raises:
         StorageLostError: still unreachable after ``deadline_s`` (default :data:`RETRY_S`).
     """
-    limit = RETRY_S if deadline_s is None else deadline_s
-    start = time.monotonic()
-    wait = BACKOFF_S
+    backoff = Backoff(deadline_s)
     while True:
         try:
             return call()
         except Exception as e:
             if not is_connection_error(e):
                 raise
-            if time.monotonic() - start + wait > limit:
-                raise StorageLostError(
-                    f"lost the connection to the storage while {what} and it did not come back "
-                    f"within {limit:g} s ({first_line(e)}); every finished trial is stored: run "
-                    "the same command with --resume to carry on"
-                ) from None
-            time.sleep(wait)
-            wait = min(wait * 2, BACKOFF_MAX_S)
+            backoff.sleep(e, what)
 
 
 class Heartbeat:

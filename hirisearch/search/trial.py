@@ -43,7 +43,8 @@ class CandidateTrial:
         number: the Optuna trial number (-1 outside a study).
         spec: the candidate's validated spec.
         plan: its plan (every derived number: stage sizes, tokens, ...).
-        values: the searched axes' values of this candidate (dotted path -> value).
+        axes: the searched axes' values of this candidate (dotted path -> value), as
+            ``results.json`` lists them.
         img_size: the input resolution the candidate is planned for.
         input_shape: ``(channels, height, width)`` of one input image.
     """
@@ -63,7 +64,7 @@ class CandidateTrial:
         self.number: int = trial.number if trial is not None else -1
         self.spec: SpecBase = candidate.spec
         self.plan: Any = candidate.plan
-        self.values: Mapping[str, Scalar] = dict(candidate.values)
+        self.axes: Mapping[str, Scalar] = dict(candidate.values)
         self.img_size: int = int(candidate.plan.img_size)
         self.input_shape: tuple[int, ...] = tuple(candidate.plan.input_shape)
         self.pruned = False  # set once should_prune() answered true
@@ -71,7 +72,7 @@ class CandidateTrial:
         self.last_value: float | None = None
 
     def __repr__(self) -> str:
-        return f"CandidateTrial(number={self.number}, values={dict(self.values)})"
+        return f"CandidateTrial(number={self.number}, axes={dict(self.axes)})"
 
     @property
     def device(self) -> str:

@@ -35,7 +35,7 @@ def train(trial):
     mark = HERE / "running" / f"{os.getpid()}-{trial.number}"
     mark.parent.mkdir(exist_ok=True)
     mark.write_text("")
-    loss = 10.0 + trial.values["depths.3"]
+    loss = 10.0 + trial.axes["depths.3"]
     for step in range(8):
         time.sleep(0.25)
         loss *= 0.9
@@ -133,5 +133,10 @@ def test_postgres_restart_and_a_killed_worker_lose_and_duplicate_nothing(
     COUNTS["faults: finished (COMPLETE + pruned)"] = len(counted)
     COUNTS["faults: of which pruned"] = pruned
     COUNTS["faults: failed by the heartbeat and re-run"] = len(failed)
+    COUNTS["faults: of which the SIGKILLed worker's trial"] = 1
+    others = [t for t in failed if t.number != number]
+    COUNTS["faults: of which others, with steps done when failed"] = sum(
+        len(t.intermediate_values) for t in others
+    )
     COUNTS["faults: surplus trials (asked beyond the count, not counted)"] = len(surplus)
     COUNTS["faults: duplicated"] = duplicated

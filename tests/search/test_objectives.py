@@ -78,7 +78,7 @@ def _stubborn_space(tmp: Path, **pruner: object) -> Path:
             """
             def keep_going(trial):
                 # reports its depth, then ignores should_prune() and returns a value
-                depth = float(trial.values["depths.3"])
+                depth = float(trial.axes["depths.3"])
                 trial.report(0, depth)
                 trial.should_prune()
                 trial.report(1, depth + 0.5)
