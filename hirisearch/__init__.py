@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _API = frozenset({"as_target", "build", "compare", "load_spec", "profile", "search", "sweep"})
-_ERRORS = frozenset({"HirisearchError", "SpecError"})
+_ERRORS = frozenset({"HirisearchError", "Pruned", "SpecError"})
 
 __all__ = [
     "HirisearchError",
+    "Pruned",
     "SpecError",
     "__version__",
     "as_target",
@@ -37,7 +38,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from hirisearch.api import as_target, build, compare, load_spec, profile, search, sweep
-    from hirisearch.errors import HirisearchError, SpecError
+    from hirisearch.errors import HirisearchError, Pruned, SpecError
 
 
 def __getattr__(name: str) -> Any:

@@ -144,8 +144,10 @@ def search(
     trials: int | None = None,
     resume: bool = False,
     storage: str | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     verify: bool = True,
+    allow_code: bool = False,
+    gpus: Sequence[str | int] = (),
     calibration: str | os.PathLike[str] | None = None,
 ) -> SearchResult:
     """Run (or, with ``resume``, continue) the search a space file describes; its run folder
@@ -155,8 +157,11 @@ def search(
         out: the run folder (default: ``reports/<timestamp>-<space name>``).
         trials: override the space file's trial count.
         storage: an Optuna storage URL shared by several machines (default: a file in ``out``).
-        workers: worker processes on this machine.
+        workers: worker processes on this machine (default: 1, or one per ``gpus`` device).
         verify: re-count the Pareto configurations with the traced counter (imports torch).
+        allow_code: import and run the code the space's ``module:function`` objectives name
+            (refused otherwise, before anything is imported).
+        gpus: device ids: one worker process per device, with ``CUDA_VISIBLE_DEVICES`` set.
         calibration: the latency calibration file for ``latency_ms`` budgets and objectives
             (default: the one ``hirisearch calibrate`` stored for the space's device).
     """
@@ -170,8 +175,10 @@ def search(
         storage=storage,
         study=Path(space).stem,
         resume=resume,
-        workers=workers,
+        workers=workers or max(len(gpus), 1),
         verify=verify,
+        allow_code=allow_code,
+        gpus=tuple(str(g) for g in gpus),
         calibration=calibration,
     )
     return run_search(sp, opts)

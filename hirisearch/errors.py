@@ -116,3 +116,11 @@ class ResultsError(HirisearchError):
     """A ``results.json`` that is missing, not JSON, or not of the documented schema."""
 
     exit_code = 2
+
+
+class Pruned(Exception):  # noqa: N818 - named as the user raises it: ``raise hirisearch.Pruned``
+    """Raised by a search objective to stop its trial early (typically once ``should_prune()``
+    answered true); the trial is recorded as pruned with its last reported value.
+
+    Not a :class:`HirisearchError`: it reports no problem, it ends a trial.
+    """

@@ -138,7 +138,35 @@ def search(
         str | None, typer.Option(help="Study name (default: the space's name).")
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
-    workers: Annotated[int, typer.Option(min=1, help="Local worker processes.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Local worker processes (default: 1, or one per --gpus)."),
+    ] = None,
+    gpus: Annotated[
+        str | None,
+        typer.Option(
+            "--gpus",
+            help="Device ids, e.g. 0,1,2,3: one worker process per device, each with "
+            "CUDA_VISIBLE_DEVICES set to its id (the objective's build() puts the model there).",
+        ),
+    ] = None,
+    allow_code: Annotated[
+        bool,
+        typer.Option(
+            "--allow-code",
+            help="Import and run the code the space's `module:function` objectives name "
+            "(refused without it).",
+        ),
+    ] = False,
+    heartbeat: Annotated[
+        int | None,
+        typer.Option(
+            "--heartbeat",
+            min=1,
+            help="Seconds between heartbeats of workers on a shared database (default 10); a "
+            "worker silent for 6 of them has its trial failed and re-run.",
+        ),
+    ] = None,
     out: Annotated[
         str | None, typer.Option(help="Run folder (default: reports/<space>-<timestamp>).")
     ] = None,
@@ -211,16 +239,20 @@ def search(
         run_dir = found or default_run_dir(space_file)
     else:
         run_dir = Path(out) if out else default_run_dir(space_file)
+    devices = _parse_gpus(gpus)
     opts = SearchOptions(
         out=run_dir,
         trials=trials or space.trials,
         storage=storage,
         study=study or Path(space_file).stem,
         resume=resume,
-        workers=workers,
+        workers=workers or max(len(devices), 1),
         calibration=calibration,
         verify=not no_verify,
         baselines=[_baseline_row(ref, space) for ref in baseline or []],
+        allow_code=allow_code,
+        gpus=devices,
+        heartbeat_s=heartbeat,
     )
     result = _run_with_progress(space, opts, quiet=as_json)
     if as_json:
@@ -238,6 +270,21 @@ def search(
             f"{result.run_dir}; continue with --resume --out {result.run_dir}"
         )
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _parse_gpus(raw: str | None) -> tuple[str, ...]:
+    """``--gpus 0,1`` -> ("0", "1"): non-empty, distinct ids."""
+    from hirisearch.search.types import SearchError
+
+    if raw is None:
+        return ()
+    ids = tuple(part.strip() for part in raw.split(","))
+    if not all(ids) or len(set(ids)) != len(ids) or any(" " in i for i in ids):
+        raise SearchError(
+            f"--gpus must list distinct device ids separated by commas (e.g. 0,1,2,3), but got "
+            f"{raw!r}"
+        )
+    return ids
 
 
 def _corner_doc(c: Any) -> dict[str, Any]:
@@ -321,8 +368,9 @@ def _render(result: Any, space_file: str, baselines: list[dict[str, Any]] = ()) 
 
     if result.exact is None:
         console.print(
-            f"run {result.run_dir}: {result.complete} finished trials "
-            f"({result.failed} failed or interrupted), {result.feasible} feasible; study "
+            f"run {result.run_dir}: {result.complete + result.pruned} finished trials "
+            f"({f'{result.pruned} pruned, ' if result.pruned else ''}"
+            f"{result.failed} failed or interrupted), {result.feasible} feasible; study "
             f"{result.study!r} in {result.storage}",
             markup=False,
             soft_wrap=True,

@@ -14,6 +14,12 @@ Trial accounting: the study holds exactly ``target`` COMPLETE trials at the end.
   stored study (Optuna's heartbeat fails the trials of dead workers on PostgreSQL). A worker whose
   freshly asked trial would exceed the count prunes it (user attribute ``hirisearch:surplus``)
   and stops.
+
+Trials pruned by the space's pruner count towards ``target`` like COMPLETE ones (a surplus trial
+does not). On a database with a heartbeat, a worker that finds the count reached only by RUNNING
+trials waits: one of them may belong to a dead worker, and is then failed by the heartbeat and
+queued again (:func:`storage.fail_stale`), and someone must run it. Lost connections are retried
+with backoff (:mod:`hirisearch.search.retry`); a running trial keeps its heartbeat through them.
 """
 
 from __future__ import annotations
@@ -30,11 +36,14 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from hirisearch.errors import MemoryBudgetError
+from hirisearch.errors import MemoryBudgetError, Pruned
+from hirisearch.search import retry
 from hirisearch.search import storage as st
 from hirisearch.search.budget import EvalContext, Evaluator, bound_labels, check_budgets
 from hirisearch.search.objectives import ObjectiveContext, get_objective
+from hirisearch.search.pruners import make_pruner
 from hirisearch.search.strategies import distributions, make_sampler
+from hirisearch.search.trial import CandidateTrial
 from hirisearch.search.types import Scalar, SearchSpace
 
 TrialDone = Callable[[list[float], dict[str, Any]], None]
@@ -49,7 +58,8 @@ class TrialRunner:
 
     def __post_init__(self) -> None:
         self.evaluator = Evaluator(self.space)
-        self.objectives = [get_objective(o.name) for o in self.space.objectives]
+        where = os.path.dirname(os.path.abspath(self.space.file))
+        self.objectives = [get_objective(o.name, search_dir=where) for o in self.space.objectives]
         self.directions = [o.direction for o in self.space.objectives]
         self.octx = ObjectiveContext(
             self.space.proxy, self.space.seed, self.ctx.calibration, self.space.device
@@ -58,20 +68,32 @@ class TrialRunner:
         self.with_latency = self.ctx.calibration is not None
         self.pid = os.getpid()
 
-    def evaluate(self, values: Mapping[str, Scalar]) -> tuple[list[float], dict[str, Any]]:
-        """Objective values (worst where not computed) and the trial's record."""
+    def evaluate(
+        self, values: Mapping[str, Scalar], trial: optuna.Trial | None = None
+    ) -> tuple[list[float], dict[str, Any]]:
+        """Objective values (worst where not computed) and the trial's record; a user objective
+        gets ``trial`` (for ``report``/``should_prune``) and may prune it (``attrs["pruned"]``)."""
         start = time.perf_counter()
         cand = self.evaluator(values)
         check = check_budgets(cand, self.space.budgets, self.ctx, self.labels)
         out: list[float] = []
         refused = ""
+        pruned: CandidateTrial | None = None
         for obj, direction in zip(self.objectives, self.directions, strict=True):
             worst = math.inf if direction == "minimize" else -math.inf
-            if not cand.valid or (obj.slow and not check.feasible) or refused:
+            if not cand.valid or (obj.slow and not check.feasible) or refused or pruned:
                 out.append(worst)
                 continue
             try:
-                out.append(obj.value(cand, self.octx))
+                if obj.user is None:
+                    out.append(obj.value(cand, self.octx))
+                    continue
+                handle = CandidateTrial(cand, trial, single_objective=len(self.objectives) == 1)
+                try:
+                    out.append(obj.user(handle))
+                except Pruned:
+                    pruned = handle
+                    out.append(worst)
             except MemoryBudgetError as e:  # a slow objective that would not fit: never built
                 refused = e.one_line()
                 out.append(worst)
@@ -92,6 +114,10 @@ class TrialRunner:
             "seconds": round(time.perf_counter() - start, 6),
             "worker": self.pid,
         }
+        if pruned is not None:  # never feasible; Optuna records the last reported value
+            attrs.update(
+                feasible=False, pruned=True, step=pruned.last_step, last_value=pruned.last_value
+            )
         return out, attrs
 
     def constraints(self, attrs: Mapping[str, Any]) -> dict[str, float]:
@@ -102,11 +128,23 @@ class TrialRunner:
         return out
 
 
-def _tell(runner: TrialRunner, trial: optuna.Trial) -> tuple[list[float], dict[str, Any]]:
-    values, attrs = runner.evaluate(trial.params)
-    trial.set_user_attr(st.ATTR, attrs)
-    st.set_constraints(trial, runner.constraints(attrs))
-    return values, attrs
+def _tell(
+    runner: TrialRunner, trial: optuna.Trial, on_trial: TrialDone | None = None
+) -> list[float]:
+    """Evaluate, record the evaluation on ``trial`` (waiting out a database outage) and return
+    the values; a pruned trial raises ``TrialPruned`` once recorded."""
+    values, attrs = runner.evaluate(trial.params, trial)
+
+    def record() -> None:
+        trial.set_user_attr(st.ATTR, attrs)
+        st.set_constraints(trial, runner.constraints(attrs))
+
+    retry.retrying(record, what=f"recording trial {trial.number}")
+    if on_trial:
+        on_trial(values, attrs)
+    if attrs.get("pruned"):
+        raise optuna.TrialPruned(f"pruned at step {attrs['step']}")
+    return values
 
 
 #: A single worker records its finished trials at least this often (seconds) ...
@@ -125,8 +163,10 @@ def work_in_memory(
 ) -> None:
     """One worker's loop on the run folder's storage (see the module docstring)."""
     runner = TrialRunner(space, EvalContext(calibration))
-    mem = st.in_memory_study(space, make_sampler(space))
-    persisted = st.sampler_trials(study)
+    mem = st.in_memory_study(space, make_sampler(space), make_pruner(space))
+    persisted = st.sampler_trials(study) + [
+        t for t in st.finished(study) if t.state == TrialState.PRUNED
+    ]
     if persisted:
         mem.add_trials(persisted)
     remaining = target - len(persisted)
@@ -135,13 +175,10 @@ def work_in_memory(
     last = [time.monotonic()]
 
     def objective(trial: optuna.Trial) -> list[float]:
-        values, attrs = _tell(runner, trial)
-        if on_trial:
-            on_trial(values, attrs)
-        return values
+        return _tell(runner, trial, on_trial)
 
     def record(_study: optuna.Study, frozen: FrozenTrial) -> None:
-        if frozen.state != TrialState.COMPLETE:
+        if not st.counts(frozen):
             return
         pending.append(frozen)
         now = time.monotonic()
@@ -174,31 +211,102 @@ def work_shared(
     seed_offset: int = 0,
     on_trial: TrialDone | None = None,
     calibration: Any = None,
+    heartbeat_s: int | None = None,
 ) -> None:
     """Run trials on a stored study shared with other workers until it holds ``target``."""
-    storage = st.open_storage(url)
+    storage = retry.retrying(
+        lambda: st.open_storage(url, heartbeat_s=heartbeat_s), what="opening the storage"
+    )
     sampler = make_sampler(space, seed=space.seed + seed_offset)
-    study = st.load_study(study_name, storage, sampler)
+    pruner = make_pruner(space)
+    study = retry.retrying(
+        lambda: st.load_study(study_name, storage, sampler, pruner), what="loading the study"
+    )
     runner = TrialRunner(space, EvalContext(calibration))
     dists = distributions(space)
+    beat = st.heartbeat_of(storage)
 
     def objective(trial: optuna.Trial) -> list[float]:
-        if st.complete_or_running_before(study, trial.number) >= target:
-            trial.set_user_attr(st.SURPLUS, True)
+        before = retry.retrying(
+            lambda: st.complete_or_running_before(study, trial.number), what="counting trials"
+        )
+        if before >= target:
+            retry.retrying(lambda: trial.set_user_attr(st.SURPLUS, True), what="a surplus trial")
             study.stop()
             raise optuna.TrialPruned()
-        values, attrs = _tell(runner, trial)
-        if on_trial:
-            on_trial(values, attrs)
-        return values
+        if beat is None:
+            return _tell(runner, trial, on_trial)
+        keep = retry.retrying(
+            lambda: st.beat(storage, study_name, trial.number), what="starting a heartbeat"
+        )
+        with retry.Heartbeat(keep, beat):
+            return _tell(runner, trial, on_trial)
 
     def enough(study: optuna.Study, _trial: FrozenTrial) -> None:
-        if st.count(study, TrialState.COMPLETE) >= target:
+        if len(st.finished(study)) >= target:
             study.stop()
 
-    if st.count(study, TrialState.COMPLETE, TrialState.RUNNING) >= target:
-        return
-    study.optimize(_with_params(objective, dists), callbacks=[enough], gc_after_trial=False)
+    backoff = retry.Backoff()
+    seen: set[int] = set()  # RUNNING trials this worker has waited for
+    with _quiet_dead_heartbeats():
+        while True:
+            try:
+                done = len(st.finished(study))
+                if done >= target:
+                    return
+                running = st.trials(study, TrialState.RUNNING)
+                if done + len(running) >= target:
+                    if beat is None:
+                        return  # no dead worker can hold a trial here: the others finish them
+                    # A RUNNING trial may be a dead worker's: wait until it ends or is failed.
+                    # One asked just as its worker died or lost the database may never have
+                    # beaten, and Optuna fails only trials with a stale beat: give it one.
+                    for t in running:
+                        if t.number not in seen:
+                            seen.add(t.number)
+                            st.beat(storage, study_name, t.number)()
+                    time.sleep(beat)
+                    st.fail_stale(study)
+                    continue
+                study.optimize(
+                    _with_params(objective, dists), callbacks=[enough], gc_after_trial=False
+                )
+                backoff.reset()
+            except Exception as e:
+                if _taken_over(e):
+                    continue  # our trial was failed as stale meanwhile; its copy is re-run
+                if not retry.is_connection_error(e):
+                    raise
+                backoff.sleep(e, "running trials")
+
+
+def _taken_over(error: BaseException) -> bool:
+    """Whether ``error`` says the worker's trial was finished by someone else (failed as stale
+    by another worker's heartbeat check after an outage): Optuna refuses to update it."""
+    finished = isinstance(error, optuna.exceptions.UpdateFinishedTrialError) or (
+        isinstance(error, RuntimeError) and "has already finished" in str(error)
+    )
+    return finished and not retry.is_connection_error(error)
+
+
+@contextmanager
+def _quiet_dead_heartbeats() -> Iterator[None]:
+    """Optuna's heartbeat thread ends with a traceback on stderr when the database goes away;
+    :class:`retry.Heartbeat` keeps the beat, so such a thread's end is not worth a traceback."""
+    import threading
+
+    old = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None and retry.is_connection_error(args.exc_value):
+            return
+        old(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = old
 
 
 def _with_params(

@@ -1,5 +1,9 @@
 """Objectives: a registry of named numbers to minimise or maximise, and ``module:function``.
 
+A ``module:function`` objective is the user's code: it is imported only when a run starts (after
+``--allow-code`` was checked), with the space file's folder on the import path, and called with a
+:class:`~hirisearch.search.trial.CandidateTrial` (spec, ``build()``, ``report``, ``should_prune``).
+
 Cheap objectives read the analytic cost (and ``latency_ms``, the latency predicted from the
 device's calibration); slow ones build the model and are computed for feasible candidates only:
 the training-free proxies and ``latency_measured_ms``, the forward pass timed on the space's device.
@@ -8,13 +12,16 @@ the training-free proxies and ``latency_measured_ms``, the forward pass timed on
 from __future__ import annotations
 
 import importlib
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hirisearch.errors import ObjectiveError, SpecError
+from hirisearch.errors import ObjectiveError, Pruned, SpecError
 from hirisearch.models import get_family
 from hirisearch.search.budget import METRICS, Candidate, EvalContext
+from hirisearch.search.trial import CandidateTrial
 from hirisearch.search.types import ProxySettings
 
 
@@ -34,6 +41,8 @@ class ObjectiveDef:
     title: str
     slow: bool
     value: Callable[[Candidate, ObjectiveContext], float]
+    #: A user objective: called with the candidate's trial (report, should_prune, build).
+    user: Callable[[CandidateTrial], float] | None = None
 
 
 def _proxy(name: str) -> Callable[[Candidate, ObjectiveContext], float]:
@@ -92,12 +101,23 @@ OBJECTIVES: dict[str, ObjectiveDef] = {
 }
 
 
-def _user(name: str) -> ObjectiveDef:
+#: ``package.module:function``: dotted identifiers, then one identifier.
+_USER_NAME = re.compile(
+    r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+)
+
+
+def _import(module_name: str, search_dir: str | None) -> Any:
+    """Import ``module_name``; the space file's folder is on the import path (appended)."""
+    if search_dir and search_dir not in sys.path:
+        sys.path.append(search_dir)
+    return importlib.import_module(module_name)
+
+
+def _user(name: str, search_dir: str | None) -> ObjectiveDef:
     module_name, _, attr = name.partition(":")
-    if not module_name or not attr:
-        raise SpecError(f"a user objective is `module:function`, but got {name!r}")
     try:
-        module = importlib.import_module(module_name)
+        module = _import(module_name, search_dir)
     except Exception as e:  # noqa: BLE001 - any import failure is the user's to fix; one line
         raise SpecError(
             f"cannot import module {module_name!r} of objective {name!r} ({type(e).__name__}: {e})"
@@ -106,28 +126,46 @@ def _user(name: str) -> ObjectiveDef:
     if not callable(fn):
         raise SpecError(f"{module_name!r} has no function {attr!r} (objective {name!r})")
 
-    def value(c: Candidate, ctx: ObjectiveContext) -> float:
+    def run(trial: CandidateTrial) -> float:
         try:
-            v = fn(c.spec)
+            v = fn(trial)
+        except Pruned:
+            raise
         except Exception as e:  # noqa: BLE001 - reported as one line naming the objective
             raise ObjectiveError(f"objective {name} raised {type(e).__name__}: {e}") from None
+        if trial.pruned:  # should_prune() said so: pruned, whatever the function returned
+            raise Pruned()
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
             raise ObjectiveError(f"objective {name} must return a number, but returned {v!r}")
         return float(v)
 
-    return ObjectiveDef(name, attr, True, value)
+    return ObjectiveDef(name, attr, True, lambda c, ctx: run(CandidateTrial(c)), user=run)
 
 
-def get_objective(name: str) -> ObjectiveDef:
-    """The objective called ``name`` (a registry name or ``module:function``)."""
+def get_objective(name: str, *, search_dir: str | None = None) -> ObjectiveDef:
+    """The objective called ``name``; a ``module:function`` one is imported here (and only here),
+    with ``search_dir`` (the space file's folder) on the import path."""
+    check_objective(name)
     if name in OBJECTIVES:
         return OBJECTIVES[name]
+    return _user(name, search_dir)
+
+
+def check_objective(name: str) -> None:
+    """Refuse a name that is neither a registry name nor ``module:function``; imports nothing."""
+    if name in OBJECTIVES:
+        return
     if ":" in name:
-        return _user(name)
+        if not _USER_NAME.match(name):
+            raise SpecError(
+                f"a user objective is `module:function` (dotted identifiers), but got {name!r}"
+            )
+        return
     raise SpecError(
         f"unknown objective {name!r}; valid: {', '.join(OBJECTIVES)} or `module:function`"
     )
 
 
-def check_objective(name: str) -> None:
-    get_objective(name)
+def is_slow(name: str) -> bool:
+    """Whether the objective builds a model (user objectives do); imports nothing."""
+    return OBJECTIVES[name].slow if name in OBJECTIVES else True

@@ -24,7 +24,7 @@ from hirisearch.search.budget import (
     check_budgets,
     evaluate,
 )
-from hirisearch.search.objectives import ObjectiveContext, get_objective
+from hirisearch.search.objectives import ObjectiveContext, get_objective, is_slow
 from hirisearch.search.pareto import pareto_indices, to_minimise
 from hirisearch.search.types import Scalar, SearchSpace
 
@@ -91,6 +91,7 @@ class SearchResult:
     notes: list[str] = field(default_factory=list)
     device: str | None = None  # the device of the predicted latency, when there is one
     report: str | None = None  # report.html
+    pruned: int = 0  # trials stopped early by the space's pruner (finished, never feasible)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -214,9 +215,8 @@ def base_row(space: SearchSpace, ctx: EvalContext) -> dict[str, Any] | None:
     check = check_budgets(cand, space.budgets, ctx)
     octx = ObjectiveContext(space.proxy, space.seed, ctx.calibration, space.device)
     objs = {}
-    for o in space.objectives:
-        d = get_objective(o.name)
-        objs[o.name] = None if d.slow else d.value(cand, octx)
+    for o in space.objectives:  # slow ones (user code among them) are not computed: no import
+        objs[o.name] = None if is_slow(o.name) else get_objective(o.name).value(cand, octx)
     lat = None
     if ctx.calibration is not None:
         from hirisearch.search.budget import METRICS

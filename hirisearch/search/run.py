@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +32,7 @@ from hirisearch.search.results import (
     pareto_entries,
     write_documents,
 )
+from hirisearch.search.retry import retrying
 from hirisearch.search.strategies import STRATEGIES
 from hirisearch.search.types import SearchError, SearchSpace
 
@@ -49,6 +52,12 @@ class SearchOptions:
     calibration: Any = None  # a calibration file (default: the space's device's)
     verify: bool = True  # re-count the Pareto configurations with the traced counter
     baselines: list[dict[str, Any]] = field(default_factory=list)  # rows for the report
+    #: Whether the space's ``module:function`` objectives may be imported (``--allow-code``).
+    allow_code: bool = False
+    #: One worker per device id, each with ``CUDA_VISIBLE_DEVICES`` set to it (``--gpus``).
+    gpus: tuple[str, ...] = ()
+    #: Heartbeat interval (seconds) on a shared database (``--heartbeat``; None: the default).
+    heartbeat_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,12 @@ def run_search(
     """Run (or resume) a search and write its results; the run folder is held exclusively."""
     if opts.workers < 1:
         raise SearchError(f"--workers must be >= 1, but got {opts.workers}")
+    if opts.gpus and len(opts.gpus) != opts.workers:
+        raise SearchError(
+            f"--gpus {','.join(opts.gpus)} starts one worker per listed device, but --workers is "
+            f"{opts.workers}; leave --workers out or give --workers {len(opts.gpus)}"
+        )
+    check_code(space, opts.allow_code)
     ctx = EvalContext(load_space_calibration(space, opts.calibration))
     if space.strategy == "exact":
         from hirisearch.search.exact_run import run_exact
@@ -105,23 +120,54 @@ def run_search(
             st.fail_running(study)
         target = STRATEGIES[space.strategy].trials(space, opts.trials)
         interrupted = False
+        notes: list[str] = []
         try:
-            if opts.workers > 1:
-                _run_workers(space, study, opts, url, target, progress)
+            if opts.workers > 1 or opts.gpus:
+                notes = _run_workers(space, study, opts, url, target, progress)
             elif st.is_local(url):
                 _run_single(space, study, target, ctx, progress)
             else:
                 from hirisearch.search.engine import work_shared
 
-                work_shared(space, url, opts.study, target, calibration=ctx.calibration)
+                work_shared(
+                    space,
+                    url,
+                    opts.study,
+                    target,
+                    calibration=ctx.calibration,
+                    heartbeat_s=opts.heartbeat_s,
+                )
         except KeyboardInterrupt:
             interrupt.handled()
             interrupted = True
         study = st.load_study(opts.study, storage)
         if interrupted and st.is_local(url):
             st.fail_running(study)
-        result, records = _results(space, study, opts, url, target, ctx, interrupted)
+        result, records = _results(space, study, opts, url, target, ctx, interrupted, notes)
     return write_documents(space, result, records, opts.baselines)
+
+
+def check_code(space: SearchSpace, allow_code: bool) -> None:
+    """Refuse a space whose objectives name code to import unless ``allow_code``; with it,
+    import them now (one-line errors before any worker starts). Nothing is imported before."""
+    code = space.code_objectives
+    if not code:
+        return
+    if not allow_code:
+        raise SearchError(
+            f"{space.file}: the objectives name code to import ({', '.join(code)}); hirisearch "
+            "runs code only when asked: add --allow-code if you trust it"
+        )
+    from hirisearch.errors import SpecError
+    from hirisearch.search.objectives import get_objective
+
+    where = str(Path(space.file).resolve().parent)
+    for i, o in enumerate(space.objectives):
+        if o.name in code:
+            try:
+                get_objective(o.name, search_dir=where)
+            except SpecError as e:
+                raise SpecError(e.message, file=space.file, field=f"objectives[{i}]") from None
 
 
 def _best(space: SearchSpace) -> Callable[[float | None, float], float]:
@@ -160,12 +206,11 @@ def _run_single(
 
 def _progress_of(space: SearchSpace, study: Any, target: int) -> Progress:
     from hirisearch.search import storage as st
-    from hirisearch.search.storage import TrialState
 
     done = feasible = 0
     best: float | None = None
     better = _best(space)
-    for t in st.trials(study, TrialState.COMPLETE):
+    for t in st.finished(study):
         done += 1
         attrs = t.user_attrs.get(st.ATTR) or {}
         if attrs.get("feasible") and t.values and math.isfinite(t.values[0]):
@@ -182,22 +227,27 @@ def _run_workers(
     url: str,
     target: int,
     progress: ProgressFn | None,
-) -> None:
+) -> list[str]:
+    """Worker processes (one per ``--gpus`` device); returns notes for the results.
+
+    A worker killed on a storage with a heartbeat is not an error when the others finished the
+    study: its trial was failed by the heartbeat and re-run.
+    """
+    from hirisearch.search import storage as st
+
     ctx = multiprocessing.get_context("spawn")
-    procs = [
-        ctx.Process(
-            target=_worker_main,
-            args=((space, url, opts.study, target, i, opts.calibration),),
-            daemon=False,
-        )
-        for i in range(opts.workers)
-    ]
-    for p in procs:
-        p.start()
+    errors = ctx.SimpleQueue()
+    procs = []
+    for i in range(opts.workers):
+        args = (space, url, opts.study, target, i, opts.calibration, opts.heartbeat_s, errors)
+        procs.append(ctx.Process(target=_worker_main, args=(args,), daemon=False))
+    for i, p in enumerate(procs):
+        with _visible_device(opts.gpus[i] if opts.gpus else None):
+            p.start()  # a spawned child copies the environment when it starts
     try:
         while any(p.is_alive() for p in procs):
-            if progress:
-                progress(_progress_of(space, study, target))
+            if progress:  # the workers ride out a database restart; so does the progress bar
+                progress(retrying(lambda: _progress_of(space, study, target), what="progress"))
             time.sleep(0.5)
     except KeyboardInterrupt:
         interrupt.handled()
@@ -209,20 +259,67 @@ def _run_workers(
             p.join()
     if progress:
         progress(_progress_of(space, study, target))
-    bad = [p.exitcode for p in procs if p.exitcode]
-    if bad:
-        raise SearchError(f"{len(bad)} of {opts.workers} workers failed (exit codes {bad})")
+    messages: dict[int, str] = {}
+    while not errors.empty():
+        index, line = errors.get()
+        messages[index] = line
+    if messages:
+        index = min(messages)
+        where = f" (device {opts.gpus[index]})" if opts.gpus else ""
+        raise SearchError(f"worker {index}{where}: {messages[index]}")
+    bad = [(i, p.exitcode) for i, p in enumerate(procs) if p.exitcode]
+    if not bad:
+        return []
+    if not st.is_local(url) and len(st.finished(study)) >= target:
+        return [
+            f"worker {i} ended with exit code {code}; its running trial was failed by the "
+            "heartbeat and re-run by the others"
+            for i, code in bad
+        ]
+    codes = [code for _, code in bad]
+    raise SearchError(f"{len(bad)} of {opts.workers} workers failed (exit codes {codes})")
+
+
+@contextmanager
+def _visible_device(device: str | None) -> Iterator[None]:
+    """``CUDA_VISIBLE_DEVICES=device`` in this process's environment for the duration."""
+    if device is None:
+        yield
+        return
+    old = os.environ.get("CUDA_VISIBLE_DEVICES")
+    os.environ["CUDA_VISIBLE_DEVICES"] = device
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["CUDA_VISIBLE_DEVICES"]
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = old
 
 
 def _worker_main(args: tuple[Any, ...]) -> None:  # pragma: no cover - runs in a child process
+    import sys
+
+    from hirisearch.errors import HirisearchError
     from hirisearch.search.engine import work_shared
 
-    space, url, name, target, offset, calibration_file = args
+    space, url, name, target, offset, calibration_file, heartbeat_s, errors = args
     try:
         calibration = load_space_calibration(space, calibration_file)
-        work_shared(space, url, name, target, seed_offset=offset, calibration=calibration)
+        work_shared(
+            space,
+            url,
+            name,
+            target,
+            seed_offset=offset,
+            calibration=calibration,
+            heartbeat_s=heartbeat_s,
+        )
     except KeyboardInterrupt:
         pass
+    except HirisearchError as e:  # the parent raises it as one line
+        errors.put((offset, e.one_line()))
+        sys.exit(1)
 
 
 def records_of(study: Any, space: SearchSpace) -> list[TrialRecord]:
@@ -238,6 +335,8 @@ def records_of(study: Any, space: SearchSpace) -> list[TrialRecord]:
         complete = t.state == TrialState.COMPLETE
         vals = t.values if complete and t.values else [None] * len(names)
         error = attrs.get("error") or ("surplus" if t.user_attrs.get(st.SURPLUS) else None)
+        if error is None and attrs.get("pruned"):
+            error = f"pruned at step {attrs.get('step')}"
         if error is None and not complete:
             error = "interrupted"
         out.append(
@@ -263,6 +362,11 @@ def records_of(study: Any, space: SearchSpace) -> list[TrialRecord]:
     return out
 
 
+def _pruned(r: TrialRecord) -> bool:
+    """Pruned by the space's pruner (a surplus trial is PRUNED too, but counts as failed)."""
+    return r.state == "PRUNED" and (r.error or "").startswith("pruned")
+
+
 def _results(
     space: SearchSpace,
     study: Any,
@@ -271,12 +375,13 @@ def _results(
     target: int,
     ctx: EvalContext,
     interrupted: bool,
+    worker_notes: list[str] | None = None,
 ) -> tuple[SearchResult, list[TrialRecord]]:
     from hirisearch.search import storage as st
 
     records = records_of(study, space)
     front = front_of(records, space)
-    notes: list[str] = []
+    notes: list[str] = list(worker_notes or [])
     entries = pareto_entries(space, front, opts.out, ctx, verify=opts.verify, notes=notes)
     result = SearchResult(
         run_dir=str(opts.out),
@@ -286,7 +391,8 @@ def _results(
         strategy=space.strategy,
         requested=target,
         complete=sum(r.state == "COMPLETE" for r in records),
-        failed=sum(r.state != "COMPLETE" for r in records),
+        pruned=sum(_pruned(r) for r in records),
+        failed=sum(r.state != "COMPLETE" and not _pruned(r) for r in records),
         feasible=sum(r.feasible for r in records),
         objectives=[{"name": o.name, "direction": o.direction} for o in space.objectives],
         budgets=list(bound_labels(space.budgets)),

@@ -17,6 +17,7 @@ A space file (``specs/search/*.yaml``)::
     strategy: tpe
     trials: 500
     seed: 0
+    pruner: {name: median, n_warmup_steps: 2}       # none (default), median or hyperband
 
 Every problem is a :class:`SpecError` naming the file and the field (``axes.depths.3``).
 """
@@ -34,12 +35,14 @@ from pydantic import ValidationError
 
 from hirisearch.errors import SpecError
 from hirisearch.models import FAMILIES, Family
+from hirisearch.search.pruners import parse_pruner
 from hirisearch.search.types import (
     Axis,
     BudgetSpec,
     Direction,
     ObjectiveSpec,
     ProxySettings,
+    PrunerSpec,
     Scalar,
     SearchSpace,
     _index,
@@ -54,6 +57,7 @@ __all__ = [
     "BudgetSpec",
     "Direction",
     "ObjectiveSpec",
+    "PrunerSpec",
     "ProxySettings",
     "Scalar",
     "SearchSpace",
@@ -74,6 +78,7 @@ SPACE_KEYS = (
     "seed",
     "proxy",
     "device",
+    "pruner",
     "description",
 )
 #: Devices a space's predicted latency may be for (the calibration's device).
@@ -433,6 +438,7 @@ def parse_space(data: Any, *, file: str) -> SearchSpace:
         proxy,
         base_file,
         device,
+        parse_pruner(data.get("pruner"), file, len(objectives)),
     )
     STRATEGIES[strategy].check(space)
     _check_values(family, base, axes_t, file, seed)

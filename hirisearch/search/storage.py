@@ -5,7 +5,8 @@
   <run>/study.journal`` opens it.
 - ``sqlite:///FILE``: one process.
 - ``postgresql://...``: one study shared by processes on many machines (each with its own
-  ``--out``); trials of dead workers are failed by Optuna's heartbeat.
+  ``--out``); trials of dead workers are failed by Optuna's heartbeat (a worker silent for
+  ``GRACE_BEATS`` heartbeats) and re-run (``RetryHeartbeatStaleTrialCallback``).
 
 Constraints: one value per bound plus validity, <= 0 feasible. The sampler's in-memory trials carry
 them as ``Trial.set_constraint`` writes them (one system attribute per name); the stored study
@@ -44,6 +45,11 @@ CONSTRAINT_NAMES = "hirisearch:constraints"  # study user attribute: names of th
 #: optuna-dashboard, which reads no other form).
 CONSTRAINTS_KEY = "constraints"
 JOURNAL = "study.journal"
+#: Heartbeat interval (seconds) of workers on a shared database (``--heartbeat``) ...
+HEARTBEAT_S = 10
+#: ... and after how many missed heartbeats a trial is failed and re-run (an outage of the
+#: database shorter than this keeps every running trial).
+GRACE_BEATS = 6
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -95,8 +101,9 @@ def _pg_driver(url: str) -> str:
     return url
 
 
-def open_storage(url: str) -> optuna.storages.BaseStorage:
-    """An Optuna storage for ``url``; errors are one line."""
+def open_storage(url: str, *, heartbeat_s: int | None = None) -> optuna.storages.BaseStorage:
+    """An Optuna storage for ``url``; errors are one line. A shared database gets a heartbeat
+    every ``heartbeat_s`` seconds (default :data:`HEARTBEAT_S`)."""
     url = _pg_driver(url)
     try:
         if url.startswith("journal:"):
@@ -107,7 +114,13 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         if url.startswith("sqlite"):
             kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
         else:
-            kwargs.update(heartbeat_interval=10, grace_period=30)
+            beat = heartbeat_s or HEARTBEAT_S
+            kwargs.update(
+                heartbeat_interval=beat,
+                grace_period=GRACE_BEATS * beat,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(),
+                engine_kwargs={"pool_pre_ping": True},  # reconnect after a server restart
+            )
         return optuna.storages.RDBStorage(url, **kwargs)
     except HirisearchError:
         raise
@@ -176,15 +189,18 @@ def open_study(
 
 
 def load_study(
-    name: str, storage: optuna.storages.BaseStorage, sampler: Any = None
+    name: str, storage: optuna.storages.BaseStorage, sampler: Any = None, pruner: Any = None
 ) -> optuna.Study:
-    return optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+    return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
 
 
-def in_memory_study(space: SearchSpace, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
+def in_memory_study(
+    space: SearchSpace, sampler: optuna.samplers.BaseSampler, pruner: Any = None
+) -> optuna.Study:
     return optuna.create_study(
         storage=optuna.storages.InMemoryStorage(),
         sampler=sampler,
+        pruner=pruner,
         directions=[o.direction for o in space.objectives],
     )
 
@@ -275,9 +291,53 @@ def set_constraints(trial: optuna.Trial, constraints: dict[str, float]) -> None:
         trial.set_constraint(key, value)
 
 
+def counts(trial: FrozenTrial) -> bool:
+    """Whether a trial counts towards the requested number: COMPLETE, or PRUNED by the pruner
+    (a surplus trial is PRUNED too, but is not one)."""
+    return trial.state == TrialState.COMPLETE or (
+        trial.state == TrialState.PRUNED and not trial.user_attrs.get(SURPLUS)
+    )
+
+
+def finished(study: optuna.Study) -> list[FrozenTrial]:
+    """The trials that count towards the requested number (see :func:`counts`)."""
+    return [t for t in study.get_trials(deepcopy=False, states=_FINISHED) if counts(t)]
+
+
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
 def complete_or_running_before(study: optuna.Study, number: int) -> int:
-    live = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
-    return sum(1 for t in live if t.number < number)
+    live = study.get_trials(deepcopy=False, states=(*_FINISHED, TrialState.RUNNING))
+    return sum(
+        1 for t in live if t.number < number and (t.state == TrialState.RUNNING or counts(t))
+    )
+
+
+def heartbeat_of(storage: optuna.storages.BaseStorage) -> int | None:
+    """The heartbeat interval (seconds) of a storage, None when it has none."""
+    if isinstance(storage, optuna.storages.RDBStorage):
+        return storage.get_heartbeat_interval()
+    return None
+
+
+def fail_stale(study: optuna.Study) -> None:
+    """Fail (and queue again) the trials whose worker stopped beating (Optuna's heartbeat)."""
+    import warnings
+
+    with warnings.catch_warnings():  # ``fail_stale_trials`` is marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def beat(storage: optuna.storages.BaseStorage, study_name: str, number: int) -> Any:
+    """A function recording one heartbeat of trial ``number`` (kept through database outages by
+    :class:`hirisearch.search.retry.Heartbeat`, where Optuna's own heartbeat thread stops)."""
+    if not isinstance(storage, optuna.storages.RDBStorage):
+        raise TypeError("only a database storage has a heartbeat")
+    study_id = storage.get_study_id_from_name(study_name)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+    return lambda: storage.record_heartbeat(trial_id)
 
 
 def pruned_state() -> TrialState:

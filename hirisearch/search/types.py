@@ -93,6 +93,14 @@ class ObjectiveSpec:
 
 
 @dataclass(frozen=True)
+class PrunerSpec:
+    """The space's ``pruner:``: an Optuna pruner's name and its keyword options."""
+
+    name: Literal["none", "median", "hyperband"] = "none"
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class ProxySettings:
     """Input of the training-free proxies: a random batch at ``img_size`` (None: the spec's)."""
 
@@ -117,6 +125,8 @@ class SearchSpace:
     base_file: str | None = None
     #: The device predicted latency is for (its calibration: ``hirisearch calibrate``).
     device: str = "cpu"
+    #: Stops unpromising trials of objectives that report progress (``report``/``should_prune``).
+    pruner: PrunerSpec = field(default_factory=PrunerSpec)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Families hold functions that do not pickle; worker processes look the family up by name.
@@ -124,7 +134,7 @@ class SearchSpace:
             _rebuild_space,
             (self.family.name, self.file, dict(self.base), self.axes, self.budgets,
              self.objectives, self.strategy, self.trials, self.seed, self.proxy, self.base_file,
-             self.device),
+             self.device, self.pruner),
         )  # fmt: skip
 
     @property
@@ -176,7 +186,13 @@ class SearchSpace:
             self.proxy,
             self.base_file,
             self.device,
+            self.pruner,
         )
+
+    @property
+    def code_objectives(self) -> tuple[str, ...]:
+        """The objectives that name code to import (``module:function``)."""
+        return tuple(o.name for o in self.objectives if ":" in o.name)
 
 
 def _rebuild_space(family: str, *rest: Any) -> SearchSpace:

@@ -43,8 +43,10 @@ def write_space(tmp: Path, name: str = "space.yaml", **changes: object) -> Path:
     return path
 
 
-def cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+def cli(
+    *args: str, cwd: Path | None = None, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "hirisearch", *args],
         capture_output=True,
@@ -55,8 +57,10 @@ def cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess
     )
 
 
-def popen(*args: str, cwd: Path | None = None) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+def popen(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "hirisearch", *args],
         stdout=subprocess.PIPE,
@@ -84,44 +88,82 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+class PostgresServer:
     """A throw-away PostgreSQL server in a temporary folder on a free local port.
 
     PostgreSQL refuses to run as root, so as root the server runs as ``nobody`` (``runuser``).
+    ``stop()`` and ``start()`` restart it on the same port and data (the fault tests).
     """
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; apt install postgresql")
-    as_user: list[str] = []
-    if os.getuid() == 0:
-        runuser = shutil.which("runuser")
-        if not runuser:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL as non-root")
-        as_user = [runuser, "-u", "nobody", "--"]
-    tmp = Path(tempfile.mkdtemp(prefix="hirisearch-pg-"))
-    tmp.chmod(0o777)
-    data = tmp / "data"
-    port = _free_port()
-    subprocess.run(
-        [*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [*as_user, pg_ctl, "-D", str(data), "-l", str(tmp / "log"), "-w", "-o",
-         f"-h 127.0.0.1 -p {port} -k {tmp} -c max_connections=200", "start"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
-    finally:
+
+    def __init__(self) -> None:
+        initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+        if not initdb or not pg_ctl:
+            pytest.skip(
+                "PostgreSQL server binaries (initdb, pg_ctl) not found; apt install postgresql"
+            )
+        self.as_user: list[str] = []
+        if os.getuid() == 0:
+            runuser = shutil.which("runuser")
+            if not runuser:
+                pytest.skip("running as root without runuser: cannot start PostgreSQL as non-root")
+            self.as_user = [runuser, "-u", "nobody", "--"]
+        self.pg_ctl = pg_ctl
+        self.tmp = Path(tempfile.mkdtemp(prefix="hirisearch-pg-"))
+        self.tmp.chmod(0o777)
+        self.data = self.tmp / "data"
+        self.port = _free_port()
         subprocess.run(
-            [*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+            [*self.as_user, initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres",
+             "-E", "UTF8"],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+        self.start()
+
+    def start(self) -> None:
+        subprocess.run(
+            [*self.as_user, self.pg_ctl, "-D", str(self.data), "-l", str(self.tmp / "log"), "-w",
+             "-o", f"-h 127.0.0.1 -p {self.port} -k {self.tmp} -c max_connections=200", "start"],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server; ``fast`` ends every client connection, as a restart does."""
+        subprocess.run(
+            [*self.as_user, self.pg_ctl, "-D", str(self.data), "-m", mode, "-w", "stop"],
+            check=True,
+            capture_output=True,
+        )
+
+    def remove(self) -> None:
+        subprocess.run(
+            [*self.as_user, self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
         )
         time.sleep(0.2)
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The URL of a PostgreSQL server shared by the tests of a session."""
+    server = PostgresServer()
+    try:
+        yield server.url
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of one test's own, which the test may stop and start."""
+    server = PostgresServer()
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 # ------------------------------------------------------------------------------ counts

@@ -90,7 +90,7 @@ def malformed(draw: st.DrawFn) -> tuple[bytes, str | None]:
         obj = draw(
             st.sampled_from(
                 [[{"minimise": "params"}], [{"minimize": "accuracy"}], [{"minimize": 3}],
-                 [{"maximize": "no_such_module_xyz:f"}], ["params"], [{"minimize": "os:nope"}]]
+                 [{"maximize": "no such:f"}], ["params"], [{"minimize": "os.:nope"}]]
             )
         )  # fmt: skip
         return yaml.safe_dump(_doc(objectives=obj)).encode(), "objectives[0]"
