@@ -18,14 +18,16 @@ from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import HirisearchError
 from hirisearch.io import atomic_write_json
 
-CATEGORIES = ("conv", "dwconv", "linear", "attn", "norm", "glue")
+CATEGORIES = ("conv", "dwconv", "linear", "attn", "attn_bias", "norm", "glue")
 #: Features of every category's model, in order (coefficient units: ms per unit).
 FEATURES = ("macs", "elements", "params", "ops")
+#: Categories whose outputs the glue (activations, residual adds, reshapes) passes over.
+GLUE_OF = ("conv", "dwconv", "linear", "attn", "attn_bias")
 #: A conv doing at most this many MACs per output element is "dwconv" (depth-wise 3x3 = 9, 5x5 = 25).
 DW_MAX_INTENSITY = 25
 #: Environment variable naming the calibration folder (default ``~/.cache/hirisearch``).
 CACHE_ENV = "HIRISEARCH_CACHE"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 class CalibrationError(HirisearchError):
@@ -71,7 +73,12 @@ def cost_ops(c: Cost) -> list[Op]:
     if c.linear > 0:
         ops.append(Op("linear", c.linear, c.acts, c.params))
     if c.attn > 0:
-        ops.append(Op("attn", c.attn, c.acts if not (c.conv or c.linear) else 0, 0))
+        alone = not (c.conv or c.linear)
+        # Parameters of the attention node itself are a learned bias added to the scores (a
+        # relative-position table): the scores are materialised and read again, a different
+        # kernel from fused attention.
+        cat = "attn_bias" if alone and c.params else "attn"
+        ops.append(Op(cat, c.attn, c.acts if alone else 0, 0))
     if c.other > 0:
         ops.append(Op("linear", c.other, 0, 0))
     if c.norm > 0:
@@ -98,7 +105,7 @@ def tree_ops(tree: CostNode) -> list[Op]:
         return out
 
     ops = visit(tree)
-    glue = sum(op.elements for op in ops if op.category in ("conv", "dwconv", "linear", "attn"))
+    glue = sum(op.elements for op in ops if op.category in GLUE_OF)
     return [*ops, Op("glue", 0, glue, 0, count=len(ops))]
 
 

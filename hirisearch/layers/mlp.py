@@ -47,8 +47,10 @@ class Mlp(nn.Module):
         x = self.fc1(x)
         if self.dwconv is not None:
             b, n, c = x.shape
-            grid = x.transpose(1, 2).reshape(b, c, hw[0], hw[1])
-            x = self.dwconv(grid).flatten(2).transpose(1, 2)
+            # Tokens (B, N, C) are an NHWC map: view them as NCHW in channels_last strides, so
+            # the depth-wise conv reads and writes them in place instead of two transposed copies.
+            grid = x.reshape(b, hw[0], hw[1], c).permute(0, 3, 1, 2)
+            x = self.dwconv(grid).permute(0, 2, 3, 1).reshape(b, n, c)
         return self.fc2(self.act(x))
 
 

@@ -750,6 +750,78 @@ def cost_hiri_vit(plan: HiriViTPlan) -> CostNode:
     return CostNode.of([("stem", stem), ("stages", stages), ("head", head)])
 
 
+def latency_specs() -> tuple[HiriViTSpec, ...]:
+    """Small configurations whose whole networks calibrate the latency predictor (shallow, at the
+    widths and input sizes searches use): ``Family.latency_specs``."""
+    return (
+        HiriViTSpec(
+            family="hiri_vit",
+            name="cal-448",
+            img_size=448,
+            stem_chs=32,
+            block_types=("hr", "hr", "transformer", "transformer", "transformer"),
+            depths=(1, 1, 1, 1, 1),
+            dims=(32, 64, 128, 320, 448),
+            num_heads=(0, 0, 4, 10, 14),
+            mlp_ratios=(4, 4, 8, 4, 4),
+            sr_ratios=(1, 1, 1, 1, 1),
+            head="class_attn",
+        ),
+        HiriViTSpec(
+            family="hiri_vit",
+            name="cal-224",
+            img_size=224,
+            stem_chs=24,
+            block_types=("hr", "hr", "transformer", "transformer", "transformer"),
+            depths=(1, 2, 2, 2, 1),
+            dims=(24, 48, 96, 192, 384),
+            num_heads=(0, 0, 3, 6, 12),
+            mlp_ratios=(4, 4, 4, 4, 4),
+            sr_ratios=(1, 1, 2, 1, 1),
+            head="avg",
+        ),
+        HiriViTSpec(
+            family="hiri_vit",
+            name="cal-320",
+            img_size=320,
+            stem_chs=16,
+            block_types=("hr", "hr", "hr", "transformer", "transformer"),
+            depths=(1, 1, 1, 2, 1),
+            dims=(16, 32, 64, 160, 320),
+            num_heads=(0, 0, 0, 5, 10),
+            mlp_ratios=(2, 2, 2, 8, 8),
+            sr_ratios=(1, 1, 1, 1, 1),
+            head="avg",
+        ),
+        HiriViTSpec(
+            family="hiri_vit",
+            name="cal-512",
+            img_size=512,
+            stem_chs=16,
+            block_types=("hr", "transformer", "transformer", "transformer", "transformer"),
+            depths=(1, 1, 1, 1, 1),
+            dims=(16, 32, 64, 128, 256),
+            num_heads=(0, 1, 2, 4, 8),
+            mlp_ratios=(4, 4, 4, 4, 4),
+            sr_ratios=(1, 2, 1, 1, 1),
+            head="avg",
+        ),
+        HiriViTSpec(
+            family="hiri_vit",
+            name="cal-384",
+            img_size=384,
+            stem_chs=24,
+            block_types=("hr", "hr", "transformer", "transformer", "transformer"),
+            depths=(2, 1, 1, 1, 2),
+            dims=(24, 48, 96, 224, 448),
+            num_heads=(0, 0, 3, 7, 14),
+            mlp_ratios=(2, 4, 8, 4, 4),
+            sr_ratios=(1, 1, 2, 1, 1),
+            head="class_attn",
+        ),
+    )
+
+
 FAMILY = Family(
     name="hiri_vit",
     title="HIRI-ViT",
@@ -757,4 +829,5 @@ FAMILY = Family(
     plan=plan_hiri_vit,
     build=build_hiri_vit,
     cost=cost_hiri_vit,
+    latency_specs=latency_specs,
 )

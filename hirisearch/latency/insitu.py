@@ -1,0 +1,148 @@
+"""In-situ operator timing: every module of a calibration network timed inside the running network.
+
+An operator timed alone runs with warm caches, its own layout and no neighbours; inside a network
+it meets cold weights, strided inputs and the glue around it (activations, residual adds, reshapes,
+windowing, the forward's Python). Timing each module of the network where it runs -- forward
+pre/post hooks on every module that has a node in the cost tree -- gives one sample per module:
+its time, the operators of its subtree and, for a module with children, the glue of its subtree
+as :func:`hirisearch.latency.predict.tree_ops` charges it. A leaf's glue (the activation after a
+linear layer, the residual add after a projection) runs in its parents, so a leaf's sample holds
+its operator alone. Only the cost tree is read: no family is known here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from hirisearch.cost.types import CostNode
+from hirisearch.latency.predict import Op, tree_ops
+from hirisearch.latency.timing import sync
+
+__all__ = ["NodeSample", "time_modules", "node_samples"]
+
+
+@dataclass(frozen=True)
+class NodeSample:
+    """One timed module: the operators of its subtree, the glue its time holds (elements, operator
+    count) and its time (ms, children included)."""
+
+    path: str
+    ops: tuple[Op, ...]
+    glue_elements: int
+    glue_count: int
+    ms: float
+
+
+def time_modules(
+    model: nn.Module,
+    x: torch.Tensor,
+    paths: list[str],
+    device: torch.device,
+    *,
+    runs: int = 5,
+    clock: str = "wall",
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Each module's inclusive time (ms, median over ``runs`` forwards after one warm-up), by forward
+    pre/post hooks: CUDA events on CUDA, else ``perf_counter`` or (``clock="cpu"``) the process's
+    CPU time. Returns the times of the modules whose hooks fired, and each timed path's nearest
+    timed ancestor (``""``: the whole model)."""
+    mods: dict[str, nn.Module] = {"": model}
+    seen = {id(model)}
+    for p in paths:
+        try:
+            m = model.get_submodule(p)
+        except AttributeError:
+            continue
+        if id(m) not in seen:  # a module reachable by two paths is timed once
+            seen.add(id(m))
+            mods[p] = m
+    cuda = device.type == "cuda"
+    now: Callable[[], float] = time.perf_counter if clock == "wall" else time.process_time
+    starts: dict[str, list] = {p: [] for p in mods}
+    ends: dict[str, list] = {p: [] for p in mods}
+
+    def mark(store: dict[str, list], p: str) -> None:
+        if cuda:
+            ev = torch.cuda.Event(enable_timing=True)
+            ev.record()
+            store[p].append(ev)
+        else:
+            store[p].append(now())
+
+    handles = []
+    for p, m in mods.items():
+        handles.append(m.register_forward_pre_hook(lambda _m, _a, p=p: mark(starts, p)))
+        handles.append(m.register_forward_hook(lambda _m, _a, _o, p=p: mark(ends, p)))
+    per_run: list[dict[str, float]] = []
+    try:
+        with torch.inference_mode():
+            for r in range(runs + 1):
+                for p in mods:
+                    starts[p].clear()
+                    ends[p].clear()
+                model(x)
+                sync(device)
+                if r == 0:
+                    continue  # warm-up
+                run = {}
+                for p in mods:
+                    if not starts[p] or len(starts[p]) != len(ends[p]):
+                        continue
+                    if cuda:
+                        ms = sum(s.elapsed_time(e) for s, e in zip(starts[p], ends[p], strict=True))
+                    else:
+                        ms = 1e3 * sum(e - s for s, e in zip(starts[p], ends[p], strict=True))
+                    run[p] = ms
+                per_run.append(run)
+    finally:
+        for h in handles:
+            h.remove()
+    fired = set.intersection(*(set(r) for r in per_run)) if per_run else set()
+    times = {p: float(np.median([r[p] for r in per_run])) for p in fired}
+    parent = {}
+    for p in times:
+        q = p
+        while q:
+            q = q.rpartition(".")[0]
+            if q in times:
+                break
+        parent[p] = q
+    return times, parent
+
+
+def node_samples(
+    tree: CostNode,
+    model: nn.Module,
+    x: torch.Tensor,
+    device: torch.device,
+    *,
+    runs: int = 5,
+    clock: str = "wall",
+    prefix: str = "",
+) -> list[NodeSample]:
+    """In-situ samples of every timed module of ``model`` (its cost tree ``tree``), the whole
+    model included (path ``""``)."""
+    nodes = {"": tree, **dict(tree.walk())}
+    times, _ = time_modules(model, x, [p for p in nodes if p], device, runs=runs, clock=clock)
+    out = []
+    for p, ms in times.items():
+        node = nodes[p]
+        ops = tree_ops(node)
+        glue = ops[-1]
+        leaf = not node.children
+        out.append(
+            NodeSample(
+                f"{prefix}{p}",
+                tuple(ops[:-1]),
+                0 if leaf else glue.elements,
+                0 if leaf else glue.count,
+                ms,
+            )
+        )
+    return out
