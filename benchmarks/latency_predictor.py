@@ -206,7 +206,9 @@ def evaluate(name: str, args: argparse.Namespace, cal: Any, device: torch.device
     print(f"\n{family.title} ({name}): {len(rows)} random configurations")
     print(f"{'config':<14} {'res':>4} {'GFLOPs':>7} {'predicted':>10} {'measured':>9} {'error':>7}")
     for spec, size, macs, p, m in rows:
-        print(f"{spec.name:<14} {size:>4} {macs / 1e9:>7.3f} {p:>10.1f} {m:>9.1f} {p / m - 1:>+7.1%}")
+        print(
+            f"{spec.name:<14} {size:>4} {macs / 1e9:>7.3f} {p:>10.1f} {m:>9.1f} {p / m - 1:>+7.1%}"
+        )
     errors = [r[3] / r[4] - 1 for r in rows]
     return dict(
         family=family.title,
@@ -251,9 +253,7 @@ def main() -> None:
         f"{len(cal.networks)} networks)"
     )
     results = [evaluate(name, args, cal, device) for name in args.family or list(SPACES)]
-    print(
-        "\n| family | configs | Spearman | GFLOPs Spearman | within ±10% | within ±20% | worst |"
-    )
+    print("\n| family | configs | Spearman | GFLOPs Spearman | within ±10% | within ±20% | worst |")
     print("|---|---|---|---|---|---|---|")
     ok = True
     for r in results:

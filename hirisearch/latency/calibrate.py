@@ -118,7 +118,14 @@ def calibrate(
                 model = mb.make().eval().to(device)
                 x = torch.randn(batch, *mb.input_shape, device=device)
                 rows += node_samples(
-                    mb.tree, model, x, device, runs=INSITU_RUNS, clock=clock, prefix=f"{mb.name}/"
+                    mb.tree,
+                    model,
+                    x,
+                    device,
+                    runs=INSITU_RUNS,
+                    clock=clock,
+                    statistic=statistic,
+                    prefix=f"{mb.name}/",
                 )
                 del model, x
                 continue
@@ -139,9 +146,7 @@ def calibrate(
         for mb, ts in zip(nets, times, strict=True)
     ]
     coeffs = fit_insitu(rows, samples, batch) if rows else fit(samples)
-    in_situ = [
-        Sample(r.path, r.ops[0], batch, r.ms) for r in rows if len(r.ops) == 1 and not r.glue_count
-    ]
+    in_situ = [Sample(r.path, r.ops[0], batch, r.ms) for r in rows if len(r.ops) == 1]
     cal = Calibration(
         device=device.type,
         device_name=device_name(device),

@@ -24,9 +24,12 @@ import numpy as np
 
 from hirisearch.cost.types import CostNode
 from hirisearch.latency.predict import (
+    CATEGORIES,
+    OP_CATEGORIES,
     Calibration,
     CalibrationError,
     Sample,
+    operator_count,
     predict_latency_ms,
     tree_ops,
 )
@@ -43,8 +46,8 @@ __all__ = [
     "fit",
 ]
 
-#: Categories whose in-network slow-down (against the same operator timed alone) is fitted.
-SCALED = ("conv", "dwconv", "linear", "attn", "attn_bias", "norm")
+#: The operator categories (each with its own model; its glue ``glue_<category>`` too).
+SCALED = OP_CATEGORIES
 #: Robust fit: Huber threshold (in robust standard deviations of the relative error) and rounds.
 HUBER_K = 1.5
 ROBUST_ROUNDS = 8
@@ -124,31 +127,28 @@ FEATURES_PER_CATEGORY = 4
 
 
 def fit_insitu(rows: Sequence[NodeSample], extra: Sequence[Sample] = (), batch: int = 1) -> Coeffs:
-    """Fit every category's coefficients and the glue jointly on in-situ module times.
+    """Fit every category's coefficients, its glue's included, jointly on in-situ module times.
 
-    Each row is one timed module (:class:`hirisearch.latency.insitu.NodeSample`): its own time is
-    the sum of its operators' category models plus ``e * glue elements + o * glue operators``.
-    ``extra`` single-operator samples (micro-benchmarks) join as rows of one operator and no glue.
-    Robust non-negative least squares on relative error (floored at :data:`INSITU_FLOOR_MS`).
+    Each row is one timed module (:class:`hirisearch.latency.insitu.NodeSample`): its time is the
+    sum of its operators' category models, glue records included. ``extra`` single-operator samples
+    (micro-benchmarks) join as rows of one operator. Robust non-negative least squares on relative
+    error (floored at :data:`INSITU_FLOOR_MS`).
 
     Returns:
-        coefficients per category present, and ``"glue": (0, e, 0, o)``.
+        coefficients per category present (``glue_<category>`` among them).
     """
     cats = sorted({op.category for r in rows for op in r.ops} | {s.op.category for s in extra})
-    unknown = [c for c in cats if c not in SCALED]
+    unknown = [c for c in cats if c not in CATEGORIES]
     if unknown:
         raise CalibrationError(f"no operator model for categories {unknown}")
     index = {c: i * FEATURES_PER_CATEGORY for i, c in enumerate(cats)}
-    n = len(cats) * FEATURES_PER_CATEGORY + 2
+    n = len(cats) * FEATURES_PER_CATEGORY
     a_rows, ys = [], []
-    for ops, e, o, ms in [(r.ops, r.glue_elements, r.glue_count, r.ms) for r in rows] + [
-        ((s.op,), 0, 0, s.ms) for s in extra
-    ]:
+    for ops, ms in [(r.ops, r.ms) for r in rows] + [((s.op,), s.ms) for s in extra]:
         row = np.zeros(n)
         for op in ops:
             k = index[op.category]
             row[k : k + FEATURES_PER_CATEGORY] += op.features(batch)
-        row[-2], row[-1] = e * batch, o
         a_rows.append(row)
         ys.append(ms)
     if not a_rows:
@@ -159,12 +159,10 @@ def fit_insitu(rows: Sequence[NodeSample], extra: Sequence[Sample] = (), batch: 
         raise CalibrationError("negative in-situ timing")
     w = np.maximum(y, INSITU_FLOOR_MS)
     x = _solve_scaled(a / w[:, None], y / w)
-    coeffs: Coeffs = {
+    return {
         c: tuple(float(v) for v in x[k : k + FEATURES_PER_CATEGORY])  # type: ignore[misc]
         for c, k in index.items()
     }
-    coeffs["glue"] = (0.0, float(x[-2]), 0.0, float(x[-1]))
-    return coeffs
 
 
 def fit_network(
@@ -181,7 +179,9 @@ def fit_network(
     for tree, t in networks:
         if t <= 0:
             raise CalibrationError(f"non-positive network timing ({t} ms)")
-        rows.append([predict_latency_ms(tree, calibration, batch), float(tree_ops(tree)[-1].count)])
+        rows.append(
+            [predict_latency_ms(tree, calibration, batch), float(operator_count(tree_ops(tree)))]
+        )
         ms.append(t)
     a = np.array(rows) / np.array(ms)[:, None]
     col = np.abs(a).max(axis=0)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from hirisearch.cost.types import CostNode
-from hirisearch.latency.predict import Op, tree_ops
+from hirisearch.latency.predict import Op, is_glue, tree_ops
 from hirisearch.latency.timing import sync
 
 __all__ = ["NodeSample", "time_modules", "node_samples"]
@@ -29,13 +29,11 @@ __all__ = ["NodeSample", "time_modules", "node_samples"]
 
 @dataclass(frozen=True)
 class NodeSample:
-    """One timed module: the operators of its subtree, the glue its time holds (elements, operator
-    count) and its time (ms, children included)."""
+    """One timed module: the operators of its subtree with the glue records its time holds, and
+    its time (ms, children included)."""
 
     path: str
     ops: tuple[Op, ...]
-    glue_elements: int
-    glue_count: int
     ms: float
 
 
@@ -47,6 +45,7 @@ def time_modules(
     *,
     runs: int = 5,
     clock: str = "wall",
+    statistic: str = "median",
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Each module's inclusive time (ms, median over ``runs`` forwards after one warm-up), by forward
     pre/post hooks: CUDA events on CUDA, else ``perf_counter`` or (``clock="cpu"``) the process's
@@ -104,7 +103,8 @@ def time_modules(
         for h in handles:
             h.remove()
     fired = set.intersection(*(set(r) for r in per_run)) if per_run else set()
-    times = {p: float(np.median([r[p] for r in per_run])) for p in fired}
+    stat = np.min if statistic == "min" else np.median
+    times = {p: float(stat([r[p] for r in per_run])) for p in fired}
     parent = {}
     for p in times:
         q = p
@@ -124,25 +124,19 @@ def node_samples(
     *,
     runs: int = 5,
     clock: str = "wall",
+    statistic: str = "median",
     prefix: str = "",
 ) -> list[NodeSample]:
     """In-situ samples of every timed module of ``model`` (its cost tree ``tree``), the whole
     model included (path ``""``)."""
     nodes = {"": tree, **dict(tree.walk())}
-    times, _ = time_modules(model, x, [p for p in nodes if p], device, runs=runs, clock=clock)
+    paths = [p for p in nodes if p]
+    times, _ = time_modules(model, x, paths, device, runs=runs, clock=clock, statistic=statistic)
     out = []
     for p, ms in times.items():
         node = nodes[p]
         ops = tree_ops(node)
-        glue = ops[-1]
-        leaf = not node.children
-        out.append(
-            NodeSample(
-                f"{prefix}{p}",
-                tuple(ops[:-1]),
-                0 if leaf else glue.elements,
-                0 if leaf else glue.count,
-                ms,
-            )
-        )
+        if not node.children:  # a leaf's glue runs in its parents
+            ops = [op for op in ops if not is_glue(op.category)]
+        out.append(NodeSample(f"{prefix}{p}", tuple(ops), ms))
     return out

@@ -18,7 +18,7 @@ from torch import nn
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import Cost, CostNode
-from hirisearch.latency.predict import CalibrationError, Op, tree_ops
+from hirisearch.latency.predict import CalibrationError, Op, is_glue, tree_ops
 
 __all__ = ["COPIES", "MicroBench", "operator_benchmarks", "single_op"]
 
@@ -179,7 +179,7 @@ def operator_benchmarks() -> list[MicroBench]:
 
 def single_op(mb: MicroBench) -> Op:
     """The one operator an operator benchmark times."""
-    ops = [op for op in tree_ops(mb.tree) if op.category != "glue"]
+    ops = [op for op in tree_ops(mb.tree) if not is_glue(op.category)]
     if len(ops) != 1:
         raise CalibrationError(f"micro-benchmark {mb.name!r} maps to {len(ops)} operators")
     return ops[0]

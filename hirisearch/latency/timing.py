@@ -72,9 +72,10 @@ def time_callable(
             e.synchronize()
             samples.append(s.elapsed_time(e))
         return samples
-    name = "perf_counter" if clock == "wall" else "process_time"
-    now = getattr(time, name)
-    resolution = time.get_clock_info(name).resolution
+    if clock == "wall":
+        now, resolution = time.perf_counter, time.get_clock_info("perf_counter").resolution
+    else:
+        now, resolution = time.process_time, time.get_clock_info("process_time").resolution
     inner = calls_per_sample(resolution, (begin - start) / calls)
     while len(samples) < max_runs and (
         len(samples) < min_runs or time.perf_counter() - begin < min_time_s

@@ -47,8 +47,11 @@ class Mlp(nn.Module):
         x = self.fc1(x)
         if self.dwconv is not None:
             b, n, c = x.shape
-            # Tokens (B, N, C) are an NHWC map: view them as NCHW in channels_last strides, so
-            # the depth-wise conv reads and writes them in place instead of two transposed copies.
+            # Tokens (B, N, C) are an NHWC map; viewed through reshape + permute the grid has
+            # exact channels_last strides, so the depth-wise conv runs its NHWC kernel in place.
+            # (transpose(1, 2).reshape leaves a batch stride of C at batch 1, which the conv does
+            # not take for channels_last: it copied the map to NCHW, and its NCHW output cost a
+            # second copy on the way back to tokens.)
             grid = x.reshape(b, hw[0], hw[1], c).permute(0, 3, 1, 2)
             x = self.dwconv(grid).permute(0, 2, 3, 1).reshape(b, n, c)
         return self.fc2(self.act(x))

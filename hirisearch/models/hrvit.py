@@ -424,16 +424,18 @@ def latency_specs() -> tuple[HRViTSpec, ...]:
     def spec(
         name: str, size: int, chs: tuple[int, ...], depths: tuple, windows: tuple
     ) -> HRViTSpec:
-        return HRViTSpec(
-            family="hrvit",
-            name=name,
-            img_size=size,
-            stem_chs=64,
-            channels=chs,
-            depths=depths,
-            window_sizes=windows,
-            mlp_ratios=(4,) * len(chs),
-            head_channels=chs,
+        return HRViTSpec.model_validate(
+            dict(
+                family="hrvit",
+                name=name,
+                img_size=size,
+                stem_chs=64,
+                channels=chs,
+                depths=depths,
+                window_sizes=windows,
+                mlp_ratios=(4,) * len(chs),
+                head_channels=chs,
+            )
         )
 
     return (

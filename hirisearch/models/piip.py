@@ -525,43 +525,55 @@ def latency_specs() -> tuple[PIIPSpec, ...]:
     branches at the widths and resolutions PIIP pairs): ``Family.latency_specs``."""
 
     def branch(img_size: int, dim: int, depth: int) -> PIIPBranchSpec:
-        return PIIPBranchSpec(img_size=img_size, dim=dim, depth=depth, num_heads=dim // 64)
+        return PIIPBranchSpec.model_validate(
+            dict(img_size=img_size, dim=dim, depth=depth, num_heads=dim // 64)
+        )
 
     return (
-        PIIPSpec(
-            family="piip",
-            name="cal-2b-224",
-            img_size=224,
-            interactions=1,
-            branches=(branch(128, 384, 2), branch(224, 192, 2)),
+        PIIPSpec.model_validate(
+            dict(
+                family="piip",
+                name="cal-2b-224",
+                img_size=224,
+                interactions=1,
+                branches=(branch(128, 384, 2), branch(224, 192, 2)),
+            )
         ),
-        PIIPSpec(
-            family="piip",
-            name="cal-2b-320",
-            img_size=320,
-            interactions=2,
-            branches=(branch(160, 768, 2), branch(320, 192, 2)),
+        PIIPSpec.model_validate(
+            dict(
+                family="piip",
+                name="cal-2b-320",
+                img_size=320,
+                interactions=2,
+                branches=(branch(160, 768, 2), branch(320, 192, 2)),
+            )
         ),
-        PIIPSpec(
-            family="piip",
-            name="cal-3b-320",
-            img_size=320,
-            interactions=1,
-            branches=(branch(96, 768, 2), branch(160, 384, 2), branch(320, 192, 2)),
+        PIIPSpec.model_validate(
+            dict(
+                family="piip",
+                name="cal-3b-320",
+                img_size=320,
+                interactions=1,
+                branches=(branch(96, 768, 2), branch(160, 384, 2), branch(320, 192, 2)),
+            )
         ),
-        PIIPSpec(
-            family="piip",
-            name="cal-2b-384",
-            img_size=384,
-            interactions=1,
-            branches=(branch(192, 384, 1), branch(384, 192, 1)),
+        PIIPSpec.model_validate(
+            dict(
+                family="piip",
+                name="cal-2b-384",
+                img_size=384,
+                interactions=1,
+                branches=(branch(192, 384, 1), branch(384, 192, 1)),
+            )
         ),
-        PIIPSpec(
-            family="piip",
-            name="cal-3b-448",
-            img_size=448,
-            interactions=2,
-            branches=(branch(128, 768, 2), branch(256, 384, 2), branch(448, 192, 2)),
+        PIIPSpec.model_validate(
+            dict(
+                family="piip",
+                name="cal-3b-448",
+                img_size=448,
+                interactions=2,
+                branches=(branch(128, 768, 2), branch(256, 384, 2), branch(448, 192, 2)),
+            )
         ),
     )
 

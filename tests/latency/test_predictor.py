@@ -70,12 +70,16 @@ def test_tree_ops_categories_and_glue() -> None:
     norm = CostNode.leaf(P.batch_norm(64, 64 * 64))
     tree = CostNode.of([("a", dense), ("b", dw), ("n", norm), ("c", attn_node)])
     ops = tree_ops(tree)
-    assert [o.category for o in ops] == ["conv", "dwconv", "norm", "linear", "attn", "glue"]
+    cats = [o.category for o in ops]
+    assert cats[:5] == ["conv", "dwconv", "norm", "linear", "attn"]
+    assert cats[5:] == ["glue_conv", "glue_dwconv", "glue_linear", "glue_attn", "glue_norm"]
     assert ops[0].macs == 32 * 64 * 64 and ops[1].macs == 64 * 9 * 64
     assert ops[4].macs == P.attention(2, 4, 4, 8).attn
-    glue = ops[-1]
-    assert glue.count == 5
-    assert glue.elements == sum(o.elements for o in ops[:5] if o.category != "norm")
+    glue = {o.category: o for o in ops[5:]}
+    assert all(g.count == 1 and g.macs == 0 for g in glue.values())
+    for o in ops[:5]:  # a pass over each output; none over a norm's
+        assert glue["glue_" + o.category].elements == (0 if o.category == "norm" else o.elements)
+    assert pr.operator_count(ops) == 5
 
 
 def test_attention_with_its_own_bias_is_its_own_category() -> None:
@@ -84,8 +88,8 @@ def test_attention_with_its_own_bias_is_its_own_category() -> None:
     plain = CostNode.of([("qkv", lin)], own=P.attention(2, 49, 49, 32))
     bias = Cost(params=338) + P.attention(2, 49, 49, 32)
     biased = CostNode.of([("qkv", lin)], own=bias)
-    assert [o.category for o in tree_ops(plain)] == ["linear", "attn", "glue"]
-    assert [o.category for o in tree_ops(biased)] == ["linear", "attn_bias", "glue"]
+    assert [o.category for o in tree_ops(plain)][:2] == ["linear", "attn"]
+    assert [o.category for o in tree_ops(biased)][:2] == ["linear", "attn_bias"]
     assert tree_ops(biased)[1].macs == tree_ops(plain)[1].macs
 
 
@@ -94,7 +98,7 @@ def test_calibration_table_with_a_zero_residual_sample() -> None:
     is relative to its block's time, so the table renders."""
     from hirisearch.report.latency import calibration_table
 
-    op = Op("glue", 0, 1000, 0, count=3)
+    op = Op("glue_linear", 0, 1000, 0, count=3)
     cal = _cal()
     cal = Calibration(**{**cal.__dict__, "samples": (Sample("blk", op, 1, 0.0, scale_ms=2.0),)})
     table = calibration_table(cal)
@@ -108,7 +112,7 @@ def test_tree_ops_of_hiri_vit_cover_every_mac() -> None:
     assert sum(o.macs for o in ops) == tree.total.macs
     assert sum(o.elements for o in ops if o.category == "norm") == tree.total.norm
     cats = {o.category for o in ops}
-    assert {"conv", "dwconv", "linear", "attn", "norm", "glue"} <= cats
+    assert {"conv", "dwconv", "linear", "attn", "norm", "glue_conv", "glue_linear"} <= cats
 
 
 SMALL = (
@@ -177,7 +181,8 @@ def test_save_and_load_roundtrip(tmp_path, monkeypatch) -> None:
 
 def test_calibrate_end_to_end_on_a_few_benchmarks() -> None:
     cal = pr.calibrate(torch.device("cpu"), threads=1, min_time_s=0.01, benches=few_benches())
-    assert set(cal.coeffs) == {"conv", "linear", "attn", "norm", "glue"}
+    ops = {"conv", "linear", "attn", "norm"}
+    assert set(cal.coeffs) == ops | {f"glue_{c}" for c in ops}
     assert cal.threads == 1 and len(cal.networks) == 1 and cal.network_scale > 0
     assert sum(s.name in SMALL for s in cal.samples) == len(SMALL)  # + in-situ leaf samples
     assert all(s.ms > 0 for s in cal.samples if s.name in SMALL)
@@ -207,7 +212,8 @@ TRUE_INSITU = {
     "attn_bias": (2e-8, 2e-6, 0.0, 0.01),
     "norm": (0.0, 2e-7, 0.0, 0.002),
 }
-TRUE_GLUE = (0.0, 5e-7, 0.0, 0.004)
+TRUE_GLUE = {f"glue_{c}": (0.0, 5e-7 * (i + 1), 0.0, 0.001 * (i + 1)) for i, c in enumerate(TRUE_INSITU)}
+TRUE_ALL = {**TRUE_INSITU, **TRUE_GLUE}
 
 
 def _synthetic_rows() -> list:
@@ -218,31 +224,30 @@ def _synthetic_rows() -> list:
     for mb in network_benchmarks():
         for path, node in [("", mb.tree), *mb.tree.walk()]:
             ops = tree_ops(node)
-            leaf = not node.children
-            e, n = (0, 0) if leaf else (ops[-1].elements, ops[-1].count)
+            if not node.children:
+                ops = [o for o in ops if not o.category.startswith("glue_")]
             ms = sum(
-                sum(a * f for a, f in zip(TRUE_INSITU[o.category], o.features(), strict=True))
-                for o in ops[:-1]
+                sum(a * f for a, f in zip(TRUE_ALL[o.category], o.features(), strict=True))
+                for o in ops
             )
-            ms += TRUE_GLUE[1] * e + TRUE_GLUE[3] * n
-            rows.append(NodeSample(f"{mb.name}/{path}", tuple(ops[:-1]), e, n, ms))
+            rows.append(NodeSample(f"{mb.name}/{path}", tuple(ops), ms))
     return rows
 
 
 def test_fit_insitu_recovers_known_coefficients() -> None:
     rows = _synthetic_rows()
-    assert {o.category for r in rows for o in r.ops} == set(TRUE_INSITU)
+    assert {o.category for r in rows for o in r.ops} == set(TRUE_ALL)
     got = pr.fit_insitu(rows)
-    for cat, coef in TRUE_INSITU.items():
-        np.testing.assert_allclose(got[cat], coef, rtol=1e-4, atol=1e-13)
-    np.testing.assert_allclose(got["glue"], TRUE_GLUE, rtol=1e-4, atol=1e-13)
+    assert set(got) == set(TRUE_ALL)
+    for cat, coef in TRUE_ALL.items():
+        np.testing.assert_allclose(got[cat], coef, rtol=1e-4, atol=1e-13, err_msg=cat)
 
 
 def test_fit_insitu_refuses_a_category_it_cannot_model() -> None:
     from hirisearch.latency.insitu import NodeSample
 
     with pytest.raises(CalibrationError, match="no operator model"):
-        pr.fit_insitu([NodeSample("x", (Op("glue", 0, 1, 0),), 0, 0, 1.0)])
+        pr.fit_insitu([NodeSample("x", (Op("fft", 0, 1, 0),), 1.0)])
 
 
 def test_insitu_samples_of_a_real_network() -> None:
@@ -254,13 +259,13 @@ def test_insitu_samples_of_a_real_network() -> None:
     rows = {r.path: r for r in node_samples(mb.tree, model, x, torch.device("cpu"), runs=2)}
     root, paths = rows[""], dict(mb.tree.walk())
     assert set(rows) - {""} <= set(paths) and len(rows) > 10
-    assert root.glue_count == tree_ops(mb.tree)[-1].count and root.ms > 0
+    assert root.ops == tuple(tree_ops(mb.tree)) and root.ms > 0
     assert sum(o.macs for o in root.ops) == mb.tree.total.macs
     blocks = [p for p in rows if p.count(".") == 1 and p.startswith("blocks.")]
     assert blocks and all(rows[p].ms <= root.ms for p in blocks)
     for p, r in rows.items():
         if p and not paths[p].children:  # a leaf: its operator alone, its glue in the parent
-            assert len(r.ops) == 1 and r.glue_count == 0 and r.glue_elements == 0
+            assert len(r.ops) == 1 and not r.ops[0].category.startswith("glue_")
 
 
 def test_scales_multiply_operator_times() -> None:
@@ -276,7 +281,7 @@ def test_fit_network_recovers_factor_and_per_op_cost() -> None:
     nets = network_benchmarks()
     k, o = 1.3, -0.002  # in-situ hooks' overhead: the per-operator term may be negative
     measured = [
-        (mb.tree, k * predict_latency_ms(mb.tree, cal) + o * tree_ops(mb.tree)[-1].count)
+        (mb.tree, k * predict_latency_ms(mb.tree, cal) + o * pr.operator_count(tree_ops(mb.tree)))
         for mb in nets
     ]
     got_k, got_o = pr.fit_network(measured, cal)
