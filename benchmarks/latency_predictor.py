@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from hirisearch.latency.calibrate import calibrate
+from hirisearch.latency.calibration import calibrate
 from hirisearch.latency.networks import calibration_configs, config_key
 from hirisearch.latency.predict import load_calibration, predict_latency_ms, save_calibration
 from hirisearch.latency.stats import spearman, summarize

@@ -166,7 +166,7 @@ def calibrate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the calibration as JSON.")] = False,
 ) -> None:
     """Time operator micro-benchmarks and fit the latency predictor for one device."""
-    from hirisearch.latency.calibrate import calibrate as run_calibration
+    from hirisearch.latency.calibration import calibrate as run_calibration
     from hirisearch.latency.device import resolve_device
     from hirisearch.latency.predict import save_calibration
     from hirisearch.report.latency import calibration_table

@@ -24,7 +24,7 @@ from hirisearch.cost.types import CostNode
 from hirisearch.latency.predict import Op, is_glue, tree_ops
 from hirisearch.latency.timing import sync
 
-__all__ = ["NodeSample", "time_modules", "node_samples"]
+__all__ = ["NodeSample", "node_samples", "samples_from_runs", "time_modules"]
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,10 @@ def time_modules(
     *,
     runs: int = 5,
     clock: str = "wall",
-    statistic: str = "median",
-) -> tuple[dict[str, float], dict[str, str]]:
-    """Each module's inclusive time (ms, median over ``runs`` forwards after one warm-up), by forward
+) -> list[dict[str, float]]:
+    """Each module's inclusive time (ms) in each of ``runs`` forwards after one warm-up, by forward
     pre/post hooks: CUDA events on CUDA, else ``perf_counter`` or (``clock="cpu"``) the process's
-    CPU time. Returns the times of the modules whose hooks fired, and each timed path's nearest
-    timed ancestor (``""``: the whole model)."""
+    CPU time. One dict per run, of the modules whose hooks fired (``""``: the whole model)."""
     mods: dict[str, nn.Module] = {"": model}
     seen = {id(model)}
     for p in paths:
@@ -102,18 +100,25 @@ def time_modules(
     finally:
         for h in handles:
             h.remove()
+    return per_run
+
+
+def samples_from_runs(
+    tree: CostNode, per_run: list[dict[str, float]], *, statistic: str = "median", prefix: str = ""
+) -> list[NodeSample]:
+    """One sample per module timed in every run (its ``statistic``, median or min, over the
+    runs): the operators of its subtree and, unless it is a leaf, their glue."""
+    nodes = {"": tree, **dict(tree.walk())}
     fired = set.intersection(*(set(r) for r in per_run)) if per_run else set()
     stat = np.min if statistic == "min" else np.median
-    times = {p: float(stat([r[p] for r in per_run])) for p in fired}
-    parent = {}
-    for p in times:
-        q = p
-        while q:
-            q = q.rpartition(".")[0]
-            if q in times:
-                break
-        parent[p] = q
-    return times, parent
+    out = []
+    for p in sorted(fired, key=list(nodes).index):
+        node = nodes[p]
+        ops = tree_ops(node)
+        if not node.children:  # a leaf's glue runs in its parents
+            ops = [op for op in ops if not is_glue(op.category)]
+        out.append(NodeSample(f"{prefix}{p}", tuple(ops), float(stat([r[p] for r in per_run]))))
+    return out
 
 
 def node_samples(
@@ -129,14 +134,6 @@ def node_samples(
 ) -> list[NodeSample]:
     """In-situ samples of every timed module of ``model`` (its cost tree ``tree``), the whole
     model included (path ``""``)."""
-    nodes = {"": tree, **dict(tree.walk())}
-    paths = [p for p in nodes if p]
-    times, _ = time_modules(model, x, paths, device, runs=runs, clock=clock, statistic=statistic)
-    out = []
-    for p, ms in times.items():
-        node = nodes[p]
-        ops = tree_ops(node)
-        if not node.children:  # a leaf's glue runs in its parents
-            ops = [op for op in ops if not is_glue(op.category)]
-        out.append(NodeSample(f"{prefix}{p}", tuple(ops), ms))
-    return out
+    paths = [p for p, _ in tree.walk()]
+    per_run = time_modules(model, x, paths, device, runs=runs, clock=clock)
+    return samples_from_runs(tree, per_run, statistic=statistic, prefix=prefix)

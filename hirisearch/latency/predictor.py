@@ -9,7 +9,7 @@ The parts live by role:
 - :mod:`hirisearch.latency.networks` -- whole calibration networks, contributed by each family;
 - :mod:`hirisearch.latency.insitu` -- every module of a network timed where it runs;
 - :mod:`hirisearch.latency.fit` -- the robust non-negative least-squares fits;
-- :mod:`hirisearch.latency.calibrate` -- timing it all on a device and fitting;
+- :mod:`hirisearch.latency.calibration` -- timing it all on a device and fitting;
 - :mod:`hirisearch.latency.timing` -- the timer every measurement uses.
 
 The operator category is derived from the tree alone: a conv whose MACs per output element
@@ -19,7 +19,7 @@ The operator category is derived from the tree alone: a conv whose MACs per outp
 
 from __future__ import annotations
 
-from hirisearch.latency.calibrate import calibrate, default_micro_benchmarks
+from hirisearch.latency.calibration import calibrate, default_micro_benchmarks
 from hirisearch.latency.fit import fit, fit_insitu, fit_network, nnls, robust_nnls
 from hirisearch.latency.microbench import MicroBench, operator_benchmarks
 from hirisearch.latency.networks import network_benchmarks

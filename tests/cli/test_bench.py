@@ -10,8 +10,7 @@ from typer.testing import CliRunner
 
 from hirisearch import memory
 from hirisearch.cli import app
-from hirisearch.latency import calibrate as calibration
-from hirisearch.latency import measure
+from hirisearch.latency import calibration, measure
 from hirisearch.latency import predictor as pr
 from tests.conftest import SPECS
 from tests.latency.test_predictor import _cal as full_calibration

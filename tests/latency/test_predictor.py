@@ -212,7 +212,10 @@ TRUE_INSITU = {
     "attn_bias": (2e-8, 2e-6, 0.0, 0.01),
     "norm": (0.0, 2e-7, 0.0, 0.002),
 }
-TRUE_GLUE = {f"glue_{c}": (0.0, 5e-7 * (i + 1), 0.0, 0.001 * (i + 1)) for i, c in enumerate(TRUE_INSITU)}
+TRUE_GLUE = {  # no pass over a norm's output: its glue is dispatch only
+    f"glue_{c}": (0.0, 0.0 if c == "norm" else 5e-7 * (i + 1), 0.0, 0.001 * (i + 1))
+    for i, c in enumerate(TRUE_INSITU)
+}
 TRUE_ALL = {**TRUE_INSITU, **TRUE_GLUE}
 
 
@@ -239,8 +242,17 @@ def test_fit_insitu_recovers_known_coefficients() -> None:
     assert {o.category for r in rows for o in r.ops} == set(TRUE_ALL)
     got = pr.fit_insitu(rows)
     assert set(got) == set(TRUE_ALL)
-    for cat, coef in TRUE_ALL.items():
-        np.testing.assert_allclose(got[cat], coef, rtol=1e-4, atol=1e-13, err_msg=cat)
+    for cat in ("conv", "dwconv", "linear", "norm"):  # timed alone as leaves: identifiable
+        np.testing.assert_allclose(got[cat], TRUE_ALL[cat], rtol=1e-4, atol=1e-13, err_msg=cat)
+        glue = f"glue_{cat}"
+        np.testing.assert_allclose(got[glue], TRUE_ALL[glue], rtol=1e-4, atol=1e-13, err_msg=glue)
+    for cat in ("attn", "attn_bias"):  # computed by a module itself: only op + glue is defined
+        total = np.add(got[cat], got[f"glue_{cat}"])
+        want = np.add(TRUE_ALL[cat], TRUE_ALL[f"glue_{cat}"])
+        np.testing.assert_allclose(total, want, rtol=1e-4, atol=1e-13, err_msg=cat)
+    fitted = Calibration("cpu", "t", torch.__version__, 1, "now", got)
+    for r in rows[::50]:
+        assert sum(fitted.op_ms(o) for o in r.ops) == pytest.approx(r.ms, rel=1e-4)
 
 
 def test_fit_insitu_refuses_a_category_it_cannot_model() -> None:
@@ -331,3 +343,17 @@ def _own_cost(tree: CostNode) -> Cost:
     for _, child in tree.children:
         own = _minus(own, child.total)
     return own
+
+
+@pytest.mark.gpu
+def test_calibrate_on_cuda_times_modules_with_events() -> None:
+    from hirisearch.latency.insitu import node_samples
+
+    cuda = torch.device("cuda")
+    (mb,) = [m for m in few_benches() if m.network]
+    model = mb.make().eval().to(cuda)
+    rows = node_samples(mb.tree, model, torch.randn(1, *mb.input_shape, device=cuda), cuda, runs=2)
+    assert rows and all(r.ms >= 0 for r in rows) and any(r.ms > 0 for r in rows)
+    cal = pr.calibrate(cuda, min_time_s=0.01, benches=few_benches())
+    assert cal.device == "cuda" and len(cal.networks) == 1 and cal.network_scale > 0
+    assert predict_latency_ms(mb.tree, cal) > 0

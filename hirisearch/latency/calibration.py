@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from hirisearch.latency.fit import fit, fit_insitu, fit_network
-from hirisearch.latency.insitu import NodeSample, node_samples
+from hirisearch.latency.insitu import NodeSample, samples_from_runs, time_modules
 from hirisearch.latency.microbench import COPIES, MicroBench, operator_benchmarks, single_op
 from hirisearch.latency.predict import Calibration, CalibrationError, Sample
 from hirisearch.latency.stats import summarize
@@ -26,8 +26,9 @@ __all__ = ["NETWORK_ROUNDS", "calibrate", "default_micro_benchmarks", "bench_op"
 
 #: Rounds over the calibration networks (each network once per round).
 NETWORK_ROUNDS = 3
-#: Forward passes of each calibration network with every module timed (after one warm-up).
-INSITU_RUNS = 5
+#: Forward passes of each calibration network with every module timed, per round (after one
+#: warm-up).
+INSITU_RUNS = 2
 
 
 def default_micro_benchmarks() -> list[MicroBench]:
@@ -108,39 +109,37 @@ def calibrate(
 
     benches = list(benches if benches is not None else default_micro_benchmarks())
     samples: list[Sample] = []
-    rows: list[NodeSample] = []
     nets = [mb for mb in benches if mb.network]
     with cpu_threads(threads if device.type == "cpu" else None) as n, cudnn_benchmark(device):
         for i, mb in enumerate(benches):
+            if mb.network:
+                continue  # timed below, in rounds
             if progress is not None:
                 progress(i, len(benches), mb.name)
-            if mb.network:
-                model = mb.make().eval().to(device)
-                x = torch.randn(batch, *mb.input_shape, device=device)
-                rows += node_samples(
-                    mb.tree,
-                    model,
-                    x,
-                    device,
-                    runs=INSITU_RUNS,
-                    clock=clock,
-                    statistic=statistic,
-                    prefix=f"{mb.name}/",
-                )
-                del model, x
-                continue
             ms = bench_op(mb, device, batch, min_time_s, clock, statistic)
             samples.append(Sample(mb.name, single_op(mb), batch, ms))
-        # Whole networks without hooks, round-robin over NETWORK_ROUNDS rounds (a burst of other
-        # work on a shared machine then disturbs one round of a network, not all of them); each
-        # round as long as an operator's COPIES instances, since a network runs once per run.
+        # Whole networks, round-robin over NETWORK_ROUNDS rounds (a burst of other work on a shared
+        # machine then disturbs one round of a network, not all of them): in each round every
+        # module timed in situ, then the network without hooks for as long as an operator's
+        # COPIES instances, since a network runs once per run.
+        built = [
+            (mb.make().eval().to(device), torch.randn(batch, *mb.input_shape, device=device))
+            for mb in nets
+        ]
+        per_run: list[list[dict[str, float]]] = [[] for _ in nets]
         times: list[list[float]] = [[] for _ in nets]
         for r in range(NETWORK_ROUNDS if nets else 0):
-            for j, mb in enumerate(nets):
+            for j, (mb, (model, x)) in enumerate(zip(nets, built, strict=True)):
                 if progress is not None:
                     progress(len(benches) - len(nets) + j, len(benches), f"{mb.name} ({r + 1})")
+                paths = [p for p, _ in mb.tree.walk()]
+                per_run[j] += time_modules(model, x, paths, device, runs=INSITU_RUNS, clock=clock)
                 t = min_time_s * COPIES / NETWORK_ROUNDS
                 times[j].append(bench_op(mb, device, batch, t, clock, statistic))
+        del built
+    rows: list[NodeSample] = []
+    for mb, runs in zip(nets, per_run, strict=True):
+        rows += samples_from_runs(mb.tree, runs, statistic=statistic, prefix=f"{mb.name}/")
     networks = [
         (mb, min(ts) if statistic == "min" else float(np.median(ts)))
         for mb, ts in zip(nets, times, strict=True)
