@@ -1,6 +1,7 @@
 """HIRI-ViT-S at 448 against Swin-T and DeiT-S at 224 on the CPU: latency and achieved GFLOP/s.
 
-Target (issue 5): HIRI-ViT-S at 448 reaches at least 70% of Swin-T-at-224's achieved GMACs/s.
+Target: HIRI-ViT-S at 448 reaches at least 80% of Swin-T-at-224's achieved GMACs/s without
+BatchNorm folding (the fused model is shown too; ``bench`` folds by default).
 
 The models are timed in interleaved rounds (each round times every model for a slice of the
 measuring time), so that load changes on a shared machine hit all of them alike. ``--clock cpu``
@@ -25,7 +26,7 @@ from hirisearch.latency.stats import summarize
 from hirisearch.targets import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET_RATIO = 0.70
+TARGET_RATIO = 0.80
 
 
 def _timm(name: str):

@@ -76,8 +76,12 @@ def bench(
     ] = False,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
     fuse: Annotated[
-        bool, typer.Option("--fuse", help="Fold BatchNorm into the preceding conv.")
-    ] = False,
+        bool,
+        typer.Option(
+            "--fuse/--no-fuse",
+            help="Fold inference BatchNorm into the preceding conv (default; --no-fuse: keep it).",
+        ),
+    ] = True,
     threads: Threads = None,
     predict: Annotated[
         bool, typer.Option("--predict", help="Also show the calibrated predicted latency.")
@@ -174,9 +178,9 @@ def calibrate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the calibration as JSON.")] = False,
 ) -> None:
     """Time operator micro-benchmarks and fit the latency predictor for one device."""
+    from hirisearch.latency.calibration import calibrate as run_calibration
     from hirisearch.latency.device import resolve_device
-    from hirisearch.latency.predictor import calibrate as run_calibration
-    from hirisearch.latency.predictor import save_calibration
+    from hirisearch.latency.predict import save_calibration
     from hirisearch.report.latency import calibration_table
 
     if device == "auto":

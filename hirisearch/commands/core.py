@@ -205,7 +205,7 @@ def profile_extras(
         from hirisearch.latency.measure import BenchOptions, bench_target
         from hirisearch.report.latency import bench_header, bench_table
 
-        results = list(bench_target(target, size, [batch], BenchOptions(device=dev)))
+        results = list(bench_target(target, size, [batch], BenchOptions(device=dev, fuse=True)))
         doc["latency"] = results[0].to_json()
         shown += [bench_header(results), bench_table(results)]
     return doc, shown

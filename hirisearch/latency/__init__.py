@@ -1,7 +1,8 @@
-"""Latency: measuring real forward passes (:mod:`.measure`), statistics (:mod:`.stats`), devices and
-environment (:mod:`.device`), BatchNorm folding (:mod:`.fuse`), the calibrated latency predictor's
-torch-free model (:mod:`.predict`) and its calibration (:mod:`.predictor`). Memory estimates live in
-:mod:`hirisearch.memory`.
+"""Latency: timing (:mod:`.timing`), measuring real forward passes (:mod:`.measure`), statistics
+(:mod:`.stats`), devices and environment (:mod:`.device`), BatchNorm folding (:mod:`.fuse`), the
+calibrated latency predictor's torch-free model (:mod:`.predict`) and its calibration
+(:mod:`.calibration`, with :mod:`.microbench`, :mod:`.networks`, :mod:`.insitu` and :mod:`.fit`;
+:mod:`.predictor` gathers their names). Memory estimates live in :mod:`hirisearch.memory`.
 
 Names are imported on first use, so ``hirisearch.latency.predict`` loads without torch.
 """
@@ -18,7 +19,7 @@ _NAMES = {
     "Calibration": "predict",
     "load_calibration": "predict",
     "predict_latency_ms": "predict",
-    "calibrate": "predictor",
+    "calibrate": "calibration",
     "Summary": "stats",
     "summarize": "stats",
 }

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -31,6 +30,8 @@ from hirisearch.latency.device import (
 )
 from hirisearch.latency.fuse import fuse_model
 from hirisearch.latency.stats import NOISY_IQR_RATIO, Summary, summarize
+from hirisearch.latency.timing import sync as _sync
+from hirisearch.latency.timing import time_callable
 from hirisearch.memory import estimate_memory
 
 __all__ = [
@@ -102,60 +103,6 @@ class BenchResult:
         doc["noisy"] = self.noisy
         doc["warnings"] = list(self.warnings)
         return doc
-
-
-# ------------------------------------------------------------------------------- timing
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_callable(
-    fn: Callable[[], Any],
-    device: torch.device,
-    *,
-    warmup_s: float = 0.5,
-    min_time_s: float = 2.0,
-    min_runs: int = 5,
-    max_runs: int = 10_000,
-    clock: str = "wall",
-) -> list[float]:
-    """Run ``fn`` for ``warmup_s`` (at least once), then time it until ``min_time_s`` has passed and
-    at least ``min_runs`` runs were made. Returns the per-run times in milliseconds.
-
-    ``clock="cpu"`` (CPU only) times the process's CPU time instead of wall time: on a machine shared
-    with other work, single-threaded CPU time is the time the pass would take alone, while wall
-    time includes every moment the scheduler gave the cores to someone else.
-    """
-    if clock not in ("wall", "cpu"):
-        raise ValueError(f"clock must be 'wall' or 'cpu', but got {clock!r}")
-    start = time.perf_counter()
-    while True:
-        fn()
-        _sync(device)
-        if time.perf_counter() - start >= warmup_s:
-            break
-    samples: list[float] = []
-    begin = time.perf_counter()
-    if device.type == "cuda":
-        while len(samples) < max_runs and (
-            len(samples) < min_runs or time.perf_counter() - begin < min_time_s
-        ):
-            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            s.record()
-            fn()
-            e.record()
-            e.synchronize()
-            samples.append(s.elapsed_time(e))
-        return samples
-    now = time.perf_counter if clock == "wall" else time.process_time
-    while len(samples) < max_runs and (
-        len(samples) < min_runs or time.perf_counter() - begin < min_time_s
-    ):
-        t0 = now()
-        fn()
-        samples.append((now() - t0) * 1e3)
-    return samples
 
 
 # ------------------------------------------------------------------------------- memory
@@ -371,7 +318,7 @@ def bench_target(
     """Measure a :class:`hirisearch.targets.Target` at ``img_size`` for each batch size.
 
     Args:
-        calibration: a :class:`hirisearch.latency.predictor.Calibration`; when given (and the
+        calibration: a :class:`hirisearch.latency.predict.Calibration`; when given (and the
             target has an analytic cost tree) each result carries the predicted latency too.
     """
     plan = target.plan(img_size)

@@ -18,14 +18,21 @@ from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import CalibrationError
 from hirisearch.io import atomic_write_json
 
-CATEGORIES = ("conv", "dwconv", "linear", "attn", "norm", "glue")
+#: Operator categories, each with its own model.
+OP_CATEGORIES = ("conv", "dwconv", "linear", "attn", "attn_bias", "norm")
+#: The glue around each category's operators (activations, residual adds, reshapes and copies of
+#: their outputs, dispatch): ``glue_<category>``, one record per category in a tree.
+GLUE = "glue_"
+CATEGORIES = OP_CATEGORIES + tuple(GLUE + c for c in OP_CATEGORIES)
 #: Features of every category's model, in order (coefficient units: ms per unit).
 FEATURES = ("macs", "elements", "params", "ops")
+#: Categories whose outputs the glue (activations, residual adds, reshapes) passes over.
+GLUE_OF = ("conv", "dwconv", "linear", "attn", "attn_bias")
 #: A conv doing at most this many MACs per output element is "dwconv" (depth-wise 3x3 = 9, 5x5 = 25).
 DW_MAX_INTENSITY = 25
 #: Environment variable naming the calibration folder (default ``~/.cache/hirisearch``).
 CACHE_ENV = "HIRISEARCH_CACHE"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,7 @@ class Op:
     macs: int = 0
     elements: int = 0
     params: int = 0
-    count: int = 1  # how many operators this record stands for (the glue record: all of them)
+    count: int = 1  # how many operators this record stands for (a glue record: its category's)
 
     def features(self, batch: int = 1) -> tuple[float, float, float, float]:
         return (self.macs * batch, self.elements * batch, float(self.params), float(self.count))
@@ -65,7 +72,12 @@ def cost_ops(c: Cost) -> list[Op]:
     if c.linear > 0:
         ops.append(Op("linear", c.linear, c.acts, c.params))
     if c.attn > 0:
-        ops.append(Op("attn", c.attn, c.acts if not (c.conv or c.linear) else 0, 0))
+        alone = not (c.conv or c.linear)
+        # Parameters of the attention node itself are a learned bias added to the scores (a
+        # relative-position table): the scores are materialised and read again, a different
+        # kernel from fused attention.
+        cat = "attn_bias" if alone and c.params else "attn"
+        ops.append(Op(cat, c.attn, c.acts if alone else 0, 0))
     if c.other > 0:
         ops.append(Op("linear", c.other, 0, 0))
     if c.norm > 0:
@@ -74,7 +86,8 @@ def cost_ops(c: Cost) -> list[Op]:
 
 
 def tree_ops(tree: CostNode) -> list[Op]:
-    """Every operator of the model, in execution order, plus the uncounted elementwise glue."""
+    """Every operator of the model, in execution order, then the uncounted glue per category
+    (:func:`glue_ops`)."""
     ops: list[Op] = []
     cache: dict[int, list[Op]] = {}
 
@@ -92,8 +105,29 @@ def tree_ops(tree: CostNode) -> list[Op]:
         return out
 
     ops = visit(tree)
-    glue = sum(op.elements for op in ops if op.category in ("conv", "dwconv", "linear", "attn"))
-    return [*ops, Op("glue", 0, glue, 0, count=len(ops))]
+    return [*ops, *glue_ops(ops)]
+
+
+def glue_ops(ops: Sequence[Op]) -> list[Op]:
+    """One glue record per category present: an elementwise pass over the outputs of its
+    operators (:data:`GLUE_OF`; none for norms) and one dispatch per operator."""
+    elements: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for op in ops:
+        elements[op.category] = elements.get(op.category, 0) + (
+            op.elements if op.category in GLUE_OF else 0
+        )
+        count[op.category] = count.get(op.category, 0) + op.count
+    return [Op(GLUE + c, 0, elements[c], 0, count=count[c]) for c in OP_CATEGORIES if c in count]
+
+
+def is_glue(category: str) -> bool:
+    return category.startswith(GLUE)
+
+
+def operator_count(ops: Sequence[Op]) -> int:
+    """How many operators ``ops`` (from :func:`tree_ops`) stand for."""
+    return sum(op.count for op in ops if not is_glue(op.category))
 
 
 # --------------------------------------------------------------------------- calibration
@@ -135,13 +169,13 @@ class Calibration:
     def op_ms(self, op: Op, batch: int = 1) -> float:
         """The operator's predicted time inside a network."""
         ms = self.isolated_ms(op, batch) * self.scales.get(op.category, 1.0) * self.network_scale
-        return ms + (self.network_per_op * op.count if op.category == "glue" else 0.0)
+        return ms + (self.network_per_op * op.count if is_glue(op.category) else 0.0)
 
     def isolated_ms(self, op: Op, batch: int = 1) -> float:
         """The operator's predicted time when timed alone (what the operator fit models)."""
         c = self.coeffs.get(op.category)
-        if c is None and op.category == "glue":
-            return 0.0  # a calibration without block benchmarks has no glue model
+        if c is None and is_glue(op.category):
+            return 0.0  # a calibration without networks has no glue model
         if c is None:
             raise CalibrationError(
                 f"calibration for {self.device} has no {op.category!r} model; recalibrate"

@@ -46,8 +46,12 @@ class Mlp(nn.Module):
         x = self.fc1(x)
         if self.dwconv is not None:
             b, n, c = x.shape
-            grid = x.transpose(1, 2).reshape(b, c, hw[0], hw[1])
-            x = self.dwconv(grid).flatten(2).transpose(1, 2)
+            # Tokens (B, N, C) are an NHWC map; viewed through reshape + permute the grid has
+            # exact channels_last strides, so the depth-wise conv runs its NHWC kernel in place
+            # (transpose(1, 2).reshape leaves a batch stride of C at batch 1: the conv copied the
+            # map to NCHW, and its NCHW output cost a second copy on the way back to tokens).
+            grid = x.reshape(b, hw[0], hw[1], c).permute(0, 3, 1, 2)
+            x = self.dwconv(grid).permute(0, 2, 3, 1).reshape(b, n, c)
         return self.fc2(self.act(x))
 
 

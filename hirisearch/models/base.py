@@ -93,3 +93,6 @@ class Family(Generic[SpecT, PlanT]):
     forward_size: Callable[[SpecT], int] = lambda spec: 64
     #: Other counting conventions this family can report besides ours (``--convention NAME``).
     conventions: tuple[Convention, ...] = ()
+    #: A few small configurations of this family (specs built by keyword, each planned at its own
+    #: ``img_size``) whose whole networks calibrate the latency predictor; none: not calibrated on.
+    latency_specs: Callable[[], tuple[Any, ...]] = lambda: ()

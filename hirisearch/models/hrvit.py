@@ -305,6 +305,54 @@ def cost_hrvit(plan: HRViTPlan) -> CostNode:
     return CostNode.of([("stem", stem), ("groups", groups), ("head", head)])
 
 
+def latency_specs() -> tuple[HRViTSpec, ...]:
+    """Small configurations whose whole networks calibrate the latency predictor (one block per
+    branch and group, at the widths and input sizes searches use): ``Family.latency_specs``."""
+
+    def spec(
+        name: str, size: int, chs: tuple[int, ...], depths: tuple, windows: tuple
+    ) -> HRViTSpec:
+        return HRViTSpec.model_validate(
+            dict(
+                family="hrvit",
+                name=name,
+                img_size=size,
+                stem_chs=64,
+                channels=chs,
+                depths=depths,
+                window_sizes=windows,
+                mlp_ratios=(4,) * len(chs),
+                head_channels=chs,
+            )
+        )
+
+    return (
+        spec(
+            "cal-224",
+            224,
+            (32, 64, 128, 256),
+            ((1,), (1, 1), (1, 1, 1), (1, 1, 1, 1)),
+            (1, 2, 7, 7),
+        ),
+        spec("cal-256", 256, (32, 64, 128), ((1,), (1, 1), (1, 1, 2)), (1, 2, 8)),
+        spec(
+            "cal-320",
+            320,
+            (32, 64, 128, 256),
+            ((1,), (1, 1), (1, 1, 2), (1, 1, 1, 1)),
+            (1, 2, 7, 7),
+        ),
+        spec(
+            "cal-448",
+            448,
+            (32, 64, 128, 256),
+            ((1,), (1, 1), (1, 1, 1), (1, 1, 1, 1)),
+            (1, 2, 7, 7),
+        ),
+        spec("cal-2b-256", 256, (64, 128), ((1,), (1, 1)), (2, 8)),
+    )
+
+
 FAMILY = Family(
     name="hrvit",
     title="HRViT",
@@ -317,4 +365,5 @@ FAMILY = Family(
     # 1/2/7/7 pad 10 -> 14 and 5 -> 7).
     test_sizes=lambda spec: (160, 224),
     forward_size=lambda spec: size_multiple(spec) * 2,
+    latency_specs=latency_specs,
 )

@@ -401,6 +401,64 @@ def cost_piip(plan: PIIPPlan) -> CostNode:
     return CostNode.of(children, out_shape=out_shape)
 
 
+def latency_specs() -> tuple[PIIPSpec, ...]:
+    """Small configurations whose whole networks calibrate the latency predictor (shallow
+    branches at the widths and resolutions PIIP pairs): ``Family.latency_specs``."""
+
+    def branch(img_size: int, dim: int, depth: int) -> PIIPBranchSpec:
+        return PIIPBranchSpec.model_validate(
+            dict(img_size=img_size, dim=dim, depth=depth, num_heads=dim // 64)
+        )
+
+    return (
+        PIIPSpec.model_validate(
+            dict(
+                family="piip",
+                name="cal-2b-224",
+                img_size=224,
+                interactions=1,
+                branches=(branch(128, 384, 2), branch(224, 192, 2)),
+            )
+        ),
+        PIIPSpec.model_validate(
+            dict(
+                family="piip",
+                name="cal-2b-320",
+                img_size=320,
+                interactions=2,
+                branches=(branch(160, 768, 2), branch(320, 192, 2)),
+            )
+        ),
+        PIIPSpec.model_validate(
+            dict(
+                family="piip",
+                name="cal-3b-320",
+                img_size=320,
+                interactions=1,
+                branches=(branch(96, 768, 2), branch(160, 384, 2), branch(320, 192, 2)),
+            )
+        ),
+        PIIPSpec.model_validate(
+            dict(
+                family="piip",
+                name="cal-2b-384",
+                img_size=384,
+                interactions=1,
+                branches=(branch(192, 384, 1), branch(384, 192, 1)),
+            )
+        ),
+        PIIPSpec.model_validate(
+            dict(
+                family="piip",
+                name="cal-3b-448",
+                img_size=448,
+                interactions=2,
+                branches=(branch(128, 768, 2), branch(256, 384, 2), branch(448, 192, 2)),
+            )
+        ),
+    )
+
+
 FAMILY = Family(
     name="piip",
     title="PIIP (parameter-inverted image pyramid)",
@@ -412,4 +470,5 @@ FAMILY = Family(
     test_sizes=lambda spec: (spec.img_size,),
     forward_size=lambda spec: 64,
     conventions=(Convention("piip", piip_convention_description(), cost_piip_repo),),
+    latency_specs=latency_specs,
 )

@@ -276,6 +276,68 @@ def _test_sizes(spec: SwinSpec) -> tuple[int, ...]:
     return (spec.img_size, 384) if spec.window_rule == "follow" else (spec.img_size,)
 
 
+def latency_specs() -> tuple[SwinSpec, ...]:
+    """Small configurations whose whole networks calibrate the latency predictor (shallow, at the
+    widths and input sizes searches use): ``Family.latency_specs``."""
+    return (
+        SwinSpec.model_validate(
+            dict(
+                family="swin",
+                name="cal-224",
+                img_size=224,
+                embed_dim=64,
+                depths=(1, 1, 1, 1),
+                num_heads=(2, 4, 8, 16),
+                window_size=7,
+            )
+        ),
+        SwinSpec.model_validate(
+            dict(
+                family="swin",
+                name="cal-384",
+                img_size=384,
+                embed_dim=96,
+                depths=(1, 1, 2, 1),
+                num_heads=(3, 6, 12, 24),
+                window_size=12,
+            )
+        ),
+        SwinSpec.model_validate(
+            dict(
+                family="swin",
+                name="cal-256",
+                img_size=256,
+                embed_dim=128,
+                depths=(1, 1, 1, 1),
+                num_heads=(4, 8, 16, 32),
+                window_size=8,
+            )
+        ),
+        SwinSpec.model_validate(
+            dict(
+                family="swin",
+                name="cal-512",
+                img_size=512,
+                embed_dim=48,
+                depths=(1, 1, 1, 1),
+                num_heads=(2, 4, 8, 16),
+                window_size=16,
+            )
+        ),
+        SwinSpec.model_validate(
+            dict(
+                family="swin",
+                name="cal-320",
+                img_size=320,
+                embed_dim=96,
+                depths=(2, 2, 1, 1),
+                num_heads=(3, 6, 12, 24),
+                window_size=10,
+            )
+        ),
+    )
+
+
 FAMILY = Family(
     name="swin",
     title="Swin Transformer",
@@ -286,4 +348,5 @@ FAMILY = Family(
     size_reason=size_reason,
     test_sizes=_test_sizes,
     forward_size=lambda spec: 64 if spec.window_rule == "follow" else spec.img_size,
+    latency_specs=latency_specs,
 )

@@ -189,6 +189,28 @@ def cost_vit(plan: ViTPlan) -> CostNode:
     return CostNode.of(children, own=own)
 
 
+def latency_specs() -> tuple[ViTSpec, ...]:
+    """Small configurations whose whole networks calibrate the latency predictor (shallow, at the
+    widths and input sizes searches use): ``Family.latency_specs``."""
+    return (
+        ViTSpec.model_validate(
+            dict(family="vit", name="cal-224", img_size=224, embed_dim=192, depth=2, num_heads=3)
+        ),
+        ViTSpec.model_validate(
+            dict(family="vit", name="cal-384", img_size=384, embed_dim=384, depth=2, num_heads=6)
+        ),
+        ViTSpec.model_validate(
+            dict(family="vit", name="cal-512", img_size=512, embed_dim=256, depth=1, num_heads=4)
+        ),
+        ViTSpec.model_validate(
+            dict(family="vit", name="cal-320", img_size=320, embed_dim=768, depth=1, num_heads=12)
+        ),
+        ViTSpec.model_validate(
+            dict(family="vit", name="cal-448", img_size=448, embed_dim=384, depth=1, num_heads=6)
+        ),
+    )
+
+
 FAMILY = Family(
     name="vit",
     title="ViT / DeiT",
@@ -199,4 +221,5 @@ FAMILY = Family(
     size_reason=size_reason,
     test_sizes=lambda spec: (spec.img_size, 384),
     forward_size=lambda spec: 2 * spec.patch_size,
+    latency_specs=latency_specs,
 )

@@ -116,8 +116,12 @@ def calibration_table(cal: Calibration) -> Table:
     t.add_column("median |error|", justify="right")
     for cat, (per_mac, per_elem, _per_param, per_op) in cal.coeffs.items():
         samples = [s for s in cal.samples if s.op.category == cat]
-        # A sample too fast for the clock (0 ms) has no relative error; it is still counted.
-        errors = sorted(abs(cal.isolated_ms(s.op, s.batch) / s.ms - 1) for s in samples if s.ms > 0)
+        # Relative to what the fit's error is relative to (a residual sample: its whole scale_ms).
+        errors = sorted(
+            abs(cal.isolated_ms(s.op, s.batch) - s.ms) / (s.scale_ms or s.ms)
+            for s in samples
+            if (s.scale_ms or s.ms) > 0
+        )
         t.add_row(
             cat,
             fmt.rate(1 / per_mac / 1e6) if per_mac > 0 else "-",

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from hirisearch import memory
 from hirisearch.cli import app
-from hirisearch.latency import measure
+from hirisearch.latency import calibration, measure
 from hirisearch.latency import predictor as pr
 from tests.conftest import SPECS
 from tests.latency.test_predictor import _cal as full_calibration
@@ -128,7 +128,7 @@ def test_predict_without_calibration_is_one_line(tmp_path, monkeypatch) -> None:
 
 def test_calibrate_then_predict(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv(pr.CACHE_ENV, str(tmp_path))
-    monkeypatch.setattr(pr, "default_micro_benchmarks", few_benches)
+    monkeypatch.setattr(calibration, "default_micro_benchmarks", few_benches)
     res = runner.invoke(
         app, ["calibrate", "--device", "cpu", "--min-time", "0.01", "--threads", "1"]
     )

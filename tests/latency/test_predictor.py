@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from hirisearch.cost import primitives as P
-from hirisearch.cost.types import CostNode
+from hirisearch.cost.types import Cost, CostNode
 from hirisearch.latency import predictor as pr
+from hirisearch.latency.networks import network_benchmarks
 from hirisearch.latency.predictor import (
     Calibration,
     CalibrationError,
@@ -22,6 +24,7 @@ from hirisearch.latency.predictor import (
     save_calibration,
     tree_ops,
 )
+from hirisearch.models import FAMILIES, get_family
 from hirisearch.targets import resolve
 from tests.conftest import SPECS
 
@@ -67,12 +70,39 @@ def test_tree_ops_categories_and_glue() -> None:
     norm = CostNode.leaf(P.batch_norm(64, 64 * 64))
     tree = CostNode.of([("a", dense), ("b", dw), ("n", norm), ("c", attn_node)])
     ops = tree_ops(tree)
-    assert [o.category for o in ops] == ["conv", "dwconv", "norm", "linear", "attn", "glue"]
+    cats = [o.category for o in ops]
+    assert cats[:5] == ["conv", "dwconv", "norm", "linear", "attn"]
+    assert cats[5:] == ["glue_conv", "glue_dwconv", "glue_linear", "glue_attn", "glue_norm"]
     assert ops[0].macs == 32 * 64 * 64 and ops[1].macs == 64 * 9 * 64
     assert ops[4].macs == P.attention(2, 4, 4, 8).attn
-    glue = ops[-1]
-    assert glue.count == 5
-    assert glue.elements == sum(o.elements for o in ops[:5] if o.category != "norm")
+    glue = {o.category: o for o in ops[5:]}
+    assert all(g.count == 1 and g.macs == 0 for g in glue.values())
+    for o in ops[:5]:  # a pass over each output; none over a norm's
+        assert glue["glue_" + o.category].elements == (0 if o.category == "norm" else o.elements)
+    assert pr.operator_count(ops) == 5
+
+
+def test_attention_with_its_own_bias_is_its_own_category() -> None:
+    """A learned bias on the scores (a parameter of the attention node itself) materialises them."""
+    lin = CostNode.leaf(P.linear(64, 192, 49))
+    plain = CostNode.of([("qkv", lin)], own=P.attention(2, 49, 49, 32))
+    bias = Cost(params=338) + P.attention(2, 49, 49, 32)
+    biased = CostNode.of([("qkv", lin)], own=bias)
+    assert [o.category for o in tree_ops(plain)][:2] == ["linear", "attn"]
+    assert [o.category for o in tree_ops(biased)][:2] == ["linear", "attn_bias"]
+    assert tree_ops(biased)[1].macs == tree_ops(plain)[1].macs
+
+
+def test_calibration_table_with_a_zero_residual_sample() -> None:
+    """A residual sample (its time what a block takes beyond its operators) may be 0 ms; its error
+    is relative to its block's time, so the table renders."""
+    from hirisearch.report.latency import calibration_table
+
+    op = Op("glue_linear", 0, 1000, 0, count=3)
+    cal = _cal()
+    cal = Calibration(**{**cal.__dict__, "samples": (Sample("blk", op, 1, 0.0, scale_ms=2.0),)})
+    table = calibration_table(cal)
+    assert table.row_count == len(cal.coeffs)
 
 
 def test_tree_ops_of_hiri_vit_cover_every_mac() -> None:
@@ -82,11 +112,11 @@ def test_tree_ops_of_hiri_vit_cover_every_mac() -> None:
     assert sum(o.macs for o in ops) == tree.total.macs
     assert sum(o.elements for o in ops if o.category == "norm") == tree.total.norm
     cats = {o.category for o in ops}
-    assert {"conv", "dwconv", "linear", "attn", "norm", "glue"} <= cats
+    assert {"conv", "dwconv", "linear", "attn", "norm", "glue_conv", "glue_linear"} <= cats
 
 
 SMALL = (
-    "dwconv3x3 1792 @7/s1",
+    "conv1x1 448->448 @7/s1",
     "linear 448->896 x49",
     "linear 448->1000 x1",
     "attention 14h q49 kv49 d32",
@@ -96,15 +126,10 @@ SMALL = (
 
 
 def few_benches() -> list[pr.MicroBench]:
-    """The smallest operators a 7x7 Transformer block uses, and that block."""
+    """Small operators of every category a shallow ViT uses, and that ViT (4 ms) as the network."""
     ops = [mb for mb in pr.operator_benchmarks() if mb.name in SMALL]
-    return ops + [mb for mb in pr.block_benchmarks() if mb.name.endswith("@7")]
-
-
-def test_block_without_its_operators_is_refused() -> None:
-    block = [mb for mb in pr.block_benchmarks() if mb.name.endswith("@7")][0]
-    with pytest.raises(CalibrationError, match="no operator benchmark"):
-        pr.fit_blocks([(block, 1.0)], {"linear": (0.0, 0.0, 0.0, 0.0)})
+    nets = [mb for mb in network_benchmarks([get_family("vit")]) if mb.name.endswith("@224")]
+    return ops + nets[:1]
 
 
 def _cal() -> Calibration:
@@ -156,8 +181,12 @@ def test_save_and_load_roundtrip(tmp_path, monkeypatch) -> None:
 
 def test_calibrate_end_to_end_on_a_few_benchmarks() -> None:
     cal = pr.calibrate(torch.device("cpu"), threads=1, min_time_s=0.01, benches=few_benches())
-    assert set(cal.coeffs) == {"dwconv", "linear", "attn", "norm", "glue"}
-    assert cal.threads == 1 and len(cal.samples) == 7
+    ops = {"conv", "linear", "attn", "norm"}
+    assert set(cal.coeffs) == ops | {f"glue_{c}" for c in ops}
+    assert cal.threads == 1 and len(cal.networks) == 1 and cal.network_scale > 0
+    assert sum(s.name in SMALL for s in cal.samples) == len(SMALL)  # + in-situ leaf samples
+    assert all(s.ms > 0 for s in cal.samples if s.name in SMALL)
+    assert all(ms > 0 for _, ms in cal.networks)
     assert all(min(c) >= 0 for c in cal.coeffs.values())
 
 
@@ -175,26 +204,80 @@ def test_robust_fit_ignores_one_disturbed_timing() -> None:
     assert not np.allclose(x, TRUE["conv"], rtol=1e-2)
 
 
-def test_fit_blocks_recovers_known_scales_and_glue() -> None:
-    coeffs = {c: (2e-8, 3e-7, 1e-8, 0.004) for c in ("conv", "dwconv", "linear", "attn", "norm")}
-    scales = {"conv": 1.3, "dwconv": 1.8, "linear": 1.1, "attn": 1.0, "norm": 1.5}
-    glue = (0.0, 4e-7, 0.0, 0.006)
-    blocks = []
-    for mb in pr.block_benchmarks():
-        base, g = pr.block_parts(mb, coeffs)
-        ms = sum(scales[c] * t for c, t in base.items())
-        ms += glue[1] * g.elements + glue[3] * g.count
-        blocks.append((mb, ms))
-    got_scales, got_glue, samples = pr.fit_blocks(blocks, coeffs)
-    assert set(got_scales) == set(scales)
-    for c, v in scales.items():
-        assert got_scales[c] == pytest.approx(v, rel=1e-5)
-    np.testing.assert_allclose(got_glue, glue, rtol=1e-5, atol=1e-12)
-    assert len(samples) == len(blocks)
-    cal = Calibration("cpu", "t", torch.__version__, 1, "now", {**coeffs, "glue": got_glue})
-    cal = Calibration(**{**cal.__dict__, "scales": got_scales})
-    for mb, ms in blocks:
-        assert predict_latency_ms(mb.tree, cal) == pytest.approx(ms, rel=1e-5)
+TRUE_INSITU = {
+    "conv": (2e-8, 3e-7, 1e-8, 0.004),
+    "dwconv": (3e-8, 9e-7, 0.0, 0.006),
+    "linear": (1.5e-8, 2e-7, 1e-8, 0.003),
+    "attn": (1e-8, 4e-7, 0.0, 0.01),
+    "attn_bias": (2e-8, 2e-6, 0.0, 0.01),
+    "norm": (0.0, 2e-7, 0.0, 0.002),
+}
+TRUE_GLUE = {  # no pass over a norm's output: its glue is dispatch only
+    f"glue_{c}": (0.0, 0.0 if c == "norm" else 5e-7 * (i + 1), 0.0, 0.001 * (i + 1))
+    for i, c in enumerate(TRUE_INSITU)
+}
+TRUE_ALL = {**TRUE_INSITU, **TRUE_GLUE}
+
+
+def _synthetic_rows() -> list:
+    """In-situ rows of every calibration network, timed by a known model."""
+    from hirisearch.latency.insitu import NodeSample
+
+    rows = []
+    for mb in network_benchmarks():
+        for path, node in [("", mb.tree), *mb.tree.walk()]:
+            ops = tree_ops(node)
+            if not node.children:
+                ops = [o for o in ops if not o.category.startswith("glue_")]
+            ms = sum(
+                sum(a * f for a, f in zip(TRUE_ALL[o.category], o.features(), strict=True))
+                for o in ops
+            )
+            rows.append(NodeSample(f"{mb.name}/{path}", tuple(ops), ms))
+    return rows
+
+
+def test_fit_insitu_recovers_known_coefficients() -> None:
+    rows = _synthetic_rows()
+    assert {o.category for r in rows for o in r.ops} == set(TRUE_ALL)
+    got = pr.fit_insitu(rows)
+    assert set(got) == set(TRUE_ALL)
+    for cat in ("conv", "dwconv", "linear", "norm"):  # timed alone as leaves: identifiable
+        np.testing.assert_allclose(got[cat], TRUE_ALL[cat], rtol=1e-4, atol=1e-13, err_msg=cat)
+        glue = f"glue_{cat}"
+        np.testing.assert_allclose(got[glue], TRUE_ALL[glue], rtol=1e-4, atol=1e-13, err_msg=glue)
+    for cat in ("attn", "attn_bias"):  # computed by a module itself: only op + glue is defined
+        total = np.add(got[cat], got[f"glue_{cat}"])
+        want = np.add(TRUE_ALL[cat], TRUE_ALL[f"glue_{cat}"])
+        np.testing.assert_allclose(total, want, rtol=1e-4, atol=1e-13, err_msg=cat)
+    fitted = Calibration("cpu", "t", torch.__version__, 1, "now", got)
+    for r in rows[::50]:
+        assert sum(fitted.op_ms(o) for o in r.ops) == pytest.approx(r.ms, rel=1e-4)
+
+
+def test_fit_insitu_refuses_a_category_it_cannot_model() -> None:
+    from hirisearch.latency.insitu import NodeSample
+
+    with pytest.raises(CalibrationError, match="no operator model"):
+        pr.fit_insitu([NodeSample("x", (Op("fft", 0, 1, 0),), 1.0)])
+
+
+def test_insitu_samples_of_a_real_network() -> None:
+    from hirisearch.latency.insitu import node_samples
+
+    (mb,) = [m for m in few_benches() if m.network]
+    model = mb.make().eval()
+    x = torch.randn(1, *mb.input_shape)
+    rows = {r.path: r for r in node_samples(mb.tree, model, x, torch.device("cpu"), runs=2)}
+    root, paths = rows[""], dict(mb.tree.walk())
+    assert set(rows) - {""} <= set(paths) and len(rows) > 10
+    assert root.ops == tuple(tree_ops(mb.tree)) and root.ms > 0
+    assert sum(o.macs for o in root.ops) == mb.tree.total.macs
+    blocks = [p for p in rows if p.count(".") == 1 and p.startswith("blocks.")]
+    assert blocks and all(rows[p].ms <= root.ms for p in blocks)
+    for p, r in rows.items():
+        if p and not paths[p].children:  # a leaf: its operator alone, its glue in the parent
+            assert len(r.ops) == 1 and not r.ops[0].category.startswith("glue_")
 
 
 def test_scales_multiply_operator_times() -> None:
@@ -207,15 +290,70 @@ def test_scales_multiply_operator_times() -> None:
 
 def test_fit_network_recovers_factor_and_per_op_cost() -> None:
     cal = _cal()
-    nets = pr.network_benchmarks()
-    assert len(nets) >= 4 and all(mb.network and not mb.is_block for mb in nets)
-    k, o = 1.3, 0.02
+    nets = network_benchmarks()
+    k, o = 1.3, -0.002  # in-situ hooks' overhead: the per-operator term may be negative
     measured = [
-        (mb, k * predict_latency_ms(mb.tree, cal) + o * tree_ops(mb.tree)[-1].count) for mb in nets
+        (mb.tree, k * predict_latency_ms(mb.tree, cal) + o * pr.operator_count(tree_ops(mb.tree)))
+        for mb in nets
     ]
     got_k, got_o = pr.fit_network(measured, cal)
     assert got_k == pytest.approx(k, rel=1e-6) and got_o == pytest.approx(o, rel=1e-5)
     fitted = Calibration(**{**cal.__dict__, "network_scale": got_k, "network_per_op": got_o})
-    for mb, ms in measured:
-        assert predict_latency_ms(mb.tree, fitted) == pytest.approx(ms, rel=1e-6)
+    for tree, ms in measured:
+        assert predict_latency_ms(tree, fitted) == pytest.approx(ms, rel=1e-6)
     assert pr.fit_network(measured[:1], cal) == (1.0, 0.0)  # one network cannot fix two numbers
+
+
+def test_every_family_contributes_calibration_networks() -> None:
+    nets = network_benchmarks()
+    names = [mb.name for mb in nets]
+    assert len(names) == len(set(names))
+    for name in FAMILIES:
+        mine = [mb for mb in nets if mb.name.startswith(f"network {name}:")]
+        assert len(mine) >= 3, name
+        assert all(mb.network and mb.copies == 1 and mb.tree.total.macs > 0 for mb in mine)
+
+
+def test_latency_package_names_no_family() -> None:
+    """Calibration knows no family: the families name their own networks."""
+    import hirisearch.latency as latency
+
+    root = Path(latency.__file__).parent
+    for path in root.glob("*.py"):
+        text = path.read_text().lower()
+        for name in [*FAMILIES, "hiri-vit", "hrblock", "irds", "swin", "deit"]:
+            assert name not in text, f"{path.name} names {name!r}"
+
+
+def test_prediction_is_additive_over_sections() -> None:
+    cal = _scaled_cal()
+    for name, family in FAMILIES.items():
+        spec = family.latency_specs()[0]
+        tree = family.cost(family.plan(spec, spec.img_size))
+        own = _own_cost(tree)
+        parts = sum(predict_latency_ms(child, cal) for _, child in tree.children)
+        rest = predict_latency_ms(CostNode.leaf(own), cal)
+        assert parts + rest == pytest.approx(predict_latency_ms(tree, cal), rel=1e-9), name
+
+
+def _own_cost(tree: CostNode) -> Cost:
+    from hirisearch.latency.predict import _minus
+
+    own = tree.total
+    for _, child in tree.children:
+        own = _minus(own, child.total)
+    return own
+
+
+@pytest.mark.gpu
+def test_calibrate_on_cuda_times_modules_with_events() -> None:
+    from hirisearch.latency.insitu import node_samples
+
+    cuda = torch.device("cuda")
+    (mb,) = [m for m in few_benches() if m.network]
+    model = mb.make().eval().to(cuda)
+    rows = node_samples(mb.tree, model, torch.randn(1, *mb.input_shape, device=cuda), cuda, runs=2)
+    assert rows and all(r.ms >= 0 for r in rows) and any(r.ms > 0 for r in rows)
+    cal = pr.calibrate(cuda, min_time_s=0.01, benches=few_benches())
+    assert cal.device == "cuda" and len(cal.networks) == 1 and cal.network_scale > 0
+    assert predict_latency_ms(mb.tree, cal) > 0

@@ -1,0 +1,160 @@
+"""Calibrating the latency predictor on one device: time the operator micro-benchmarks and the
+families' calibration networks, then fit (:mod:`hirisearch.latency.fit`).
+
+The result is a :class:`hirisearch.latency.predict.Calibration`: per operator category a
+roofline-style model fitted on operators timed alone, the in-network factor of each category and
+the glue between operators fitted on whole networks.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from hirisearch.latency.fit import fit, fit_insitu, fit_network
+from hirisearch.latency.insitu import NodeSample, samples_from_runs, time_modules
+from hirisearch.latency.microbench import COPIES, MicroBench, operator_benchmarks, single_op
+from hirisearch.latency.predict import Calibration, CalibrationError, Sample
+from hirisearch.latency.stats import summarize
+from hirisearch.latency.timing import time_callable
+
+__all__ = ["NETWORK_ROUNDS", "calibrate", "default_micro_benchmarks", "bench_op"]
+
+#: Rounds over the calibration networks (each network once per round).
+NETWORK_ROUNDS = 3
+#: Forward passes of each calibration network with every module timed, per round (after one
+#: warm-up).
+INSITU_RUNS = 2
+
+
+def default_micro_benchmarks() -> list[MicroBench]:
+    """The operator tables and every registered family's calibration networks."""
+    from hirisearch.latency.networks import network_benchmarks
+
+    return operator_benchmarks() + network_benchmarks()
+
+
+def bench_op(
+    mb: MicroBench,
+    device: torch.device,
+    batch: int,
+    min_time_s: float,
+    clock: str = "wall",
+    statistic: str = "median",
+) -> float:
+    """Time one micro-benchmark: ms per instance (median or min of the runs)."""
+    # Several instances, run in turn: in a model every operator meets weights (and often inputs)
+    # that are not in the caches, unlike one module timed over and over.
+    pairs = []
+    for _ in range(mb.copies):
+        model = mb.make().eval().to(device)
+        x = torch.randn(batch, *mb.input_shape, device=device)
+        if mb.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        pairs.append((model, x))
+
+    def run() -> None:
+        for model, x in pairs:
+            model(x)
+
+    with torch.inference_mode():
+        samples = time_callable(
+            run,
+            device,
+            warmup_s=min_time_s / 3,
+            min_time_s=min_time_s,
+            min_runs=3,
+            clock=clock if device.type == "cpu" else "wall",
+        )
+    summary = summarize([ms / len(pairs) for ms in samples])
+    return summary.min_ms if statistic == "min" else summary.median_ms
+
+
+def calibrate(
+    device: torch.device,
+    *,
+    threads: int | None = None,
+    min_time_s: float = 0.15,
+    batch: int = 1,
+    benches: Sequence[MicroBench] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    clock: str = "wall",
+    statistic: str = "median",
+) -> Calibration:
+    """Time the micro-benchmarks on ``device`` and fit the predictor.
+
+    Every module of every calibration network is timed where it runs; those in-situ times, with
+    any single-operator benchmarks, fit every category's model and the glue jointly
+    (:func:`hirisearch.latency.fit.fit_insitu`); the networks timed without hooks then fit one
+    factor and a per-operator term (:func:`hirisearch.latency.fit.fit_network`).
+
+    Args:
+        threads: CPU thread count during the measurements (default: torch's current count).
+        min_time_s: measuring time per micro-benchmark (the whole run takes about 1.5x this per
+            benchmark).
+        benches: default :func:`default_micro_benchmarks`.
+        progress: called with ``(index, total, name)`` before each benchmark (the CLI's progress).
+        clock: ``wall``, or ``cpu`` for process CPU time (see
+            :func:`hirisearch.latency.timing.time_callable`; on a shared machine, with one thread).
+        statistic: ``median`` of each benchmark's runs, or ``min`` (the least disturbed run).
+    """
+    if statistic not in ("median", "min"):
+        raise CalibrationError(f"statistic must be 'median' or 'min', but got {statistic!r}")
+    from hirisearch.latency.device import cpu_threads, cudnn_benchmark, device_name
+
+    benches = list(benches if benches is not None else default_micro_benchmarks())
+    samples: list[Sample] = []
+    nets = [mb for mb in benches if mb.network]
+    with cpu_threads(threads if device.type == "cpu" else None) as n, cudnn_benchmark(device):
+        for i, mb in enumerate(benches):
+            if mb.network:
+                continue  # timed below, in rounds
+            if progress is not None:
+                progress(i, len(benches), mb.name)
+            ms = bench_op(mb, device, batch, min_time_s, clock, statistic)
+            samples.append(Sample(mb.name, single_op(mb), batch, ms))
+        # Whole networks, round-robin over NETWORK_ROUNDS rounds (a burst of other work on a shared
+        # machine then disturbs one round of a network, not all of them): in each round every
+        # module timed in situ, then the network without hooks for as long as an operator's
+        # COPIES instances, since a network runs once per run.
+        built = [
+            (mb.make().eval().to(device), torch.randn(batch, *mb.input_shape, device=device))
+            for mb in nets
+        ]
+        per_run: list[list[dict[str, float]]] = [[] for _ in nets]
+        times: list[list[float]] = [[] for _ in nets]
+        for r in range(NETWORK_ROUNDS if nets else 0):
+            for j, (mb, (model, x)) in enumerate(zip(nets, built, strict=True)):
+                if progress is not None:
+                    progress(len(benches) - len(nets) + j, len(benches), f"{mb.name} ({r + 1})")
+                paths = [p for p, _ in mb.tree.walk()]
+                per_run[j] += time_modules(model, x, paths, device, runs=INSITU_RUNS, clock=clock)
+                t = min_time_s * COPIES / NETWORK_ROUNDS
+                times[j].append(bench_op(mb, device, batch, t, clock, statistic))
+        del built
+    rows: list[NodeSample] = []
+    for mb, runs in zip(nets, per_run, strict=True):
+        rows += samples_from_runs(mb.tree, runs, statistic=statistic, prefix=f"{mb.name}/")
+    networks = [
+        (mb, min(ts) if statistic == "min" else float(np.median(ts)))
+        for mb, ts in zip(nets, times, strict=True)
+    ]
+    coeffs = fit_insitu(rows, samples, batch) if rows else fit(samples)
+    in_situ = [Sample(r.path, r.ops[0], batch, r.ms) for r in rows if len(r.ops) == 1]
+    cal = Calibration(
+        device=device.type,
+        device_name=device_name(device),
+        torch_version=torch.__version__,
+        threads=n,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        coeffs=coeffs,
+        samples=tuple(samples + in_situ),
+        networks=tuple((mb.name, ms) for mb, ms in networks),
+    )
+    k, o = fit_network([(mb.tree, ms) for mb, ms in networks], cal, batch)
+    return replace(cal, network_scale=k, network_per_op=o)
