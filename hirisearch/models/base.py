@@ -8,7 +8,7 @@ A family is one torch-free module (``hirisearch/models/<family>.py``: spec, plan
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -96,3 +96,14 @@ class Family(Generic[SpecT, PlanT]):
     #: A few small configurations of this family (specs built by keyword, each planned at its own
     #: ``img_size``) whose whole networks calibrate the latency predictor; none: not calibrated on.
     latency_specs: Callable[[], tuple[Any, ...]] = lambda: ()
+
+
+def calibration_specs(
+    spec_type: type[SpecT], family: str, rows: Iterable[Mapping[str, Any]]
+) -> tuple[SpecT, ...]:
+    """A family's latency-calibration networks (``Family.latency_specs``) from rows of spec
+    fields; each is named ``cal-<img_size>`` unless its row names it."""
+    return tuple(
+        spec_type.model_validate({"family": family, "name": f"cal-{r['img_size']}", **r})
+        for r in rows
+    )

@@ -25,7 +25,7 @@ from hirisearch.layers.norm_act import ActKind, NormKind, norm_cost
 from hirisearch.layers.transformer import class_block_cost, transformer_block_cost
 from hirisearch.lazy import LazyCallable
 from hirisearch.limits import MAX_BLOCKS, MAX_IMG_SIZE, MAX_RATIO, MAX_WIDTH
-from hirisearch.models.base import Family, SpecBase
+from hirisearch.models.base import Family, SpecBase, calibration_specs
 from hirisearch.models.resolution import check_resolution
 
 BlockType = Literal["hr", "transformer"]
@@ -510,13 +510,12 @@ def latency_specs() -> tuple[HiriViTSpec, ...]:
     """Small configurations whose whole networks calibrate the latency predictor:
     ``Family.latency_specs``."""
     fields = ("block_types", "depths", "dims", "num_heads", "mlp_ratios", "sr_ratios")
-    return tuple(
-        HiriViTSpec.model_validate(
-            dict(family="hiri_vit", name=f"cal-{size}", img_size=size, stem_chs=stem, head=head)
-            | dict(zip(fields, zip(*stages, strict=True), strict=True))
-        )
+    rows = (
+        dict(img_size=size, stem_chs=stem, head=head)
+        | dict(zip(fields, zip(*stages, strict=True), strict=True))
         for size, stem, stages, head in _CALIBRATION
     )
+    return calibration_specs(HiriViTSpec, "hiri_vit", rows)
 
 
 FAMILY = Family(

@@ -44,7 +44,7 @@ from hirisearch.layers.interaction import interaction_unit_cost
 from hirisearch.layers.pyramid_merge import dense_merge_cost, merged_head_cost
 from hirisearch.layers.vit import patch_embed_cost, vit_block_cost
 from hirisearch.lazy import LazyCallable
-from hirisearch.models.base import Convention, Family, SpecBase
+from hirisearch.models.base import Convention, Family, SpecBase, calibration_specs
 from hirisearch.models.piip_convention import cost_piip_repo, piip_convention_description
 from hirisearch.models.resolution import check_resolution
 
@@ -410,51 +410,40 @@ def latency_specs() -> tuple[PIIPSpec, ...]:
             dict(img_size=img_size, dim=dim, depth=depth, num_heads=dim // 64)
         )
 
-    return (
-        PIIPSpec.model_validate(
+    return calibration_specs(
+        PIIPSpec,
+        "piip",
+        (
             dict(
-                family="piip",
                 name="cal-2b-224",
                 img_size=224,
                 interactions=1,
                 branches=(branch(128, 384, 2), branch(224, 192, 2)),
-            )
-        ),
-        PIIPSpec.model_validate(
+            ),
             dict(
-                family="piip",
                 name="cal-2b-320",
                 img_size=320,
                 interactions=2,
                 branches=(branch(160, 768, 2), branch(320, 192, 2)),
-            )
-        ),
-        PIIPSpec.model_validate(
+            ),
             dict(
-                family="piip",
                 name="cal-3b-320",
                 img_size=320,
                 interactions=1,
                 branches=(branch(96, 768, 2), branch(160, 384, 2), branch(320, 192, 2)),
-            )
-        ),
-        PIIPSpec.model_validate(
+            ),
             dict(
-                family="piip",
                 name="cal-2b-384",
                 img_size=384,
                 interactions=1,
                 branches=(branch(192, 384, 1), branch(384, 192, 1)),
-            )
-        ),
-        PIIPSpec.model_validate(
+            ),
             dict(
-                family="piip",
                 name="cal-3b-448",
                 img_size=448,
                 interactions=2,
                 branches=(branch(128, 768, 2), branch(256, 384, 2), branch(448, 192, 2)),
-            )
+            ),
         ),
     )
 

@@ -28,7 +28,7 @@ from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
 from hirisearch.layers.vit import prenorm_block_cost
 from hirisearch.lazy import LazyCallable
-from hirisearch.models.base import Family
+from hirisearch.models.base import Family, calibration_specs
 from hirisearch.models.resolution import check_resolution
 from hirisearch.models.vit import PlainViTFields, size_reason
 
@@ -165,56 +165,15 @@ def cost_resformer(plan: ResFormerPlan) -> CostNode:
 def latency_specs() -> tuple[ResFormerSpec, ...]:
     """Small configurations whose whole networks calibrate the latency predictor (shallow, at the
     widths and input sizes searches use): ``Family.latency_specs``."""
-    return (
-        ResFormerSpec.model_validate(
-            dict(
-                family="resformer",
-                name="cal-224",
-                img_size=224,
-                embed_dim=384,
-                depth=2,
-                num_heads=6,
-            )
-        ),
-        ResFormerSpec.model_validate(
-            dict(
-                family="resformer",
-                name="cal-320",
-                img_size=320,
-                embed_dim=192,
-                depth=2,
-                num_heads=3,
-            )
-        ),
-        ResFormerSpec.model_validate(
-            dict(
-                family="resformer",
-                name="cal-448",
-                img_size=448,
-                embed_dim=256,
-                depth=1,
-                num_heads=4,
-            )
-        ),
-        ResFormerSpec.model_validate(
-            dict(
-                family="resformer",
-                name="cal-512",
-                img_size=512,
-                embed_dim=384,
-                depth=1,
-                num_heads=6,
-            )
-        ),
-        ResFormerSpec.model_validate(
-            dict(
-                family="resformer",
-                name="cal-384",
-                img_size=384,
-                embed_dim=768,
-                depth=1,
-                num_heads=12,
-            )
+    return calibration_specs(
+        ResFormerSpec,
+        "resformer",
+        (
+            dict(img_size=224, embed_dim=384, depth=2, num_heads=6),
+            dict(img_size=320, embed_dim=192, depth=2, num_heads=3),
+            dict(img_size=448, embed_dim=256, depth=1, num_heads=4),
+            dict(img_size=512, embed_dim=384, depth=1, num_heads=6),
+            dict(img_size=384, embed_dim=768, depth=1, num_heads=12),
         ),
     )
 

@@ -28,7 +28,7 @@ from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
 from hirisearch.layers.vit import prenorm_block_cost
 from hirisearch.lazy import LazyCallable
-from hirisearch.models.base import Family, SpecBase
+from hirisearch.models.base import Family, SpecBase, calibration_specs
 from hirisearch.models.resolution import check_resolution
 
 Hw = tuple[int, int]
@@ -279,61 +279,45 @@ def _test_sizes(spec: SwinSpec) -> tuple[int, ...]:
 def latency_specs() -> tuple[SwinSpec, ...]:
     """Small configurations whose whole networks calibrate the latency predictor (shallow, at the
     widths and input sizes searches use): ``Family.latency_specs``."""
-    return (
-        SwinSpec.model_validate(
+    return calibration_specs(
+        SwinSpec,
+        "swin",
+        (
             dict(
-                family="swin",
-                name="cal-224",
                 img_size=224,
                 embed_dim=64,
                 depths=(1, 1, 1, 1),
                 num_heads=(2, 4, 8, 16),
                 window_size=7,
-            )
-        ),
-        SwinSpec.model_validate(
+            ),
             dict(
-                family="swin",
-                name="cal-384",
                 img_size=384,
                 embed_dim=96,
                 depths=(1, 1, 2, 1),
                 num_heads=(3, 6, 12, 24),
                 window_size=12,
-            )
-        ),
-        SwinSpec.model_validate(
+            ),
             dict(
-                family="swin",
-                name="cal-256",
                 img_size=256,
                 embed_dim=128,
                 depths=(1, 1, 1, 1),
                 num_heads=(4, 8, 16, 32),
                 window_size=8,
-            )
-        ),
-        SwinSpec.model_validate(
+            ),
             dict(
-                family="swin",
-                name="cal-512",
                 img_size=512,
                 embed_dim=48,
                 depths=(1, 1, 1, 1),
                 num_heads=(2, 4, 8, 16),
                 window_size=16,
-            )
-        ),
-        SwinSpec.model_validate(
+            ),
             dict(
-                family="swin",
-                name="cal-320",
                 img_size=320,
                 embed_dim=96,
                 depths=(2, 2, 1, 1),
                 num_heads=(3, 6, 12, 24),
                 window_size=10,
-            )
+            ),
         ),
     )
 

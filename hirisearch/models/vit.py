@@ -25,7 +25,7 @@ from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
 from hirisearch.layers.vit import vit_block_cost
 from hirisearch.lazy import LazyCallable
-from hirisearch.models.base import Family, SpecBase
+from hirisearch.models.base import Family, SpecBase, calibration_specs
 from hirisearch.models.resolution import check_resolution
 
 
@@ -192,21 +192,15 @@ def cost_vit(plan: ViTPlan) -> CostNode:
 def latency_specs() -> tuple[ViTSpec, ...]:
     """Small configurations whose whole networks calibrate the latency predictor (shallow, at the
     widths and input sizes searches use): ``Family.latency_specs``."""
-    return (
-        ViTSpec.model_validate(
-            dict(family="vit", name="cal-224", img_size=224, embed_dim=192, depth=2, num_heads=3)
-        ),
-        ViTSpec.model_validate(
-            dict(family="vit", name="cal-384", img_size=384, embed_dim=384, depth=2, num_heads=6)
-        ),
-        ViTSpec.model_validate(
-            dict(family="vit", name="cal-512", img_size=512, embed_dim=256, depth=1, num_heads=4)
-        ),
-        ViTSpec.model_validate(
-            dict(family="vit", name="cal-320", img_size=320, embed_dim=768, depth=1, num_heads=12)
-        ),
-        ViTSpec.model_validate(
-            dict(family="vit", name="cal-448", img_size=448, embed_dim=384, depth=1, num_heads=6)
+    return calibration_specs(
+        ViTSpec,
+        "vit",
+        (
+            dict(img_size=224, embed_dim=192, depth=2, num_heads=3),
+            dict(img_size=384, embed_dim=384, depth=2, num_heads=6),
+            dict(img_size=512, embed_dim=256, depth=1, num_heads=4),
+            dict(img_size=320, embed_dim=768, depth=1, num_heads=12),
+            dict(img_size=448, embed_dim=384, depth=1, num_heads=6),
         ),
     )
 
