@@ -5,17 +5,16 @@ Swin Transformer: hierarchical ViT with shifted-window attention.
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 from timm.models.swin_transformer import SwinTransformer
 from torch import nn
 
+from hirisearch.layers.pad_nn import PadsImage
 from hirisearch.models.swin import (
     SwinPlan,
 )
 
 
-class Swin(SwinTransformer):
+class Swin(PadsImage, SwinTransformer):
     """timm's ``SwinTransformer``, padding the image to a multiple of the patch when planned."""
 
     def __init__(self, plan: SwinPlan, *, device=None, dtype=None) -> None:
@@ -35,11 +34,6 @@ class Swin(SwinTransformer):
             dtype=dtype,
         )
         self.image_pad = plan.padded_img - plan.img_size
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        if self.image_pad:
-            x = F.pad(x, (0, self.image_pad, 0, self.image_pad))
-        return super().forward_features(x)
 
 
 def build_swin(plan: SwinPlan, *, device=None, dtype=None) -> nn.Module:

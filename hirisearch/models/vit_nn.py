@@ -5,19 +5,16 @@ Plain Vision Transformer (ViT) and DeiT: global attention on a single token grid
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
-import torch.nn.functional as F
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
+from hirisearch.layers.pad_nn import PadsImage
 from hirisearch.models.vit import (
     ViTPlan,
 )
 
 
-class ViT(VisionTransformer):
+class ViT(PadsImage, VisionTransformer):
     """timm's ``VisionTransformer``, padding the image to a multiple of the patch when planned."""
 
     def __init__(self, plan: ViTPlan, *, device=None, dtype=None) -> None:
@@ -38,11 +35,6 @@ class ViT(VisionTransformer):
             dtype=dtype,
         )
         self.image_pad = plan.padded_img - plan.img_size
-
-    def forward_features(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        if self.image_pad:
-            x = F.pad(x, (0, self.image_pad, 0, self.image_pad))
-        return super().forward_features(x, *args, **kwargs)
 
 
 def build_vit(plan: ViTPlan, *, device=None, dtype=None) -> nn.Module:
