@@ -12,7 +12,7 @@ from torch.nn.init import trunc_normal_
 
 from hirisearch.layers.drop_path_nn import DropPath
 from hirisearch.layers.mlp_nn import Mlp
-from hirisearch.layers.pad_nn import pad_image
+from hirisearch.models.base_nn import pad_image
 from hirisearch.models.resformer import (
     Hw,
     ResFormerPlan,

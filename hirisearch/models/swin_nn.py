@@ -8,32 +8,24 @@ from __future__ import annotations
 from timm.models.swin_transformer import SwinTransformer
 from torch import nn
 
-from hirisearch.layers.pad_nn import PadsImage
+from hirisearch.models.base_nn import TimmFromPlan
 from hirisearch.models.swin import (
     SwinPlan,
 )
 
 
-class Swin(PadsImage, SwinTransformer):
+class Swin(TimmFromPlan, SwinTransformer):
     """timm's ``SwinTransformer``, padding the image to a multiple of the patch when planned."""
 
     def __init__(self, plan: SwinPlan, *, device=None, dtype=None) -> None:
         super().__init__(
-            img_size=plan.padded_img,
-            patch_size=plan.patch_size,
-            in_chans=plan.in_chans,
-            num_classes=plan.num_classes,
-            embed_dim=plan.embed_dim,
+            plan,
+            device=device,
+            dtype=dtype,
             depths=tuple(s.depth for s in plan.stages),
             num_heads=tuple(s.num_heads for s in plan.stages),
             window_size=plan.window_size,
-            mlp_ratio=plan.mlp_ratio,
-            qkv_bias=plan.qkv_bias,
-            drop_path_rate=plan.drop_path_rate,
-            device=device,
-            dtype=dtype,
         )
-        self.image_pad = plan.padded_img - plan.img_size
 
 
 def build_swin(plan: SwinPlan, *, device=None, dtype=None) -> nn.Module:
