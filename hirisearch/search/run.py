@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -71,17 +70,6 @@ class Progress:
 
 
 ProgressFn = Callable[[Progress], None]
-
-
-def default_run_dir(space_file: str, root: str | Path = "reports") -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path(root) / f"{Path(space_file).stem}-{stamp}"
-
-
-def latest_run_dir(space_file: str, root: str | Path = "reports") -> Path | None:
-    runs = sorted(Path(root).glob(f"{Path(space_file).stem}-*"), key=lambda p: p.name)
-    runs = [r for r in runs if (r / "study.journal").exists() or (r / "study.db").exists()]
-    return runs[-1] if runs else None
 
 
 def run_search(
