@@ -25,10 +25,9 @@ from hirisearch.search.budget import EvalContext, bound_labels, load_space_calib
 from hirisearch.search.results import (
     SearchResult,
     TrialRecord,
-    base_row,
-    cheapest_config,
     front_of,
     pareto_entries,
+    search_result,
     write_documents,
 )
 from hirisearch.search.retry import retrying
@@ -371,25 +370,21 @@ def _results(
     front = front_of(records, space)
     notes: list[str] = list(worker_notes or [])
     entries = pareto_entries(space, front, opts.out, ctx, verify=opts.verify, notes=notes)
-    result = SearchResult(
-        run_dir=str(opts.out),
+    result = search_result(
+        space,
+        ctx,
+        opts.out,
+        entries,
+        any_feasible=bool(front),
         study=study.study_name,
         storage=st.redact(url),
-        space_file=space.file,
         strategy=space.strategy,
         requested=target,
         complete=sum(r.state == "COMPLETE" for r in records),
         pruned=sum(_pruned(r) for r in records),
         failed=sum(r.state != "COMPLETE" and not _pruned(r) for r in records),
         feasible=sum(r.feasible for r in records),
-        objectives=[{"name": o.name, "direction": o.direction} for o in space.objectives],
-        budgets=list(bound_labels(space.budgets)),
-        pareto=entries,
-        cheapest=None if front else cheapest_config(space),
-        base=base_row(space, ctx),
-        base_spec=dict(space.base),
         interrupted=interrupted,
         notes=notes,
-        device=space.device if ctx.calibration is not None else None,
     )
     return result, records
