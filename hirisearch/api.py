@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hirisearch.errors import HirisearchError
@@ -154,7 +153,8 @@ def search(
     holds the study, ``results.json`` and the reports, as ``hirisearch search`` writes them.
 
     Args:
-        out: the run folder (default: ``reports/<timestamp>-<space name>``).
+        out: the run folder (default: a new ``reports/<space name>-<timestamp>``, also with
+            ``resume``).
         trials: override the space file's trial count.
         storage: an Optuna storage URL shared by several machines (default: a file in ``out``).
         workers: worker processes on this machine (default: 1, or one per ``gpus`` device).
@@ -165,20 +165,22 @@ def search(
         calibration: the latency calibration file for ``latency_ms`` budgets and objectives
             (default: the one ``hirisearch calibrate`` stored for the space's device).
     """
-    from hirisearch.search.run import SearchOptions, default_run_dir, run_search
+    from hirisearch.search.launch import default_run_dir, search_options
+    from hirisearch.search.run import run_search
     from hirisearch.search.space import load_space
 
     sp = load_space(space)
-    opts = SearchOptions(
-        out=Path(out) if out is not None else default_run_dir(os.fspath(space)),
-        trials=trials or sp.trials,
+    opts = search_options(
+        sp,
+        os.fspath(space),
+        out=out if out is not None else default_run_dir(os.fspath(space)),
+        trials=trials,
         storage=storage,
-        study=Path(space).stem,
         resume=resume,
-        workers=workers or max(len(gpus), 1),
+        workers=workers,
+        gpus=gpus,
+        calibration=calibration,
         verify=verify,
         allow_code=allow_code,
-        gpus=tuple(str(g) for g in gpus),
-        calibration=calibration,
     )
     return run_search(sp, opts)

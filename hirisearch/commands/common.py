@@ -110,15 +110,18 @@ def emit_json(doc: Any) -> None:
     sys.stdout.flush()
 
 
-Out = Annotated[
-    Path | None,
-    typer.Option(
+def out_option(default: str) -> Any:
+    """``--out``/``-o``: the run folder (a ``Path``), one spelling for every command; ``default``
+    names the folder a command picks without it."""
+    return typer.Option(
         "--out",
         "-o",
         help="Run folder for results.json, results.csv, report.md, report.html and plots/ "
-        "(default: reports/<timestamp>-<name>/).",
-    ),
-]
+        f"(default: {default}).",
+    )
+
+
+Out = Annotated[Path | None, out_option("reports/<timestamp>-<name>/")]
 
 #: ``profile`` draws plots and report.html only when asked (matplotlib costs about 1 s).
 DrawReport = Annotated[

@@ -20,7 +20,8 @@ from hirisearch.cost import primitives as P
 from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import FieldError, ResolutionError
 from hirisearch.layers.conv import conv_norm_act_cost
-from hirisearch.layers.mlp import conv_ffn_cost
+from hirisearch.layers.hr_block import hr_block_cost
+from hirisearch.layers.irds import irds_cost
 from hirisearch.layers.norm_act import ActKind, NormKind, norm_cost
 from hirisearch.layers.transformer import class_block_cost, transformer_block_cost
 from hirisearch.lazy import LazyCallable
@@ -353,58 +354,6 @@ def conv_stem_cost(p: StemPlan) -> CostNode:
     )
 
 
-# ----------------------------------------------------------------------------------- IRDS
-@lru_cache(maxsize=4096)
-def irds_cost(p: DownsamplePlan) -> CostNode:
-    """Cost twin of :class:`IRDS`."""
-    h = p.hidden
-    c1 = conv_norm_act_cost(p.in_chs, h, 1, norm=p.norm, act=p.act, in_hw=p.in_hw)
-    c2 = conv_norm_act_cost(h, h, 3, 2, groups=h, norm=p.norm, act=p.act, in_hw=p.in_hw)
-    out_hw = _hw(c2.out_shape)
-    children = [
-        ("conv1", c1),
-        ("conv2", c2),
-        ("conv3", conv_norm_act_cost(h, p.out_chs, 1, norm=p.norm, in_hw=out_hw)),
-    ]
-    if p.variant == "irds_b":
-        proj = conv_norm_act_cost(p.in_chs, p.out_chs, 1, norm=p.norm, in_hw=out_hw)
-        children.append(("shortcut", CostNode.of([("1", proj)])))
-    return CostNode.of(children, out_shape=(p.out_chs, *out_hw))
-
-
-# ------------------------------------------------------------------------------- HR-block
-@lru_cache(maxsize=4096)
-def hr_block_cost(
-    dim: int,
-    *,
-    mlp_ratio: float = 4.0,
-    cffn: str = "full",
-    norm: NormKind = "bn",
-    act: ActKind = "gelu",
-    in_hw: Hw,
-) -> CostNode:
-    """Cost twin of :class:`HRBlock` on an ``in_hw`` map."""
-    hidden = int(dim * mlp_ratio)
-    hr = conv_norm_act_cost(dim, dim, 3, groups=dim, norm=norm, in_hw=in_hw)
-    down = conv_norm_act_cost(dim, dim, 3, 2, groups=dim, norm=norm, in_hw=in_hw)
-    low = _hw(down.out_shape)
-    if cffn == "full":
-        lr = CostNode.of(
-            [
-                ("0", down),
-                ("1", conv_norm_act_cost(dim, dim, 1, norm=norm, act=act, in_hw=low)),
-                ("2", conv_norm_act_cost(dim, dim, 3, groups=dim, norm=norm, in_hw=low)),
-                ("3", conv_norm_act_cost(dim, dim, 1, norm=norm, in_hw=low)),
-            ]
-        )
-        ffn = conv_ffn_cost(dim, hidden, norm=norm, act=act, in_hw=in_hw)
-        return CostNode.of([("hr", hr), ("lr", lr), ("cffn", ffn)], out_shape=hr.out_shape)
-    lr = CostNode.of(
-        [("0", down), ("1", conv_ffn_cost(dim, hidden, norm=norm, act=act, in_hw=low))]
-    )
-    return CostNode.of([("hr", hr), ("lr", lr)], out_shape=hr.out_shape)
-
-
 # --------------------------------------------------------------------------------- stages
 def _cost_key(plan: HiriViTPlan) -> StageCostKey:
     return StageCostKey(plan.hr_cffn, plan.conv_norm, plan.token_norm, plan.act, plan.qkv_bias)
@@ -446,7 +395,19 @@ def _stage_cost_of(p: StagePlan, plan: StageCostKey) -> CostNode:
         )
     shape = (p.dim, *p.hw)
     blocks = CostNode.of([(str(i), block) for i in range(p.depth)], out_shape=shape)
-    children = [("downsample", irds_cost(p.downsample))] if p.downsample else []
+    d = p.downsample
+    children = []
+    if d is not None:
+        irds = irds_cost(
+            d.in_chs,
+            d.out_chs,
+            hidden=d.hidden,
+            variant=d.variant,
+            norm=d.norm,
+            act=d.act,
+            in_hw=d.in_hw,
+        )
+        children.append(("downsample", irds))
     children.append(("blocks", blocks))
     return CostNode.of(children, out_shape=shape)
 

@@ -23,18 +23,15 @@ description (every open choice is a spec field):
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from hirisearch.layers.conv_nn import ConvNormAct
-from hirisearch.layers.drop_path_nn import DropPath
+from hirisearch.layers.hr_block_nn import HRBlock
 from hirisearch.layers.init import init_weights
-from hirisearch.layers.mlp_nn import ConvFFN
-from hirisearch.layers.norm_act import ActKind, NormKind
+from hirisearch.layers.irds_nn import IRDS
 from hirisearch.layers.norm_act_nn import make_norm
 from hirisearch.layers.transformer_nn import ClassBlock, TransformerBlock
 from hirisearch.models.hiri_vit import (
-    DownsamplePlan,
     HeadPlan,
     HiriViTPlan,
     StagePlan,
@@ -84,76 +81,6 @@ class ConvStem(nn.Module):
         return self.norm(self.proj(self.conv(x)))
 
 
-class IRDS(nn.Module):
-    """Inverted Residual Downsampling (stride 2); variant ``irds_b`` adds a pooled shortcut."""
-
-    def __init__(self, p: DownsamplePlan, *, device=None, dtype=None) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        h = p.hidden
-        self.conv1 = ConvNormAct(p.in_chs, h, 1, norm=p.norm, act=p.act, **dd)
-        self.conv2 = ConvNormAct(h, h, 3, 2, groups=h, norm=p.norm, act=p.act, **dd)
-        self.conv3 = ConvNormAct(h, p.out_chs, 1, norm=p.norm, **dd)
-        self.shortcut = (
-            nn.Sequential(
-                nn.AvgPool2d(2, ceil_mode=True, count_include_pad=False),
-                ConvNormAct(p.in_chs, p.out_chs, 1, norm=p.norm, **dd),
-            )
-            if p.variant == "irds_b"
-            else None
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv3(self.conv2(self.conv1(x)))
-        if self.shortcut is not None:
-            out = out + self.shortcut(x)
-        return out
-
-
-class HRBlock(nn.Module):
-    """HR-block: ``y = x + HR(x) + Up(LR(x)); out = y + CFFN(y)`` (``hr_cffn: full``), or
-    ``out = x + HR(x) + Up(LR(x))`` with the CFFN inside the low-resolution branch (``low_res``)."""
-
-    def __init__(
-        self,
-        dim: int,
-        *,
-        mlp_ratio: float = 4.0,
-        cffn: str = "full",
-        norm: NormKind = "bn",
-        act: ActKind = "gelu",
-        drop_path: float = 0.0,
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        hidden = int(dim * mlp_ratio)
-        self.hr = ConvNormAct(dim, dim, 3, groups=dim, norm=norm, **dd)
-        down = ConvNormAct(dim, dim, 3, 2, groups=dim, norm=norm, **dd)
-        if cffn == "full":
-            self.lr = nn.Sequential(
-                down,
-                ConvNormAct(dim, dim, 1, norm=norm, act=act, **dd),
-                ConvNormAct(dim, dim, 3, groups=dim, norm=norm, **dd),
-                ConvNormAct(dim, dim, 1, norm=norm, **dd),
-            )
-            self.cffn = ConvFFN(dim, hidden, norm=norm, act=act, **dd)
-        else:
-            self.lr = nn.Sequential(down, ConvFFN(dim, hidden, norm=norm, act=act, **dd))
-            self.cffn = None
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-
-    cffn: ConvFFN | None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        low = F.interpolate(self.lr(x), size=x.shape[-2:], mode="bilinear", align_corners=False)
-        y = x + self.drop_path(self.hr(x) + low)
-        if self.cffn is None:
-            return y
-        return y + self.drop_path(self.cffn(y))
-
-
 class HiriViTStage(nn.Module):
     """Optional IRDS, then ``depth`` HR-blocks (on the map) or Transformer blocks (on tokens)."""
 
@@ -162,7 +89,18 @@ class HiriViTStage(nn.Module):
         dd = {"device": device, "dtype": dtype}
         self.hw = p.hw
         self.is_tokens = p.block_type == "transformer"
-        self.downsample = IRDS(p.downsample, **dd) if p.downsample else nn.Identity()
+        d = p.downsample
+        self.downsample: nn.Module = nn.Identity()
+        if d is not None:
+            self.downsample = IRDS(
+                d.in_chs,
+                d.out_chs,
+                hidden=d.hidden,
+                variant=d.variant,
+                norm=d.norm,
+                act=d.act,
+                **dd,
+            )
         if self.is_tokens:
             blocks: list[nn.Module] = [
                 TransformerBlock(

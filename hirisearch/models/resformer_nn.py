@@ -12,6 +12,7 @@ from torch.nn.init import trunc_normal_
 
 from hirisearch.layers.drop_path_nn import DropPath
 from hirisearch.layers.mlp_nn import Mlp
+from hirisearch.models.base_nn import pad_image
 from hirisearch.models.resformer import (
     Hw,
     ResFormerPlan,
@@ -118,9 +119,7 @@ class ResFormer(nn.Module):
         self.apply(_init_weights)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        if self.image_pad:
-            x = F.pad(x, (0, self.image_pad, 0, self.image_pad))
-        x = self.patch_embed(x)
+        x = self.patch_embed(pad_image(x, self.image_pad))
         hw = (x.shape[2], x.shape[3])
         x = x.flatten(2).transpose(1, 2) + self.gpe(hw, device=x.device, dtype=x.dtype)
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)

@@ -5,41 +5,27 @@ Swin Transformer: hierarchical ViT with shifted-window attention.
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 from timm.models.swin_transformer import SwinTransformer
 from torch import nn
 
+from hirisearch.models.base_nn import TimmFromPlan
 from hirisearch.models.swin import (
     SwinPlan,
 )
 
 
-class Swin(SwinTransformer):
+class Swin(TimmFromPlan, SwinTransformer):
     """timm's ``SwinTransformer``, padding the image to a multiple of the patch when planned."""
 
     def __init__(self, plan: SwinPlan, *, device=None, dtype=None) -> None:
         super().__init__(
-            img_size=plan.padded_img,
-            patch_size=plan.patch_size,
-            in_chans=plan.in_chans,
-            num_classes=plan.num_classes,
-            embed_dim=plan.embed_dim,
+            plan,
+            device=device,
+            dtype=dtype,
             depths=tuple(s.depth for s in plan.stages),
             num_heads=tuple(s.num_heads for s in plan.stages),
             window_size=plan.window_size,
-            mlp_ratio=plan.mlp_ratio,
-            qkv_bias=plan.qkv_bias,
-            drop_path_rate=plan.drop_path_rate,
-            device=device,
-            dtype=dtype,
         )
-        self.image_pad = plan.padded_img - plan.img_size
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        if self.image_pad:
-            x = F.pad(x, (0, self.image_pad, 0, self.image_pad))
-        return super().forward_features(x)
 
 
 def build_swin(plan: SwinPlan, *, device=None, dtype=None) -> nn.Module:

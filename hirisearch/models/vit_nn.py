@@ -5,44 +5,28 @@ Plain Vision Transformer (ViT) and DeiT: global attention on a single token grid
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
-import torch.nn.functional as F
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
+from hirisearch.models.base_nn import TimmFromPlan
 from hirisearch.models.vit import (
     ViTPlan,
 )
 
 
-class ViT(VisionTransformer):
+class ViT(TimmFromPlan, VisionTransformer):
     """timm's ``VisionTransformer``, padding the image to a multiple of the patch when planned."""
 
     def __init__(self, plan: ViTPlan, *, device=None, dtype=None) -> None:
         super().__init__(
-            img_size=plan.padded_img,
-            patch_size=plan.patch_size,
-            in_chans=plan.in_chans,
-            num_classes=plan.num_classes,
-            global_pool=plan.global_pool,
-            embed_dim=plan.embed_dim,
-            depth=plan.depth,
-            num_heads=plan.num_heads,
-            mlp_ratio=plan.mlp_ratio,
-            qkv_bias=plan.qkv_bias,
-            class_token=plan.class_token,
-            drop_path_rate=plan.drop_path_rate,
+            plan,
             device=device,
             dtype=dtype,
+            global_pool=plan.global_pool,
+            depth=plan.depth,
+            num_heads=plan.num_heads,
+            class_token=plan.class_token,
         )
-        self.image_pad = plan.padded_img - plan.img_size
-
-    def forward_features(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        if self.image_pad:
-            x = F.pad(x, (0, self.image_pad, 0, self.image_pad))
-        return super().forward_features(x, *args, **kwargs)
 
 
 def build_vit(plan: ViTPlan, *, device=None, dtype=None) -> nn.Module:

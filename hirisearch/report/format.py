@@ -72,6 +72,16 @@ def value(x: object) -> str:
     return str(x)
 
 
+def axis_value(x: object) -> str:
+    """A configuration's value in the terminal: floats as ``%g``, the rest as text."""
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def objective(x: float | None) -> str:
+    """An objective's value in the terminal: 4 significant digits (integers too)."""
+    return "-" if x is None else f"{x:.4g}"
+
+
 def params_in_m(n: int | None) -> str:
     """Parameters as a bare number of millions (the unit is in the column header): two decimals,
     three below 0.1M."""

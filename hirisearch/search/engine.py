@@ -37,6 +37,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hirisearch.errors import MemoryBudgetError, Pruned
+from hirisearch.runtime import gc_paused
 from hirisearch.search import retry
 from hirisearch.search import storage as st
 from hirisearch.search.budget import EvalContext, Evaluator, bound_labels, check_budgets
@@ -190,7 +191,7 @@ def work_in_memory(
 
     try:
         if remaining > 0:
-            with young_gc_only():
+            with gc_paused():  # record() collects the young generations
                 mem.optimize(
                     _with_params(objective, dists),
                     n_trials=remaining,
@@ -326,19 +327,3 @@ def _with_params(
         return objective(trial)
 
     return wrapped
-
-
-@contextmanager
-def young_gc_only() -> Iterator[None]:
-    """Pause the automatic cyclic garbage collector (the caller collects the young generations).
-
-    The study keeps every trial, so the heap grows by several objects per trial and the automatic
-    full collections rescan all of it. Reference counting still frees everything not in a cycle.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()

@@ -7,14 +7,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from hirisearch.search.budget import EvalContext, bound_labels
+from hirisearch.search.budget import EvalContext
 from hirisearch.search.exact import Model, Sweep, sweep, values_at
 from hirisearch.search.results import (
     SearchResult,
     TrialRecord,
-    base_row,
-    cheapest_config,
     pareto_entries,
+    search_result,
 )
 from hirisearch.search.types import SearchSpace
 
@@ -110,24 +109,20 @@ def run_exact(
         "seconds": round(elapsed, 4),
         "configs_per_s": round(found.size / found.seconds) if found.seconds > 0 else None,
     }
-    result = SearchResult(
-        run_dir=str(opts.out),
+    result = search_result(
+        space,
+        ctx,
+        opts.out,
+        entries,
+        any_feasible=bool(records),
         study="-",
         storage="-",
-        space_file=space.file,
         strategy="exact",
         requested=found.size,
         complete=found.size,
         failed=0,
         feasible=found.feasible,
-        objectives=[{"name": o.name, "direction": o.direction} for o in space.objectives],
-        budgets=list(bound_labels(space.budgets)),
-        pareto=entries,
-        cheapest=None if records else cheapest_config(space),
-        base=base_row(space, ctx),
-        base_spec=dict(space.base),
         exact=exact,
         notes=notes,
-        device=space.device if ctx.calibration is not None else None,
     )
     return result, records

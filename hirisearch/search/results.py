@@ -21,6 +21,7 @@ from hirisearch.io import atomic_write_text
 from hirisearch.search.budget import (
     Candidate,
     EvalContext,
+    bound_labels,
     check_budgets,
     evaluate,
 )
@@ -95,6 +96,33 @@ class SearchResult:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def search_result(
+    space: SearchSpace,
+    ctx: EvalContext,
+    run_dir: str | os.PathLike[str],
+    pareto: list[ParetoEntry],
+    *,
+    any_feasible: bool,
+    **run: Any,
+) -> SearchResult:
+    """A :class:`SearchResult` with the fields every strategy fills alike from the space: the
+    objectives, the budgets, the base spec's row, the cheapest configuration when nothing is
+    feasible (``any_feasible`` False), the device of the predicted latency. ``run``: the rest
+    (study, storage, strategy, counts, ...)."""
+    return SearchResult(
+        run_dir=str(run_dir),
+        space_file=space.file,
+        objectives=[{"name": o.name, "direction": o.direction} for o in space.objectives],
+        budgets=list(bound_labels(space.budgets)),
+        pareto=pareto,
+        cheapest=None if any_feasible else cheapest_config(space),
+        base=base_row(space, ctx),
+        base_spec=dict(space.base),
+        device=space.device if ctx.calibration is not None else None,
+        **run,
+    )
 
 
 def _get(data: Mapping[str, Any], path: str) -> Any:

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +25,9 @@ from hirisearch.search.budget import EvalContext, bound_labels, load_space_calib
 from hirisearch.search.results import (
     SearchResult,
     TrialRecord,
-    base_row,
-    cheapest_config,
     front_of,
     pareto_entries,
+    search_result,
     write_documents,
 )
 from hirisearch.search.retry import retrying
@@ -71,17 +69,6 @@ class Progress:
 
 
 ProgressFn = Callable[[Progress], None]
-
-
-def default_run_dir(space_file: str, root: str | Path = "reports") -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path(root) / f"{Path(space_file).stem}-{stamp}"
-
-
-def latest_run_dir(space_file: str, root: str | Path = "reports") -> Path | None:
-    runs = sorted(Path(root).glob(f"{Path(space_file).stem}-*"), key=lambda p: p.name)
-    runs = [r for r in runs if (r / "study.journal").exists() or (r / "study.db").exists()]
-    return runs[-1] if runs else None
 
 
 def run_search(
@@ -383,25 +370,21 @@ def _results(
     front = front_of(records, space)
     notes: list[str] = list(worker_notes or [])
     entries = pareto_entries(space, front, opts.out, ctx, verify=opts.verify, notes=notes)
-    result = SearchResult(
-        run_dir=str(opts.out),
+    result = search_result(
+        space,
+        ctx,
+        opts.out,
+        entries,
+        any_feasible=bool(front),
         study=study.study_name,
         storage=st.redact(url),
-        space_file=space.file,
         strategy=space.strategy,
         requested=target,
         complete=sum(r.state == "COMPLETE" for r in records),
         pruned=sum(_pruned(r) for r in records),
         failed=sum(r.state != "COMPLETE" and not _pruned(r) for r in records),
         feasible=sum(r.feasible for r in records),
-        objectives=[{"name": o.name, "direction": o.direction} for o in space.objectives],
-        budgets=list(bound_labels(space.budgets)),
-        pareto=entries,
-        cheapest=None if front else cheapest_config(space),
-        base=base_row(space, ctx),
-        base_spec=dict(space.base),
         interrupted=interrupted,
         notes=notes,
-        device=space.device if ctx.calibration is not None else None,
     )
     return result, records

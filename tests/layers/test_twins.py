@@ -17,6 +17,10 @@ from hirisearch.layers.attention import attention_cost, class_attention_cost
 from hirisearch.layers.attention_nn import Attention, ClassAttention
 from hirisearch.layers.conv import conv_norm_act_cost
 from hirisearch.layers.conv_nn import ConvNormAct
+from hirisearch.layers.hr_block import hr_block_cost
+from hirisearch.layers.hr_block_nn import HRBlock
+from hirisearch.layers.irds import irds_cost
+from hirisearch.layers.irds_nn import IRDS
 from hirisearch.layers.mlp import conv_ffn_cost, mlp_cost
 from hirisearch.layers.mlp_nn import ConvFFN, Mlp
 from hirisearch.layers.transformer import class_block_cost, transformer_block_cost
@@ -119,6 +123,26 @@ def _cases() -> list[Case]:
             (17, 64),
         )
     )
+    for cffn in ("full", "low_res"):
+        cs.append(
+            Case(
+                f"hr_block-{cffn}",
+                lambda cffn=cffn, **dd: HRBlock(24, mlp_ratio=3, cffn=cffn, **dd),
+                lambda cffn=cffn: hr_block_cost(24, mlp_ratio=3, cffn=cffn, in_hw=(13, 14)),
+                (24, 13, 14),
+            )
+        )
+    for variant in ("irds_a", "irds_b"):
+        cs.append(
+            Case(
+                variant,
+                lambda variant=variant, **dd: IRDS(16, 40, hidden=64, variant=variant, **dd),
+                lambda variant=variant: irds_cost(
+                    16, 40, hidden=64, variant=variant, in_hw=(15, 12)
+                ),
+                (16, 15, 12),
+            )
+        )
     return cs
 
 

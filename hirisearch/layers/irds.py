@@ -1,0 +1,38 @@
+"""Inverted Residual Downsampling (IRDS), HIRI-ViT's stride-2 block between stages: 1x1 expand +
+norm + act, depth-wise 3x3/s2 + norm + act, 1x1 project + norm; variant ``irds_b`` adds an
+avg-pool + 1x1 + norm shortcut."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from hirisearch.cost.types import CostNode
+from hirisearch.layers.conv import conv_norm_act_cost
+from hirisearch.layers.norm_act import ActKind, NormKind
+
+
+@lru_cache(maxsize=4096)
+def irds_cost(
+    in_chs: int,
+    out_chs: int,
+    *,
+    hidden: int,
+    variant: str = "irds_b",
+    norm: NormKind = "bn",
+    act: ActKind = "gelu",
+    in_hw: tuple[int, int],
+) -> CostNode:
+    """Cost twin of :class:`IRDS` on an ``in_hw`` map."""
+    h = hidden
+    c1 = conv_norm_act_cost(in_chs, h, 1, norm=norm, act=act, in_hw=in_hw)
+    c2 = conv_norm_act_cost(h, h, 3, 2, groups=h, norm=norm, act=act, in_hw=in_hw)
+    out_hw = (c2.out_shape[-2], c2.out_shape[-1])
+    children = [
+        ("conv1", c1),
+        ("conv2", c2),
+        ("conv3", conv_norm_act_cost(h, out_chs, 1, norm=norm, in_hw=out_hw)),
+    ]
+    if variant == "irds_b":
+        proj = conv_norm_act_cost(in_chs, out_chs, 1, norm=norm, in_hw=out_hw)
+        children.append(("shortcut", CostNode.of([("1", proj)])))
+    return CostNode.of(children, out_shape=(out_chs, *out_hw))
