@@ -183,11 +183,12 @@ def evaluate(name: str, args: argparse.Namespace, cal: Any, device: torch.device
     for _spec, plan in configs:
         model = family.build(plan).eval().to(device)
         models.append((model, torch.randn(1, *plan.input_shape, device=device)))
-    runs: list[list[float]] = [[] for _ in configs]
+    # runs[config][round]: each round's samples, kept apart to compare even and odd rounds.
+    runs: list[list[list[float]]] = [[] for _ in configs]
     with torch.inference_mode():
         for _ in range(args.rounds):
             for (model, x), out in zip(models, runs, strict=True):
-                out.extend(
+                out.append(
                     time_callable(
                         lambda model=model, x=x: model(x),
                         device,
@@ -197,12 +198,23 @@ def evaluate(name: str, args: argparse.Namespace, cal: Any, device: torch.device
                         clock=args.clock,
                     )
                 )
-    rows = []
-    for (spec, plan), samples in zip(configs, runs, strict=True):
-        tree = family.cost(plan)
+
+    def stat(samples: list[float]) -> float:
         s = summarize(samples)
-        ms = s.min_ms if args.statistic == "min" else s.median_ms
-        rows.append((spec, plan.img_size, tree.total.macs, predict_latency_ms(tree, cal), ms))
+        return s.min_ms if args.statistic == "min" else s.median_ms
+
+    rows, repeat = [], []
+    for (spec, plan), rounds in zip(configs, runs, strict=True):
+        tree = family.cost(plan)
+        ms = stat([t for r in rounds for t in r])
+        # The measurement against itself: even rounds against odd rounds.
+        if len(rounds) > 1:
+            even = stat([t for r in rounds[::2] for t in r])
+            odd = stat([t for r in rounds[1::2] for t in r])
+            repeat.append(abs(even / odd - 1))
+        rows.append(
+            (spec, plan.img_size, tree.total.macs, predict_latency_ms(tree, cal, family=name), ms)
+        )
     print(f"\n{family.title} ({name}): {len(rows)} random configurations")
     print(f"{'config':<14} {'res':>4} {'GFLOPs':>7} {'predicted':>10} {'measured':>9} {'error':>7}")
     for spec, size, macs, p, m in rows:
@@ -218,6 +230,8 @@ def evaluate(name: str, args: argparse.Namespace, cal: Any, device: torch.device
         within10=sum(abs(e) <= 0.1 for e in errors) / len(rows),
         within20=sum(abs(e) <= 0.2 for e in errors) / len(rows),
         worst=max(errors, key=abs),
+        repeat=sorted(repeat)[len(repeat) // 2] if repeat else float("nan"),
+        repeat10=sum(r <= 0.1 for r in repeat) / len(repeat) if repeat else float("nan"),
     )
 
 
@@ -228,8 +242,8 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall")
-    ap.add_argument("--min-time", type=float, default=0.6, help="measuring seconds per config")
-    ap.add_argument("--rounds", type=int, default=3, help="round-robin rounds over the configs")
+    ap.add_argument("--min-time", type=float, default=0.8, help="measuring seconds per config")
+    ap.add_argument("--rounds", type=int, default=4, help="round-robin rounds over the configs")
     ap.add_argument("--statistic", choices=("median", "min"), default="median")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--calibration", help="use this calibration file instead of calibrating")
@@ -253,15 +267,19 @@ def main() -> None:
         f"{len(cal.networks)} networks)"
     )
     results = [evaluate(name, args, cal, device) for name in args.family or list(SPACES)]
-    print("\n| family | configs | Spearman | GFLOPs Spearman | within ±10% | within ±20% | worst |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "\n| family | configs | Spearman | GFLOPs Spearman | within ±10% | within ±20% | worst "
+        "| repeat: median | repeat: within ±10% |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     ok = True
     for r in results:
         met = r["within10"] >= TARGET_WITHIN_10 and r["spearman"] >= TARGET_SPEARMAN
         ok &= met
         print(
             f"| {r['family']} | {r['n']} | {r['spearman']:.3f} | {r['spearman_macs']:.3f} | "
-            f"{r['within10']:.0%} | {r['within20']:.0%} | {r['worst']:+.0%} |"
+            f"{r['within10']:.0%} | {r['within20']:.0%} | {r['worst']:+.0%} | "
+            f"{r['repeat']:.1%} | {r['repeat10']:.0%} |"
         )
     print(
         f"\ntargets: per family >= {TARGET_WITHIN_10:.0%} within +-10% and Spearman >= "

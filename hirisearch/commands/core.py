@@ -198,7 +198,8 @@ def profile_extras(
         plan = target.plan(size)
         if plan is None:
             raise HirisearchError(f"{target.ref}: --predict needs an analytic cost model")
-        ms = predict_latency_ms(target.cost(plan), load_calibration(dev), batch=batch)
+        cal = load_calibration(dev)
+        ms = predict_latency_ms(target.cost(plan), cal, batch=batch, family=target.family)
         doc["predicted_ms"] = ms
         shown.append(f"predicted latency: {ms:.2f} ms ({dev.type}, batch {batch}, calibrated)")
     if latency:

@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from hirisearch.latency.fit import fit, fit_insitu, fit_network
+from hirisearch.latency.fit import fit, fit_insitu, fit_network_scales
 from hirisearch.latency.insitu import NodeSample, samples_from_runs, time_modules
 from hirisearch.latency.microbench import COPIES, MicroBench, operator_benchmarks, single_op
 from hirisearch.latency.predict import Calibration, CalibrationError, Sample
@@ -29,6 +29,9 @@ NETWORK_ROUNDS = 3
 #: Forward passes of each calibration network with every module timed, per round (after one
 #: warm-up).
 INSITU_RUNS = 2
+#: Networks up to this many MACs are also timed module by module (in situ); larger ones, whole only
+#: (the in-situ fit needs the small modules' range, the whole-network fit the sizes searched).
+INSITU_MAX_MACS = 2_000_000_000
 
 
 def default_micro_benchmarks() -> list[MicroBench]:
@@ -88,10 +91,10 @@ def calibrate(
 ) -> Calibration:
     """Time the micro-benchmarks on ``device`` and fit the predictor.
 
-    Every module of every calibration network is timed where it runs; those in-situ times, with
+    Every module of every small calibration network is timed where it runs; those in-situ times, with
     any single-operator benchmarks, fit every category's model and the glue jointly
-    (:func:`hirisearch.latency.fit.fit_insitu`); the networks timed without hooks then fit one
-    factor and a per-operator term (:func:`hirisearch.latency.fit.fit_network`).
+    (:func:`hirisearch.latency.fit.fit_insitu`); the networks timed without hooks then fit a
+    factor per category and one per family (:func:`hirisearch.latency.fit.fit_network_scales`).
 
     Args:
         threads: CPU thread count during the measurements (default: torch's current count).
@@ -120,8 +123,8 @@ def calibrate(
             samples.append(Sample(mb.name, single_op(mb), batch, ms))
         # Whole networks, round-robin over NETWORK_ROUNDS rounds (a burst of other work on a shared
         # machine then disturbs one round of a network, not all of them): in each round every
-        # module timed in situ, then the network without hooks for as long as an operator's
-        # COPIES instances, since a network runs once per run.
+        # module of a small network timed in situ, then every network without hooks for as long
+        # as an operator's COPIES instances, since a network runs once per run.
         built = [
             (mb.make().eval().to(device), torch.randn(batch, *mb.input_shape, device=device))
             for mb in nets
@@ -132,8 +135,11 @@ def calibrate(
             for j, (mb, (model, x)) in enumerate(zip(nets, built, strict=True)):
                 if progress is not None:
                     progress(len(benches) - len(nets) + j, len(benches), f"{mb.name} ({r + 1})")
-                paths = [p for p, _ in mb.tree.walk()]
-                per_run[j] += time_modules(model, x, paths, device, runs=INSITU_RUNS, clock=clock)
+                if mb.tree.total.macs <= INSITU_MAX_MACS:
+                    paths = [p for p, _ in mb.tree.walk()]
+                    per_run[j] += time_modules(
+                        model, x, paths, device, runs=INSITU_RUNS, clock=clock
+                    )
                 t = min_time_s * COPIES / NETWORK_ROUNDS
                 times[j].append(bench_op(mb, device, batch, t, clock, statistic))
         del built
@@ -156,5 +162,7 @@ def calibrate(
         samples=tuple(samples + in_situ),
         networks=tuple((mb.name, ms) for mb, ms in networks),
     )
-    k, o = fit_network([(mb.tree, ms) for mb, ms in networks], cal, batch)
-    return replace(cal, network_scale=k, network_per_op=o)
+    scales, family_scales = fit_network_scales(
+        [(mb.tree, ms, mb.family) for mb, ms in networks], cal, batch
+    )
+    return replace(cal, scales=scales, family_scales=family_scales)

@@ -9,8 +9,8 @@ weights + per_op``; all fits minimise relative error:
    count (activations, residual adds, reshapes, windowing, the forward's Python) on the modules of
    whole networks timed where they run (:mod:`hirisearch.latency.insitu`), with any single-operator
    samples as extra rows;
-3. :func:`fit_network` -- whole networks timed without hooks: one factor and a per-operator term
-   (the hooks' own overhead, caches cold between modules).
+3. :func:`fit_network_scales` -- whole networks timed without hooks: a factor per category
+   (shared by every family) and a factor per family.
 
 Nothing here knows a model family: the inputs are operator records and cost trees.
 """
@@ -18,6 +18,7 @@ Nothing here knows a model family: the inputs are operator records and cost tree
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,8 +30,7 @@ from hirisearch.latency.predict import (
     Calibration,
     CalibrationError,
     Sample,
-    operator_count,
-    predict_latency_ms,
+    predict_ops_ms,
     tree_ops,
 )
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SCALED",
     "fit_insitu",
-    "fit_network",
+    "fit_network_scales",
     "nnls",
     "robust_nnls",
     "fit",
@@ -165,29 +165,76 @@ def fit_insitu(rows: Sequence[NodeSample], extra: Sequence[Sample] = (), batch: 
     }
 
 
-def fit_network(
-    networks: Sequence[tuple[CostNode, float]], calibration: Calibration, batch: int = 1
-) -> tuple[float, float]:
-    """What whole networks take beyond their modules timed in situ (or, without in-situ
-    calibration, beyond the operator models): ``network = k * predicted + o * operators``, ``k >
-    0`` and ``o`` of either sign (in-situ times carry the hooks' own overhead per module, which a
-    plain forward does not pay), by least squares on relative error. ``(1, 0)`` with fewer than
-    two networks."""
+#: Whole-network fit: weight of the prior that each category's network factor is 1, in units of one
+#: network's relative error; and how many networks' worth of prior pulls a family's factor
+#: towards 1 (a family with few networks keeps most of the shared model).
+SCALE_PRIOR = 0.1
+FAMILY_PRIOR_NETWORKS = 0.1
+#: Gauss-Newton iterations of the whole-network fit (it converges in a handful).
+FIT_ITERATIONS = 30
+#: Plain least-squares iterations before the Huber weights start.
+PLAIN_ITERATIONS = 5
+#: Relative timing noise below which no network counts as an outlier in the Huber weights.
+NOISE_FLOOR = 0.02
+#: Smallest category factor (keeps every factor positive).
+MIN_SCALE = 1e-3
+
+
+def fit_network_scales(
+    networks: Sequence[tuple[CostNode, float, str | None]],
+    calibration: Calibration,
+    batch: int = 1,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """What whole networks, timed without hooks, take beyond the category models: a factor per
+    category shared by every family, and a factor per family for what the cost tree does not
+    name (fused or materialised attention, convs on token layouts, layout copies).
+
+    The model is ``network = family_factor * sum_c scale_c * predicted_c``, fitted on the log of
+    the times (relative error) by Gauss-Newton with Huber weights (:data:`HUBER_K`, :data:`NOISE_FLOOR`), each category
+    factor pulled towards 1 with weight :data:`SCALE_PRIOR` and each family's log factor towards 0
+    with :data:`FAMILY_PRIOR_NETWORKS` networks' worth of weight. Categories absent from the
+    networks keep factor 1; fewer than two networks fit nothing.
+
+    Args:
+        networks: ``(cost tree, measured ms, family name or None)`` per network.
+        calibration: the category models (its ``scales`` and ``family_scales`` are ignored).
+
+    Returns:
+        ``(scales, family_scales)``.
+    """
     if len(networks) < 2:
-        return 1.0, 0.0
-    rows, ms = [], []
-    for tree, t in networks:
+        return {}, {}
+    base = replace(calibration, scales={}, family_scales={})
+    preds = []
+    for tree, t, _ in networks:
         if t <= 0:
             raise CalibrationError(f"non-positive network timing ({t} ms)")
-        rows.append(
-            [predict_latency_ms(tree, calibration, batch), float(operator_count(tree_ops(tree)))]
+        preds.append(predict_ops_ms(tree_ops(tree), base, batch))
+    cats = sorted({c for p in preds for c, v in p.items() if v > 0})
+    fams = sorted({f for *_, f in networks if f})
+    a = np.array([[p.get(c, 0.0) for c in cats] for p in preds])
+    log_y = np.log([t for _, t, _ in networks])
+    member = np.array([[float(f == g) for g in fams] for *_, f in networks]).reshape(len(a), -1)
+    scales, log_f = np.ones(len(cats)), np.zeros(len(fams))
+    prior = np.diag([SCALE_PRIOR] * len(cats) + [np.sqrt(FAMILY_PRIOR_NETWORKS)] * len(fams))
+    for i in range(FIT_ITERATIONS):
+        pred = a @ scales
+        r = log_y - member @ log_f - np.log(pred)
+        # Least squares first, then Huber weights: a family off by 20% at the start is the family
+        # factor's to explain, not an outlier.
+        sigma = max(1.4826 * float(np.median(np.abs(r))), NOISE_FLOOR)
+        w = np.minimum(1.0, HUBER_K * sigma / np.maximum(np.abs(r), 1e-300))
+        w = np.ones(len(r)) if i < PLAIN_ITERATIONS else w
+        jac = np.hstack([a / pred[:, None], member]) * np.sqrt(w)[:, None]
+        at = np.concatenate([scales - 1, log_f]) * np.diag(prior)
+        step, *_ = np.linalg.lstsq(
+            np.vstack([jac, prior]), np.concatenate([r * np.sqrt(w), -at]), rcond=None
         )
-        ms.append(t)
-    a = np.array(rows) / np.array(ms)[:, None]
-    col = np.abs(a).max(axis=0)
-    col[col == 0] = 1.0
-    sol, *_ = np.linalg.lstsq(a / col, np.ones(len(rows)), rcond=None)
-    k, o = sol / col
-    if k <= 0:
-        return 1.0, 0.0
-    return float(k), float(o)
+        scales = np.maximum(scales + step[: len(cats)], MIN_SCALE)
+        log_f = log_f + step[len(cats) :]
+        if i >= PLAIN_ITERATIONS and np.abs(step).max() < 1e-10:
+            break
+    return (
+        {c: float(v) for c, v in zip(cats, scales, strict=True)},
+        {f: float(np.exp(v)) for f, v in zip(fams, log_f, strict=True)},
+    )

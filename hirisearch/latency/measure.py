@@ -328,7 +328,9 @@ def bench_target(
     if calibration is not None and tree is not None:
         from hirisearch.latency.predict import predict_latency_ms
 
-        predict = lambda b: predict_latency_ms(tree, calibration, batch=b)  # noqa: E731
+        predict = lambda b: predict_latency_ms(  # noqa: E731
+            tree, calibration, batch=b, family=target.family
+        )
     base = BenchResult(
         spec=target.ref,
         name=target.name,

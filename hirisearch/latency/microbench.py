@@ -40,6 +40,8 @@ class MicroBench:
     copies: int = COPIES
     #: A whole network: fits the in-network factors on top of the operator fit.
     network: bool = False
+    #: The model family of a whole network (its factor is fitted on its networks), else None.
+    family: str | None = None
 
 
 class _Sdpa(nn.Module):

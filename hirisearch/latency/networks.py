@@ -53,6 +53,7 @@ def network_benchmarks(families: Iterable[Family] | None = None) -> list[MicroBe
                 family.cost(plan),
                 copies=1,
                 network=True,
+                family=family.name,
             )
         )
     return out

@@ -32,7 +32,7 @@ GLUE_OF = ("conv", "dwconv", "linear", "attn", "attn_bias")
 DW_MAX_INTENSITY = 25
 #: Environment variable naming the calibration folder (default ``~/.cache/hirisearch``).
 CACHE_ENV = "HIRISEARCH_CACHE"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -154,22 +154,21 @@ class Calibration:
     created: str
     coeffs: dict[str, tuple[float, float, float, float]]
     samples: tuple[Sample, ...] = field(default=())
-    #: Per category, the factor by which an operator inside a block is slower than timed alone
-    #: (cold caches, strided and larger inputs, layout changes); 1 where not fitted.
+    #: Per category, the factor by which its operators inside whole networks are slower than its
+    #: model says (cold caches, strided inputs, the forward's Python); fitted on whole networks
+    #: timed without hooks (:func:`hirisearch.latency.fit.fit_network_scales`), 1 where not fitted.
     scales: dict[str, float] = field(default_factory=dict)
-    #: The factor by which a whole network is slower than its blocks timed alone (stage reshapes,
-    #: caches cold between blocks, the forward's Python); fitted on :data:`NETWORKS`.
-    network_scale: float = 1.0
-    #: Milliseconds per operator a whole network takes beyond its blocks (charged to the glue).
-    network_per_op: float = 0.0
+    #: Per model family, the factor by which its calibration networks are slower than the shared
+    #: category models predict (kernels and layouts the cost tree does not name: fused or
+    #: materialised attention, convs on token layouts); 1 for a family not calibrated on.
+    family_scales: dict[str, float] = field(default_factory=dict)
     #: The calibration networks and their measured times (ms).
     networks: tuple[tuple[str, float], ...] = field(default=())
     version: int = FORMAT_VERSION
 
     def op_ms(self, op: Op, batch: int = 1) -> float:
         """The operator's predicted time inside a network."""
-        ms = self.isolated_ms(op, batch) * self.scales.get(op.category, 1.0) * self.network_scale
-        return ms + (self.network_per_op * op.count if is_glue(op.category) else 0.0)
+        return self.isolated_ms(op, batch) * self.scales.get(op.category, 1.0)
 
     def isolated_ms(self, op: Op, batch: int = 1) -> float:
         """The operator's predicted time when timed alone (what the operator fit models)."""
@@ -207,8 +206,7 @@ class Calibration:
             coeffs={k: tuple(float(x) for x in v) for k, v in doc["coeffs"].items()},  # type: ignore[misc]
             samples=samples,
             scales={k: float(v) for k, v in doc.get("scales", {}).items()},
-            network_scale=float(doc.get("network_scale", 1.0)),
-            network_per_op=float(doc.get("network_per_op", 0.0)),
+            family_scales={k: float(v) for k, v in doc.get("family_scales", {}).items()},
             networks=tuple((str(n), float(ms)) for n, ms in doc.get("networks", ())),
         )
 
@@ -222,15 +220,21 @@ def predict_ops_ms(ops: Sequence[Op], calibration: Calibration, batch: int = 1) 
     return out
 
 
-def predict_latency_ms(tree: CostNode, calibration: Calibration, batch: int = 1) -> float:
+def predict_latency_ms(
+    tree: CostNode, calibration: Calibration, batch: int = 1, *, family: str | None = None
+) -> float:
     """Predicted latency (ms) of one forward pass of a batch of ``batch``, from the cost tree.
 
     Args:
         tree: the model's analytic cost tree (per sample), e.g. ``target.cost(plan)``.
         calibration: from :func:`load_calibration` or :func:`calibrate`.
         batch: batch size.
+        family: the model's family name (``Family.name``): its factor
+            (:attr:`Calibration.family_scales`) applies; ``None`` or a family not calibrated on:
+            the shared category models alone.
     """
-    return sum(predict_ops_ms(tree_ops(tree), calibration, batch).values())
+    ms = sum(predict_ops_ms(tree_ops(tree), calibration, batch).values())
+    return ms * calibration.family_scales.get(family, 1.0) if family else ms
 
 
 # ------------------------------------------------------------------------------- storage

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -93,9 +94,23 @@ class Family(Generic[SpecT, PlanT]):
     forward_size: Callable[[SpecT], int] = lambda spec: 64
     #: Other counting conventions this family can report besides ours (``--convention NAME``).
     conventions: tuple[Convention, ...] = ()
-    #: A few small configurations of this family (specs built by keyword, each planned at its own
-    #: ``img_size``) whose whole networks calibrate the latency predictor; none: not calibrated on.
+    #: Configurations of this family (specs built by keyword, each planned at its own ``img_size``)
+    #: whose whole networks calibrate the latency predictor: a few small ones (timed module by
+    #: module too) and some sized as searches draw them (:func:`network_rows`); none: the family
+    #: is not calibrated on (its predictions use the shared category models alone).
     latency_specs: Callable[[], tuple[Any, ...]] = lambda: ()
+
+
+def network_rows(family: str) -> tuple[dict[str, Any], ...]:
+    """The rows of ``hirisearch/models/networks/<family>.yaml`` (spec fields of latency-calibration
+    networks sized as searches draw them), or none where the family has no such file."""
+    import yaml
+
+    path = resources.files("hirisearch.models").joinpath("networks", f"{family}.yaml")
+    if not path.is_file():
+        return ()
+    rows = yaml.safe_load(path.read_text()) or []
+    return tuple(dict(r) for r in rows)
 
 
 def calibration_specs(

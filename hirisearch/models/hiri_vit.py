@@ -26,7 +26,7 @@ from hirisearch.layers.norm_act import ActKind, NormKind, norm_cost
 from hirisearch.layers.transformer import class_block_cost, transformer_block_cost
 from hirisearch.lazy import LazyCallable
 from hirisearch.limits import MAX_BLOCKS, MAX_IMG_SIZE, MAX_RATIO, MAX_WIDTH
-from hirisearch.models.base import Family, SpecBase, calibration_specs
+from hirisearch.models.base import Family, SpecBase, calibration_specs, network_rows
 from hirisearch.models.resolution import check_resolution
 
 BlockType = Literal["hr", "transformer"]
@@ -468,7 +468,8 @@ _CALIBRATION = (
 
 
 def latency_specs() -> tuple[HiriViTSpec, ...]:
-    """Small configurations whose whole networks calibrate the latency predictor:
+    """Configurations whose whole networks calibrate the latency predictor: small ones, also
+    timed module by module, then those of ``networks/hiri_vit.yaml``, sized as searches draw them:
     ``Family.latency_specs``."""
     fields = ("block_types", "depths", "dims", "num_heads", "mlp_ratios", "sr_ratios")
     rows = (
@@ -476,7 +477,7 @@ def latency_specs() -> tuple[HiriViTSpec, ...]:
         | dict(zip(fields, zip(*stages, strict=True), strict=True))
         for size, stem, stages, head in _CALIBRATION
     )
-    return calibration_specs(HiriViTSpec, "hiri_vit", rows)
+    return calibration_specs(HiriViTSpec, "hiri_vit", (*rows, *network_rows("hiri_vit")))
 
 
 FAMILY = Family(

@@ -34,7 +34,7 @@ from hirisearch.layers.cross_shaped import cross_shaped_attention_cost
 from hirisearch.layers.hrnet import hr_fusion_cost, hrnet_classifier_cost
 from hirisearch.layers.mix_ffn import des_cost, des_factors, mix_cfn_cost
 from hirisearch.lazy import LazyCallable
-from hirisearch.models.base import Family, SpecBase
+from hirisearch.models.base import Family, SpecBase, calibration_specs, network_rows
 from hirisearch.models.resolution import check_resolution
 
 Hw = tuple[int, int]
@@ -306,8 +306,9 @@ def cost_hrvit(plan: HRViTPlan) -> CostNode:
 
 
 def latency_specs() -> tuple[HRViTSpec, ...]:
-    """Small configurations whose whole networks calibrate the latency predictor (one block per
-    branch and group, at the widths and input sizes searches use): ``Family.latency_specs``."""
+    """Configurations whose whole networks calibrate the latency predictor: small ones, also
+    timed module by module, then those of ``networks/hrvit.yaml``, sized as searches draw them:
+    ``Family.latency_specs``."""
 
     def spec(
         name: str, size: int, chs: tuple[int, ...], depths: tuple, windows: tuple
@@ -350,6 +351,7 @@ def latency_specs() -> tuple[HRViTSpec, ...]:
             (1, 2, 7, 7),
         ),
         spec("cal-2b-256", 256, (64, 128), ((1,), (1, 1)), (2, 8)),
+        *calibration_specs(HRViTSpec, "hrvit", network_rows("hrvit")),
     )
 
 

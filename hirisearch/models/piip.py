@@ -44,7 +44,7 @@ from hirisearch.layers.interaction import interaction_unit_cost
 from hirisearch.layers.pyramid_merge import dense_merge_cost, merged_head_cost
 from hirisearch.layers.vit import patch_embed_cost, vit_block_cost
 from hirisearch.lazy import LazyCallable
-from hirisearch.models.base import Convention, Family, SpecBase, calibration_specs
+from hirisearch.models.base import Convention, Family, SpecBase, calibration_specs, network_rows
 from hirisearch.models.piip_convention import cost_piip_repo, piip_convention_description
 from hirisearch.models.resolution import check_resolution
 
@@ -402,8 +402,9 @@ def cost_piip(plan: PIIPPlan) -> CostNode:
 
 
 def latency_specs() -> tuple[PIIPSpec, ...]:
-    """Small configurations whose whole networks calibrate the latency predictor (shallow
-    branches at the widths and resolutions PIIP pairs): ``Family.latency_specs``."""
+    """Configurations whose whole networks calibrate the latency predictor: small ones, also
+    timed module by module, then those of ``networks/piip.yaml``, sized as searches draw them:
+    ``Family.latency_specs``."""
 
     def branch(img_size: int, dim: int, depth: int) -> PIIPBranchSpec:
         return PIIPBranchSpec.model_validate(
@@ -444,6 +445,7 @@ def latency_specs() -> tuple[PIIPSpec, ...]:
                 interactions=2,
                 branches=(branch(128, 768, 2), branch(256, 384, 2), branch(448, 192, 2)),
             ),
+            *network_rows("piip"),
         ),
     )
 

@@ -28,7 +28,7 @@ from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
 from hirisearch.layers.vit import prenorm_block_cost
 from hirisearch.lazy import LazyCallable
-from hirisearch.models.base import Family, calibration_specs
+from hirisearch.models.base import Family, calibration_specs, network_rows
 from hirisearch.models.resolution import check_resolution
 from hirisearch.models.vit import PlainViTFields, size_reason
 
@@ -163,8 +163,9 @@ def cost_resformer(plan: ResFormerPlan) -> CostNode:
 
 
 def latency_specs() -> tuple[ResFormerSpec, ...]:
-    """Small configurations whose whole networks calibrate the latency predictor (shallow, at the
-    widths and input sizes searches use): ``Family.latency_specs``."""
+    """Configurations whose whole networks calibrate the latency predictor: small ones, also
+    timed module by module, then those of ``networks/resformer.yaml``, sized as searches draw them:
+    ``Family.latency_specs``."""
     return calibration_specs(
         ResFormerSpec,
         "resformer",
@@ -174,6 +175,7 @@ def latency_specs() -> tuple[ResFormerSpec, ...]:
             dict(img_size=448, embed_dim=256, depth=1, num_heads=4),
             dict(img_size=512, embed_dim=384, depth=1, num_heads=6),
             dict(img_size=384, embed_dim=768, depth=1, num_heads=12),
+            *network_rows("resformer"),
         ),
     )
 

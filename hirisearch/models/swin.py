@@ -28,7 +28,7 @@ from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
 from hirisearch.layers.vit import prenorm_block_cost
 from hirisearch.lazy import LazyCallable
-from hirisearch.models.base import Family, SpecBase, calibration_specs
+from hirisearch.models.base import Family, SpecBase, calibration_specs, network_rows
 from hirisearch.models.resolution import check_resolution
 
 Hw = tuple[int, int]
@@ -277,8 +277,9 @@ def _test_sizes(spec: SwinSpec) -> tuple[int, ...]:
 
 
 def latency_specs() -> tuple[SwinSpec, ...]:
-    """Small configurations whose whole networks calibrate the latency predictor (shallow, at the
-    widths and input sizes searches use): ``Family.latency_specs``."""
+    """Configurations whose whole networks calibrate the latency predictor: small ones, also
+    timed module by module, then those of ``networks/swin.yaml``, sized as searches draw them:
+    ``Family.latency_specs``."""
     return calibration_specs(
         SwinSpec,
         "swin",
@@ -318,6 +319,7 @@ def latency_specs() -> tuple[SwinSpec, ...]:
                 num_heads=(3, 6, 12, 24),
                 window_size=10,
             ),
+            *network_rows("swin"),
         ),
     )
 

@@ -25,7 +25,7 @@ from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
 from hirisearch.layers.vit import vit_block_cost
 from hirisearch.lazy import LazyCallable
-from hirisearch.models.base import Family, SpecBase, calibration_specs
+from hirisearch.models.base import Family, SpecBase, calibration_specs, network_rows
 from hirisearch.models.resolution import check_resolution
 
 
@@ -190,8 +190,9 @@ def cost_vit(plan: ViTPlan) -> CostNode:
 
 
 def latency_specs() -> tuple[ViTSpec, ...]:
-    """Small configurations whose whole networks calibrate the latency predictor (shallow, at the
-    widths and input sizes searches use): ``Family.latency_specs``."""
+    """Configurations whose whole networks calibrate the latency predictor: small ones, also
+    timed module by module, then those of ``networks/vit.yaml``, sized as searches draw them:
+    ``Family.latency_specs``."""
     return calibration_specs(
         ViTSpec,
         "vit",
@@ -201,6 +202,7 @@ def latency_specs() -> tuple[ViTSpec, ...]:
             dict(img_size=512, embed_dim=256, depth=1, num_heads=4),
             dict(img_size=320, embed_dim=768, depth=1, num_heads=12),
             dict(img_size=448, embed_dim=384, depth=1, num_heads=6),
+            *network_rows("vit"),
         ),
     )
 

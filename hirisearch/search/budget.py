@@ -43,7 +43,8 @@ def _latency_ms(c: Candidate, ctx: EvalContext) -> float:
     hit = c.memo.get("latency_ms")
     if hit is not None and hit[0] is ctx.calibration:
         return hit[1]
-    value = predict_latency_ms(c.tree, ctx.calibration)
+    family = c.spec.family if c.spec is not None else None
+    value = predict_latency_ms(c.tree, ctx.calibration, family=family)
     c.memo["latency_ms"] = (ctx.calibration, value)
     return value
 

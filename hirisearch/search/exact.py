@@ -107,7 +107,7 @@ class Oracle:
         if self.calibration is not None:
             from hirisearch.latency.predict import predict_latency_ms
 
-            lat = predict_latency_ms(node, self.calibration)
+            lat = predict_latency_ms(node, self.calibration, family=self.space.base.get("family"))
         c = node.total
         return (c.params, c.macs, c.acts, lat)
 

@@ -142,8 +142,7 @@ def _scaled_cal() -> Calibration:
         **{
             **_cal().__dict__,
             "scales": {"conv": 1.25, "dwconv": 1.75},
-            "network_scale": 1.1,
-            "network_per_op": 0.003,
+            "family_scales": {"vit": 0.9, "hrvit": 1.2},
             "networks": (("network cal-a @224", 12.5),),
         }
     )
@@ -183,7 +182,8 @@ def test_calibrate_end_to_end_on_a_few_benchmarks() -> None:
     cal = pr.calibrate(torch.device("cpu"), threads=1, min_time_s=0.01, benches=few_benches())
     ops = {"conv", "linear", "attn", "norm"}
     assert set(cal.coeffs) == ops | {f"glue_{c}" for c in ops}
-    assert cal.threads == 1 and len(cal.networks) == 1 and cal.network_scale > 0
+    assert cal.threads == 1 and len(cal.networks) == 1
+    assert cal.scales == {} and cal.family_scales == {}  # one network fits no factor
     assert sum(s.name in SMALL for s in cal.samples) == len(SMALL)  # + in-situ leaf samples
     assert all(s.ms > 0 for s in cal.samples if s.name in SMALL)
     assert all(ms > 0 for _, ms in cal.networks)
@@ -288,20 +288,39 @@ def test_scales_multiply_operator_times() -> None:
     assert scaled.isolated_ms(op) == pytest.approx(cal.op_ms(op))
 
 
-def test_fit_network_recovers_factor_and_per_op_cost() -> None:
-    cal = _cal()
-    nets = network_benchmarks()
-    k, o = 1.3, -0.002  # in-situ hooks' overhead: the per-operator term may be negative
-    measured = [
-        (mb.tree, k * predict_latency_ms(mb.tree, cal) + o * pr.operator_count(tree_ops(mb.tree)))
-        for mb in nets
+def _measured(cal: Calibration, slower: dict[str, float]) -> list[tuple]:
+    """Every calibration network 'measured' as the category models predict, times ``slower`` of
+    its family."""
+    return [
+        (mb.tree, slower.get(mb.family, 1.0) * predict_latency_ms(mb.tree, cal), mb.family)
+        for mb in network_benchmarks()
     ]
-    got_k, got_o = pr.fit_network(measured, cal)
-    assert got_k == pytest.approx(k, rel=1e-6) and got_o == pytest.approx(o, rel=1e-5)
-    fitted = Calibration(**{**cal.__dict__, "network_scale": got_k, "network_per_op": got_o})
-    for tree, ms in measured:
-        assert predict_latency_ms(tree, fitted) == pytest.approx(ms, rel=1e-6)
-    assert pr.fit_network(measured[:1], cal) == (1.0, 0.0)  # one network cannot fix two numbers
+
+
+def test_fit_network_scales_is_exact_where_the_models_are() -> None:
+    cal = _cal()
+    scales, families = pr.fit_network_scales(_measured(cal, {}), cal)
+    assert set(families) == set(FAMILIES)
+    assert all(v == pytest.approx(1.0, abs=1e-9) for v in [*scales.values(), *families.values()])
+    assert pr.fit_network_scales(_measured(cal, {})[:1], cal) == ({}, {})
+
+
+def test_fit_network_scales_finds_the_slow_family() -> None:
+    cal = _cal()
+    measured = _measured(cal, {"hrvit": 1.25, "vit": 0.8})
+    scales, families = pr.fit_network_scales(measured, cal)
+    assert families["hrvit"] == pytest.approx(1.25, rel=0.03)
+    assert families["vit"] == pytest.approx(0.8, rel=0.03)
+    assert all(abs(families[f] - 1) < 0.03 for f in families if f not in ("hrvit", "vit"))
+    fitted = Calibration(**{**cal.__dict__, "scales": scales, "family_scales": families})
+    for tree, ms, family in measured:
+        assert predict_latency_ms(tree, fitted, family=family) == pytest.approx(ms, rel=0.01)
+    # Without its family, a network gets the shared category models alone.
+    tree, ms, family = next(m for m in measured if m[2] == "hrvit")
+    alone = predict_latency_ms(tree, fitted)
+    assert predict_latency_ms(tree, fitted, family=family) == pytest.approx(
+        alone * families["hrvit"]
+    )
 
 
 def test_every_family_contributes_calibration_networks() -> None:
