@@ -184,8 +184,10 @@ def work_in_memory(
         pending.append(frozen)
         now = time.monotonic()
         if len(pending) >= FLUSH_TRIALS or now - last[0] >= FLUSH_SECONDS:
-            st.add_trials(study, pending)
+            # Out of ``pending`` before the write: a Ctrl-C during it must not record them twice.
+            batch = pending[:]
             pending.clear()
+            st.add_trials(study, batch)
             last[0] = now
             gc.collect(1)
 
@@ -201,6 +203,7 @@ def work_in_memory(
     finally:
         if pending:
             st.add_trials(study, pending)
+        st.flush_held()
 
 
 def work_shared(

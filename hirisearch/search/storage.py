@@ -264,6 +264,11 @@ def named_constraints(trial: FrozenTrial, names: Sequence[str]) -> FrozenTrial:
     return _with_system_attrs(trial, attrs)
 
 
+def flush_held() -> None:
+    """Write any logs a batch interrupted before its end left held (see :class:`BatchingBackend`)."""
+    BatchingBackend.flush_all()
+
+
 def add_trials(study: optuna.Study, finished: Sequence[FrozenTrial]) -> None:
     """Record finished trials (values, params, attributes and constraints) in ``study``; on a
     journal file, in one write (the caller is the only process writing this study)."""
@@ -383,7 +388,7 @@ class BatchingBackend(JournalBackend):
         if not BatchingBackend._holding or self._in_file is None:
             self._inner.append_logs(logs)
             return
-        if not self._held:
+        if self not in BatchingBackend._held_by:
             BatchingBackend._held_by.append(self)
         self._held.extend(logs)
 
@@ -405,6 +410,13 @@ class BatchingBackend(JournalBackend):
             yield
         finally:
             cls._holding = False
-            backends, cls._held_by = cls._held_by, []
-            for b in backends:
-                b.flush()
+            cls.flush_all()
+
+    @classmethod
+    def flush_all(cls) -> None:
+        """Write every backend's held logs. A backend leaves the list only once written, so an
+        interrupt (Ctrl-C) in the middle leaves the rest for the next call, never unwritten and
+        forgotten while reads still see them."""
+        while cls._held_by:
+            cls._held_by[0].flush()
+            cls._held_by.pop(0)
