@@ -4,7 +4,9 @@ Calibrates (operator micro-benchmarks, then the families' own calibration networ
 ``--family`` draws ``--configs`` random configurations from the space a user would search (input
 sizes 224-512 px; PIIP its branch resolutions), refuses any that is in the calibration set,
 predicts each latency from the analytic cost tree, measures it, and prints per family the Spearman
-rank correlation and the share of predictions within +-10% and +-20%.
+rank correlation and the share of predictions within +-10% and +-20%. The measurement is checked
+against itself too ("repeat"): each configuration's even rounds against its odd rounds, the median
+disagreement and the share within +-10% -- the most a predictor can score against this machine.
 
 Targets (CPU, ``--threads 1 --clock cpu``): per family >= 90% within +-10% and Spearman >= 0.95.
 

@@ -193,4 +193,7 @@ def calibrate(
         emit_json({**cal.to_json(), "path": str(path)})
         return
     console.print(calibration_table(cal))
+    if cal.family_scales:
+        factors = ", ".join(f"{f} x{v:.2f}" for f, v in sorted(cal.family_scales.items()))
+        console.print(f"per-family factors: {factors}", markup=False, soft_wrap=True)
     console.print(f"saved {path}", markup=False)

@@ -111,7 +111,7 @@ def calibration_table(cal: Calibration) -> Table:
     t.add_column("GMAC/s", justify="right")
     t.add_column("ns / element", justify="right")
     t.add_column("us / op", justify="right")
-    t.add_column("in model", justify="right")
+    t.add_column("in networks", justify="right")
     t.add_column("samples", justify="right")
     t.add_column("median |error|", justify="right")
     for cat, (per_mac, per_elem, _per_param, per_op) in cal.coeffs.items():

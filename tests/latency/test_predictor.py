@@ -25,6 +25,7 @@ from hirisearch.latency.predictor import (
     tree_ops,
 )
 from hirisearch.models import FAMILIES, get_family
+from hirisearch.models.base import network_rows
 from hirisearch.targets import resolve
 from tests.conftest import SPECS
 
@@ -331,6 +332,14 @@ def test_every_family_contributes_calibration_networks() -> None:
         mine = [mb for mb in nets if mb.name.startswith(f"network {name}:")]
         assert len(mine) >= 3, name
         assert all(mb.network and mb.copies == 1 and mb.tree.total.macs > 0 for mb in mine)
+        assert all(mb.family == name for mb in mine)
+        # Networks sized as searches draw them: full depth, up to 6 GMACs, 224-512 px.
+        rows = network_rows(name)
+        assert len(rows) == 8, name
+        sized = [mb for mb in mine if any(f":{r['name']} @" in mb.name for r in rows)]
+        assert len(sized) == 8 and all(mb.tree.total.macs <= 6e9 for mb in sized), name
+        assert max(mb.tree.total.macs for mb in sized) > 2e9, name  # whole-network timing only
+    assert network_rows("no_such_family") == ()
 
 
 def test_latency_package_names_no_family() -> None:

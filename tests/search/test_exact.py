@@ -25,10 +25,18 @@ SPACES = sorted((ROOT / "specs" / "search").glob("*.yaml"))
 
 def synthetic_calibration() -> Calibration:
     """Made-up coefficients, not a measurement: these tests check the arithmetic of the sum over
-    sections (every term of the predictor used: per-category scales, network scale, per-op)."""
+    sections (every term of the predictor used: per-category scales, the family's factor, per-op)."""
     coeffs = {c: (1e-9 * (k + 1), 2e-8, 1e-10, 0.004) for k, c in enumerate(CATEGORIES)}
     return Calibration(
-        "cpu", "synthetic (test)", "-", 1, "-", coeffs, (), {"conv": 1.25, "attn": 1.5}, 1.1, 0.002
+        "cpu",
+        "synthetic (test)",
+        "-",
+        1,
+        "-",
+        coeffs,
+        (),
+        scales={"conv": 1.25, "attn": 1.5},
+        family_scales={"hiri_vit": 1.1, "swin": 0.9},
     )
 
 
@@ -58,7 +66,7 @@ def test_vectorised_metrics_are_the_scalar_model(path: Path) -> None:
         assert abs(int(m["macs"][k]) - c.macs) <= 1e-9 * c.macs
         assert int(m["acts"][k]) == c.acts
         if checked_latency < 300:  # the scalar prediction walks the tree: a sample suffices
-            want = predict_latency_ms(cand.tree, cal)
+            want = predict_latency_ms(cand.tree, cal, family=space.base["family"])
             assert m["latency_ms"][k] == pytest.approx(want, rel=1e-9)
             checked_latency += 1
     assert len(where) > 0
