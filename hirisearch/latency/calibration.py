@@ -60,6 +60,17 @@ def bench_op(
             model = model.to(memory_format=torch.channels_last)
             x = x.contiguous(memory_format=torch.channels_last)
         pairs.append((model, x))
+    return time_pairs(pairs, device, min_time_s, clock, statistic)
+
+
+def time_pairs(
+    pairs: Sequence[tuple[torch.nn.Module, torch.Tensor]],
+    device: torch.device,
+    min_time_s: float,
+    clock: str = "wall",
+    statistic: str = "median",
+) -> float:
+    """ms per ``(model, input)`` pair, the pairs run in turn (median or min of the runs)."""
 
     def run() -> None:
         for model, x in pairs:
@@ -140,8 +151,11 @@ def calibrate(
                     per_run[j] += time_modules(
                         model, x, paths, device, runs=INSITU_RUNS, clock=clock
                     )
+                # The same instance every round, as `bench` and a deployment run one: the least of
+                # fresh builds would pick the luckiest memory placement (a third apart for a large
+                # network here), and predict every model faster than it runs.
                 t = min_time_s * COPIES / NETWORK_ROUNDS
-                times[j].append(bench_op(mb, device, batch, t, clock, statistic))
+                times[j].append(time_pairs([(model, x)], device, t, clock, statistic))
         del built
     rows: list[NodeSample] = []
     for mb, runs in zip(nets, per_run, strict=True):
