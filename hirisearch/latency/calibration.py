@@ -151,19 +151,18 @@ def calibrate(
                     per_run[j] += time_modules(
                         model, x, paths, device, runs=INSITU_RUNS, clock=clock
                     )
-                # The same instance every round, as `bench` and a deployment run one: the least of
-                # fresh builds would pick the luckiest memory placement (a third apart for a large
-                # network here), and predict every model faster than it runs.
+                # A fresh instance every round, and the median of the rounds below: two builds of a
+                # large network can run a third apart (memory placement), so the least of the
+                # rounds would be the luckiest build and one instance a draw of one.
                 t = min_time_s * COPIES / NETWORK_ROUNDS
-                times[j].append(time_pairs([(model, x)], device, t, clock, statistic))
+                times[j].append(bench_op(mb, device, batch, t, clock, statistic))
         del built
     rows: list[NodeSample] = []
     for mb, runs in zip(nets, per_run, strict=True):
         rows += samples_from_runs(mb.tree, runs, statistic=statistic, prefix=f"{mb.name}/")
-    networks = [
-        (mb, min(ts) if statistic == "min" else float(np.median(ts)))
-        for mb, ts in zip(nets, times, strict=True)
-    ]
+    # The typical build: the median over the rounds' instances (each round's time is already the
+    # statistic of its runs).
+    networks = [(mb, float(np.median(ts))) for mb, ts in zip(nets, times, strict=True)]
     coeffs = fit_insitu(rows, samples, batch) if rows else fit(samples)
     in_situ = [Sample(r.path, r.ops[0], batch, r.ms) for r in rows if len(r.ops) == 1]
     cal = Calibration(
