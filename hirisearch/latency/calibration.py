@@ -60,17 +60,6 @@ def bench_op(
             model = model.to(memory_format=torch.channels_last)
             x = x.contiguous(memory_format=torch.channels_last)
         pairs.append((model, x))
-    return time_pairs(pairs, device, min_time_s, clock, statistic)
-
-
-def time_pairs(
-    pairs: Sequence[tuple[torch.nn.Module, torch.Tensor]],
-    device: torch.device,
-    min_time_s: float,
-    clock: str = "wall",
-    statistic: str = "median",
-) -> float:
-    """ms per ``(model, input)`` pair, the pairs run in turn (median or min of the runs)."""
 
     def run() -> None:
         for model, x in pairs:
@@ -136,21 +125,22 @@ def calibrate(
         # machine then disturbs one round of a network, not all of them): in each round every
         # module of a small network timed in situ, then every network without hooks for as long
         # as an operator's COPIES instances, since a network runs once per run.
+        # Built once for the in-situ timing (only the small networks have it).
         built = [
             (mb.make().eval().to(device), torch.randn(batch, *mb.input_shape, device=device))
+            if mb.tree.total.macs <= INSITU_MAX_MACS
+            else None
             for mb in nets
         ]
         per_run: list[list[dict[str, float]]] = [[] for _ in nets]
         times: list[list[float]] = [[] for _ in nets]
         for r in range(NETWORK_ROUNDS if nets else 0):
-            for j, (mb, (model, x)) in enumerate(zip(nets, built, strict=True)):
+            for j, (mb, pair) in enumerate(zip(nets, built, strict=True)):
                 if progress is not None:
                     progress(len(benches) - len(nets) + j, len(benches), f"{mb.name} ({r + 1})")
-                if mb.tree.total.macs <= INSITU_MAX_MACS:
+                if pair is not None:
                     paths = [p for p, _ in mb.tree.walk()]
-                    per_run[j] += time_modules(
-                        model, x, paths, device, runs=INSITU_RUNS, clock=clock
-                    )
+                    per_run[j] += time_modules(*pair, paths, device, runs=INSITU_RUNS, clock=clock)
                 # A fresh instance every round, and the median of the rounds below: two builds of a
                 # large network can run a third apart (memory placement), so the least of the
                 # rounds would be the luckiest build and one instance a draw of one.

@@ -190,9 +190,9 @@ def fit_network_scales(
     name (fused or materialised attention, convs on token layouts, layout copies).
 
     The model is ``network = family_factor * sum_c scale_c * predicted_c``, fitted on the log of
-    the times (relative error) by Gauss-Newton with Huber weights (:data:`HUBER_K`, :data:`NOISE_FLOOR`), each category
-    factor pulled towards 1 with weight :data:`SCALE_PRIOR` and each family's log factor towards 0
-    with :data:`FAMILY_PRIOR_NETWORKS` networks' worth of weight. Categories absent from the
+    the times (relative error) by Gauss-Newton with Huber weights (:data:`HUBER_K`,
+    :data:`NOISE_FLOOR`), each category factor pulled towards 1 with weight :data:`SCALE_PRIOR` and
+    each family's log factor towards 0 with :data:`FAMILY_PRIOR_NETWORKS` networks' worth of weight. Categories absent from the
     networks keep factor 1; fewer than two networks fit nothing.
 
     Args:
@@ -222,9 +222,10 @@ def fit_network_scales(
         r = log_y - member @ log_f - np.log(pred)
         # Least squares first, then Huber weights: a family off by 20% at the start is the family
         # factor's to explain, not an outlier.
-        sigma = max(1.4826 * float(np.median(np.abs(r))), NOISE_FLOOR)
-        w = np.minimum(1.0, HUBER_K * sigma / np.maximum(np.abs(r), 1e-300))
-        w = np.ones(len(r)) if i < PLAIN_ITERATIONS else w
+        w = np.ones(len(r))
+        if i >= PLAIN_ITERATIONS:
+            sigma = max(1.4826 * float(np.median(np.abs(r))), NOISE_FLOOR)
+            w = np.minimum(1.0, HUBER_K * sigma / np.maximum(np.abs(r), 1e-300))
         jac = np.hstack([a / pred[:, None], member]) * np.sqrt(w)[:, None]
         at = np.concatenate([scales - 1, log_f]) * np.diag(prior)
         step, *_ = np.linalg.lstsq(
