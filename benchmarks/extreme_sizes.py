@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from hirisearch.profile import analytic_module_count, profile_target
+from hirisearch.ops.profile import analytic_module_count, profile_target
 from hirisearch.report import format as fmt
 from hirisearch.spec import parse_spec
 from hirisearch.targets import target_from_spec

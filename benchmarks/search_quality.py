@@ -33,14 +33,14 @@ import optuna
 from rich.console import Console
 from rich.table import Table
 
-from hirisearch.search import storage as st
-from hirisearch.search.budget import load_space_calibration
-from hirisearch.search.engine import work_in_memory
-from hirisearch.search.exact import Model, sweep
-from hirisearch.search.pareto import pareto_indices, to_minimise
-from hirisearch.search.space import load_space
-from hirisearch.search.strategies import make_sampler
-from hirisearch.search.types import SearchSpace
+from hirisearch.ops.search import storage as st
+from hirisearch.ops.search.budget import load_space_calibration
+from hirisearch.ops.search.engine import work_in_memory
+from hirisearch.ops.search.exact import Model, sweep
+from hirisearch.ops.search.pareto import pareto_indices, to_minimise
+from hirisearch.ops.search.space import load_space
+from hirisearch.ops.search.strategies import make_sampler
+from hirisearch.ops.search.types import SearchSpace
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACES = ROOT / "specs" / "search"

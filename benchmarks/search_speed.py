@@ -24,10 +24,10 @@ import optuna
 from rich.console import Console
 from rich.table import Table
 
-from hirisearch.search.budget import load_space_calibration
-from hirisearch.search.exact import Model, sweep
-from hirisearch.search.run import SearchOptions, run_search
-from hirisearch.search.space import load_space
+from hirisearch.ops.search.budget import load_space_calibration
+from hirisearch.ops.search.exact import Model, sweep
+from hirisearch.ops.search.run import SearchOptions, run_search
+from hirisearch.ops.search.space import load_space
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE = ROOT / "specs" / "search" / "hiri_vit_5g.yaml"

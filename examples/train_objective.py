@@ -13,7 +13,7 @@ STEPS = 6
 BATCH = 4
 
 
-def train_loss(trial: "hirisearch.search.trial.CandidateTrial") -> float:
+def train_loss(trial: "hirisearch.ops.search.trial.CandidateTrial") -> float:
     torch.manual_seed(0)  # the same candidate trains the same way
     model = trial.build()  # on this worker's GPU (see --gpus), else on the CPU
     device = next(model.parameters()).device

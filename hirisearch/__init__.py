@@ -4,17 +4,15 @@ The Python API (:mod:`hirisearch.api`) is importable from here; ``import hirisea
 nothing heavy, and each function imports what it needs when called::
 
     import hirisearch
-    r = hirisearch.profile("specs/s.yaml", img_size=448)
+    r = hirisearch.ops.profile("specs/s.yaml", img_size=448)
     r.to_dict()["macs"]
 
-``hirisearch.profile``, ``.compare``, ``.sweep`` and ``.search`` are the API functions; the modules
-of the same names stay importable as ``from hirisearch.profile import ProfileResult``.
+``hirisearch.ops.profile``, ``.compare``, ``.sweep`` and ``.search`` are the API functions; the modules
+of the same names stay importable as ``from hirisearch.ops.profile import ProfileResult``.
 """
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -54,16 +52,3 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'hirisearch' has no attribute {name!r}")
     globals()[name] = value
     return value
-
-
-class _Package(types.ModuleType):
-    """The package module: importing a submodule named like an API function (``hirisearch.profile``)
-    binds it in ``sys.modules`` only, so ``hirisearch.profile`` stays the function."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _API and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

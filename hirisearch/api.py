@@ -5,7 +5,7 @@ Every function takes a *target*: a spec file path, a mapping with the spec's fie
 subclasses with a one-line message (``e.one_line()``); nothing here prints or exits.
 
     >>> import hirisearch
-    >>> r = hirisearch.profile("specs/s.yaml", img_size=448, trace=False)
+    >>> r = hirisearch.ops.profile("specs/s.yaml", img_size=448, trace=False)
     >>> round(r.gmacs, 3), r.params
     (4.965, 20684264)
 
@@ -29,9 +29,9 @@ from hirisearch.targets import Target, resolve, target_from_spec
 if TYPE_CHECKING:
     from torch import nn
 
-    from hirisearch.compare import CompareResult
-    from hirisearch.profile import ProfileResult
-    from hirisearch.search.run import SearchResult
+    from hirisearch.ops.compare import CompareResult
+    from hirisearch.ops.profile import ProfileResult
+    from hirisearch.ops.search.run import SearchResult
 
 TargetLike = str | os.PathLike[str] | Mapping[str, Any] | SpecBase | Target
 
@@ -89,7 +89,7 @@ def profile(
         convention: ``"ours"`` or a family's own counting path (``"piip"``).
         trace_limit: skip the traced count above this many modules (``None``: no limit).
     """
-    from hirisearch.profile import profile_target
+    from hirisearch.ops.profile import profile_target
 
     return profile_target(
         as_target(target),
@@ -108,14 +108,14 @@ def compare(
 ) -> CompareResult:
     """Every target at every size (each target's own size when ``img_sizes`` is empty), with the
     ratio of each row's GMACs to the first target's at the same size."""
-    from hirisearch.compare import compare_targets
+    from hirisearch.ops.compare import compare_targets
 
     return compare_targets([as_target(t) for t in targets], img_sizes, traced=trace)
 
 
 def sweep(targets: Sequence[TargetLike], img_sizes: Sequence[int], *, batch: int = 1) -> dict:
     """Params and MACs of every target at every size it takes: the ``sweep --json`` document."""
-    from hirisearch.sweep import sweep_targets
+    from hirisearch.ops.sweep import sweep_targets
 
     return {
         "kind": "sweep",
@@ -165,9 +165,9 @@ def search(
         calibration: the latency calibration file for ``latency_ms`` budgets and objectives
             (default: the one ``hirisearch calibrate`` stored for the space's device).
     """
-    from hirisearch.search.launch import default_run_dir, search_options
-    from hirisearch.search.run import run_search
-    from hirisearch.search.space import load_space
+    from hirisearch.ops.search.launch import default_run_dir, search_options
+    from hirisearch.ops.search.run import run_search
+    from hirisearch.ops.search.space import load_space
 
     sp = load_space(space)
     opts = search_options(

@@ -12,7 +12,7 @@ import yaml
 from hirisearch.cost.primitives import attention
 from hirisearch.layers.transformer import transformer_block_cost
 from hirisearch.limits import MAX_BATCH, MAX_IMG_SIZE, TRACED_MODULE_LIMIT
-from hirisearch.profile import analytic_module_count, profile_target
+from hirisearch.ops.profile import analytic_module_count, profile_target
 from hirisearch.spec import parse_spec
 from hirisearch.targets import target_from_spec
 from tests.conftest import SPECS

@@ -44,8 +44,8 @@ def compare(
     input_shape: InputShape = None,
 ) -> None:
     """Params, GFLOPs, ratio to the first model, attention share and output grid, model x resolution."""
-    from hirisearch.code_targets import parse_input_shape, parse_kwargs
-    from hirisearch.compare import compare as run_compare
+    from hirisearch.targets.code import parse_input_shape, parse_kwargs
+    from hirisearch.ops.compare import compare as run_compare
     from hirisearch.report.plots import resolution_scaling
     from hirisearch.report.tables import compare_header, compare_table
 

@@ -67,7 +67,7 @@ def profile(
     input_shape: InputShape = None,
 ) -> None:
     """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model."""
-    from hirisearch.profile import profile_target
+    from hirisearch.ops.profile import profile_target
     from hirisearch.report.tables import profile_header, profile_stages, profile_summary
 
     names, sizes = split_refs_and_sizes(refs, res)

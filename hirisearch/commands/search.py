@@ -112,7 +112,7 @@ def search(
 ) -> None:
     """Budget-constrained search of a model family's configurations (Optuna)."""
     interrupt.saves_on_interrupt()
-    from hirisearch.search import launch
+    from hirisearch.ops.search import launch
 
     files, sizes = split_refs_and_sizes(space_file, res)
     name, space = launch.load_search_space(files, sizes, max_gmacs=max_gflops)
@@ -175,7 +175,7 @@ def _run_with_progress(space: Any, opts: Any, *, quiet: bool) -> Any:
         TimeElapsedColumn,
     )
 
-    from hirisearch.search.run import run_search
+    from hirisearch.ops.search.run import run_search
 
     if quiet:
         return run_search(space, opts)

@@ -56,7 +56,7 @@ def sweep(
     are skipped for it with a note. Analytic cost for spec files, traced count otherwise."""
     from hirisearch.report.builders import build_report
     from hirisearch.report.document import markdown_table
-    from hirisearch.sweep import parse_resolutions, sweep_targets
+    from hirisearch.ops.sweep import parse_resolutions, sweep_targets
 
     names, bare = split_refs_and_sizes(refs, None)
     sizes = parse_resolutions([*(res or []), *(str(b) for b in bare)] or [DEFAULT_RES])

@@ -17,7 +17,7 @@ Counts are raw integers (``params``, ``macs``: multiply-accumulates for the whol
 
 Kinds (each is a pydantic model below; unknown extra keys are kept, so producers may add fields):
 
-- ``profile`` and ``compare``: ``results``: a list of :meth:`hirisearch.profile.ProfileResult.to_json`
+- ``profile`` and ``compare``: ``results``: a list of :meth:`hirisearch.ops.profile.ProfileResult.to_json`
   documents; ``baselines`` (optional): the ``spec`` refs that are baselines, listed first in tables.
 - ``sweep``: ``batch``, ``img_sizes`` (requested), ``series``: one per model with ``spec``, ``name``,
   ``family``, ``method`` (``"analytic"`` or ``"traced"``), ``points`` (``img_size``, ``params``,

@@ -1,5 +1,5 @@
 """What ``hirisearch search`` shows in the terminal, as pure functions of
-:class:`hirisearch.search.results.SearchResult` and the dry run's document: the run's summary
+:class:`hirisearch.ops.search.results.SearchResult` and the dry run's document: the run's summary
 lines, the Pareto table. (The run folder's report is :mod:`hirisearch.report.kinds.search`.)"""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from typing import Any
 from rich.table import Table
 
 from hirisearch.report import format as fmt
-from hirisearch.search.results import SearchResult
+from hirisearch.ops.search.results import SearchResult
 
 #: Objectives that have a column of their own in the Pareto table.
 _OWN_COLUMNS = ("params", "gmacs", "latency_ms")
 
 
 def dry_run_lines(doc: dict[str, Any]) -> list[str]:
-    """The space's size and its two corners (``doc``: :func:`hirisearch.search.launch.dry_run`)."""
+    """The space's size and its two corners (``doc``: :func:`hirisearch.ops.search.launch.dry_run`)."""
     size = "infinite (continuous axes)" if doc["size"] == float("inf") else f"{int(doc['size']):,}"
     lines = [f"{doc['space']}: {doc['axes']} axes, {size} configurations"]
     corners = (

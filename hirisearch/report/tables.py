@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from hirisearch.compare import CompareResult
+from hirisearch.ops.compare import CompareResult
 from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE, headline
-from hirisearch.profile import ProfileResult
+from hirisearch.ops.profile import ProfileResult
 from hirisearch.report import format as fmt
 
 

@@ -175,7 +175,7 @@ def test_compare_fvcore_header_names_it() -> None:
 def test_code_target_modules_import_no_torch() -> None:
     # torch and torchvision are imported when a code target is built, not when its module loads
     code = (
-        "import sys; import hirisearch.code_targets, hirisearch.torchvision_targets; "
+        "import sys; import hirisearch.targets.code, hirisearch.targets.torchvision; "
         "print(sorted({'torch', 'torchvision', 'timm'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

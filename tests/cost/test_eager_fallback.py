@@ -11,7 +11,7 @@ from hirisearch import memory
 from hirisearch.cost import counters
 from hirisearch.cost.counters import count_traced
 from hirisearch.errors import CountingError
-from hirisearch.profile import profile_target
+from hirisearch.ops.profile import profile_target
 from hirisearch.targets import resolve
 from tests.conftest import SPECS
 

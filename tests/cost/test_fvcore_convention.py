@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from hirisearch.models import get_family
-from hirisearch.profile import profile_target
+from hirisearch.ops.profile import profile_target
 from hirisearch.spec import load_spec
 from hirisearch.targets import resolve
 from tests.conftest import shipped_specs, spec_id

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from hirisearch.cli import app
 from hirisearch.errors import ResolutionError, SpecError
 from hirisearch.models import get_family
-from hirisearch.profile import profile_target
+from hirisearch.ops.profile import profile_target
 from hirisearch.spec import load_spec
 from hirisearch.spec.load import parse_spec
 from hirisearch.targets import resolve

@@ -10,7 +10,7 @@ import pytest
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import create_trial
 
-from hirisearch.search import storage as st
+from hirisearch.ops.search import storage as st
 
 
 def _trials(n: int) -> list:

@@ -18,10 +18,10 @@ from pathlib import Path
 import optuna
 import pytest
 
-from hirisearch.search.pareto import pareto_indices, to_minimise
-from hirisearch.search.run import SearchOptions, run_search
-from hirisearch.search.space import load_space
-from hirisearch.search.storage import constraints_of, open_storage
+from hirisearch.ops.search.pareto import pareto_indices, to_minimise
+from hirisearch.ops.search.run import SearchOptions, run_search
+from hirisearch.ops.search.space import load_space
+from hirisearch.ops.search.storage import constraints_of, open_storage
 from tests.search.conftest import _free_port, write_space
 
 

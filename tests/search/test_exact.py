@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from hirisearch.latency.predict import CATEGORIES, Calibration, predict_latency_ms
-from hirisearch.search.budget import evaluate
-from hirisearch.search.exact import Model, sweep, values_at
-from hirisearch.search.pareto import dominates, front_mask
-from hirisearch.search.run import SearchOptions, run_search
-from hirisearch.search.space import load_space
-from hirisearch.search.strategies import STRATEGIES
+from hirisearch.ops.search.budget import evaluate
+from hirisearch.ops.search.exact import Model, sweep, values_at
+from hirisearch.ops.search.pareto import dominates, front_mask
+from hirisearch.ops.search.run import SearchOptions, run_search
+from hirisearch.ops.search.space import load_space
+from hirisearch.ops.search.strategies import STRATEGIES
 from tests.search.conftest import ROOT, write_space
 
 SPACES = sorted((ROOT / "specs" / "search").glob("*.yaml"))
@@ -133,8 +133,8 @@ def test_strategy_contract(tmp_path: Path, name: str) -> None:
 
 def test_space_loading_and_exact_mode_import_no_optuna_or_matplotlib() -> None:
     code = (
-        "import sys; from hirisearch.search.space import load_space; "
-        "from hirisearch.search.exact import Model, sweep; "
+        "import sys; from hirisearch.ops.search.space import load_space; "
+        "from hirisearch.ops.search.exact import Model, sweep; "
         f"s = load_space({str(SPACES[0])!r}); "
         "print(','.join(m for m in ('optuna', 'matplotlib', 'torch') if m in sys.modules))"
     )

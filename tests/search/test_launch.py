@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hirisearch.search.launch import parse_gpus, run_dir_for, search_options
-from hirisearch.search.space import load_space
-from hirisearch.search.types import SearchError
+from hirisearch.ops.search.launch import parse_gpus, run_dir_for, search_options
+from hirisearch.ops.search.space import load_space
+from hirisearch.ops.search.types import SearchError
 from tests.search.conftest import write_space
 
 

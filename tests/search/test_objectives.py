@@ -13,10 +13,10 @@ import pytest
 from optuna.trial import TrialState
 
 from hirisearch.errors import SpecError
-from hirisearch.search.retry import StorageLostError, is_connection_error, retrying
-from hirisearch.search.run import SearchError, SearchOptions, run_search
-from hirisearch.search.space import load_space
-from hirisearch.search.storage import open_storage
+from hirisearch.ops.search.retry import StorageLostError, is_connection_error, retrying
+from hirisearch.ops.search.run import SearchError, SearchOptions, run_search
+from hirisearch.ops.search.space import load_space
+from hirisearch.ops.search.storage import open_storage
 from tests.search.conftest import ROOT, cli, write_space
 
 EXAMPLE = ROOT / "examples" / "train_objective.py"

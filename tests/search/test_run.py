@@ -11,12 +11,12 @@ import pytest
 
 from hirisearch.io import RunDir, RunDirBusyError
 from hirisearch.models import get_family
-from hirisearch.search.budget import evaluate
-from hirisearch.search.pareto import dominates, pareto_indices
-from hirisearch.search.proxies import naswot, synflow
-from hirisearch.search.run import SearchError, SearchOptions, run_search
-from hirisearch.search.space import ProxySettings, load_space
-from hirisearch.search.storage import constraints_of, open_storage
+from hirisearch.ops.search.budget import evaluate
+from hirisearch.ops.search.pareto import dominates, pareto_indices
+from hirisearch.ops.search.proxies import naswot, synflow
+from hirisearch.ops.search.run import SearchError, SearchOptions, run_search
+from hirisearch.ops.search.space import ProxySettings, load_space
+from hirisearch.ops.search.storage import constraints_of, open_storage
 from hirisearch.spec import load_spec
 from tests.search.conftest import write_space
 

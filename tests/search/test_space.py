@@ -9,8 +9,8 @@ import yaml
 
 from hirisearch.errors import SpecError
 from hirisearch.models import FAMILIES
-from hirisearch.search.budget import evaluate
-from hirisearch.search.space import apply_values, load_space
+from hirisearch.ops.search.budget import evaluate
+from hirisearch.ops.search.space import apply_values, load_space
 from tests.search.conftest import ROOT, SMALL, write_space
 
 SPACES = sorted((ROOT / "specs" / "search").glob("*.yaml"))
@@ -36,7 +36,7 @@ def test_shipped_space_loads_and_its_corners_are_valid(path: Path) -> None:
     space = load_space(path)
     assert space.size > 1
     assert space.trials >= 1 and space.objectives
-    from hirisearch.search.results import corner
+    from hirisearch.ops.search.results import corner
 
     low, high = corner(space, "low"), corner(space, "high")
     assert low.valid and high.valid

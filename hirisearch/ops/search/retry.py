@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from hirisearch.search.types import SearchError
+from hirisearch.ops.search.types import SearchError
 
 T = TypeVar("T")
 

@@ -35,7 +35,7 @@ from optuna.storages.journal import BaseJournalBackend as JournalBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from hirisearch.errors import HirisearchError
-from hirisearch.search.types import SearchError, SearchSpace
+from hirisearch.ops.search.types import SearchError, SearchSpace
 
 ATTR = "hirisearch"  # user attribute holding a trial's evaluation (one storage write)
 SURPLUS = "hirisearch:surplus"  # user attribute of a trial asked beyond the requested count
@@ -150,7 +150,7 @@ def fingerprint(space: SearchSpace) -> str:
 
 def constraint_names(space: SearchSpace) -> list[str]:
     """The names of a trial's constraints, in order: validity, then one per bound."""
-    from hirisearch.search.budget import bound_labels
+    from hirisearch.ops.search.budget import bound_labels
 
     return ["valid", *bound_labels(space.budgets)]
 
@@ -337,7 +337,7 @@ def fail_stale(study: optuna.Study) -> None:
 
 def beat(storage: optuna.storages.BaseStorage, study_name: str, number: int) -> Any:
     """A function recording one heartbeat of trial ``number`` (kept through database outages by
-    :class:`hirisearch.search.retry.Heartbeat`, where Optuna's own heartbeat thread stops)."""
+    :class:`hirisearch.ops.search.retry.Heartbeat`, where Optuna's own heartbeat thread stops)."""
     if not isinstance(storage, optuna.storages.RDBStorage):
         raise TypeError("only a database storage has a heartbeat")
     study_id = storage.get_study_id_from_name(study_name)

@@ -36,7 +36,7 @@ class Target:
     default_img_size: int
     spec: SpecBase | None = None
     _family: Family | None = None
-    _external: Any = None  # a resolver for models without a spec (see :mod:`hirisearch.external`)
+    _external: Any = None  # a resolver for models without a spec (see :mod:`hirisearch.targets.timm`)
 
     @property
     def has_analytic(self) -> bool:
@@ -84,7 +84,7 @@ class Target:
 #: Resolvers for ``prefix:name`` references (``timm:resnet50``), imported when a reference uses
 #: the prefix: naming a spec file imports none of them.
 EXTERNAL_PREFIXES: dict[str, Callable[[str], Target]] = {
-    "timm": LazyCallable("hirisearch.external", "resolve_timm"),
+    "timm": LazyCallable("hirisearch.targets.timm", "resolve_timm"),
 }
 
 
@@ -103,9 +103,9 @@ def resolve(ref: str, **options: Any) -> Target:
     """Turn a command-line reference (a spec path, ``prefix:name``, ``torchvision:<name>``,
     ``module.path:callable`` or ``file.py:callable``) into a :class:`Target`.
 
-    ``options`` (``kwargs``, ``input_shape``) are for code targets (:mod:`hirisearch.code_targets`).
+    ``options`` (``kwargs``, ``input_shape``) are for code targets (:mod:`hirisearch.targets.code`).
     """
-    from hirisearch.code_targets import is_code_ref, resolve_code
+    from hirisearch.targets.code import is_code_ref, resolve_code
 
     prefix, sep, rest = ref.partition(":")
     external = sep and prefix in EXTERNAL_PREFIXES and not Path(ref).exists()

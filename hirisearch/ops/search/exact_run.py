@@ -1,4 +1,4 @@
-"""``strategy: exact``: sweep the whole space (:mod:`hirisearch.search.exact`) and record its exact
+"""``strategy: exact``: sweep the whole space (:mod:`hirisearch.ops.search.exact`) and record its exact
 constrained front, with the counts (feasible; infeasible by reason). No Optuna study: the sweep
 is deterministic, so a re-run is the resume."""
 
@@ -7,18 +7,18 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from hirisearch.search.budget import EvalContext
-from hirisearch.search.exact import Model, Sweep, sweep, values_at
-from hirisearch.search.results import (
+from hirisearch.ops.search.budget import EvalContext
+from hirisearch.ops.search.exact import Model, Sweep, sweep, values_at
+from hirisearch.ops.search.results import (
     SearchResult,
     TrialRecord,
     pareto_entries,
     search_result,
 )
-from hirisearch.search.types import SearchSpace
+from hirisearch.ops.search.types import SearchSpace
 
 if TYPE_CHECKING:
-    from hirisearch.search.run import SearchOptions
+    from hirisearch.ops.search.run import SearchOptions
 
 #: Front configurations re-counted by the traced counter (spread along the front; the analytic
 #: model's parity with the traced count is tested per family, so this is a spot check).
@@ -29,8 +29,8 @@ REASONS_SHOWN = 12
 
 def front_records(space: SearchSpace, model: Model, found: Sweep) -> list[TrialRecord]:
     """The front's configurations as records (``number``: the configuration's index)."""
-    from hirisearch.search.budget import check_budgets, evaluate
-    from hirisearch.search.objectives import ObjectiveContext, get_objective
+    from hirisearch.ops.search.budget import check_budgets, evaluate
+    from hirisearch.ops.search.objectives import ObjectiveContext, get_objective
 
     octx = ObjectiveContext(space.proxy, space.seed, model.oracle.calibration, space.device)
     ctx = EvalContext(model.oracle.calibration)
@@ -41,7 +41,7 @@ def front_records(space: SearchSpace, model: Model, found: Sweep) -> list[TrialR
         check = check_budgets(cand, space.budgets, ctx)
         lat = None
         if ctx.calibration is not None:
-            from hirisearch.search.budget import METRICS
+            from hirisearch.ops.search.budget import METRICS
 
             lat = METRICS["latency_ms"].value(cand, ctx)
         out.append(

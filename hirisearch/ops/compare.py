@@ -1,6 +1,6 @@
 """Several models at several resolutions, side by side: the data behind ``hirisearch compare``.
 
-Each cell is a full :class:`~hirisearch.profile.ProfileResult`; a row adds the ratio of its GFLOPs to
+Each cell is a full :class:`~hirisearch.ops.profile.ProfileResult`; a row adds the ratio of its GFLOPs to
 the first model's at the same resolution and the grid of the last stage's output.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hirisearch.profile import ProfileResult, profile_target
+from hirisearch.ops.profile import ProfileResult, profile_target
 from hirisearch.targets import Target
 
 if TYPE_CHECKING:
@@ -85,11 +85,11 @@ def compare(
     """Profile every model in ``refs`` at every size in ``img_sizes`` (each model's own size when
     empty). Every model and size is checked before any is counted, so a bad input fails fast.
 
-    ``convention`` is passed to :func:`~hirisearch.profile.profile_target` (``"fvcore"``: as
+    ``convention`` is passed to :func:`~hirisearch.ops.profile.profile_target` (``"fvcore"``: as
     fvcore counts); ``kwargs`` and ``input_shape`` go to the code targets among ``refs``
-    (:func:`hirisearch.code_targets.resolve_targets`).
+    (:func:`hirisearch.targets.code.resolve_targets`).
     """
-    from hirisearch.code_targets import resolve_targets
+    from hirisearch.targets.code import resolve_targets
 
     targets = resolve_targets(refs, kwargs=kwargs, input_shape=input_shape)
     return compare_targets(targets, img_sizes, traced=traced, convention=convention)

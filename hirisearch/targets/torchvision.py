@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from hirisearch.code_targets import META_ERRORS, CodeModel, first_line
+from hirisearch.targets.code import META_ERRORS, CodeModel, first_line
 from hirisearch.errors import UnknownModelError
 
 PREFIX = "torchvision"

@@ -19,7 +19,7 @@ Trials pruned by the space's pruner count towards ``target`` like COMPLETE ones 
 does not). On a database with a heartbeat, a worker that finds the count reached only by RUNNING
 trials waits: one of them may belong to a dead worker, and is then failed by the heartbeat and
 queued again (:func:`storage.fail_stale`), and someone must run it. Lost connections are retried
-with backoff (:mod:`hirisearch.search.retry`); a running trial keeps its heartbeat through them.
+with backoff (:mod:`hirisearch.ops.search.retry`); a running trial keeps its heartbeat through them.
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hirisearch.errors import MemoryBudgetError, Pruned
 from hirisearch.runtime import gc_paused
-from hirisearch.search import retry
-from hirisearch.search import storage as st
-from hirisearch.search.budget import EvalContext, Evaluator, bound_labels, check_budgets
-from hirisearch.search.objectives import ObjectiveContext, get_objective
-from hirisearch.search.pruners import make_pruner
-from hirisearch.search.strategies import distributions, make_sampler
-from hirisearch.search.trial import CandidateTrial
-from hirisearch.search.types import Scalar, SearchSpace
+from hirisearch.ops.search import retry
+from hirisearch.ops.search import storage as st
+from hirisearch.ops.search.budget import EvalContext, Evaluator, bound_labels, check_budgets
+from hirisearch.ops.search.objectives import ObjectiveContext, get_objective
+from hirisearch.ops.search.pruners import make_pruner
+from hirisearch.ops.search.strategies import distributions, make_sampler
+from hirisearch.ops.search.trial import CandidateTrial
+from hirisearch.ops.search.types import Scalar, SearchSpace
 
 TrialDone = Callable[[list[float], dict[str, Any]], None]
 
@@ -100,7 +100,7 @@ class TrialRunner:
                 out.append(worst)
         latency = None
         if cand.valid and self.with_latency:
-            from hirisearch.search.budget import METRICS
+            from hirisearch.ops.search.budget import METRICS
 
             latency = METRICS["latency_ms"].value(cand, self.ctx)
         attrs = {

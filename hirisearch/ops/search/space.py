@@ -35,8 +35,8 @@ from pydantic import ValidationError
 
 from hirisearch.errors import SpecError
 from hirisearch.models import FAMILIES, Family
-from hirisearch.search.pruners import parse_pruner
-from hirisearch.search.types import (
+from hirisearch.ops.search.pruners import parse_pruner
+from hirisearch.ops.search.types import (
     Axis,
     BudgetSpec,
     Direction,
@@ -270,9 +270,9 @@ def load_space(path: str | os.PathLike[str]) -> SearchSpace:
 
 def parse_space(data: Any, *, file: str) -> SearchSpace:
     """Validate a mapping as a search space; ``file`` locates errors and relative base paths."""
-    from hirisearch.search.budget import METRICS
-    from hirisearch.search.objectives import check_objective
-    from hirisearch.search.strategies import STRATEGIES
+    from hirisearch.ops.search.budget import METRICS
+    from hirisearch.ops.search.objectives import check_objective
+    from hirisearch.ops.search.strategies import STRATEGIES
 
     if not isinstance(data, dict):
         raise SpecError(

@@ -24,7 +24,7 @@ from torch import nn
 
 from hirisearch.errors import ProxyError, SpecError
 from hirisearch.models.base import Family, SpecBase
-from hirisearch.search.types import ProxySettings
+from hirisearch.ops.search.types import ProxySettings
 
 ACTIVATIONS = (nn.GELU, nn.ReLU, nn.SiLU, nn.Hardswish, nn.ReLU6)
 

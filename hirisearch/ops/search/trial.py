@@ -25,15 +25,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hirisearch.models import get_family
-from hirisearch.search.retry import retrying
+from hirisearch.ops.search.retry import retrying
 
 if TYPE_CHECKING:
     import optuna
     import torch
 
     from hirisearch.models.base import SpecBase
-    from hirisearch.search.budget import Candidate
-    from hirisearch.search.types import Scalar
+    from hirisearch.ops.search.budget import Candidate
+    from hirisearch.ops.search.types import Scalar
 
 
 class CandidateTrial:

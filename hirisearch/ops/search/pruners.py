@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hirisearch.errors import SpecError
-from hirisearch.search.types import PrunerSpec, SearchSpace
+from hirisearch.ops.search.types import PrunerSpec, SearchSpace
 from hirisearch.spec.load import _short
 
 #: Options of each pruner (Optuna's keyword names): (minimum, whether ``auto`` is accepted).

@@ -19,7 +19,7 @@ and FFN ratio and the width of stage 2, say). So:
    budget masks, and the chunk's non-dominated feasible points, merged into the front.
 
 Every number is exactly the scalar model's: integers add exactly, bounds and objectives are
-computed with the same floating-point operations as :mod:`hirisearch.search.budget`, and the
+computed with the same floating-point operations as :mod:`hirisearch.ops.search.budget`, and the
 latency sums the same per-operator terms. ``tests/search/test_exact.py`` checks this on random
 configurations of every shipped space.
 """
@@ -37,10 +37,10 @@ import numpy as np
 
 from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import ExactError
-from hirisearch.search.budget import Candidate, evaluate
-from hirisearch.search.pareto import front_mask
-from hirisearch.search.tables import Table
-from hirisearch.search.types import Scalar, SearchSpace
+from hirisearch.ops.search.budget import Candidate, evaluate
+from hirisearch.ops.search.pareto import front_mask
+from hirisearch.ops.search.tables import Table
+from hirisearch.ops.search.types import Scalar, SearchSpace
 
 #: Objectives the exact mode computes (analytic, one number per configuration).
 EXACT_OBJECTIVES = ("params", "gmacs", "activations", "latency_ms")
@@ -195,7 +195,7 @@ class Model:
         ]
 
     def _base_digits(self) -> tuple[int, ...] | None:
-        from hirisearch.search.types import _split
+        from hirisearch.ops.search.types import _split
 
         out = []
         for a in self.space.axes:
@@ -379,7 +379,7 @@ def column(metrics: dict[str, np.ndarray], name: str) -> np.ndarray:
 
 def sweep(model: Model, *, chunk: int = CHUNK) -> Sweep:
     """Every configuration: validity, budgets, and the exact constrained front."""
-    from hirisearch.search.budget import bound_labels
+    from hirisearch.ops.search.budget import bound_labels
 
     space = model.space
     start = time.perf_counter()

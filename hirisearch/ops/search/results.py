@@ -18,16 +18,16 @@ import yaml
 
 from hirisearch.cost.types import Cost
 from hirisearch.io import atomic_write_text
-from hirisearch.search.budget import (
+from hirisearch.ops.search.budget import (
     Candidate,
     EvalContext,
     bound_labels,
     check_budgets,
     evaluate,
 )
-from hirisearch.search.objectives import ObjectiveContext, get_objective, is_slow
-from hirisearch.search.pareto import pareto_indices, to_minimise
-from hirisearch.search.types import Scalar, SearchSpace
+from hirisearch.ops.search.objectives import ObjectiveContext, get_objective, is_slow
+from hirisearch.ops.search.pareto import pareto_indices, to_minimise
+from hirisearch.ops.search.types import Scalar, SearchSpace
 
 
 @dataclass(frozen=True)
@@ -247,7 +247,7 @@ def base_row(space: SearchSpace, ctx: EvalContext) -> dict[str, Any] | None:
         objs[o.name] = None if is_slow(o.name) else get_objective(o.name).value(cand, octx)
     lat = None
     if ctx.calibration is not None:
-        from hirisearch.search.budget import METRICS
+        from hirisearch.ops.search.budget import METRICS
 
         lat = METRICS["latency_ms"].value(cand, ctx)
     return {

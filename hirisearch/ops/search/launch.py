@@ -1,4 +1,4 @@
-"""From the words of a search request (``hirisearch search`` or :func:`hirisearch.search`) to a
+"""From the words of a search request (``hirisearch search`` or :func:`hirisearch.ops.search`) to a
 run: the space with its overrides, the run folder (given, new, or the latest one to resume), the
 options and the baselines' rows; and the dry run's document (the space's size and its corners).
 """
@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from hirisearch.search.run import SearchOptions
-from hirisearch.search.types import SearchError, SearchSpace
+from hirisearch.ops.search.run import SearchOptions
+from hirisearch.ops.search.types import SearchError, SearchSpace
 
 
 def load_search_space(
@@ -23,7 +23,7 @@ def load_search_space(
     A search runs at one input resolution (its study, run folder and front are those of that
     size), so more than one ``--res`` is refused rather than run one after another.
     """
-    from hirisearch.search.space import load_space
+    from hirisearch.ops.search.space import load_space
 
     if len(files) != 1:
         raise SearchError(
@@ -42,7 +42,7 @@ def load_search_space(
 
 def dry_run(space: SearchSpace, space_file: str) -> dict[str, Any]:
     """The space's size and its cheapest and most expensive corners (analytic cost only)."""
-    from hirisearch.search.results import corner
+    from hirisearch.ops.search.results import corner
 
     return {
         "space": space_file,
@@ -107,7 +107,7 @@ def parse_gpus(raw: str | None) -> tuple[str, ...]:
 def baseline_row(ref: str, space: SearchSpace) -> dict[str, Any]:
     """A baseline's cost at the space's input size (or its own, if it cannot take that size)."""
     from hirisearch.errors import ResolutionError
-    from hirisearch.profile import profile_target
+    from hirisearch.ops.profile import profile_target
     from hirisearch.targets import resolve
 
     target = resolve(ref)

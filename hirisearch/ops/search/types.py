@@ -1,6 +1,6 @@
 """The types of a search space: axes, budgets, objectives, and the validated space itself.
 
-:mod:`hirisearch.search.space` reads and validates space files into these; every other search
+:mod:`hirisearch.ops.search.space` reads and validates space files into these; every other search
 module reads them. Nothing here imports torch or Optuna.
 """
 

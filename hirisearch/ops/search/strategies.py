@@ -1,6 +1,6 @@
 """Search strategies: one base class, one small class per strategy, one registry.
 
-Lifecycle of every strategy (the engine, :mod:`hirisearch.search.engine`, drives it):
+Lifecycle of every strategy (the engine, :mod:`hirisearch.ops.search.engine`, drives it):
 
 1. ``check(space)`` when the space file is read: refuse what the strategy cannot search (an
    infinite axis for ``grid`` and ``exact``, a slow objective for ``exact``) with a
@@ -13,7 +13,7 @@ Lifecycle of every strategy (the engine, :mod:`hirisearch.search.engine`, drives
    Samplers without constraint support (random, grid) still record them, so
    ``study.best_trials`` is the constrained front for every strategy.
 4. Exhaustive strategies (``exact``): no sampler; the engine evaluates the whole space as arrays
-   (:mod:`hirisearch.search.exact`) and records the front.
+   (:mod:`hirisearch.ops.search.exact`) and records the front.
 
 Nothing here imports Optuna at module level: reading a space must not.
 """
@@ -24,7 +24,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hirisearch.errors import SpecError
-from hirisearch.search.types import Axis, SearchSpace
+from hirisearch.ops.search.types import Axis, SearchSpace
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -173,7 +173,7 @@ class Exact(Strategy):
 
     def check(self, space: SearchSpace) -> None:
         super().check(space)
-        from hirisearch.search.exact import EXACT_OBJECTIVES
+        from hirisearch.ops.search.exact import EXACT_OBJECTIVES
 
         for i, o in enumerate(space.objectives):
             if o.name not in EXACT_OBJECTIVES:

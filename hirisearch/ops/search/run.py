@@ -1,9 +1,9 @@
 """Running a search: the run folder, its storage, workers, resumption, and its results.
 
-A run folder holds the study (``study.journal``, see :mod:`hirisearch.search.storage`), one
+A run folder holds the study (``study.journal``, see :mod:`hirisearch.ops.search.storage`), one
 ``results.json`` and one ``results.csv`` (regenerated at the end of every run, also after Ctrl-C),
 the reports, and ``pareto/*.yaml``, a ready spec per front configuration. ``strategy: exact``
-stores no study: it sweeps the whole space (:mod:`hirisearch.search.exact`) and records the
+stores no study: it sweeps the whole space (:mod:`hirisearch.ops.search.exact`) and records the
 front with the counts (feasible; infeasible by reason).
 """
 
@@ -21,8 +21,8 @@ from typing import Any
 
 from hirisearch import interrupt
 from hirisearch.io import RunDir
-from hirisearch.search.budget import EvalContext, bound_labels, load_space_calibration
-from hirisearch.search.results import (
+from hirisearch.ops.search.budget import EvalContext, bound_labels, load_space_calibration
+from hirisearch.ops.search.results import (
     SearchResult,
     TrialRecord,
     front_of,
@@ -30,9 +30,9 @@ from hirisearch.search.results import (
     search_result,
     write_documents,
 )
-from hirisearch.search.retry import retrying
-from hirisearch.search.strategies import STRATEGIES
-from hirisearch.search.types import SearchError, SearchSpace
+from hirisearch.ops.search.retry import retrying
+from hirisearch.ops.search.strategies import STRATEGIES
+from hirisearch.ops.search.types import SearchError, SearchSpace
 
 __all__ = ["Progress", "SearchError", "SearchOptions", "run_search"]
 
@@ -85,12 +85,12 @@ def run_search(
     check_code(space, opts.allow_code)
     ctx = EvalContext(load_space_calibration(space, opts.calibration))
     if space.strategy == "exact":
-        from hirisearch.search.exact_run import run_exact
+        from hirisearch.ops.search.exact_run import run_exact
 
         with RunDir(opts.out):
             result, records = run_exact(space, opts, ctx)
         return write_documents(space, result, records, opts.baselines)
-    from hirisearch.search import storage as st
+    from hirisearch.ops.search import storage as st
 
     url = st.storage_url(opts.out, opts.storage, opts.workers)
     with RunDir(opts.out):
@@ -114,7 +114,7 @@ def run_search(
             elif st.is_local(url):
                 _run_single(space, study, target, ctx, progress)
             else:
-                from hirisearch.search.engine import work_shared
+                from hirisearch.ops.search.engine import work_shared
 
                 work_shared(
                     space,
@@ -146,7 +146,7 @@ def check_code(space: SearchSpace, allow_code: bool) -> None:
             "runs code only when asked: add --allow-code if you trust it"
         )
     from hirisearch.errors import SpecError
-    from hirisearch.search.objectives import get_objective
+    from hirisearch.ops.search.objectives import get_objective
 
     where = str(Path(space.file).resolve().parent)
     for i, o in enumerate(space.objectives):
@@ -169,7 +169,7 @@ def _run_single(
     ctx: EvalContext,
     progress: ProgressFn | None,
 ) -> None:
-    from hirisearch.search.engine import work_in_memory
+    from hirisearch.ops.search.engine import work_in_memory
 
     state = _progress_of(space, study, target)
     counter = [state.done, state.feasible]
@@ -192,7 +192,7 @@ def _run_single(
 
 
 def _progress_of(space: SearchSpace, study: Any, target: int) -> Progress:
-    from hirisearch.search import storage as st
+    from hirisearch.ops.search import storage as st
 
     done = feasible = 0
     best: float | None = None
@@ -220,7 +220,7 @@ def _run_workers(
     A worker killed on a storage with a heartbeat is not an error when the others finished the
     study: its trial was failed by the heartbeat and re-run.
     """
-    from hirisearch.search import storage as st
+    from hirisearch.ops.search import storage as st
 
     ctx = multiprocessing.get_context("spawn")
     errors = ctx.SimpleQueue()
@@ -288,7 +288,7 @@ def _worker_main(args: tuple[Any, ...]) -> None:  # pragma: no cover - runs in a
     import sys
 
     from hirisearch.errors import HirisearchError
-    from hirisearch.search.engine import work_shared
+    from hirisearch.ops.search.engine import work_shared
 
     space, url, name, target, offset, calibration_file, heartbeat_s, errors = args
     try:
@@ -311,8 +311,8 @@ def _worker_main(args: tuple[Any, ...]) -> None:  # pragma: no cover - runs in a
 
 def records_of(study: Any, space: SearchSpace) -> list[TrialRecord]:
     """Every trial of the study, flattened."""
-    from hirisearch.search import storage as st
-    from hirisearch.search.storage import TrialState
+    from hirisearch.ops.search import storage as st
+    from hirisearch.ops.search.storage import TrialState
 
     names = [o.name for o in space.objectives]
     labels = bound_labels(space.budgets)
@@ -364,7 +364,7 @@ def _results(
     interrupted: bool,
     worker_notes: list[str] | None = None,
 ) -> tuple[SearchResult, list[TrialRecord]]:
-    from hirisearch.search import storage as st
+    from hirisearch.ops.search import storage as st
 
     records = records_of(study, space)
     front = front_of(records, space)

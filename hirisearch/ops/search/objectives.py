@@ -2,7 +2,7 @@
 
 A ``module:function`` objective is the user's code: it is imported only when a run starts (after
 ``--allow-code`` was checked), with the space file's folder on the import path, and called with a
-:class:`~hirisearch.search.trial.CandidateTrial` (spec, ``build()``, ``report``, ``should_prune``).
+:class:`~hirisearch.ops.search.trial.CandidateTrial` (spec, ``build()``, ``report``, ``should_prune``).
 
 Cheap objectives read the analytic cost (and ``latency_ms``, the latency predicted from the
 device's calibration); slow ones build the model and are computed for feasible candidates only:
@@ -20,9 +20,9 @@ from typing import Any
 
 from hirisearch.errors import ObjectiveError, Pruned, SpecError
 from hirisearch.models import get_family
-from hirisearch.search.budget import METRICS, Candidate, EvalContext
-from hirisearch.search.trial import CandidateTrial
-from hirisearch.search.types import ProxySettings
+from hirisearch.ops.search.budget import METRICS, Candidate, EvalContext
+from hirisearch.ops.search.trial import CandidateTrial
+from hirisearch.ops.search.types import ProxySettings
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class ObjectiveDef:
 
 def _proxy(name: str) -> Callable[[Candidate, ObjectiveContext], float]:
     def value(c: Candidate, ctx: ObjectiveContext) -> float:
-        from hirisearch.search import proxies  # torch: only when a proxy is computed
+        from hirisearch.ops.search import proxies  # torch: only when a proxy is computed
 
         if c.spec is None:
             raise ObjectiveError(f"proxy {name} of an invalid candidate")

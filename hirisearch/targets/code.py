@@ -1,5 +1,5 @@
 """Models defined by code the user names: ``module.path:callable``, ``path/to/file.py:callable``
-and ``torchvision:<name>`` (see :mod:`hirisearch.torchvision_targets`).
+and ``torchvision:<name>`` (see :mod:`hirisearch.targets.torchvision`).
 
 Naming the code is what runs it: the module (or file) named on the command line is imported when
 the target is resolved, and nothing else is. A factory is called with the keyword arguments the
@@ -195,7 +195,7 @@ def resolve_code(
     opts = dict(kwargs or {})
     head, _, name = ref.rpartition(":")
     if head == "torchvision":
-        from hirisearch.torchvision_targets import resolve_torchvision
+        from hirisearch.targets.torchvision import resolve_torchvision
 
         return resolve_torchvision(name, kwargs=opts, input_shape=shape)
     fn = load_callable(ref)

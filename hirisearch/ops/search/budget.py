@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import SpecError
 from hirisearch.models.base import SpecBase
-from hirisearch.search.types import BudgetSpec, Scalar, SearchSpace
+from hirisearch.ops.search.types import BudgetSpec, Scalar, SearchSpace
 from hirisearch.spec.load import spec_error_from
 
 

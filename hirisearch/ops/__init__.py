@@ -1,0 +1,1 @@
+"""The operations behind the commands and the API: profile, compare, sweep."""
