@@ -146,7 +146,7 @@ def ensure_fits(
         estimate_bytes: the estimate, e.g. ``estimate_memory(...).total_bytes``.
         device: the device it would run on.
         force: skip the refusal (the user passed ``--force``).
-        what: named in the error, e.g. ``"HIRI-ViT-S at 448, batch 64"``.
+        what: named in the error, e.g. ``"<model name> at 448, batch 64"``.
 
     Raises:
         MemoryBudgetError: one line naming the estimate, the available memory and ``--force``.
