@@ -18,7 +18,7 @@ import yaml
 from hirisearch.ops.profile import analytic_module_count, profile_target
 from hirisearch.report import format as fmt
 from hirisearch.spec import parse_spec
-from hirisearch.targets import target_from_spec
+from hirisearch.targets.spec import target_from_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = yaml.safe_load((ROOT / "specs" / "hiri_vit" / "s.yaml").read_text())
@@ -52,7 +52,7 @@ def main() -> None:
         start = time.perf_counter()
         traced = profile_target(t, size)
         t_s = time.perf_counter() - start
-        modules = analytic_module_count(t.cost(t.plan(size)))
+        modules = analytic_module_count(t.at(size).tree)
         status = (
             f"{traced.traced_mode}, agreement {traced.agreement:+.1e}"
             if traced.macs_traced is not None

@@ -47,12 +47,12 @@ def main() -> None:
     cpu = torch.device("cpu")
 
     hiri = resolve(str(ROOT / "specs" / "s.yaml"))
-    plan = hiri.plan(448)
-    hiri_macs = hiri.cost(plan).total.macs
-    fused = hiri.builder(448, plan)().eval()
+    sized = hiri.at(448)
+    hiri_macs = sized.tree.total.macs
+    fused = sized.build().eval()
     fuse_model(fused)
     models = [
-        ("HIRI-ViT-S", 448, hiri.builder(448, plan)().eval(), hiri_macs),
+        ("HIRI-ViT-S", 448, sized.build().eval(), hiri_macs),
         ("HIRI-ViT-S --fuse", 448, fused, hiri_macs),
     ]
     for label, name in [

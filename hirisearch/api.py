@@ -24,7 +24,8 @@ from hirisearch.limits import TRACED_MODULE_LIMIT
 from hirisearch.models.base import SpecBase
 from hirisearch.spec import load_spec as _load_spec_file
 from hirisearch.spec import parse_spec
-from hirisearch.targets import Target, resolve, target_from_spec
+from hirisearch.targets import Size, Target, resolve
+from hirisearch.targets.spec import target_from_spec
 
 if TYPE_CHECKING:
     from torch import nn
@@ -68,7 +69,7 @@ def as_target(target: TargetLike) -> Target:
 
 def profile(
     target: TargetLike,
-    img_size: int | None = None,
+    img_size: Size | None = None,
     *,
     batch: int = 1,
     trace: bool = True,
@@ -77,7 +78,8 @@ def profile(
     convention: str = "ours",
     trace_limit: int | None = TRACED_MODULE_LIMIT,
 ) -> ProfileResult:
-    """Params, GMACs and the per-stage breakdown of ``target`` at ``img_size`` (default: its own).
+    """Params, GMACs and the per-stage breakdown of ``target`` at ``img_size`` (default: its own;
+    an int ``R`` is ``R x R``, a pair ``(height, width)``).
 
     ``result.to_dict()`` is exactly the document ``hirisearch profile --json`` prints.
 
@@ -89,11 +91,10 @@ def profile(
         convention: ``"ours"`` or a family's own counting path (``"piip"``).
         trace_limit: skip the traced count above this many modules (``None``: no limit).
     """
-    from hirisearch.ops.profile import profile_target
+    from hirisearch.ops.profile import profile_sized
 
-    return profile_target(
-        as_target(target),
-        img_size,
+    return profile_sized(
+        as_target(target).at(img_size),
         batch=batch,
         depth=depth,
         traced=trace,
@@ -125,15 +126,14 @@ def sweep(targets: Sequence[TargetLike], img_sizes: Sequence[int], *, batch: int
 
 def build(
     target: TargetLike,
-    img_size: int | None = None,
+    img_size: Size | None = None,
     *,
     device: Any = None,
     dtype: Any = None,
 ) -> nn.Module:
     """The ``nn.Module`` of ``target`` at ``img_size``, randomly initialised (``device="meta"``
     builds it without memory)."""
-    t = as_target(target)
-    return t.builder(img_size)(device=device, dtype=dtype)
+    return as_target(target).at(img_size).build(device=device, dtype=dtype)
 
 
 def search(

@@ -2,7 +2,7 @@
 
 A model family's spec, plan and analytic cost import no torch; its ``nn.Module`` classes live in a
 sibling ``*_nn`` module that is imported only when a model is built. :class:`LazyCallable` stands
-for such a builder in a registry record (``Family.build``, ``EXTERNAL_PREFIXES``).
+for such a builder in a registry record (``Family.build``, a target kind's ``source``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from hirisearch.layers.transformer import transformer_block_cost
 from hirisearch.limits import MAX_BATCH, MAX_IMG_SIZE, TRACED_MODULE_LIMIT
 from hirisearch.ops.profile import analytic_module_count, profile_target
 from hirisearch.spec import parse_spec
-from hirisearch.targets import target_from_spec
+from hirisearch.targets.spec import target_from_spec
 from tests.conftest import SPECS
 from tests.fuzzing import assert_refused, run_cli
 
@@ -29,14 +29,13 @@ def _target(**edits):
 
 def test_depth_10000_costs_exactly_10000_blocks_and_skips_the_trace_with_a_note() -> None:
     t = _target(depths=[2, 3, 4, 10_000, 3])
-    plan = t.plan(448)
-    tree = t.cost(plan)
+    tree = t.at(448).tree
     blocks = tree.child("stages.3.blocks")
     one = transformer_block_cost(320, 10, mlp_ratio=4.0, hw=(14, 14))
     assert blocks.total.macs == 10_000 * one.total.macs
     assert blocks.total.params == 10_000 * one.total.params
     assert len(blocks.children) == 10_000 and blocks.child("9999").total == one.total
-    small = _target().cost(_target().plan(448))
+    small = _target().at(448).tree
     assert tree.total.macs - small.total.macs == (10_000 - 6) * one.total.macs
     assert analytic_module_count(tree) > TRACED_MODULE_LIMIT
     r = profile_target(t, 448)
@@ -48,7 +47,7 @@ def test_depth_10000_costs_exactly_10000_blocks_and_skips_the_trace_with_a_note(
 def test_width_1000000_matches_the_closed_form() -> None:
     c, n = 1_000_000, 14 * 14
     t = _target(dims=[32, 64, 128, c, 448])
-    block = t.cost(t.plan(448)).child("stages.3.blocks.0").total
+    block = t.at(448).tree.child("stages.3.blocks.0").total
     # q, kv, proj, fc1, fc2: (1 + 2 + 1 + 4 + 4) C^2 per token; scores and A.V: 2 N^2 C
     assert block.linear == 12 * n * c * c
     assert block.attn == 2 * n * n * c == attention(10, n, n, c // 10).macs
@@ -64,7 +63,7 @@ def test_width_1000000_traces_on_meta_and_agrees() -> None:
 
 def test_resolution_16384_plans_and_counts_on_meta() -> None:
     t = _target()
-    plan = t.plan(16384)
+    plan = t.at(16384).plan
     assert plan.stages[-1].hw == (256, 256) and plan.head.hw == (256, 256)  # stride 64
     r = profile_target(t, 16384)
     assert r.traced_mode == "meta" and r.macs_traced == r.macs and r.macs > 10**15

@@ -102,9 +102,8 @@ def bench(
 ) -> None:
     """Measure latency, throughput, achieved GFLOP/s and peak memory of real forward passes."""
     interrupt.saves_on_interrupt()
-    from hirisearch.latency.device import check_dtype, resolve_device
+    from hirisearch.latency.device import check_dtype, ensure_targets_fit, resolve_device
     from hirisearch.latency.measure import BenchOptions, bench_target
-    from hirisearch.memory import ensure_targets_fit
 
     names, sizes = split_refs_and_sizes(refs, res)
     dev = resolve_device(device)

@@ -83,9 +83,10 @@ InputShape = Annotated[
 
 def resolve_refs(names: Sequence[str], kwargs: str | None, input_shape: str | None) -> list[Any]:
     """The targets of ``names``, ``--kwargs`` and ``--input-shape`` applied to the code targets."""
-    from hirisearch.targets.code import parse_input_shape, parse_kwargs, resolve_targets
+    from hirisearch.targets import resolve_all
+    from hirisearch.targets.code import parse_input_shape, parse_kwargs
 
-    return resolve_targets(
+    return resolve_all(
         names, kwargs=parse_kwargs(kwargs), input_shape=parse_input_shape(input_shape)
     )
 

@@ -124,15 +124,15 @@ def validate(files: Annotated[list[str], typer.Argument(help="Spec files to chec
     for f in files:
         try:
             target = resolve(f)
-            plan = target.plan()
-            cost = target.cost(plan)
+            sized = target.at()
         except HirisearchError as e:
             bad += 1
             err_console.print(error_line(e.one_line()), markup=False)
             continue
         detail = ""
-        if cost is not None:
-            detail = f"{fmt.params_m(cost.total.params)} params, {fmt.gmacs(cost.total.macs)} GFLOPs at {plan.img_size}"
+        if sized.tree is not None:
+            total = sized.tree.total
+            detail = f"{fmt.params_m(total.params)} params, {fmt.gmacs(total.macs)} GFLOPs at {sized.resolution}"
         console.print(f"ok  {f}  ({target.family}: {target.name}; {detail})", markup=False)
     if bad:
         raise typer.Exit(2)
@@ -193,11 +193,11 @@ def profile_extras(
     if predict:
         from hirisearch.latency.predict import load_calibration, predict_latency_ms
 
-        plan = target.plan(size)
-        if plan is None:
+        tree = target.at(size).tree
+        if tree is None:
             raise HirisearchError(f"{target.ref}: --predict needs an analytic cost model")
         cal = load_calibration(dev)
-        ms = predict_latency_ms(target.cost(plan), cal, batch=batch, family=target.family)
+        ms = predict_latency_ms(tree, cal, batch=batch, family=target.family)
         doc["predicted_ms"] = ms
         shown.append(f"predicted latency: {ms:.2f} ms ({dev.type}, batch {batch}, calibrated)")
     if latency:

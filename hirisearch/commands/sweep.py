@@ -85,9 +85,8 @@ def sweep(
 
 def _latency_measurer(device: str, min_time: float, force: bool):  # noqa: ANN202
     """``(target, img_size, batch) -> median ms`` through the bench machinery, memory-checked first."""
-    from hirisearch.latency.device import resolve_device
+    from hirisearch.latency.device import ensure_targets_fit, resolve_device
     from hirisearch.latency.measure import BenchOptions, bench_target
-    from hirisearch.memory import ensure_targets_fit
 
     dev = resolve_device(device)
     opts = BenchOptions(device=dev, min_time_s=min_time, warmup_s=min(0.5, min_time))

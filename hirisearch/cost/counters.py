@@ -276,7 +276,7 @@ def count_traced(
     and runs a real forward pass, so it costs memory and time; the result's ``note`` says it ran.
     Before it allocates anything, the fallback is refused (:class:`CountingError`) when its memory
     exceeds what the CPU has available: ``eager_bytes`` (e.g. the analytic estimate of
-    :func:`hirisearch.memory.estimate_memory`), or else the meta model's parameters and input.
+    :func:`hirisearch.cost.memory.estimate_memory`), or else the meta model's parameters and input.
 
     ``source`` names a model built by the user's code (a target reference): a forward that fails
     on the input, on meta and on the CPU, is then a :class:`CountingError` naming it.
@@ -343,7 +343,7 @@ def _check_eager_memory(
     batch: int,
     eager_bytes: int | None,
 ) -> None:
-    from hirisearch.memory import available_memory_bytes
+    from hirisearch.latency.device import available_memory_bytes
 
     need = eager_bytes
     if need is None and meta_model is not None:

@@ -2,7 +2,8 @@
 (:mod:`.stats`), devices and environment (:mod:`.device`), BatchNorm folding (:mod:`.fuse`), the
 calibrated latency predictor's torch-free model (:mod:`.predict`) and its calibration
 (:mod:`.calibration`, with :mod:`.microbench`, :mod:`.networks`, :mod:`.insitu` and :mod:`.fit`;
-:mod:`.predictor` gathers their names). Memory estimates live in :mod:`hirisearch.memory`.
+:mod:`.predictor` gathers their names). The analytic memory estimate lives in
+:mod:`hirisearch.cost.memory`; :mod:`.device` refuses what cannot fit.
 
 Names are imported on first use, so ``hirisearch.latency.predict`` loads without torch.
 """

@@ -15,11 +15,12 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
+from hirisearch.cost.memory import estimate_memory
 from hirisearch.cost.types import CostNode
 from hirisearch.latency.device import (
     Environment,
@@ -32,7 +33,9 @@ from hirisearch.latency.fuse import fuse_model
 from hirisearch.latency.stats import NOISY_IQR_RATIO, Summary, summarize
 from hirisearch.latency.timing import sync as _sync
 from hirisearch.latency.timing import time_callable
-from hirisearch.memory import estimate_memory
+
+if TYPE_CHECKING:
+    from hirisearch.targets import Size, SizedTarget, Target
 
 __all__ = [
     "BenchOptions",
@@ -298,18 +301,18 @@ def bench_model(
                 )
 
 
-def macs_of(target: Any, size: int, plan: Any, tree: CostNode | None) -> int:
+def macs_of(sized: SizedTarget) -> int:
     """MACs per sample: analytic when the target has a cost model, else traced on the meta device."""
-    if tree is not None:
-        return tree.total.macs
+    if sized.tree is not None:
+        return sized.tree.total.macs
     from hirisearch.cost.counters import count_traced
 
-    return count_traced(target.builder(size, plan), target.input_shape(size, plan)).total.macs
+    return count_traced(sized.build, sized.input_shape).total.macs
 
 
 def bench_target(
-    target: Any,
-    img_size: int | None,
+    target: Target,
+    img_size: Size | None,
     batches: Sequence[int],
     opts: BenchOptions,
     *,
@@ -321,9 +324,8 @@ def bench_target(
         calibration: a :class:`hirisearch.latency.predict.Calibration`; when given (and the
             target has an analytic cost tree) each result carries the predicted latency too.
     """
-    plan = target.plan(img_size)
-    size = plan.img_size if plan is not None else (img_size or target.default_img_size)
-    tree = target.cost(plan) if plan is not None else None
+    sized = target.at(img_size)
+    tree = sized.tree
     predict = None
     if calibration is not None and tree is not None:
         from hirisearch.latency.predict import predict_latency_ms
@@ -335,17 +337,17 @@ def bench_target(
         spec=target.ref,
         name=target.name,
         family=target.family,
-        img_size=size,
+        img_size=sized.resolution,
         batch=0,
         status="",
         macs=0,
     )
     yield from bench_model(
-        target.builder(size, plan),
-        target.input_shape(size, plan),
+        sized.build,
+        sized.input_shape,
         batches,
         opts,
-        macs_per_sample=macs_of(target, size, plan, tree),
+        macs_per_sample=macs_of(sized),
         base=base,
         tree=tree,
         predict=predict,

@@ -226,7 +226,7 @@ def predict_latency_ms(
     """Predicted latency (ms) of one forward pass of a batch of ``batch``, from the cost tree.
 
     Args:
-        tree: the model's analytic cost tree (per sample), e.g. ``target.cost(plan)``.
+        tree: the model's analytic cost tree (per sample), e.g. ``target.at(448).tree``.
         calibration: from :func:`load_calibration` or :func:`calibrate`.
         batch: batch size.
         family: the model's family name (``Family.name``): its factor

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hirisearch.ops.profile import ProfileResult, profile_target
-from hirisearch.targets import Target
+from hirisearch.ops.profile import ProfileResult, profile_sized
+from hirisearch.targets import Size, SizedTarget, Target, resolve_all
 
 if TYPE_CHECKING:
     from hirisearch.report.plots import ScalingSeries
@@ -55,24 +55,6 @@ class CompareResult:
         ]
 
 
-def out_grid(target: Target, plan: Any, img_size: int) -> tuple[int, int] | None:
-    """The grid of the last stage's output, from the plan (specs) or the model's stride (timm)."""
-    if plan is not None:
-        grid = getattr(plan, "out_grid", None)
-        if grid is None and getattr(plan, "stages", None) and hasattr(plan.stages[-1], "hw"):
-            grid = plan.stages[-1].hw
-        if grid is None:  # the last section whose output is a (C, H, W) map, from the cost tree
-            tree = target.cost(plan)
-            for _, path in reversed(plan.sections):
-                shape = tree.child(path).out_shape if tree is not None else ()
-                if len(shape) == 3:
-                    grid = shape[1:]
-                    break
-        return tuple(grid) if grid is not None else None  # type: ignore[return-value]
-    ext = getattr(target, "_external", None)
-    return ext.out_grid(img_size) if ext is not None and hasattr(ext, "out_grid") else None
-
-
 def compare(
     refs: Sequence[str],
     img_sizes: Sequence[int],
@@ -85,43 +67,30 @@ def compare(
     """Profile every model in ``refs`` at every size in ``img_sizes`` (each model's own size when
     empty). Every model and size is checked before any is counted, so a bad input fails fast.
 
-    ``convention`` is passed to :func:`~hirisearch.ops.profile.profile_target` (``"fvcore"``: as
+    ``convention`` is passed to :func:`~hirisearch.ops.profile.profile_sized` (``"fvcore"``: as
     fvcore counts); ``kwargs`` and ``input_shape`` go to the code targets among ``refs``
-    (:func:`hirisearch.targets.code.resolve_targets`).
+    (:func:`hirisearch.targets.resolve_all`).
     """
-    from hirisearch.targets.code import resolve_targets
-
-    targets = resolve_targets(refs, kwargs=kwargs, input_shape=input_shape)
+    targets = resolve_all(refs, kwargs=kwargs, input_shape=input_shape)
     return compare_targets(targets, img_sizes, traced=traced, convention=convention)
 
 
 def compare_targets(
     targets: Sequence[Target],
-    img_sizes: Sequence[int],
+    img_sizes: Sequence[Size],
     *,
     traced: bool = True,
     convention: str = "ours",
 ) -> CompareResult:
     """:func:`compare` over resolved targets."""
-    cells: list[tuple[Target, Any, int]] = []
-    for t in targets:
-        for size in img_sizes or [t.default_img_size]:
-            plan = t.plan(size)
-            if plan is None:
-                t.input_shape(size)  # external models check the resolution here
-            cells.append((t, plan, size))
-    profiles = [
-        profile_target(t, size, traced=traced, convention=convention) for t, _, size in cells
-    ]
+    # every model and size is checked before any is counted
+    sizes: Sequence[Size | None] = img_sizes or [None]  # none: each model's own
+    sized: list[SizedTarget] = [t.at(size) for t in targets for size in sizes]
+    profiles = [profile_sized(s, traced=traced, convention=convention) for s in sized]
     first = {p.img_size: p.macs for p in profiles if p.spec == targets[0].ref}
     rows = []
-    for (t, plan, size), p in zip(cells, profiles, strict=True):
+    for s, p in zip(sized, profiles, strict=True):
         base = first.get(p.img_size)
-        rows.append(
-            CompareRow(
-                profile=p,
-                ratio=p.macs / base if base else None,
-                out_grid=out_grid(t, plan, size),
-            )
-        )
+        ratio = p.macs / base if base else None
+        rows.append(CompareRow(profile=p, ratio=ratio, out_grid=s.out_grid))
     return CompareResult(tuple(rows))

@@ -61,18 +61,25 @@ def parse_resolutions(values: Sequence[str]) -> list[int]:
     return sorted(sizes)
 
 
-def _point(target: Target, size: int, batch: int) -> tuple[int, int]:
-    """(params, MACs for the batch) of ``target`` at ``size``."""
-    if target.has_analytic:
-        plan = target.plan(size)
-        total = target.cost(plan).total  # type: ignore[union-attr]
-        return total.params, total.macs * batch
+def _point(target: Target, size: int, batch: int) -> tuple[int, int, str]:
+    """(params, MACs for the batch, method) of ``target`` at ``size``: analytic where there is a
+    cost tree, else traced."""
+    sized = target.at(size)
+    if sized.tree is not None:
+        total = sized.tree.total
+        return total.params, total.macs * batch, "analytic"
     from hirisearch.cost.counters import count_traced  # torch: only for models without a spec
 
-    tc = count_traced(
-        target.builder(size), target.input_shape(size), batch=batch, source=target.ref
-    )
-    return tc.total.params, tc.total.macs
+    tc = count_traced(sized.build, sized.input_shape, batch=batch, source=target.ref)
+    return tc.total.params, tc.total.macs, "traced"
+
+
+def _own_method(target: Target) -> str:
+    """How a series none of whose sizes was taken would have been counted (its own size's)."""
+    try:
+        return "analytic" if target.at().tree is not None else "traced"
+    except HirisearchError:
+        return "traced"
 
 
 def sweep_targets(
@@ -93,10 +100,10 @@ def sweep_targets(
     """
     series = []
     for t in targets:
-        points, skipped = [], []
+        points, skipped, method = [], [], ""
         for size in img_sizes:
             try:
-                params, macs = _point(t, size, batch)
+                params, macs, method = _point(t, size, batch)
             except HirisearchError as e:
                 skipped.append({"img_size": size, "reason": e.one_line()})
                 continue
@@ -113,7 +120,7 @@ def sweep_targets(
                 "spec": t.ref,
                 "name": t.name,
                 "family": t.family,
-                "method": "analytic" if t.has_analytic else "traced",
+                "method": method or _own_method(t),
                 "points": points,
                 "skipped": skipped,
             }

@@ -1,11 +1,33 @@
-"""What a user can name: a spec file, ``timm:<name>``, ``torchvision:<name>`` or user code."""
+"""What a user can name: a spec file, ``timm:<name>``, ``torchvision:<name>`` or user code.
+
+:mod:`.core` holds :class:`Target`, :class:`SizedTarget` and the registry of kinds; each kind is
+one module here (:mod:`.spec`, :mod:`.timm`, :mod:`.torchvision`, :mod:`.code`), imported when a
+reference of its kind is resolved (``from hirisearch.targets.spec import target_from_spec`` for a
+loaded spec).
+"""
 
 from hirisearch.targets.core import (
-    EXTERNAL_PREFIXES,
+    KINDS,
     OUR_CONVENTION,
+    ModelSource,
+    Size,
+    SizedTarget,
     Target,
+    TargetKind,
+    as_hw,
     resolve,
-    target_from_spec,
+    resolve_all,
 )
 
-__all__ = ["EXTERNAL_PREFIXES", "OUR_CONVENTION", "Target", "resolve", "target_from_spec"]
+__all__ = [
+    "KINDS",
+    "OUR_CONVENTION",
+    "ModelSource",
+    "Size",
+    "SizedTarget",
+    "Target",
+    "TargetKind",
+    "as_hw",
+    "resolve",
+    "resolve_all",
+]

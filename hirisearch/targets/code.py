@@ -1,12 +1,13 @@
-"""Models defined by code the user names: ``module.path:callable``, ``path/to/file.py:callable``
-and ``torchvision:<name>`` (see :mod:`hirisearch.targets.torchvision`).
+"""Models defined by code the user names: ``module.path:callable`` and
+``path/to/file.py:callable`` (:class:`CodeModel` is also the source of ``torchvision:<name>``, see
+:mod:`hirisearch.targets.torchvision`).
 
 Naming the code is what runs it: the module (or file) named on the command line is imported when
 the target is resolved, and nothing else is. A factory is called with the keyword arguments the
 user gave (``--kwargs``), plus ``img_size`` when its signature takes one and the user did not set
 it; it must return an ``nn.Module`` taking one tensor of ``(batch, *input_shape)``. The input shape
 is ``3 x R x R`` at resolution ``R`` unless ``--input-shape`` says otherwise (see
-:func:`parse_input_shape`). These targets have no analytic model: they are counted by the traced
+:func:`parse_input_shape` and :meth:`CodeModel.at`). These targets have no analytic model: they are counted by the traced
 counter on the ``meta`` device (eager fallback announced), and a factory or forward that fails is
 one line naming the target.
 
@@ -23,9 +24,14 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hirisearch.errors import FactoryError, HirisearchError, UnknownModelError
+from hirisearch.models.base import Convention
+from hirisearch.targets.core import SizedTarget, Target, square_side
+
+if TYPE_CHECKING:
+    from torch import nn
 
 #: The resolution of a factory target when none is given (``--res``) and no ``--input-shape``.
 DEFAULT_IMG_SIZE = 224
@@ -96,37 +102,45 @@ def parse_input_shape(text: str | None) -> tuple[int, ...] | None:
 
 @dataclass(frozen=True)
 class CodeModel:
-    """A model built by a callable: what :class:`hirisearch.targets.Target` asks of a model source
-    without a spec (``build``, ``input_shape``, ``out_grid``).
+    """A model built by a callable: the source of factory and ``torchvision:`` targets.
 
-    ``make(img_size, kwargs)`` returns the module (on the current default device); ``sizes``
-    (``"img_size"``, ``"image_size"``, ``"input_size"`` or None) names the keyword that tells the
-    callable the resolution, if it takes one.
+    ``make(img_size, kwargs)`` returns the module (on the current default device), told the
+    resolution (the input's height) where the callable takes it.
     """
 
     ref: str
+    name: str
+    family: str
     make: Callable[[int, dict[str, Any]], Any]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     shape: tuple[int, ...] | None = None  # --input-shape
     default_size: int = DEFAULT_IMG_SIZE
 
     @property
-    def default_img_size(self) -> int:
-        return self.shape[-2] if self.shape is not None else self.default_size
+    def conventions(self) -> tuple[Convention, ...]:
+        return ()
 
-    def input_shape(self, img_size: int) -> tuple[int, ...]:
-        """``3 x R x R``; with ``--input-shape``, that shape, its last two sizes set to ``R x R``
-        when ``R`` differs from its height."""
+    def at(self, target: Target, img_size: tuple[int, int] | None) -> SizedTarget:
+        """``3 x R x R`` at ``R x R`` (the default size without a size); with ``--input-shape``,
+        that shape, with its last two sizes set to ``R x R`` when ``R`` differs from its height
+        (so ``--res H`` and no ``--res`` agree). Sizes are square: a non-square input comes from
+        ``--input-shape``."""
+        if img_size is None:
+            side = self.shape[-2] if self.shape is not None else self.default_size
+        else:
+            side = square_side(img_size, model=self.ref)
         if self.shape is None:
-            return (3, img_size, img_size)
-        if img_size == self.shape[-2]:
-            return self.shape
-        return (*self.shape[:-2], img_size, img_size)
+            shape: tuple[int, ...] = (3, side, side)
+        elif side == self.shape[-2]:
+            shape = self.shape
+        else:
+            shape = (*self.shape[:-2], side, side)
+        return SizedTarget(target, img_size=(shape[-2], shape[-1]), input_shape=shape)
 
-    def out_grid(self, img_size: int) -> tuple[int, int] | None:
+    def out_grid(self, sized: SizedTarget) -> tuple[int, int] | None:
         return None  # unknown without running the model
 
-    def build(self, img_size: int, *, device: Any = None, dtype: Any = None) -> Any:
+    def build(self, sized: SizedTarget, *, device: Any = None, dtype: Any = None) -> nn.Module:
         """Call the factory; a failure is one line naming the target.
 
         On the ``meta`` device a ``RuntimeError`` or ``NotImplementedError`` is left to the traced
@@ -135,7 +149,7 @@ class CodeModel:
         from torch import nn
 
         try:
-            model = self.make(img_size, dict(self.kwargs))
+            model = self.make(sized.resolution, dict(self.kwargs))
         except META_ERRORS as e:
             if str(device) == "meta":
                 raise
@@ -170,48 +184,28 @@ def _takes(fn: Callable[..., Any], name: str) -> bool:
 
 
 # ------------------------------------------------------------------------- resolution
-def is_code_ref(ref: str) -> bool:
-    """``module.path:callable`` or ``file.py:callable`` (or ``torchvision:<name>``), and not an
-    existing file."""
-    head, sep, tail = ref.rpartition(":")
-    return bool(sep and head and tail) and not Path(ref).exists()
-
-
-def resolve_code(
+def source(
     ref: str,
     *,
     kwargs: Mapping[str, Any] | None = None,
     input_shape: Sequence[int] | None = None,
-) -> Any:
-    """The :class:`~hirisearch.targets.Target` for a code reference (see :func:`is_code_ref`).
+) -> CodeModel:
+    """The source of ``module.path:callable`` or ``file.py:callable`` (the registry's entry point
+    for this kind): the module or file is imported now.
 
     Raises:
         UnknownModelError: the module, file or callable does not exist.
         FactoryError: importing the module or file failed.
     """
-    from hirisearch.targets import Target
-
-    shape = tuple(input_shape) if input_shape is not None else None
-    opts = dict(kwargs or {})
     head, _, name = ref.rpartition(":")
-    if head == "torchvision":
-        from hirisearch.targets.torchvision import resolve_torchvision
-
-        return resolve_torchvision(name, kwargs=opts, input_shape=shape)
     fn = load_callable(ref)
-    source = CodeModel(
+    return CodeModel(
         ref=ref,
-        make=lambda size, kw: call_factory(fn, size, kw),
-        kwargs=opts,
-        shape=shape,
-    )
-    label = f"{Path(head).stem}:{name}" if head.endswith(".py") else ref
-    return Target(
-        ref=ref,
-        name=label,
+        name=f"{Path(head).stem}:{name}" if head.endswith(".py") else ref,
         family="factory",
-        default_img_size=source.default_img_size,
-        _external=source,
+        make=lambda size, kw: call_factory(fn, size, kw),
+        kwargs=dict(kwargs or {}),
+        shape=tuple(input_shape) if input_shape is not None else None,
     )
 
 
@@ -280,34 +274,3 @@ def _import_file(ref: str, path: Path) -> Any:
         where = f" (line {e.lineno})" if isinstance(e, SyntaxError) and e.lineno else ""
         raise FactoryError(f"{ref}: importing {path} failed: {first_line(e)}{where}") from None
     return module
-
-
-def resolve_targets(
-    refs: Sequence[str],
-    *,
-    kwargs: Mapping[str, Any] | None = None,
-    input_shape: Sequence[int] | None = None,
-) -> list[Any]:
-    """Resolve every reference; ``kwargs`` and ``input_shape`` go to the code targets among them
-    (factories and ``torchvision:``); spec and ``timm:`` targets are unaffected.
-
-    Raises:
-        HirisearchError: ``kwargs`` or ``input_shape`` given but no reference is a code target.
-    """
-    from hirisearch.targets import EXTERNAL_PREFIXES, resolve
-
-    def takes_options(ref: str) -> bool:
-        return is_code_ref(ref) and ref.partition(":")[0] not in EXTERNAL_PREFIXES
-
-    if (kwargs or input_shape) and not any(takes_options(r) for r in refs):
-        given = " and ".join(
-            n for n, v in (("--kwargs", kwargs), ("--input-shape", input_shape)) if v
-        )
-        raise HirisearchError(
-            f"{given} apply to factory (module:callable, file.py:callable) and torchvision: "
-            f"targets, but none was given (got {', '.join(refs)})"
-        )
-    return [
-        resolve_code(r, kwargs=kwargs, input_shape=input_shape) if takes_options(r) else resolve(r)
-        for r in refs
-    ]

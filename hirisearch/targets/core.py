@@ -1,23 +1,27 @@
-"""What a user can name on the command line: a spec file or ``timm:<name>``.
+"""What a user can name on the command line, and that model at one input size.
 
-A :class:`Target` hides where a model comes from. Spec targets have an analytic cost; targets
-without one (external models) are counted by the traced counter only.
+A :class:`Target` is a reference (``specs/s.yaml``, ``timm:resnet50``, ``torchvision:vit_b_16``,
+``my_net.py:build``) and the :class:`ModelSource` of its kind, which carries everything that
+differs between kinds. ``target.at(img_size)`` is the model at one size: a frozen
+:class:`SizedTarget` with its input shape, its plan and analytic cost tree (spec targets; ``None``
+for models counted by the traced counter only) and ``build(device=None, dtype=None)``.
+
+The kinds of target are the explicit registry :data:`KINDS`: one module of this package per kind,
+named here by one line and imported only when a reference of that kind is resolved (naming a spec
+file imports no model zoo). Nothing here imports torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hirisearch.cost.types import CostNode
-from hirisearch.errors import CountingError, HirisearchError, SpecError
+from hirisearch.errors import CountingError, HirisearchError, ResolutionError, UnknownModelError
 from hirisearch.lazy import LazyCallable
-from hirisearch.models import Family, get_family
-from hirisearch.models.base import Convention, SpecBase
-from hirisearch.spec import load_spec
+from hirisearch.models.base import Convention
 
 if TYPE_CHECKING:
     from torch import nn
@@ -25,42 +29,99 @@ if TYPE_CHECKING:
 #: The name of hirisearch's own counting convention (``--convention ours``).
 OUR_CONVENTION = "ours"
 
+#: An input size as callers give it: an int ``R`` (a square ``R x R``) or ``(height, width)``.
+Size = int | tuple[int, int]
+
+
+def as_hw(img_size: Size) -> tuple[int, int]:
+    """``R -> (R, R)``; ``(height, width)`` as it is.
+
+    Raises:
+        HirisearchError: not a positive int or a pair of positive ints.
+    """
+    hw = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+    if len(hw) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) for s in hw):
+        raise HirisearchError(
+            f"img_size must be an int or a (height, width) pair of ints, but got {img_size!r}"
+        )
+    if min(hw) <= 0:
+        raise HirisearchError(f"img_size must be positive, but got {img_size!r}")
+    return hw  # type: ignore[return-value]
+
+
+def square_side(hw: tuple[int, int], *, model: str, file: str | None = None) -> int:
+    """The side of a square size; a non-square one is a :class:`ResolutionError` naming ``file``
+    (or the model) and the field ``img_size``."""
+    height, width = hw
+    if height != width:
+        raise ResolutionError(
+            f"`height == width` must hold ({model} takes square input sizes only), "
+            f"but got {height}x{width}",
+            file=file or model,
+            field="img_size",
+        )
+    return height
+
+
+class ModelSource(Protocol):
+    """What one kind of target knows: its name, its family label, its counting conventions, and
+    the model at a size. Implemented once per kind (:mod:`.spec`, :mod:`.timm`,
+    :mod:`.torchvision`, :mod:`.code`)."""
+
+    @property
+    def name(self) -> str:
+        """The model's display name."""
+        ...
+
+    @property
+    def family(self) -> str:
+        """A spec's family, or ``<kind>:<architecture>`` (``timm:SwinTransformer``)."""
+        ...
+
+    @property
+    def conventions(self) -> tuple[Convention, ...]:
+        """Other counting conventions than ours this model can report (a family's own)."""
+        ...
+
+    def at(self, target: Target, img_size: tuple[int, int] | None) -> SizedTarget:
+        """The model at ``img_size`` (``None``: its own size); refused sizes raise
+        :class:`ResolutionError`."""
+        ...
+
+    def build(self, sized: SizedTarget, *, device: Any = None, dtype: Any = None) -> nn.Module:
+        """The ``nn.Module`` of ``sized`` (imports torch)."""
+        ...
+
+    def out_grid(self, sized: SizedTarget) -> tuple[int, int] | None:
+        """The grid of the last stage's output, where known without running the model."""
+        ...
+
 
 @dataclass(frozen=True)
 class Target:
     """A model the tools can plan, build and count at any input size it takes."""
 
     ref: str
-    name: str
-    family: str
-    default_img_size: int
-    spec: SpecBase | None = None
-    _family: Family | None = None
-    _external: Any = (
-        None  # a resolver for models without a spec (see :mod:`hirisearch.targets.timm`)
-    )
+    source: ModelSource
 
     @property
-    def has_analytic(self) -> bool:
-        return self._family is not None
+    def name(self) -> str:
+        return self.source.name
 
-    def plan(self, img_size: int | None = None) -> Any:
-        """The model plan at ``img_size``; resolution errors name the spec file."""
-        if self._family is None:
-            return None
-        try:
-            return self._family.plan(self.spec, img_size)
-        except SpecError as e:
-            raise e.located(self.ref) from None
+    @property
+    def family(self) -> str:
+        return self.source.family
 
-    def cost(self, plan: Any) -> CostNode | None:
-        return None if self._family is None else self._family.cost(plan)
+    def at(self, img_size: Size | None = None) -> SizedTarget:
+        """This model at ``img_size``: an int ``R`` is ``R x R``, a pair is ``(height, width)``,
+        ``None`` the model's own size. Resolution errors name the spec file."""
+        return self.source.at(self, None if img_size is None else as_hw(img_size))
 
     def convention(self, name: str) -> Convention | None:
         """This model's counting ``name`` (``None`` for ours); an error lists the valid names."""
         if name == OUR_CONVENTION:
             return None
-        found = {c.name: c for c in (self._family.conventions if self._family else ())}
+        found = {c.name: c for c in self.source.conventions}
         if name not in found:
             valid = ", ".join([OUR_CONVENTION, "fvcore", *found])
             raise CountingError(
@@ -68,53 +129,197 @@ class Target:
             )
         return found[name]
 
-    def builder(self, img_size: int | None = None, plan: Any = None) -> Callable[..., nn.Module]:
-        """A callable ``(device=None, dtype=None) -> nn.Module`` building this model."""
-        if self._family is not None:
-            return partial(self._family.build, plan if plan is not None else self.plan(img_size))
-        return partial(self._external.build, img_size or self.default_img_size)
 
-    def input_shape(self, img_size: int | None = None, plan: Any = None) -> tuple[int, int, int]:
-        if self._family is not None:
-            return (plan if plan is not None else self.plan(img_size)).input_shape
-        return self._external.input_shape(img_size or self.default_img_size)
+@dataclass(frozen=True)
+class SizedTarget:
+    """One target at one input size: everything the operations read about it.
 
-    def sections(self, plan: Any = None) -> tuple[tuple[str, str], ...] | None:
-        return plan.sections if plan is not None else None
+    ``img_size`` is ``(height, width)``; ``plan`` and ``tree`` (the analytic ``CostNode`` tree of
+    one sample) are ``None`` for models without an analytic cost, which the traced counter counts.
+    """
+
+    target: Target
+    img_size: tuple[int, int]
+    input_shape: tuple[int, ...]
+    plan: Any = None
+    tree: CostNode | None = None
+
+    @property
+    def resolution(self) -> int:
+        """The ``img_size`` results and documents print: the height, which is the side of every
+        square size (an int, as documents have always had it)."""
+        return self.img_size[0]
+
+    @property
+    def sections(self) -> tuple[tuple[str, str], ...] | None:
+        """(label, module path) of the plan's top-level parts; ``None`` without a plan."""
+        return self.plan.sections if self.plan is not None else None
+
+    @property
+    def out_grid(self) -> tuple[int, int] | None:
+        """The grid of the last stage's output (``None`` where unknown before running)."""
+        return self.target.source.out_grid(self)
+
+    def build(self, device: Any = None, dtype: Any = None) -> nn.Module:
+        """The randomly initialised ``nn.Module`` (``device="meta"``: without memory)."""
+        return self.target.source.build(self, device=device, dtype=dtype)
 
 
-#: Resolvers for ``prefix:name`` references (``timm:resnet50``), imported when a reference uses
-#: the prefix: naming a spec file imports none of them.
-EXTERNAL_PREFIXES: dict[str, Callable[[str], Target]] = {
-    "timm": LazyCallable("hirisearch.targets.timm", "resolve_timm"),
-}
+# ------------------------------------------------------------------------------- the kinds
+@dataclass(frozen=True)
+class TargetKind:
+    """One kind of target: the module that resolves it and how a reference is recognised.
+
+    ``module`` defines ``source(text, **options) -> ModelSource``, given the reference without its
+    prefix. A reference is of a ``prefix`` kind when it reads ``<prefix>:<name>`` (and is not an
+    existing file); kinds without a prefix are tried in registry order with ``matches``.
+    """
+
+    name: str
+    module: str
+    form: str  # how a reference of this kind is written, for error messages
+    prefix: str | None = None
+    matches: Callable[[str], bool] | None = None
+    takes_options: bool = False  # --kwargs / --input-shape apply
+
+    def claims(self, ref: str) -> bool:
+        if self.prefix is not None:
+            return ref.startswith(self.prefix + ":") and not Path(ref).exists()
+        return self.matches is not None and self.matches(ref)
+
+    def source(self, ref: str, **options: Any) -> ModelSource:
+        text = ref[len(self.prefix) + 1 :] if self.prefix is not None else ref
+        return LazyCallable(self.module, "source")(text, **options)  # type: ignore[no-any-return]
 
 
-def target_from_spec(spec: SpecBase, ref: str) -> Target:
-    return Target(
-        ref=ref,
-        name=spec.name,
-        family=spec.family,
-        default_img_size=spec.img_size,
-        spec=spec,
-        _family=get_family(spec.family),
-    )
+def is_code_ref(ref: str) -> bool:
+    """``module.path:callable`` or ``file.py:callable``, and not an existing file."""
+    head, sep, tail = ref.rpartition(":")
+    return bool(sep and head and tail) and not Path(ref).exists()
 
 
-def resolve(ref: str, **options: Any) -> Target:
-    """Turn a command-line reference (a spec path, ``prefix:name``, ``torchvision:<name>``,
+class KindRegistry:
+    """Kind name -> :class:`TargetKind`: an explicit table, duplicates refused, a miss lists the
+    valid names."""
+
+    def __init__(self, kinds: Sequence[TargetKind] = ()) -> None:
+        self._kinds: dict[str, TargetKind] = {}
+        for kind in kinds:
+            self.register(kind)
+
+    def register(self, kind: TargetKind) -> TargetKind:
+        """Add ``kind``; a second kind of the same name or prefix is an error. Prefix kinds are
+        matched before the others, so a new one is never shadowed by the catch-all kinds."""
+        if kind.name in self._kinds:
+            raise ValueError(f"target kind {kind.name!r} is already registered")
+        if kind.prefix is not None and any(k.prefix == kind.prefix for k in self._kinds.values()):
+            raise ValueError(f"target prefix {kind.prefix!r}: is already registered")
+        self._kinds[kind.name] = kind
+        return kind
+
+    def unregister(self, name: str) -> None:
+        """Remove a kind added with :meth:`register` (tests register toy kinds)."""
+        if name in _BUILTIN_NAMES:
+            raise ValueError(f"target kind {name!r} is built in")
+        self._kinds.pop(name, None)
+
+    def __getitem__(self, name: str) -> TargetKind:
+        try:
+            return self._kinds[name]
+        except KeyError:
+            raise UnknownModelError(
+                f"unknown target kind {name!r}; valid: {', '.join(self._kinds)}"
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._kinds
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._kinds)
+
+    def __len__(self) -> int:
+        return len(self._kinds)
+
+    def kind_of(self, ref: str) -> TargetKind:
+        """The kind a reference names: a prefix kind first, then the others in order."""
+        ordered = sorted(self._kinds.values(), key=lambda k: k.prefix is None)
+        for kind in ordered:
+            if kind.claims(ref):
+                return kind
+        forms = ", ".join(k.form for k in self._kinds.values())
+        raise UnknownModelError(f"{ref}: expected {forms}")
+
+
+#: Every kind of target. A new kind is one module of this package and one line here.
+KINDS = KindRegistry(
+    [
+        TargetKind("timm", "hirisearch.targets.timm", "timm:<name>", prefix="timm"),
+        TargetKind(
+            "torchvision",
+            "hirisearch.targets.torchvision",
+            "torchvision:<name>",
+            prefix="torchvision",
+            takes_options=True,
+        ),
+        TargetKind(
+            "code",
+            "hirisearch.targets.code",
+            "module.path:callable, file.py:callable",
+            matches=is_code_ref,
+            takes_options=True,
+        ),
+        TargetKind("spec", "hirisearch.targets.spec", "a spec file", matches=lambda ref: True),
+    ]
+)
+_BUILTIN_NAMES = frozenset(KINDS)
+
+
+def resolve(
+    ref: str,
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+    input_shape: Sequence[int] | None = None,
+) -> Target:
+    """Turn a reference (a spec path, ``timm:<name>``, ``torchvision:<name>``,
     ``module.path:callable`` or ``file.py:callable``) into a :class:`Target`.
 
-    ``options`` (``kwargs``, ``input_shape``) are for code targets (:mod:`hirisearch.targets.code`).
-    """
-    from hirisearch.targets.code import is_code_ref, resolve_code
+    ``kwargs`` (for the factory) and ``input_shape`` (one sample's shape) are for the kinds that
+    take them (code and ``torchvision:`` targets).
 
-    prefix, sep, rest = ref.partition(":")
-    external = sep and prefix in EXTERNAL_PREFIXES and not Path(ref).exists()
-    if not external and is_code_ref(ref):
-        return resolve_code(ref, **options)
-    if any(options.values()):
+    Raises:
+        HirisearchError: options given for a kind that takes none; the kind's own errors.
+    """
+    kind = KINDS.kind_of(ref)
+    if kind.takes_options:
+        shape = tuple(input_shape) if input_shape is not None else None
+        return Target(ref, kind.source(ref, kwargs=dict(kwargs or {}), input_shape=shape))
+    if kwargs or input_shape:
         raise HirisearchError(f"{ref}: kwargs and input_shape apply to code targets only")
-    if external:
-        return EXTERNAL_PREFIXES[prefix](rest)
-    return target_from_spec(load_spec(ref), ref)
+    return Target(ref, kind.source(ref))
+
+
+def resolve_all(
+    refs: Sequence[str],
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+    input_shape: Sequence[int] | None = None,
+) -> list[Target]:
+    """Resolve every reference; ``kwargs`` and ``input_shape`` go to the kinds among them that
+    take them (factories and ``torchvision:``); spec and ``timm:`` targets are unaffected.
+
+    Raises:
+        HirisearchError: ``kwargs`` or ``input_shape`` given but no reference takes them.
+    """
+    takes = [KINDS.kind_of(r).takes_options for r in refs]
+    if (kwargs or input_shape) and not any(takes):
+        given = " and ".join(
+            n for n, v in (("--kwargs", kwargs), ("--input-shape", input_shape)) if v
+        )
+        raise HirisearchError(
+            f"{given} apply to factory (module:callable, file.py:callable) and torchvision: "
+            f"targets, but none was given (got {', '.join(refs)})"
+        )
+    return [
+        resolve(r, kwargs=kwargs, input_shape=input_shape) if t else resolve(r)
+        for r, t in zip(refs, takes, strict=True)
+    ]

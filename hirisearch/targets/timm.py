@@ -17,20 +17,23 @@ import difflib
 import inspect
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from hirisearch.errors import UnknownModelError
+from hirisearch.models.base import Convention
 from hirisearch.models.resolution import check_resolution
-from hirisearch.targets import Target
+from hirisearch.targets.core import SizedTarget, Target, square_side
+
+if TYPE_CHECKING:
+    from torch import nn
 
 PREFIX = "timm"
 
 
 @dataclass(frozen=True)
 class TimmModel:
-    """What the tools need to know about one timm model, read from a meta-device instance."""
+    """What the tools need to know about one timm model, read from a meta-device instance: the
+    source of a ``timm:<name>`` target (counted by the traced counter only)."""
 
     name: str
     architecture: str  # the model class (``SwinTransformer``)
@@ -56,21 +59,31 @@ class TimmModel:
             step=self.patch_size or self.reduction,
         )
 
-    def input_shape(self, img_size: int) -> tuple[int, int, int]:
-        self.check(img_size)
-        return (self.in_chans, img_size, img_size)
+    @property
+    def family(self) -> str:
+        return f"{PREFIX}:{self.architecture}"
 
-    def out_grid(self, img_size: int) -> tuple[int, int]:
+    @property
+    def conventions(self) -> tuple[Convention, ...]:
+        return ()
+
+    def at(self, target: Target, img_size: tuple[int, int] | None) -> SizedTarget:
+        size = self.default_img_size
+        if img_size is not None:
+            size = square_side(img_size, model=f"{PREFIX}:{self.name}")
+        self.check(size)
+        return SizedTarget(target, img_size=(size, size), input_shape=(self.in_chans, size, size))
+
+    def out_grid(self, sized: SizedTarget) -> tuple[int, int]:
         """The last feature map's grid (timm rounds partial strides up)."""
-        g = -(-img_size // self.reduction)
-        return (g, g)
+        return (-(-sized.img_size[0] // self.reduction), -(-sized.img_size[1] // self.reduction))
 
-    def build(self, img_size: int, *, device: Any = None, dtype: Any = None) -> nn.Module:
-        """Build the model at ``img_size`` with random weights."""
+    def build(self, sized: SizedTarget, *, device: Any = None, dtype: Any = None) -> nn.Module:
+        """Build the model at ``sized.img_size`` with random weights."""
         import timm
 
-        self.check(img_size)
-        kwargs: dict[str, Any] = {"img_size": img_size} if self.takes_img_size else {}
+        size = sized.resolution
+        kwargs: dict[str, Any] = {"img_size": size} if self.takes_img_size else {}
         model = timm.create_model(self.name, pretrained=False, device=device, **kwargs)
         return model if dtype is None else model.to(dtype)
 
@@ -122,13 +135,6 @@ def timm_model(name: str) -> TimmModel:
     )
 
 
-def resolve_timm(name: str) -> Target:
-    """The :class:`Target` for ``timm:<name>``."""
-    m = timm_model(name)
-    return Target(
-        ref=f"{PREFIX}:{name}",
-        name=name,
-        family=f"{PREFIX}:{m.architecture}",
-        default_img_size=m.default_img_size,
-        _external=m,
-    )
+def source(name: str) -> TimmModel:
+    """The source of ``timm:<name>`` (the registry's entry point for this kind)."""
+    return timm_model(name)

@@ -160,16 +160,14 @@ def closest_names(name: str, count: int = 3) -> list[str]:
     return difflib.get_close_matches(name, names(), n=count, cutoff=0.4)
 
 
-def resolve_torchvision(
+def source(
     name: str,
     *,
     kwargs: Mapping[str, Any] | None = None,
     input_shape: tuple[int, ...] | None = None,
-) -> Any:
-    """The :class:`~hirisearch.targets.Target` for ``torchvision:<name>``; unknown names list the
-    closest valid ones."""
-    from hirisearch.targets import Target
-
+) -> CodeModel:
+    """The source of ``torchvision:<name>`` (the registry's entry point for this kind); unknown
+    names list the closest valid ones."""
     if name not in _tasks():
         near = closest_names(name)
         hint = f"; closest: {', '.join(near)}" if near else ""
@@ -185,13 +183,12 @@ def resolve_torchvision(
             kw[kind.size_keyword] = size if kind.size_keyword == "image_size" else (size, size)
         return _make(name, kind.task, kw)
 
-    ref = f"{PREFIX}:{name}"
-    source = CodeModel(ref=ref, make=make, kwargs=opts, shape=shape, default_size=kind.default_size)
-    suffix = " (backbone)" if kind.task == "detection" else ""
-    return Target(
-        ref=ref,
-        name=name + suffix,
+    return CodeModel(
+        ref=f"{PREFIX}:{name}",
+        name=name + (" (backbone)" if kind.task == "detection" else ""),
         family=f"{PREFIX}:{kind.architecture}",
-        default_img_size=source.default_img_size,
-        _external=source,
+        make=make,
+        kwargs=opts,
+        shape=shape,
+        default_size=kind.default_size,
     )

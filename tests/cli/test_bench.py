@@ -8,9 +8,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from hirisearch import memory
 from hirisearch.cli import app
-from hirisearch.latency import calibration, measure
+from hirisearch.latency import calibration, device, measure
 from hirisearch.latency import predictor as pr
 from tests.conftest import SPECS
 from tests.latency.test_predictor import _cal as full_calibration
@@ -96,7 +95,7 @@ def test_bad_options_are_one_line(args, fragment) -> None:
 
 
 def test_memory_refusal_before_running(monkeypatch) -> None:
-    monkeypatch.setattr(memory, "_mem_available_cpu", lambda meminfo="": 10 * 2**20)
+    monkeypatch.setattr(device, "_mem_available_cpu", lambda meminfo="": 10 * 2**20)
 
     def never(*a, **k):
         raise AssertionError("nothing may run after a refusal")

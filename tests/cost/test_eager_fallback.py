@@ -7,10 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from hirisearch import memory
 from hirisearch.cost import counters
 from hirisearch.cost.counters import count_traced
+from hirisearch.cost.memory import estimate_memory
 from hirisearch.errors import CountingError
+from hirisearch.latency import device
 from hirisearch.ops.profile import profile_target
 from hirisearch.targets import resolve
 from tests.conftest import SPECS
@@ -40,7 +41,7 @@ def test_fallback_runs_eagerly_and_says_so() -> None:
 
 
 def test_fallback_is_refused_before_allocating_when_it_would_not_fit(monkeypatch) -> None:
-    monkeypatch.setattr(memory, "_mem_available_cpu", lambda meminfo="": 2**20)
+    monkeypatch.setattr(device, "_mem_available_cpu", lambda meminfo="": 2**20)
     built: list[str] = []
 
     def build(device=None, dtype=None) -> nn.Module:  # noqa: ANN001
@@ -52,7 +53,7 @@ def test_fallback_is_refused_before_allocating_when_it_would_not_fit(monkeypatch
     assert built == ["meta"]  # nothing was built on the CPU
     count_traced(build, (3, 8), eager_bytes=2**19)  # fits: runs
     # Without an estimate, the meta model's parameters and the input are the floor.
-    monkeypatch.setattr(memory, "_mem_available_cpu", lambda meminfo="": 100)
+    monkeypatch.setattr(device, "_mem_available_cpu", lambda meminfo="": 100)
     with pytest.raises(CountingError, match="more than the 0.00 GiB available"):
         count_traced(build, (3, 8))
 
@@ -68,6 +69,6 @@ def test_profile_passes_the_analytic_memory_estimate(monkeypatch) -> None:
     monkeypatch.setattr(counters, "count_traced", spy)  # profile imports it when it counts
     target = resolve(str(SPECS / "s.yaml"))
     profile_target(target, 224)
-    plan = target.plan(224)
-    expected = memory.estimate_memory(target.cost(plan), plan.input_shape).total_bytes
+    sized = target.at(224)
+    expected = estimate_memory(sized.tree, sized.input_shape).total_bytes
     assert seen["eager_bytes"] == expected

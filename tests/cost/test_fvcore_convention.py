@@ -70,14 +70,15 @@ def _unused_by_output(per_path: dict[str, int], fvcore_by_module: dict[str, int]
 @pytest.mark.parametrize("path", _smallest_spec_per_family(), ids=spec_id)
 def test_shipped_specs_match_fvcore(path: Path) -> None:
     target = resolve(str(path))
-    size = get_family(target.spec.family).forward_size(target.spec)
+    spec = target.source.spec
+    size = get_family(spec.family).forward_size(spec)
     r = profile_target(target, size, convention="fvcore", depth=99)
-    plan = target.plan(size)
-    a = _fvcore(target.builder(size, plan)(device="cpu"), target.input_shape(size, plan))
+    sized = target.at(size)
+    a = _fvcore(sized.build(device="cpu"), sized.input_shape)
     ours = {s.path: s.macs_traced or 0 for s in r.rows}
     unused = _unused_by_output(ours, dict(a.by_module()))
     assert r.macs - unused == a.total()
-    assert (unused > 0) == (target.spec.family == "piip" and "cls" in path.name)
+    assert (unused > 0) == (spec.family == "piip" and "cls" in path.name)
 
 
 @pytest.mark.parametrize("name", TIMM)
@@ -85,7 +86,8 @@ def test_timm_models_match_fvcore(name: str) -> None:
     target = resolve(f"timm:{name}")
     size = 64
     r = profile_target(target, size, convention="fvcore")
-    a = _fvcore(target.builder(size)(device="cpu"), target.input_shape(size))
+    sized = target.at(size)
+    a = _fvcore(sized.build(device="cpu"), sized.input_shape)
     assert r.macs == a.total()
     assert r.macs > r.categories_traced["conv"] + r.categories_traced["linear"]  # norms added
     assert r.convention.startswith("GFLOPs as fvcore counts them")

@@ -45,8 +45,8 @@ def test_replayed_count_equals_the_full_trace_for_every_shipped_spec(path) -> No
 def test_replayed_count_equals_the_full_trace_for_timm_models(name) -> None:
     target = resolve(name)
     with torch.device("meta"):
-        model = target.builder(224)(device="meta")
-    _assert_same(*_both(model, target.input_shape(224)))
+        model = target.at(224).build(device="meta")
+    _assert_same(*_both(model, target.at(224).input_shape))
 
 
 class Block(nn.Module):

@@ -31,8 +31,7 @@ def test_fold_bn_with_conv_bias_and_groups() -> None:
 
 def test_fused_hiri_vit_matches_unfused() -> None:
     target = resolve(str(SPECS / "s.yaml"))
-    plan = target.plan(64)
-    model = target.builder(64, plan)().eval()
+    model = target.at(64).build().eval()
     _randomise_bn(model)
     x = torch.randn(2, 3, 64, 64)
     with torch.inference_mode():

@@ -93,11 +93,11 @@ def test_json_shape_and_thread_count_restored() -> None:
     assert JSON_KEYS <= set(doc)
     assert doc["batch"] == 2 and doc["threads"] == 1 and doc["dtype"] == "fp32"
     assert doc["device"] == "cpu" and doc["status"] == "ok" and doc["img_size"] == 64
-    assert doc["macs"] == 2 * target.cost(target.plan(64)).total.macs
+    assert doc["macs"] == 2 * target.at(64).tree.total.macs
     assert doc["latency_ms"] > 0 and doc["p90_ms"] >= doc["latency_ms"] > 0
     assert doc["throughput"] == pytest.approx(2 / (doc["latency_ms"] / 1e3))
     assert doc["mem_est_bytes"] > doc["macs"] * 0  # estimate present
-    assert doc["mem_est_bytes"] >= target.cost(target.plan(64)).total.params * 4
+    assert doc["mem_est_bytes"] >= target.at(64).tree.total.params * 4
 
 
 def test_cpu_clock_and_runs() -> None:
@@ -127,10 +127,7 @@ def test_cuda_measurement() -> None:
     opts = BenchOptions(device=torch.device("cuda"), dtype="fp16", **FAST)
     (r,) = bench_target(target, 224, [4], opts)
     assert r.status == "ok" and r.peak_mem_kind == "cuda max allocated"
-    assert (
-        r.peak_mem_bytes is not None
-        and r.peak_mem_bytes > target.cost(target.plan(224)).total.params
-    )
+    assert r.peak_mem_bytes is not None and r.peak_mem_bytes > target.at(224).tree.total.params
 
 
 def test_table_shows_oom_rows_and_warnings() -> None:

@@ -108,7 +108,7 @@ def test_calibration_table_with_a_zero_residual_sample() -> None:
 
 def test_tree_ops_of_hiri_vit_cover_every_mac() -> None:
     t = resolve(str(SPECS / "s.yaml"))
-    tree = t.cost(t.plan(224))
+    tree = t.at(224).tree
     ops = tree_ops(tree)
     assert sum(o.macs for o in ops) == tree.total.macs
     assert sum(o.elements for o in ops if o.category == "norm") == tree.total.norm
@@ -151,7 +151,7 @@ def _scaled_cal() -> Calibration:
 
 def test_prediction_sums_operators_and_scales_with_batch() -> None:
     t = resolve(str(SPECS / "s.yaml"))
-    tree = t.cost(t.plan(224))
+    tree = t.at(224).tree
     cal = _cal()
     ops = tree_ops(tree)
     one = predict_latency_ms(tree, cal)

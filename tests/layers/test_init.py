@@ -33,7 +33,7 @@ def test_metabuild_builds_the_same_model_as_a_meta_device_context(path) -> None:
 
 @pytest.mark.parametrize("name", ["timm:vit_tiny_patch16_224", "timm:convnext_atto"])
 def test_metabuild_builds_timm_models_unchanged(name) -> None:
-    build = resolve(name).builder(224)
+    build = resolve(name).at(224).build
     with torch.device("meta"):
         reference = build(device="meta")
     with MetaBuild():

@@ -31,6 +31,12 @@ REFERENCE = [
 ]
 
 
+def _traced(target, size: int):  # noqa: ANN001, ANN202
+    """The meta-device count of ``target`` at ``size`` (no eager fallback)."""
+    sized = target.at(size)
+    return count_traced(sized.build, sized.input_shape, allow_eager=False)
+
+
 def _within(value: float, ref: float, tol: float) -> bool:
     return abs(value - ref) <= tol * ref
 
@@ -53,7 +59,7 @@ def test_reference_from_spec(row) -> None:
 def test_reference_from_timm(row) -> None:
     _, name, size, params_m, gflops, tol = row
     target = resolve(f"timm:{name}")
-    traced = count_traced(target.builder(size), target.input_shape(size), allow_eager=False)
+    traced = _traced(target, size)
     assert _within(traced.total.params / 1e6, params_m, tol), traced.total.params
     assert _within(traced.total.macs / 1e9, gflops, tol), traced.total.macs
 
@@ -66,7 +72,7 @@ def test_timm_fused_attention_is_counted_and_img_size_is_honoured() -> None:
     target = resolve("timm:deit_small_patch16_224")
     for size in (224, 384):
         analytic = family.cost(family.plan(spec, size)).total
-        traced = count_traced(target.builder(size), target.input_shape(size), allow_eager=False)
+        traced = _traced(target, size)
         assert traced.mode == "meta"
         assert traced.total.attn == analytic.attn > 0
         assert traced.total.macs == analytic.macs and traced.total.params == analytic.params
@@ -98,7 +104,7 @@ def test_swin_window7_padded_at_384_matches_timm(tmp_path: Path) -> None:
     total = family.cost(plan).total
     assert _within(total.macs / 1e9, 50.1, 0.01)
     target = resolve("timm:swin_base_patch4_window7_224")
-    traced = count_traced(target.builder(384), target.input_shape(384), allow_eager=False)
+    traced = _traced(target, 384)
     assert traced.total.macs == total.macs and traced.total.params == total.params
 
 
@@ -147,13 +153,13 @@ def test_timm_cnns_and_unknown_names() -> None:
 
     for name, gflops in (("resnet50", 4.09), ("convnext_tiny", 4.46)):
         target = resolve(f"timm:{name}")
-        traced = count_traced(target.builder(224), target.input_shape(224), allow_eager=False)
+        traced = _traced(target, 224)
         assert _within(traced.total.macs / 1e9, gflops, 0.005)
         assert traced.total.attn == 0
     with pytest.raises(UnknownModelError, match="closest: swin_tiny_patch4_window7_224"):
         resolve("timm:swin_tiny_patch4_window7")
     with pytest.raises(ResolutionError, match="nearest valid: 224 or 240"):
-        resolve("timm:vit_base_patch16_224").input_shape(230)
+        resolve("timm:vit_base_patch16_224").at(230)
 
 
 def test_resformer_weights_run_at_any_resolution() -> None:
@@ -182,7 +188,7 @@ def test_timm_model_that_feeds_a_parameter_view_to_a_block_is_counted() -> None:
     # blocks; torch's module tracker used to fail on it under inference mode. CaiT-XXS-24 is
     # published at 12.0M params and 2.5 GFLOPs (224).
     target = resolve("timm:cait_xxs24_224")
-    traced = count_traced(target.builder(224), target.input_shape(224), allow_eager=False)
+    traced = _traced(target, 224)
     assert traced.mode == "meta"
     assert traced.total.params == 11_956_264
     assert traced.total.macs / 1e9 == pytest.approx(2.5, rel=0.02)

@@ -33,7 +33,7 @@ def test_size_reason_agrees_with_plan(path: Path) -> None:
 @pytest.mark.parametrize(("spec", "size"), [("swin/t.yaml", 224), ("swin/b.yaml", 384)])
 def test_swin_modules_have_the_planned_geometry(spec: str, size: int) -> None:
     target = hirisearch.as_target(SPECS / spec)
-    plan = target.plan(size)
+    plan = target.at(size).plan
     model = hirisearch.build(target, size, device="meta")
     assert len(model.layers) == len(plan.stages)
     for layer, s in zip(model.layers, plan.stages, strict=True):
@@ -50,7 +50,7 @@ def test_swin_modules_have_the_planned_geometry(spec: str, size: int) -> None:
 @pytest.mark.parametrize(("spec", "size"), [("deit/s.yaml", 224), ("vit/l.yaml", 384)])
 def test_vit_modules_have_the_planned_geometry(spec: str, size: int) -> None:
     target = hirisearch.as_target(SPECS / spec)
-    plan = target.plan(size)
+    plan = target.at(size).plan
     model = hirisearch.build(target, size, device="meta")
     assert tuple(model.patch_embed.grid_size) == plan.grid
     assert model.pos_embed.shape[1] == plan.tokens

@@ -56,7 +56,8 @@ def _target(name: str) -> Target:
 def _count(name: str, crop: int) -> TracedCount:
     """One count per architecture and size (weights of the same model share it)."""
     t = _target(name)
-    return count_traced(t.builder(crop), t.input_shape(crop), source=t.ref, allow_eager=False)
+    sized = t.at(crop)
+    return count_traced(sized.build, sized.input_shape, source=t.ref, allow_eager=False)
 
 
 def test_every_classification_weight_is_enumerated() -> None:

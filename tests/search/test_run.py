@@ -208,13 +208,13 @@ def test_pareto_indices_match_brute_force() -> None:
 def test_proxies_refuse_a_model_that_would_not_fit_before_building(monkeypatch) -> None:
     import dataclasses
 
-    import hirisearch.memory as memory
     from hirisearch.errors import MemoryBudgetError
+    from hirisearch.latency import device
 
     built: list[int] = []
     fam = dataclasses.replace(get_family("hiri_vit"), build=lambda *a, **k: built.append(1))
     spec = fam.spec_type.model_validate(TINY)
-    monkeypatch.setattr(memory, "available_memory_bytes", lambda device: 1 << 20)  # 1 MiB
+    monkeypatch.setattr(device, "available_memory_bytes", lambda dev: 1 << 20)  # 1 MiB
     for proxy in (naswot, synflow):
         with pytest.raises(MemoryBudgetError, match="proxy pass"):
             proxy(fam, spec, ProxySettings(img_size=64, batch=4))

@@ -107,15 +107,15 @@ def parse_gpus(raw: str | None) -> tuple[str, ...]:
 def baseline_row(ref: str, space: SearchSpace) -> dict[str, Any]:
     """A baseline's cost at the space's input size (or its own, if it cannot take that size)."""
     from hirisearch.errors import ResolutionError
-    from hirisearch.ops.profile import profile_target
+    from hirisearch.ops.profile import profile_sized
     from hirisearch.targets import resolve
 
     target = resolve(ref)
-    size = space.base.get("img_size")
     try:
-        p = profile_target(target, size, traced=False)
+        sized = target.at(space.base.get("img_size"))
     except ResolutionError:
-        p = profile_target(target, None, traced=False)
+        sized = target.at()
+    p = profile_sized(sized, traced=False)
     values = {
         "params": p.params,
         "gmacs": p.macs / 1e9,

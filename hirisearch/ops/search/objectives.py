@@ -69,8 +69,9 @@ def _measured_ms(c: Candidate, ctx: ObjectiveContext) -> float:
     """Median forward latency (ms, batch 1, fp32) on the space's device, timed after a warm-up."""
     import torch
 
+    from hirisearch.cost.memory import estimate_memory
+    from hirisearch.latency.device import ensure_fits
     from hirisearch.latency.measure import BenchOptions, measure_forward, prepare_model
-    from hirisearch.memory import ensure_fits, estimate_memory
 
     if c.spec is None or c.plan is None or c.tree is None:
         raise ObjectiveError("latency_measured_ms of an invalid candidate")

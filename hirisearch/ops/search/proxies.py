@@ -40,7 +40,8 @@ def _plan(family: Family, spec: SpecBase, settings: ProxySettings) -> Any:
 
 def _ensure_fits(family: Family, plan: Any, batch: int, dtype: str) -> None:
     """Refuse, before building, a proxy pass whose estimated memory exceeds this machine's."""
-    from hirisearch.memory import ensure_fits, estimate_memory
+    from hirisearch.cost.memory import estimate_memory
+    from hirisearch.latency.device import ensure_fits
 
     est = estimate_memory(family.cost(plan), plan.input_shape, batch=batch, dtype=dtype)
     ensure_fits(est.total_bytes, "cpu", what=f"the proxy pass of {plan.name} at {plan.img_size}")
