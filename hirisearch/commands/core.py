@@ -145,7 +145,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
     from hirisearch.models import FAMILIES
     from hirisearch.spec import load_spec
-    from hirisearch.spec.shipped import SHIPPED_DIR, shipped_specs
+    from hirisearch.specs import SHIPPED_DIR, shipped_specs
 
     found = [(name, path, f"specs/{name}.yaml") for name, path in shipped_specs()]
     here = Path.cwd() / "specs"

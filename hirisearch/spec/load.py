@@ -17,7 +17,7 @@ from hirisearch.errors import FieldError, SpecError
 from hirisearch.limits import MAX_WIDTH
 from hirisearch.models import FAMILIES
 from hirisearch.models.base import SpecBase
-from hirisearch.spec.shipped import locate
+from hirisearch.specs import locate
 
 #: Spec files larger than this are refused before they are read (a spec is a few hundred bytes).
 MAX_SPEC_BYTES = 256 * 1024

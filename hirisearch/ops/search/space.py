@@ -51,7 +51,7 @@ from hirisearch.ops.search.types import (
     apply_values,
 )
 from hirisearch.spec.load import _short, read_yaml, spec_error_from
-from hirisearch.spec.shipped import locate
+from hirisearch.specs import locate
 
 __all__ = [
     "Axis",

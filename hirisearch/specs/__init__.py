@@ -1,4 +1,4 @@
-"""The specs and search spaces shipped inside the package, named ``<family>/<variant>``.
+"""The specs and search spaces shipped with hirisearch, named ``<family>/<variant>``.
 
 A shipped spec is found by name from any directory and after a plain ``pip install``:
 ``hiri_vit/s`` is ``hirisearch/specs/hiri_vit/s.yaml`` and ``search/hiri_vit_5g`` the shipped
@@ -14,7 +14,7 @@ from pathlib import Path
 __all__ = ["SHIPPED_DIR", "locate", "shipped_name", "shipped_specs"]
 
 #: The folder of shipped specs (package data; ``specs/`` in a clone points here).
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "specs"
+SHIPPED_DIR = Path(__file__).resolve().parent
 #: The folder of shipped search spaces, below :data:`SHIPPED_DIR`.
 SPACES = "search"
 _NAME = re.compile(r"[a-z0-9_]+/[A-Za-z0-9_.-]+")
