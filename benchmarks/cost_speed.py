@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hirisearch.cost.counters import count_module, count_traced, cross_check
-from hirisearch.layers.init import MetaBuild
+from hirisearch.cost.meta import MetaBuild
 from hirisearch.models import get_family
 from hirisearch.spec import parse_spec
 from tests.conftest import SPECS

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from hirisearch.targets.code import META_ERRORS, CodeModel, first_line
 from hirisearch.errors import UnknownModelError
+from hirisearch.targets.code import META_ERRORS, CodeModel, first_line
 
 PREFIX = "torchvision"
 
@@ -133,7 +133,7 @@ def _kind(name: str, kwargs: dict[str, Any]) -> Kind:
     """Build the model once on the ``meta`` device to read its class and default size."""
     from torchvision import models
 
-    from hirisearch.layers.init import MetaBuild
+    from hirisearch.cost.meta import MetaBuild
 
     task = _tasks()[name]
     try:
