@@ -9,7 +9,6 @@ import pytest
 import torch
 from torch import nn
 
-from hirisearch.cost.counters import count_module
 from hirisearch.layers.deformable import deformable_cross_attention_cost
 from hirisearch.layers.deformable_nn import DeformableCrossAttention, reference_points
 from hirisearch.layers.interaction import injector_cost, interaction_unit_cost
@@ -18,6 +17,7 @@ from hirisearch.layers.pyramid_merge import dense_merge_cost, merged_head_cost
 from hirisearch.layers.pyramid_merge_nn import DenseMerge, MergedHead
 from hirisearch.layers.vit import vit_block_cost
 from hirisearch.layers.vit_nn import ViTAttention, ViTBlock
+from tests.harness import OnGrid, assert_twin
 
 QHW, FHW = (3, 4), (5, 6)
 
@@ -43,22 +43,11 @@ class _Maps(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xs, start = [], 0
-        for d, g in zip(self.dims, self.hws, strict=True):
-            n = g[0] * g[1]
+        for d, hw in zip(self.dims, self.hws, strict=True):
+            n = hw[0] * hw[1]
             xs.append(x[:, start : start + n, :d])
             start += n
         return self.inner(xs, list(self.hws))
-
-
-def _check(layer: nn.Module, wrapper: nn.Module, node, input_shape, key="inner") -> None:
-    traced = count_module(wrapper, input_shape, with_acts=True)
-    got = traced.per_path[key]
-    assert node.total.params == sum(p.numel() for p in layer.parameters())
-    for field in ("params", "conv", "linear", "attn", "other", "norm", "acts"):
-        assert getattr(node.total, field) == getattr(got, field), field
-    names = dict(layer.named_modules())
-    for path, _ in node.walk():
-        assert path in names, path
 
 
 def test_deformable_twin() -> None:
@@ -67,7 +56,7 @@ def test_deformable_twin() -> None:
             64, num_heads=16, num_points=4, value_ratio=0.5, device="meta"
         )
     node = deformable_cross_attention_cost(64, query_hw=QHW, feat_hw=FHW)
-    _check(layer, _Pair(layer, (64, 64)), node, (12 + 30, 64))
+    assert_twin(layer, node, (12 + 30, 64), wrap=lambda m: _Pair(m, (64, 64)))
     assert node.total.attn == 12 * 4 * 32  # points x value channels per query
 
 
@@ -75,27 +64,19 @@ def test_injector_and_unit_twins() -> None:
     with torch.device("meta"):
         inj = Injector(64, device="meta")
         unit = InteractionUnit(64, 32, device="meta")
-    _check(inj, _Pair(inj, (64, 64)), injector_cost(64, query_hw=QHW, feat_hw=FHW), (42, 64))
+    node = injector_cost(64, query_hw=QHW, feat_hw=FHW)
+    assert_twin(inj, node, (42, 64), wrap=lambda m: _Pair(m, (64, 64)))
     node = interaction_unit_cost(64, 32, a_hw=QHW, b_hw=FHW)
-    _check(unit, _Pair(unit, (64, 32), unit=True), node, (42, 64))
+    assert_twin(unit, node, (42, 64), wrap=lambda m: _Pair(m, (64, 32), unit=True))
 
 
 @pytest.mark.parametrize(("ws", "tokens"), [(0, 31), (4, 30), (3, 30)])
 def test_vit_block_twin(ws, tokens) -> None:
     hw = (5, 6)
-
-    class _Tok(nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, x):
-            return self.inner(x, hw)
-
     with torch.device("meta"):
         blk = ViTBlock(48, 4, window_size=ws, device="meta")
     node = vit_block_cost(48, 4, window_size=ws, hw=hw, tokens=tokens)
-    _check(blk, _Tok(blk), node, (tokens, 48))
+    assert_twin(blk, node, (tokens, 48), wrap=lambda m: OnGrid(m, hw))
 
 
 @pytest.mark.parametrize("kind", ["merged", "dense"])
@@ -110,7 +91,7 @@ def test_merge_twins(kind) -> None:
     node = (
         merged_head_cost(dims, 10, hws=hws) if kind == "merged" else dense_merge_cost(dims, hws=hws)
     )
-    _check(layer, _Maps(layer, dims, hws), node, (20, 64))
+    assert_twin(layer, node, (20, 64), wrap=lambda m: _Maps(m, dims, hws))
 
 
 def _bilinear(value: torch.Tensor, x: float, y: float) -> torch.Tensor:

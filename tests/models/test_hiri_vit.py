@@ -143,7 +143,7 @@ def test_every_option_keeps_parity(change: dict) -> None:
     import yaml
 
     from hirisearch.spec import parse_spec
-    from tests.models.test_parity import assert_parity
+    from tests.harness import assert_parity
 
     data = yaml.safe_load((SPECS / "hiri_vit" / "s.yaml").read_text())
     data.update(change)
