@@ -82,7 +82,7 @@ def _pg_bin(name: str) -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -111,7 +111,7 @@ class PostgresServer:
         self.tmp = Path(tempfile.mkdtemp(prefix="hirisearch-pg-"))
         self.tmp.chmod(0o777)
         self.data = self.tmp / "data"
-        self.port = _free_port()
+        self.port = free_port()
         subprocess.run(
             [*self.as_user, initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres",
              "-E", "UTF8"],
