@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import with_sigint
+
 ROOT = Path(__file__).resolve().parents[2]
 S_SPEC = ROOT / "specs" / "hiri_vit" / "s.yaml"
 
@@ -62,7 +64,7 @@ def popen(
 ) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", **(env or {})}
     return subprocess.Popen(
-        [sys.executable, "-m", "hirisearch", *args],
+        with_sigint([sys.executable, "-m", "hirisearch", *args]),  # ctrl-c tests signal it
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
