@@ -152,7 +152,7 @@ def _sigint_disposition(argv: list[str]) -> str:
     return out.stdout.strip()
 
 
-def test_test_subprocesses_start_with_sigint_at_its_default_however_the_suite_started() -> None:
+def test_subprocesses_of_the_tests_start_with_sigint_at_its_default() -> None:
     # As when the suite runs as a background job of a non-interactive shell: SIGINT ignored here.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
