@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hirisearch.cost.counters import count_module, count_traced, cross_check
-from hirisearch.layers.init import MetaBuild
+from hirisearch.cost.meta import MetaBuild
 from hirisearch.models import get_family
 from hirisearch.spec import parse_spec
 from tests.conftest import SPECS
@@ -36,7 +36,7 @@ def random_config(rng: random.Random) -> dict:
     d = dict(BASE)
     dims = [rng.choice([16, 24, 32, 48]), rng.choice([48, 64, 96]), rng.choice([96, 128, 192])]
     dims += [rng.choice([256, 320, 384]), rng.choice([384, 448, 512])]
-    heads = [0, 0, dims[2] // 32, dims[3] // 32, dims[4] // 32]
+    num_heads = [0, 0, dims[2] // 32, dims[3] // 32, dims[4] // 32]
     d.update(
         depths=[
             rng.randint(1, 3),
@@ -46,7 +46,7 @@ def random_config(rng: random.Random) -> dict:
             rng.randint(2, 4),
         ],
         dims=dims,
-        num_heads=heads,
+        num_heads=num_heads,
         mlp_ratios=[4, 4, rng.choice([4, 6, 8]), rng.choice([3, 4]), rng.choice([3, 4])],
         sr_ratios=[1, 1, rng.choice([1, 2]), 1, 1],
         img_size=rng.choice([384, 448, 512]),

@@ -41,7 +41,9 @@ _watchdog: Any = None  # a threading.Timer once armed
 
 
 def install() -> None:
-    """Take over SIGINT for this process (console entry point only)."""
+    """Take over SIGINT for this process (console entry point only), whatever disposition it
+    inherited: a background job of a non-interactive shell starts with SIGINT ignored, and the
+    command line's contract (one line, 130) holds there as well."""
     try:
         signal.signal(signal.SIGINT, _on_sigint)
     except ValueError:  # not the main thread: leave Python's default handling

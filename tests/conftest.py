@@ -3,6 +3,8 @@ new test code."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,26 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
+
+#: Sets SIGINT's disposition (``sys.argv[1]``: "SIG_DFL" or "SIG_IGN") in a fresh interpreter, then
+#: replaces it with the command in the rest of its argv (same process, same pipes).
+_EXEC_WITH_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, getattr(signal, sys.argv[1])); "
+    "os.execv(sys.argv[2], sys.argv[2:])"
+)
+
+
+def with_sigint(argv: Sequence[str], disposition: str = "SIG_DFL") -> list[str]:
+    """``argv`` run with SIGINT at ``disposition`` whatever this process's is.
+
+    A suite started as a background job of a non-interactive shell has SIGINT ignored, and an
+    ignored disposition survives fork and exec, so its subprocesses would start ignoring it too,
+    unlike a command a user starts. The disposition is set in the child before the exec (not with
+    ``preexec_fn``, which is unsafe in a process with threads, as torch's).
+    """
+    if disposition not in ("SIG_DFL", "SIG_IGN"):
+        raise ValueError(f"disposition must be 'SIG_DFL' or 'SIG_IGN', but got {disposition!r}")
+    return [sys.executable, "-S", "-c", _EXEC_WITH_SIGINT, disposition, *argv]
 
 
 def shipped_specs() -> list[Path]:

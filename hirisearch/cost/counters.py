@@ -31,6 +31,7 @@ from hirisearch.cost.convention import (
 
 # The cross-check counters (fvcore, thop, ptflops) live in their own module; re-exported here.
 from hirisearch.cost.cross_check import COUNTER_MISSES, COUNTERS, CrossCheck, cross_check
+from hirisearch.cost.meta import MetaBuild
 from hirisearch.cost.ops import (
     NORM_MAPPING,
     RESAMPLE_MAPPING,
@@ -43,7 +44,6 @@ from hirisearch.cost.ops import (
 from hirisearch.cost.replay import MetaKernelCache, Replayer, expand
 from hirisearch.cost.types import Cost
 from hirisearch.errors import CountingError
-from hirisearch.layers.init import MetaBuild
 from hirisearch.runtime import gc_paused
 
 aten = torch.ops.aten

@@ -18,7 +18,7 @@ paths as ``model.named_modules()``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 __all__ = ["Cost", "CostNode", "ZERO"]
 
@@ -62,11 +62,6 @@ class Cost:
             self.norm * batch,
             self.acts * batch,
         )
-
-    def as_dict(self) -> dict[str, int]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["macs"] = self.macs
-        return out
 
 
 ZERO = Cost()

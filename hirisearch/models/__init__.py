@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Iterator, Mapping
 
 from hirisearch.errors import UnknownModelError
-from hirisearch.models.base import Family, SpecBase
+from hirisearch.models.base import Family
 
 #: Built-in families: name -> module whose ``FAMILY`` describes it.
 BUILTIN: dict[str, str] = {
@@ -82,7 +82,3 @@ def get_family(name: str) -> Family:
         raise UnknownModelError(
             f"unknown family {name!r}; valid: {', '.join(sorted(FAMILIES))}"
         ) from None
-
-
-def family_of(spec: SpecBase) -> Family:
-    return get_family(spec.family)

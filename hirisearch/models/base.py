@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -30,24 +30,6 @@ class SpecBase(BaseModel):
     name: str
     description: str = ""
     img_size: int = 224
-
-
-class ModelPlan(Protocol):
-    """Every derived number of one model at one input size. Frozen dataclasses implement this."""
-
-    name: str
-    family: str
-    img_size: int
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """(channels, height, width) of one input sample."""
-        ...
-
-    @property
-    def sections(self) -> tuple[tuple[str, str], ...]:
-        """(label, module path) of the top-level parts shown in the per-stage table, in order."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -73,7 +55,9 @@ class Family(Generic[SpecT, PlanT]):
 
     ``plan`` derives every number once; ``build`` and ``cost`` read the plan and nothing else, so
     the parity tests (params == ``numel()``, analytic MACs == traced MACs at every module path)
-    hold the two together.
+    hold the two together. A plan is a frozen dataclass with at least ``name``, ``family``,
+    ``img_size``, ``input_shape`` ((channels, height, width) of one sample) and ``sections``
+    ((label, module path) of the top-level parts the per-stage table shows, in order).
     """
 
     name: str

@@ -110,7 +110,7 @@ def timm_model(name: str) -> TimmModel:
         near = closest_names(name)
         hint = f"; closest: {', '.join(near)}" if near else ""
         raise UnknownModelError(f"unknown timm model {name!r}{hint}")
-    from hirisearch.layers.init import MetaBuild
+    from hirisearch.cost.meta import MetaBuild
 
     with MetaBuild():
         model = timm.create_model(name, pretrained=False, device="meta")

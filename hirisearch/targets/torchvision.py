@@ -133,7 +133,7 @@ def _kind(name: str, kwargs: dict[str, Any]) -> Kind:
     """Build the model once on the ``meta`` device to read its class and default size."""
     from torchvision import models
 
-    from hirisearch.layers.init import MetaBuild
+    from hirisearch.cost.meta import MetaBuild
 
     task = _tasks()[name]
     try:

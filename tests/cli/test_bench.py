@@ -12,8 +12,7 @@ from hirisearch.cli import app
 from hirisearch.latency import calibration, device, measure
 from hirisearch.latency import predictor as pr
 from tests.conftest import SPECS
-from tests.latency.test_predictor import _cal as full_calibration
-from tests.latency.test_predictor import few_benches
+from tests.latency.calibrations import few_benches, uniform_calibration
 
 runner = CliRunner()
 S = str(SPECS / "s.yaml")
@@ -133,7 +132,7 @@ def test_calibrate_then_predict(tmp_path, monkeypatch) -> None:
     )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "calibration-cpu.json").exists() and "glue" in res.stdout
-    pr.save_calibration(full_calibration())  # every category, so that a whole model predicts
+    pr.save_calibration(uniform_calibration())  # every category, so that a whole model predicts
     res = runner.invoke(app, ["profile", S, "--res", "224", "--json", "--no-trace", "--predict"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)

@@ -15,7 +15,7 @@ import yaml
 
 from hirisearch import interrupt
 from hirisearch.cli import EXIT_INTERRUPTED
-from tests.conftest import SPECS
+from tests.conftest import SPECS, with_sigint
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -57,7 +57,7 @@ def test_sigint_at_any_moment_is_one_line_and_130(
 ) -> None:
     spec = _deep_spec(tmp_path)
     argv = [sys.executable, "-m", "hirisearch", "profile", str(spec), "--trace-limit", "0"]
-    proc = subprocess.Popen(argv, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(with_sigint(argv), cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.monotonic() + 120
     while not _has_loaded(proc.pid, library):
@@ -89,7 +89,7 @@ def test_an_interrupt_swallowed_by_library_code_still_ends_the_process(tmp_path:
                     pass
     """)
     )
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=ENV,
+    proc = subprocess.Popen(with_sigint([sys.executable, str(script)]), cwd=tmp_path, env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
     start = time.monotonic()
@@ -119,7 +119,7 @@ def test_a_handled_interrupt_lets_the_command_save_and_finish(tmp_path: Path) ->
         interrupt.finish(0)
     """)
     )
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=ENV,
+    proc = subprocess.Popen(with_sigint([sys.executable, str(script)]), cwd=tmp_path, env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
     proc.send_signal(signal.SIGINT)
@@ -129,6 +129,54 @@ def test_a_handled_interrupt_lets_the_command_save_and_finish(tmp_path: Path) ->
 
 
 def test_without_install_nothing_changes() -> None:
-    # A library user's process keeps Python's own SIGINT handling.
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    assert interrupt.requested() is False
+    # A library user's process keeps Python's own SIGINT handling: importing the library, its
+    # command layer and the interrupt module installs nothing. (Checked in a fresh interpreter
+    # started as a user starts one, not in this one, whose disposition is inherited.)
+    code = textwrap.dedent("""
+        import signal
+        before = signal.getsignal(signal.SIGINT)
+        import hirisearch, hirisearch.cli
+        from hirisearch import interrupt
+        after = signal.getsignal(signal.SIGINT)
+        print(before is after is signal.default_int_handler, interrupt.requested())
+    """)
+    out = subprocess.run(with_sigint([sys.executable, "-c", code]), env=ENV, capture_output=True,
+                         text=True, check=True, timeout=120)  # fmt: skip
+    assert out.stdout.split() == ["True", "False"], out.stderr
+
+
+def _sigint_disposition(argv: list[str]) -> str:
+    code = "import signal; print(signal.getsignal(signal.SIGINT))"
+    out = subprocess.run([*argv, sys.executable, "-c", code], env=ENV, capture_output=True,
+                         text=True, check=True, timeout=60)  # fmt: skip
+    return out.stdout.strip()
+
+
+def test_subprocesses_of_the_tests_start_with_sigint_at_its_default() -> None:
+    # As when the suite runs as a background job of a non-interactive shell: SIGINT ignored here.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        inherited = _sigint_disposition([])
+        reset = _sigint_disposition(with_sigint([]))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert inherited == str(signal.SIG_IGN)  # an ignored disposition survives exec...
+    assert reset == str(signal.default_int_handler)  # ...unless reset in the child
+
+
+def test_the_command_line_takes_over_sigint_even_when_started_with_it_ignored(
+    tmp_path: Path,
+) -> None:
+    # A background job of a non-interactive shell starts with SIGINT ignored; the console entry
+    # point installs its own handling all the same, so a SIGINT still ends it with one line, 130
+    # (ignored, it would run the ~15 s count to the end and exit 0).
+    argv = [sys.executable, "-m", "hirisearch", "profile", str(_deep_spec(tmp_path)),
+            "--trace-limit", "0"]  # fmt: skip
+    proc = subprocess.Popen(with_sigint(argv, "SIG_IGN"), cwd=tmp_path, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not _has_loaded(proc.pid, "_pydantic_core"):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    _assert_interrupted(proc)

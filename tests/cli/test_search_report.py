@@ -15,7 +15,7 @@ runner = CliRunner()
 
 def test_search_report_with_baselines(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     from hirisearch.latency.predict import CACHE_ENV, save_calibration
-    from tests.search.test_exact import synthetic_calibration
+    from tests.latency.calibrations import synthetic_calibration
 
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     save_calibration(synthetic_calibration())  # the space's latency budget reads it

@@ -24,34 +24,22 @@ from hirisearch.latency.predictor import (
     save_calibration,
     tree_ops,
 )
-from hirisearch.models import FAMILIES, get_family
+from hirisearch.models import FAMILIES
 from hirisearch.models.base import network_rows
 from hirisearch.targets import resolve
 from tests.conftest import SPECS
-
-TRUE = {
-    "conv": (2e-8, 3e-7, 0.0, 0.01),
-    "dwconv": (5e-8, 1e-6, 0.0, 0.02),
-    "linear": (1.5e-8, 2e-7, 1e-7, 0.005),
-}
-
-
-def _synthetic() -> list[Sample]:
-    rng = np.random.default_rng(0)
-    out = []
-    for cat, coef in TRUE.items():
-        for i in range(12):
-            macs = int(rng.integers(10**5, 10**9))
-            op = Op(cat, macs, int(macs / rng.uniform(9, 500)), int(rng.integers(100, 10**6)))
-            batch = int(rng.choice([1, 2, 8]))
-            ms = sum(a * f for a, f in zip(coef, op.features(batch), strict=True))
-            out.append(Sample(f"{cat}{i}", op, batch, ms))
-    return out
+from tests.latency.calibrations import (
+    FEW_OPERATORS,
+    TRUE_COEFFS,
+    few_benches,
+    synthetic_samples,
+    uniform_calibration,
+)
 
 
 def test_fit_recovers_known_coefficients() -> None:
-    got = fit(_synthetic())
-    for cat, coef in TRUE.items():
+    got = fit(synthetic_samples())
+    for cat, coef in TRUE_COEFFS.items():
         np.testing.assert_allclose(got[cat], coef, rtol=1e-6, atol=1e-12)
 
 
@@ -100,7 +88,7 @@ def test_calibration_table_with_a_zero_residual_sample() -> None:
     from hirisearch.report.latency import calibration_table
 
     op = Op("glue_linear", 0, 1000, 0, count=3)
-    cal = _cal()
+    cal = uniform_calibration()
     cal = Calibration(**{**cal.__dict__, "samples": (Sample("blk", op, 1, 0.0, scale_ms=2.0),)})
     table = calibration_table(cal)
     assert table.row_count == len(cal.coeffs)
@@ -116,32 +104,10 @@ def test_tree_ops_of_hiri_vit_cover_every_mac() -> None:
     assert {"conv", "dwconv", "linear", "attn", "norm", "glue_conv", "glue_linear"} <= cats
 
 
-SMALL = (
-    "conv1x1 448->448 @7/s1",
-    "linear 448->896 x49",
-    "linear 448->1000 x1",
-    "attention 14h q49 kv49 d32",
-    "attention 14h q1 kv50 d32",
-    "layernorm 448 x49",
-)
-
-
-def few_benches() -> list[pr.MicroBench]:
-    """Small operators of every category a shallow ViT uses, and that ViT (4 ms) as the network."""
-    ops = [mb for mb in pr.operator_benchmarks() if mb.name in SMALL]
-    nets = [mb for mb in network_benchmarks([get_family("vit")]) if mb.name.endswith("@224")]
-    return ops + nets[:1]
-
-
-def _cal() -> Calibration:
-    coeffs = {c: (1e-8, 1e-7, 0.0, 0.01) for c in pr.CATEGORIES}
-    return Calibration("cpu", "test cpu", torch.__version__, 1, "now", coeffs, tuple(_synthetic()))
-
-
 def _scaled_cal() -> Calibration:
     return Calibration(
         **{
-            **_cal().__dict__,
+            **uniform_calibration().__dict__,
             "scales": {"conv": 1.25, "dwconv": 1.75},
             "family_scales": {"vit": 0.9, "hrvit": 1.2},
             "networks": (("network cal-a @224", 12.5),),
@@ -152,7 +118,7 @@ def _scaled_cal() -> Calibration:
 def test_prediction_sums_operators_and_scales_with_batch() -> None:
     t = resolve(str(SPECS / "s.yaml"))
     tree = t.at(224).tree
-    cal = _cal()
+    cal = uniform_calibration()
     ops = tree_ops(tree)
     one = predict_latency_ms(tree, cal)
     expected = sum(1e-8 * o.macs + 1e-7 * o.elements + 0.01 * o.count for o in ops)
@@ -185,24 +151,26 @@ def test_calibrate_end_to_end_on_a_few_benchmarks() -> None:
     assert set(cal.coeffs) == ops | {f"glue_{c}" for c in ops}
     assert cal.threads == 1 and len(cal.networks) == 1
     assert cal.scales == {} and cal.family_scales == {}  # one network fits no factor
-    assert sum(s.name in SMALL for s in cal.samples) == len(SMALL)  # + in-situ leaf samples
-    assert all(s.ms > 0 for s in cal.samples if s.name in SMALL)
+    assert sum(s.name in FEW_OPERATORS for s in cal.samples) == len(
+        FEW_OPERATORS
+    )  # + in-situ leaf samples
+    assert all(s.ms > 0 for s in cal.samples if s.name in FEW_OPERATORS)
     assert all(ms > 0 for _, ms in cal.networks)
     assert all(min(c) >= 0 for c in cal.coeffs.values())
 
 
 def test_robust_fit_ignores_one_disturbed_timing() -> None:
-    samples = _synthetic()
+    samples = synthetic_samples()
     bad = samples[3]
     samples[3] = Sample(bad.name, bad.op, bad.batch, bad.ms * 3.0)  # a run hit by other work
     got = fit(samples)
-    np.testing.assert_allclose(got["conv"], TRUE["conv"], rtol=1e-3, atol=1e-12)
+    np.testing.assert_allclose(got["conv"], TRUE_COEFFS["conv"], rtol=1e-3, atol=1e-12)
     plain = pr.nnls  # the unweighted solution is pulled away by the outlier
     group = [s for s in samples if s.op.category == "conv"]
     a = np.array([s.op.features(s.batch) for s in group]) / np.array([s.ms for s in group])[:, None]
     col = np.abs(a).max(axis=0)
     x = plain(a / col, np.ones(len(group))) / col
-    assert not np.allclose(x, TRUE["conv"], rtol=1e-2)
+    assert not np.allclose(x, TRUE_COEFFS["conv"], rtol=1e-2)
 
 
 TRUE_INSITU = {
@@ -282,7 +250,7 @@ def test_insitu_samples_of_a_real_network() -> None:
 
 
 def test_scales_multiply_operator_times() -> None:
-    cal = _cal()
+    cal = uniform_calibration()
     op = Op("dwconv", 10**6, 10**4, 0)
     scaled = Calibration(**{**cal.__dict__, "scales": {"dwconv": 2.0}})
     assert scaled.op_ms(op) == pytest.approx(2 * cal.op_ms(op))
@@ -299,7 +267,7 @@ def _measured(cal: Calibration, slower: dict[str, float]) -> list[tuple]:
 
 
 def test_fit_network_scales_is_exact_where_the_models_are() -> None:
-    cal = _cal()
+    cal = uniform_calibration()
     scales, families = pr.fit_network_scales(_measured(cal, {}), cal)
     assert set(families) == set(FAMILIES)
     assert all(v == pytest.approx(1.0, abs=1e-9) for v in [*scales.values(), *families.values()])
@@ -307,7 +275,7 @@ def test_fit_network_scales_is_exact_where_the_models_are() -> None:
 
 
 def test_fit_network_scales_finds_the_slow_family() -> None:
-    cal = _cal()
+    cal = uniform_calibration()
     measured = _measured(cal, {"hrvit": 1.25, "vit": 0.8})
     scales, families = pr.fit_network_scales(measured, cal)
     assert families["hrvit"] == pytest.approx(1.25, rel=0.03)

@@ -1,36 +1,21 @@
-"""HRViT's layers: every cost twin equals its layer (params exactly; MACs, norms and activations
-against FlopCounterMode on the meta device), and the cross-shaped attention equals a direct,
+"""HRViT's layers: every cost twin equals its layer (:func:`tests.harness.assert_twin`), and the cross-shaped attention equals a direct,
 loop-based computation (padded stripes included)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import pytest
 import torch
 from torch import nn
 
-from hirisearch.cost.counters import count_module
-from hirisearch.cost.types import Cost, CostNode
 from hirisearch.layers.cross_shaped import cross_shaped_attention_cost
 from hirisearch.layers.cross_shaped_nn import CrossShapedAttention
 from hirisearch.layers.hrnet import bottleneck_cost, hr_fusion_cost, hrnet_classifier_cost
 from hirisearch.layers.hrnet_nn import Bottleneck, HRFusion, HRNetClassifier
 from hirisearch.layers.mix_ffn import des_cost, des_factors, mix_cfn_cost, mix_conv2d_cost
 from hirisearch.layers.mix_ffn_nn import DiversityEnhancedShortcut, MixCFN, MixConv2d
-
-
-class _Tokens(nn.Module):
-    """Runs a token layer taking ``(x, hw)`` on a (B, N, C) input."""
-
-    def __init__(self, inner: nn.Module, hw: tuple[int, int]) -> None:
-        super().__init__()
-        self.inner, self.hw = inner, hw
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.inner(x, self.hw)
+from tests.harness import OnGrid, TwinCase
 
 
 class _Branches(nn.Module):
@@ -47,37 +32,26 @@ class _Branches(nn.Module):
         return out[-1] if isinstance(out, list) else out
 
 
-@dataclass(frozen=True)
-class Case:
-    name: str
-    make: Callable[..., nn.Module]
-    cost: Callable[[], CostNode]
-    input_shape: tuple[int, ...]
-    wrap: Callable[[nn.Module], nn.Module] = lambda m: nn.Sequential(m)
-    path: str = "0"
-
-
 HWS4 = ((16, 16), (8, 8), (4, 4), (2, 2))
 
 
-def _cases() -> list[Case]:
+def _cases() -> list[TwinCase]:
     cs = []
     for dim, hd, ws, hw in [(32, 8, 3, (5, 7)), (16, 16, 2, (4, 4)), (24, 4, 1, (3, 5))]:
         cs.append(
-            Case(
+            TwinCase(
                 f"cross_shaped-d{dim}h{hd}w{ws}-{hw[0]}x{hw[1]}",
                 lambda dim=dim, hd=hd, ws=ws, **dd: CrossShapedAttention(dim, hd, ws, **dd),
                 lambda dim=dim, hd=hd, ws=ws, hw=hw: cross_shaped_attention_cost(
                     dim, hd, ws, hw=hw
                 ),
                 (hw[0] * hw[1], dim),
-                lambda m, hw=hw: _Tokens(m, hw),
-                "inner",
+                lambda m, hw=hw: OnGrid(m, hw),
             )
         )
     for dim in (10, 11):
         cs.append(
-            Case(
+            TwinCase(
                 f"mix_conv2d-{dim}",
                 lambda dim=dim, **dd: MixConv2d(dim, **dd),
                 lambda dim=dim: mix_conv2d_cost(dim, hw=(6, 5)),
@@ -85,18 +59,17 @@ def _cases() -> list[Case]:
             )
         )
     cs.append(
-        Case(
+        TwinCase(
             "mix_cfn",
             lambda **dd: MixCFN(16, 40, **dd),
             lambda: mix_cfn_cost(16, 40, hw=(5, 6)),
             (30, 16),
-            lambda m: _Tokens(m, (5, 6)),
-            "inner",
+            lambda m: OnGrid(m, (5, 6)),
         )
     )
     for c_in, c_out in ((48, 48), (32, 64), (240, 240)):
         cs.append(
-            Case(
+            TwinCase(
                 f"des-{c_in}-{c_out}",
                 lambda c_in=c_in, c_out=c_out, **dd: DiversityEnhancedShortcut(c_in, c_out, **dd),
                 lambda c_in=c_in, c_out=c_out: des_cost(c_in, c_out, tokens=12),
@@ -106,55 +79,41 @@ def _cases() -> list[Case]:
     for chs_in, chs_out in [((8,), (8,)), ((8,), (8, 16)), ((8, 16, 24), (8, 16, 24, 40))]:
         n_in = len(chs_in)
         cs.append(
-            Case(
+            TwinCase(
                 f"hr_fusion-{len(chs_in)}to{len(chs_out)}",
                 lambda i=chs_in, o=chs_out, **dd: HRFusion(i, o, HWS4[: len(o)], **dd),
                 lambda i=chs_in, o=chs_out: hr_fusion_cost(i, o, HWS4[: len(i)], HWS4[: len(o)]),
                 (max(chs_in), 16, 16),
                 lambda m, i=chs_in, n=n_in: _Branches(m, i, HWS4[:n]),
-                "inner",
             )
         )
     for c_in in (8, 16):
         cs.append(
-            Case(
+            TwinCase(
                 f"bottleneck-{c_in}",
                 lambda c_in=c_in, **dd: Bottleneck(c_in, 4, **dd),
-                lambda c_in=c_in: bottleneck_cost(c_in, 4, in_hw=(7, 6)),
+                lambda c_in=c_in: bottleneck_cost(c_in, 4, hw=(7, 6)),
                 (c_in, 7, 6),
             )
         )
     chs = (8, 16, 32, 64)
     cs.append(
-        Case(
+        TwinCase(
             "hrnet_classifier",
             lambda **dd: HRNetClassifier(chs, (4, 8, 16, 32), final_chs=64, num_classes=10, **dd),
             lambda: hrnet_classifier_cost(
-                chs, (4, 8, 16, 32), final_chs=64, num_classes=10, in_hws=HWS4
+                chs, (4, 8, 16, 32), final_chs=64, num_classes=10, hws=HWS4
             ),
             (64, 16, 16),
             lambda m: _Branches(m, chs, HWS4),
-            "inner",
         )
     )
     return cs
 
 
 @pytest.mark.parametrize("case", _cases(), ids=lambda c: c.name)
-def test_twin_matches_layer(case: Case) -> None:
-    with torch.device("meta"):
-        layer = case.make(device="meta")
-        model = case.wrap(layer)
-    traced = count_module(model, case.input_shape, with_acts=True)
-    node = case.cost()
-    got = traced.per_path.get(case.path, Cost())  # a layer doing nothing counted is absent
-    assert node.total.params == sum(p.numel() for p in layer.parameters())
-    for field in ("params", "conv", "linear", "attn", "other", "norm", "acts"):
-        assert getattr(node.total, field) == getattr(got, field), field
-    names = dict(layer.named_modules())
-    for path, sub in node.walk():
-        assert path in names, path
-        assert traced.per_path[f"{case.path}.{path}"].params == sub.total.params, path
+def test_twin_matches_layer(case: TwinCase) -> None:
+    case.check()
 
 
 def test_des_factors_follow_the_log2_split() -> None:
@@ -170,7 +129,7 @@ def _direct_cross_shaped(m: CrossShapedAttention, x: torch.Tensor, hw: tuple[int
     ``ws``-column stripe."""
     h, w = hw
     b, n, c = x.shape
-    ws, heads, d = m.window_size, m.heads, m.head_width
+    ws, num_heads, d = m.window_size, m.num_heads, m.head_width
     q, v = m.qv(x).chunk(2, dim=-1)
     local = m.dwconv(m.act(v.transpose(1, 2).reshape(b, c, h, w))).flatten(2).transpose(1, 2)
     half = c // 2
@@ -182,7 +141,7 @@ def _direct_cross_shaped(m: CrossShapedAttention, x: torch.Tensor, hw: tuple[int
                 keys = [u for u in range(n) if u // w // ws == r // ws]
             else:
                 keys = [u for u in range(n) if u % w // ws == col // ws]
-            for head in range(heads):
+            for head in range(num_heads):
                 sl = slice(offset + head * d, offset + (head + 1) * d)
                 qi = q[:, t, sl]
                 kv = v[:, keys, sl]

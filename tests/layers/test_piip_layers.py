@@ -9,7 +9,6 @@ import pytest
 import torch
 from torch import nn
 
-from hirisearch.cost.counters import count_module
 from hirisearch.layers.deformable import deformable_cross_attention_cost
 from hirisearch.layers.deformable_nn import DeformableCrossAttention, reference_points
 from hirisearch.layers.interaction import injector_cost, interaction_unit_cost
@@ -18,6 +17,7 @@ from hirisearch.layers.pyramid_merge import dense_merge_cost, merged_head_cost
 from hirisearch.layers.pyramid_merge_nn import DenseMerge, MergedHead
 from hirisearch.layers.vit import vit_block_cost
 from hirisearch.layers.vit_nn import ViTAttention, ViTBlock
+from tests.harness import OnGrid, assert_twin
 
 QHW, FHW = (3, 4), (5, 6)
 
@@ -37,28 +37,17 @@ class _Pair(nn.Module):
 
 
 class _Maps(nn.Module):
-    def __init__(self, inner: nn.Module, dims, grids) -> None:
+    def __init__(self, inner: nn.Module, dims, hws) -> None:
         super().__init__()
-        self.inner, self.dims, self.grids = inner, dims, grids
+        self.inner, self.dims, self.hws = inner, dims, hws
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xs, start = [], 0
-        for d, g in zip(self.dims, self.grids, strict=True):
-            n = g[0] * g[1]
+        for d, hw in zip(self.dims, self.hws, strict=True):
+            n = hw[0] * hw[1]
             xs.append(x[:, start : start + n, :d])
             start += n
-        return self.inner(xs, list(self.grids))
-
-
-def _check(layer: nn.Module, wrapper: nn.Module, node, input_shape, key="inner") -> None:
-    traced = count_module(wrapper, input_shape, with_acts=True)
-    got = traced.per_path[key]
-    assert node.total.params == sum(p.numel() for p in layer.parameters())
-    for field in ("params", "conv", "linear", "attn", "other", "norm", "acts"):
-        assert getattr(node.total, field) == getattr(got, field), field
-    names = dict(layer.named_modules())
-    for path, _ in node.walk():
-        assert path in names, path
+        return self.inner(xs, list(self.hws))
 
 
 def test_deformable_twin() -> None:
@@ -67,7 +56,7 @@ def test_deformable_twin() -> None:
             64, num_heads=16, num_points=4, value_ratio=0.5, device="meta"
         )
     node = deformable_cross_attention_cost(64, query_hw=QHW, feat_hw=FHW)
-    _check(layer, _Pair(layer, (64, 64)), node, (12 + 30, 64))
+    assert_twin(layer, node, (12 + 30, 64), wrap=lambda m: _Pair(m, (64, 64)))
     assert node.total.attn == 12 * 4 * 32  # points x value channels per query
 
 
@@ -75,32 +64,24 @@ def test_injector_and_unit_twins() -> None:
     with torch.device("meta"):
         inj = Injector(64, device="meta")
         unit = InteractionUnit(64, 32, device="meta")
-    _check(inj, _Pair(inj, (64, 64)), injector_cost(64, query_hw=QHW, feat_hw=FHW), (42, 64))
-    node = interaction_unit_cost(64, 32, hw_a=QHW, hw_b=FHW)
-    _check(unit, _Pair(unit, (64, 32), unit=True), node, (42, 64))
+    node = injector_cost(64, query_hw=QHW, feat_hw=FHW)
+    assert_twin(inj, node, (42, 64), wrap=lambda m: _Pair(m, (64, 64)))
+    node = interaction_unit_cost(64, 32, a_hw=QHW, b_hw=FHW)
+    assert_twin(unit, node, (42, 64), wrap=lambda m: _Pair(m, (64, 32), unit=True))
 
 
 @pytest.mark.parametrize(("ws", "tokens"), [(0, 31), (4, 30), (3, 30)])
 def test_vit_block_twin(ws, tokens) -> None:
     hw = (5, 6)
-
-    class _Tok(nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, x):
-            return self.inner(x, hw)
-
     with torch.device("meta"):
         blk = ViTBlock(48, 4, window_size=ws, device="meta")
     node = vit_block_cost(48, 4, window_size=ws, hw=hw, tokens=tokens)
-    _check(blk, _Tok(blk), node, (tokens, 48))
+    assert_twin(blk, node, (tokens, 48), wrap=lambda m: OnGrid(m, hw))
 
 
 @pytest.mark.parametrize("kind", ["merged", "dense"])
 def test_merge_twins(kind) -> None:
-    dims, grids = (64, 32), ((2, 2), (4, 4))
+    dims, hws = (64, 32), ((2, 2), (4, 4))
     with torch.device("meta"):
         layer = (
             MergedHead(dims, 10, device="meta")
@@ -108,11 +89,9 @@ def test_merge_twins(kind) -> None:
             else DenseMerge(dims, device="meta")
         )
     node = (
-        merged_head_cost(dims, 10, grids=grids)
-        if kind == "merged"
-        else dense_merge_cost(dims, grids=grids)
+        merged_head_cost(dims, 10, hws=hws) if kind == "merged" else dense_merge_cost(dims, hws=hws)
     )
-    _check(layer, _Maps(layer, dims, grids), node, (20, 64))
+    assert_twin(layer, node, (20, 64), wrap=lambda m: _Maps(m, dims, hws))
 
 
 def _bilinear(value: torch.Tensor, x: float, y: float) -> torch.Tensor:
@@ -129,8 +108,8 @@ def _bilinear(value: torch.Tensor, x: float, y: float) -> torch.Tensor:
 
 def test_deformable_matches_direct_loop() -> None:
     torch.manual_seed(0)
-    dim, heads, points = 32, 4, 3
-    layer = DeformableCrossAttention(dim, num_heads=heads, num_points=points, value_ratio=0.5)
+    dim, num_heads, points = 32, 4, 3
+    layer = DeformableCrossAttention(dim, num_heads=num_heads, num_points=points, value_ratio=0.5)
     with torch.no_grad():  # random offsets and weights, so sampling is off-grid and uneven
         layer.sampling_offsets.weight.normal_(0, 0.5)
         layer.attention_weights.weight.normal_(0, 0.5)
@@ -140,15 +119,15 @@ def test_deformable_matches_direct_loop() -> None:
     with torch.no_grad():
         got = layer(q, QHW, f, FHW)
         hf, wf = FHW
-        vd = layer.value_dim // heads
+        vd = layer.value_dim // num_heads
         value = layer.value_proj(f)  # (B, Nf, Cv)
-        offsets = layer.sampling_offsets(q).view(b, -1, heads, points, 2)
-        weights = layer.attention_weights(q).view(b, -1, heads, points).softmax(-1)
+        offsets = layer.sampling_offsets(q).view(b, -1, num_heads, points, 2)
+        weights = layer.attention_weights(q).view(b, -1, num_heads, points).softmax(-1)
         ref = reference_points(QHW)
         out = torch.zeros(b, q.shape[1], layer.value_dim)
         for bi in range(b):
             for qi in range(q.shape[1]):
-                for h in range(heads):
+                for h in range(num_heads):
                     vmap = value[bi, :, h * vd : (h + 1) * vd].T.reshape(vd, hf, wf)
                     acc = torch.zeros(vd)
                     for p in range(points):

@@ -15,7 +15,7 @@ from hirisearch.models import get_family
 from hirisearch.spec import load_spec, parse_spec
 from hirisearch.targets import resolve
 from tests.conftest import SPECS
-from tests.models.test_parity import test_analytic_matches_built_and_traced as parity
+from tests.harness import assert_parity
 
 # (spec, timm name or None, resolution, params in M, GFLOPs, relative tolerance)
 REFERENCE = [
@@ -119,7 +119,7 @@ def test_swin_window7_padded_at_384_matches_timm(tmp_path: Path) -> None:
 )
 def test_padded_models_keep_parity(tmp_path: Path, base: str, changes: dict, size: int) -> None:
     """Padding is counted as built: analytic == built == traced per module path."""
-    parity(_spec_file(tmp_path, base, **changes), size)
+    assert_parity(load_spec(_spec_file(tmp_path, base, **changes)), size)
 
 
 @pytest.mark.parametrize(

@@ -3,17 +3,13 @@ the built model (params exactly, per module path) and the traced count (MACs per
 
 from __future__ import annotations
 
-from functools import partial
-
 import pytest
 import torch
 
-from hirisearch.cost.counters import count_traced
 from hirisearch.models import get_family
 from hirisearch.spec import load_spec
 from tests.conftest import shipped_specs, spec_id
-
-MAC_TOLERANCE = 1e-3
+from tests.harness import assert_parity
 
 
 def _cases() -> list[tuple[object, int]]:
@@ -25,41 +21,10 @@ def _cases() -> list[tuple[object, int]]:
     return cases
 
 
-def _close(a: int, b: int) -> bool:
-    return a == b or abs(a - b) <= MAC_TOLERANCE * max(abs(a), abs(b))
-
-
 @pytest.mark.parametrize(("path", "size"), _cases())
 def test_analytic_matches_built_and_traced(path, size) -> None:
     spec = load_spec(path)
     assert_parity(spec, size)
-
-
-def assert_parity(spec, size: int) -> None:
-    """Analytic == built params and == traced MACs/norms/acts at every module path."""
-    family = get_family(spec.family)
-    plan = family.plan(spec, size)
-    tree = family.cost(plan)
-    traced = count_traced(
-        partial(family.build, plan), plan.input_shape, with_acts=True, allow_eager=False
-    )
-    with torch.device("meta"):
-        model = family.build(plan, device="meta")
-    modules = dict(model.named_modules())
-    assert tree.total.params == sum(p.numel() for p in model.parameters())
-    for mpath, cost in tree.flatten().items():
-        assert mpath in modules, f"analytic path {mpath!r} is not a module of the built model"
-        t = traced.per_path.get(mpath)
-        assert t is not None, f"no traced count at {mpath!r}"
-        assert cost.params == t.params, (
-            f"params at {mpath!r}: analytic {cost.params} != built {t.params}"
-        )
-        for field in ("conv", "linear", "attn", "other", "norm", "acts"):
-            a, b = getattr(cost, field), getattr(t, field)
-            assert _close(a, b), f"{field} at {mpath!r}: analytic {a} != traced {b}"
-    for label, section in plan.sections:
-        a, b = tree.child(section).total.macs, traced.per_path[section].macs
-        assert _close(a, b), f"{label}: analytic {a} != traced {b}"
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, id=spec_id(p)) for p in shipped_specs()])

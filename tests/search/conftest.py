@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import with_sigint
+
 ROOT = Path(__file__).resolve().parents[2]
 S_SPEC = ROOT / "specs" / "hiri_vit" / "s.yaml"
 
@@ -62,7 +64,7 @@ def popen(
 ) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", **(env or {})}
     return subprocess.Popen(
-        [sys.executable, "-m", "hirisearch", *args],
+        with_sigint([sys.executable, "-m", "hirisearch", *args]),  # ctrl-c tests signal it
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -82,7 +84,7 @@ def _pg_bin(name: str) -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -111,7 +113,7 @@ class PostgresServer:
         self.tmp = Path(tempfile.mkdtemp(prefix="hirisearch-pg-"))
         self.tmp.chmod(0o777)
         self.data = self.tmp / "data"
-        self.port = _free_port()
+        self.port = free_port()
         subprocess.run(
             [*self.as_user, initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres",
              "-E", "UTF8"],

@@ -22,7 +22,7 @@ from hirisearch.ops.search.pareto import pareto_indices, to_minimise
 from hirisearch.ops.search.run import SearchOptions, run_search
 from hirisearch.ops.search.space import load_space
 from hirisearch.ops.search.storage import constraints_of, open_storage
-from tests.search.conftest import _free_port, write_space
+from tests.search.conftest import free_port, write_space
 
 
 def _get(url: str) -> dict:
@@ -60,7 +60,7 @@ def test_dashboard_serves_a_finished_run_with_its_constraints(tmp_path: Path) ->
     assert infeasible and len(infeasible) < len(study.trials)
 
     exe = shutil.which("optuna-dashboard") or str(Path(sys.executable).parent / "optuna-dashboard")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [exe, str(journal), "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,

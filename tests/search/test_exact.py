@@ -11,33 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hirisearch.latency.predict import CATEGORIES, Calibration, predict_latency_ms
+from hirisearch.latency.predict import predict_latency_ms
 from hirisearch.ops.search.budget import evaluate
 from hirisearch.ops.search.exact import Model, sweep, values_at
 from hirisearch.ops.search.pareto import dominates, front_mask
 from hirisearch.ops.search.run import SearchOptions, run_search
 from hirisearch.ops.search.space import load_space
 from hirisearch.ops.search.strategies import STRATEGIES
+from tests.latency.calibrations import synthetic_calibration
 from tests.search.conftest import ROOT, write_space
 
 SPACES = sorted((ROOT / "specs" / "search").glob("*.yaml"))
-
-
-def synthetic_calibration() -> Calibration:
-    """Made-up coefficients, not a measurement: these tests check the arithmetic of the sum over
-    sections (every term of the predictor used: per-category scales, the family's factor, per-op)."""
-    coeffs = {c: (1e-9 * (k + 1), 2e-8, 1e-10, 0.004) for k, c in enumerate(CATEGORIES)}
-    return Calibration(
-        "cpu",
-        "synthetic (test)",
-        "-",
-        1,
-        "-",
-        coeffs,
-        (),
-        scales={"conv": 1.25, "attn": 1.5},
-        family_scales={"hiri_vit": 1.1, "swin": 0.9},
-    )
 
 
 @pytest.mark.parametrize("path", SPACES, ids=lambda p: p.name)

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from hirisearch.cost.meta import MetaBuild
 from hirisearch.cost.ops import OpRecorder
-from hirisearch.layers.init import MetaBuild
 from hirisearch.models import get_family
 from hirisearch.spec import load_spec
 from hirisearch.targets import resolve
