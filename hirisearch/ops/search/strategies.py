@@ -61,8 +61,6 @@ class Strategy:
 
     name: ClassVar[str]
     description: ClassVar[str]
-    #: Whether the sampler uses the budgets as constraints when choosing the next trial.
-    uses_constraints: ClassVar[bool] = False
     #: Whether every configuration is evaluated (the run's front is then the exact front).
     exhaustive: ClassVar[bool] = False
     #: Whether every axis must have finitely many values.
@@ -128,7 +126,6 @@ class Random(Strategy):
 class TPE(Strategy):
     name = "tpe"
     description = "tree-structured Parzen estimator, constrained"
-    uses_constraints = True
 
     def sampler(self, space: SearchSpace, seed: int) -> BaseSampler:
         import optuna
@@ -141,7 +138,6 @@ class TPE(Strategy):
 class NSGA2(Strategy):
     name = "nsga2"
     description = "NSGA-II genetic search, constrained"
-    uses_constraints = True
 
     def sampler(self, space: SearchSpace, seed: int) -> BaseSampler:
         import optuna
@@ -152,7 +148,6 @@ class NSGA2(Strategy):
 class GP(Strategy):
     name = "gp"
     description = "Gaussian-process Bayesian optimisation, constrained (slow per trial)"
-    uses_constraints = True
 
     def sampler(self, space: SearchSpace, seed: int) -> BaseSampler:
         import optuna
@@ -195,13 +190,6 @@ def _registry(*strategies: type[Strategy]) -> dict[str, Strategy]:
 
 
 STRATEGIES: dict[str, Strategy] = _registry(Grid, Random, TPE, NSGA2, GP, Exact)
-
-
-def get_strategy(name: str) -> Strategy:
-    try:
-        return STRATEGIES[name]
-    except KeyError:
-        raise SpecError(f"unknown strategy {name!r}; valid: {', '.join(STRATEGIES)}") from None
 
 
 def make_sampler(space: SearchSpace, *, seed: int | None = None) -> Any:
