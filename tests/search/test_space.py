@@ -9,7 +9,7 @@ import yaml
 
 from hirisearch.errors import SpecError
 from hirisearch.models import FAMILIES
-from hirisearch.ops.search.budget import evaluate
+from hirisearch.ops.search.candidate import evaluate
 from hirisearch.ops.search.space import apply_values, load_space
 from tests.search.conftest import ROOT, SMALL, write_space
 

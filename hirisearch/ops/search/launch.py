@@ -116,12 +116,17 @@ def baseline_row(ref: str, space: SearchSpace) -> dict[str, Any]:
         p = profile_target(target, size, traced=False)
     except ResolutionError:
         p = profile_target(target, None, traced=False)
+    from hirisearch.ops.search.metrics import METRICS
+
+    # A baseline is priced, not evaluated as a candidate: its metrics are the vector forms of its
+    # totals (the predicted latency needs the space's calibration and is not computed).
+    totals = {"params": p.params, "macs": p.macs, "acts": p.acts}
     values = {
-        "params": p.params,
-        "gmacs": p.macs / 1e9,
-        "activations": p.acts,
-        "img_size": p.img_size,
+        name: m.vector(totals)
+        for name, m in METRICS.items()
+        if m.vector is not None and not m.needs_calibration
     }
+    values["img_size"] = p.img_size
     return {
         "name": p.name,
         "spec": ref,

@@ -21,7 +21,8 @@ from typing import Any
 
 from hirisearch import interrupt
 from hirisearch.io import RunDir
-from hirisearch.ops.search.budget import EvalContext, bound_labels, load_space_calibration
+from hirisearch.ops.search.budget import bound_labels
+from hirisearch.ops.search.metrics import EvalContext, load_space_calibration
 from hirisearch.ops.search.results import (
     SearchResult,
     TrialRecord,
@@ -83,7 +84,7 @@ def run_search(
             f"{opts.workers}; leave --workers out or give --workers {len(opts.gpus)}"
         )
     check_code(space, opts.allow_code)
-    ctx = EvalContext(load_space_calibration(space, opts.calibration))
+    ctx = EvalContext.of(space, load_space_calibration(space, opts.calibration))
     if space.strategy == "exact":
         from hirisearch.ops.search.exact_run import run_exact
 

@@ -270,7 +270,7 @@ def load_space(path: str | os.PathLike[str]) -> SearchSpace:
 
 def parse_space(data: Any, *, file: str) -> SearchSpace:
     """Validate a mapping as a search space; ``file`` locates errors and relative base paths."""
-    from hirisearch.ops.search.budget import METRICS
+    from hirisearch.ops.search.metrics import budget_metric
     from hirisearch.ops.search.objectives import check_objective
     from hirisearch.ops.search.strategies import STRATEGIES
 
@@ -347,8 +347,10 @@ def parse_space(data: Any, *, file: str) -> SearchSpace:
     budgets = []
     for metric, bounds in raw_budgets.items():
         fld = f"budgets.{metric}"
-        if metric not in METRICS:
-            raise SpecError(f"unknown metric; valid: {', '.join(METRICS)}", file=file, field=fld)
+        try:
+            budget_metric(metric)
+        except SpecError as e:
+            raise SpecError(e.message, file=file, field=fld) from None
         if not isinstance(bounds, dict) or not bounds or set(map(str, bounds)) - {"max", "min"}:
             raise SpecError(
                 f"expected a mapping with `max` and/or `min`, but got {_short(bounds)}",

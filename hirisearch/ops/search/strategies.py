@@ -168,15 +168,19 @@ class Exact(Strategy):
 
     def check(self, space: SearchSpace) -> None:
         super().check(space)
-        from hirisearch.ops.search.exact import EXACT_OBJECTIVES
+        from hirisearch.ops.search.metrics import METRICS
 
-        for i, o in enumerate(space.objectives):
-            if o.name not in EXACT_OBJECTIVES:
+        swept = ", ".join(n for n, m in METRICS.items() if m.vector is not None)
+        named = [(f"objectives[{i}]", o.name) for i, o in enumerate(space.objectives)]
+        named += [(f"budgets.{b.metric}", b.metric) for b in space.budgets]
+        for where, name in named:
+            metric = METRICS.get(name)
+            if metric is None or metric.vector is None:
                 raise SpecError(
-                    f"strategy exact evaluates analytic metrics only ({', '.join(EXACT_OBJECTIVES)})"
-                    f", but got {o.name!r}; use tpe or nsga2 for slow objectives",
+                    f"strategy exact evaluates analytic metrics only ({swept}), but got "
+                    f"{name!r}; use tpe or nsga2 for slow objectives",
                     file=space.file,
-                    field=f"objectives[{i}]",
+                    field=where,
                 )
 
 
