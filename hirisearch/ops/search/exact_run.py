@@ -5,13 +5,15 @@ is deterministic, so a re-run is the resume."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hirisearch.io import RunDir
 from hirisearch.ops.search.budget import check_budgets
 from hirisearch.ops.search.candidate import evaluate
 from hirisearch.ops.search.exact import Model, Sweep, sweep, values_at
 from hirisearch.ops.search.metrics import METRICS, EvalContext
 from hirisearch.ops.search.objectives import get_objective
+from hirisearch.ops.search.options import ProgressFn, SearchOptions
 from hirisearch.ops.search.results import (
     SearchResult,
     TrialRecord,
@@ -19,9 +21,6 @@ from hirisearch.ops.search.results import (
     search_result,
 )
 from hirisearch.ops.search.types import SearchSpace
-
-if TYPE_CHECKING:
-    from hirisearch.ops.search.run import SearchOptions
 
 #: Front configurations re-counted by the traced counter (spread along the front; the analytic
 #: model's parity with the traced count is tested per family, so this is a spot check).
@@ -72,6 +71,15 @@ def _reasons(found: Sweep) -> dict[str, int]:
 
 
 def run_exact(
+    space: SearchSpace, opts: SearchOptions, ctx: EvalContext, progress: ProgressFn | None = None
+) -> tuple[SearchResult, list[TrialRecord]]:
+    """Sweep the whole space and write the front's specs in ``opts.out``, held exclusively
+    meanwhile (no progress is reported: the sweep takes seconds)."""
+    with RunDir(opts.out):
+        return _sweep_results(space, opts, ctx)
+
+
+def _sweep_results(
     space: SearchSpace, opts: SearchOptions, ctx: EvalContext
 ) -> tuple[SearchResult, list[TrialRecord]]:
     start = time.perf_counter()

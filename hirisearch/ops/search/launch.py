@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from hirisearch.ops.search.run import SearchOptions
+from hirisearch.ops.search.options import SearchOptions
 from hirisearch.ops.search.types import SearchError, SearchSpace
 
 
