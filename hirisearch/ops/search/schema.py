@@ -249,7 +249,6 @@ class ProxyEntry(_Record):
 class SpaceFile(_Record):
     """A search-space file (see :mod:`hirisearch.ops.search.space` for an example)."""
 
-    expected: ClassVar[str] = "a YAML mapping"
     base: Annotated[str | dict[str, Any], PlainValidator(_base)] = Field(
         description="a spec path or mapping"
     )
