@@ -34,9 +34,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hirisearch.ops.search import storage as st
-from hirisearch.ops.search.budget import load_space_calibration
 from hirisearch.ops.search.engine import work_in_memory
 from hirisearch.ops.search.exact import Model, sweep
+from hirisearch.ops.search.metrics import load_space_calibration
 from hirisearch.ops.search.pareto import pareto_indices, to_minimise
 from hirisearch.ops.search.space import load_space
 from hirisearch.ops.search.strategies import make_sampler

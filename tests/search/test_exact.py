@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hirisearch.latency.predict import predict_latency_ms
-from hirisearch.ops.search.budget import evaluate
+from hirisearch.ops.search.candidate import evaluate
 from hirisearch.ops.search.exact import Model, sweep, values_at
 from hirisearch.ops.search.pareto import dominates, front_mask
 from hirisearch.ops.search.run import SearchOptions, run_search

@@ -11,7 +11,7 @@ import pytest
 
 from hirisearch.io import RunDir, RunDirBusyError
 from hirisearch.models import get_family
-from hirisearch.ops.search.budget import evaluate
+from hirisearch.ops.search.candidate import evaluate
 from hirisearch.ops.search.pareto import dominates, pareto_indices
 from hirisearch.ops.search.proxies import naswot, synflow
 from hirisearch.ops.search.run import SearchError, SearchOptions, run_search

@@ -39,8 +39,10 @@ from optuna.trial import FrozenTrial, TrialState
 from hirisearch.errors import MemoryBudgetError, Pruned
 from hirisearch.ops.search import retry
 from hirisearch.ops.search import storage as st
-from hirisearch.ops.search.budget import EvalContext, Evaluator, bound_labels, check_budgets
-from hirisearch.ops.search.objectives import ObjectiveContext, get_objective
+from hirisearch.ops.search.budget import bound_labels, check_budgets
+from hirisearch.ops.search.candidate import Evaluator
+from hirisearch.ops.search.metrics import METRICS, EvalContext
+from hirisearch.ops.search.objectives import UserObjective, get_objective
 from hirisearch.ops.search.pruners import make_pruner
 from hirisearch.ops.search.strategies import distributions, make_sampler
 from hirisearch.ops.search.trial import CandidateTrial
@@ -62,9 +64,6 @@ class TrialRunner:
         where = os.path.dirname(os.path.abspath(self.space.file))
         self.objectives = [get_objective(o.name, search_dir=where) for o in self.space.objectives]
         self.directions = [o.direction for o in self.space.objectives]
-        self.octx = ObjectiveContext(
-            self.space.proxy, self.space.seed, self.ctx.calibration, self.space.device
-        )
         self.labels = bound_labels(self.space.budgets)
         self.with_latency = self.ctx.calibration is not None
         self.pid = os.getpid()
@@ -86,12 +85,12 @@ class TrialRunner:
                 out.append(worst)
                 continue
             try:
-                if obj.user is None:
-                    out.append(obj.value(cand, self.octx))
+                if not isinstance(obj, UserObjective) or obj.call is None:
+                    out.append(obj.scalar(cand, self.ctx))
                     continue
                 handle = CandidateTrial(cand, trial, single_objective=len(self.objectives) == 1)
                 try:
-                    out.append(obj.user(handle))
+                    out.append(obj.call(handle))
                 except Pruned:
                     pruned = handle
                     out.append(worst)
@@ -100,9 +99,7 @@ class TrialRunner:
                 out.append(worst)
         latency = None
         if cand.valid and self.with_latency:
-            from hirisearch.ops.search.budget import METRICS
-
-            latency = METRICS["latency_ms"].value(cand, self.ctx)
+            latency = METRICS["latency_ms"].scalar(cand, self.ctx)
         attrs = {
             "valid": cand.valid,
             "feasible": check.feasible and not refused,
@@ -163,7 +160,7 @@ def work_in_memory(
     on_trial: TrialDone | None = None,
 ) -> None:
     """One worker's loop on the run folder's storage (see the module docstring)."""
-    runner = TrialRunner(space, EvalContext(calibration))
+    runner = TrialRunner(space, EvalContext.of(space, calibration))
     mem = st.in_memory_study(space, make_sampler(space), make_pruner(space))
     persisted = st.sampler_trials(study) + [
         t for t in st.finished(study) if t.state == TrialState.PRUNED
@@ -226,7 +223,7 @@ def work_shared(
     study = retry.retrying(
         lambda: st.load_study(study_name, storage, sampler, pruner), what="loading the study"
     )
-    runner = TrialRunner(space, EvalContext(calibration))
+    runner = TrialRunner(space, EvalContext.of(space, calibration))
     dists = distributions(space)
     beat = st.heartbeat_of(storage)
 

@@ -18,10 +18,11 @@ and FFN ratio and the width of stage 2, say). So:
    ``itertools.product``); a chunk of them becomes per-axis digits, per-section gathers and sums,
    budget masks, and the chunk's non-dominated feasible points, merged into the front.
 
-Every number is exactly the scalar model's: integers add exactly, bounds and objectives are
-computed with the same floating-point operations as :mod:`hirisearch.ops.search.budget`, and the
-latency sums the same per-operator terms. ``tests/search/test_exact.py`` checks this on random
-configurations of every shipped space.
+Every number is exactly the scalar model's: integers add exactly, bounds and objectives are the
+metrics' vector forms (:mod:`hirisearch.ops.search.metrics`: the same floating-point operations
+as their scalar forms), and the latency sums the same per-operator terms.
+``tests/search/test_exact.py`` checks the totals on random configurations of every shipped space,
+``tests/search/test_metrics.py`` every metric.
 """
 
 from __future__ import annotations
@@ -37,15 +38,13 @@ import numpy as np
 
 from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import ExactError
-from hirisearch.ops.search.budget import Candidate, evaluate
+from hirisearch.ops.search.budget import bound_labels
+from hirisearch.ops.search.candidate import Candidate, evaluate
+from hirisearch.ops.search.metrics import METRICS
 from hirisearch.ops.search.pareto import front_mask
 from hirisearch.ops.search.tables import Table
 from hirisearch.ops.search.types import Scalar, SearchSpace
 
-#: Objectives the exact mode computes (analytic, one number per configuration).
-EXACT_OBJECTIVES = ("params", "gmacs", "activations", "latency_ms")
-#: Budget metrics the exact mode computes.
-EXACT_METRICS = ("params_m", "gmacs", "activations_m", "latency_ms")
 #: A section whose axes span more combinations than this is split into its children.
 SPLIT_OVER = 4096
 #: Configurations per chunk (bounded memory: ~60 bytes per configuration and axis).
@@ -360,27 +359,17 @@ class Sweep:
 Bound = tuple[str, str, float, Callable[[dict[str, np.ndarray]], np.ndarray]]
 
 
-def column(metrics: dict[str, np.ndarray], name: str) -> np.ndarray:
-    """A budget metric or objective from the summed metrics, computed as the scalar code does."""
-    if name in ("gmacs",):
-        return metrics["macs"] / 1e9
-    if name == "params_m":
-        return metrics["params"] / 1e6
-    if name == "activations_m":
-        return metrics["acts"] / 1e6
-    if name == "params":
-        return metrics["params"].astype(np.float64)
-    if name == "activations":
-        return metrics["acts"].astype(np.float64)
-    if name == "latency_ms":
-        return metrics["latency_ms"]
-    raise ExactError(f"the exact mode has no metric {name!r}; valid: {', '.join(EXACT_METRICS)}")
+def column(totals: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """The metric ``name`` of every configuration, by its vector form, from the summed totals."""
+    metric = METRICS.get(name)
+    if metric is None or metric.vector is None:
+        valid = ", ".join(n for n, m in METRICS.items() if m.vector is not None)
+        raise ExactError(f"the exact mode has no metric {name!r}; valid: {valid}")
+    return metric.vector(totals)
 
 
 def sweep(model: Model, *, chunk: int = CHUNK) -> Sweep:
     """Every configuration: validity, budgets, and the exact constrained front."""
-    from hirisearch.ops.search.budget import bound_labels
-
     space = model.space
     start = time.perf_counter()
     labels = bound_labels(space.budgets)

@@ -5,10 +5,15 @@ is deterministic, so a re-run is the resume."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hirisearch.ops.search.budget import EvalContext
+from hirisearch.io import RunDir
+from hirisearch.ops.search.budget import check_budgets
+from hirisearch.ops.search.candidate import evaluate
 from hirisearch.ops.search.exact import Model, Sweep, sweep, values_at
+from hirisearch.ops.search.metrics import METRICS, EvalContext
+from hirisearch.ops.search.objectives import get_objective
+from hirisearch.ops.search.options import ProgressFn, SearchOptions
 from hirisearch.ops.search.results import (
     SearchResult,
     TrialRecord,
@@ -16,9 +21,6 @@ from hirisearch.ops.search.results import (
     search_result,
 )
 from hirisearch.ops.search.types import SearchSpace
-
-if TYPE_CHECKING:
-    from hirisearch.ops.search.run import SearchOptions
 
 #: Front configurations re-counted by the traced counter (spread along the front; the analytic
 #: model's parity with the traced count is tested per family, so this is a spot check).
@@ -29,11 +31,7 @@ REASONS_SHOWN = 12
 
 def front_records(space: SearchSpace, model: Model, found: Sweep) -> list[TrialRecord]:
     """The front's configurations as records (``number``: the configuration's index)."""
-    from hirisearch.ops.search.budget import check_budgets, evaluate
-    from hirisearch.ops.search.objectives import ObjectiveContext, get_objective
-
-    octx = ObjectiveContext(space.proxy, space.seed, model.oracle.calibration, space.device)
-    ctx = EvalContext(model.oracle.calibration)
+    ctx = EvalContext.of(space, model.oracle.calibration)
     out = []
     for index in found.front_index.tolist():
         values = values_at(model, int(index))
@@ -41,9 +39,7 @@ def front_records(space: SearchSpace, model: Model, found: Sweep) -> list[TrialR
         check = check_budgets(cand, space.budgets, ctx)
         lat = None
         if ctx.calibration is not None:
-            from hirisearch.ops.search.budget import METRICS
-
-            lat = METRICS["latency_ms"].value(cand, ctx)
+            lat = METRICS["latency_ms"].scalar(cand, ctx)
         out.append(
             TrialRecord(
                 number=int(index),
@@ -56,7 +52,7 @@ def front_records(space: SearchSpace, model: Model, found: Sweep) -> list[TrialR
                 macs=cand.cost.macs,
                 acts=cand.cost.acts,
                 objectives={
-                    o.name: get_objective(o.name).value(cand, octx) for o in space.objectives
+                    o.name: get_objective(o.name).scalar(cand, ctx) for o in space.objectives
                 },
                 slack=dict(zip(check.bounds, check.slack, strict=True)),
                 latency_ms=lat,
@@ -75,6 +71,15 @@ def _reasons(found: Sweep) -> dict[str, int]:
 
 
 def run_exact(
+    space: SearchSpace, opts: SearchOptions, ctx: EvalContext, progress: ProgressFn | None = None
+) -> tuple[SearchResult, list[TrialRecord]]:
+    """Sweep the whole space and write the front's specs in ``opts.out``, held exclusively
+    meanwhile (no progress is reported: the sweep takes seconds)."""
+    with RunDir(opts.out):
+        return _sweep_results(space, opts, ctx)
+
+
+def _sweep_results(
     space: SearchSpace, opts: SearchOptions, ctx: EvalContext
 ) -> tuple[SearchResult, list[TrialRecord]]:
     start = time.perf_counter()

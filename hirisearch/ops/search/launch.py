@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from hirisearch.ops.search.run import SearchOptions
+from hirisearch.ops.search.options import SearchOptions
 from hirisearch.ops.search.types import SearchError, SearchSpace
 
 
@@ -108,6 +108,7 @@ def baseline_row(ref: str, space: SearchSpace) -> dict[str, Any]:
     """A baseline's cost at the space's input size (or its own, if it cannot take that size)."""
     from hirisearch.errors import ResolutionError
     from hirisearch.ops.profile import profile_sized
+    from hirisearch.ops.search.metrics import METRICS
     from hirisearch.targets import resolve
 
     target = resolve(ref)
@@ -116,12 +117,15 @@ def baseline_row(ref: str, space: SearchSpace) -> dict[str, Any]:
     except ResolutionError:
         sized = target.at()
     p = profile_sized(sized, traced=False)
+    # A baseline is priced, not evaluated as a candidate: its metrics are the vector forms of its
+    # totals (the predicted latency needs the space's calibration and is not computed).
+    totals = {"params": p.params, "macs": p.macs, "acts": p.acts}
     values = {
-        "params": p.params,
-        "gmacs": p.macs / 1e9,
-        "activations": p.acts,
-        "img_size": p.img_size,
+        name: m.vector(totals)
+        for name, m in METRICS.items()
+        if m.vector is not None and not m.needs_calibration
     }
+    values["img_size"] = p.img_size
     return {
         "name": p.name,
         "spec": ref,

@@ -8,9 +8,11 @@ Nothing here imports Optuna at module level: reading a space must not.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
-from hirisearch.errors import SpecError
+from pydantic import BaseModel, ConfigDict, PlainValidator, model_validator
+
+from hirisearch.errors import FieldError
 from hirisearch.ops.search.types import PrunerSpec, SearchSpace
 from hirisearch.spec.load import _short
 
@@ -31,54 +33,47 @@ PRUNERS: dict[str, dict[str, tuple[int, bool]]] = {
 }
 
 
-def parse_pruner(raw: Any, file: str, n_objectives: int) -> PrunerSpec:
-    """``pruner: median`` or ``pruner: {name: median, n_warmup_steps: 2}``."""
-    if raw is None:
-        return PrunerSpec()
-    data = {"name": raw} if isinstance(raw, str) else raw
-    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
-        raise SpecError(
-            f"expected a pruner name or a mapping with `name` and options, but got {_short(raw)}",
-            file=file,
-            field="pruner",
-        )
-    name = data["name"]
-    if name not in PRUNERS:
-        raise SpecError(
-            f"unknown pruner {_short(name)}; valid: {', '.join(PRUNERS)}",
-            file=file,
-            field="pruner.name",
-        )
-    valid = PRUNERS[name]
-    options = []
-    for key, value in data.items():
-        if key == "name":
-            continue
-        if key not in valid:
-            raise SpecError(
-                f"unknown option of pruner {name}; valid: {', '.join(valid) or 'none'}",
-                file=file,
-                field=f"pruner.{key}",
-            )
-        low, auto = valid[key]
-        if not (auto and value == "auto") and (
-            isinstance(value, bool) or not isinstance(value, int) or value < low
-        ):
-            raise SpecError(
-                f"must be an integer >= {low}{' or `auto`' if auto else ''}, but got "
-                f"{_short(value)}",
-                file=file,
-                field=f"pruner.{key}",
-            )
-        options.append((str(key), value))
-    if name != "none" and n_objectives != 1:
-        raise SpecError(
-            f"pruner {name} needs exactly one objective (Optuna prunes single-objective studies "
-            f"only), but the space has {n_objectives}",
-            file=file,
-            field="pruner",
-        )
-    return PrunerSpec(name, tuple(options))  # type: ignore[arg-type]
+def _pruner_name(v: Any) -> str:
+    if not isinstance(v, str) or v not in PRUNERS:
+        raise FieldError("", f"unknown pruner {_short(v)}; valid: {', '.join(PRUNERS)}")
+    return v
+
+
+class PrunerFile(BaseModel):
+    """``pruner: median`` or ``pruner: {name: median, n_warmup_steps: 2}`` in a space file."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    expected: ClassVar[str] = "a pruner name or a mapping with `name` and options"
+    name: Annotated[str, PlainValidator(_pruner_name)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _options(self) -> PrunerFile:
+        valid = PRUNERS[self.name]
+        for key, value in (self.model_extra or {}).items():
+            if key not in valid:
+                raise FieldError(
+                    str(key),
+                    f"unknown option of pruner {self.name}; valid: {', '.join(valid) or 'none'}",
+                )
+            low, auto = valid[key]
+            if not (auto and value == "auto") and (
+                isinstance(value, bool) or not isinstance(value, int) or value < low
+            ):
+                raise FieldError(
+                    str(key),
+                    f"must be an integer >= {low}{' or `auto`' if auto else ''}, but got "
+                    f"{_short(value)}",
+                )
+        return self
+
+    def spec(self) -> PrunerSpec:
+        options = tuple((str(k), v) for k, v in (self.model_extra or {}).items())
+        return PrunerSpec(self.name, options)  # type: ignore[arg-type]
 
 
 def make_pruner(space: SearchSpace) -> Any:

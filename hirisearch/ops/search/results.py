@@ -18,14 +18,10 @@ import yaml
 
 from hirisearch.cost.types import Cost
 from hirisearch.io import atomic_write_text
-from hirisearch.ops.search.budget import (
-    Candidate,
-    EvalContext,
-    bound_labels,
-    check_budgets,
-    evaluate,
-)
-from hirisearch.ops.search.objectives import ObjectiveContext, get_objective, is_slow
+from hirisearch.ops.search.budget import bound_labels, check_budgets
+from hirisearch.ops.search.candidate import Candidate, evaluate
+from hirisearch.ops.search.metrics import METRICS, EvalContext
+from hirisearch.ops.search.objectives import get_objective, is_slow
 from hirisearch.ops.search.pareto import pareto_indices, to_minimise
 from hirisearch.ops.search.types import Scalar, SearchSpace
 
@@ -241,15 +237,12 @@ def base_row(space: SearchSpace, ctx: EvalContext) -> dict[str, Any] | None:
     if not cand.valid:
         return None
     check = check_budgets(cand, space.budgets, ctx)
-    octx = ObjectiveContext(space.proxy, space.seed, ctx.calibration, space.device)
     objs = {}
     for o in space.objectives:  # slow ones (user code among them) are not computed: no import
-        objs[o.name] = None if is_slow(o.name) else get_objective(o.name).value(cand, octx)
+        objs[o.name] = None if is_slow(o.name) else get_objective(o.name).scalar(cand, ctx)
     lat = None
     if ctx.calibration is not None:
-        from hirisearch.ops.search.budget import METRICS
-
-        lat = METRICS["latency_ms"].value(cand, ctx)
+        lat = METRICS["latency_ms"].scalar(cand, ctx)
     return {
         "name": space.base.get("name"),
         "params": cand.cost.params,

@@ -345,10 +345,6 @@ def beat(storage: optuna.storages.BaseStorage, study_name: str, number: int) -> 
     return lambda: storage.record_heartbeat(trial_id)
 
 
-def pruned_state() -> TrialState:
-    return TrialState.PRUNED
-
-
 def has_study(url: str) -> bool:
     """Whether a local storage file of ``url`` exists (a run to resume)."""
     if url.startswith("journal:"):

@@ -1,21 +1,24 @@
-"""Search strategies: one base class, one small class per strategy, one registry.
+r"""Search strategies: one base class, one small class per strategy, one registry.
 
-Lifecycle of every strategy (the engine, :mod:`hirisearch.ops.search.engine`, drives it):
+Lifecycle of every strategy (:func:`hirisearch.ops.search.run.run_search` drives it):
 
 1. ``check(space)`` when the space file is read: refuse what the strategy cannot search (an
-   infinite axis for ``grid`` and ``exact``, a slow objective for ``exact``) with a
+   infinite axis for ``grid`` and ``exact``, a metric without a vector form for ``exact``) with a
    :class:`SpecError` naming the field.
 2. ``trials(space, requested)``: how many trials the run holds (``grid``: every configuration).
-3. Trial strategies (``exhaustive`` False): ``sampler(space, seed)`` is called once per worker
-   process and returns a public Optuna sampler; the engine asks it for a trial, evaluates the
-   configuration and tells the result, with the budgets recorded by ``Trial.set_constraint``
-   (values <= 0 are feasible), which the constrained samplers (TPE, NSGA-II, GP) read back.
-   Samplers without constraint support (random, grid) still record them, so
-   ``study.best_trials`` is the constrained front for every strategy.
-4. Exhaustive strategies (``exact``): no sampler; the engine evaluates the whole space as arrays
-   (:mod:`hirisearch.ops.search.exact`) and records the front.
+3. ``run(space, opts, ctx, progress)``: the run path, holding the run folder; returns the result
+   and its records, which the engine writes. Trial strategies share one
+   (:mod:`hirisearch.ops.search.study_run`): ``sampler(space, seed)`` is called once per worker
+   process and returns a public Optuna sampler; the engine (:mod:`hirisearch.ops.search.engine`)
+   asks it for a trial, evaluates the configuration and tells the result, with the budgets
+   recorded by ``Trial.set_constraint`` (values <= 0 are feasible), which the constrained
+   samplers (TPE, NSGA-II, GP) read back. Samplers without constraint support (random, grid)
+   still record them, so ``study.best_trials`` is the constrained front for every strategy.
+   ``exact`` has its own (:mod:`hirisearch.ops.search.exact_run`): no sampler, the whole space
+   as arrays (:mod:`hirisearch.ops.search.exact`), and the front.
 
-Nothing here imports Optuna at module level: reading a space must not.
+Nothing here imports Optuna at module level: reading a space must not. The run paths are
+:class:`~hirisearch.lazy.LazyCallable`\ s, imported when a run starts.
 """
 
 from __future__ import annotations
@@ -24,11 +27,20 @@ import warnings
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hirisearch.errors import SpecError
+from hirisearch.lazy import LazyCallable
 from hirisearch.ops.search.types import Axis, SearchSpace
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
     from optuna.samplers import BaseSampler
+
+    from hirisearch.ops.search.metrics import EvalContext
+    from hirisearch.ops.search.options import ProgressFn, SearchOptions
+    from hirisearch.ops.search.results import SearchResult, TrialRecord
+
+#: The run paths: an Optuna study of trials, and exact mode's sweep.
+RUN_STUDY = LazyCallable("hirisearch.ops.search.study_run", "run_study")
+RUN_EXACT = LazyCallable("hirisearch.ops.search.exact_run", "run_exact")
 
 #: ``grid`` runs one trial per configuration; above this many, ``exact`` is the way.
 GRID_MAX = 200_000
@@ -61,8 +73,6 @@ class Strategy:
 
     name: ClassVar[str]
     description: ClassVar[str]
-    #: Whether the sampler uses the budgets as constraints when choosing the next trial.
-    uses_constraints: ClassVar[bool] = False
     #: Whether every configuration is evaluated (the run's front is then the exact front).
     exhaustive: ClassVar[bool] = False
     #: Whether every axis must have finitely many values.
@@ -86,6 +96,16 @@ class Strategy:
     def sampler(self, space: SearchSpace, seed: int) -> BaseSampler:
         """A fresh Optuna sampler (trial strategies only)."""
         raise NotImplementedError(f"strategy {self.name} has no sampler")
+
+    def run(
+        self,
+        space: SearchSpace,
+        opts: SearchOptions,
+        ctx: EvalContext,
+        progress: ProgressFn | None = None,
+    ) -> tuple[SearchResult, list[TrialRecord]]:
+        """Run (or resume) a search of ``space`` in ``opts.out``: an Optuna study of trials."""
+        return RUN_STUDY(space, opts, ctx, progress)
 
 
 class Grid(Strategy):
@@ -128,7 +148,6 @@ class Random(Strategy):
 class TPE(Strategy):
     name = "tpe"
     description = "tree-structured Parzen estimator, constrained"
-    uses_constraints = True
 
     def sampler(self, space: SearchSpace, seed: int) -> BaseSampler:
         import optuna
@@ -141,7 +160,6 @@ class TPE(Strategy):
 class NSGA2(Strategy):
     name = "nsga2"
     description = "NSGA-II genetic search, constrained"
-    uses_constraints = True
 
     def sampler(self, space: SearchSpace, seed: int) -> BaseSampler:
         import optuna
@@ -152,7 +170,6 @@ class NSGA2(Strategy):
 class GP(Strategy):
     name = "gp"
     description = "Gaussian-process Bayesian optimisation, constrained (slow per trial)"
-    uses_constraints = True
 
     def sampler(self, space: SearchSpace, seed: int) -> BaseSampler:
         import optuna
@@ -171,17 +188,31 @@ class Exact(Strategy):
     def trials(self, space: SearchSpace, requested: int) -> int:
         return int(space.size)
 
+    def run(
+        self,
+        space: SearchSpace,
+        opts: SearchOptions,
+        ctx: EvalContext,
+        progress: ProgressFn | None = None,
+    ) -> tuple[SearchResult, list[TrialRecord]]:
+        """Sweep the whole space: its exact constrained front, with the counts."""
+        return RUN_EXACT(space, opts, ctx, progress)
+
     def check(self, space: SearchSpace) -> None:
         super().check(space)
-        from hirisearch.ops.search.exact import EXACT_OBJECTIVES
+        from hirisearch.ops.search.metrics import METRICS
 
-        for i, o in enumerate(space.objectives):
-            if o.name not in EXACT_OBJECTIVES:
+        swept = ", ".join(n for n, m in METRICS.items() if m.vector is not None)
+        named = [(f"objectives[{i}]", o.name) for i, o in enumerate(space.objectives)]
+        named += [(f"budgets.{b.metric}", b.metric) for b in space.budgets]
+        for where, name in named:
+            metric = METRICS.get(name)
+            if metric is None or metric.vector is None:
                 raise SpecError(
-                    f"strategy exact evaluates analytic metrics only ({', '.join(EXACT_OBJECTIVES)})"
-                    f", but got {o.name!r}; use tpe or nsga2 for slow objectives",
+                    f"strategy exact evaluates analytic metrics only ({swept}), but got "
+                    f"{name!r}; use tpe or nsga2 for slow objectives",
                     file=space.file,
-                    field=f"objectives[{i}]",
+                    field=where,
                 )
 
 
@@ -195,13 +226,6 @@ def _registry(*strategies: type[Strategy]) -> dict[str, Strategy]:
 
 
 STRATEGIES: dict[str, Strategy] = _registry(Grid, Random, TPE, NSGA2, GP, Exact)
-
-
-def get_strategy(name: str) -> Strategy:
-    try:
-        return STRATEGIES[name]
-    except KeyError:
-        raise SpecError(f"unknown strategy {name!r}; valid: {', '.join(STRATEGIES)}") from None
 
 
 def make_sampler(space: SearchSpace, *, seed: int | None = None) -> Any:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import torch
 
     from hirisearch.models.base import SpecBase
-    from hirisearch.ops.search.budget import Candidate
+    from hirisearch.ops.search.candidate import Candidate
     from hirisearch.ops.search.types import Scalar
 
 

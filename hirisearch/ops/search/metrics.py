@@ -1,0 +1,207 @@
+"""The search vocabulary: every number a budget, an objective, the exact mode or the terminal
+report names, defined once, in the unit its name states.
+
+A :class:`Metric` has two forms of one definition:
+
+- ``scalar(candidate, ctx)``: of one analytically evaluated candidate (trial strategies, budget
+  checks, objective values, the base spec's row);
+- ``vector(totals)``: of a candidate's summed totals (``params``, ``macs``, ``acts`` and
+  ``latency_ms``): NumPy arrays of a chunk of configurations in exact mode
+  (:meth:`hirisearch.ops.search.exact.Model.metrics`), plain numbers for a baseline. A metric
+  without one (``img_size``, the slow ones) is refused by the exact strategy.
+
+``tests/search/test_metrics.py`` checks that both forms agree on real candidates of several
+families. A scaled name is a view of one quantity (``params_m`` is ``params`` in millions, as
+budgets are usually written), computed from that quantity's definition.
+
+Slow metrics build the model and are computed for feasible candidates only: the training-free
+proxies and ``latency_measured_ms``, the forward pass timed on the space's device. They may be
+objectives, never budgets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hirisearch.errors import ObjectiveError, SpecError
+from hirisearch.models import get_family
+from hirisearch.ops.search.candidate import Candidate
+from hirisearch.ops.search.types import ProxySettings, SearchSpace
+
+#: A candidate's summed totals: ``params``, ``macs``, ``acts`` (integers) and ``latency_ms``.
+Totals = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """What metrics need beyond the candidate: the latency calibration (``latency_ms``), the
+    proxies' input and seed, the device ``latency_measured_ms`` times on."""
+
+    calibration: Any = None  # a hirisearch.latency.predict.Calibration
+    proxy: ProxySettings = field(default_factory=ProxySettings)
+    seed: int = 0
+    device: str = "cpu"
+
+    @classmethod
+    def of(cls, space: SearchSpace, calibration: Any = None) -> EvalContext:
+        """The context of ``space`` (its proxy settings, seed and device)."""
+        return cls(calibration, space.proxy, space.seed, space.device)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named number of a candidate (see the module docstring)."""
+
+    name: str
+    unit: str  # "" for a count
+    title: str  # a table column's header, unit included
+    scalar: Callable[[Candidate, EvalContext], float]
+    vector: Callable[[Totals], Any] | None = None
+    #: Builds the model (objectives of feasible candidates only; never a budget).
+    slow: bool = False
+    #: Reads the latency calibration of the space's device (``hirisearch calibrate``).
+    needs_calibration: bool = False
+    #: The quantity measured: this metric's own name, or the one it is a scaled view of.
+    quantity: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.quantity:
+            object.__setattr__(self, "quantity", self.name)
+
+    def scaled(self, name: str, per: float, unit: str, title: str) -> Metric:
+        """This quantity divided by ``per`` (the same operation in both forms)."""
+        scalar, vector = self.scalar, self.vector
+        return Metric(
+            name,
+            unit,
+            title,
+            lambda c, ctx: scalar(c, ctx) / per,
+            None if vector is None else (lambda t: vector(t) / per),
+            self.slow,
+            self.needs_calibration,
+            self.quantity,
+        )
+
+
+def _latency_ms(c: Candidate, ctx: EvalContext) -> float:
+    from hirisearch.latency.predict import predict_latency_ms
+
+    if ctx.calibration is None:  # the run loads it when a budget or objective reads latency
+        raise SpecError("predicted latency needs a calibration; run `hirisearch calibrate`")
+    if c.tree is None:
+        raise SpecError("predicted latency of an invalid candidate")
+    hit = c.memo.get("latency_ms")
+    if hit is not None and hit[0] is ctx.calibration:
+        return hit[1]
+    family = c.spec.family if c.spec is not None else None
+    value = predict_latency_ms(c.tree, ctx.calibration, family=family)
+    c.memo["latency_ms"] = (ctx.calibration, value)
+    return value
+
+
+#: How long ``latency_measured_ms`` times each candidate (seconds), after a short warm-up.
+MEASURE_S = 0.5
+
+
+def _measured_ms(c: Candidate, ctx: EvalContext) -> float:
+    """Median forward latency (ms, batch 1, fp32) on the space's device, timed after a warm-up."""
+    import torch
+
+    from hirisearch.cost.memory import estimate_memory
+    from hirisearch.latency.device import ensure_fits
+    from hirisearch.latency.measure import BenchOptions, measure_forward, prepare_model
+
+    if c.spec is None or c.plan is None or c.tree is None:
+        raise ObjectiveError("latency_measured_ms of an invalid candidate")
+    family = get_family(c.spec.family)
+    device = torch.device(ctx.device)
+    est = estimate_memory(c.tree, c.plan.input_shape, batch=1, dtype="fp32")
+    ensure_fits(est.total_bytes, ctx.device, what=f"timing {c.plan.name} at {c.plan.img_size}")
+    opts = BenchOptions(device=device, warmup_s=0.1, min_time_s=MEASURE_S, min_runs=3)
+    model, _ = prepare_model(family.build(c.plan), opts)
+    x = torch.randn(1, *c.plan.input_shape, device=device)
+    summary, _, _ = measure_forward(model, x, opts)
+    return float(summary.median_ms)
+
+
+def _proxy(name: str) -> Callable[[Candidate, EvalContext], float]:
+    def value(c: Candidate, ctx: EvalContext) -> float:
+        from hirisearch.ops.search import proxies  # torch: only when a proxy is computed
+
+        if c.spec is None:
+            raise ObjectiveError(f"proxy {name} of an invalid candidate")
+        fn = getattr(proxies, name)
+        return float(fn(get_family(c.spec.family), c.spec, ctx.proxy, seed=ctx.seed))
+
+    return value
+
+
+def _registry(*metrics: Metric) -> dict[str, Metric]:
+    out: dict[str, Metric] = {}
+    for m in metrics:
+        if m.name in out:
+            raise ValueError(f"metric {m.name!r} is registered twice")
+        out[m.name] = m
+    return out
+
+
+_PARAMS = Metric("params", "", "params", lambda c, ctx: float(c.cost.params), lambda t: t["params"])
+_ACTS = Metric(
+    "activations", "", "activations", lambda c, ctx: float(c.cost.acts), lambda t: t["acts"]
+)
+
+METRICS: dict[str, Metric] = _registry(
+    _PARAMS,
+    _PARAMS.scaled("params_m", 1e6, "M", "params (M)"),
+    Metric("gmacs", "GMACs", "GFLOPs", lambda c, ctx: c.cost.macs / 1e9, lambda t: t["macs"] / 1e9),
+    _ACTS,
+    _ACTS.scaled("activations_m", 1e6, "M", "activations (M)"),
+    Metric(
+        "latency_ms",
+        "ms",
+        "predicted latency (ms)",
+        _latency_ms,
+        lambda t: t["latency_ms"],
+        needs_calibration=True,
+    ),
+    Metric("img_size", "px", "img_size", lambda c, ctx: float(c.plan.img_size)),
+    Metric("latency_measured_ms", "ms", "measured latency (ms)", _measured_ms, slow=True),
+    Metric("naswot", "", "NASWOT", _proxy("naswot"), slow=True),
+    Metric("synflow", "log10", "SynFlow (log10)", _proxy("synflow"), slow=True),
+)
+#: The metrics a budget may bound: the analytic ones (a budget is checked on every candidate).
+BUDGET_METRICS = tuple(name for name, m in METRICS.items() if not m.slow)
+
+
+def budget_metric(name: str) -> Metric:
+    """The metric a budget bounds; a :class:`SpecError` lists the valid names."""
+    m = METRICS.get(name)
+    if m is None:
+        raise SpecError(f"unknown metric; valid: {', '.join(BUDGET_METRICS)}")
+    if m.slow:
+        raise SpecError(
+            f"{name} builds the model, so it can be an objective but not a budget; budgets: "
+            f"{', '.join(BUDGET_METRICS)}"
+        )
+    return m
+
+
+def needs_calibration(space: SearchSpace) -> bool:
+    """Whether a budget or objective of ``space`` is the predicted latency."""
+    names = [b.metric for b in space.budgets] + [o.name for o in space.objectives]
+    return any(n in METRICS and METRICS[n].needs_calibration for n in names)
+
+
+def load_space_calibration(space: SearchSpace, path: Any = None) -> Any:
+    """The calibration of the space's device (or the file ``path``); None when nothing needs it.
+
+    Raises:
+        CalibrationError: none stored; the message names the ``hirisearch calibrate`` command.
+    """
+    if path is None and not needs_calibration(space):
+        return None
+    from hirisearch.latency.predict import load_calibration
+
+    return load_calibration(space.device, path)
