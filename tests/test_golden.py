@@ -120,6 +120,7 @@ def _markdown(text: str, bench: bool) -> list[str]:
             line = "- created: <masked>"
         if bench and line.startswith("|"):  # measured numbers
             line = re.sub(r"\d[\d,]*(\.\d+)?", "#", line)
+            line = re.sub(r" +", " ", line)  # and the padding that follows their width
         lines.append(line)
     return lines
 
