@@ -56,7 +56,7 @@ def _check_clock(clock: str) -> None:
 
 
 def _render(results: list[Any], predicted: bool) -> None:
-    from hirisearch.report.latency import bench_header, bench_notes, bench_table
+    from hirisearch.report.terminal.bench import bench_header, bench_notes, bench_table
 
     console.print(bench_header(results), soft_wrap=True, markup=False)
     console.print(bench_table(results, predicted=predicted))
@@ -181,7 +181,7 @@ def calibrate(
     from hirisearch.latency.calibration import calibrate as run_calibration
     from hirisearch.latency.device import resolve_device
     from hirisearch.latency.predict import save_calibration
-    from hirisearch.report.latency import calibration_table
+    from hirisearch.report.terminal.bench import calibration_table
 
     if device == "auto":
         raise HirisearchError("--device: calibrate one device at a time: cpu or cuda")

@@ -169,7 +169,7 @@ def save_run(
         quiet_stdout: stdout is reserved for JSON documents.
         figures: draw the plots and report.html too (matplotlib: about 1 s).
     """
-    from hirisearch.report.writers import default_run_dir, write_run
+    from hirisearch.report.run.save import default_run_dir, write_run
 
     folder = out if out is not None else default_run_dir(name)
     files = write_run(folder, kind, document, command=command_line(ctx), figures=figures)

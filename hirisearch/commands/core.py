@@ -68,7 +68,7 @@ def profile(
 ) -> None:
     """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model."""
     from hirisearch.ops.profile import profile_target
-    from hirisearch.report.tables import profile_header, profile_stages, profile_summary
+    from hirisearch.report.terminal.profile import profile_header, profile_stages, profile_summary
 
     names, sizes = split_refs_and_sizes(refs, res)
     extra = parse_counters(counters)
@@ -204,7 +204,7 @@ def profile_extras(
         shown.append(f"predicted latency: {ms:.2f} ms ({dev.type}, batch {batch}, calibrated)")
     if latency:
         from hirisearch.latency.measure import BenchOptions, bench_target
-        from hirisearch.report.latency import bench_header, bench_table
+        from hirisearch.report.terminal.bench import bench_header, bench_table
 
         results = list(bench_target(target, size, [batch], BenchOptions(device=dev, fuse=True)))
         doc["latency"] = results[0].to_json()

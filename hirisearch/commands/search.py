@@ -135,7 +135,7 @@ def search(
 
 
 def _show_dry_run(doc: dict[str, Any], *, as_json: bool) -> None:
-    from hirisearch.report.search import dry_run_lines
+    from hirisearch.report.terminal.search import dry_run_lines
 
     if as_json:
         emit_json(doc)
@@ -146,7 +146,7 @@ def _show_dry_run(doc: dict[str, Any], *, as_json: bool) -> None:
 
 def _show(result: Any, baselines: list[dict[str, Any]], *, as_json: bool) -> None:
     """The result (JSON on stdout, or the summary and table), then where its report is."""
-    from hirisearch.report.search import search_summary
+    from hirisearch.report.terminal.search import search_summary
 
     if as_json:
         emit_json({**result.to_json(), "baselines": baselines})

@@ -3,7 +3,7 @@
 Spec targets use their analytic cost (no model is built, a point costs milliseconds); targets
 without an analytic model are counted by the meta-device traced counter. A resolution a model
 cannot take is skipped for that model with the reason, never fatal. The result is a ``sweep``
-results document (see :mod:`hirisearch.report.schema`).
+results document (see :mod:`hirisearch.report.run.schema`).
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ def resolution_scaling(
 
 
 def series_from_sweep(doc: Mapping[str, Any]) -> list[ScalingSeries]:
-    """The lines of a ``sweep`` results document (see :mod:`hirisearch.report.schema`)."""
+    """The lines of a ``sweep`` results document (see :mod:`hirisearch.report.run.schema`)."""
     out = []
     for s in doc["series"]:
         pts = sorted(s["points"], key=lambda p: p["img_size"])
@@ -294,7 +294,7 @@ def search_trials(
     the Pareto front as a step line, baselines as stars, the GFLOPs budget as a dashed line.
 
     Args:
-        doc: a ``search`` results document (see :mod:`hirisearch.report.schema`).
+        doc: a ``search`` results document (see :mod:`hirisearch.report.run.schema`).
         objective: the objective on the y axis (default: :func:`search_objective`; parameters
             in millions when the search has no other objective).
     """
@@ -381,7 +381,7 @@ def latency_vs_gmacs(
     GMACs/s; one colour per device and dtype.
 
     Args:
-        records: ``bench`` records (see :mod:`hirisearch.report.schema`); records without
+        records: ``bench`` records (see :mod:`hirisearch.report.run.schema`); records without
             ``macs`` are left out.
     """
     recs = [r for r in records if r.get("macs") is not None]

@@ -1,4 +1,4 @@
-"""Synthetic results documents of every kind, shaped as :mod:`hirisearch.report.schema` documents
+"""Synthetic results documents of every kind, shaped as :mod:`hirisearch.report.run.schema` documents
 them (numbers are made up but plausible, and chosen so that tests can predict the output)."""
 
 from __future__ import annotations

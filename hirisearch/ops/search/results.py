@@ -1,6 +1,6 @@
 """The results of a run: trial records, the constrained front, ready spec files, and the run
 folder's one ``results.json`` (kind ``search``) and one ``results.csv`` (via
-:mod:`hirisearch.report.writers`, which also renders ``report.md`` and ``report.html``).
+:mod:`hirisearch.report.run.save`, which also renders ``report.md`` and ``report.html``).
 
 Every file is regenerated from the study (trial strategies) or from the sweep (exact mode).
 """
@@ -310,7 +310,7 @@ def write_documents(
 ) -> SearchResult:
     """``results.json`` (kind ``search``: the run, every trial, baselines) and ``results.csv``,
     with the reports rendered from them. Returns the result with ``report`` set."""
-    from hirisearch.report.writers import write_run  # matplotlib: only when writing
+    from hirisearch.report.run.save import write_run  # matplotlib: only when writing
 
     pareto = {e.record.number for e in result.pareto}
     budgets: dict[str, float] = {}

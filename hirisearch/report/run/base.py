@@ -2,7 +2,7 @@
 
 A report kind (``profile``, ``compare``, ``sweep``, ``bench``, ``search``) is one module of this
 package holding its ``results.json`` schema (pydantic), its report builder (sections of tables and
-figures) and its ``results.csv`` rows, registered in :data:`hirisearch.report.kinds.KINDS`.
+figures) and its ``results.csv`` rows, registered in :data:`hirisearch.report.run.KINDS`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hirisearch.cost.convention import CONVENTION
-from hirisearch.report.document import Report
+from hirisearch.report.run.document import Report
 
 Doc = Mapping[str, Any]
 Count = Annotated[int, Field(ge=0)]

@@ -2,7 +2,7 @@
 
 ::
 
-    <out_dir>/results.json    the document (schema: hirisearch.report.schema)
+    <out_dir>/results.json    the document (schema: hirisearch.report.run.schema)
     <out_dir>/results.csv     raw numbers, one row per result / point / record / trial
     <out_dir>/report.md       paper-ready Markdown tables, plots linked from plots/
     <out_dir>/report.html     self-contained: inline stylesheet, plots embedded as data URIs
@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from hirisearch.io import RunDir, atomic_write_json, atomic_write_text, json_default
-from hirisearch.report.builders import build_report, csv_rows
-from hirisearch.report.document import render_html, render_markdown
-from hirisearch.report.schema import SCHEMA, ResultsError, load_results, validate_results
+from hirisearch.report.run import build_report, csv_rows
+from hirisearch.report.run.document import render_html, render_markdown
+from hirisearch.report.run.schema import SCHEMA, ResultsError, load_results, validate_results
 
 __all__ = ["RunFiles", "default_run_dir", "regenerate", "write_run"]
 
@@ -71,7 +71,7 @@ def write_run(
     ``out_dir`` and render the reports from it.
 
     Args:
-        document: the fields of the kind (see :mod:`hirisearch.report.schema`); objects with a
+        document: the fields of the kind (see :mod:`hirisearch.report.run.schema`); objects with a
             ``to_json()`` method (``ProfileResult``) are serialised with it.
         command: the command line, recorded in the document and shown in the reports.
         title: the reports' heading (default: one made from the kind and the model names).

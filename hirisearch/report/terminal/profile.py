@@ -1,11 +1,11 @@
-"""Rich tables as pure functions of results."""
+"""What ``hirisearch profile`` prints: Rich renderables as pure functions of a
+:class:`~hirisearch.ops.profile.ProfileResult`."""
 
 from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
 
-from hirisearch.ops.compare import CompareResult
 from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE, headline
 from hirisearch.ops.profile import ProfileResult
 from hirisearch.report import format as fmt
@@ -122,42 +122,4 @@ def profile_stages(r: ProfileResult, rows: bool = False) -> Table:
             fmt.shape(s.out_shape) if analytic else "",
             fmt.millions(s.acts) if analytic else "",
         )
-    return t
-
-
-def compare_header(result: CompareResult) -> str:
-    """The line above a comparison: the convention, batch, dtype and resolutions."""
-    rows = result.rows
-    batch = rows[0].profile.batch if rows else 1
-    sizes = ", ".join(str(s) for s in sorted({r.profile.img_size for r in rows}))
-    conventions = " / ".join(dict.fromkeys(r.profile.convention for r in rows)) or CONVENTION
-    return f"resolutions {sizes}, batch {batch}, fp32\n{conventions}"
-
-
-def compare_table(result: CompareResult) -> Table:
-    """Model x resolution: params, GFLOPs, ratio to the first model at the same resolution,
-    attention share of the GFLOPs, and the last stage's output grid."""
-    rows = result.rows
-    t = Table(
-        caption="vs first: GFLOPs / the first model's at the same size\n"
-        "attn: share of the GFLOPs in attention matmuls",
-        caption_justify="left",
-    )
-    t.add_column("model", overflow="fold")
-    for col in ("res", "params", "GFLOPs", "vs first", "attn", "out grid"):
-        t.add_column(col, justify="right", no_wrap=True)
-    previous = None
-    for r in rows:
-        p = r.profile
-        new_model = p.spec != previous
-        t.add_row(
-            p.name if new_model else "",
-            str(p.img_size),
-            fmt.params_m(p.params),
-            fmt.gmacs(p.macs),
-            fmt.ratio(r.ratio),
-            fmt.pct(p.attn_share),
-            fmt.shape(r.out_grid),
-        )
-        previous = p.spec
     return t

@@ -1,6 +1,6 @@
 """What ``hirisearch search`` shows in the terminal, as pure functions of
 :class:`hirisearch.ops.search.results.SearchResult` and the dry run's document: the run's summary
-lines, the Pareto table. (The run folder's report is :mod:`hirisearch.report.kinds.search`.)"""
+lines, the Pareto table. (The run folder's report is :mod:`hirisearch.report.run.search`.)"""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 from rich.table import Table
 
-from hirisearch.report import format as fmt
 from hirisearch.ops.search.results import SearchResult
+from hirisearch.report import format as fmt
 
 #: Objectives that have a column of their own in the Pareto table.
 _OWN_COLUMNS = ("params", "gmacs", "latency_ms")
