@@ -1,13 +1,11 @@
-"""Device selection and the environment a measurement ran in."""
+"""Device selection, and the thread count and cuDNN settings a measurement runs under."""
 
 from __future__ import annotations
 
 import contextlib
 import platform
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -56,23 +54,6 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return cpu_name()
-
-
-@dataclass(frozen=True)
-class Environment:
-    """Where and how a measurement ran."""
-
-    device: str
-    device_name: str
-    torch_version: str
-    threads: int
-    dtype: str
-    channels_last: bool
-    compile: bool
-    fuse: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @contextlib.contextmanager

@@ -25,10 +25,10 @@ from hirisearch.ops.search.budget import EvalContext, bound_labels, load_space_c
 from hirisearch.ops.search.results import (
     SearchResult,
     TrialRecord,
+    finished,
     front_of,
     pareto_entries,
     search_result,
-    write_documents,
 )
 from hirisearch.ops.search.retry import retrying
 from hirisearch.ops.search.strategies import STRATEGIES
@@ -74,7 +74,8 @@ ProgressFn = Callable[[Progress], None]
 def run_search(
     space: SearchSpace, opts: SearchOptions, *, progress: ProgressFn | None = None
 ) -> SearchResult:
-    """Run (or resume) a search and write its results; the run folder is held exclusively."""
+    """Run (or resume) a search; the run folder is held exclusively while it runs. The result
+    is not yet saved: :func:`hirisearch.report.run.save.save_run` writes its documents."""
     if opts.workers < 1:
         raise SearchError(f"--workers must be >= 1, but got {opts.workers}")
     if opts.gpus and len(opts.gpus) != opts.workers:
@@ -89,7 +90,7 @@ def run_search(
 
         with RunDir(opts.out):
             result, records = run_exact(space, opts, ctx)
-        return write_documents(space, result, records, opts.baselines)
+        return finished(space, result, records, opts.baselines)
     from hirisearch.ops.search import storage as st
 
     url = st.storage_url(opts.out, opts.storage, opts.workers)
@@ -131,7 +132,7 @@ def run_search(
         if interrupted and st.is_local(url):
             st.fail_running(study)
         result, records = _results(space, study, opts, url, target, ctx, interrupted, notes)
-    return write_documents(space, result, records, opts.baselines)
+    return finished(space, result, records, opts.baselines)
 
 
 def check_code(space: SearchSpace, allow_code: bool) -> None:

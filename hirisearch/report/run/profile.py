@@ -9,52 +9,52 @@ from typing import Any, Literal
 from pydantic import Field
 
 from hirisearch.cost.convention import CONVENTION, headline
+from hirisearch.ops.profile import ProfileResult, SectionResult
 from hirisearch.report import format as fmt
 from hirisearch.report import plots
 from hirisearch.report.run.base import (
     GFLOPS,
-    Count,
     Doc,
     ReportKind,
     _Doc,
     _label,
     _meta,
     baselines_first,
+    check_columns,
+    result_schema,
 )
 from hirisearch.report.run.document import Figure, Report, Section, Table
 
+#: What the reports read of each stage (a :class:`SectionResult`).
+StageDoc = result_schema(
+    SectionResult, required=("name", "params", "macs"), optional=("path", "share", "out_shape")
+)
 
-class StageDoc(_Doc):
-    name: str
-    path: str = ""
-    params: Count
-    macs: Count
+#: What the reports read of each :meth:`ProfileResult.to_json` document.
+ProfileDoc = result_schema(
+    ProfileResult,
+    required=(
+        "spec", "family", "name", "img_size", "batch", "dtype", "convention", "params", "macs",
+        "norm", "categories", "stages",
+    ),
+    optional=("macs_analytic", "macs_traced", "agreement", "categories_traced", "warnings"),
+    nested={"stages": list[StageDoc]},  # type: ignore[valid-type]
+)  # fmt: skip
 
-
-class ProfileDoc(_Doc):
-    """The keys of :meth:`ProfileResult.to_json` the reports read."""
-
-    spec: str
-    family: str
-    name: str
-    img_size: int = Field(gt=0)
-    batch: int = Field(gt=0)
-    dtype: str
-    convention: str
-    params: Count
-    macs: Count
-    macs_analytic: int | None = None
-    macs_traced: int | None = None
-    agreement: float | None = None
-    norm: Count
-    categories: dict[str, int]
-    categories_traced: dict[str, int] | None = None
-    stages: list[StageDoc]
+#: ``results.csv``: these fields of every result, then its MACs per operator category.
+CSV_COLUMNS = check_columns(
+    (
+        "spec", "name", "family", "img_size", "batch", "dtype", "params", "macs", "macs_analytic",
+        "macs_traced", "norm",
+    ),
+    ProfileResult,
+)  # fmt: skip
+CATEGORIES = ("conv", "linear", "attn", "other")
 
 
 class ProfileResults(_Doc):
     kind: Literal["profile", "compare"]
-    results: list[ProfileDoc] = Field(min_length=1)
+    results: list[ProfileDoc] = Field(min_length=1)  # type: ignore[valid-type]
     baselines: list[str] = []
 
 
@@ -175,45 +175,18 @@ def _scaling_from_profiles(results: Sequence[Doc]) -> list[plots.ScalingSeries]:
 
 def csv_rows(doc: Doc) -> tuple[list[str], list[list[Any]]]:
     """``results.csv``: raw numbers (MACs and parameters as integers)."""
-    head = [
-        "spec",
-        "name",
-        "family",
-        "img_size",
-        "batch",
-        "dtype",
-        "params",
-        "macs",
-        "macs_analytic",
-        "macs_traced",
-        "norm",
-        "conv",
-        "linear",
-        "attn",
-        "other",
-        "baseline",
-    ]
+    baselines = doc.get("baselines", [])
     rows = []
-    for r in baselines_first(doc["results"], doc.get("baselines", [])):
+    for r in baselines_first(doc["results"], baselines):
         cats = plots.categories_of(r)
         rows.append(
             [
-                r["spec"],
-                r["name"],
-                r["family"],
-                r["img_size"],
-                r["batch"],
-                r["dtype"],
-                r["params"],
-                r["macs"],
-                r.get("macs_analytic"),
-                r.get("macs_traced"),
-                r["norm"],
-                *(cats.get(c, 0) for c in ("conv", "linear", "attn", "other")),
-                r["spec"] in doc.get("baselines", []),
+                *(r.get(c) for c in CSV_COLUMNS),
+                *(cats.get(c, 0) for c in CATEGORIES),
+                r["spec"] in baselines,
             ]
         )
-    return head, rows
+    return [*CSV_COLUMNS, *CATEGORIES, "baseline"], rows
 
 
 KINDS = (

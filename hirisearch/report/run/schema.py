@@ -42,7 +42,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from hirisearch.errors import ResultsError
-from hirisearch.report.run import KINDS as REPORT_KINDS
+from hirisearch.report.run.kinds import KINDS as REPORT_KINDS
 
 SCHEMA = "hirisearch.results/1"
 

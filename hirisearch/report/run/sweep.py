@@ -8,47 +8,39 @@ from typing import Any, Literal
 from pydantic import Field
 
 from hirisearch.cost.convention import CONVENTION
+from hirisearch.ops.sweep import SweepPoint, SweepSeries, SweepSkip
 from hirisearch.report import format as fmt
 from hirisearch.report import plots
 from hirisearch.report.run.base import (
     GFLOPS,
-    Count,
     Doc,
     ReportKind,
     _Doc,
     _label,
     _meta,
     baselines_first,
+    result_schema,
 )
 from hirisearch.report.run.document import Figure, Report, Section, Table
 
-
-class SweepPoint(_Doc):
-    img_size: int = Field(gt=0)
-    params: Count
-    macs: Count
-    latency_ms: float | None = None
-
-
-class SweepSkip(_Doc):
-    img_size: int
-    reason: str
-
-
-class SweepSeries(_Doc):
-    spec: str
-    name: str
-    family: str
-    method: Literal["analytic", "traced"]
-    points: list[SweepPoint]
-    skipped: list[SweepSkip] = []
+#: What the reports read of a :class:`SweepResult` document and its parts.
+SweepPointDoc = result_schema(
+    SweepPoint, required=("img_size", "params", "macs"), optional=("latency_ms",)
+)
+SweepSkipDoc = result_schema(SweepSkip, required=("img_size", "reason"))
+SweepSeriesDoc = result_schema(
+    SweepSeries,
+    required=("spec", "name", "family", "method", "points"),
+    optional=("skipped",),
+    nested={"points": list[SweepPointDoc], "skipped": list[SweepSkipDoc]},  # type: ignore[valid-type]
+)
 
 
 class SweepResults(_Doc):
     kind: Literal["sweep"]
     batch: int = Field(gt=0)
     img_sizes: list[int] = Field(min_length=1)
-    series: list[SweepSeries] = Field(min_length=1)
+    series: list[SweepSeriesDoc] = Field(min_length=1)  # type: ignore[valid-type]
 
 
 def _sweep_report(doc: Doc) -> Report:

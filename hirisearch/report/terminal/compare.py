@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-
 from hirisearch.cost.convention import CONVENTION
 from hirisearch.ops.compare import CompareResult
 from hirisearch.report import format as fmt
+from hirisearch.report.terminal.fit import Column, FitTable
 
 
 def compare_header(result: CompareResult) -> str:
@@ -19,18 +18,16 @@ def compare_header(result: CompareResult) -> str:
     return f"resolutions {sizes}, batch {batch}, fp32\n{conventions}"
 
 
-def compare_table(result: CompareResult) -> Table:
+def compare_table(result: CompareResult) -> FitTable:
     """Model x resolution: params, GFLOPs, ratio to the first model at the same resolution,
     attention share of the GFLOPs, and the last stage's output grid."""
     rows = result.rows
-    t = Table(
+    heads = ("res", "params", "GFLOPs", "vs first", "attn", "out grid")
+    t = FitTable(
+        [Column("model", "left", text=True), *(Column(h) for h in heads)],
         caption="vs first: GFLOPs / the first model's at the same size\n"
         "attn: share of the GFLOPs in attention matmuls",
-        caption_justify="left",
     )
-    t.add_column("model", overflow="fold")
-    for col in ("res", "params", "GFLOPs", "vs first", "attn", "out grid"):
-        t.add_column(col, justify="right", no_wrap=True)
     previous = None
     for r in rows:
         p = r.profile

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from rich.table import Table
 from rich.text import Text
 
 from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE, headline
+from hirisearch.ops.bench import ProfileLatency
 from hirisearch.ops.profile import ProfileResult
 from hirisearch.report import format as fmt
+from hirisearch.report.terminal.bench import bench_header, bench_table
+from hirisearch.report.terminal.fit import Column, FitTable
 
 
 def profile_header(r: ProfileResult) -> str:
@@ -24,12 +26,11 @@ def profile_header(r: ProfileResult) -> str:
     return f"{r.name} ({r.spec}): {inputs}\n{convention}"
 
 
-def profile_summary(r: ProfileResult) -> Table:
+def profile_summary(r: ProfileResult) -> FitTable:
     """Totals: params, GFLOPs analytic and traced, agreement, norms, activations, cross-checks."""
-    t = Table(show_header=True)
-    t.add_column("measure")
-    t.add_column("value", justify="right")
-    t.add_column("note")
+    t = FitTable(
+        [Column("measure", "left", text=True), Column("value"), Column("note", "left", text=True)]
+    )
     t.add_row("params", fmt.params_m(r.params), "all parameters, heads included")
     t.add_row(
         "GFLOPs analytic",
@@ -102,13 +103,14 @@ def profile_summary(r: ProfileResult) -> Table:
     return t
 
 
-def profile_stages(r: ProfileResult, rows: bool = False) -> Table:
+def profile_stages(r: ProfileResult, rows: bool = False) -> FitTable:
     """Per-stage (and optionally per-module) breakdown."""
     size = "x".join(str(d) for d in r.input_shape[-2:]) if r.input_shape else r.img_size
-    t = Table(title=f"per stage at {size}, batch {r.batch}", title_justify="left")
-    t.add_column("part", no_wrap=True)
-    for col in ("params", "GFLOPs", "traced", "share", "output", "acts"):
-        t.add_column(col, justify="right")
+    heads = ("params", "GFLOPs", "traced", "share", "output", "acts")
+    t = FitTable(
+        [Column("part", "left", text=True), *(Column(h) for h in heads)],
+        title=f"per stage at {size}, batch {r.batch}",
+    )
     items = r.rows if rows and r.rows else r.stages
     for s in items:
         name = ("  " * (s.depth - 1)) + (s.name if s.depth == 1 else s.path)
@@ -123,3 +125,17 @@ def profile_stages(r: ProfileResult, rows: bool = False) -> Table:
             fmt.millions(s.acts) if analytic else "",
         )
     return t
+
+
+def latency_lines(lat: ProfileLatency) -> list[str | FitTable]:
+    """What ``--predict`` and ``--latency`` add under a profile: the predicted latency, then the
+    measurement's environment and table."""
+    out: list[str | FitTable] = []
+    if lat.predicted_ms is not None:
+        out.append(
+            f"predicted latency: {lat.predicted_ms:.2f} ms ({lat.device}, batch {lat.batch}, "
+            "calibrated)"
+        )
+    if lat.measured is not None:
+        out += [bench_header([lat.measured]), bench_table([lat.measured])]
+    return out
