@@ -58,14 +58,8 @@ class ProfileResults(_Doc):
     baselines: list[str] = []
 
 
-def _profile_report(doc: Doc) -> Report:
-    base = doc.get("baselines", [])
-    results = baselines_first(doc["results"], base)
-    sizes = sorted({r["img_size"] for r in results})
-    batches = sorted({r["batch"] for r in results})
-    dtypes = sorted({r["dtype"] for r in results})
-    one = len(sizes) == 1 and len(batches) == 1 and len(dtypes) == 1
-    caption = headline(sizes[0], batches[0], dtypes[0]) if one else CONVENTION
+def _summary(results: Sequence[Doc], base: Sequence[str], caption: str) -> Table:
+    """One row per result: params, GFLOPs analytic and traced, agreement, attention, norms."""
     rows = []
     for r in results:
         cats = plots.categories_of(r)
@@ -83,7 +77,7 @@ def _profile_report(doc: Doc) -> Report:
                 fmt.gflops(r.get("norm")),
             )
         )
-    summary = Table(
+    return Table(
         headers=(
             "model",
             "family",
@@ -100,25 +94,37 @@ def _profile_report(doc: Doc) -> Report:
         align=("left", "left", *["right"] * 8),
         caption=caption,
     )
-    stage_tables = []
-    for r in results:
-        stage_tables.append(
-            Table(
-                headers=("part", "params (M)", GFLOPS, "share of GFLOPs", "output (NxCxHxW)"),
-                rows=tuple(
-                    (
-                        st["name"],
-                        fmt.params_in_m(st["params"]),
-                        fmt.gflops(st["macs"]),
-                        fmt.pct(st.get("share")),
-                        fmt.shape(st.get("out_shape")),
-                    )
-                    for st in r["stages"]
-                ),
-                align=("left", "right", "right", "right", "right"),
-                caption=f"{r['name']}: {headline(r['img_size'], r['batch'], r['dtype'])}",
+
+
+def _stages(r: Doc) -> Table:
+    """One result's parts: params, GFLOPs, share and output shape."""
+    return Table(
+        headers=("part", "params (M)", GFLOPS, "share of GFLOPs", "output (NxCxHxW)"),
+        rows=tuple(
+            (
+                st["name"],
+                fmt.params_in_m(st["params"]),
+                fmt.gflops(st["macs"]),
+                fmt.pct(st.get("share")),
+                fmt.shape(st.get("out_shape")),
             )
-        )
+            for st in r["stages"]
+        ),
+        align=("left", "right", "right", "right", "right"),
+        caption=f"{r['name']}: {headline(r['img_size'], r['batch'], r['dtype'])}",
+    )
+
+
+def _profile_report(doc: Doc) -> Report:
+    base = doc.get("baselines", [])
+    results = baselines_first(doc["results"], base)
+    sizes = sorted({r["img_size"] for r in results})
+    batches = sorted({r["batch"] for r in results})
+    dtypes = sorted({r["dtype"] for r in results})
+    one = len(sizes) == 1 and len(batches) == 1 and len(dtypes) == 1
+    caption = headline(sizes[0], batches[0], dtypes[0]) if one else CONVENTION
+    summary = _summary(results, base, caption)
+    stage_tables = [_stages(r) for r in results]
     figs: tuple[Figure, ...] = (
         Figure(
             "stages",
