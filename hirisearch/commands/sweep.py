@@ -66,9 +66,10 @@ def sweep(
     if as_json:
         emit_json(result.to_json())
     else:
-        for table in sweep_tables(result):
-            console.print(table)
-            console.print()
+        for item in sweep_tables(result):  # a caption, then its table and a blank line
+            console.print(item, markup=False)
+            if not isinstance(item, str):
+                console.print()
         for note in skipped_notes(result):
             err_console.print(f"hirisearch: note: {note}", markup=False, soft_wrap=True)
     save_run_folder(ctx, result, out=out, quiet_stdout=as_json, figures=not no_report)

@@ -72,7 +72,11 @@ TABLES: dict[str, Callable[[], list[FitTable]]] = {
         profile_stages(profile_target(_targets()[3], 1568, traced=False, depth=3), rows=True)
     ],
     "compare": lambda: [compare_table(compare_targets(_targets(), [224, 448], traced=False))],
-    "sweep": lambda: sweep_tables(sweep_targets(_targets(), list(range(224, 449, 32)))),
+    "sweep": lambda: [
+        t
+        for t in sweep_tables(sweep_targets(_targets(), list(range(224, 449, 32))))
+        if isinstance(t, FitTable)
+    ],
     "bench": lambda: [bench_table(_bench()), bench_table(_bench(), predicted=True)],
     "calibrate": lambda: [calibration_table(_calibration())],
 }

@@ -14,16 +14,20 @@ def terminal_table(t: Table) -> FitTable:
     columns = [
         Column(h, t.alignment(i), text=t.alignment(i) == "left") for i, h in enumerate(t.headers)
     ]
-    out = FitTable(columns, title=t.caption or None)  # the caption above, as in report.md
+    out = FitTable(columns)
     for row in t.rows:
         out.add_row(*row)
     return out
 
 
-def sweep_tables(result: SweepResult) -> list[FitTable]:
-    """Every table of the sweep's report, in order."""
+def sweep_tables(result: SweepResult) -> list[str | FitTable]:
+    """Every table of the sweep's report, in order, each after its caption (as in report.md)."""
     report = build_report(result.to_json())
-    return [terminal_table(t) for section in report.sections for t in section.tables]
+    out: list[str | FitTable] = []
+    for section in report.sections:
+        for t in section.tables:
+            out += [t.caption, terminal_table(t)] if t.caption else [terminal_table(t)]
+    return out
 
 
 def skipped_notes(result: SweepResult) -> list[str]:
