@@ -66,7 +66,6 @@ def profile(
     input_shape: InputShape = None,
 ) -> None:
     """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model."""
-    from hirisearch.ops.bench import profile_latency
     from hirisearch.ops.profile import profile_target
     from hirisearch.report.terminal import profile as show
 
@@ -83,6 +82,8 @@ def profile(
             results.append(r)
             lat = None
             if latency or predict:
+                from hirisearch.ops.bench import profile_latency
+
                 lat = profile_latency(target, size, batch, measure=latency, predict=predict)
             if as_json:
                 emit_json({**r.to_json(), **(lat.to_json() if lat is not None else {})})

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from hirisearch.latency.predict import Calibration
-from hirisearch.latency.result import BenchResult
 from hirisearch.report import format as fmt
 from hirisearch.report.terminal.fit import Column, FitTable
+
+if TYPE_CHECKING:
+    from hirisearch.latency.predict import Calibration
+    from hirisearch.latency.result import BenchResult
 
 
 def bench_header(results: Sequence[BenchResult]) -> str:

@@ -17,7 +17,6 @@ from typing import Literal
 
 from rich import box
 from rich.cells import cell_len
-from rich.columns import Columns
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.padding import Padding
@@ -165,6 +164,8 @@ class FitTable:
     def stacked(self) -> Group:
         """The last resort, narrower than any table: each row as its text cells, then its other
         cells as ``header value`` items in as many columns as the width holds."""
+        from rich.columns import Columns  # the last resort only
+
         parts: list[RenderableType] = []
         if self.title:
             parts.append(Text(self.title))

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 
 from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE, headline
-from hirisearch.ops.bench import ProfileLatency
 from hirisearch.ops.profile import ProfileResult
 from hirisearch.report import format as fmt
-from hirisearch.report.terminal.bench import bench_header, bench_table
 from hirisearch.report.terminal.fit import Column, FitTable
+
+if TYPE_CHECKING:
+    from hirisearch.ops.bench import ProfileLatency
 
 
 def profile_header(r: ProfileResult) -> str:
@@ -130,6 +133,8 @@ def profile_stages(r: ProfileResult, rows: bool = False) -> FitTable:
 def latency_lines(lat: ProfileLatency) -> list[str | FitTable]:
     """What ``--predict`` and ``--latency`` add under a profile: the predicted latency, then the
     measurement's environment and table."""
+    from hirisearch.report.terminal.bench import bench_header, bench_table  # with --latency only
+
     out: list[str | FitTable] = []
     if lat.predicted_ms is not None:
         out.append(
