@@ -92,7 +92,7 @@ def profile(
                 console.print(show.profile_summary(r))
                 console.print(show.profile_stages(r, rows=depth > 1))
                 for shown in show.latency_lines(lat) if lat is not None else ():
-                    console.print(shown, soft_wrap=True, markup=False)
+                    console.print(shown, soft_wrap=isinstance(shown, str), markup=False)
             for w in r.warnings:
                 err_console.print(f"hirisearch: warning: {w}", markup=False)
     save_run_folder(ctx, results, out=out, quiet_stdout=as_json, figures=draw_report)

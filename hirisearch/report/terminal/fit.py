@@ -106,13 +106,18 @@ class FitTable:
         return len(self.rows)
 
     def table(
-        self, layout: _Layout, *, text_width: int | None = None, drop_optional: bool = False
+        self,
+        layout: _Layout,
+        *,
+        measure: bool = False,
+        text_cap: int | None = None,
+        drop_optional: bool = False,
     ) -> Table:
-        """The Rich table in ``layout``: text columns free to wrap or, to measure what the layout
-        needs at least, as wide as their longest word, or ``text_width`` when that is less;
-        ``drop_optional``: without the optional columns, named in the caption."""
-        measuring = text_width is not None
-        left_out = [c.header for c in self.columns if drop_optional and c.optional]
+        """The Rich table in ``layout``, its text columns free to wrap; with ``measure``, as
+        narrow as the layout can be: text columns as wide as their longest word (at most
+        ``text_cap``). ``drop_optional``: without the optional columns, named in the caption."""
+        shown = [i for i, c in enumerate(self.columns) if not (drop_optional and c.optional)]
+        left_out = [c.header for i, c in enumerate(self.columns) if i not in shown]
         caption = self.caption
         if left_out:
             note = f"left out at this width: {', '.join(left_out)}"
@@ -129,13 +134,12 @@ class FitTable:
             show_edge=layout.edge,
             pad_edge=layout.edge,
         )
-        shown = [i for i, c in enumerate(self.columns) if c.header not in left_out]
         for i in shown:
             col = self.columns[i]
             cells = [row[i] for row, _ in self.rows]
-            if col.text and measuring:
+            if col.text and measure:
                 word = max(_longest_word(c) for c in [*cells, col.header])
-                t.add_column(col.header, width=min(word, text_width or word))
+                t.add_column(col.header, width=min(word, text_cap or word))
                 continue
             if col.text:
                 t.add_column(col.header, justify=col.justify, overflow="fold")
@@ -154,9 +158,9 @@ class FitTable:
         wide = options.update_width(10**6)
         drops = (False, True) if any(c.optional for c in self.columns) else (False,)
         for drop in drops:  # every column; else without the optional ones
-            for cap in (10**6, TEXT_MIN):  # words whole; else long words broken
+            for cap in (None, TEXT_MIN):  # words whole; else long words broken
                 for layout in _LAYOUTS:
-                    t = self.table(layout, text_width=cap, drop_optional=drop)
+                    t = self.table(layout, measure=True, text_cap=cap, drop_optional=drop)
                     if Measurement.get(console, wide, t).maximum <= width:
                         return self.table(layout, drop_optional=drop)
         return None
