@@ -71,7 +71,7 @@ CASES: dict[str, tuple[list[str], bool, frozenset[str]]] = {
         frozenset(),
     ),
     "bench": (
-        ["bench", "specs/deit/t.yaml", "--res", "64", "--batch", "1,2", "--min-time", "0.02",
+        ["bench", "specs/deit/t.yaml", "--res", "64", "--device", "cpu", "--batch", "1,2", "--min-time", "0.02",
          "--warmup", "0", "--threads", "1", "--json", "--no-report"],
         True,
         _BENCH,
