@@ -28,6 +28,7 @@ from hirisearch.ops.search.exact import Model, sweep
 from hirisearch.ops.search.metrics import load_space_calibration
 from hirisearch.ops.search.run import SearchOptions, run_search
 from hirisearch.ops.search.space import load_space
+from hirisearch.report.run.save import save_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE = ROOT / "specs" / "search" / "hiri_vit_5g.yaml"
@@ -74,7 +75,7 @@ def timed_run(space, trials: int) -> tuple[float, float]:  # noqa: ANN001
     with tempfile.TemporaryDirectory() as d:
         opts = SearchOptions(out=Path(d) / "run", trials=trials, study="bench", verify=False)
         start, cpu = time.perf_counter(), time.process_time()
-        run_search(space, opts)
+        save_run(run_search(space, opts), opts.out)  # end to end: the run folder written too
         return time.perf_counter() - start, time.process_time() - cpu
 
 

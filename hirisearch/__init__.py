@@ -7,8 +7,9 @@ nothing heavy, and each function imports what it needs when called::
     r = hirisearch.profile("specs/s.yaml", img_size=448)
     r.to_dict()["macs"]
 
-``hirisearch.ops.profile``, ``.compare``, ``.sweep`` and ``.search`` are the API functions; the modules
-of the same names stay importable as ``from hirisearch.ops.profile import ProfileResult``.
+``hirisearch.profile``, ``.compare``, ``.sweep`` and ``.search`` are the API functions, and
+``hirisearch.save_run`` writes the run folder of what they return; the operations behind them are
+the modules of :mod:`hirisearch.ops` (``from hirisearch.ops.profile import ProfileResult``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_API = frozenset({"as_target", "build", "compare", "load_spec", "profile", "search", "sweep"})
+_API = frozenset(
+    {"as_target", "build", "compare", "load_spec", "profile", "save_run", "search", "sweep"}
+)
 _ERRORS = frozenset({"HirisearchError", "Pruned", "SpecError"})
 
 __all__ = [
@@ -30,12 +33,22 @@ __all__ = [
     "compare",
     "load_spec",
     "profile",
+    "save_run",
     "search",
     "sweep",
 ]
 
 if TYPE_CHECKING:
-    from hirisearch.api import as_target, build, compare, load_spec, profile, search, sweep
+    from hirisearch.api import (
+        as_target,
+        build,
+        compare,
+        load_spec,
+        profile,
+        save_run,
+        search,
+        sweep,
+    )
     from hirisearch.errors import HirisearchError, Pruned, SpecError
 
 

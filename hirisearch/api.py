@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hirisearch.errors import HirisearchError
@@ -30,13 +32,25 @@ from hirisearch.targets.spec import target_from_spec
 if TYPE_CHECKING:
     from torch import nn
 
+    from hirisearch.ops import Result
     from hirisearch.ops.compare import CompareResult
     from hirisearch.ops.profile import ProfileResult
-    from hirisearch.ops.search.run import SearchResult
+    from hirisearch.ops.search.results import SearchResult
+    from hirisearch.ops.sweep import SweepResult
 
 TargetLike = str | os.PathLike[str] | Mapping[str, Any] | SpecBase | Target
 
-__all__ = ["TargetLike", "as_target", "build", "compare", "load_spec", "profile", "sweep", "search"]
+__all__ = [
+    "TargetLike",
+    "as_target",
+    "build",
+    "compare",
+    "load_spec",
+    "profile",
+    "save_run",
+    "search",
+    "sweep",
+]
 
 
 def load_spec(source: str | os.PathLike[str] | Mapping[str, Any]) -> SpecBase:
@@ -114,14 +128,29 @@ def compare(
     return compare_targets([as_target(t) for t in targets], img_sizes, traced=trace)
 
 
-def sweep(targets: Sequence[TargetLike], img_sizes: Sequence[int], *, batch: int = 1) -> dict:
-    """Params and MACs of every target at every size it takes: the ``sweep --json`` document."""
+def sweep(
+    targets: Sequence[TargetLike], img_sizes: Sequence[int], *, batch: int = 1
+) -> SweepResult:
+    """Params and MACs of every target at every size it takes (``result.to_json()`` is the
+    ``sweep --json`` document)."""
     from hirisearch.ops.sweep import sweep_targets
 
-    return {
-        "kind": "sweep",
-        **sweep_targets([as_target(t) for t in targets], img_sizes, batch=batch),
-    }
+    return sweep_targets([as_target(t) for t in targets], img_sizes, batch=batch)
+
+
+def save_run(
+    results: Result | Sequence[Result],
+    folder: str | os.PathLike[str] | None = None,
+    *,
+    figures: bool = True,
+) -> Path:
+    """Write the run folder of what :func:`profile`, :func:`compare`, :func:`sweep` or
+    :func:`search` returned (or of several profiles), as the command line writes it:
+    ``results.json``, ``results.csv``, ``report.md`` and, with ``figures``, the plots and
+    ``report.html``. Returns the folder (default: a new ``reports/<timestamp>-<name>``)."""
+    from hirisearch.report.run.save import save_run as save
+
+    return save(results, folder, figures=figures).dir
 
 
 def build(
@@ -150,7 +179,8 @@ def search(
     calibration: str | os.PathLike[str] | None = None,
 ) -> SearchResult:
     """Run (or, with ``resume``, continue) the search a space file describes; its run folder
-    holds the study, ``results.json`` and the reports, as ``hirisearch search`` writes them.
+    holds the study, ``results.json`` and the reports, as ``hirisearch search`` writes them
+    (:func:`save_run`; ``result.report`` is the report's page).
 
     Args:
         out: the run folder (default: a new ``reports/<space name>-<timestamp>``, also with
@@ -168,6 +198,7 @@ def search(
     from hirisearch.ops.search.launch import default_run_dir, search_options
     from hirisearch.ops.search.run import run_search
     from hirisearch.ops.search.space import load_space
+    from hirisearch.report.run.save import save_run as save_run_files
 
     sp = load_space(space)
     opts = search_options(
@@ -183,4 +214,6 @@ def search(
         verify=verify,
         allow_code=allow_code,
     )
-    return run_search(sp, opts)
+    result = run_search(sp, opts)
+    files = save_run_files(result, result.run_dir)
+    return replace(result, report=str(files.html))

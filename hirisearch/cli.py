@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 
@@ -48,13 +48,17 @@ def error_boundary() -> Iterator[None]:
         raise typer.Exit(getattr(e, "exit_code", EXIT_INTERNAL)) from None
 
 
-def with_error_boundary(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` with the error boundary around its body (Typer reads the wrapped signature)."""
+def with_error_boundary(fn: Callable[..., int | None]) -> Callable[..., None]:
+    """``fn`` with the error boundary around its body (Typer reads the wrapped signature); the
+    exit status a command returns (``validate``: 2 for an invalid file; ``bench``, ``search``:
+    130 once they have saved what an interrupt left) becomes the exit code."""
 
     @functools.wraps(fn)
-    def inner(*a: Any, **kw: Any) -> Any:
+    def inner(*a: Any, **kw: Any) -> None:
         with error_boundary():
-            return fn(*a, **kw)
+            status = fn(*a, **kw)
+        if status:
+            raise typer.Exit(status)
 
     return inner
 
@@ -105,5 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return rv if isinstance(rv, int) else 0
 
 
+def run(argv: Sequence[str] | None = None) -> NoReturn:
+    """End the process with the status of :func:`main` (:func:`hirisearch.__main__.run` has
+    installed the Ctrl-C handling first)."""
+    raise SystemExit(interrupt.finish(main(argv)))
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -96,12 +96,13 @@ class body:
         _in_body -= 1
 
 
-def finish(code: int) -> None:
-    """End the process with ``code``, or with the interrupt line and 130 if SIGINT arrived."""
+def finish(code: int) -> int:
+    """``code``, the status to end the process with; or, if SIGINT arrived, the interrupt line
+    and the end of the process now, with 130."""
     if _requested:
         report(once=True)
         _hard_exit()
-    raise SystemExit(code)
+    return code
 
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:

@@ -20,7 +20,7 @@ from hirisearch.commands.common import (
     emit_json,
     err_console,
     resolve_refs,
-    save_run,
+    save_run_folder,
     split_refs_and_sizes,
 )
 from hirisearch.errors import HirisearchError
@@ -56,7 +56,7 @@ def _check_clock(clock: str) -> None:
 
 
 def _render(results: list[Any], predicted: bool) -> None:
-    from hirisearch.report.latency import bench_header, bench_notes, bench_table
+    from hirisearch.report.terminal.bench import bench_header, bench_notes, bench_table
 
     console.print(bench_header(results), soft_wrap=True, markup=False)
     console.print(bench_table(results, predicted=predicted))
@@ -99,11 +99,12 @@ def bench(
     no_report: NoReport = False,
     kwargs: Kwargs = None,
     input_shape: InputShape = None,
-) -> None:
+) -> int | None:
     """Measure latency, throughput, achieved GFLOP/s and peak memory of real forward passes."""
     interrupt.saves_on_interrupt()
-    from hirisearch.latency.device import check_dtype, ensure_targets_fit, resolve_device
-    from hirisearch.latency.measure import BenchOptions, bench_target
+    from hirisearch.latency.device import check_dtype, resolve_device
+    from hirisearch.latency.measure import BenchOptions
+    from hirisearch.ops.bench import bench_targets
 
     names, sizes = split_refs_and_sizes(refs, res)
     dev = resolve_device(device)
@@ -111,56 +112,33 @@ def bench(
     _check_clock(clock)
     batches = parse_batches(batch)
     targets = resolve_refs(names, kwargs, input_shape)
-    size_list: list[int | None] = list(sizes) or [None]
-    ensure_targets_fit(targets, size_list, batches, dev, dtype, force=force)
-    calibration = None
-    if predict:
-        from hirisearch.latency.predict import load_calibration
-
-        calibration = load_calibration(dev)
     opts = BenchOptions(
-        device=dev,
-        dtype=dtype,
-        threads=threads,
-        channels_last=channels_last,
-        compile=compile_,
-        fuse=fuse,
-        warmup_s=warmup,
-        min_time_s=min_time,
-        clock=clock,
-    )
+        device=dev, dtype=dtype, threads=threads, channels_last=channels_last, compile=compile_,
+        fuse=fuse, warmup_s=warmup, min_time_s=min_time, clock=clock,
+    )  # fmt: skip
     results: list[Any] = []
     try:
-        for target in targets:
-            for size in size_list:
-                for r in bench_target(target, size, batches, opts, calibration=calibration):
-                    results.append(r)
-                    if as_json:
-                        emit_json(r.to_json())
+        for r in bench_targets(
+            targets, list(sizes) or [None], batches, opts, predict=predict, force=force
+        ):
+            results.append(r)
+            if as_json:
+                emit_json(r.to_json())
     except KeyboardInterrupt:
         interrupt.handled()
         if not as_json and results:
             _render(results, predict)
         interrupt.report(f"{interrupt.LINE}; {len(results)} result(s) measured so far")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        return EXIT_INTERRUPTED
     if not as_json:
         _render(results, predict)
-    records = [r.to_json() for r in results if r.status == "ok"]
-    if records:
-        name = "+".join(dict.fromkeys(r.name for r in results))
-        save_run(
-            ctx,
-            "bench",
-            {"records": records},
-            out=out,
-            name=name[:80],
-            quiet_stdout=as_json,
-            figures=not no_report,
-        )
+    if any(r.status == "ok" for r in results):
+        save_run_folder(ctx, results, out=out, quiet_stdout=as_json, figures=not no_report)
     else:
         err_console.print(
             "hirisearch: warning: nothing was measured; no run folder written", markup=False
         )
+    return None
 
 
 def calibrate(
@@ -180,7 +158,7 @@ def calibrate(
     from hirisearch.latency.calibration import calibrate as run_calibration
     from hirisearch.latency.device import resolve_device
     from hirisearch.latency.predict import save_calibration
-    from hirisearch.report.latency import calibration_table
+    from hirisearch.report.terminal.bench import calibration_table
 
     if device == "auto":
         raise HirisearchError("--device: calibrate one device at a time: cpu or cuda")

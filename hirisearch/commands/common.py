@@ -1,6 +1,12 @@
 """What the commands share: the consoles, the shared options (one spelling and type each), JSON
 output, and the run folder every command writes. Commands import from here, never from
-:mod:`hirisearch.cli`, which registers them."""
+:mod:`hirisearch.cli`, which registers them.
+
+A command parses its options, calls an operation (:mod:`hirisearch.ops`), prints through
+:mod:`hirisearch.report.terminal` and saves its run folder with :func:`save_run_folder`. It returns
+``None``, or the exit status it ends with (:data:`EXIT_INTERRUPTED` once it has saved what an
+interrupt left); :mod:`hirisearch.cli` turns that and every error into the exit code.
+"""
 
 from __future__ import annotations
 
@@ -153,27 +159,24 @@ def command_line(ctx: typer.Context) -> str:
     return shlex.join(p for p in parts if p)
 
 
-def save_run(
+def save_run_folder(
     ctx: typer.Context,
-    kind: str,
-    document: dict[str, Any],
+    results: Any,
     *,
     out: Path | None,
-    name: str,
     quiet_stdout: bool = False,
     figures: bool = True,
 ) -> Path:
-    """Write the run folder of a command and print its path (on stderr when stdout carries JSON).
+    """Write the run folder of ``results`` (:func:`hirisearch.report.run.save.save_run`, with
+    the command line) and print its path (on stderr when stdout carries JSON).
 
     Args:
-        name: the default folder's suffix (``reports/<timestamp>-<name>``).
         quiet_stdout: stdout is reserved for JSON documents.
         figures: draw the plots and report.html too (matplotlib: about 1 s).
     """
-    from hirisearch.report.writers import default_run_dir, write_run
+    from hirisearch.report.run.save import save_run
 
-    folder = out if out is not None else default_run_dir(name)
-    files = write_run(folder, kind, document, command=command_line(ctx), figures=figures)
+    files = save_run(results, out, command=command_line(ctx), figures=figures)
     if quiet_stdout:
         err_console.print(f"hirisearch: run folder: {files.dir}", markup=False)
     else:

@@ -16,7 +16,7 @@ from hirisearch.commands.common import (
     Res,
     console,
     emit_json,
-    save_run,
+    save_run_folder,
     split_refs_and_sizes,
 )
 
@@ -46,7 +46,7 @@ def compare(
     """Params, GFLOPs, ratio to the first model, attention share and output grid, model x resolution."""
     from hirisearch.ops.compare import compare as run_compare
     from hirisearch.report.plots import resolution_scaling
-    from hirisearch.report.tables import compare_header, compare_table
+    from hirisearch.report.terminal.compare import compare_header, compare_table
     from hirisearch.targets.code import parse_input_shape, parse_kwargs
 
     names, sizes = split_refs_and_sizes(refs, res)
@@ -66,14 +66,4 @@ def compare(
         console.print(compare_table(result))
         for p in written:
             console.print(f"plot: {p}", markup=False, soft_wrap=True)
-    profiles = [r.profile for r in result.rows]
-    name = "+".join(dict.fromkeys(p.name for p in profiles))
-    save_run(
-        ctx,
-        "compare",
-        {"results": profiles},
-        out=out,
-        name=name[:80],
-        quiet_stdout=as_json,
-        figures=not no_report,
-    )
+    save_run_folder(ctx, result, out=out, quiet_stdout=as_json, figures=not no_report)

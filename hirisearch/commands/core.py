@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -20,10 +19,10 @@ from hirisearch.commands.common import (
     error_line,
     parse_counters,
     resolve_refs,
-    save_run,
+    save_run_folder,
     split_refs_and_sizes,
 )
-from hirisearch.errors import HirisearchError
+from hirisearch.errors import SpecError
 from hirisearch.limits import TRACED_MODULE_LIMIT
 
 
@@ -68,7 +67,7 @@ def profile(
 ) -> None:
     """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model."""
     from hirisearch.ops.profile import profile_target
-    from hirisearch.report.tables import profile_header, profile_stages, profile_summary
+    from hirisearch.report.terminal import profile as show
 
     names, sizes = split_refs_and_sizes(refs, res)
     extra = parse_counters(counters)
@@ -77,134 +76,52 @@ def profile(
         size_list: list[int | None] = [*sizes] or [None]
         for size in size_list:
             r = profile_target(
-                target,
-                size,
-                batch=batch,
-                depth=depth,
-                traced=not no_trace,
-                counters=extra,
-                convention=convention,
-                trace_limit=trace_limit or None,
-            )
+                target, size, batch=batch, depth=depth, traced=not no_trace, counters=extra,
+                convention=convention, trace_limit=trace_limit or None,
+            )  # fmt: skip
             results.append(r)
-            additions: dict = {}
-            shown: list = []
+            lat = None
             if latency or predict:
-                additions, shown = profile_extras(
-                    target, size, batch, latency=latency, predict=predict
-                )
+                from hirisearch.ops.bench import profile_latency
+
+                lat = profile_latency(target, size, batch, measure=latency, predict=predict)
             if as_json:
-                emit_json({**r.to_json(), **additions})
+                emit_json({**r.to_json(), **(lat.to_json() if lat is not None else {})})
             else:
-                console.print(profile_header(r), soft_wrap=True, markup=False)
-                console.print(profile_summary(r))
-                console.print(profile_stages(r, rows=depth > 1))
-                for item in shown:
-                    console.print(item, soft_wrap=True, markup=False)
+                console.print(show.profile_header(r), soft_wrap=True, markup=False)
+                console.print(show.profile_summary(r))
+                console.print(show.profile_stages(r, rows=depth > 1))
+                for shown in show.latency_lines(lat) if lat is not None else ():
+                    console.print(shown, soft_wrap=isinstance(shown, str), markup=False)
             for w in r.warnings:
                 err_console.print(f"hirisearch: warning: {w}", markup=False)
-    run_name = "+".join(dict.fromkeys(r.name for r in results))
-    save_run(
-        ctx,
-        "profile",
-        {"results": results},
-        out=out,
-        name=run_name,
-        quiet_stdout=as_json,
-        figures=draw_report,
-    )
+    save_run_folder(ctx, results, out=out, quiet_stdout=as_json, figures=draw_report)
 
 
-def validate(files: Annotated[list[str], typer.Argument(help="Spec files to check.")]) -> None:
+def validate(files: Annotated[list[str], typer.Argument(help="Spec files to check.")]) -> int:
     """Check spec files: schema, invariants, and that the model plans at its own img_size."""
-    from hirisearch.report import format as fmt
-    from hirisearch.targets import resolve
+    from hirisearch.ops.catalog import check_spec
+    from hirisearch.report.terminal.catalog import check_line
 
     bad = 0
     for f in files:
-        try:
-            target = resolve(f)
-            sized = target.at()
-        except HirisearchError as e:
+        c = check_spec(f)
+        if c.ok:
+            console.print(check_line(c), markup=False)
+        else:
             bad += 1
-            err_console.print(error_line(e.one_line()), markup=False)
-            continue
-        detail = ""
-        if sized.tree is not None:
-            total = sized.tree.total
-            detail = f"{fmt.params_m(total.params)} params, {fmt.gmacs(total.macs)} GFLOPs at {sized.resolution}"
-        console.print(f"ok  {f}  ({target.family}: {target.name}; {detail})", markup=False)
-    if bad:
-        raise typer.Exit(2)
+            err_console.print(error_line(c.error), markup=False)
+    return SpecError.exit_code if bad else 0
 
 
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """The model families and the shipped specs (by name, from any directory), and the specs
-    under ./specs when that is another folder."""
-    from rich.table import Table
+    """The model families and the shipped spec files."""
+    from hirisearch.ops.catalog import catalog
+    from hirisearch.report.terminal.catalog import catalog_tables
 
-    from hirisearch.models import FAMILIES
-    from hirisearch.spec import load_spec
-    from hirisearch.specs import SHIPPED_DIR, shipped_specs
-
-    found = [(name, path, f"specs/{name}.yaml") for name, path in shipped_specs()]
-    here = Path.cwd() / "specs"
-    if here.is_dir() and here.resolve() != SHIPPED_DIR:
-        for path in sorted(here.rglob("*.yaml")):
-            if not path.is_symlink() and "search" not in path.relative_to(here).parts:
-                found.append(
-                    (str(path.relative_to(Path.cwd())), path, str(path.relative_to(Path.cwd())))
-                )
-    specs: list[dict[str, str]] = []
-    for ref, path, shown in found:
-        try:
-            s = load_spec(path)
-        except HirisearchError:
-            continue
-        specs.append({"family": s.family, "name": s.name, "path": shown, "ref": ref})
+    cat = catalog()
     if as_json:
-        emit_json({"families": sorted(FAMILIES), "specs": specs})
+        emit_json(cat.to_json())
         return
-    t = Table(title="families", title_justify="left")
-    t.add_column("family")
-    t.add_column("model")
-    t.add_column("specs", justify="right")
-    for name, fam in sorted(FAMILIES.items()):
-        t.add_row(name, fam.title, str(sum(1 for s in specs if s["family"] == name)))
-    console.print(t)
-    t = Table(title="specs (name them as shown, from any directory)", title_justify="left")
-    t.add_column("ref")
-    t.add_column("family")
-    t.add_column("name")
-    for row in specs:
-        t.add_row(row["ref"], row["family"], row["name"])
-    console.print(t)
-
-
-def profile_extras(
-    target: Any, size: int | None, batch: int, *, latency: bool, predict: bool
-) -> tuple[dict[str, Any], list[Any]]:
-    """What ``profile --latency`` / ``--predict`` add: JSON keys and renderables (auto device)."""
-    from hirisearch.latency.device import resolve_device
-
-    dev = resolve_device("auto")
-    doc: dict[str, Any] = {}
-    shown: list[Any] = []
-    if predict:
-        from hirisearch.latency.predict import load_calibration, predict_latency_ms
-
-        tree = target.at(size).tree
-        if tree is None:
-            raise HirisearchError(f"{target.ref}: --predict needs an analytic cost model")
-        cal = load_calibration(dev)
-        ms = predict_latency_ms(tree, cal, batch=batch, family=target.family)
-        doc["predicted_ms"] = ms
-        shown.append(f"predicted latency: {ms:.2f} ms ({dev.type}, batch {batch}, calibrated)")
-    if latency:
-        from hirisearch.latency.measure import BenchOptions, bench_target
-        from hirisearch.report.latency import bench_header, bench_table
-
-        results = list(bench_target(target, size, [batch], BenchOptions(device=dev, fuse=True)))
-        doc["latency"] = results[0].to_json()
-        shown += [bench_header(results), bench_table(results)]
-    return doc, shown
+    for table in catalog_tables(cat):
+        console.print(table)

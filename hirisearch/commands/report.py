@@ -14,7 +14,7 @@ def report(
     folder: Annotated[Path, typer.Argument(help="A run folder holding results.json.")],
 ) -> None:
     """Regenerate results.csv, report.md, report.html and the plots from results.json."""
-    from hirisearch.report.writers import regenerate
+    from hirisearch.report.run.save import regenerate
 
     files = regenerate(folder)
     for p in (files.markdown, files.html, files.csv):

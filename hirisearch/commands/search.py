@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -109,33 +110,37 @@ def search(
     no_verify: NoVerify = False,
     calibration: Calibration = None,
     baseline: Baseline = None,
-) -> None:
+) -> int | None:
     """Budget-constrained search of a model family's configurations (Optuna)."""
     interrupt.saves_on_interrupt()
     from hirisearch.ops.search import launch
+    from hirisearch.report.run.save import save_run
 
     files, sizes = split_refs_and_sizes(space_file, res)
     name, space = launch.load_search_space(files, sizes, max_gmacs=max_gflops)
     if dry_run:
         _show_dry_run(launch.dry_run(space, name), as_json=as_json)
-        return
+        return None
     opts = launch.search_options(
         space, name, out=out, trials=trials, storage=storage, study=study, resume=resume,
         workers=workers, gpus=gpus, calibration=calibration, verify=not no_verify,
         baselines=baseline or [], allow_code=allow_code, heartbeat_s=heartbeat,
     )  # fmt: skip
     result = _run_with_progress(space, opts, quiet=as_json)
-    _show(result, opts.baselines, as_json=as_json)
+    written = save_run(result, result.run_dir)  # the space's own command line is recorded
+    result = replace(result, report=str(written.html))
+    _show(result, as_json=as_json)
     if result.interrupted:
         interrupt.report(
             f"{interrupt.LINE}; {result.complete} finished trials are saved in "
             f"{result.run_dir}; continue with --resume --out {result.run_dir}"
         )
-        raise typer.Exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
+    return None
 
 
 def _show_dry_run(doc: dict[str, Any], *, as_json: bool) -> None:
-    from hirisearch.report.search import dry_run_lines
+    from hirisearch.report.terminal.search import dry_run_lines
 
     if as_json:
         emit_json(doc)
@@ -144,14 +149,14 @@ def _show_dry_run(doc: dict[str, Any], *, as_json: bool) -> None:
         console.print(line, markup=False)
 
 
-def _show(result: Any, baselines: list[dict[str, Any]], *, as_json: bool) -> None:
+def _show(result: Any, *, as_json: bool) -> None:
     """The result (JSON on stdout, or the summary and table), then where its report is."""
-    from hirisearch.report.search import search_summary
+    from hirisearch.report.terminal.search import search_summary
 
     if as_json:
-        emit_json({**result.to_json(), "baselines": baselines})
+        emit_json(result.to_json())
     else:
-        for item in search_summary(result, baselines):  # lines unwrapped, the table by Rich
+        for item in search_summary(result, result.baselines):  # lines unwrapped, the table by Rich
             if isinstance(item, str):
                 console.print(item, markup=False, soft_wrap=True)
             else:

@@ -16,7 +16,7 @@ from hirisearch.commands.common import (
     emit_json,
     err_console,
     resolve_refs,
-    save_run,
+    save_run_folder,
     split_refs_and_sizes,
 )
 
@@ -54,46 +54,22 @@ def sweep(
 ) -> None:
     """GFLOPs and params against input resolution, one line per model; sizes a model cannot take
     are skipped for it with a note. Analytic cost for spec files, traced count otherwise."""
+    from hirisearch.ops.bench import latency_measurer
     from hirisearch.ops.sweep import parse_resolutions, sweep_targets
-    from hirisearch.report.builders import build_report
-    from hirisearch.report.document import markdown_table
+    from hirisearch.report.terminal.sweep import skipped_notes, sweep_tables
 
     names, bare = split_refs_and_sizes(refs, None)
     sizes = parse_resolutions([*(res or []), *(str(b) for b in bare)] or [DEFAULT_RES])
     targets = resolve_refs(names, kwargs, input_shape)
-    measure = _latency_measurer(device, min_time, force) if latency else None
-    doc = sweep_targets(targets, sizes, batch=batch, latency_ms=measure)
-    name = "sweep-" + "+".join(t.name for t in targets)
+    measure = latency_measurer(device, min_time, force=force) if latency else None
+    result = sweep_targets(targets, sizes, batch=batch, latency_ms=measure)
     if as_json:
-        emit_json({"kind": "sweep", **doc})
+        emit_json(result.to_json())
     else:
-        report = build_report({"kind": "sweep", **doc})
-        for section in report.sections:
-            for table in section.tables:
-                console.print(markdown_table(table), markup=False, soft_wrap=True)
+        for item in sweep_tables(result):  # a caption, then its table and a blank line
+            console.print(item, markup=False)
+            if not isinstance(item, str):
                 console.print()
-        for s in doc["series"]:
-            if s["skipped"]:
-                sk = ", ".join(str(k["img_size"]) for k in s["skipped"])
-                err_console.print(
-                    f"hirisearch: note: {s['name']}: skipped {sk}: {s['skipped'][0]['reason']}",
-                    markup=False,
-                    soft_wrap=True,
-                )
-    save_run(ctx, "sweep", doc, out=out, name=name, quiet_stdout=as_json, figures=not no_report)
-
-
-def _latency_measurer(device: str, min_time: float, force: bool):  # noqa: ANN202
-    """``(target, img_size, batch) -> median ms`` through the bench machinery, memory-checked first."""
-    from hirisearch.latency.device import ensure_targets_fit, resolve_device
-    from hirisearch.latency.measure import BenchOptions, bench_target
-
-    dev = resolve_device(device)
-    opts = BenchOptions(device=dev, min_time_s=min_time, warmup_s=min(0.5, min_time))
-
-    def measure(target, size: int, batch: int) -> float | None:  # noqa: ANN001
-        ensure_targets_fit([target], [size], [batch], dev, force=force)
-        (r,) = bench_target(target, size, [batch], opts)
-        return r.latency_ms if r.status == "ok" else None
-
-    return measure
+        for note in skipped_notes(result):
+            err_console.print(f"hirisearch: note: {note}", markup=False, soft_wrap=True)
+    save_run_folder(ctx, result, out=out, quiet_stdout=as_json, figures=not no_report)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hirisearch.cost.types import Cost, CostNode
+from hirisearch.ops import Count
 
 if TYPE_CHECKING:  # the counters import torch
     from hirisearch.cost.counters import TracedCount
@@ -28,8 +29,8 @@ class SectionResult:
     name: str
     path: str
     depth: int
-    params: int
-    macs: int
+    params: Count
+    macs: Count
     macs_traced: int | None
     share: float
     out_shape: tuple[int, ...]

@@ -15,7 +15,7 @@ from typing import Any
 
 _NAMES = {
     "BenchOptions": "measure",
-    "BenchResult": "measure",
+    "BenchResult": "result",
     "bench_target": "measure",
     "Calibration": "predict",
     "load_calibration": "predict",

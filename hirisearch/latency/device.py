@@ -1,14 +1,14 @@
-"""Device selection, the environment a measurement ran in, and the memory a device has: the
-refusal of configurations whose analytic estimate (:mod:`hirisearch.cost.memory`) cannot fit."""
+"""Device selection, the thread count and cuDNN settings a measurement runs under, and the memory
+a device has: the refusal of configurations whose analytic estimate (:mod:`hirisearch.cost.memory`)
+cannot fit."""
 
 from __future__ import annotations
 
 import contextlib
 import platform
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -61,23 +61,6 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return cpu_name()
-
-
-@dataclass(frozen=True)
-class Environment:
-    """Where and how a measurement ran."""
-
-    device: str
-    device_name: str
-    torch_version: str
-    threads: int
-    dtype: str
-    channels_last: bool
-    compile: bool
-    fuse: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @contextlib.contextmanager

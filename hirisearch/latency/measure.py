@@ -4,7 +4,7 @@ Method (docs/reference/counting.md, "Latency practice"): eval mode and ``torch.i
 warm-up for a fixed time; then forward passes repeated until a minimum measuring time, each timed
 with CUDA events (CUDA) or ``perf_counter`` (CPU) with synchronisation; autocast for bf16/fp16;
 ``cudnn.benchmark`` on CUDA; a fixed, reported thread count on the CPU (restored afterwards).
-Results are frozen dataclasses; an out-of-memory batch becomes a result with ``status="oom"`` and the
+Results are :class:`~hirisearch.latency.result.BenchResult` records; an out-of-memory batch becomes a result with ``status="oom"`` and the
 remaining batches still run.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,13 +23,13 @@ from torch import nn
 from hirisearch.cost.memory import estimate_memory
 from hirisearch.cost.types import CostNode
 from hirisearch.latency.device import (
-    Environment,
     check_dtype,
     cpu_threads,
     cudnn_benchmark,
     device_name,
 )
 from hirisearch.latency.fuse import fuse_model
+from hirisearch.latency.result import BenchResult, Environment
 from hirisearch.latency.stats import NOISY_IQR_RATIO, Summary, summarize
 from hirisearch.latency.timing import sync as _sync
 from hirisearch.latency.timing import time_callable
@@ -62,50 +62,6 @@ class BenchOptions:
     min_runs: int = 5
     max_runs: int = 10_000
     clock: str = "wall"
-
-
-@dataclass(frozen=True)
-class BenchResult:
-    """One model at one resolution and batch. ``status`` is ``ok``, ``oom`` or ``error``; the
-    measured fields are ``None`` unless it is ``ok``. Memory in bytes, latency in ms per batch."""
-
-    spec: str
-    name: str
-    family: str
-    img_size: int
-    batch: int
-    status: str
-    macs: int
-    latency_ms: float | None = None
-    iqr_ms: float | None = None
-    p90_ms: float | None = None
-    mean_ms: float | None = None
-    min_ms: float | None = None
-    runs: int = 0
-    throughput: float | None = None
-    gmacs_per_s: float | None = None
-    peak_mem_bytes: int | None = None
-    peak_mem_kind: str = ""
-    mem_est_bytes: int | None = None
-    predicted_ms: float | None = None
-    env: Environment | None = None
-    error: str = ""
-    warnings: tuple[str, ...] = field(default=())
-
-    @property
-    def noisy(self) -> bool:
-        if not self.latency_ms or self.iqr_ms is None:
-            return False
-        return self.iqr_ms / self.latency_ms > NOISY_IQR_RATIO
-
-    def to_json(self) -> dict[str, Any]:
-        doc = asdict(self)
-        env = doc.pop("env") or {}
-        doc.update(env)  # device, dtype, threads, ... at the top level
-        doc["gmacs"] = self.macs / 1e9
-        doc["noisy"] = self.noisy
-        doc["warnings"] = list(self.warnings)
-        return doc
 
 
 # ------------------------------------------------------------------------------- memory

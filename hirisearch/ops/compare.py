@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from hirisearch.ops.profile import ProfileResult, profile_sized
 from hirisearch.targets import Size, SizedTarget, Target, resolve_all
@@ -30,11 +30,22 @@ class CompareRow:
 class CompareResult:
     """Rows ordered model by model, each model's resolutions in the order asked."""
 
+    kind: ClassVar[str] = "compare"
+
     rows: tuple[CompareRow, ...]
 
     def to_json(self) -> list[dict[str, Any]]:
         """The profile documents of every row (what ``compare --json`` prints)."""
         return [r.profile.to_json() for r in self.rows]
+
+    @classmethod
+    def run_document(cls, results: Sequence[CompareResult]) -> dict[str, Any]:
+        """A ``compare`` run folder's fields: the profile document of every row."""
+        return {"results": [row for c in results for row in c.to_json()]}
+
+    @classmethod
+    def run_name(cls, results: Sequence[CompareResult]) -> str:
+        return "+".join(dict.fromkeys(r.profile.name for c in results for r in c.rows))
 
     def series(self) -> list[ScalingSeries]:
         """GFLOPs against resolution, one series per model (for the scaling plot)."""

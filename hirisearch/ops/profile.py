@@ -6,13 +6,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE
 from hirisearch.cost.join import AGREEMENT_TOLERANCE, SectionResult, join_counts
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import CountingError, HirisearchError
 from hirisearch.limits import MAX_BATCH, TRACED_MODULE_LIMIT
+from hirisearch.ops import Count, Positive
 from hirisearch.targets import Size, SizedTarget, Target
 
 if TYPE_CHECKING:  # the counters import torch: only a traced count loads them
@@ -74,22 +75,29 @@ def trace_skip_reason(
 
 @dataclass(frozen=True)
 class ProfileResult:
-    """The cost of one model at one input size and batch (counts are for the whole batch)."""
+    """The cost of one model at one input size and batch (counts are for the whole batch).
+
+    A run folder of kind ``profile`` (or ``compare``) holds the :meth:`to_json` documents of
+    several of them; its schema and CSV columns are read from these fields
+    (:mod:`hirisearch.report.run.profile`).
+    """
+
+    kind: ClassVar[str] = "profile"
 
     spec: str
     family: str
     name: str
-    img_size: int
+    img_size: Positive
     input_shape: tuple[int, ...]
-    batch: int
+    batch: Positive
     dtype: str
     convention: str
-    params: int
-    macs: int
+    params: Count
+    macs: Count
     macs_analytic: int | None
     macs_traced: int | None
     agreement: float | None
-    norm: int
+    norm: Count
     acts: int | None
     categories: dict[str, int]
     categories_traced: dict[str, int] | None
@@ -121,6 +129,15 @@ class ProfileResult:
     def to_dict(self) -> dict[str, Any]:
         """The same document as :meth:`to_json`."""
         return self.to_json()
+
+    @classmethod
+    def run_document(cls, results: Sequence[ProfileResult]) -> dict[str, Any]:
+        """A ``profile`` run folder's fields: every result's document."""
+        return {"results": [r.to_json() for r in results]}
+
+    @classmethod
+    def run_name(cls, results: Sequence[ProfileResult]) -> str:
+        return "+".join(dict.fromkeys(r.name for r in results))
 
 
 def profile_target(

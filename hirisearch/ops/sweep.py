@@ -2,20 +2,106 @@
 
 Spec targets use their analytic cost (no model is built, a point costs milliseconds); targets
 without an analytic model are counted by the meta-device traced counter. A resolution a model
-cannot take is skipped for that model with the reason, never fatal. The result is a ``sweep``
-results document (see :mod:`hirisearch.report.schema`).
+cannot take is skipped for that model with the reason, never fatal. The result is a
+:class:`SweepResult`; its document is a ``sweep`` run folder's (:mod:`hirisearch.report.run.sweep`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Literal
 
 from hirisearch.cost.convention import CONVENTION
 from hirisearch.errors import HirisearchError
+from hirisearch.ops import Count, Positive
 from hirisearch.targets import Target
 
-__all__ = ["MAX_SIZES", "parse_resolutions", "sweep_targets"]
+__all__ = [
+    "MAX_SIZES",
+    "SweepPoint",
+    "SweepResult",
+    "SweepSeries",
+    "SweepSkip",
+    "parse_resolutions",
+    "sweep_targets",
+]
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One model at one size: params and MACs for the batch (and the median latency, in ms, when
+    the sweep measured it; ``None`` where it could not)."""
+
+    img_size: Positive
+    params: Count
+    macs: Count
+    latency_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class SweepSkip:
+    """A size the model cannot take, and why."""
+
+    img_size: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class SweepSeries:
+    """One model across the sizes."""
+
+    spec: str
+    name: str
+    family: str
+    method: Literal["analytic", "traced"]
+    points: tuple[SweepPoint, ...]
+    skipped: tuple[SweepSkip, ...] = ()
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Params and MACs of every model at every size it takes."""
+
+    kind: ClassVar[str] = "sweep"
+
+    batch: Positive
+    img_sizes: tuple[int, ...]
+    convention: str
+    series: tuple[SweepSeries, ...]
+    #: Whether every point was timed (then every point carries ``latency_ms``, maybe ``None``).
+    timed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``sweep --json`` prints: the run folder's document with its ``kind``."""
+        return {"kind": self.kind, **self._document()}
+
+    def _document(self) -> dict[str, Any]:
+        series = []
+        for s in self.series:
+            doc = asdict(s)
+            if not self.timed:
+                for p in doc["points"]:
+                    del p["latency_ms"]
+            series.append(doc)
+        return {
+            "batch": self.batch,
+            "img_sizes": list(self.img_sizes),
+            "convention": self.convention,
+            "series": series,
+        }
+
+    @classmethod
+    def run_document(cls, results: Sequence[SweepResult]) -> dict[str, Any]:
+        """A ``sweep`` run folder's fields (one sweep per folder)."""
+        if len(results) != 1:
+            raise ValueError(f"a sweep run folder holds one sweep, but got {len(results)}")
+        return results[0]._document()
+
+    @classmethod
+    def run_name(cls, results: Sequence[SweepResult]) -> str:
+        return "sweep-" + "+".join(s.name for r in results for s in r.series)
+
 
 #: More points than this is almost certainly a typo in a range (``224:10240:32``).
 MAX_SIZES = 512
@@ -88,15 +174,13 @@ def sweep_targets(
     *,
     batch: int = 1,
     latency_ms: Callable[[Target, int, int], float | None] | None = None,
-) -> dict[str, Any]:
+) -> SweepResult:
     """Params and MACs of every target at every size it takes.
 
     Args:
         latency_ms: measures ``(target, img_size, batch)`` in ms (``None``: not measurable, e.g.
-            out of memory); when given, every point carries ``latency_ms``.
-
-    Returns:
-        A ``sweep`` results document (without ``schema``/``kind``, which the writer adds).
+            out of memory); when given, every point carries ``latency_ms``
+            (:func:`hirisearch.ops.bench.latency_measurer` gives one).
     """
     series = []
     for t in targets:
@@ -105,29 +189,28 @@ def sweep_targets(
             try:
                 params, macs, method = _point(t, size, batch)
             except HirisearchError as e:
-                skipped.append({"img_size": size, "reason": e.one_line()})
+                skipped.append(SweepSkip(size, e.one_line()))
                 continue
             except (RuntimeError, ValueError) as e:  # a traced model that rejects the size
                 msg = " ".join(str(e).split())[:200] or type(e).__name__
-                skipped.append({"img_size": size, "reason": f"{type(e).__name__}: {msg}"})
+                skipped.append(SweepSkip(size, f"{type(e).__name__}: {msg}"))
                 continue
-            point: dict[str, Any] = {"img_size": size, "params": params, "macs": macs}
-            if latency_ms is not None:
-                point["latency_ms"] = latency_ms(t, size, batch)
-            points.append(point)
+            ms = latency_ms(t, size, batch) if latency_ms is not None else None
+            points.append(SweepPoint(size, params, macs, ms))
         series.append(
-            {
-                "spec": t.ref,
-                "name": t.name,
-                "family": t.family,
-                "method": method or _own_method(t),
-                "points": points,
-                "skipped": skipped,
-            }
+            SweepSeries(
+                spec=t.ref,
+                name=t.name,
+                family=t.family,
+                method=method or _own_method(t),
+                points=tuple(points),
+                skipped=tuple(skipped),
+            )
         )
-    return {
-        "batch": batch,
-        "img_sizes": list(img_sizes),
-        "convention": CONVENTION,
-        "series": series,
-    }
+    return SweepResult(
+        batch=batch,
+        img_sizes=tuple(img_sizes),
+        convention=CONVENTION,
+        series=tuple(series),
+        timed=latency_ms is not None,
+    )

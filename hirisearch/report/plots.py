@@ -5,7 +5,7 @@ Every axis label states the convention and, where it applies, the resolution.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -117,7 +117,7 @@ def resolution_scaling(
 
 
 def series_from_sweep(doc: Mapping[str, Any]) -> list[ScalingSeries]:
-    """The lines of a ``sweep`` results document (see :mod:`hirisearch.report.schema`)."""
+    """The lines of a ``sweep`` results document (see :mod:`hirisearch.report.run.schema`)."""
     out = []
     for s in doc["series"]:
         pts = sorted(s["points"], key=lambda p: p["img_size"])
@@ -283,6 +283,41 @@ def search_objective(doc: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _baselines_and_budget(
+    ax: Any, doc: Mapping[str, Any], yv: Callable[[Mapping[str, Any]], float | None]
+) -> None:
+    """The search plot's baselines (stars, named) and its GFLOPs budget (a dashed line)."""
+    for b in doc.get("baselines", []):
+        by = yv(b)
+        if by is None:
+            continue
+        ax.scatter(
+            [b["macs"] / 1e9],
+            [by],
+            marker="*",
+            s=160,
+            color="#f2b701",
+            edgecolor="black",
+            linewidth=0.6,
+            zorder=5,
+        )
+        ax.annotate(
+            b["name"], (b["macs"] / 1e9, by), textcoords="offset points", xytext=(6, 5), fontsize=8
+        )
+    budget = doc.get("budgets", {}).get("gmacs")
+    if budget is not None:
+        ax.axvline(budget, color="black", linestyle="--", linewidth=0.8)
+        ax.annotate(
+            f"budget {budget:g} GFLOPs",
+            (budget, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(-4, -12),
+            textcoords="offset points",
+            ha="right",
+            fontsize=8,
+        )
+
+
 def search_trials(
     doc: Mapping[str, Any],
     path: str | Path,
@@ -294,7 +329,7 @@ def search_trials(
     the Pareto front as a step line, baselines as stars, the GFLOPs budget as a dashed line.
 
     Args:
-        doc: a ``search`` results document (see :mod:`hirisearch.report.schema`).
+        doc: a ``search`` results document (see :mod:`hirisearch.report.run.schema`).
         objective: the objective on the y axis (default: :func:`search_objective`; parameters
             in millions when the search has no other objective).
     """
@@ -331,35 +366,7 @@ def search_trials(
             zorder=4,
             label=f"Pareto front ({len(front)})",
         )
-    for b in doc.get("baselines", []):
-        by = yv(b)
-        if by is None:
-            continue
-        ax.scatter(
-            [b["macs"] / 1e9],
-            [by],
-            marker="*",
-            s=160,
-            color="#f2b701",
-            edgecolor="black",
-            linewidth=0.6,
-            zorder=5,
-        )
-        ax.annotate(
-            b["name"], (b["macs"] / 1e9, by), textcoords="offset points", xytext=(6, 5), fontsize=8
-        )
-    budget = doc.get("budgets", {}).get("gmacs")
-    if budget is not None:
-        ax.axvline(budget, color="black", linestyle="--", linewidth=0.8)
-        ax.annotate(
-            f"budget {budget:g} GFLOPs",
-            (budget, 1),
-            xycoords=("data", "axes fraction"),
-            xytext=(-4, -12),
-            textcoords="offset points",
-            ha="right",
-            fontsize=8,
-        )
+    _baselines_and_budget(ax, doc, yv)
     if doc.get("baselines"):
         ax.scatter([], [], marker="*", s=120, color="#f2b701", edgecolor="black", label="baselines")
     size = doc.get("img_size")
@@ -381,7 +388,7 @@ def latency_vs_gmacs(
     GMACs/s; one colour per device and dtype.
 
     Args:
-        records: ``bench`` records (see :mod:`hirisearch.report.schema`); records without
+        records: ``bench`` records (see :mod:`hirisearch.report.run.schema`); records without
             ``macs`` are left out.
     """
     recs = [r for r in records if r.get("macs") is not None]

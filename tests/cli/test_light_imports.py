@@ -17,7 +17,7 @@ PROBE = f"""
 import atexit, sys
 HEAVY = {HEAVY!r}
 atexit.register(lambda: print("HEAVY:" + ",".join(m for m in HEAVY if m in sys.modules)))
-from hirisearch.entry import run
+from hirisearch.__main__ import run
 sys.argv = ["hirisearch", *sys.argv[1:]]
 run()
 """

@@ -133,7 +133,7 @@ def test_cuda_measurement() -> None:
 def test_table_shows_oom_rows_and_warnings() -> None:
     from rich.console import Console
 
-    from hirisearch.report.latency import bench_notes, bench_table
+    from hirisearch.report.terminal.bench import bench_notes, bench_table
 
     results = list(
         bench_model(

@@ -85,7 +85,7 @@ def test_attention_with_its_own_bias_is_its_own_category() -> None:
 def test_calibration_table_with_a_zero_residual_sample() -> None:
     """A residual sample (its time what a block takes beyond its operators) may be 0 ms; its error
     is relative to its block's time, so the table renders."""
-    from hirisearch.report.latency import calibration_table
+    from hirisearch.report.terminal.bench import calibration_table
 
     op = Op("glue_linear", 0, 1000, 0, count=3)
     cal = uniform_calibration()

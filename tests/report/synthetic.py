@@ -1,34 +1,33 @@
-"""Synthetic results documents of every kind, shaped as :mod:`hirisearch.report.schema` documents
-them (numbers are made up but plausible, and chosen so that tests can predict the output)."""
+"""Synthetic results documents of every kind (numbers are made up but plausible, and chosen so that
+tests can predict the output). Profile and bench documents are made by the results themselves
+(``ProfileResult``, ``BenchResult``), so they cannot drift from what the program writes."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from hirisearch.cost.convention import CONVENTION
+from hirisearch.latency.result import BenchResult, Environment
+from hirisearch.ops.profile import ProfileResult, SectionResult
 
 SWEEP_SIZES = list(range(224, 1025, 32))
 
 
-def _stages(names: list[str], params: list[int], macs: list[int]) -> list[dict[str, Any]]:
+def _stages(names: list[str], params: list[int], macs: list[int]) -> tuple[SectionResult, ...]:
     total = sum(macs)
-    return [
-        {
-            "name": n,
-            "path": n,
-            "params": p,
-            "macs": m,
-            "share": m / total,
-            "out_shape": [1, 64, 7, 7],
-        }
+    return tuple(
+        SectionResult(
+            name=n, path=n, depth=1, params=p, macs=m, macs_traced=m, share=m / total,
+            out_shape=(1, 64, 7, 7), acts=None, norm=0, macs_analytic=m,
+        )
         for n, p, m in zip(names, params, macs, strict=True)
-    ]
+    )  # fmt: skip
 
 
 def profile_result(
     name: str, spec: str, *, img_size: int = 448, scale: float = 1.0, family: str = "hiri_vit"
 ) -> dict[str, Any]:
-    """A ProfileResult.to_json()-shaped document."""
+    """A :meth:`ProfileResult.to_json` document, from a :class:`ProfileResult`."""
     names = ["stem", "stage1", "stage2", "stage3", "head"]
     params = [int(scale * p) for p in (21_000, 160_000, 1_420_000, 15_230_000, 3_670_000)]
     macs = [
@@ -42,15 +41,14 @@ def profile_result(
         "other": 0,
         "norm": total // 100,
     }
-    return {
-        "spec": spec, "family": family, "name": name, "img_size": img_size,
-        "input_shape": [1, 3, img_size, img_size], "batch": 1, "dtype": "fp32",
-        "convention": CONVENTION, "params": sum(params), "macs": total, "macs_analytic": total,
-        "macs_traced": total, "agreement": 0.0, "norm": cats["norm"], "acts": 1_000_000,
-        "categories": cats, "categories_traced": cats, "traced_mode": "meta", "traced_note": "",
-        "traced_seconds": 0.1, "uncounted_ops": [], "stages": _stages(names, params, macs),
-        "rows": [], "counters": [], "warnings": [], "gmacs": total / 1e9, "attn_share": 0.3,
-    }  # fmt: skip
+    return ProfileResult(
+        spec=spec, family=family, name=name, img_size=img_size,
+        input_shape=(1, 3, img_size, img_size), batch=1, dtype="fp32", convention=CONVENTION,
+        params=sum(params), macs=total, macs_analytic=total, macs_traced=total, agreement=0.0,
+        norm=cats["norm"], acts=1_000_000, categories=cats, categories_traced=cats,
+        traced_mode="meta", traced_note="", traced_seconds=0.1, uncounted_ops=(),
+        stages=_stages(names, params, macs),
+    ).to_json()  # fmt: skip
 
 
 def compare_doc() -> dict[str, Any]:
@@ -94,12 +92,22 @@ def sweep_doc() -> dict[str, Any]:
 
 def bench_doc() -> dict[str, Any]:
     def rec(name, spec, gmacs, ms, device="cpu", dtype="fp32"):  # noqa: ANN001
-        return {
-            "name": name, "spec": spec, "img_size": 448, "macs": int(gmacs * 1e9),
-            "latency_ms": ms, "iqr_ms": ms * 0.04, "p90_ms": ms * 1.06, "throughput": 1000 / ms,
-            "gmacs_per_s": gmacs / (ms / 1000), "peak_mem_bytes": None if device == "cpu" else 812 * 2**20,
-            "device": device, "dtype": dtype, "batch": 1, "threads": 2 if device == "cpu" else None,
-        }  # fmt: skip
+        env = Environment(
+            device=device,
+            device_name="synthetic",
+            torch_version="2",
+            threads=2 if device == "cpu" else 8,
+            dtype=dtype,
+            channels_last=False,
+            compile=False,
+            fuse=True,
+        )
+        return BenchResult(
+            name=name, spec=spec, family="", img_size=448, batch=1, status="ok",
+            macs=int(gmacs * 1e9), latency_ms=ms, iqr_ms=ms * 0.04, p90_ms=ms * 1.06,
+            throughput=1000 / ms, gmacs_per_s=gmacs / (ms / 1000),
+            peak_mem_bytes=None if device == "cpu" else 812 * 2**20, env=env,
+        ).to_json()  # fmt: skip
 
     return {
         "kind": "bench",

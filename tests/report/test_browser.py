@@ -18,7 +18,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import pytest
 
-from hirisearch.report.writers import write_run
+from hirisearch.report.run.save import write_run
 from tests.report.synthetic import DOCS
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hirisearch.report.schema import KINDS, SCHEMA, ResultsError, load_results, validate_results
+from hirisearch.report.run.schema import KINDS, SCHEMA, ResultsError, load_results, validate_results
 from tests.report.synthetic import DOCS
 
 

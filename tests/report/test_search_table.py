@@ -16,7 +16,7 @@ from hirisearch.ops.search.options import SearchOptions
 from hirisearch.ops.search.run import run_search
 from hirisearch.ops.search.space import load_space
 from hirisearch.report import format as fmt
-from hirisearch.report.search import ParetoTable, changed_fields
+from hirisearch.report.terminal.search import ParetoTable, changed_fields
 from tests.conftest import SPECS
 from tests.search.conftest import S_SPEC, write_space
 from tests.search.test_exact import synthetic_calibration

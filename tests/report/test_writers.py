@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from hirisearch.io import RunDir, RunDirBusyError
-from hirisearch.report import writers
-from hirisearch.report.builders import build_report
-from hirisearch.report.document import Table, markdown_table
-from hirisearch.report.schema import ResultsError
-from hirisearch.report.writers import default_run_dir, regenerate, write_run
+from hirisearch.report.run import save as writers
+from hirisearch.report.run.document import Table, markdown_table
+from hirisearch.report.run.kinds import build_report
+from hirisearch.report.run.save import default_run_dir, regenerate, write_run
+from hirisearch.report.run.schema import ResultsError
 from tests.report.synthetic import DOCS
 
 DERIVED = ("results.csv", "report.md", "report.html")

@@ -18,6 +18,7 @@ from hirisearch.ops.search.pareto import dominates, front_mask
 from hirisearch.ops.search.run import SearchOptions, run_search
 from hirisearch.ops.search.space import load_space
 from hirisearch.ops.search.strategies import STRATEGIES
+from hirisearch.report.run.save import save_run
 from tests.latency.calibrations import synthetic_calibration
 from tests.search.conftest import ROOT, write_space
 
@@ -87,6 +88,7 @@ def test_exact_run_is_the_brute_force_front_with_counts(tmp_path: Path) -> None:
     got = {tuple(values_at(Model(space), int(i)).values()) for i in found.front_index}
     assert got == _brute_front(space, 0.26)
     result = run_search(space, SearchOptions(out=tmp_path / "run", trials=1, verify=False))
+    save_run(result, result.run_dir)  # results.json, results.csv, the reports
     assert {tuple(e.record.values.values()) for e in result.pareto} == got
     x = result.exact
     assert x is not None and x["configurations"] == 48

@@ -17,6 +17,7 @@ from hirisearch.ops.search.proxies import naswot, synflow
 from hirisearch.ops.search.run import SearchError, SearchOptions, run_search
 from hirisearch.ops.search.space import ProxySettings, load_space
 from hirisearch.ops.search.storage import constraints_of, open_storage
+from hirisearch.report.run.save import save_run
 from hirisearch.spec import load_spec
 from tests.search.conftest import write_space
 
@@ -38,6 +39,7 @@ def _trials(tmp: Path) -> list[dict]:
 def test_random_search_records_exactly_the_requested_trials(tmp_path: Path) -> None:
     space = load_space(write_space(tmp_path))
     result = run_search(space, _opts(tmp_path, verify=True))
+    save_run(result, result.run_dir)  # results.json, results.csv, the reports
     states = [t.state for t in _study(tmp_path).trials]
     assert states.count(optuna.trial.TrialState.COMPLETE) == 12 == result.complete
     assert len(_trials(tmp_path)) == 12
@@ -181,6 +183,7 @@ def test_proxies_are_finite_deterministic_and_only_for_feasible(tmp_path: Path) 
         )
     )
     result = run_search(space, _opts(tmp_path, trials=6, allow_code=True))
+    save_run(result, result.run_dir)  # results.json, results.csv, the reports
     rows = _trials(tmp_path)
     assert any(r["feasible"] for r in rows)
     for r in rows:

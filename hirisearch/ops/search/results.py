@@ -1,18 +1,18 @@
-"""The results of a run: trial records, the constrained front, ready spec files, and the run
-folder's one ``results.json`` (kind ``search``) and one ``results.csv`` (via
-:mod:`hirisearch.report.writers`, which also renders ``report.md`` and ``report.html``).
+"""The results of a run: trial records, the constrained front, ready spec files, and the
+:class:`SearchResult` whose run document (kind ``search``) the run folder's ``results.json`` holds
+(written by :func:`hirisearch.report.run.save.save_run`, as every run folder is).
 
-Every file is regenerated from the study (trial strategies) or from the sweep (exact mode).
+Every document is made again from the study (trial strategies) or from the sweep (exact mode).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -68,6 +68,8 @@ class ParetoEntry:
 class SearchResult:
     """A finished (or interrupted) run, all JSON-serialisable."""
 
+    kind: ClassVar[str] = "search"
+
     run_dir: str
     study: str
     storage: str
@@ -87,11 +89,46 @@ class SearchResult:
     exact: dict[str, Any] | None = None  # exact mode: counts, reasons, sections, timings
     notes: list[str] = field(default_factory=list)
     device: str | None = None  # the device of the predicted latency, when there is one
-    report: str | None = None  # report.html
+    report: str | None = None  # report.html, once the run folder is written
     pruned: int = 0  # trials stopped early by the space's pruner (finished, never feasible)
+    baselines: list[dict[str, Any]] = field(default_factory=list)  # models placed in the table
+    #: The run folder's own fields (not in :meth:`to_json`): every trial, the budgets' limits,
+    #: the base spec's file and size (:func:`finished` sets them).
+    trials: tuple[dict[str, Any], ...] = ()
+    limits: dict[str, float] = field(default_factory=dict)
+    base_file: str = ""
+    img_size: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """What ``search --json`` prints: the run, its front and the baselines."""
+        doc = asdict(replace(self, trials=()))
+        return {k: v for k, v in doc.items() if k not in _RUN_ONLY}
+
+    @classmethod
+    def run_document(cls, results: Sequence[SearchResult]) -> dict[str, Any]:
+        """A ``search`` run folder's fields: the space, every trial, the baselines and the run
+        (:meth:`to_json` without the report and the baselines). The command recorded is the
+        space's, so that a resumed run and the API record the same one."""
+        if len(results) != 1:
+            raise ValueError(f"a search run folder holds one search, but got {len(results)}")
+        r = results[0]
+        return {
+            "command": f"hirisearch search {r.space_file}",
+            "base_spec": r.base_file,
+            "img_size": r.img_size,
+            "budgets": r.limits,
+            "objectives": r.objectives,
+            "trials": list(r.trials),
+            "baselines": [{k: v for k, v in b.items() if k != "img_size"} for b in r.baselines],
+            "run": {k: v for k, v in r.to_json().items() if k not in ("report", "baselines")},
+        }
+
+    @classmethod
+    def run_name(cls, results: Sequence[SearchResult]) -> str:
+        return "+".join(Path(r.space_file).stem for r in results)
+
+
+_RUN_ONLY = ("trials", "limits", "base_file", "img_size")
 
 
 def search_result(
@@ -295,24 +332,22 @@ def cheapest_config(space: SearchSpace, limit: int = 200_000) -> dict[str, Any]:
     }
 
 
-def write_documents(
+def finished(
     space: SearchSpace,
     result: SearchResult,
     records: list[TrialRecord],
     baselines: list[dict[str, Any]],
 ) -> SearchResult:
-    """``results.json`` (kind ``search``: the run, every trial, baselines) and ``results.csv``,
-    with the reports rendered from them. Returns the result with ``report`` set."""
-    from hirisearch.report.writers import write_run  # matplotlib: only when writing
-
+    """``result`` with what its run folder records besides the run: every trial (``records``),
+    the budgets' limits, the base spec's file and size, and the ``baselines``."""
     pareto = {e.record.number for e in result.pareto}
-    budgets: dict[str, float] = {}
+    limits: dict[str, float] = {}
     for b in space.budgets:
         if b.max is not None:
-            budgets[b.metric] = b.max
+            limits[b.metric] = b.max
         if b.min is not None:
-            budgets[f"{b.metric} (min)"] = b.min
-    trials = [
+            limits[f"{b.metric} (min)"] = b.min
+    trials = tuple(
         {
             "number": r.number,
             "state": r.state,
@@ -329,15 +364,12 @@ def write_documents(
             "axes": r.values,
         }
         for r in records
-    ]
-    doc = {
-        "base_spec": os.path.normpath(space.base_file or space.file),
-        "img_size": space.base.get("img_size"),
-        "budgets": budgets,
-        "objectives": [{"name": o.name, "direction": o.direction} for o in space.objectives],
-        "trials": trials,
-        "baselines": [{k: v for k, v in b.items() if k != "img_size"} for b in baselines],
-        "run": {k: v for k, v in result.to_json().items() if k != "report"},
-    }
-    files = write_run(result.run_dir, "search", doc, command=f"hirisearch search {space.file}")
-    return SearchResult(**{**result.__dict__, "report": str(files.html)})
+    )
+    return replace(
+        result,
+        baselines=list(baselines),
+        trials=trials,
+        limits=limits,
+        base_file=os.path.normpath(space.base_file or space.file),
+        img_size=space.base.get("img_size"),
+    )

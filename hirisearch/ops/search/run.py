@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hirisearch.ops.search.metrics import EvalContext, load_space_calibration
 from hirisearch.ops.search.options import Progress, ProgressFn, SearchOptions
-from hirisearch.ops.search.results import SearchResult, write_documents
+from hirisearch.ops.search.results import SearchResult, finished
 from hirisearch.ops.search.strategies import STRATEGIES
 from hirisearch.ops.search.types import SearchError, SearchSpace
 
@@ -24,7 +24,8 @@ __all__ = ["Progress", "SearchError", "SearchOptions", "SearchResult", "run_sear
 def run_search(
     space: SearchSpace, opts: SearchOptions, *, progress: ProgressFn | None = None
 ) -> SearchResult:
-    """Run (or resume) a search and write its results; the run folder is held exclusively."""
+    """Run (or resume) a search; the run folder is held exclusively while it runs. The result
+    is not yet saved: :func:`hirisearch.report.run.save.save_run` writes its documents."""
     if opts.workers < 1:
         raise SearchError(f"--workers must be >= 1, but got {opts.workers}")
     if opts.gpus and len(opts.gpus) != opts.workers:
@@ -35,7 +36,7 @@ def run_search(
     check_code(space, opts.allow_code)
     ctx = EvalContext.of(space, load_space_calibration(space, opts.calibration))
     result, records = STRATEGIES[space.strategy].run(space, opts, ctx, progress)
-    return write_documents(space, result, records, opts.baselines)
+    return finished(space, result, records, opts.baselines)
 
 
 def check_code(space: SearchSpace, allow_code: bool) -> None:

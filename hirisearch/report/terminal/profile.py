@@ -1,14 +1,19 @@
-"""Rich tables as pure functions of results."""
+"""What ``hirisearch profile`` prints: Rich renderables as pure functions of a
+:class:`~hirisearch.ops.profile.ProfileResult`."""
 
 from __future__ import annotations
 
-from rich.table import Table
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 
 from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE, headline
-from hirisearch.ops.compare import CompareResult
 from hirisearch.ops.profile import ProfileResult
 from hirisearch.report import format as fmt
+from hirisearch.report.terminal.fit import Column, FitTable
+
+if TYPE_CHECKING:
+    from hirisearch.ops.bench import ProfileLatency
 
 
 def profile_header(r: ProfileResult) -> str:
@@ -24,12 +29,11 @@ def profile_header(r: ProfileResult) -> str:
     return f"{r.name} ({r.spec}): {inputs}\n{convention}"
 
 
-def profile_summary(r: ProfileResult) -> Table:
+def profile_summary(r: ProfileResult) -> FitTable:
     """Totals: params, GFLOPs analytic and traced, agreement, norms, activations, cross-checks."""
-    t = Table(show_header=True)
-    t.add_column("measure")
-    t.add_column("value", justify="right")
-    t.add_column("note")
+    t = FitTable(
+        [Column("measure", "left", text=True), Column("value"), Column("note", "left", text=True)]
+    )
     t.add_row("params", fmt.params_m(r.params), "all parameters, heads included")
     t.add_row(
         "GFLOPs analytic",
@@ -102,13 +106,14 @@ def profile_summary(r: ProfileResult) -> Table:
     return t
 
 
-def profile_stages(r: ProfileResult, rows: bool = False) -> Table:
+def profile_stages(r: ProfileResult, rows: bool = False) -> FitTable:
     """Per-stage (and optionally per-module) breakdown."""
     size = "x".join(str(d) for d in r.input_shape[-2:]) if r.input_shape else r.img_size
-    t = Table(title=f"per stage at {size}, batch {r.batch}", title_justify="left")
-    t.add_column("part", no_wrap=True)
-    for col in ("params", "GFLOPs", "traced", "share", "output", "acts"):
-        t.add_column(col, justify="right")
+    heads = ("params", "GFLOPs", "traced", "share", "output", "acts")
+    t = FitTable(
+        [Column("part", "left", text=True), *(Column(h) for h in heads)],
+        title=f"per stage at {size}, batch {r.batch}",
+    )
     items = r.rows if rows and r.rows else r.stages
     for s in items:
         name = ("  " * (s.depth - 1)) + (s.name if s.depth == 1 else s.path)
@@ -125,39 +130,17 @@ def profile_stages(r: ProfileResult, rows: bool = False) -> Table:
     return t
 
 
-def compare_header(result: CompareResult) -> str:
-    """The line above a comparison: the convention, batch, dtype and resolutions."""
-    rows = result.rows
-    batch = rows[0].profile.batch if rows else 1
-    sizes = ", ".join(str(s) for s in sorted({r.profile.img_size for r in rows}))
-    conventions = " / ".join(dict.fromkeys(r.profile.convention for r in rows)) or CONVENTION
-    return f"resolutions {sizes}, batch {batch}, fp32\n{conventions}"
+def latency_lines(lat: ProfileLatency) -> list[str | FitTable]:
+    """What ``--predict`` and ``--latency`` add under a profile: the predicted latency, then the
+    measurement's environment and table."""
+    from hirisearch.report.terminal.bench import bench_header, bench_table  # with --latency only
 
-
-def compare_table(result: CompareResult) -> Table:
-    """Model x resolution: params, GFLOPs, ratio to the first model at the same resolution,
-    attention share of the GFLOPs, and the last stage's output grid."""
-    rows = result.rows
-    t = Table(
-        caption="vs first: GFLOPs / the first model's at the same size\n"
-        "attn: share of the GFLOPs in attention matmuls",
-        caption_justify="left",
-    )
-    t.add_column("model", overflow="fold")
-    for col in ("res", "params", "GFLOPs", "vs first", "attn", "out grid"):
-        t.add_column(col, justify="right", no_wrap=True)
-    previous = None
-    for r in rows:
-        p = r.profile
-        new_model = p.spec != previous
-        t.add_row(
-            p.name if new_model else "",
-            str(p.img_size),
-            fmt.params_m(p.params),
-            fmt.gmacs(p.macs),
-            fmt.ratio(r.ratio),
-            fmt.pct(p.attn_share),
-            fmt.shape(r.out_grid),
+    out: list[str | FitTable] = []
+    if lat.predicted_ms is not None:
+        out.append(
+            f"predicted latency: {lat.predicted_ms:.2f} ms ({lat.device}, batch {lat.batch}, "
+            "calibrated)"
         )
-        previous = p.spec
-    return t
+    if lat.measured is not None:
+        out += [bench_header([lat.measured]), bench_table([lat.measured])]
+    return out

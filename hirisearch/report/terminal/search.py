@@ -1,6 +1,6 @@
 """What ``hirisearch search`` shows in the terminal, as pure functions of
 :class:`hirisearch.ops.search.results.SearchResult` and the dry run's document: the run's summary
-lines, the Pareto table. (The run folder's report is :mod:`hirisearch.report.kinds.search`.)
+lines, the Pareto table. (The run folder's report is :mod:`hirisearch.report.run.search`.)
 
 The Pareto table has one column per quantity (:mod:`hirisearch.ops.search.metrics`: a budget on
 ``params_m`` and the objective ``params`` share the params column), its budgets under its title.

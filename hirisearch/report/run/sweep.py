@@ -2,102 +2,87 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any, Literal
 
 from pydantic import Field
 
 from hirisearch.cost.convention import CONVENTION
+from hirisearch.ops.sweep import SweepPoint, SweepSeries, SweepSkip
 from hirisearch.report import format as fmt
 from hirisearch.report import plots
-from hirisearch.report.document import Figure, Report, Section, Table
-from hirisearch.report.kinds.base import (
+from hirisearch.report.run.base import (
     GFLOPS,
-    Count,
     Doc,
     ReportKind,
     _Doc,
     _label,
     _meta,
     baselines_first,
+    result_schema,
 )
+from hirisearch.report.run.document import Figure, Report, Section, Table
 
-
-class SweepPoint(_Doc):
-    img_size: int = Field(gt=0)
-    params: Count
-    macs: Count
-    latency_ms: float | None = None
-
-
-class SweepSkip(_Doc):
-    img_size: int
-    reason: str
-
-
-class SweepSeries(_Doc):
-    spec: str
-    name: str
-    family: str
-    method: Literal["analytic", "traced"]
-    points: list[SweepPoint]
-    skipped: list[SweepSkip] = []
+#: What the reports read of a :class:`SweepResult` document and its parts.
+SweepPointDoc = result_schema(
+    SweepPoint, required=("img_size", "params", "macs"), optional=("latency_ms",)
+)
+SweepSkipDoc = result_schema(SweepSkip, required=("img_size", "reason"))
+SweepSeriesDoc = result_schema(
+    SweepSeries,
+    required=("spec", "name", "family", "method", "points"),
+    optional=("skipped",),
+    nested={"points": list[SweepPointDoc], "skipped": list[SweepSkipDoc]},  # type: ignore[valid-type]
+)
 
 
 class SweepResults(_Doc):
     kind: Literal["sweep"]
     batch: int = Field(gt=0)
     img_sizes: list[int] = Field(min_length=1)
-    series: list[SweepSeries] = Field(min_length=1)
+    series: list[SweepSeriesDoc] = Field(min_length=1)  # type: ignore[valid-type]
 
 
-def _sweep_report(doc: Doc) -> Report:
-    base = doc.get("baselines", [])
-    series = baselines_first(doc["series"], base)
-    sizes = sorted(set(doc["img_sizes"]) | {p["img_size"] for s in series for p in s["points"]})
-    batch = doc["batch"]
-    cost = {(s["spec"], p["img_size"]): p for s in series for p in s["points"]}
-    gtable = Table(
-        headers=("input (px)", *(f"{_label(s, base)} {GFLOPS}" for s in series)),
+def _gflops(point: Doc) -> str:
+    return fmt.gflops(point["macs"])
+
+
+def _ms(point: Doc) -> str:
+    return fmt.ms(point.get("latency_ms"))
+
+
+def _by_size(
+    series: list[Doc],
+    sizes: list[int],
+    base: list[str],
+    what: str,
+    cell: Callable[[Doc], str],
+    caption: str,
+) -> Table:
+    """Sizes down, one column per model: ``cell`` of its point at each size, ``-`` without."""
+    point = {(s["spec"], p["img_size"]): p for s in series for p in s["points"]}
+    return Table(
+        headers=("input (px)", *(f"{_label(s, base)} {what}" for s in series)),
         rows=tuple(
             (
                 str(size),
                 *(
-                    fmt.gflops(cost[(s["spec"], size)]["macs"])
-                    if (s["spec"], size) in cost
-                    else "-"
+                    cell(point[(s["spec"], size)]) if (s["spec"], size) in point else "-"
                     for s in series
                 ),
             )
             for size in sizes
         ),
         align=("right",) * (len(series) + 1),
-        caption=f"{CONVENTION}; batch {batch}, fp32; '-' = the model cannot take this input",
+        caption=caption,
     )
-    has_latency = any(p.get("latency_ms") is not None for s in series for p in s["points"])
-    tables = [gtable]
-    if has_latency:
-        tables.append(
-            Table(
-                headers=("input (px)", *(f"{_label(s, base)} latency (ms)" for s in series)),
-                rows=tuple(
-                    (
-                        str(size),
-                        *(
-                            fmt.ms(cost[(s["spec"], size)].get("latency_ms"))
-                            if (s["spec"], size) in cost
-                            else "-"
-                            for s in series
-                        ),
-                    )
-                    for size in sizes
-                ),
-                align=("right",) * (len(series) + 1),
-                caption=f"median latency per batch of {batch}",
-            )
-        )
-    prow = []
-    notes = []
+
+
+def _models(series: list[Doc], base: list[str]) -> tuple[Table, tuple[str, ...]]:
+    """One row per model (its cost method, params span, sizes counted and skipped), and a note
+    per model that skipped sizes."""
+    rows, notes = [], []
     for s in series:
         ps = sorted({p["params"] for p in s["points"]})
         span = (
@@ -108,7 +93,7 @@ def _sweep_report(doc: Doc) -> Report:
             else f"{fmt.params_in_m(ps[0])}-{fmt.params_in_m(ps[-1])}"
         )
         pts = sorted(p["img_size"] for p in s["points"])
-        prow.append(
+        rows.append(
             (
                 _label(s, base),
                 s["family"],
@@ -122,32 +107,38 @@ def _sweep_report(doc: Doc) -> Report:
             skipped = sorted(k["img_size"] for k in s["skipped"])
             listed = ", ".join(str(k) for k in skipped[:12]) + (" ..." if len(skipped) > 12 else "")
             notes.append(f"{s['name']}: skipped {listed}; {s['skipped'][0]['reason']}")
-    tables.append(
-        Table(
-            headers=("model", "family", "cost", "params (M)", "inputs counted (px)", "skipped"),
-            rows=tuple(prow),
-            align=("left", "left", "left", "right", "right", "right"),
-            caption="cost: analytic = closed form from the spec; traced = torch FlopCounterMode",
-        )
+    table = Table(
+        headers=("model", "family", "cost", "params (M)", "inputs counted (px)", "skipped"),
+        rows=tuple(rows),
+        align=("left", "left", "left", "right", "right", "right"),
+        caption="cost: analytic = closed form from the spec; traced = torch FlopCounterMode",
     )
+    return table, tuple(notes)
+
+
+def _sweep_report(doc: Doc) -> Report:
+    base = doc.get("baselines", [])
+    series = baselines_first(doc["series"], base)
+    sizes = sorted(set(doc["img_sizes"]) | {p["img_size"] for s in series for p in s["points"]})
+    batch = doc["batch"]
+    caption = f"{CONVENTION}; batch {batch}, fp32; '-' = the model cannot take this input"
+    tables = [_by_size(series, sizes, base, GFLOPS, _gflops, caption)]
+    if any(p.get("latency_ms") is not None for s in series for p in s["points"]):
+        caption = f"median latency per batch of {batch}"
+        tables.append(_by_size(series, sizes, base, "latency (ms)", _ms, caption))
+    models, notes = _models(series, base)
+    tables.append(models)
     scaling = plots.series_from_sweep({"series": series})
     sections = [Section("Resolution sweep", tables=tuple(tables))]
     if notes:
-        sections.append(Section("Skipped resolutions", notes=tuple(notes)))
+        sections.append(Section("Skipped resolutions", notes=notes))
     if scaling:
-        sections.insert(
-            0,
-            Section(
-                "Plots",
-                figures=(
-                    Figure(
-                        "scaling",
-                        "GFLOPs (log scale, left) and parameters (right) against input resolution.",
-                        partial(plots.resolution_scaling, scaling, batch=batch, with_params=True),
-                    ),
-                ),
-            ),
+        figure = Figure(
+            "scaling",
+            "GFLOPs (log scale, left) and parameters (right) against input resolution.",
+            partial(plots.resolution_scaling, scaling, batch=batch, with_params=True),
         )
+        sections.insert(0, Section("Plots", figures=(figure,)))
     names = ", ".join(s["name"] for s in series)
     title = doc.get("title") or f"Resolution sweep: {names}"
     return Report(

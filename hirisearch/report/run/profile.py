@@ -9,63 +9,57 @@ from typing import Any, Literal
 from pydantic import Field
 
 from hirisearch.cost.convention import CONVENTION, headline
+from hirisearch.ops.profile import ProfileResult, SectionResult
 from hirisearch.report import format as fmt
 from hirisearch.report import plots
-from hirisearch.report.document import Figure, Report, Section, Table
-from hirisearch.report.kinds.base import (
+from hirisearch.report.run.base import (
     GFLOPS,
-    Count,
     Doc,
     ReportKind,
     _Doc,
     _label,
     _meta,
     baselines_first,
+    check_columns,
+    result_schema,
+)
+from hirisearch.report.run.document import Figure, Report, Section, Table
+
+#: What the reports read of each stage (a :class:`SectionResult`).
+StageDoc = result_schema(
+    SectionResult, required=("name", "params", "macs"), optional=("path", "share", "out_shape")
 )
 
+#: What the reports read of each :meth:`ProfileResult.to_json` document.
+ProfileDoc = result_schema(
+    ProfileResult,
+    required=(
+        "spec", "family", "name", "img_size", "batch", "dtype", "convention", "params", "macs",
+        "norm", "categories", "stages",
+    ),
+    optional=("macs_analytic", "macs_traced", "agreement", "categories_traced", "warnings"),
+    nested={"stages": list[StageDoc]},  # type: ignore[valid-type]
+)  # fmt: skip
 
-class StageDoc(_Doc):
-    name: str
-    path: str = ""
-    params: Count
-    macs: Count
-
-
-class ProfileDoc(_Doc):
-    """The keys of :meth:`ProfileResult.to_json` the reports read."""
-
-    spec: str
-    family: str
-    name: str
-    img_size: int = Field(gt=0)
-    batch: int = Field(gt=0)
-    dtype: str
-    convention: str
-    params: Count
-    macs: Count
-    macs_analytic: int | None = None
-    macs_traced: int | None = None
-    agreement: float | None = None
-    norm: Count
-    categories: dict[str, int]
-    categories_traced: dict[str, int] | None = None
-    stages: list[StageDoc]
+#: ``results.csv``: these fields of every result, then its MACs per operator category.
+CSV_COLUMNS = check_columns(
+    (
+        "spec", "name", "family", "img_size", "batch", "dtype", "params", "macs", "macs_analytic",
+        "macs_traced", "norm",
+    ),
+    ProfileResult,
+)  # fmt: skip
+CATEGORIES = ("conv", "linear", "attn", "other")
 
 
 class ProfileResults(_Doc):
     kind: Literal["profile", "compare"]
-    results: list[ProfileDoc] = Field(min_length=1)
+    results: list[ProfileDoc] = Field(min_length=1)  # type: ignore[valid-type]
     baselines: list[str] = []
 
 
-def _profile_report(doc: Doc) -> Report:
-    base = doc.get("baselines", [])
-    results = baselines_first(doc["results"], base)
-    sizes = sorted({r["img_size"] for r in results})
-    batches = sorted({r["batch"] for r in results})
-    dtypes = sorted({r["dtype"] for r in results})
-    one = len(sizes) == 1 and len(batches) == 1 and len(dtypes) == 1
-    caption = headline(sizes[0], batches[0], dtypes[0]) if one else CONVENTION
+def _summary(results: Sequence[Doc], base: Sequence[str], caption: str) -> Table:
+    """One row per result: params, GFLOPs analytic and traced, agreement, attention, norms."""
     rows = []
     for r in results:
         cats = plots.categories_of(r)
@@ -83,7 +77,7 @@ def _profile_report(doc: Doc) -> Report:
                 fmt.gflops(r.get("norm")),
             )
         )
-    summary = Table(
+    return Table(
         headers=(
             "model",
             "family",
@@ -100,25 +94,37 @@ def _profile_report(doc: Doc) -> Report:
         align=("left", "left", *["right"] * 8),
         caption=caption,
     )
-    stage_tables = []
-    for r in results:
-        stage_tables.append(
-            Table(
-                headers=("part", "params (M)", GFLOPS, "share of GFLOPs", "output (NxCxHxW)"),
-                rows=tuple(
-                    (
-                        st["name"],
-                        fmt.params_in_m(st["params"]),
-                        fmt.gflops(st["macs"]),
-                        fmt.pct(st.get("share")),
-                        fmt.shape(st.get("out_shape")),
-                    )
-                    for st in r["stages"]
-                ),
-                align=("left", "right", "right", "right", "right"),
-                caption=f"{r['name']}: {headline(r['img_size'], r['batch'], r['dtype'])}",
+
+
+def _stages(r: Doc) -> Table:
+    """One result's parts: params, GFLOPs, share and output shape."""
+    return Table(
+        headers=("part", "params (M)", GFLOPS, "share of GFLOPs", "output (NxCxHxW)"),
+        rows=tuple(
+            (
+                st["name"],
+                fmt.params_in_m(st["params"]),
+                fmt.gflops(st["macs"]),
+                fmt.pct(st.get("share")),
+                fmt.shape(st.get("out_shape")),
             )
-        )
+            for st in r["stages"]
+        ),
+        align=("left", "right", "right", "right", "right"),
+        caption=f"{r['name']}: {headline(r['img_size'], r['batch'], r['dtype'])}",
+    )
+
+
+def _profile_report(doc: Doc) -> Report:
+    base = doc.get("baselines", [])
+    results = baselines_first(doc["results"], base)
+    sizes = sorted({r["img_size"] for r in results})
+    batches = sorted({r["batch"] for r in results})
+    dtypes = sorted({r["dtype"] for r in results})
+    one = len(sizes) == 1 and len(batches) == 1 and len(dtypes) == 1
+    caption = headline(sizes[0], batches[0], dtypes[0]) if one else CONVENTION
+    summary = _summary(results, base, caption)
+    stage_tables = [_stages(r) for r in results]
     figs: tuple[Figure, ...] = (
         Figure(
             "stages",
@@ -175,45 +181,18 @@ def _scaling_from_profiles(results: Sequence[Doc]) -> list[plots.ScalingSeries]:
 
 def csv_rows(doc: Doc) -> tuple[list[str], list[list[Any]]]:
     """``results.csv``: raw numbers (MACs and parameters as integers)."""
-    head = [
-        "spec",
-        "name",
-        "family",
-        "img_size",
-        "batch",
-        "dtype",
-        "params",
-        "macs",
-        "macs_analytic",
-        "macs_traced",
-        "norm",
-        "conv",
-        "linear",
-        "attn",
-        "other",
-        "baseline",
-    ]
+    baselines = doc.get("baselines", [])
     rows = []
-    for r in baselines_first(doc["results"], doc.get("baselines", [])):
+    for r in baselines_first(doc["results"], baselines):
         cats = plots.categories_of(r)
         rows.append(
             [
-                r["spec"],
-                r["name"],
-                r["family"],
-                r["img_size"],
-                r["batch"],
-                r["dtype"],
-                r["params"],
-                r["macs"],
-                r.get("macs_analytic"),
-                r.get("macs_traced"),
-                r["norm"],
-                *(cats.get(c, 0) for c in ("conv", "linear", "attn", "other")),
-                r["spec"] in doc.get("baselines", []),
+                *(r.get(c) for c in CSV_COLUMNS),
+                *(cats.get(c, 0) for c in CATEGORIES),
+                r["spec"] in baselines,
             ]
         )
-    return head, rows
+    return [*CSV_COLUMNS, *CATEGORIES, "baseline"], rows
 
 
 KINDS = (

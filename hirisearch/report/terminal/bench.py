@@ -1,16 +1,19 @@
-"""Latency tables as pure functions of :class:`hirisearch.latency.BenchResult` and
-:class:`hirisearch.latency.Calibration`."""
+"""What ``hirisearch bench`` and ``hirisearch calibrate`` print: pure functions of
+:class:`~hirisearch.latency.result.BenchResult` and :class:`~hirisearch.latency.predict.Calibration`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from rich.table import Table
 from rich.text import Text
 
-from hirisearch.latency.measure import BenchResult
-from hirisearch.latency.predict import Calibration
 from hirisearch.report import format as fmt
+from hirisearch.report.terminal.fit import Column, FitTable
+
+if TYPE_CHECKING:
+    from hirisearch.latency.predict import Calibration
+    from hirisearch.latency.result import BenchResult
 
 
 def bench_header(results: Sequence[BenchResult]) -> str:
@@ -31,30 +34,22 @@ def bench_header(results: Sequence[BenchResult]) -> str:
     )
 
 
-def bench_table(results: Sequence[BenchResult], *, predicted: bool = False) -> Table:
+def bench_table(results: Sequence[BenchResult], *, predicted: bool = False) -> FitTable:
     """One row per model x resolution x batch."""
-    t = Table(show_header=True)
-    for name, justify in [
-        ("model", "left"),
-        ("res", "right"),
-        ("batch", "right"),
-        ("latency ms", "right"),
-        ("IQR ms", "right"),
-        ("p90 ms", "right"),
-        ("img/s", "right"),
-        ("GFLOPs", "right"),
-        ("GFLOP/s", "right"),
-        ("peak mem", "right"),
-        ("est. mem", "right"),
-    ]:
-        t.add_column(name, justify=justify)  # type: ignore[arg-type]
-    if predicted:
-        t.add_column("predicted ms", justify="right")
+    heads = ["res", "batch", "latency ms", "IQR ms", "p90 ms", "img/s", "GFLOPs", "GFLOP/s"]
+    heads += ["peak MiB", "est. MiB"] + (["predicted ms"] if predicted else [])
+    secondary = ("p90 ms", "est. MiB")  # left out first when the width is short
+    t = FitTable(
+        [
+            Column("model", "left", text=True),
+            *(Column(h, optional=h in secondary) for h in heads),
+        ]
+    )
     for r in results:
         if r.status != "ok":
             status = Text(r.status.upper(), style="bold red")
             row: list[str | Text] = [r.name, str(r.img_size), str(r.batch), status]
-            row += ["-"] * 3 + [fmt.gmacs(r.macs), "-", "-", fmt.memory(r.mem_est_bytes)]
+            row += ["-"] * 3 + [fmt.gmacs(r.macs), "-", "-", fmt.mib(r.mem_est_bytes)]
         else:
             iqr = Text(fmt.ms(r.iqr_ms), style="yellow" if r.noisy else "")
             row = [
@@ -67,8 +62,8 @@ def bench_table(results: Sequence[BenchResult], *, predicted: bool = False) -> T
                 fmt.rate(r.throughput),
                 fmt.gmacs(r.macs),
                 fmt.rate(r.gmacs_per_s),
-                fmt.memory(r.peak_mem_bytes),
-                fmt.memory(r.mem_est_bytes),
+                fmt.mib(r.peak_mem_bytes),
+                fmt.mib(r.mem_est_bytes),
             ]
         if predicted:
             row.append(fmt.ms(r.predicted_ms))
@@ -85,9 +80,9 @@ def bench_notes(results: Sequence[BenchResult]) -> list[tuple[str, str]]:
         notes.append(
             (
                 "note",
-                "peak mem: "
+                "peak MiB: "
                 + "; ".join(kinds)
-                + " (first pass); est. mem: analytic params + input + activations",
+                + " (first pass); est. MiB: analytic params + input + activations",
             )
         )
     for r in results:
@@ -100,20 +95,14 @@ def bench_notes(results: Sequence[BenchResult]) -> list[tuple[str, str]]:
     return notes
 
 
-def calibration_table(cal: Calibration) -> Table:
+def calibration_table(cal: Calibration) -> FitTable:
     """Fitted coefficients per category, as rates."""
-    t = Table(
+    heads = ("GMAC/s", "ns / element", "us / op", "in networks", "samples", "median |error|")
+    t = FitTable(
+        [Column("category", "left", text=True), *(Column(h) for h in heads)],
         title=f"latency calibration: {cal.device_name} ({cal.device}, {cal.threads} threads), "
         f"torch {cal.torch_version}",
-        title_justify="left",
     )
-    t.add_column("category")
-    t.add_column("GMAC/s", justify="right")
-    t.add_column("ns / element", justify="right")
-    t.add_column("us / op", justify="right")
-    t.add_column("in networks", justify="right")
-    t.add_column("samples", justify="right")
-    t.add_column("median |error|", justify="right")
     for cat, (per_mac, per_elem, _per_param, per_op) in cal.coeffs.items():
         samples = [s for s in cal.samples if s.op.category == cat]
         # Relative to what the fit's error is relative to (a residual sample: its whole scale_ms).

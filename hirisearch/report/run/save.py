@@ -2,15 +2,18 @@
 
 ::
 
-    <out_dir>/results.json    the document (schema: hirisearch.report.schema)
+    <out_dir>/results.json    the document (schema: hirisearch.report.run.schema)
     <out_dir>/results.csv     raw numbers, one row per result / point / record / trial
     <out_dir>/report.md       paper-ready Markdown tables, plots linked from plots/
     <out_dir>/report.html     self-contained: inline stylesheet, plots embedded as data URIs
     <out_dir>/plots/*.png     each plot also as .svg
 
-Every file is written atomically and the folder is held exclusively while it is written
-(:class:`hirisearch.io.RunDir`). :func:`regenerate` rebuilds everything but ``results.json`` from
-``results.json`` alone; it gives byte-identical reports.
+:func:`save_run` writes the folder of a result (what an operation returns: its ``kind`` and
+``run_document``); the commands and the API (:func:`hirisearch.save_run`) both call it.
+:func:`write_run` writes one from a document (a producer of its own). Every file is written
+atomically and the folder is held exclusively while it is written (:class:`hirisearch.io.RunDir`).
+:func:`regenerate` rebuilds everything but ``results.json`` from ``results.json`` alone; it gives
+byte-identical reports.
 """
 
 from __future__ import annotations
@@ -18,18 +21,23 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hirisearch.io import RunDir, atomic_write_json, atomic_write_text, json_default
-from hirisearch.report.builders import build_report, csv_rows
-from hirisearch.report.document import render_html, render_markdown
-from hirisearch.report.schema import SCHEMA, ResultsError, load_results, validate_results
+from hirisearch.report.run.document import render_html, render_markdown
+from hirisearch.report.run.kinds import build_report, csv_rows
+from hirisearch.report.run.schema import SCHEMA, ResultsError, load_results, validate_results
 
-__all__ = ["RunFiles", "default_run_dir", "regenerate", "write_run"]
+if TYPE_CHECKING:
+    from hirisearch.ops import Result
+
+__all__ = ["RunFiles", "default_run_dir", "regenerate", "save_run", "write_run"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,37 @@ def default_run_dir(
     return path
 
 
+def save_run(
+    results: Result | Sequence[Result],
+    folder: str | os.PathLike[str] | None = None,
+    *,
+    command: str | None = None,
+    figures: bool = True,
+) -> RunFiles:
+    """Write the run folder of ``results`` (one result, or several of one kind: the profiles of
+    one ``profile`` command, the measurements of one ``bench``).
+
+    Args:
+        folder: the run folder (default: a new ``reports/<timestamp>-<name>``, the name made
+            from the results).
+        command: the command line, recorded in ``results.json`` and shown in the reports.
+        figures: draw the plots and ``report.html`` too (matplotlib: about 1 s).
+
+    Raises:
+        ResultsError: no results, results of several kinds, or a document not of the schema.
+    """
+    items = tuple(results) if isinstance(results, Sequence) else (results,)
+    kinds = {type(r).kind for r in items}
+    if len(kinds) != 1:
+        raise ResultsError(
+            f"a run folder holds results of one kind, but got {len(items)} results of "
+            f"kinds {sorted(kinds)}"
+        )
+    cls = type(items[0])
+    out = Path(folder) if folder is not None else default_run_dir(cls.run_name(items))
+    return write_run(out, cls.kind, cls.run_document(items), command=command, figures=figures)
+
+
 def write_run(
     out_dir: str | Path,
     kind: str,
@@ -71,7 +110,7 @@ def write_run(
     ``out_dir`` and render the reports from it.
 
     Args:
-        document: the fields of the kind (see :mod:`hirisearch.report.schema`); objects with a
+        document: the fields of the kind (see :mod:`hirisearch.report.run.schema`); objects with a
             ``to_json()`` method (``ProfileResult``) are serialised with it.
         command: the command line, recorded in the document and shown in the reports.
         title: the reports' heading (default: one made from the kind and the model names).

@@ -8,10 +8,10 @@ from typing import Any, Literal
 from pydantic import Field
 
 from hirisearch.cost.convention import CONVENTION
+from hirisearch.latency.result import BenchResult, Environment
 from hirisearch.report import format as fmt
 from hirisearch.report import plots
-from hirisearch.report.document import Figure, Report, Section, Table
-from hirisearch.report.kinds.base import (
+from hirisearch.report.run.base import (
     GFLOPS,
     Doc,
     ReportKind,
@@ -19,29 +19,37 @@ from hirisearch.report.kinds.base import (
     _label,
     _meta,
     baselines_first,
+    check_columns,
+    result_schema,
 )
+from hirisearch.report.run.document import Figure, Report, Section, Table
 
+#: What the reports read of each record (:meth:`BenchResult.to_json`, the environment's fields
+#: at the top level).
+BenchRecord = result_schema(
+    BenchResult,
+    Environment,
+    required=(
+        "name", "spec", "img_size", "latency_ms", "iqr_ms", "p90_ms", "throughput", "device",
+        "dtype", "batch",
+    ),
+    optional=("macs", "gmacs_per_s", "peak_mem_bytes", "threads"),
+)  # fmt: skip
 
-class BenchRecord(_Doc):
-    name: str
-    spec: str
-    img_size: int = Field(gt=0)
-    macs: int | None = Field(default=None, ge=0)
-    latency_ms: float = Field(ge=0)
-    iqr_ms: float = Field(ge=0)
-    p90_ms: float = Field(ge=0)
-    throughput: float = Field(ge=0)
-    gmacs_per_s: float | None = Field(default=None, ge=0)
-    peak_mem_bytes: int | None = Field(default=None, ge=0)
-    device: str
-    dtype: str
-    batch: int = Field(gt=0)
-    threads: int | None = None
+#: ``results.csv``: these fields of every record.
+CSV_COLUMNS = check_columns(
+    (
+        "name", "spec", "img_size", "batch", "device", "dtype", "threads", "latency_ms", "iqr_ms",
+        "p90_ms", "throughput", "macs", "gmacs_per_s", "peak_mem_bytes",
+    ),
+    BenchResult,
+    Environment,
+)  # fmt: skip
 
 
 class BenchResults(_Doc):
     kind: Literal["bench"]
-    records: list[BenchRecord] = Field(min_length=1)
+    records: list[BenchRecord] = Field(min_length=1)  # type: ignore[valid-type]
 
 
 def _bench_report(doc: Doc) -> Report:
@@ -104,24 +112,8 @@ def _bench_report(doc: Doc) -> Report:
 
 def csv_rows(doc: Doc) -> tuple[list[str], list[list[Any]]]:
     """``results.csv``: raw numbers (MACs and parameters as integers)."""
-    head = [
-        "name",
-        "spec",
-        "img_size",
-        "batch",
-        "device",
-        "dtype",
-        "threads",
-        "latency_ms",
-        "iqr_ms",
-        "p90_ms",
-        "throughput",
-        "macs",
-        "gmacs_per_s",
-        "peak_mem_bytes",
-    ]
     recs = baselines_first(doc["records"], doc.get("baselines", []))
-    return head, [[r.get(h) for h in head] for r in recs]
+    return list(CSV_COLUMNS), [[r.get(h) for h in CSV_COLUMNS] for r in recs]
 
 
 KINDS = (ReportKind("bench", BenchResults, _bench_report, csv_rows),)

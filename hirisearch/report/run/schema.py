@@ -42,7 +42,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from hirisearch.errors import ResultsError
-from hirisearch.report import kinds
+from hirisearch.report.run.kinds import KINDS as REPORT_KINDS
 
 SCHEMA = "hirisearch.results/1"
 
@@ -50,7 +50,7 @@ __all__ = ["KINDS", "SCHEMA", "ResultsError", "load_results", "validate_results"
 
 
 #: Kind -> the pydantic schema of its documents (each kind's module defines it).
-KINDS: dict[str, type[BaseModel]] = {name: k.schema for name, k in kinds.KINDS.items()}
+KINDS: dict[str, type[BaseModel]] = {name: k.schema for name, k in REPORT_KINDS.items()}
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

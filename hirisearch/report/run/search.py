@@ -10,8 +10,7 @@ from pydantic import Field
 from hirisearch.cost.convention import CONVENTION
 from hirisearch.report import format as fmt
 from hirisearch.report import plots
-from hirisearch.report.document import Figure, Report, Section, Table
-from hirisearch.report.kinds.base import (
+from hirisearch.report.run.base import (
     GFLOPS,
     Count,
     Doc,
@@ -19,6 +18,7 @@ from hirisearch.report.kinds.base import (
     _Doc,
     _meta,
 )
+from hirisearch.report.run.document import Figure, Report, Section, Table
 
 
 class Objective(_Doc):

@@ -1,0 +1,114 @@
+"""Measured latency: ``bench`` (every target x size x batch), the latency of ``sweep --latency``
+points, and what ``profile --latency`` / ``--predict`` add to a profile.
+
+Each result is a :class:`~hirisearch.latency.result.BenchResult`; the memory estimate refuses a
+configuration that would not fit before any model is built (``force`` skips the check). torch is
+imported when a function is called, not by this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hirisearch.errors import HirisearchError
+from hirisearch.latency.result import BenchResult
+from hirisearch.targets import Target
+
+if TYPE_CHECKING:
+    from hirisearch.latency.measure import BenchOptions
+
+__all__ = ["ProfileLatency", "bench_targets", "latency_measurer", "profile_latency"]
+
+
+def bench_targets(
+    targets: Sequence[Target],
+    img_sizes: Sequence[int | None],
+    batches: Sequence[int],
+    opts: BenchOptions,
+    *,
+    predict: bool = False,
+    force: bool = False,
+) -> Iterator[BenchResult]:
+    """Measure every target at every size (``None``: its own) for each batch size, in that order.
+
+    Every configuration is checked against the memory estimate first (``force``: not refused),
+    then the calibration is loaded when ``predict`` asks for the predicted latency next to the
+    measured one.
+    """
+    from hirisearch.latency import measure
+    from hirisearch.latency.device import ensure_targets_fit
+
+    ensure_targets_fit(targets, img_sizes, batches, opts.device, opts.dtype, force=force)
+    calibration = None
+    if predict:
+        from hirisearch.latency.predict import load_calibration
+
+        calibration = load_calibration(opts.device)
+    for target in targets:
+        for size in img_sizes:
+            yield from measure.bench_target(target, size, batches, opts, calibration=calibration)
+
+
+def latency_measurer(
+    device: str, min_time_s: float, *, force: bool = False
+) -> Callable[[Target, int, int], float | None]:
+    """``(target, img_size, batch) -> median ms`` through the bench machinery, each point checked
+    against the memory estimate first (``None``: out of memory)."""
+    from hirisearch.latency.device import ensure_targets_fit, resolve_device
+    from hirisearch.latency.measure import BenchOptions, bench_target
+
+    dev = resolve_device(device)
+    opts = BenchOptions(device=dev, min_time_s=min_time_s, warmup_s=min(0.5, min_time_s))
+
+    def measure(target: Target, size: int, batch: int) -> float | None:
+        ensure_targets_fit([target], [size], [batch], dev, force=force)
+        (r,) = bench_target(target, size, [batch], opts)
+        return r.latency_ms if r.status == "ok" else None
+
+    return measure
+
+
+@dataclass(frozen=True)
+class ProfileLatency:
+    """What ``profile --latency`` / ``--predict`` add to a profile (auto device)."""
+
+    device: str  # the device type, ``cpu`` or ``cuda``
+    batch: int
+    predicted_ms: float | None = None  # with --predict: from the device's calibration
+    measured: BenchResult | None = None  # with --latency
+
+    def to_json(self) -> dict[str, Any]:
+        """The keys ``profile --json`` adds to the profile's document."""
+        doc: dict[str, Any] = {}
+        if self.predicted_ms is not None:
+            doc["predicted_ms"] = self.predicted_ms
+        if self.measured is not None:
+            doc["latency"] = self.measured.to_json()
+        return doc
+
+
+def profile_latency(
+    target: Target, img_size: int | None, batch: int, *, measure: bool, predict: bool
+) -> ProfileLatency:
+    """The predicted (``predict``) and measured (``measure``) latency of ``target`` at
+    ``img_size`` for a batch of ``batch``, on CUDA when present, else the CPU."""
+    from hirisearch.latency.device import resolve_device
+
+    dev = resolve_device("auto")
+    ms = None
+    if predict:
+        from hirisearch.latency.predict import load_calibration, predict_latency_ms
+
+        tree = target.at(img_size).tree
+        if tree is None:
+            raise HirisearchError(f"{target.ref}: --predict needs an analytic cost model")
+        cal = load_calibration(dev)
+        ms = predict_latency_ms(tree, cal, batch=batch, family=target.family)
+    measured = None
+    if measure:
+        from hirisearch.latency.measure import BenchOptions, bench_target
+
+        (measured,) = bench_target(target, img_size, [batch], BenchOptions(device=dev, fuse=True))
+    return ProfileLatency(dev.type, batch, ms, measured)

@@ -1,0 +1,45 @@
+"""What ``hirisearch compare`` prints: Rich renderables as pure functions of a
+:class:`~hirisearch.ops.compare.CompareResult`."""
+
+from __future__ import annotations
+
+from hirisearch.cost.convention import CONVENTION
+from hirisearch.ops.compare import CompareResult
+from hirisearch.report import format as fmt
+from hirisearch.report.terminal.fit import Column, FitTable
+
+
+def compare_header(result: CompareResult) -> str:
+    """The line above a comparison: the convention, batch, dtype and resolutions."""
+    rows = result.rows
+    batch = rows[0].profile.batch if rows else 1
+    sizes = ", ".join(str(s) for s in sorted({r.profile.img_size for r in rows}))
+    conventions = " / ".join(dict.fromkeys(r.profile.convention for r in rows)) or CONVENTION
+    return f"resolutions {sizes}, batch {batch}, fp32\n{conventions}"
+
+
+def compare_table(result: CompareResult) -> FitTable:
+    """Model x resolution: params, GFLOPs, ratio to the first model at the same resolution,
+    attention share of the GFLOPs, and the last stage's output grid."""
+    rows = result.rows
+    heads = ("res", "params", "GFLOPs", "vs first", "attn", "out grid")
+    t = FitTable(
+        [Column("model", "left", text=True), *(Column(h) for h in heads)],
+        caption="vs first: GFLOPs / the first model's at the same size\n"
+        "attn: share of the GFLOPs in attention matmuls",
+    )
+    previous = None
+    for r in rows:
+        p = r.profile
+        new_model = p.spec != previous
+        t.add_row(
+            p.name if new_model else "",
+            str(p.img_size),
+            fmt.params_m(p.params),
+            fmt.gmacs(p.macs),
+            fmt.ratio(r.ratio),
+            fmt.pct(p.attn_share),
+            fmt.shape(r.out_grid),
+        )
+        previous = p.spec
+    return t
