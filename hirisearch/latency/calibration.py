@@ -121,32 +121,9 @@ def calibrate(
                 progress(i, len(benches), mb.name)
             ms = bench_op(mb, device, batch, min_time_s, clock, statistic)
             samples.append(Sample(mb.name, single_op(mb), batch, ms))
-        # Whole networks, round-robin over NETWORK_ROUNDS rounds (a burst of other work on a shared
-        # machine then disturbs one round of a network, not all of them): in each round every
-        # module of a small network timed in situ, then every network without hooks for as long
-        # as an operator's COPIES instances, since a network runs once per run.
-        # Built once for the in-situ timing (only the small networks have it).
-        built = [
-            (mb.make().eval().to(device), torch.randn(batch, *mb.input_shape, device=device))
-            if mb.tree.total.macs <= INSITU_MAX_MACS
-            else None
-            for mb in nets
-        ]
-        per_run: list[list[dict[str, float]]] = [[] for _ in nets]
-        times: list[list[float]] = [[] for _ in nets]
-        for r in range(NETWORK_ROUNDS if nets else 0):
-            for j, (mb, pair) in enumerate(zip(nets, built, strict=True)):
-                if progress is not None:
-                    progress(len(benches) - len(nets) + j, len(benches), f"{mb.name} ({r + 1})")
-                if pair is not None:
-                    paths = [p for p, _ in mb.tree.walk()]
-                    per_run[j] += time_modules(*pair, paths, device, runs=INSITU_RUNS, clock=clock)
-                # A fresh instance every round, and the median of the rounds below: two builds of a
-                # large network can run a third apart (memory placement), so the least of the
-                # rounds would be the luckiest build and one instance a draw of one.
-                t = min_time_s * COPIES / NETWORK_ROUNDS
-                times[j].append(bench_op(mb, device, batch, t, clock, statistic))
-        del built
+        per_run, times = _time_networks(
+            nets, device, batch, min_time_s, clock, statistic, progress, len(benches)
+        )
     rows: list[NodeSample] = []
     for mb, runs in zip(nets, per_run, strict=True):
         rows += samples_from_runs(mb.tree, runs, statistic=statistic, prefix=f"{mb.name}/")
@@ -169,3 +146,44 @@ def calibrate(
         [(mb.tree, ms, mb.family) for mb, ms in networks], cal, batch
     )
     return replace(cal, scales=scales, family_scales=family_scales)
+
+
+def _time_networks(
+    nets: Sequence[MicroBench],
+    device: torch.device,
+    batch: int,
+    min_time_s: float,
+    clock: str,
+    statistic: str,
+    progress: Callable[[int, int, str], None] | None,
+    total: int,
+) -> tuple[list[list[dict[str, float]]], list[list[float]]]:
+    """The in-situ module times (per run) and whole-network times (per round) of ``nets``.
+
+    Whole networks run round-robin over NETWORK_ROUNDS rounds (a burst of other work on a shared
+    machine then disturbs one round of a network, not all of them): in each round every module of
+    a small network is timed in situ, then every network without hooks for as long as an
+    operator's COPIES instances, since a network runs once per run.
+    """
+    # Built once for the in-situ timing (only the small networks have it).
+    built = [
+        (mb.make().eval().to(device), torch.randn(batch, *mb.input_shape, device=device))
+        if mb.tree.total.macs <= INSITU_MAX_MACS
+        else None
+        for mb in nets
+    ]
+    per_run: list[list[dict[str, float]]] = [[] for _ in nets]
+    times: list[list[float]] = [[] for _ in nets]
+    for r in range(NETWORK_ROUNDS if nets else 0):
+        for j, (mb, pair) in enumerate(zip(nets, built, strict=True)):
+            if progress is not None:
+                progress(total - len(nets) + j, total, f"{mb.name} ({r + 1})")
+            if pair is not None:
+                paths = [p for p, _ in mb.tree.walk()]
+                per_run[j] += time_modules(*pair, paths, device, runs=INSITU_RUNS, clock=clock)
+            # A fresh instance every round, and the median of the rounds: two builds of a large
+            # network can run a third apart (memory placement), so the least of the rounds would
+            # be the luckiest build and one instance a draw of one.
+            t = min_time_s * COPIES / NETWORK_ROUNDS
+            times[j].append(bench_op(mb, device, batch, t, clock, statistic))
+    return per_run, times

@@ -28,6 +28,10 @@ __all__ = [
 ]
 
 
+#: How a series was counted: in closed form from the spec, or traced.
+Method = Literal["analytic", "traced"]
+
+
 @dataclass(frozen=True)
 class SweepPoint:
     """One model at one size: params and MACs for the batch (and the median latency, in ms, when
@@ -54,7 +58,7 @@ class SweepSeries:
     spec: str
     name: str
     family: str
-    method: Literal["analytic", "traced"]
+    method: Method
     points: tuple[SweepPoint, ...]
     skipped: tuple[SweepSkip, ...] = ()
 
@@ -147,7 +151,7 @@ def parse_resolutions(values: Sequence[str]) -> list[int]:
     return sorted(sizes)
 
 
-def _point(target: Target, size: int, batch: int) -> tuple[int, int, str]:
+def _point(target: Target, size: int, batch: int) -> tuple[int, int, Method]:
     """(params, MACs for the batch, method) of ``target`` at ``size``: analytic where there is a
     cost tree, else traced."""
     sized = target.at(size)
@@ -160,7 +164,7 @@ def _point(target: Target, size: int, batch: int) -> tuple[int, int, str]:
     return tc.total.params, tc.total.macs, "traced"
 
 
-def _own_method(target: Target) -> str:
+def _own_method(target: Target) -> Method:
     """How a series none of whose sizes was taken would have been counted (its own size's)."""
     try:
         return "analytic" if target.at().tree is not None else "traced"
@@ -184,7 +188,8 @@ def sweep_targets(
     """
     series = []
     for t in targets:
-        points, skipped, method = [], [], ""
+        points, skipped = [], []
+        method: Method | None = None
         for size in img_sizes:
             try:
                 params, macs, method = _point(t, size, batch)
