@@ -4,7 +4,7 @@ The Python API (:mod:`hirisearch.api`) is importable from here; ``import hirisea
 nothing heavy, and each function imports what it needs when called::
 
     import hirisearch
-    r = hirisearch.ops.profile("specs/s.yaml", img_size=448)
+    r = hirisearch.profile("specs/s.yaml", img_size=448)
     r.to_dict()["macs"]
 
 ``hirisearch.ops.profile``, ``.compare``, ``.sweep`` and ``.search`` are the API functions; the modules

@@ -5,7 +5,7 @@ Every function takes a *target*: a spec file path, a mapping with the spec's fie
 subclasses with a one-line message (``e.one_line()``); nothing here prints or exits.
 
     >>> import hirisearch
-    >>> r = hirisearch.ops.profile("specs/s.yaml", img_size=448, trace=False)
+    >>> r = hirisearch.profile("specs/s.yaml", img_size=448, trace=False)
     >>> round(r.gmacs, 3), r.params
     (4.965, 20684264)
 

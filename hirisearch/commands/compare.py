@@ -44,10 +44,10 @@ def compare(
     input_shape: InputShape = None,
 ) -> None:
     """Params, GFLOPs, ratio to the first model, attention share and output grid, model x resolution."""
-    from hirisearch.targets.code import parse_input_shape, parse_kwargs
     from hirisearch.ops.compare import compare as run_compare
     from hirisearch.report.plots import resolution_scaling
     from hirisearch.report.tables import compare_header, compare_table
+    from hirisearch.targets.code import parse_input_shape, parse_kwargs
 
     names, sizes = split_refs_and_sizes(refs, res)
     result = run_compare(

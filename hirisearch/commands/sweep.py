@@ -54,9 +54,9 @@ def sweep(
 ) -> None:
     """GFLOPs and params against input resolution, one line per model; sizes a model cannot take
     are skipped for it with a note. Analytic cost for spec files, traced count otherwise."""
+    from hirisearch.ops.sweep import parse_resolutions, sweep_targets
     from hirisearch.report.builders import build_report
     from hirisearch.report.document import markdown_table
-    from hirisearch.ops.sweep import parse_resolutions, sweep_targets
 
     names, bare = split_refs_and_sizes(refs, None)
     sizes = parse_resolutions([*(res or []), *(str(b) for b in bare)] or [DEFAULT_RES])

@@ -10,8 +10,8 @@ from typing import Any
 
 from rich.table import Table
 
-from hirisearch.report import format as fmt
 from hirisearch.ops.search.results import SearchResult
+from hirisearch.report import format as fmt
 
 #: Objectives that have a column of their own in the Pareto table.
 _OWN_COLUMNS = ("params", "gmacs", "latency_ms")

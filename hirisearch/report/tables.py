@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from hirisearch.ops.compare import CompareResult
 from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE, headline
+from hirisearch.ops.compare import CompareResult
 from hirisearch.ops.profile import ProfileResult
 from hirisearch.report import format as fmt
 

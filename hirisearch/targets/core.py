@@ -36,7 +36,9 @@ class Target:
     default_img_size: int
     spec: SpecBase | None = None
     _family: Family | None = None
-    _external: Any = None  # a resolver for models without a spec (see :mod:`hirisearch.targets.timm`)
+    _external: Any = (
+        None  # a resolver for models without a spec (see :mod:`hirisearch.targets.timm`)
+    )
 
     @property
     def has_analytic(self) -> bool:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from hirisearch.targets.code import META_ERRORS, CodeModel, first_line
 from hirisearch.errors import UnknownModelError
+from hirisearch.targets.code import META_ERRORS, CodeModel, first_line
 
 PREFIX = "torchvision"
 

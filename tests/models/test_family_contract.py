@@ -143,13 +143,13 @@ def test_a_new_family_needs_only_its_own_file(tmp_path: Path) -> None:
     try:
         loader.loader.exec_module(mod)
         assert "toy" in FAMILIES
-        r = hirisearch.ops.profile(spec_file, img_size=64)
+        r = hirisearch.profile(spec_file, img_size=64)
         # conv 3->8, k4 s4 on 64x64: 16x16 outputs; head 8*16*16 -> 10
         assert r.params == (3 * 16 * 8 + 8) + (8 * 256 * 10 + 10)
         assert r.macs == 3 * 16 * 8 * 256 + 8 * 256 * 10
         assert r.macs_traced == r.macs and r.agreement == 0.0
         with pytest.raises(hirisearch.SpecError, match="multiple of 4"):
-            hirisearch.ops.profile(spec_file, img_size=30, trace=False)
+            hirisearch.profile(spec_file, img_size=30, trace=False)
         with pytest.raises(ValueError, match="already registered"):
             mod.register(mod.FAMILY)
     finally:

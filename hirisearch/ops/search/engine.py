@@ -37,7 +37,6 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hirisearch.errors import MemoryBudgetError, Pruned
-from hirisearch.runtime import gc_paused
 from hirisearch.ops.search import retry
 from hirisearch.ops.search import storage as st
 from hirisearch.ops.search.budget import EvalContext, Evaluator, bound_labels, check_budgets
@@ -46,6 +45,7 @@ from hirisearch.ops.search.pruners import make_pruner
 from hirisearch.ops.search.strategies import distributions, make_sampler
 from hirisearch.ops.search.trial import CandidateTrial
 from hirisearch.ops.search.types import Scalar, SearchSpace
+from hirisearch.runtime import gc_paused
 
 TrialDone = Callable[[list[float], dict[str, Any]], None]
 
