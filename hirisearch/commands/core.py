@@ -138,32 +138,30 @@ def validate(files: Annotated[list[str], typer.Argument(help="Spec files to chec
         raise typer.Exit(2)
 
 
-def _spec_dirs() -> list[Path]:
-    here = Path.cwd() / "specs"
-    shipped = Path(__file__).resolve().parents[2] / "specs"  # the repository root
-    return [d for d in dict.fromkeys([here, shipped]) if d.is_dir()]
-
-
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """The model families and the shipped spec files."""
+    """The model families and the shipped specs (by name, from any directory), and the specs
+    under ./specs when that is another folder."""
     from rich.table import Table
 
     from hirisearch.models import FAMILIES
     from hirisearch.spec import load_spec
+    from hirisearch.spec.shipped import SHIPPED_DIR, shipped_specs
 
+    found = [(name, path, f"specs/{name}.yaml") for name, path in shipped_specs()]
+    here = Path.cwd() / "specs"
+    if here.is_dir() and here.resolve() != SHIPPED_DIR:
+        for path in sorted(here.rglob("*.yaml")):
+            if not path.is_symlink() and "search" not in path.relative_to(here).parts:
+                found.append(
+                    (str(path.relative_to(Path.cwd())), path, str(path.relative_to(Path.cwd())))
+                )
     specs: list[dict[str, str]] = []
-    for d in _spec_dirs():
-        for path in sorted(d.rglob("*.yaml")):
-            if path.is_symlink() or "search" in path.relative_to(d).parts:
-                continue
-            try:
-                s = load_spec(path)
-            except HirisearchError:
-                continue
-            specs.append(
-                {"family": s.family, "name": s.name, "path": str(path.relative_to(d.parent))}
-            )
-        break
+    for ref, path, shown in found:
+        try:
+            s = load_spec(path)
+        except HirisearchError:
+            continue
+        specs.append({"family": s.family, "name": s.name, "path": shown, "ref": ref})
     if as_json:
         emit_json({"families": sorted(FAMILIES), "specs": specs})
         return
@@ -174,12 +172,12 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     for name, fam in sorted(FAMILIES.items()):
         t.add_row(name, fam.title, str(sum(1 for s in specs if s["family"] == name)))
     console.print(t)
-    t = Table(title="shipped specs", title_justify="left")
-    t.add_column("path")
+    t = Table(title="specs (name them as shown, from any directory)", title_justify="left")
+    t.add_column("ref")
     t.add_column("family")
     t.add_column("name")
     for row in specs:
-        t.add_row(row["path"], row["family"], row["name"])
+        t.add_row(row["ref"], row["family"], row["name"])
     console.print(t)
 
 

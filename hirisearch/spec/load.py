@@ -17,6 +17,7 @@ from hirisearch.errors import FieldError, SpecError
 from hirisearch.limits import MAX_WIDTH
 from hirisearch.models import FAMILIES
 from hirisearch.models.base import SpecBase
+from hirisearch.spec.shipped import locate
 
 #: Spec files larger than this are refused before they are read (a spec is a few hundred bytes).
 MAX_SPEC_BYTES = 256 * 1024
@@ -327,5 +328,11 @@ def parse_spec(data: Any, *, file: str | None = None) -> SpecBase:
 
 
 def load_spec(path: str | os.PathLike[str]) -> SpecBase:
-    """Read and validate the spec file at ``path``."""
-    return parse_spec(read_yaml(path), file=str(path))
+    """Read and validate the spec file at ``path``, or the shipped spec it names (``swin/t``)."""
+    located = locate(path)
+    if not located.exists() and not Path(path).suffix:
+        raise SpecError(
+            "no such file, and no shipped spec of that name (`hirisearch list` shows them)",
+            file=str(path),
+        )
+    return parse_spec(read_yaml(located), file=str(path))

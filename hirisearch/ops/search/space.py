@@ -51,6 +51,7 @@ from hirisearch.ops.search.types import (
     apply_values,
 )
 from hirisearch.spec.load import _short, read_yaml, spec_error_from
+from hirisearch.spec.shipped import locate
 
 __all__ = [
     "Axis",
@@ -264,7 +265,9 @@ def _names_axis(field_path: str | None, axis: str) -> bool:
 
 
 def load_space(path: str | os.PathLike[str]) -> SearchSpace:
-    """Read and validate the search-space file at ``path``."""
+    """Read and validate the search-space file at ``path``, or the shipped space it names
+    (``search/hiri_vit_5g``)."""
+    path = locate(path)
     return parse_space(read_yaml(path), file=str(path))
 
 
