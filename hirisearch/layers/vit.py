@@ -15,7 +15,6 @@ queries and keys over the full width before the heads are split (InternViT-6B's 
 from __future__ import annotations
 
 from functools import lru_cache
-
 from typing import Literal
 
 from hirisearch.cost import primitives as P
