@@ -37,6 +37,15 @@ def padded(size: int, window: int) -> int:
     return -(-size // window) * window
 
 
+def block_windows(window_size: int, global_every: int, depth: int) -> tuple[int, ...]:
+    """The window of each of ``depth`` blocks (0: global): every ``global_every``-th block
+    (k-1, 2k-1, ...) is global, the others use ``window_size`` (0: all global)."""
+    return tuple(
+        0 if not window_size or (global_every and (i + 1) % global_every == 0) else window_size
+        for i in range(depth)
+    )
+
+
 @lru_cache(maxsize=256)
 def patch_embed_cost(in_chans: int, dim: int, patch_size: int = 16, *, hw: Hw) -> CostNode:
     """Cost twin of :class:`PatchEmbed` on an ``hw`` image (a trailing partial patch is dropped,
