@@ -194,15 +194,22 @@ def _interactions(plan: PIIPPlan) -> CostNode:
 
 
 def _merge(plan: PIIPPlan) -> CostNode:
+    """The classification class's merge, named as :func:`~hirisearch.layers.pyramid_merge.
+    merged_head_cost` names it (``projs``, ``norm``, ``head``)."""
     bs = plan.branches
     d1 = bs[0].dim
-    cost = _norm(d1, d1 * bs[0].tokens) + Cost(params=len(bs))
+    projs = _norm(d1, d1 * bs[0].tokens) + Cost(params=len(bs))  # + the branch weights
     for b in bs[1:]:
         n = b.tokens
-        cost = cost + _norm(b.dim, b.dim * n) + _linear(b.dim, d1, n) + _norm(d1, d1 * n)
+        projs = projs + _norm(b.dim, b.dim * n) + _linear(b.dim, d1, n) + _norm(d1, d1 * n)
     classes = plan.num_classes if plan.output == "merged" else REPO_HEAD_CLASSES
-    cost = cost + _norm(d1, d1 * bs[-1].tokens) + _linear(d1, classes, 1)
-    return _leaf(cost)
+    return CostNode.of(
+        [
+            ("projs", _leaf(projs)),
+            ("norm", _leaf(_norm(d1, d1 * bs[-1].tokens))),
+            ("head", _leaf(_linear(d1, classes, 1))),
+        ]
+    )
 
 
 def cost_piip_repo(plan: PIIPPlan) -> CostNode:
