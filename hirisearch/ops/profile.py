@@ -12,6 +12,7 @@ from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE
 from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import CountingError, HirisearchError
 from hirisearch.limits import MAX_BATCH, TRACED_MODULE_LIMIT
+from hirisearch.models import get_family
 from hirisearch.targets import Target
 
 if TYPE_CHECKING:  # the counters import torch: only a traced count loads them
@@ -110,6 +111,8 @@ class ProfileResult:
     rows: tuple[SectionResult, ...] = ()
     counters: tuple[CrossCheck, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    #: MACs as the family's own paper counts them (convention name -> MACs), next to ours.
+    paper_conventions: dict[str, int] = field(default_factory=dict)
 
     @property
     def gmacs(self) -> float:
@@ -390,4 +393,15 @@ def profile_target(
         rows=rows,
         counters=tuple(results),
         warnings=tuple(warnings),
+        paper_conventions=_paper_conventions(target, plan, batch)
+        if other is None and not fvcore
+        else {},
     )
+
+
+def _paper_conventions(target: Target, plan: Any, batch: int) -> dict[str, int]:
+    """The total MACs of each counting path the family's paper published in (``shown``)."""
+    if plan is None or not target.has_analytic:
+        return {}
+    shown = (c for c in get_family(target.family).conventions if c.shown)
+    return {c.name: c.cost(plan).total.scaled(batch).macs for c in shown}

@@ -273,3 +273,20 @@ def test_four_branches_windows_and_placements_match_traced() -> None:
     for path, cost in tree.flatten().items():
         t = traced.per_path[path]
         assert (cost.params, cost.macs, cost.attn) == (t.params, t.macs, t.attn), path
+
+
+def test_profile_shows_the_papers_convention_beside_ours(tmp_path, monkeypatch) -> None:
+    """A PIIP profile in our convention also carries PIIP's published count (JSON and table)."""
+    monkeypatch.chdir(tmp_path)  # the run folder goes there
+    r = profile_target(resolve("piip/tsb_det_1120_896_448"), traced=False)
+    assert abs(r.macs / 1e9 - 305.95) < 0.01  # ours: the real dense merge
+    assert round(r.paper_conventions["piip"] / 1e9, 1) == 243.1
+    assert r.to_json()["paper_conventions"] == {"piip": r.paper_conventions["piip"]}
+    res = CliRunner().invoke(app, ["profile", "piip/tsb_det_1120_896_448", "--no-trace"])
+    assert res.exit_code == 0, res.output
+    assert "paper's convention (piip)" in res.output and "243.132" in res.output
+    # in the paper's own convention, or for a family that merely offers it, no second figure
+    assert not profile_target(
+        resolve("piip/tsb_det_1120_896_448"), convention="piip"
+    ).paper_conventions
+    assert not profile_target(resolve("deit/s"), traced=False).paper_conventions
