@@ -47,6 +47,29 @@ def spec_id(p: Path) -> str:
     return str(p.relative_to(SPECS))
 
 
+#: The specs of the PIIP paper's published rows (specs/piip_rows/) that stand for a structure no
+#: other shipped spec has; the others repeat one at other sizes, so the per-spec build and trace
+#: tests mark them ``slow`` (deselect with ``-m "not slow"``). Their costs are checked row by row
+#: in tests/models/test_piip_rows.py either way.
+PIIP_ROW_STRUCTURES = {
+    "tsb_det_1120_cross_int1",  # regular cross-attention interactions
+    "tsb_det_1120_int0",  # no interactions
+    "tsb_direction_v2",  # one-way units and a non-adjacent pair
+    "tsb_direct_448_672_896",  # a branch with global blocks among windows, not inverted
+    "tsb_seg_896_448_336",  # a window larger than its branch's grid
+    "tsbl_det_1344_896_672_448",  # four branches with windows
+    "lh6b_seg_640_512_192",  # InternViT-6B branch, fused MLP, interactions in the first layers
+    "piip_b_scratch_512_256_128",  # merged output with windows in one branch
+    "vit_b_seg_640",  # single ViT with windows larger than half the grid
+}
+
+
+def spec_marks(p: Path) -> tuple[pytest.MarkDecorator, ...]:
+    """``slow`` for a PIIP-row spec whose structure another spec already covers."""
+    row_spec = p.parent.name == "piip_rows" and p.stem not in PIIP_ROW_STRUCTURES
+    return (pytest.mark.slow,) if row_spec else ()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if torch.cuda.is_available():
         return

@@ -1,5 +1,6 @@
-"""Multi-head self-attention with optional key/value spatial reduction (PVT style), and class
-attention (CaiT style, as in the heads of Wave-ViT and Dual-ViT).
+"""Multi-head self-attention with optional key/value spatial reduction (PVT style), class
+attention (CaiT style, as in the heads of Wave-ViT and Dual-ViT), and cross-attention of one token
+set over another (PIIP's regular-attention interactions).
 
 Both call ``F.scaled_dot_product_attention``; the cost twins count the two attention matmuls.
 """
@@ -50,3 +51,26 @@ def class_attention_cost(
     ]
     own = P.attention(num_heads, 1, tokens, dim // num_heads)
     return CostNode.of(children, own=own, out_shape=(1, dim))
+
+
+@lru_cache(maxsize=1024)
+def cross_attention_cost(
+    dim: int,
+    num_heads: int,
+    *,
+    feat_dim: int | None = None,
+    qkv_bias: bool = False,
+    query_tokens: int,
+    feat_tokens: int,
+) -> CostNode:
+    """Cost twin of :class:`CrossAttention`: ``query_tokens`` queries of width ``dim`` attend to
+    ``feat_tokens`` tokens of width ``feat_dim`` (default ``dim``)."""
+    f = feat_dim or dim
+    children = [
+        ("q", CostNode.leaf(P.linear(dim, dim, query_tokens, bias=qkv_bias))),
+        ("k", CostNode.leaf(P.linear(f, dim, feat_tokens, bias=qkv_bias))),
+        ("v", CostNode.leaf(P.linear(f, dim, feat_tokens, bias=qkv_bias))),
+        ("proj", CostNode.leaf(P.linear(dim, dim, query_tokens))),
+    ]
+    own = P.attention(num_heads, query_tokens, feat_tokens, dim // num_heads)
+    return CostNode.of(children, own=own, out_shape=(query_tokens, dim))

@@ -1,6 +1,7 @@
 """The ``nn.Module`` half of :mod:`hirisearch.layers.attention` (imported only when a model is built).
 
-Multi-head self-attention with optional key/value spatial reduction (PVT style), and class
+Multi-head self-attention with optional key/value spatial reduction (PVT style), class
+attention and cross-attention.
 """
 
 from __future__ import annotations
@@ -75,3 +76,36 @@ class ClassAttention(nn.Module):
         k, v = self.kv(x).reshape(b, n, 2, num_heads, hd).permute(2, 0, 3, 1, 4).unbind(0)
         out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(b, 1, c))
+
+
+class CrossAttention(nn.Module):
+    """Queries (B, Nq, dim) attend to features (B, Nf, feat_dim): separate q, k, v projections to
+    ``dim`` (no bias by default, as PIIP's regular-attention interaction) and an output projection."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        *,
+        feat_dim: int | None = None,
+        qkv_bias: bool = False,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        dd = {"device": device, "dtype": dtype}
+        f = feat_dim or dim
+        self.num_heads = num_heads
+        self.q = nn.Linear(dim, dim, bias=qkv_bias, **dd)
+        self.k = nn.Linear(f, dim, bias=qkv_bias, **dd)
+        self.v = nn.Linear(f, dim, bias=qkv_bias, **dd)
+        self.proj = nn.Linear(dim, dim, **dd)
+
+    def forward(self, query: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
+        b, nq, c = query.shape
+        heads, hd = self.num_heads, c // self.num_heads
+        q = self.q(query).reshape(b, nq, heads, hd).transpose(1, 2)
+        k = self.k(feat).reshape(b, -1, heads, hd).transpose(1, 2)
+        v = self.v(feat).reshape(b, -1, heads, hd).transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(b, nq, c))

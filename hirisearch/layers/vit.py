@@ -5,23 +5,45 @@ Windowed attention follows ViTDet / PIIP: queries, keys and values are computed 
 the q/k/v map is zero-padded up to a multiple of the window, attention runs inside each
 ``window_size`` x ``window_size`` window (padded positions included, unmasked, as upstream does),
 then the map is cropped back. A class token is only possible with global attention.
+
+Token norms (``norm``) are LayerNorm (``"ln"``) or RMSNorm (``"rms"``, InternViT-6B). RMSNorm is
+elementwise work torch's counter has no handle for (it decomposes into pow, mean, rsqrt and mul),
+so its twin counts its parameters and no norm work, like activations. ``qk_norm`` normalises the
+queries and keys over the full width before the heads are split (InternViT-6B's QK-norm).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from hirisearch.cost import primitives as P
-from hirisearch.cost.types import CostNode
+from hirisearch.cost.types import Cost, CostNode
 from hirisearch.layers.mlp import mlp_cost
 
 Hw = tuple[int, int]
 LN_EPS = 1e-6
+#: A token norm: LayerNorm or RMSNorm.
+TokenNorm = Literal["ln", "rms"]
+
+
+def token_norm_cost(norm: TokenNorm, dim: int, elements: int) -> Cost:
+    """Cost twin of :func:`~hirisearch.layers.vit_nn.token_norm` over ``elements`` values."""
+    return P.layer_norm(dim, elements) if norm == "ln" else P.param_only(dim)
 
 
 def padded(size: int, window: int) -> int:
     """``size`` rounded up to a multiple of ``window``."""
     return -(-size // window) * window
+
+
+def block_windows(window_size: int, global_every: int, depth: int) -> tuple[int, ...]:
+    """The window of each of ``depth`` blocks (0: global): every ``global_every``-th block
+    (k-1, 2k-1, ...) is global, the others use ``window_size`` (0: all global)."""
+    return tuple(
+        0 if not window_size or (global_every and (i + 1) % global_every == 0) else window_size
+        for i in range(depth)
+    )
 
 
 @lru_cache(maxsize=256)
@@ -35,14 +57,23 @@ def patch_embed_cost(in_chans: int, dim: int, patch_size: int = 16, *, hw: Hw) -
 
 @lru_cache(maxsize=1024)
 def vit_attention_cost(
-    dim: int, num_heads: int, *, window_size: int = 0, qkv_bias: bool = True, hw: Hw, tokens: int
+    dim: int,
+    num_heads: int,
+    *,
+    window_size: int = 0,
+    qkv_bias: bool = True,
+    qk_norm: bool = False,
+    norm: TokenNorm = "ln",
+    hw: Hw,
+    tokens: int,
 ) -> CostNode:
     """Cost twin of :class:`ViTAttention` on ``tokens`` tokens laid out as ``hw`` (``tokens`` is
     ``H*W`` plus one with a class token)."""
-    children = [
-        ("qkv", CostNode.leaf(P.linear(dim, 3 * dim, tokens, bias=qkv_bias))),
-        ("proj", CostNode.leaf(P.linear(dim, dim, tokens))),
-    ]
+    children = [("qkv", CostNode.leaf(P.linear(dim, 3 * dim, tokens, bias=qkv_bias)))]
+    if qk_norm:
+        qk = CostNode.leaf(token_norm_cost(norm, dim, dim * tokens))
+        children += [("q_norm", qk), ("k_norm", qk)]
+    children.append(("proj", CostNode.leaf(P.linear(dim, dim, tokens))))
     hd = dim // num_heads
     if window_size:
         windows = (padded(hw[0], window_size) // window_size) * (
@@ -64,15 +95,29 @@ def vit_block_cost(
     window_size: int = 0,
     qkv_bias: bool = True,
     layer_scale: float | None = 1.0,
+    qk_norm: bool = False,
+    norm: TokenNorm = "ln",
     hw: Hw,
     tokens: int,
 ) -> CostNode:
     """Cost twin of :class:`ViTBlock` on ``tokens`` tokens laid out as ``hw``."""
     attn = vit_attention_cost(
-        dim, num_heads, window_size=window_size, qkv_bias=qkv_bias, hw=hw, tokens=tokens
+        dim,
+        num_heads,
+        window_size=window_size,
+        qkv_bias=qkv_bias,
+        qk_norm=qk_norm,
+        norm=norm,
+        hw=hw,
+        tokens=tokens,
     )
     return prenorm_block_cost(
-        dim, attn, tokens=tokens, mlp_ratio=mlp_ratio, layer_scale=layer_scale is not None
+        dim,
+        attn,
+        tokens=tokens,
+        mlp_ratio=mlp_ratio,
+        layer_scale=layer_scale is not None,
+        norm=norm,
     )
 
 
@@ -83,14 +128,15 @@ def prenorm_block_cost(
     tokens: int,
     mlp_ratio: float,
     layer_scale: bool = False,
+    norm: TokenNorm = "ln",
     out_shape: tuple[int, ...] | None = None,
 ) -> CostNode:
     """The pre-norm Transformer block around an attention node: ``x += attn(norm1(x))``,
-    ``x += mlp(norm2(x))`` with LayerNorms and an fc1/fc2 MLP on ``tokens`` tokens, and two
+    ``x += mlp(norm2(x))`` with token norms (LayerNorm by default) and an fc1/fc2 MLP on ``tokens`` tokens, and two
     layer-scale vectors when ``layer_scale``. ViT/DeiT (ours and timm's), Swin, ResFormer and PIIP
     branches share it; each passes its own attention (global, windowed, shifted-window, with a
     local positional conv)."""
-    ln = CostNode.leaf(P.layer_norm(dim, dim * tokens))
+    ln = CostNode.leaf(token_norm_cost(norm, dim, dim * tokens))
     mlp = mlp_cost(dim, int(dim * mlp_ratio), dw_conv=False, hw=(1, tokens))
     return CostNode.of(
         [("norm1", ln), ("attn", attn), ("norm2", ln), ("mlp", mlp)],

@@ -13,8 +13,16 @@ from hirisearch.layers.mlp_nn import Mlp
 from hirisearch.layers.vit import (
     LN_EPS,
     Hw,
+    TokenNorm,
     padded,
 )
+
+
+def token_norm(norm: TokenNorm, dim: int, *, device=None, dtype=None) -> nn.Module:
+    """A LayerNorm (``"ln"``) or RMSNorm (``"rms"``) over the last axis, eps 1e-6."""
+    if norm == "ln":
+        return nn.LayerNorm(dim, eps=LN_EPS, device=device, dtype=dtype)
+    return nn.RMSNorm(dim, eps=LN_EPS, device=device, dtype=dtype)
 
 
 class PatchEmbed(nn.Module):
@@ -31,7 +39,8 @@ class PatchEmbed(nn.Module):
 
 
 class ViTAttention(nn.Module):
-    """Multi-head self-attention, global (``window_size == 0``) or inside windows."""
+    """Multi-head self-attention, global (``window_size == 0``) or inside windows; with
+    ``qk_norm`` the queries and keys are normalised over the full width first."""
 
     def __init__(
         self,
@@ -40,6 +49,8 @@ class ViTAttention(nn.Module):
         *,
         window_size: int = 0,
         qkv_bias: bool = True,
+        qk_norm: bool = False,
+        norm: TokenNorm = "ln",
         device=None,
         dtype=None,
     ) -> None:
@@ -48,12 +59,17 @@ class ViTAttention(nn.Module):
         self.num_heads = num_heads
         self.window_size = window_size
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias, **dd)
+        self.q_norm = token_norm(norm, dim, **dd) if qk_norm else None
+        self.k_norm = token_norm(norm, dim, **dd) if qk_norm else None
         self.proj = nn.Linear(dim, dim, **dd)
 
     def forward(self, x: torch.Tensor, hw: Hw) -> torch.Tensor:
         b, n, c = x.shape
         num_heads, hd = self.num_heads, c // self.num_heads
         qkv = self.qkv(x)
+        if self.q_norm is not None and self.k_norm is not None:
+            q, k, v = qkv.split(c, dim=-1)
+            qkv = torch.cat((self.q_norm(q), self.k_norm(k), v), dim=-1)
         if not self.window_size:
             q, k, v = qkv.reshape(b, n, 3, num_heads, hd).permute(2, 0, 3, 1, 4).unbind(0)
             out = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, c)
@@ -84,14 +100,24 @@ class ViTBlock(nn.Module):
         window_size: int = 0,
         qkv_bias: bool = True,
         layer_scale: float | None = 1.0,
+        qk_norm: bool = False,
+        norm: TokenNorm = "ln",
         device=None,
         dtype=None,
     ) -> None:
         super().__init__()
         dd = {"device": device, "dtype": dtype}
-        self.norm1 = nn.LayerNorm(dim, eps=LN_EPS, **dd)
-        self.attn = ViTAttention(dim, num_heads, window_size=window_size, qkv_bias=qkv_bias, **dd)
-        self.norm2 = nn.LayerNorm(dim, eps=LN_EPS, **dd)
+        self.norm1 = token_norm(norm, dim, **dd)
+        self.attn = ViTAttention(
+            dim,
+            num_heads,
+            window_size=window_size,
+            qkv_bias=qkv_bias,
+            qk_norm=qk_norm,
+            norm=norm,
+            **dd,
+        )
+        self.norm2 = token_norm(norm, dim, **dd)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), dw_conv=False, **dd)
         self.gamma_1: nn.Parameter | None
         self.gamma_2: nn.Parameter | None

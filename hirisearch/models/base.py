@@ -37,12 +37,14 @@ class Convention:
     """Another project's counting path, computed analytically from a plan (e.g. PIIP's own).
 
     ``cost(plan)`` returns a cost tree whose top-level children carry the plan's section paths;
-    its counts follow that project's rules, which ``description`` states in one line.
+    its counts follow that project's rules, which ``description`` states in one line. ``shown``:
+    the family's own paper counts this way, so ``profile`` reports this total next to ours.
     """
 
     name: str
     description: str
     cost: Callable[[Any], CostNode]
+    shown: bool = True
 
 
 SpecT = TypeVar("SpecT", bound=SpecBase)

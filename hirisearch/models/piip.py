@@ -8,7 +8,11 @@ model sees the SMALLEST image. Branch 1 is the largest model; the input is given
 branch's resolution and resized bilinearly for the others. After selected layers the branches
 exchange information: one interaction block per placement, made of one
 :class:`~hirisearch.layers.interaction.InteractionUnit` per pair of adjacent branches, run from the
-last pair to the first. Every unit is the identity at initialisation (zero-initialised gammas).
+last pair to the first (the paper's topology; ``interaction_units`` lists other pairs, one-way
+units and their order, as the paper's interaction-direction ablation does). The units attend
+with deformable cross-attention, or regular cross-attention (``interaction_attn: cross``, the
+paper's attention-type ablation). Every unit is the identity at initialisation (zero-initialised
+gammas). A branch can take InternViT-6B's block form (``norm: rms``, ``qk_norm``, ``qkv_bias``).
 
 Outputs (``output``):
 
@@ -26,151 +30,33 @@ Reconstructed details: position embeddings are stored at each branch's planned g
 classification class; the detector interpolates a 224-px table, which changes params only); window
 attention pads q/k/v with zeros as upstream's ``WindowedAttention`` does.
 
-PIIP's published GFLOPs come from its own counting path (see the README, "PIIP"); the ``piip``
-:class:`~hirisearch.models.base.Convention` reproduces it analytically from the plan.
+PIIP's published GFLOPs come from its own counting path (docs/families.md, "PIIP"); the ``piip``
+:class:`~hirisearch.models.base.Convention` reproduces it analytically from the plan
+(:mod:`hirisearch.models.piip_convention`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
-from hirisearch.errors import FieldError
-from hirisearch.layers.interaction import interaction_unit_cost
+from hirisearch.layers.interaction import InteractionAttn, Update, interaction_unit_cost
 from hirisearch.layers.pyramid_merge import dense_merge_cost, merged_head_cost
-from hirisearch.layers.vit import patch_embed_cost, vit_block_cost
+from hirisearch.layers.vit import TokenNorm, block_windows, patch_embed_cost, vit_block_cost
 from hirisearch.lazy import LazyCallable
-from hirisearch.models.base import Convention, Family, SpecBase, calibration_specs, network_rows
+from hirisearch.models.base import Convention, Family, calibration_specs, network_rows
 from hirisearch.models.piip_convention import cost_piip_repo, piip_convention_description
+from hirisearch.models.piip_spec import (
+    GN_GROUPS,
+    InteractionUnitSpec,
+    PIIPBranchSpec,
+    PIIPSpec,
+)
 from hirisearch.models.resolution import check_resolution
 
 Hw = tuple[int, int]
-GN_GROUPS = 32
-
-
-# ----------------------------------------------------------------------------------------- spec
-class PIIPBranchSpec(BaseModel):
-    """One plain-ViT branch."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    img_size: int = Field(ge=1)
-    dim: int = Field(ge=1)
-    depth: int = Field(ge=1)
-    num_heads: int = Field(ge=1)
-    mlp_ratio: float = Field(4.0, gt=0)
-    #: 0: global attention in every layer; > 0: window attention of this size.
-    window_size: int = Field(0, ge=0)
-    #: With windows: every ``global_every``-th layer (k-1, 2k-1, ...) attends globally; 0: none.
-    global_every: int = Field(0, ge=0)
-    #: Layer (0-based) after which each interaction runs; default: evenly spaced.
-    interaction_layers: tuple[int, ...] | None = None
-
-
-class PIIPSpec(SpecBase):
-    """A PIIP configuration; ``branches[0]`` is branch 1 (largest model, smallest image)."""
-
-    family: Literal["piip"]
-    img_size: int = Field(ge=1)
-    in_chans: int = Field(3, ge=1)
-    patch_size: int = Field(16, ge=1)
-    branches: tuple[PIIPBranchSpec, ...] = Field(min_length=2, max_length=4)
-    cls_token: bool = True
-    qkv_bias: bool = True
-    #: Initial value of the blocks' layer-scale vectors; ``null``: no layer scale.
-    layer_scale: float | None = Field(
-        1.0, gt=0
-    )  # initial value of the per-channel scales; null: none
-    interactions: int = Field(12, ge=0)
-    deform_num_heads: int = Field(16, ge=1)
-    deform_points: int = Field(4, ge=1)
-    deform_ratio: float = Field(0.5, gt=0)
-    cffn_ratio: float = Field(0.25, gt=0)
-    output: Literal["classification", "merged", "dense"] = "classification"
-    num_classes: int = Field(1000, ge=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_img_size(cls, data: object) -> object:
-        if isinstance(data, dict) and "img_size" not in data:
-            branches = data.get("branches")
-            if isinstance(branches, (list, tuple)) and branches and isinstance(branches[-1], dict):
-                return {**data, "img_size": branches[-1].get("img_size")}
-        return data
-
-    @model_validator(mode="after")
-    def _check(self) -> PIIPSpec:
-        deform_num_heads = self.deform_num_heads
-        for i, b in enumerate(self.branches):
-            at = f"branches[{i}]"
-            if b.img_size % self.patch_size:
-                raise FieldError(
-                    f"{at}.img_size",
-                    f"`img_size % patch_size == 0` must hold, but got img_size={b.img_size}, "
-                    f"patch_size={self.patch_size}",
-                )
-            if b.dim % b.num_heads:
-                raise FieldError(
-                    f"{at}.num_heads",
-                    f"`dim % num_heads == 0` must hold, but got dim={b.dim}, num_heads={b.num_heads}",
-                )
-            if self.interactions and (
-                b.dim % deform_num_heads or int(b.dim * self.deform_ratio) % deform_num_heads
-            ):
-                raise FieldError(
-                    f"{at}.dim",
-                    f"`dim` and `int(dim * deform_ratio)` must be divisible by deform_num_heads="
-                    f"{deform_num_heads}, but got dim={b.dim}, deform_ratio={self.deform_ratio}",
-                )
-            if self.output != "classification" and b.dim % GN_GROUPS:
-                raise FieldError(
-                    f"{at}.dim",
-                    f"the {self.output} output uses GroupNorm({GN_GROUPS}); `dim % {GN_GROUPS} == 0` "
-                    f"must hold, but got dim={b.dim}",
-                )
-            if b.window_size and self.cls_token:
-                raise FieldError(
-                    f"{at}.window_size",
-                    "window attention takes no class token; set `cls_token: false` or "
-                    f"`window_size: 0`, but got window_size={b.window_size}",
-                )
-            if b.global_every and not b.window_size:
-                raise FieldError(
-                    f"{at}.global_every",
-                    f"applies to window attention only, but got window_size=0, "
-                    f"global_every={b.global_every}",
-                )
-            layers = b.interaction_layers
-            if layers is None:
-                if self.interactions > b.depth:
-                    raise FieldError(
-                        "interactions",
-                        f"`interactions <= depth` must hold for every branch (or give "
-                        f"interaction_layers), but got interactions={self.interactions}, "
-                        f"{at}.depth={b.depth}",
-                    )
-            elif (
-                len(layers) != self.interactions
-                or any(not 0 <= x < b.depth for x in layers)
-                or any(x >= y for x, y in zip(layers, layers[1:], strict=False))
-            ):
-                raise FieldError(
-                    f"{at}.interaction_layers",
-                    f"{self.interactions} strictly increasing layer indices in [0, {b.depth}) are "
-                    f"expected, but got {list(layers)}",
-                )
-        if self.img_size != self.branches[-1].img_size:
-            raise FieldError(
-                "img_size",
-                f"is the last branch's resolution; `img_size == branches[-1].img_size` must hold, "
-                f"but got img_size={self.img_size}, branches[-1].img_size="
-                f"{self.branches[-1].img_size}",
-            )
-        return self
+__all__ = ["GN_GROUPS", "FAMILY", "InteractionUnitSpec", "PIIPBranchSpec", "PIIPSpec", "plan_piip"]
 
 
 # ----------------------------------------------------------------------------------------- plan
@@ -185,10 +71,23 @@ class BranchPlan:
     windows: tuple[int, ...]  # per layer: 0 = global, else the window size
     segments: tuple[tuple[int, int], ...]  # [start, stop) of the blocks before each interaction
     block_params: int
+    qkv_bias: bool = True
+    norm: TokenNorm = "ln"
+    qk_norm: bool = False
+    fused_mlp: bool = False
 
     @property
     def tokens(self) -> int:
         return self.hw[0] * self.hw[1]
+
+
+@dataclass(frozen=True, slots=True)
+class UnitPlan:
+    """An interaction unit between branches ``a`` < ``b``; ``update``: both, ``a`` or ``b``."""
+
+    a: int
+    b: int
+    update: Update = "both"
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +109,9 @@ class PIIPPlan:
     output: str
     num_classes: int
     warnings: tuple[str, ...] = ()
+    interaction_attn: InteractionAttn = "deformable"
+    units: tuple[UnitPlan, ...] = ()  # module order (``units.<j>``)
+    unit_order: tuple[int, ...] = ()  # the order the units run in
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -222,6 +124,7 @@ class PIIPPlan:
             num_points=self.deform_points,
             value_ratio=self.deform_ratio,
             cffn_ratio=self.cffn_ratio,
+            attn=self.interaction_attn,
         )
 
     @property
@@ -237,14 +140,16 @@ class PIIPPlan:
         return tuple(out)
 
 
-def _block_params(dim: int, mlp_ratio: float, qkv_bias: bool, layer_scale: bool) -> int:
+def _block_params(b: PIIPBranchSpec, qkv_bias: bool, layer_scale: bool) -> int:
     """Parameters of one branch block (they do not depend on the heads or the token count)."""
     node = vit_block_cost(
-        dim,
+        b.dim,
         1,
-        mlp_ratio=mlp_ratio,
+        mlp_ratio=b.mlp_ratio,
         qkv_bias=qkv_bias,
         layer_scale=1.0 if layer_scale else None,
+        qk_norm=b.qk_norm,
+        norm=b.norm,
         hw=(1, 1),
         tokens=1,
     )
@@ -272,6 +177,39 @@ def size_reason(spec: PIIPSpec, size: int) -> str | None:
     return None if size >= p and size % p == 0 else f"not a multiple of the patch size {p}"
 
 
+def _branch_plan(b: PIIPBranchSpec, spec: PIIPSpec, res: int) -> BranchPlan:
+    n, p = spec.interactions, spec.patch_size
+    ends = b.interaction_layers or tuple((k + 1) * b.depth // n - 1 for k in range(n))
+    starts = (0, *(e + 1 for e in ends))
+    stops = (*(e + 1 for e in ends), b.depth)
+    qkv_bias = spec.qkv_bias if b.qkv_bias is None else b.qkv_bias
+    return BranchPlan(
+        img_size=res,
+        hw=(res // p, res // p),
+        dim=b.dim,
+        depth=b.depth,
+        num_heads=b.num_heads,
+        mlp_ratio=b.mlp_ratio,
+        windows=block_windows(b.window_size, b.global_every, b.depth),
+        segments=tuple(zip(starts, stops, strict=True)),
+        block_params=_block_params(b, qkv_bias, spec.layer_scale is not None),
+        qkv_bias=qkv_bias,
+        norm=b.norm,
+        qk_norm=b.qk_norm,
+        fused_mlp=b.fused_mlp,
+    )
+
+
+def _units(spec: PIIPSpec) -> tuple[tuple[UnitPlan, ...], tuple[int, ...]]:
+    """The units in module order and the order they run in (default: adjacent pairs, both ways,
+    last pair first)."""
+    if spec.interaction_units is None:
+        units = tuple(UnitPlan(j, j + 1) for j in range(len(spec.branches) - 1))
+        return units, tuple(reversed(range(len(units))))
+    units = tuple(UnitPlan(u.a, u.b, u.update) for u in spec.interaction_units)
+    return units, tuple(range(len(units)))
+
+
 def plan_piip(spec: PIIPSpec, img_size: int | None = None) -> PIIPPlan:
     """Plan at ``img_size`` (the last branch's resolution; default: the spec's). At another size
     every branch keeps its ratio to the input, rounded to the nearest multiple of the patch size."""
@@ -284,53 +222,32 @@ def plan_piip(spec: PIIPSpec, img_size: int | None = None) -> PIIPPlan:
         step=p,
         rule=f"are multiples of the patch size {p}",
     )
-    branches = []
-    n = spec.interactions
-    for b in spec.branches:
-        res = max(p, round(b.img_size * size / spec.img_size / p) * p)
-        windows = tuple(
-            0
-            if not b.window_size or (b.global_every and (i + 1) % b.global_every == 0)
-            else b.window_size
-            for i in range(b.depth)
-        )
-        ends = b.interaction_layers or tuple((k + 1) * b.depth // n - 1 for k in range(n))
-        starts = (0, *(e + 1 for e in ends))
-        stops = (*(e + 1 for e in ends), b.depth)
-        branches.append(
-            BranchPlan(
-                img_size=res,
-                hw=(res // p, res // p),
-                dim=b.dim,
-                depth=b.depth,
-                num_heads=b.num_heads,
-                mlp_ratio=b.mlp_ratio,
-                windows=windows,
-                segments=tuple(zip(starts, stops, strict=True)),
-                block_params=_block_params(
-                    b.dim, b.mlp_ratio, spec.qkv_bias, spec.layer_scale is not None
-                ),
-            )
-        )
-    branches_t = tuple(branches)
+    branches = tuple(
+        _branch_plan(b, spec, max(p, round(b.img_size * size / spec.img_size / p) * p))
+        for b in spec.branches
+    )
+    units, order = _units(spec)
     return PIIPPlan(
         name=spec.name,
         family="piip",
         img_size=size,
         in_chans=spec.in_chans,
         patch_size=p,
-        branches=branches_t,
+        branches=branches,
         cls_token=spec.cls_token,
         qkv_bias=spec.qkv_bias,
         layer_scale=spec.layer_scale,
-        interactions=n,
+        interactions=spec.interactions,
         deform_num_heads=spec.deform_num_heads,
         deform_points=spec.deform_points,
         deform_ratio=spec.deform_ratio,
         cffn_ratio=spec.cffn_ratio,
         output=spec.output,
         num_classes=spec.num_classes,
-        warnings=_inversion_warning(branches_t),
+        warnings=_inversion_warning(branches),
+        interaction_attn=spec.interaction_attn,
+        units=units,
+        unit_order=order,
     )
 
 
@@ -343,8 +260,10 @@ def _branch_cost(b: BranchPlan, plan: PIIPPlan) -> CostNode:
             b.num_heads,
             mlp_ratio=b.mlp_ratio,
             window_size=ws,
-            qkv_bias=plan.qkv_bias,
+            qkv_bias=b.qkv_bias,
             layer_scale=plan.layer_scale,
+            qk_norm=b.qk_norm,
+            norm=b.norm,
             hw=b.hw,
             tokens=b.tokens if ws else tokens,
         )
@@ -375,9 +294,16 @@ def _interactions_cost(plan: PIIPPlan) -> CostNode:
         [
             (
                 str(j),
-                interaction_unit_cost(a.dim, b.dim, **plan.unit_kwargs, a_hw=a.hw, b_hw=b.hw),
+                interaction_unit_cost(
+                    bs[u.a].dim,
+                    bs[u.b].dim,
+                    **plan.unit_kwargs,
+                    update=u.update,
+                    a_hw=bs[u.a].hw,
+                    b_hw=bs[u.b].hw,
+                ),
             )
-            for j, (a, b) in enumerate(zip(bs, bs[1:], strict=False))
+            for j, u in enumerate(plan.units)
         ]
     )
     block = CostNode.of([("units", units)])

@@ -38,8 +38,10 @@ class PIIPBranch(nn.Module):
                 b.num_heads,
                 mlp_ratio=b.mlp_ratio,
                 window_size=ws,
-                qkv_bias=plan.qkv_bias,
+                qkv_bias=b.qkv_bias,
                 layer_scale=plan.layer_scale,
+                qk_norm=b.qk_norm,
+                norm=b.norm,
                 **dd,
             )
             for ws in b.windows
@@ -64,19 +66,30 @@ class PIIPBranch(nn.Module):
 
 
 class InteractionBlock(nn.Module):
-    """One interaction placement: a unit per adjacent pair, run from the last pair to the first."""
+    """One interaction placement: the plan's units (by default one per adjacent pair), run in the
+    plan's order (by default from the last pair to the first)."""
 
     def __init__(self, plan: PIIPPlan, *, device=None, dtype=None) -> None:
         super().__init__()
         bs = plan.branches
+        self.pairs = [(u.a, u.b) for u in plan.units]
+        self.order = plan.unit_order
         self.units = nn.ModuleList(
-            InteractionUnit(a.dim, b.dim, **plan.unit_kwargs, device=device, dtype=dtype)
-            for a, b in zip(bs, bs[1:], strict=False)
+            InteractionUnit(
+                bs[u.a].dim,
+                bs[u.b].dim,
+                **plan.unit_kwargs,
+                update=u.update,
+                device=device,
+                dtype=dtype,
+            )
+            for u in plan.units
         )
 
     def forward(self, xs: list[torch.Tensor], hws: list[Hw]) -> list[torch.Tensor]:
-        for j in reversed(range(len(self.units))):
-            xs[j], xs[j + 1] = self.units[j](xs[j], hws[j], xs[j + 1], hws[j + 1])
+        for j in self.order:
+            a, b = self.pairs[j]
+            xs[a], xs[b] = self.units[j](xs[a], hws[a], xs[b], hws[b])
         return xs
 
 

@@ -10,6 +10,15 @@ The learned position embedding is built at the requested resolution (one row per
 parameter count grows with the resolution, as in a model fine-tuned there. A resolution that is not a
 multiple of the patch is refused unless ``pad: true`` (the image is then zero-padded to the next
 multiple and the cost counts the padded grid).
+
+Detection backbones (ViTDet, Y. Li et al., "Exploring Plain Vision Transformer Backbones for Object
+Detection", ECCV 2022, arXiv 2203.16527) attend inside ``window_size`` windows, every
+``global_every``-th block globally (window 14 and every third block global: the ViTDet baselines of
+the PIIP paper's configs). ViTDet's decomposed relative-position terms are not modelled: the
+published ViTDet costs we reproduce (PIIP's baselines) do not include them. InternViT-6B is this
+family with ``norm: rms``, ``qk_norm: true``, ``qkv_bias: false`` and a layer scale. These models
+are built from hirisearch's own blocks (:mod:`hirisearch.layers.vit`) inside timm's
+``VisionTransformer``; plain ViTs keep timm's blocks.
 """
 
 from __future__ import annotations
@@ -23,9 +32,10 @@ from pydantic import Field, model_validator
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
-from hirisearch.layers.vit import vit_block_cost
+from hirisearch.layers.vit import TokenNorm, block_windows, token_norm_cost, vit_block_cost
 from hirisearch.lazy import LazyCallable
-from hirisearch.models.base import Family, SpecBase, calibration_specs, network_rows
+from hirisearch.models.base import Convention, Family, SpecBase, calibration_specs, network_rows
+from hirisearch.models.piip_convention import cost_vit_repo, piip_convention_description
 from hirisearch.models.resolution import check_resolution
 
 
@@ -52,6 +62,16 @@ class ViTSpec(PlainViTFields):
     family: Literal["vit"]
     class_token: bool = True
     global_pool: Literal["token", "avg"] = "token"
+    #: 0: global attention in every block; > 0: attention inside windows of this many tokens.
+    window_size: int = Field(0, ge=0)
+    #: With windows: every ``global_every``-th block (k-1, 2k-1, ...) attends globally; 0: none.
+    global_every: int = Field(0, ge=0)
+    #: Token norms: LayerNorm or RMSNorm (InternViT-6B).
+    norm: TokenNorm = "ln"
+    #: Normalise queries and keys over the full width (InternViT-6B's QK-norm).
+    qk_norm: bool = False
+    #: Initial value of the blocks' layer-scale vectors; ``null``: no layer scale.
+    layer_scale: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> ViTSpec:
@@ -64,6 +84,18 @@ class ViTSpec(PlainViTFields):
         if self.global_pool == "token" and not self.class_token:
             raise FieldError(
                 "global_pool", "`global_pool: token` needs `class_token: true`; use `avg`"
+            )
+        if self.window_size and self.class_token:
+            raise FieldError(
+                "window_size",
+                "window attention takes no class token; set `class_token: false` (and "
+                f"`global_pool: avg`), but got window_size={self.window_size}",
+            )
+        if self.global_every and not self.window_size:
+            raise FieldError(
+                "global_every",
+                f"applies to window attention only, but got window_size=0, "
+                f"global_every={self.global_every}",
             )
         return self
 
@@ -88,10 +120,19 @@ class ViTPlan:
     class_token: bool
     global_pool: Literal["token", "avg"]
     drop_path_rate: float
+    windows: tuple[int, ...] = ()  # per block: 0 = global attention, else the window size
+    norm: TokenNorm = "ln"
+    qk_norm: bool = False
+    layer_scale: float | None = None
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return (self.in_chans, self.img_size, self.img_size)
+
+    @property
+    def own_blocks(self) -> bool:
+        """Built from hirisearch's blocks (windows, RMSNorm or QK-norm): timm's have none."""
+        return any(self.windows) or self.qk_norm or self.norm != "ln"
 
     @property
     def sections(self) -> tuple[tuple[str, str], ...]:
@@ -150,6 +191,10 @@ def plan_vit(spec: ViTSpec, img_size: int | None = None) -> ViTPlan:
         class_token=spec.class_token,
         global_pool=spec.global_pool,
         drop_path_rate=spec.drop_path_rate,
+        windows=block_windows(spec.window_size, spec.global_every, spec.depth),
+        norm=spec.norm,
+        qk_norm=spec.qk_norm,
+        layer_scale=spec.layer_scale,
     )
 
 
@@ -166,21 +211,29 @@ def cost_vit(plan: ViTPlan) -> CostNode:
         ],
         out_shape=(d, *plan.hw),
     )
-    block = vit_block_cost(
-        d,
-        plan.num_heads,
-        mlp_ratio=plan.mlp_ratio,
-        qkv_bias=plan.qkv_bias,
-        layer_scale=None,  # timm's Block has no layer scale unless init_values is set
-        hw=plan.hw,
-        tokens=n,
+    kinds = {
+        ws: vit_block_cost(
+            d,
+            plan.num_heads,
+            mlp_ratio=plan.mlp_ratio,
+            window_size=ws,
+            qkv_bias=plan.qkv_bias,
+            layer_scale=plan.layer_scale,  # timm's Block: init_values
+            qk_norm=plan.qk_norm,
+            norm=plan.norm,
+            hw=plan.hw,
+            tokens=n,
+        )
+        for ws in set(plan.windows)
+    }
+    blocks = CostNode.of(
+        [(str(i), kinds[ws]) for i, ws in enumerate(plan.windows)], out_shape=(n, d)
     )
-    blocks = CostNode.of([(str(i), block) for i in range(plan.depth)], out_shape=(n, d))
     children = [("patch_embed", stem), ("blocks", blocks)]
     if plan.global_pool == "token":
-        children.append(("norm", CostNode.leaf(P.layer_norm(d, d * n), (n, d))))
+        children.append(("norm", CostNode.leaf(token_norm_cost(plan.norm, d, d * n), (n, d))))
     else:
-        children.append(("fc_norm", CostNode.leaf(P.layer_norm(d, d), (d,))))
+        children.append(("fc_norm", CostNode.leaf(token_norm_cost(plan.norm, d, d), (d,))))
     if plan.num_classes:
         children.append(
             ("head", CostNode.leaf(P.linear(d, plan.num_classes, 1), (plan.num_classes,)))
@@ -217,5 +270,6 @@ FAMILY = Family(
     size_reason=size_reason,
     test_sizes=lambda spec: (spec.img_size, 384),
     forward_size=lambda spec: 2 * spec.patch_size,
+    conventions=(Convention("piip", piip_convention_description(), cost_vit_repo, shown=False),),
     latency_specs=latency_specs,
 )

@@ -1,32 +1,77 @@
 """The ``nn.Module`` half of :mod:`hirisearch.models.vit` (imported only when a model is built).
 
-Plain Vision Transformer (ViT) and DeiT: global attention on a single token grid.
+Plain Vision Transformer (ViT) and DeiT: global attention on a single token grid; windowed
+attention (ViTDet) and InternViT-6B's block form with hirisearch's own blocks.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
+import torch
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
+from hirisearch.layers.vit import LN_EPS, Hw
+from hirisearch.layers.vit_nn import ViTBlock
 from hirisearch.models.base_nn import TimmFromPlan
 from hirisearch.models.vit import (
     ViTPlan,
 )
 
 
+class GridBlock(ViTBlock):
+    """A :class:`~hirisearch.layers.vit_nn.ViTBlock` that knows its token grid, so that timm's
+    ``blocks`` sequence can call it with the tokens alone."""
+
+    def __init__(self, *args, hw: Hw, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.hw = hw
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(x, self.hw)
+
+
 class ViT(TimmFromPlan, VisionTransformer):
-    """timm's ``VisionTransformer``, padding the image to a multiple of the patch when planned."""
+    """timm's ``VisionTransformer``, padding the image to a multiple of the patch when planned;
+    with windows, RMSNorm or QK-norm its blocks are :class:`GridBlock`\\ s."""
 
     def __init__(self, plan: ViTPlan, *, device=None, dtype=None) -> None:
+        norm_layer = (
+            partial(nn.RMSNorm, eps=LN_EPS)
+            if plan.norm == "rms"
+            else partial(nn.LayerNorm, eps=LN_EPS)
+        )
         super().__init__(
             plan,
             device=device,
             dtype=dtype,
             global_pool=plan.global_pool,
-            depth=plan.depth,
+            depth=0 if plan.own_blocks else plan.depth,
             num_heads=plan.num_heads,
             class_token=plan.class_token,
+            init_values=plan.layer_scale,
+            norm_layer=norm_layer,
         )
+        if plan.own_blocks:
+            self.blocks = nn.Sequential(
+                *(
+                    GridBlock(
+                        plan.embed_dim,
+                        plan.num_heads,
+                        mlp_ratio=plan.mlp_ratio,
+                        window_size=ws,
+                        qkv_bias=plan.qkv_bias,
+                        layer_scale=plan.layer_scale,
+                        qk_norm=plan.qk_norm,
+                        norm=plan.norm,
+                        hw=plan.hw,
+                        device=device,
+                        dtype=dtype,
+                    )
+                    for ws in plan.windows
+                )
+            )
 
 
 def build_vit(plan: ViTPlan, *, device=None, dtype=None) -> nn.Module:

@@ -13,6 +13,7 @@ from hirisearch.cost.join import AGREEMENT_TOLERANCE, SectionResult, join_counts
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import CountingError, HirisearchError
 from hirisearch.limits import MAX_BATCH, TRACED_MODULE_LIMIT
+from hirisearch.models import get_family
 from hirisearch.ops import Count, Positive
 from hirisearch.targets import Size, SizedTarget, Target
 
@@ -109,6 +110,8 @@ class ProfileResult:
     rows: tuple[SectionResult, ...] = ()
     counters: tuple[CrossCheck, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    #: MACs as the family's own paper counts them (convention name -> MACs), next to ours.
+    paper_conventions: dict[str, int] = field(default_factory=dict)
 
     @property
     def gmacs(self) -> float:
@@ -236,7 +239,16 @@ def profile_sized(
         rows=joined.rows,
         counters=tuple(results),
         warnings=tuple(warnings),
+        paper_conventions={} if other is not None or fvcore else _paper_conventions(sized, batch),
     )
+
+
+def _paper_conventions(sized: SizedTarget, batch: int) -> dict[str, int]:
+    """The total MACs of each counting path the family's paper published in (``shown``)."""
+    if sized.plan is None:
+        return {}
+    shown = (c for c in get_family(sized.target.family).conventions if c.shown)
+    return {c.name: c.cost(sized.plan).total.scaled(batch).macs for c in shown}
 
 
 def _check_options(batch: int, counters: Sequence[str], convention: str, traced: bool) -> None:

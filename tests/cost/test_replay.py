@@ -11,7 +11,7 @@ from hirisearch.cost.replay import MetaKernelCache, Replayer, expand, signatures
 from hirisearch.models import get_family
 from hirisearch.spec import load_spec
 from hirisearch.targets import resolve
-from tests.conftest import shipped_specs, spec_id
+from tests.conftest import shipped_specs, spec_id, spec_marks
 
 
 def _both(model: nn.Module, shape: tuple[int, ...]):
@@ -28,7 +28,9 @@ def _assert_same(full, fast) -> None:
     assert not diff, sorted(diff)[:5]
 
 
-@pytest.mark.parametrize("path", shipped_specs(), ids=spec_id)
+@pytest.mark.parametrize(
+    "path", [pytest.param(p, id=spec_id(p), marks=spec_marks(p)) for p in shipped_specs()]
+)
 def test_replayed_count_equals_the_full_trace_for_every_shipped_spec(path) -> None:
     spec = load_spec(path)
     family = get_family(spec.family)

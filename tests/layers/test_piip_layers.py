@@ -60,14 +60,42 @@ def test_deformable_twin() -> None:
     assert node.total.attn == 12 * 4 * 32  # points x value channels per query
 
 
-def test_injector_and_unit_twins() -> None:
+@pytest.mark.parametrize("attn", ["deformable", "cross"])
+def test_injector_and_unit_twins(attn) -> None:
     with torch.device("meta"):
-        inj = Injector(64, device="meta")
-        unit = InteractionUnit(64, 32, device="meta")
-    node = injector_cost(64, query_hw=QHW, feat_hw=FHW)
+        inj = Injector(64, attn=attn, device="meta")
+        unit = InteractionUnit(64, 32, attn=attn, device="meta")
+    node = injector_cost(64, attn=attn, query_hw=QHW, feat_hw=FHW)
     assert_twin(inj, node, (42, 64), wrap=lambda m: _Pair(m, (64, 64)))
-    node = interaction_unit_cost(64, 32, a_hw=QHW, b_hw=FHW)
+    node = interaction_unit_cost(64, 32, attn=attn, a_hw=QHW, b_hw=FHW)
     assert_twin(unit, node, (42, 64), wrap=lambda m: _Pair(m, (64, 32), unit=True))
+
+
+def test_cross_attention_counts_every_query_key_pair() -> None:
+    node = injector_cost(64, attn="cross", query_hw=QHW, feat_hw=FHW).child("attn")
+    assert node.total.attn == 2 * 12 * 30 * 64  # QK^T and AV: queries x keys x width, twice
+    assert node.total.params == 4 * 64 * 64 + 64  # q, k, v without bias; proj with bias
+
+
+@pytest.mark.parametrize("update", ["a", "b"])
+def test_one_way_unit_twin_and_identity(update) -> None:
+    with torch.device("meta"):
+        unit = InteractionUnit(64, 32, update=update, device="meta")
+    node = interaction_unit_cost(64, 32, update=update, a_hw=QHW, b_hw=FHW)
+    assert_twin(unit, node, (42, 64), wrap=lambda m: _Pair(m, (64, 32), unit=True))
+    both = interaction_unit_cost(64, 32, a_hw=QHW, b_hw=FHW)
+    kept = "inject_a" if update == "a" else "inject_b"
+    assert [p for p, _ in node.children] == [("b_to_a" if update == "a" else "a_to_b"), kept]
+    assert node.total.params < both.total.params
+    real = InteractionUnit(64, 32, update=update).eval()
+    for p in real.parameters():
+        if p.dim() == 1:
+            p.data.fill_(0.5)  # gammas on: the updated branch changes, the other does not
+    xa, xb = torch.randn(1, 12, 64), torch.randn(1, 30, 32)
+    with torch.inference_mode():
+        ya, yb = real(xa, QHW, xb, FHW)
+    assert torch.equal(ya, xa) == (update == "b")
+    assert torch.equal(yb, xb) == (update == "a")
 
 
 @pytest.mark.parametrize(("ws", "tokens"), [(0, 31), (4, 30), (3, 30)])
@@ -77,6 +105,15 @@ def test_vit_block_twin(ws, tokens) -> None:
         blk = ViTBlock(48, 4, window_size=ws, device="meta")
     node = vit_block_cost(48, 4, window_size=ws, hw=hw, tokens=tokens)
     assert_twin(blk, node, (tokens, 48), wrap=lambda m: OnGrid(m, hw))
+    # InternViT-6B's form: RMSNorm, QK-norm over the full width, no qkv bias
+    kw = dict(window_size=ws, qkv_bias=False, qk_norm=True, norm="rms")
+    with torch.device("meta"):
+        blk = ViTBlock(48, 4, **kw, device="meta")
+    node6b = vit_block_cost(48, 4, **kw, hw=hw, tokens=tokens)
+    assert_twin(blk, node6b, (tokens, 48), wrap=lambda m: OnGrid(m, hw))
+    # norms: 2 LN (4d) become 2 RMS (2d), QK-norm adds 2d, no qkv bias removes 3d
+    assert node6b.total.params == node.total.params - 3 * 48
+    assert node6b.total.norm == 0  # RMSNorm: elementwise, not counted (as by torch's counter)
 
 
 @pytest.mark.parametrize("kind", ["merged", "dense"])

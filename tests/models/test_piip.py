@@ -4,6 +4,7 @@ real forward pass at detection resolution."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -266,3 +267,88 @@ def test_four_branches_windows_and_placements_match_traced() -> None:
     assert plan.branches[3].windows == (4, 0, 4, 0)
     assert plan.branches[0].segments == ((0, 2), (2, 4), (4, 4))
     assert_parity(spec, None, tolerance=0)
+
+
+def test_profile_shows_the_papers_convention_beside_ours(tmp_path, monkeypatch) -> None:
+    """A PIIP profile in our convention also carries PIIP's published count (JSON and table)."""
+    monkeypatch.chdir(tmp_path)  # the run folder goes there
+    r = profile_target(resolve("piip/tsb_det_1120_896_448"), traced=False)
+    assert abs(r.macs / 1e9 - 305.95) < 0.01  # ours: the real dense merge
+    assert round(r.paper_conventions["piip"] / 1e9, 1) == 243.1
+    assert r.to_json()["paper_conventions"] == {"piip": r.paper_conventions["piip"]}
+    res = CliRunner().invoke(app, ["profile", "piip/tsb_det_1120_896_448", "--no-trace"])
+    assert res.exit_code == 0, res.output
+    assert "paper's convention (piip)" in res.output and "243.132" in res.output
+    # in the paper's own convention, or for a family that merely offers it, no second figure
+    assert not profile_target(
+        resolve("piip/tsb_det_1120_896_448"), convention="piip"
+    ).paper_conventions
+    assert not profile_target(resolve("deit/s"), traced=False).paper_conventions
+
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"interaction_units": [{"a": 1, "b": 1}]}, "interaction_units[0]"),
+        ({"interaction_units": [{"a": 0, "b": 1}, {"a": 0, "b": 1}]}, "interaction_units[1]"),
+        ({"interaction_units": [{"a": 0, "b": 1, "update": "c"}]}, "interaction_units[0].update"),
+        ({"interaction_attn": "sparse"}, "interaction_attn"),
+    ],
+)
+def test_bad_interaction_settings_name_the_field(over, field) -> None:
+    with pytest.raises(SpecError, match=re.escape(field)):
+        parse_spec(_tiny(**over))
+
+
+def test_cross_attention_needs_heads_to_divide_the_width_only() -> None:
+    # deformable attention also needs int(dim * deform_ratio) divisible by the heads
+    spec = _tiny(deform_num_heads=16, deform_ratio=0.25, interaction_attn="cross")
+    assert parse_spec(spec).interaction_attn == "cross"
+    with pytest.raises(SpecError, match="int\\(dim \\* deform_ratio\\)"):
+        parse_spec({**spec, "interaction_attn": "deformable"})
+
+
+def test_units_run_in_the_listed_order_and_cost_per_direction() -> None:
+    both = PIIP.cost(PIIP.plan(parse_spec(_tiny()), None)).child("interactions").total
+    one = _tiny(interaction_units=[{"a": 0, "b": 1, "update": "a"}])
+    plan = PIIP.plan(parse_spec(one), None)
+    assert plan.unit_order == (0,) and plan.units[0].update == "a"
+    assert PIIP.cost(plan).child("interactions").total.macs < both.macs
+    assert PIIP.plan(parse_spec(_tiny()), None).unit_order == (0,)  # one pair: last first
+
+
+def test_piip_convention_rules_touch_only_the_papers_count() -> None:
+    """fused_mlp, interaction layers ending early and a window over the whole grid change the
+    repository's count (what its hooks see) and nothing of our model."""
+    base = _tiny(cls_token=False, interactions=1)
+    variants = {
+        "fused_mlp": {
+            **base,
+            "branches": [{**base["branches"][0], "fused_mlp": True}, base["branches"][1]],
+        },
+        "early": {
+            **base,
+            "branches": [{**base["branches"][0], "interaction_layers": [0]}, base["branches"][1]],
+        },
+    }
+    conv = PIIP.conventions[0].cost
+    ref_plan = PIIP.plan(parse_spec(base), None)
+    for name, spec in variants.items():
+        plan = PIIP.plan(parse_spec(spec), None)
+        assert PIIP.cost(plan).total == PIIP.cost(ref_plan).total, name
+        assert conv(plan).total.macs < conv(ref_plan).total.macs, name
+        assert conv(plan).total.params == conv(ref_plan).total.params, name
+    # a 2x2 grid under a window of 4 counts as global attention: 2 N^2 D, not 2 N ws^2 D
+    win = {**base, "branches": [{**base["branches"][0], "window_size": 4}, base["branches"][1]]}
+    node = conv(PIIP.plan(parse_spec(win), None)).child("branches.0.blocks.0").total
+    assert node.attn == 2 * 4 * 4 * 64
+
+
+def test_vit_windows_refuse_a_class_token() -> None:
+    with pytest.raises(SpecError, match="window attention takes no class token"):
+        parse_spec(
+            {"family": "vit", "name": "w", "embed_dim": 64, "depth": 2, "num_heads": 2,
+             "window_size": 7}
+        )  # fmt: skip
+    plan = get_family("vit").plan(load_spec("vit/vitdet_b"), None)
+    assert plan.windows == (14, 14, 0) * 4  # four evenly spaced global blocks

@@ -44,6 +44,12 @@ def profile_summary(r: ProfileResult) -> FitTable:
         if r.convention == CONVENTION_FVCORE
         else "no analytic model for this source",
     )
+    for name, macs in r.paper_conventions.items():
+        t.add_row(
+            f"paper's convention ({name})",
+            fmt.gmacs(macs),
+            f"--convention {name}: its breakdown",
+        )
     if r.macs_traced is not None:
         t.add_row(
             "GFLOPs traced",
