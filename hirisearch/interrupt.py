@@ -17,6 +17,9 @@ importing this module changes nothing) makes the outcome deterministic:
   than the grace period, so no watchdog cuts it short;
 * a second SIGINT always ends the process at once.
 
+Inside a :func:`deferred` block (a write that must not be cut in half) the ``KeyboardInterrupt``
+waits for the block's end, under this handler and under Python's own alike.
+
 The library never depends on the handler: :func:`requested` is simply False without it.
 """
 
@@ -25,6 +28,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
@@ -38,6 +43,8 @@ _watchdog_armed = True  # False while a body that saves on interrupt runs
 _requested = False
 _reported = False
 _watchdog: Any = None  # a threading.Timer once armed
+_deferring = 0  # depth of the deferred() blocks the main thread is in
+_owed = False  # a SIGINT arrived in one: its KeyboardInterrupt is raised as the block ends
 
 
 def install() -> None:
@@ -105,8 +112,67 @@ def finish(code: int) -> int:
     return code
 
 
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Ctrl-C waits for the block: the ``KeyboardInterrupt`` of a SIGINT that arrives inside it
+    is raised as the (outermost) block ends, unless the block raises an error of its own.
+
+    For work that an exception raised at an arbitrary line would leave half done, such as a
+    storage write: Optuna's journal storage counts a log as read before it applies it, so an
+    interrupt in between leaves the process's copy of the study short of a trial the file holds.
+    A second SIGINT is not held: under :func:`install`'s handler it ends the process at once,
+    under Python's own it raises. Outside the main thread (where no ``KeyboardInterrupt`` is
+    raised) and under a handler of the caller's own, the block changes nothing.
+    """
+    global _deferring, _owed
+    import threading  # imported late: install() must run as early as possible
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    depth = _deferring  # restored as it was, wherever in this function an interrupt lands
+    try:
+        _deferring = depth + 1
+        if not depth:
+            _owed = False  # one left by a second SIGINT that cut the last block short
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                signal.signal(signal.SIGINT, _hold)  # Python's own handling: held for the block
+        yield
+    finally:
+        _deferring = depth
+        owed = False
+        if not depth:
+            if signal.getsignal(signal.SIGINT) is _hold:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+            owed, _owed = _owed, False
+    if owed:
+        raise KeyboardInterrupt
+
+
+def cut_short(error: BaseException) -> bool:
+    """Whether ``error`` is a ``KeyboardInterrupt`` or was raised while one was propagating (a
+    library that turns a Ctrl-C into another error: Optuna's trial loop raises
+    ``UnboundLocalError`` when the interrupt lands as it records a finished trial)."""
+    seen: set[int] = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__context__
+    return False
+
+
+def _hold(signum: int, frame: FrameType | None) -> None:
+    """Python's own SIGINT handling inside a :func:`deferred` block."""
+    global _owed
+    if _owed:
+        raise KeyboardInterrupt
+    _owed = True
+
+
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
-    global _requested, _watchdog
+    global _requested, _watchdog, _owed
     if _requested or not _in_body:
         _requested = True
         report(once=True)
@@ -118,6 +184,9 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
         _watchdog = threading.Timer(GRACE_S, _swallowed)
         _watchdog.daemon = True
         _watchdog.start()
+    if _deferring:
+        _owed = True
+        return
     raise KeyboardInterrupt
 
 

@@ -180,3 +180,44 @@ def test_the_command_line_takes_over_sigint_even_when_started_with_it_ignored(
         time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
     _assert_interrupted(proc)
+
+
+@pytest.mark.parametrize("signals", [1, 2])
+def test_a_deferred_block_runs_to_its_end_before_the_interrupt(
+    tmp_path: Path, signals: int
+) -> None:
+    # A write that must not be cut in half (a search's batch of trials) runs in a deferred block:
+    # the first SIGINT raises KeyboardInterrupt once the block has ended; a second one ends the
+    # process at once, as everywhere.
+    script = tmp_path / "deferred.py"
+    script.write_text(
+        textwrap.dedent("""
+        import time
+        from hirisearch import interrupt
+        interrupt.install()
+        try:
+            with interrupt.body():
+                interrupt.saves_on_interrupt()
+                with interrupt.deferred():
+                    print("ready", flush=True)
+                    time.sleep(2)
+                    print("written", flush=True)
+                print("went on", flush=True)
+        except KeyboardInterrupt:
+            interrupt.handled()
+            interrupt.report("hirisearch: interrupted; saved")
+        interrupt.finish(0)
+    """)
+    )
+    proc = subprocess.Popen(with_sigint([sys.executable, str(script)]), cwd=tmp_path, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    for _ in range(signals):
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    if signals == 1:
+        assert (out, err) == ("written\n", "hirisearch: interrupted; saved\n")
+    else:
+        assert (out, err) == ("", "hirisearch: interrupted\n")

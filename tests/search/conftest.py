@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import CodeType, FrameType
+from typing import Any
 
 import pytest
 import yaml
@@ -166,6 +170,50 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.remove()
+
+
+# ------------------------------------------------------------------------------ Ctrl-C, placed
+@contextmanager
+def sigint_at_line(k: int, arm: Callable[[CodeType], bool], nth: int = 1) -> Iterator[list[str]]:
+    """SIGINT to this process just before the ``k``-th line that runs inside the ``nth`` call of a
+    function whose code ``arm`` accepts (lines of what it calls included), sent by a trace
+    function: the same moment in every run, where a real Ctrl-C lands by chance. Yields a list
+    that names the line once the signal was sent (empty: the call ran fewer than ``k`` lines)."""
+    landed: list[str] = []
+    calls, lines = [0], [0]
+    window: list[FrameType] = []  # the frame of the armed call while it runs
+
+    def local(frame: FrameType, event: str, _arg: object) -> Any:
+        if event == "line" and window and not landed:
+            lines[0] += 1
+            if lines[0] == k:
+                code = frame.f_code
+                landed.append(f"{Path(code.co_filename).name}:{frame.f_lineno} {code.co_name}")
+                signal.raise_signal(signal.SIGINT)
+        elif event == "return" and window and frame is window[0]:
+            window.clear()
+        return local
+
+    def on_call(frame: FrameType, _event: str, _arg: object) -> Any:
+        if window:
+            return local
+        if not landed and calls[0] < nth and arm(frame.f_code):
+            calls[0] += 1
+            if calls[0] == nth:
+                window.append(frame)
+                return local
+        return None
+
+    # Python's own handling, as a user's process has it (a suite run as a background job of a
+    # non-interactive shell starts with SIGINT ignored)
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous = sys.gettrace()
+    sys.settrace(on_call)
+    try:
+        yield landed
+    finally:
+        sys.settrace(previous)
+        signal.signal(signal.SIGINT, handler)
 
 
 # ------------------------------------------------------------------------------ counts

@@ -10,6 +10,9 @@ Trial accounting: the study holds exactly ``target`` COMPLETE trials at the end.
   copy of the study and records finished trials in batches with ``Study.add_trials``; a SIGKILL
   loses at most the unrecorded batch, which the resumed run re-runs (the count of COMPLETE trials
   in the stored study decides how many remain). No trial of this mode is ever RUNNING in storage.
+  A Ctrl-C waits for the batch being written (:func:`hirisearch.interrupt.deferred`): cut short
+  there, it would lose the batch, write it twice, or leave this process's copy of the stored
+  study without a trial the journal holds (Optuna counts a log as read before applying it).
 - Several workers, or a shared database (:func:`work_shared`), run ``Study.optimize`` on the
   stored study (Optuna's heartbeat fails the trials of dead workers on PostgreSQL). A worker whose
   freshly asked trial would exceed the count prunes it (user attribute ``hirisearch:surplus``)
@@ -36,6 +39,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from hirisearch import interrupt
 from hirisearch.errors import MemoryBudgetError, Pruned
 from hirisearch.ops.search import retry
 from hirisearch.ops.search import storage as st
@@ -181,10 +185,10 @@ def work_in_memory(
         pending.append(frozen)
         now = time.monotonic()
         if len(pending) >= FLUSH_TRIALS or now - last[0] >= FLUSH_SECONDS:
-            # Out of ``pending`` before the write: a Ctrl-C during it must not record them twice.
-            batch = pending[:]
-            pending.clear()
-            st.add_trials(study, batch)
+            with interrupt.deferred():  # Ctrl-C waits for the batch (module docstring)
+                batch = pending[:]  # out of ``pending`` first: an error in the write must not
+                pending.clear()  # have the ``finally`` below record them twice
+                st.add_trials(study, batch)
             last[0] = now
             gc.collect(1)
 
@@ -198,9 +202,10 @@ def work_in_memory(
                     gc_after_trial=False,
                 )
     finally:
-        if pending:
-            st.add_trials(study, pending)
-        st.flush_held()
+        with interrupt.deferred():
+            if pending:
+                st.add_trials(study, pending)
+            st.flush_held()
 
 
 def work_shared(

@@ -69,9 +69,14 @@ def run_study(
                     calibration=ctx.calibration,
                     heartbeat_s=opts.heartbeat_s,
                 )
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Exception) as e:
+            if not interrupt.cut_short(e):
+                raise
             interrupt.handled()
             interrupted = True
+            # What the storage holds, read afresh: a Ctrl-C that lands while this process reads
+            # the journal (the progress of several workers) can leave its copy of the study short.
+            storage = st.open_storage(url)
         study = st.load_study(opts.study, storage)
         if interrupted and st.is_local(url):
             st.fail_running(study)
