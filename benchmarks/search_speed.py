@@ -24,7 +24,8 @@ import optuna
 from rich.console import Console
 from rich.table import Table
 
-from hirisearch.ops.search.exact import Model, sweep
+from hirisearch.ops.search.enumeration import sweep
+from hirisearch.ops.search.exact import Model
 from hirisearch.ops.search.metrics import load_space_calibration
 from hirisearch.ops.search.run import SearchOptions, run_search
 from hirisearch.ops.search.space import load_space

@@ -18,6 +18,7 @@ A space file (``specs/search/*.yaml``)::
     trials: 500
     seed: 0
     pruner: {name: median, n_warmup_steps: 2}       # none (default), median or hyperband
+    exact: {method: sections}         # strategy exact: auto (default), enumerate or sections
 
 Every problem is a :class:`SpecError` naming the file and the field (``axes.depths.3``).
 """
@@ -212,6 +213,7 @@ def parse_space(data: Any, *, file: str) -> SearchSpace:
         base_file,
         doc.device,
         doc.pruner.spec() if doc.pruner is not None else PrunerSpec(),
+        doc.exact.method if doc.exact is not None else "auto",
     )
     STRATEGIES[doc.strategy].check(space)
     _check_values(family, base, axes, file, doc.seed)

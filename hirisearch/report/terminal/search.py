@@ -59,14 +59,7 @@ def search_summary(
             f"{result.study!r} in {result.storage}"
         )
     else:
-        x = result.exact
-        out.append(
-            f"exact: {x['configurations']:,} configurations in {x['seconds']:.2f} s "
-            f"({x['configs_per_s'] or 0:,.0f} configurations/s swept): {x['feasible']:,} "
-            f"feasible, {x['invalid']:,} invalid, {x['outside_budget']:,} outside the budgets"
-        )
-        out += [f"  outside {label}: {n:,}" for label, n in x["outside_by_bound"].items()]
-        out += [f"  invalid ({n:,}): {reason}" for reason, n in x["invalid_by_reason"].items()]
+        out += exact_lines(result.exact)
     if result.pareto:
         specs = f"Pareto specs: {Path(result.run_dir) / 'pareto'}/"
         return [*out, ParetoTable(result, tuple(baselines)), specs]
@@ -80,6 +73,31 @@ def search_summary(
         f"configuration in the space ({c['how']}) costs {fmt.params_m(c['params'])} params, "
         f"{fmt.gmacs(c['macs'])} GFLOPs: {values}",
     ]
+
+
+def _count(n: int | None) -> str:
+    return "not counted" if n is None else f"{n:,}"
+
+
+def exact_lines(x: Mapping[str, Any]) -> list[str]:
+    """An exact run's method and exact counts: valid, invalid by reason, feasible, outside each
+    bound (``x``: :attr:`SearchResult.exact`)."""
+    if x.get("method") == "sections":
+        p = x["partial_fronts"]
+        how = (
+            f"section by section: {p['partial_sums']:,} partial sums kept in "
+            f"{p['fronts']:,} partial fronts over {p['steps']} steps"
+        )
+    else:
+        how = f"enumerated at {x.get('configs_per_s') or 0:,.0f} configurations/s"
+    lines = [
+        f"exact: {x['configurations']:,} configurations in {x['seconds']:.2f} s ({how})",
+        f"  {x['valid']:,} valid, {_count(x['feasible'])} feasible, {x['invalid']:,} invalid, "
+        f"{_count(x['outside_budget'])} outside the budgets",
+    ]
+    lines += [f"  outside {label}: {_count(n)}" for label, n in x["outside_by_bound"].items()]
+    lines += [f"  invalid ({n:,}): {reason}" for reason, n in x["invalid_by_reason"].items()]
+    return lines
 
 
 @dataclass(frozen=True)
@@ -166,8 +184,9 @@ def pareto_table(
 
 def _title(result: SearchResult) -> str:
     of = "configurations" if result.exact is not None else "trials"
+    feasible = "uncounted" if result.feasible is None else f"{result.feasible:,}"
     return (
-        f"Pareto front: {len(result.pareto)} configurations ({result.feasible:,} feasible of "
+        f"Pareto front: {len(result.pareto)} configurations ({feasible} feasible of "
         f"{result.complete:,} {of})"
     )
 
