@@ -132,7 +132,7 @@ def front_by_sections(factors: list[Factor], radix: list[int], problem: Problem)
     for i, f in enumerate(factors):
         new = [a for a in f.axes if a not in seen]
         seen |= set(new)
-        parts = []
+        parts = [(index[:0], sums[:0])]
         per = max(1, EXPAND_MAX // max(1, math.prod(radix[a] for a in new)))
         for lo in range(0, len(index), per):
             part = _step(index[lo : lo + per], sums[lo : lo + per], f, new, radix, strides,
@@ -194,8 +194,9 @@ def _step(
 
 
 def start_sums(how: tuple[str, ...]) -> np.ndarray:
-    """The partial sums before any section: 0 for a sum, the smallest integer for a maximum."""
-    low = np.iinfo(np.int64).min
+    """The partial sums before any section: 0 for a sum, for a maximum a number below any
+    section's (and whose negative is one too)."""
+    low = -(1 << 62)
     return np.array([[low if c == "max" else 0 for c in how]], dtype=np.int64)
 
 
