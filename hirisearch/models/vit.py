@@ -25,7 +25,14 @@ from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
 from hirisearch.layers.vit import vit_block_cost
 from hirisearch.lazy import LazyCallable
-from hirisearch.models.base import Family, SpecBase, calibration_specs, network_rows
+from hirisearch.models.base import (
+    Family,
+    SpecBase,
+    calibration_specs,
+    network_rows,
+    per_block,
+    stage_blocks,
+)
 from hirisearch.models.resolution import check_resolution
 
 
@@ -52,20 +59,41 @@ class ViTSpec(PlainViTFields):
     family: Literal["vit"]
     class_token: bool = True
     global_pool: Literal["token", "avg"] = "token"
+    #: One number for every block, or a list with one per block.
+    num_heads: int | tuple[int, ...]
+    mlp_ratio: float | tuple[float, ...] = 4.0
 
     @model_validator(mode="after")
     def _check(self) -> ViTSpec:
-        if self.embed_dim % self.num_heads:
-            raise FieldError(
-                "num_heads",
-                f"`embed_dim % num_heads == 0` must hold, but got embed_dim={self.embed_dim}, "
-                f"num_heads={self.num_heads}",
-            )
+        for field in ("num_heads", "mlp_ratio"):
+            v = getattr(self, field)
+            if isinstance(v, tuple) and len(v) != self.depth:
+                raise FieldError(
+                    field,
+                    f"a per-block list has one value per block: `len({field}) == depth` must "
+                    f"hold, but got depth={self.depth}, {field}={list(v)}",
+                )
+        for j, (h, r) in enumerate(self.blocks):
+            at = f"[{j}]" if isinstance(self.num_heads, tuple) else ""
+            if h < 1 or self.embed_dim % h:
+                raise FieldError(
+                    f"num_heads{at}",
+                    f"`embed_dim % num_heads{at} == 0` must hold, but got "
+                    f"embed_dim={self.embed_dim}, num_heads{at}={h}",
+                )
+            if not r > 0:
+                raise FieldError("mlp_ratio", f"must be > 0, but got {r}")
         if self.global_pool == "token" and not self.class_token:
             raise FieldError(
                 "global_pool", "`global_pool: token` needs `class_token: true`; use `avg`"
             )
         return self
+
+    @property
+    def blocks(self) -> tuple[tuple[int, float], ...]:
+        """Each block's heads and FFN ratio."""
+        heads, ratios = per_block(self.num_heads, self.depth), per_block(self.mlp_ratio, self.depth)
+        return tuple(zip(heads, ratios, strict=True))
 
 
 # ----------------------------------------------------------------------------------------- plan
@@ -82,8 +110,9 @@ class ViTPlan:
     tokens: int  # grid tokens plus the class token
     embed_dim: int
     depth: int
-    num_heads: int
-    mlp_ratio: float
+    num_heads: int  # block 0's (timm's constructor takes one)
+    mlp_ratio: float  # block 0's
+    blocks: tuple[tuple[int, float], ...]  # each block's heads and FFN ratio
     qkv_bias: bool
     class_token: bool
     global_pool: Literal["token", "avg"]
@@ -144,8 +173,9 @@ def plan_vit(spec: ViTSpec, img_size: int | None = None) -> ViTPlan:
         tokens=g * g + int(spec.class_token),
         embed_dim=spec.embed_dim,
         depth=spec.depth,
-        num_heads=spec.num_heads,
-        mlp_ratio=spec.mlp_ratio,
+        num_heads=spec.blocks[0][0],
+        mlp_ratio=spec.blocks[0][1],
+        blocks=spec.blocks,
         qkv_bias=spec.qkv_bias,
         class_token=spec.class_token,
         global_pool=spec.global_pool,
@@ -166,16 +196,19 @@ def cost_vit(plan: ViTPlan) -> CostNode:
         ],
         out_shape=(d, *plan.hw),
     )
-    block = vit_block_cost(
-        d,
-        plan.num_heads,
-        mlp_ratio=plan.mlp_ratio,
-        qkv_bias=plan.qkv_bias,
-        layer_scale=None,  # timm's Block has no layer scale unless init_values is set
-        hw=plan.hw,
-        tokens=n,
-    )
-    blocks = CostNode.of([(str(i), block) for i in range(plan.depth)], out_shape=(n, d))
+    nodes = {
+        (h, r): vit_block_cost(
+            d,
+            h,
+            mlp_ratio=r,
+            qkv_bias=plan.qkv_bias,
+            hw=plan.hw,
+            tokens=n,
+            layer_scale=None,  # timm's Block has no layer scale unless init_values is set
+        )
+        for h, r in set(plan.blocks)
+    }
+    blocks = CostNode.of([(str(i), nodes[b]) for i, b in enumerate(plan.blocks)], out_shape=(n, d))
     children = [("patch_embed", stem), ("blocks", blocks)]
     if plan.global_pool == "token":
         children.append(("norm", CostNode.leaf(P.layer_norm(d, d * n), (n, d))))
@@ -218,4 +251,5 @@ FAMILY = Family(
     test_sizes=lambda spec: (spec.img_size, 384),
     forward_size=lambda spec: 2 * spec.patch_size,
     latency_specs=latency_specs,
+    blocks=stage_blocks(("num_heads", "mlp_ratio"), "depth"),
 )

@@ -160,9 +160,7 @@ def _counts(model: Model, factors: list[Factor], limits: list[Bound], out: Sweep
 
         return count_inside(factors, model.radix, HOW, judge, reads)
 
+    out.feasible = inside(limits)  # when this one gives up, so would the others, or nearly
     for b in limits:
-        n = inside([b]) if len(limits) > 1 else None
+        n = out.feasible if len(limits) == 1 else inside([b]) if out.feasible is not None else None
         out.violations[b.label] = None if n is None else out.valid - n
-    out.feasible = inside(limits)
-    if len(limits) == 1 and out.feasible is not None:
-        out.violations[limits[0].label] = out.valid - out.feasible

@@ -24,8 +24,9 @@ from hirisearch.ops.search.sections import (
     start_sums,
 )
 
-#: States a step may hold before counting gives up.
-COUNT_MAX = 1 << 22
+#: States a step may hold, and rows it may expand them to, before counting gives up (memory:
+#: about 100 bytes a row).
+COUNT_MAX, EXPAND_MAX = 1 << 17, 1 << 20
 #: Verdicts of a bound on a partial sum.
 OUT, OPEN, IN = -1, 0, 1
 
@@ -61,6 +62,8 @@ def count_inside(
         new = [a for a in f.axes if a not in seen]
         seen |= set(new)
         combos = math.prod(radix[a] for a in new)
+        if len(count) * combos > EXPAND_MAX:
+            return None
         if combos > 1:
             rep = np.repeat(np.arange(len(count)), combos)
             digits = {a: d[rep] for a, d in digits.items()}

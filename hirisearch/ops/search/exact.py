@@ -41,7 +41,7 @@ from hirisearch.ops.search.terms import Metrics, Terms
 from hirisearch.ops.search.types import Scalar, SearchSpace, _split
 
 #: A section whose axes span more combinations than this is split into its children.
-SPLIT_OVER = 4096
+SPLIT_OVER = 512
 #: Configurations per chunk (bounded memory: ~60 bytes per configuration and axis).
 CHUNK = 1 << 18
 #: Valid random configurations discovery moves axes at, and the values tried per axis.
@@ -52,17 +52,17 @@ MAX_DEPTH = 4
 COLUMNS = ("params", "macs", "acts", "latency_ms")
 DTYPES = (np.int64, np.int64, np.int64, np.float64)
 
-Sections = dict[str, tuple[CostNode, bool]]
 
-
-def _sections_of(tree: CostNode, depth: int = MAX_DEPTH) -> Sections:
-    """Every node down to ``depth`` by path, and each one's own remainder as ``path/`` (root:
-    ``/``): the node and whether only its own work counts."""
-    out: Sections = {"/": (tree, True)}
-    for path, node in tree.walk(max_depth=depth):
-        out[path] = (node, False)
-        out[path + "/"] = (node, True)
-    return out
+def section(tree: CostNode, path: str) -> tuple[CostNode, bool] | None:
+    """The section at ``path`` of ``tree``: the node and whether only its own work counts
+    (``stages.3/``: stage 3 less its children; ``/``: the root's own; ``""``: the whole tree);
+    None where the configuration has no such node (its numbers are zero)."""
+    own = path.endswith("/")
+    path = path[:-1] if own else path
+    try:
+        return (tree.child(path) if path else tree), own
+    except KeyError:
+        return None
 
 
 class Oracle:
@@ -144,16 +144,14 @@ class Model:
             d = candidates.pop() if candidates else _random_digits(rng, self.radix)
             (bases if oracle(d).valid else invalid).append(d)
         self.witness = bases[0] if bases else None
-        deps: dict[str, set[int]] = {}
-        children: dict[str, set[tuple[str, ...]]] = {}
         validity_axes: set[int] = set()
-        met: list[tuple[int, ...]] = []  # valid configurations evaluated (they fill the tables)
+        # valid configurations one axis apart, and every valid configuration met
+        self._pairs: list[tuple[tuple[int, ...], tuple[int, ...], int]] = []
+        self._met: list[tuple[int, ...]] = []
         for x in bases + invalid[:PROBES]:
             cx = oracle(x)
-            sx = self._signatures(cx) if cx.valid else {}
             if cx.valid:
-                self._children(cx, children)
-                met.append(x)
+                self._met.append(x)
             for a in range(n_axes):
                 for v in _tried(self.radix[a]):
                     if v == x[a]:
@@ -163,25 +161,48 @@ class Model:
                     if cy.valid != cx.valid:
                         validity_axes.add(a)
                     if cx.valid and cy.valid:
-                        self._children(cy, children)
-                        met.append(y)
-                        sy = self._signatures(cy)
-                        for p in sx.keys() | sy.keys():
-                            if sx.get(p) != sy.get(p):
-                                deps.setdefault(p, set()).add(a)
+                        self._pairs.append((x, y, a))
+                        self._met.append(y)
         self.validity_axes = tuple(sorted(validity_axes))
         groups = self._validity_groups(bases, validity_axes)
         self.validity = [Table("valid:" + ",".join(map(str, g)), g, self.radix) for g in groups]
         self.errors: dict[str, dict[int, str]] = {t.name: {} for t in self.validity}
-        all_axes = set(range(n_axes))
-        if not bases:  # nothing valid found: every configuration is checked by the scalar model
-            deps = {"": all_axes}
-        self.sections = self._cut("", deps, children, all_axes if not bases else None)
-        self.tables = [
-            Table(p, tuple(sorted(deps.get(p, set()))), self.radix) for p in self.sections
-        ]
-        for d in met:
+        self._seen: dict[tuple[tuple[int, ...], str], Metrics] = {}
+        self._deps: dict[str, set[int]] = {}
+        if bases:
+            self.sections = self._cut("")
+        else:  # nothing valid found: every configuration is checked by the scalar model
+            self.sections, self._deps[""] = [""], set(range(n_axes))
+        self.tables = [Table(p, tuple(sorted(self._deps_of(p))), self.radix) for p in self.sections]
+        for d in self._met:
             self._fill_from(d)
+        del self._seen, self._pairs, self._met
+
+    def _deps_of(self, path: str) -> set[int]:
+        """The axes that change the section at ``path``: moved alone, at some probe."""
+        hit = self._deps.get(path)
+        if hit is None:
+            hit = {a for x, y, a in self._pairs if self._at(x, path) != self._at(y, path)}
+            self._deps[path] = hit
+        return hit
+
+    def _at(self, d: tuple[int, ...], path: str) -> Metrics:
+        key = (d, path)
+        hit = self._seen.get(key)
+        if hit is None:
+            tree = self.oracle(d).tree
+            hit = self.oracle.metrics(None if tree is None else section(tree, path))
+            self._seen[key] = hit
+        return hit
+
+    def _names(self, path: str) -> set[tuple[str, ...]]:
+        """The names of the children at ``path`` in every valid configuration met."""
+        out = set()
+        for d in self._met:
+            tree = self.oracle(d).tree
+            found = None if tree is None else section(tree, path)
+            out.add(tuple(n for n, _ in found[0].children) if found else ())
+        return out
 
     def _base_digits(self) -> tuple[int, ...] | None:
         out = []
@@ -197,36 +218,19 @@ class Model:
             out.append(a.values().index(node))
         return tuple(out)
 
-    def _signatures(self, c: Candidate) -> dict[str, Metrics]:
-        assert c.tree is not None
-        return {p: self.oracle.metrics(s) for p, s in _sections_of(c.tree).items()}
-
-    @staticmethod
-    def _children(c: Candidate, out: dict[str, set[tuple[str, ...]]]) -> None:
-        assert c.tree is not None
-        out.setdefault("", set()).add(tuple(n for n, _ in c.tree.children))
-        for path, node in c.tree.walk(max_depth=MAX_DEPTH - 1):
-            out.setdefault(path, set()).add(tuple(n for n, _ in node.children))
-
-    def _cut(
-        self,
-        path: str,
-        deps: dict[str, set[int]],
-        children: dict[str, set[tuple[str, ...]]],
-        forced: set[int] | None,
-    ) -> list[str]:
-        if forced is not None:
-            deps[path] = forced
-            return [path]
-        size = math.prod(self.radix[a] for a in deps.get(path, set()))
-        names = children.get(path, set())
+    def _cut(self, path: str) -> list[str]:
+        """The sections at and below ``path``: the node whole, or split into its own remainder
+        (``path/``) and its children where its axes span more than :data:`SPLIT_OVER`
+        combinations and its children are the same in every configuration met."""
+        size = math.prod(self.radix[a] for a in self._deps_of(path))
+        names = self._names(path)
         stable = len(names) == 1 and next(iter(names))
         depth = path.count(".") + 1 if path else 0
         if (path and size <= SPLIT_OVER) or not stable or depth >= MAX_DEPTH:
             return [path]
         out = [path + "/"]
         for name in next(iter(names)):
-            out += self._cut(f"{path}.{name}" if path else name, deps, children, None)
+            out += self._cut(f"{path}.{name}" if path else name)
         return out
 
     def _validity_groups(
@@ -321,13 +325,11 @@ class Model:
                 f"internal: configuration {self.oracle.values_of(d)} was judged valid by the "
                 f"validity tables but the spec rejects it ({c.error})"
             )
-        nodes = _sections_of(c.tree)
         for t in self.tables:
             key = sum(d[a] * m for a, m in zip(t.axes, t.mult, strict=True))
             if t.has(key):
                 continue
-            node = nodes.get(t.name) if t.name else (c.tree, False)
-            t.fill(np.array([key]), [self.oracle.metrics(node)], DTYPES)
+            t.fill(np.array([key]), [self.oracle.metrics(section(c.tree, t.name))], DTYPES)
 
     def chunks(self, chunk: int = CHUNK) -> Iterator[tuple[int, list[np.ndarray], int]]:
         for start in range(0, self.size, chunk):
