@@ -25,6 +25,7 @@ from rich.text import Text
 from hirisearch.ops.search.metrics import METRICS
 from hirisearch.ops.search.results import SearchResult
 from hirisearch.report import format as fmt
+from hirisearch.report.search_words import changed_fields, exact_lines
 
 
 def dry_run_lines(doc: dict[str, Any]) -> list[str]:
@@ -73,31 +74,6 @@ def search_summary(
         f"configuration in the space ({c['how']}) costs {fmt.params_m(c['params'])} params, "
         f"{fmt.gmacs(c['macs'])} GFLOPs: {values}",
     ]
-
-
-def _count(n: int | None) -> str:
-    return "not counted" if n is None else f"{n:,}"
-
-
-def exact_lines(x: Mapping[str, Any]) -> list[str]:
-    """An exact run's method and exact counts: valid, invalid by reason, feasible, outside each
-    bound (``x``: :attr:`SearchResult.exact`)."""
-    if x.get("method") == "sections":
-        p = x["partial_fronts"]
-        how = (
-            f"section by section: {p['partial_sums']:,} partial sums kept in "
-            f"{p['fronts']:,} partial fronts over {p['steps']} steps"
-        )
-    else:
-        how = f"enumerated at {x.get('configs_per_s') or 0:,.0f} configurations/s"
-    lines = [
-        f"exact: {x['configurations']:,} configurations in {x['seconds']:.2f} s ({how})",
-        f"  {x['valid']:,} valid, {_count(x['feasible'])} feasible, {x['invalid']:,} invalid, "
-        f"{_count(x['outside_budget'])} outside the budgets",
-    ]
-    lines += [f"  outside {label}: {_count(n)}" for label, n in x["outside_by_bound"].items()]
-    lines += [f"  invalid ({n:,}): {reason}" for reason, n in x["invalid_by_reason"].items()]
-    return lines
 
 
 @dataclass(frozen=True)
@@ -221,7 +197,8 @@ def _rows(result: SearchResult, baselines: Sequence[dict[str, Any]]) -> list[_Ro
         rows.append(_Row("baseline", (what, what), totals, o["objectives"], style="cyan"))
     for e in result.pareto:
         r = e.record
-        wide = changed_fields(e.diff, base_spec=result.base_spec) or "(base)"
+        new = {p: v for p, (_, v) in e.diff.items()}
+        wide = changed_fields(new, result.base_spec) or "(base)"
         compact = " ".join(f"{p}={fmt.axis_value(new)}" for p, (_, new) in e.diff.items())
         totals = {"params": r.params, "macs": r.macs, "acts": r.acts, "latency_ms": r.latency_ms}
         rows.append(
@@ -294,29 +271,3 @@ def _objective_cell(row: _Row, name: str) -> str:
 
 def _slack(row: _Row, label: str) -> str:
     return f"{row.slack[label]:+.3g}" if label in row.slack else "-"
-
-
-def changed_fields(diff: dict[str, Any], *, base_spec: dict[str, Any] | None) -> str:
-    """Changed fields, each shown whole once (``depths=[2,4,5,4,3]``); changed entries marked *."""
-    fields: dict[str, list[str]] = {}
-    for path in diff:
-        top, _, rest = path.partition(".")
-        fields.setdefault(top, []).append(rest)
-    parts = []
-    for top, idx in fields.items():
-        value = (base_spec or {}).get(top)
-        if isinstance(value, list) and all(i.isdigit() for i in idx):
-            new = list(value)
-            for i in idx:
-                new[int(i)] = diff[f"{top}.{i}"][1]
-            shown = ",".join(
-                f"{fmt.axis_value(v)}*" if str(j) in idx else fmt.axis_value(v)
-                for j, v in enumerate(new)
-            )
-            parts.append(f"{top}=[{shown}]")
-        else:
-            parts.extend(
-                f"{top}{'.' + i if i else ''}={fmt.axis_value(diff[top + ('.' + i if i else '')][1])}"
-                for i in idx
-            )
-    return " ".join(parts)
