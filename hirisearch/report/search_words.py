@@ -42,9 +42,10 @@ def count(n: int | None) -> str:
     return "not counted" if n is None else f"{n:,}"
 
 
-def exact_lines(x: Mapping[str, Any]) -> list[str]:
-    """An exact run's method, then its exact counts: valid, feasible, invalid (by reason),
-    outside the budgets (each bound); ``x``: ``SearchResult.exact``."""
+def exact_lines(x: Mapping[str, Any], *, timed: bool = True) -> list[str]:
+    """An exact run's method (and, ``timed``, its time), then its exact counts: valid,
+    feasible, invalid (by reason), outside the budgets (each bound); ``x``:
+    ``SearchResult.exact``."""
     if x.get("method") == "sections":
         p = x["partial_fronts"]
         how = (
@@ -52,9 +53,10 @@ def exact_lines(x: Mapping[str, Any]) -> list[str]:
             f"{p['fronts']:,} partial fronts"
         )
     else:
-        how = f"enumerated, {x.get('configs_per_s') or 0:,.0f} a second"
+        how = "enumerated" + (f", {x.get('configs_per_s') or 0:,.0f} a second" if timed else "")
+    when = f" in {x['seconds']:.2f} s" if timed else ""
     lines = [
-        f"exact: {x['configurations']:,} configurations in {x['seconds']:.2f} s ({how})",
+        f"exact: {x['configurations']:,} configurations{when} ({how})",
         f"  {x['valid']:,} valid, {count(x['feasible'])} feasible, {x['invalid']:,} invalid, "
         f"{count(x['outside_budget'])} outside the budgets",
     ]

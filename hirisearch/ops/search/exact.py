@@ -45,7 +45,7 @@ SPLIT_OVER = 512
 #: Configurations per chunk (bounded memory: ~60 bytes per configuration and axis).
 CHUNK = 1 << 18
 #: Valid random configurations discovery moves axes at, and the values tried per axis.
-PROBES, VALUES_PER_AXIS = 10, 8
+PROBES, VALUES_PER_AXIS = 6, 8
 #: Depth of the cost tree below which sections may be split (stage -> blocks -> block).
 MAX_DEPTH = 4
 #: The numbers of a section, in its table's column order.
