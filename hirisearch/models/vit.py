@@ -60,8 +60,8 @@ class ViTSpec(PlainViTFields):
     class_token: bool = True
     global_pool: Literal["token", "avg"] = "token"
     #: One number for every block, or a list with one per block.
-    num_heads: int | tuple[int, ...]
-    mlp_ratio: float | tuple[float, ...] = 4.0
+    num_heads: int | tuple[int, ...]  # type: ignore[assignment]
+    mlp_ratio: float | tuple[float, ...] = 4.0  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _check(self) -> ViTSpec:

@@ -96,7 +96,7 @@ def _panel(ax: Any, doc: Mapping[str, Any], x: str, y: str, directions: dict[str
         ax.annotate(b["name"], (bx, by), textcoords="offset points", xytext=(6, 5), fontsize=8)
     _budgets(ax, doc, x, y)
     for name, set_label in ((x, ax.set_xlabel), (y, ax.set_ylabel)):
-        d = directions.get(name)
+        d = directions.get(name, "")
         better = {"minimize": " (lower is better)", "maximize": " (higher is better)"}.get(d, "")
         set_label(title(name) + better)
     ax.grid(True, alpha=0.3)

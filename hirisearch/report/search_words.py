@@ -3,12 +3,15 @@ and exact counts, and a configuration's changes from the base spec."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
 from hirisearch.ops.search.metrics import METRICS
 from hirisearch.report import format as fmt
 
+#: Lines of counts are wrapped at this width (a log's or a pipe's).
+WIDTH = 80
 #: Quantities shown scaled in tables and plots: (divide by, the title).
 SCALED = {"params": (1e6, "params (M)"), "activations": (1e6, "activations (M)")}
 
@@ -42,32 +45,39 @@ def count(n: int | None) -> str:
     return "not counted" if n is None else f"{n:,}"
 
 
-def exact_lines(x: Mapping[str, Any], *, timed: bool = True) -> list[str]:
+def exact_lines(
+    x: Mapping[str, Any], *, timed: bool = True, width: int | None = WIDTH
+) -> list[str]:
     """An exact run's method (and, ``timed``, its time), then its exact counts: valid,
-    feasible, invalid (by reason), outside the budgets (each bound); ``x``:
-    ``SearchResult.exact``."""
+    feasible, invalid (by reason), outside the budgets (each bound), wrapped at ``width``
+    (None: not wrapped); ``x``: ``SearchResult.exact``."""
     if x.get("method") == "sections":
         p = x["partial_fronts"]
         how = (
-            f"section by section, {p['partial_sums']:,} partial sums kept in "
-            f"{p['fronts']:,} partial fronts"
+            f"section by section, {p['partial_sums']:,} partial sums kept in {p['fronts']:,} "
+            "partial fronts"
         )
     else:
         how = "enumerated" + (f", {x.get('configs_per_s') or 0:,.0f} a second" if timed else "")
     when = f" in {x['seconds']:.2f} s" if timed else ""
     lines = [
         f"exact: {x['configurations']:,} configurations{when} ({how})",
-        f"  {x['valid']:,} valid, {count(x['feasible'])} feasible, {x['invalid']:,} invalid, "
+        f"{x['valid']:,} valid, {count(x['feasible'])} feasible, {x['invalid']:,} invalid, "
         f"{count(x['outside_budget'])} outside the budgets",
     ]
-    lines += [f"  outside {label}: {count(n)}" for label, n in x["outside_by_bound"].items()]
-    lines += [f"  invalid ({n:,}): {reason}" for reason, n in x["invalid_by_reason"].items()]
+    lines += [f"outside {label}: {count(n)}" for label, n in x["outside_by_bound"].items()]
+    lines += [f"invalid ({n:,}): {reason}" for reason, n in x["invalid_by_reason"].items()]
     if x["feasible"] is None:
         lines.append(
-            "  (feasible configurations are counted by distinct partial sums; this space has "
-            "too many to count)"
+            "(feasible configurations are counted by distinct partial sums; this space has too "
+            "many to count)"
         )
-    return lines
+    if width is None:
+        return lines
+    first = textwrap.fill(lines[0], width, subsequent_indent="      ")
+    rest = [textwrap.fill(line, width, initial_indent="  ", subsequent_indent="      ")
+            for line in lines[1:]]  # fmt: skip
+    return [first, *rest]
 
 
 def _get(data: Any, parts: list[str]) -> Any:

@@ -225,3 +225,18 @@ def test_a_chain_that_keeps_too_much_gives_up_in_words(monkeypatch: pytest.Monke
     space = load_space(ROOT / "specs" / "search" / "deit_s_448.yaml")
     with pytest.raises(ExactError, match="partial sums"):
         run_sections(Model(space))
+
+
+def test_the_space_file_chooses_the_method_and_the_result_says_which_ran(tmp_path: Path) -> None:
+    from hirisearch.ops.search.run import SearchOptions, run_search
+    from tests.search.conftest import write_space
+
+    for method in ("enumerate", "sections"):
+        space = load_space(write_space(tmp_path, strategy="exact", exact={"method": method}))
+        assert space.exact_method == method
+        result = run_search(space, SearchOptions(out=tmp_path / method, trials=1, verify=False))
+        assert result.exact is not None and result.exact["method"] == method
+    with pytest.raises(SpecError, match="expected one of auto, enumerate, sections"):
+        load_space(write_space(tmp_path, strategy="exact", exact={"method": "fast"}))
+    with pytest.raises(SpecError, match="applies to `strategy: exact`"):
+        load_space(write_space(tmp_path, strategy="tpe", exact={"method": "sections"}))

@@ -38,7 +38,7 @@ def factors_of(model: Model, reach: dict[str, np.ndarray]) -> list[Factor]:
     after: dict[int, list[Factor]] = {}
     for g in model.validity:
         shared = set(g.axes) & in_metric
-        at, seen = -1, set()
+        at, seen = -1, set[int]()
         for k, f in enumerate(metric):
             if shared <= seen:
                 break

@@ -12,7 +12,7 @@ counting gives up (None) rather than guess.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def count_inside(
     radix: list[int],
     how: tuple[str, ...],
     judge: Judge,
-    reads: list[tuple[int, ...]],
+    reads: Sequence[tuple[int, ...]],
 ) -> int | None:
     """The number of valid configurations inside every bound.
 
@@ -93,7 +93,7 @@ def count_inside(
     return int(count.sum()) * free
 
 
-def _forget(sums: np.ndarray, status: np.ndarray, reads: list[tuple[int, ...]]) -> np.ndarray:
+def _forget(sums: np.ndarray, status: np.ndarray, reads: Sequence[tuple[int, ...]]) -> np.ndarray:
     """Partial sums no open bound reads are set to 0 (so that equal states merge)."""
     needed = np.zeros(sums.shape, dtype=bool)
     for b, qs in enumerate(reads):

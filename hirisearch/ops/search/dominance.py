@@ -21,9 +21,10 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return np.unique(values, return_inverse=True)[1].astype(np.int64)
 
 
-def _grouped_prefix_min(group: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """For each row, the smallest ``values`` of the earlier rows of its group (``group`` sorted;
-    a group's first row gets a value above every other)."""
+def _grouped_prefix_min(group: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row, the smallest rank of ``values`` among the earlier rows of its group
+    (``group`` sorted; a group's first row gets a rank above every other), and each row's own
+    rank."""
     r = _ranks(values)
     top = int(r.max()) + 1 if len(r) else 1
     gid = _ranks(group)

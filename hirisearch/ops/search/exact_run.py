@@ -77,7 +77,18 @@ def front_records(space: SearchSpace, model: Model, found: Sweep) -> list[TrialR
 
 
 def _reasons(found: Sweep) -> dict[str, int]:
-    items = sorted(found.invalid_reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+    """Invalid configurations by the rule they break: messages that differ only in the values
+    they quote (``..., but got dims[4]=384, num_heads[4]=14``) as one, with the first values as
+    an example; the largest counts first, the rest summed."""
+    rules: dict[str, tuple[int, str]] = {}
+    for msg, n in found.invalid_reasons.items():
+        rule, _, example = msg.partition(", but got ")
+        count, first = rules.get(rule, (0, example))
+        rules[rule] = (count + n, first)
+    items = sorted(
+        ((f"{r} (e.g. {e})" if e else r, n) for r, (n, e) in rules.items()),
+        key=lambda kv: (-kv[1], kv[0]),
+    )
     out = dict(items[:REASONS_SHOWN])
     rest = sum(n for _, n in items[REASONS_SHOWN:])
     if rest:

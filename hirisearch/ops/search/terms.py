@@ -116,5 +116,6 @@ class Terms:
         lat = 0.0
         if self.calibration is not None:
             f = self.own_features(node) if own else self.features(node)
-            lat = quantize_ms(float((f * self._weights(f.any(axis=1))).sum()) * self.factor)
+            used = np.asarray(f.any(axis=1), dtype=bool)
+            lat = quantize_ms(float((f * self._weights(used)).sum()) * self.factor)
         return (c.params, c.macs, c.acts, lat)

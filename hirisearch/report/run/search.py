@@ -138,7 +138,10 @@ def _summary(doc: Doc) -> tuple[str, ...]:
     exact = (doc.get("run") or {}).get("exact")
     if exact is not None:
         front = sum(1 for t in trials if t.get("pareto"))
-        return (exact_lines(exact, timed=False)[0], f"{front} configurations on the Pareto front")
+        return (
+            exact_lines(exact, timed=False, width=None)[0],
+            f"{front} configurations on the Pareto front",
+        )
     states: dict[str, int] = {}
     for t in trials:
         states[t["state"]] = states.get(t["state"], 0) + 1
