@@ -35,7 +35,8 @@ from rich.table import Table
 
 from hirisearch.ops.search import storage as st
 from hirisearch.ops.search.engine import work_in_memory
-from hirisearch.ops.search.exact import Model, sweep
+from hirisearch.ops.search.enumeration import sweep
+from hirisearch.ops.search.exact import Model
 from hirisearch.ops.search.metrics import load_space_calibration
 from hirisearch.ops.search.pareto import pareto_indices, to_minimise
 from hirisearch.ops.search.space import load_space

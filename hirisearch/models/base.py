@@ -85,6 +85,39 @@ class Family(Generic[SpecT, PlanT]):
     #: module too) and some sized as searches draw them (:func:`network_rows`); none: the family
     #: is not calibrated on (its predictions use the shared category models alone).
     latency_specs: Callable[[], tuple[Any, ...]] = lambda: ()
+    #: Entries that take one value per block (``mlp_ratios[3]: [4, 3, 4]``): ``blocks(spec,
+    #: path)`` is, for the dotted path of such an entry (``mlp_ratios.3``), the number of blocks
+    #: and the path of the field that sets it (``(6, "depths.3")``); None for any other path.
+    #: Search spaces read it to expand ``mlp_ratios.3[*]`` into one axis per block.
+    blocks: Callable[[SpecT, str], tuple[int, str] | None] = lambda spec, path: None
+
+
+V = TypeVar("V")
+
+
+def per_block(value: V | tuple[V, ...], depth: int) -> tuple[V, ...]:
+    """The value of each of ``depth`` blocks: a per-block list as given, one value repeated."""
+    return tuple(value) if isinstance(value, tuple) else (value,) * depth
+
+
+def stage_blocks(
+    fields: tuple[str, ...], depth: str
+) -> Callable[[Any, str], tuple[int, str] | None]:
+    """``Family.blocks`` for ``fields`` whose entry ``FIELD.i`` holds stage ``i``'s values, as
+    many as ``DEPTH.i`` (``FIELD`` and ``DEPTH`` alone for a model of one stage)."""
+
+    def blocks(spec: Any, path: str) -> tuple[int, str] | None:
+        field, _, i = path.partition(".")
+        depths = getattr(spec, depth)
+        if field not in fields:
+            return None
+        if isinstance(depths, int):
+            return (depths, depth) if not i else None
+        if i.isdigit() and int(i) < len(depths):
+            return depths[int(i)], f"{depth}.{i}"
+        return None
+
+    return blocks
 
 
 def network_rows(family: str) -> tuple[dict[str, Any], ...]:

@@ -26,7 +26,14 @@ from hirisearch.layers.norm_act import ActKind, NormKind, norm_cost
 from hirisearch.layers.transformer import class_block_cost, transformer_block_cost
 from hirisearch.lazy import LazyCallable
 from hirisearch.limits import MAX_BLOCKS, MAX_IMG_SIZE, MAX_RATIO, MAX_WIDTH
-from hirisearch.models.base import Family, SpecBase, calibration_specs, network_rows
+from hirisearch.models.base import (
+    Family,
+    SpecBase,
+    calibration_specs,
+    network_rows,
+    per_block,
+    stage_blocks,
+)
 from hirisearch.models.resolution import check_resolution
 
 BlockType = Literal["hr", "transformer"]
@@ -50,8 +57,9 @@ class HiriViTSpec(SpecBase):
     block_types: tuple[BlockType, ...] = Field(min_length=1)
     depths: tuple[int, ...] = Field(min_length=1)
     dims: tuple[int, ...] = Field(min_length=1)
-    num_heads: tuple[int, ...] = Field(min_length=1)
-    mlp_ratios: tuple[float, ...] = Field(min_length=1)
+    #: Per stage: one number for every block, or a list with one per block.
+    num_heads: tuple[int | tuple[int, ...], ...] = Field(min_length=1)
+    mlp_ratios: tuple[float | tuple[float, ...], ...] = Field(min_length=1)
     sr_ratios: tuple[int, ...] = Field(min_length=1)
     hr_cffn: Literal["full", "low_res"] = "full"
     downsample: Literal["irds_a", "irds_b"] = "irds_b"
@@ -84,34 +92,14 @@ class HiriViTSpec(SpecBase):
                 raise FieldError(
                     f"dims[{i}]", f"must be >= 1 and <= {MAX_WIDTH}, but got {self.dims[i]}"
                 )
-            if not 0 <= self.num_heads[i] <= self.dims[i]:
-                raise FieldError(
-                    f"num_heads[{i}]",
-                    f"`0 <= num_heads[{i}] <= dims[{i}]` must hold, but got "
-                    f"num_heads[{i}]={self.num_heads[i]}, dims[{i}]={self.dims[i]}",
-                )
-            ratio = self.mlp_ratios[i]
-            if not 0 < ratio <= MAX_RATIO or int(self.dims[i] * ratio) < 1:
-                raise FieldError(
-                    f"mlp_ratios[{i}]",
-                    f"must be > 0 and <= {MAX_RATIO:g} with a hidden width "
-                    f"`int(dims[{i}] * mlp_ratios[{i}]) >= 1`, but got mlp_ratios[{i}]={ratio}, "
-                    f"dims[{i}]={self.dims[i]}",
-                )
+            for at, num_heads, ratio in self._blocks(i):
+                self._check_block(i, at, num_heads, ratio)
             if not 1 <= self.sr_ratios[i] <= MAX_IMG_SIZE:
                 raise FieldError(
                     f"sr_ratios[{i}]",
                     f"must be >= 1 and <= {MAX_IMG_SIZE}, but got {self.sr_ratios[i]}",
                 )
-            if self.block_types[i] == "transformer":
-                num_heads, dim = self.num_heads[i], self.dims[i]
-                if num_heads < 1 or dim % num_heads:
-                    raise FieldError(
-                        f"num_heads[{i}]",
-                        f"`dims[{i}] % num_heads[{i}] == 0` with num_heads[{i}] >= 1 must hold, "
-                        f"but got dims[{i}]={dim}, num_heads[{i}]={num_heads}",
-                    )
-            elif self.sr_ratios[i] != 1:
+            if self.block_types[i] != "transformer" and self.sr_ratios[i] != 1:
                 raise FieldError(
                     f"sr_ratios[{i}]",
                     f"key/value reduction applies to transformer stages only; stage {i + 1} is "
@@ -130,7 +118,7 @@ class HiriViTSpec(SpecBase):
                 f"head_mlp_ratio={self.head_mlp_ratio}, dims[-1]={self.dims[-1]}",
             )
         if self.head == "class_attn":
-            num_heads, dim = self.num_heads[-1], self.dims[-1]
+            num_heads, dim = per_block(self.num_heads[-1], self.depths[-1])[-1], self.dims[-1]
             if num_heads < 1 or dim % num_heads:
                 raise FieldError(
                     "head",
@@ -138,6 +126,38 @@ class HiriViTSpec(SpecBase):
                     f"must hold, but got dims[-1]={dim}, num_heads[-1]={num_heads}",
                 )
         return self
+
+    def _blocks(self, i: int) -> list[tuple[tuple[str, str], int, float]]:
+        """Stage ``i``'s blocks: the field paths of their heads and FFN ratio, and the values."""
+        depth, entries = self.depths[i], (("num_heads", self.num_heads[i]),
+                                          ("mlp_ratios", self.mlp_ratios[i]))  # fmt: skip
+        for f, v in entries:
+            if isinstance(v, tuple) and len(v) != depth:
+                raise FieldError(
+                    f"{f}[{i}]", f"a per-block list has one value per block: `len({f}[{i}]) == "
+                    f"depths[{i}]` must hold, but got depths[{i}]={depth}, {f}[{i}]={list(v)}",
+                )  # fmt: skip
+        at = [[f"{f}[{i}]" + (f"[{j}]" if isinstance(v, tuple) else "") for f, v in entries]
+              for j in range(depth)]  # fmt: skip
+        values = [per_block(v, depth) for _, v in entries]
+        return [((a[0], a[1]), h, r) for a, h, r in zip(at, *values, strict=True)]
+
+    def _check_block(self, i: int, at: tuple[str, str], heads: int, ratio: float) -> None:
+        dim, (h, r) = self.dims[i], at
+        if not 0 <= heads <= dim:
+            raise FieldError(
+                h, f"`0 <= {h} <= dims[{i}]` must hold, but got {h}={heads}, dims[{i}]={dim}"
+            )
+        if not 0 < ratio <= MAX_RATIO or int(dim * ratio) < 1:
+            raise FieldError(
+                r, f"must be > 0 and <= {MAX_RATIO:g} with a hidden width `int(dims[{i}] * {r}) "
+                f">= 1`, but got {r}={ratio}, dims[{i}]={dim}",
+            )  # fmt: skip
+        if self.block_types[i] == "transformer" and (heads < 1 or dim % heads):
+            raise FieldError(
+                h, f"`dims[{i}] % {h} == 0` with {h} >= 1 must hold, but got dims[{i}]={dim}, "
+                f"{h}={heads}",
+            )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------- plan
@@ -170,8 +190,8 @@ class StagePlan:
     block_type: BlockType
     depth: int
     dim: int
-    num_heads: int
-    mlp_ratio: float
+    num_heads: tuple[int, ...]  # of each block
+    mlp_ratios: tuple[float, ...]  # of each block
     sr_ratio: int
     hw: Hw
     downsample: DownsamplePlan | None
@@ -276,8 +296,8 @@ def plan_hiri_vit(spec: HiriViTSpec, img_size: int | None = None) -> HiriViTPlan
                 block_type=spec.block_types[i],
                 depth=depth,
                 dim=dim,
-                num_heads=spec.num_heads[i],
-                mlp_ratio=spec.mlp_ratios[i],
+                num_heads=per_block(spec.num_heads[i], depth),
+                mlp_ratios=per_block(spec.mlp_ratios[i], depth),
                 sr_ratio=spec.sr_ratios[i],
                 hw=hw,
                 downsample=down,
@@ -285,6 +305,7 @@ def plan_hiri_vit(spec: HiriViTSpec, img_size: int | None = None) -> HiriViTPlan
             )
         )
         prev_dim = dim
+    heads = stages[-1].num_heads[-1]  # the class-attention head's: the last block's
     return HiriViTPlan(
         name=spec.name,
         family="hiri_vit",
@@ -302,9 +323,7 @@ def plan_hiri_vit(spec: HiriViTSpec, img_size: int | None = None) -> HiriViTPlan
             stem_hw,
         ),
         stages=tuple(stages),
-        head=HeadPlan(
-            spec.head, spec.dims[-1], spec.num_heads[-1], spec.head_mlp_ratio, spec.num_classes, hw
-        ),
+        head=HeadPlan(spec.head, spec.dims[-1], heads, spec.head_mlp_ratio, spec.num_classes, hw),
         hr_cffn=spec.hr_cffn,
         conv_norm=spec.conv_norm,
         token_norm=spec.token_norm,
@@ -371,42 +390,28 @@ class StageCostKey:
 
 
 @lru_cache(maxsize=8192)
-def _stage_cost_of(p: StagePlan, plan: StageCostKey) -> CostNode:
-    """Cached by stage: a search re-costs the same stage in many candidates."""
+def _block_cost_of(p: StagePlan, heads: int, ratio: float, plan: StageCostKey) -> CostNode:
     if p.block_type == "transformer":
-        block = transformer_block_cost(
-            p.dim,
-            p.num_heads,
-            mlp_ratio=p.mlp_ratio,
-            sr_ratio=p.sr_ratio,
-            qkv_bias=plan.qkv_bias,
-            norm=plan.token_norm,
-            act=plan.act,
-            hw=p.hw,
-        )
-    else:
-        block = hr_block_cost(
-            p.dim,
-            mlp_ratio=p.mlp_ratio,
-            cffn=plan.hr_cffn,
-            norm=plan.conv_norm,
-            act=plan.act,
-            hw=p.hw,
-        )
+        return transformer_block_cost(p.dim, heads, mlp_ratio=ratio, sr_ratio=p.sr_ratio,
+            qkv_bias=plan.qkv_bias, norm=plan.token_norm, act=plan.act, hw=p.hw)  # fmt: skip
+    return hr_block_cost(p.dim, mlp_ratio=ratio, cffn=plan.hr_cffn, norm=plan.conv_norm,
+                         act=plan.act, hw=p.hw)  # fmt: skip
+
+
+@lru_cache(maxsize=8192)
+def _stage_cost_of(p: StagePlan, plan: StageCostKey) -> CostNode:
+    """Cached by stage: a search re-costs the same stage in many candidates (and blocks of the
+    same heads and FFN ratio share one node)."""
+    nodes = [_block_cost_of(p, h, r, plan) for h, r in zip(p.num_heads, p.mlp_ratios, strict=True)]
     shape = (p.dim, *p.hw)
-    blocks = CostNode.of([(str(i), block) for i in range(p.depth)], out_shape=shape)
+    blocks = CostNode.of([(str(i), b) for i, b in enumerate(nodes)], out_shape=shape)
     d = p.downsample
     children = []
     if d is not None:
         irds = irds_cost(
-            d.in_chs,
-            d.out_chs,
-            hidden=d.hidden,
-            variant=d.variant,
-            norm=d.norm,
-            act=d.act,
+            d.in_chs, d.out_chs, hidden=d.hidden, variant=d.variant, norm=d.norm, act=d.act,
             hw=d.hw,
-        )
+        )  # fmt: skip
         children.append(("downsample", irds))
     children.append(("blocks", blocks))
     return CostNode.of(children, out_shape=shape)
@@ -489,4 +494,5 @@ FAMILY = Family(
     cost=cost_hiri_vit,
     size_reason=size_reason,
     latency_specs=latency_specs,
+    blocks=stage_blocks(("num_heads", "mlp_ratios"), "depths"),
 )

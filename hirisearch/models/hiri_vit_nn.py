@@ -105,8 +105,8 @@ class HiriViTStage(nn.Module):
             blocks: list[nn.Module] = [
                 TransformerBlock(
                     p.dim,
-                    p.num_heads,
-                    mlp_ratio=p.mlp_ratio,
+                    num_heads,
+                    mlp_ratio=mlp_ratio,
                     sr_ratio=p.sr_ratio,
                     qkv_bias=plan.qkv_bias,
                     norm=plan.token_norm,
@@ -114,20 +114,22 @@ class HiriViTStage(nn.Module):
                     drop_path=dp,
                     **dd,
                 )
-                for dp in p.drop_path
+                for num_heads, mlp_ratio, dp in zip(
+                    p.num_heads, p.mlp_ratios, p.drop_path, strict=True
+                )
             ]
         else:
             blocks = [
                 HRBlock(
                     p.dim,
-                    mlp_ratio=p.mlp_ratio,
+                    mlp_ratio=mlp_ratio,
                     cffn=plan.hr_cffn,
                     norm=plan.conv_norm,
                     act=plan.act,
                     drop_path=dp,
                     **dd,
                 )
-                for dp in p.drop_path
+                for mlp_ratio, dp in zip(p.mlp_ratios, p.drop_path, strict=True)
             ]
         self.blocks = nn.ModuleList(blocks)
 

@@ -28,7 +28,14 @@ from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
 from hirisearch.layers.vit import prenorm_block_cost
 from hirisearch.lazy import LazyCallable
-from hirisearch.models.base import Family, SpecBase, calibration_specs, network_rows
+from hirisearch.models.base import (
+    Family,
+    SpecBase,
+    calibration_specs,
+    network_rows,
+    per_block,
+    stage_blocks,
+)
 from hirisearch.models.resolution import check_resolution
 
 Hw = tuple[int, int]
@@ -45,10 +52,12 @@ class SwinSpec(SpecBase):
     patch_size: int = Field(4, ge=1)
     embed_dim: int = Field(96, ge=1)
     depths: tuple[int, ...] = Field(min_length=1)
-    num_heads: tuple[int, ...] = Field(min_length=1)
+    #: Per stage: one number for every block, or a list with one per block.
+    num_heads: tuple[int | tuple[int, ...], ...] = Field(min_length=1)
     window_size: int = Field(7, ge=1)
     window_rule: Literal["follow", "fixed"] = "follow"
-    mlp_ratio: float = Field(4.0, gt=0)
+    #: One number for every block, or one per stage (each a number or one per block).
+    mlp_ratio: float | tuple[float | tuple[float, ...], ...] = 4.0
     qkv_bias: bool = True
     pad: bool = False
     drop_path_rate: float = Field(0.0, ge=0, lt=1)
@@ -61,17 +70,42 @@ class SwinSpec(SpecBase):
                 f"`len(num_heads) == len(depths)` must hold, but got depths={self.depths}, "
                 f"num_heads={self.num_heads}",
             )
-        for i, (d, h) in enumerate(zip(self.depths, self.num_heads, strict=True)):
+        if isinstance(self.mlp_ratio, tuple) and len(self.mlp_ratio) != len(self.depths):
+            raise FieldError(
+                "mlp_ratio",
+                f"one number, or one per stage: `len(mlp_ratio) == len(depths)` must hold, but "
+                f"got depths={self.depths}, mlp_ratio={self.mlp_ratio}",
+            )
+        for i, d in enumerate(self.depths):
             if d < 1:
                 raise FieldError(f"depths[{i}]", f"must be >= 1, but got {d}")
             dim = self.embed_dim * 2**i
-            if h < 1 or dim % h:
-                raise FieldError(
-                    f"num_heads[{i}]",
-                    f"`embed_dim * 2**{i} % num_heads[{i}] == 0` must hold, but got "
-                    f"embed_dim * 2**{i}={dim}, num_heads[{i}]={h}",
-                )
+            for j, (h, r) in enumerate(self.blocks_of(i)):
+                at = f"[{i}][{j}]" if isinstance(self.num_heads[i], tuple) else f"[{i}]"
+                if h < 1 or dim % h:
+                    raise FieldError(
+                        f"num_heads{at}",
+                        f"`embed_dim * 2**{i} % num_heads{at} == 0` must hold, but got "
+                        f"embed_dim * 2**{i}={dim}, num_heads{at}={h}",
+                    )
+                if not r > 0 or int(dim * r) < 1:
+                    raise FieldError(
+                        "mlp_ratio", f"must be > 0 with `int(dim * mlp_ratio) >= 1`, but got {r}"
+                    )
         return self
+
+    def blocks_of(self, i: int) -> tuple[tuple[int, float], ...]:
+        """Stage ``i``'s blocks' heads and FFN ratio (a per-block list has one per block)."""
+        depth, ratio = self.depths[i], self.mlp_ratio
+        ratio = ratio[i] if isinstance(ratio, tuple) else ratio
+        for field, v in (("num_heads", self.num_heads[i]), ("mlp_ratio", ratio)):
+            if isinstance(v, tuple) and len(v) != depth:
+                raise FieldError(
+                    f"{field}[{i}]",
+                    f"a per-block list has one value per block: `len({field}[{i}]) == "
+                    f"depths[{i}]` must hold, but got depths[{i}]={depth}, {field}[{i}]={list(v)}",
+                )
+        return tuple(zip(per_block(self.num_heads[i], depth), per_block(ratio, depth), strict=True))
 
 
 # ----------------------------------------------------------------------------------------- plan
@@ -80,7 +114,8 @@ class SwinStagePlan:
     in_dim: int
     dim: int
     depth: int
-    num_heads: int
+    num_heads: int  # block 0's (timm's constructor takes one per stage)
+    blocks: tuple[tuple[int, float], ...]  # each block's heads and FFN ratio
     hw: Hw  # token grid of the stage (after merging)
     merge_hw: Hw | None  # padded grid entering patch merging (None in stage 1)
     window: int
@@ -99,7 +134,7 @@ class SwinPlan:
     embed_dim: int
     padded_img: int  # input size after padding to a multiple of the patch
     window_size: int  # window before per-stage clamping
-    mlp_ratio: float
+    mlp_ratio: float  # of the first block (timm's constructor takes one)
     qkv_bias: bool
     drop_path_rate: float
     stages: tuple[SwinStagePlan, ...]
@@ -144,7 +179,8 @@ def _stages(spec: SwinSpec, size: int) -> tuple[tuple[SwinStagePlan, ...] | None
     grid = _ceil_to(size, spec.patch_size) // spec.patch_size
     hw = (grid, grid)
     stages = []
-    for i, (depth, num_heads) in enumerate(zip(spec.depths, spec.num_heads, strict=True)):
+    for i, depth in enumerate(spec.depths):
+        blocks = spec.blocks_of(i)
         merge_hw = None
         if i > 0:
             if hw[0] % 2 and not spec.pad:
@@ -163,7 +199,8 @@ def _stages(spec: SwinSpec, size: int) -> tuple[tuple[SwinStagePlan, ...] | None
                 in_dim=spec.embed_dim * 2 ** max(i - 1, 0),
                 dim=spec.embed_dim * 2**i,
                 depth=depth,
-                num_heads=num_heads,
+                num_heads=blocks[0][0],
+                blocks=blocks,
                 hw=hw,
                 merge_hw=merge_hw,
                 window=w,
@@ -199,7 +236,7 @@ def plan_swin(spec: SwinSpec, img_size: int | None = None) -> SwinPlan:
         embed_dim=spec.embed_dim,
         padded_img=_ceil_to(size, spec.patch_size),
         window_size=window,
-        mlp_ratio=spec.mlp_ratio,
+        mlp_ratio=stages[0].blocks[0][1],
         qkv_bias=spec.qkv_bias,
         drop_path_rate=spec.drop_path_rate,
         stages=stages,
@@ -211,17 +248,17 @@ def _area(hw: Hw) -> int:
     return hw[0] * hw[1]
 
 
-def _block_cost(s: SwinStagePlan, mlp_ratio: float, qkv_bias: bool) -> CostNode:
+def _block_cost(s: SwinStagePlan, num_heads: int, mlp_ratio: float, qkv_bias: bool) -> CostNode:
     dim, n, np_ = s.dim, _area(s.hw), _area(s.padded_hw)
     windows = np_ // (s.window * s.window)
-    table = (2 * s.window - 1) ** 2 * s.num_heads  # relative position bias table
+    table = (2 * s.window - 1) ** 2 * num_heads  # relative position bias table
     attn = CostNode.of(
         [
             ("qkv", CostNode.leaf(P.linear(dim, 3 * dim, np_, bias=qkv_bias))),
             ("proj", CostNode.leaf(P.linear(dim, dim, np_))),
         ],
         own=P.param_only(table)
-        + P.attention(s.num_heads * windows, s.window**2, s.window**2, dim // s.num_heads),
+        + P.attention(num_heads * windows, s.window**2, s.window**2, dim // num_heads),
         out_shape=(n, dim),
     )
     return prenorm_block_cost(dim, attn, tokens=n, mlp_ratio=mlp_ratio, out_shape=(*s.hw, dim))
@@ -243,8 +280,8 @@ def _stage_cost(s: SwinStagePlan, plan: SwinPlan) -> CostNode:
                 ),
             )
         )
-    block = _block_cost(s, plan.mlp_ratio, plan.qkv_bias)
-    children.append(("blocks", CostNode.of([(str(j), block) for j in range(s.depth)])))
+    nodes = {b: _block_cost(s, *b, plan.qkv_bias) for b in set(s.blocks)}  # one per kind
+    children.append(("blocks", CostNode.of([(str(j), nodes[b]) for j, b in enumerate(s.blocks)])))
     return CostNode.of(children, out_shape=(s.dim, *s.hw))
 
 
@@ -335,4 +372,5 @@ FAMILY = Family(
     test_sizes=_test_sizes,
     forward_size=lambda spec: 64 if spec.window_rule == "follow" else spec.img_size,
     latency_specs=latency_specs,
+    blocks=stage_blocks(("num_heads", "mlp_ratio"), "depths"),
 )

@@ -5,7 +5,8 @@ Swin Transformer: hierarchical ViT with shifted-window attention.
 
 from __future__ import annotations
 
-from timm.models.swin_transformer import SwinTransformer
+import torch
+from timm.models.swin_transformer import SwinTransformer, SwinTransformerBlock
 from torch import nn
 
 from hirisearch.models.base_nn import TimmFromPlan
@@ -26,6 +27,21 @@ class Swin(TimmFromPlan, SwinTransformer):
             num_heads=tuple(s.num_heads for s in plan.stages),
             window_size=plan.window_size,
         )
+        dd = {"device": device, "dtype": dtype}
+        changed = False
+        for stage, s in zip(self.layers, plan.stages, strict=True):
+            for blk, (heads, ratio) in zip(stage.blocks, s.blocks, strict=True):
+                if (heads, ratio) == (s.num_heads, plan.mlp_ratio):
+                    continue
+                # timm takes one value per stage: a block of its own heads or FFN ratio takes the
+                # attention and MLP of a block built with them
+                ref = SwinTransformerBlock(
+                    blk.dim, blk.input_resolution, num_heads=heads, window_size=blk.window_size,
+                    mlp_ratio=ratio, qkv_bias=plan.qkv_bias, **dd,
+                )  # fmt: skip
+                blk.attn, blk.mlp, blk.mlp_ratio, changed = ref.attn, ref.mlp, ratio, True
+        if changed and torch.device(device or torch.get_default_device()).type != "meta":
+            self.init_weights()
 
 
 def build_swin(plan: SwinPlan, *, device=None, dtype=None) -> nn.Module:

@@ -34,7 +34,15 @@ from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError
 from hirisearch.layers.vit import TokenNorm, block_windows, token_norm_cost, vit_block_cost
 from hirisearch.lazy import LazyCallable
-from hirisearch.models.base import Convention, Family, SpecBase, calibration_specs, network_rows
+from hirisearch.models.base import (
+    Convention,
+    Family,
+    SpecBase,
+    calibration_specs,
+    network_rows,
+    per_block,
+    stage_blocks,
+)
 from hirisearch.models.piip_convention import cost_vit_repo, piip_convention_description
 from hirisearch.models.resolution import check_resolution
 
@@ -72,15 +80,30 @@ class ViTSpec(PlainViTFields):
     qk_norm: bool = False
     #: Initial value of the blocks' layer-scale vectors; ``null``: no layer scale.
     layer_scale: float | None = Field(None, gt=0)
+    #: One number for every block, or a list with one per block.
+    num_heads: int | tuple[int, ...]  # type: ignore[assignment]
+    mlp_ratio: float | tuple[float, ...] = 4.0  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _check(self) -> ViTSpec:
-        if self.embed_dim % self.num_heads:
-            raise FieldError(
-                "num_heads",
-                f"`embed_dim % num_heads == 0` must hold, but got embed_dim={self.embed_dim}, "
-                f"num_heads={self.num_heads}",
-            )
+        for field in ("num_heads", "mlp_ratio"):
+            v = getattr(self, field)
+            if isinstance(v, tuple) and len(v) != self.depth:
+                raise FieldError(
+                    field,
+                    f"a per-block list has one value per block: `len({field}) == depth` must "
+                    f"hold, but got depth={self.depth}, {field}={list(v)}",
+                )
+        for j, (h, r) in enumerate(self.blocks):
+            at = f"[{j}]" if isinstance(self.num_heads, tuple) else ""
+            if h < 1 or self.embed_dim % h:
+                raise FieldError(
+                    f"num_heads{at}",
+                    f"`embed_dim % num_heads{at} == 0` must hold, but got "
+                    f"embed_dim={self.embed_dim}, num_heads{at}={h}",
+                )
+            if not r > 0:
+                raise FieldError("mlp_ratio", f"must be > 0, but got {r}")
         if self.global_pool == "token" and not self.class_token:
             raise FieldError(
                 "global_pool", "`global_pool: token` needs `class_token: true`; use `avg`"
@@ -99,6 +122,12 @@ class ViTSpec(PlainViTFields):
             )
         return self
 
+    @property
+    def blocks(self) -> tuple[tuple[int, float], ...]:
+        """Each block's heads and FFN ratio."""
+        heads, ratios = per_block(self.num_heads, self.depth), per_block(self.mlp_ratio, self.depth)
+        return tuple(zip(heads, ratios, strict=True))
+
 
 # ----------------------------------------------------------------------------------------- plan
 @dataclass(frozen=True, slots=True)
@@ -114,8 +143,9 @@ class ViTPlan:
     tokens: int  # grid tokens plus the class token
     embed_dim: int
     depth: int
-    num_heads: int
-    mlp_ratio: float
+    num_heads: int  # block 0's (timm's constructor takes one)
+    mlp_ratio: float  # block 0's
+    blocks: tuple[tuple[int, float], ...]  # each block's heads and FFN ratio
     qkv_bias: bool
     class_token: bool
     global_pool: Literal["token", "avg"]
@@ -185,8 +215,9 @@ def plan_vit(spec: ViTSpec, img_size: int | None = None) -> ViTPlan:
         tokens=g * g + int(spec.class_token),
         embed_dim=spec.embed_dim,
         depth=spec.depth,
-        num_heads=spec.num_heads,
-        mlp_ratio=spec.mlp_ratio,
+        num_heads=spec.blocks[0][0],
+        mlp_ratio=spec.blocks[0][1],
+        blocks=spec.blocks,
         qkv_bias=spec.qkv_bias,
         class_token=spec.class_token,
         global_pool=spec.global_pool,
@@ -211,11 +242,12 @@ def cost_vit(plan: ViTPlan) -> CostNode:
         ],
         out_shape=(d, *plan.hw),
     )
+    # one node per distinct (window, heads, FFN ratio): identical blocks share it
     kinds = {
-        ws: vit_block_cost(
+        (ws, (h, r)): vit_block_cost(
             d,
-            plan.num_heads,
-            mlp_ratio=plan.mlp_ratio,
+            h,
+            mlp_ratio=r,
             window_size=ws,
             qkv_bias=plan.qkv_bias,
             layer_scale=plan.layer_scale,  # timm's Block: init_values
@@ -224,10 +256,11 @@ def cost_vit(plan: ViTPlan) -> CostNode:
             hw=plan.hw,
             tokens=n,
         )
-        for ws in set(plan.windows)
+        for ws, (h, r) in set(zip(plan.windows, plan.blocks, strict=True))
     }
     blocks = CostNode.of(
-        [(str(i), kinds[ws]) for i, ws in enumerate(plan.windows)], out_shape=(n, d)
+        [(str(i), kinds[k]) for i, k in enumerate(zip(plan.windows, plan.blocks, strict=True))],
+        out_shape=(n, d),
     )
     children = [("patch_embed", stem), ("blocks", blocks)]
     if plan.global_pool == "token":
@@ -272,4 +305,5 @@ FAMILY = Family(
     forward_size=lambda spec: 2 * spec.patch_size,
     conventions=(Convention("piip", piip_convention_description(), cost_vit_repo, shown=False),),
     latency_specs=latency_specs,
+    blocks=stage_blocks(("num_heads", "mlp_ratio"), "depth"),
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 import torch
-from timm.models.vision_transformer import VisionTransformer
+from timm.models.vision_transformer import Block, VisionTransformer
 from torch import nn
 
 from hirisearch.layers.vit import LN_EPS, Hw
@@ -58,8 +58,8 @@ class ViT(TimmFromPlan, VisionTransformer):
                 *(
                     GridBlock(
                         plan.embed_dim,
-                        plan.num_heads,
-                        mlp_ratio=plan.mlp_ratio,
+                        heads,
+                        mlp_ratio=ratio,
                         window_size=ws,
                         qkv_bias=plan.qkv_bias,
                         layer_scale=plan.layer_scale,
@@ -69,9 +69,20 @@ class ViT(TimmFromPlan, VisionTransformer):
                         device=device,
                         dtype=dtype,
                     )
-                    for ws in plan.windows
+                    for ws, (heads, ratio) in zip(plan.windows, plan.blocks, strict=True)
                 )
             )
+            return
+        changed = False
+        for blk, (heads, ratio) in zip(self.blocks, plan.blocks, strict=True):
+            if (heads, ratio) != (plan.num_heads, plan.mlp_ratio):
+                # timm takes one value for all blocks: a block of its own heads or FFN ratio
+                # takes the attention and MLP of a block built with them
+                ref = Block(plan.embed_dim, heads, mlp_ratio=ratio, qkv_bias=plan.qkv_bias,
+                            device=device, dtype=dtype)  # fmt: skip
+                blk.attn, blk.mlp, changed = ref.attn, ref.mlp, True
+        if changed and torch.device(device or torch.get_default_device()).type != "meta":
+            self.init_weights()
 
 
 def build_vit(plan: ViTPlan, *, device=None, dtype=None) -> nn.Module:

@@ -5,7 +5,7 @@ Every axis label states the convention and, where it applies, the resolution.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,17 +18,33 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+class _Figures:
+    """What the plots use of pyplot, without importing pyplot (most of a first plot's time):
+    figures are ``matplotlib.figure.Figure`` objects, saved through the Agg and SVG canvases."""
+
+    def subplots(self, *args: Any, figsize: tuple[float, float], **kwargs: Any) -> Any:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots(*args, **kwargs)
+
+    def close(self, fig: Figure) -> None:
+        """Nothing to release: no pyplot figure manager holds the figure."""
+
+    def get_cmap(self, name: str) -> Any:
+        import matplotlib
+
+        return matplotlib.colormaps[name]
+
+
 @cache
-def _pyplot() -> Any:
-    """matplotlib's pyplot on the Agg backend, imported at the first plot (about 1 s)."""
+def figures() -> _Figures:
+    """The figures' factory, set up at the first plot."""
     import matplotlib
 
-    matplotlib.use("Agg")
     # Reproducible SVG element ids, so a regenerated report is byte-identical.
     matplotlib.rcParams["svg.hashsalt"] = "hirisearch"
-    import matplotlib.pyplot as plt
-
-    return plt
+    return _Figures()
 
 
 __all__ = [
@@ -37,7 +53,6 @@ __all__ = [
     "operator_shares",
     "resolution_scaling",
     "save_figure",
-    "search_trials",
     "series_from_sweep",
     "stage_breakdown",
 ]
@@ -66,7 +81,7 @@ def save_figure(fig: Figure, path: str | Path, *, formats: Sequence[str] = ()) -
         meta = {"Date": None} if kind in ("svg", "pdf") else None  # no timestamps in the files
         fig.savefig(buf, format=kind, dpi=150, bbox_inches="tight", metadata=meta)
         out.append(atomic_write_bytes(p, buf.getvalue()))
-    _pyplot().close(fig)
+    figures().close(fig)
     return out
 
 
@@ -88,9 +103,9 @@ def resolution_scaling(
             they change with the resolution only for models with position embeddings.
     """
     if with_params:
-        fig, (ax, pax) = _pyplot().subplots(1, 2, figsize=(12, 4.5))
+        fig, (ax, pax) = figures().subplots(1, 2, figsize=(12, 4.5))
     else:
-        fig, ax = _pyplot().subplots(figsize=(7, 4.5))
+        fig, ax = figures().subplots(figsize=(7, 4.5))
     for s in series:
         ax.plot(s.img_sizes, s.gmacs, marker="o", label=f"{s.name} ({s.family})")
     _log_axis(ax)
@@ -166,7 +181,7 @@ def stage_breakdown(
     colours = _colours(len(names))
     labels = [_model_label(r, results) for r in results]
     width = min(18.0, max(9.0, 2.0 * len(results) + 6.0))
-    fig, (gax, pax) = _pyplot().subplots(1, 2, figsize=(width, 4.8))
+    fig, (gax, pax) = figures().subplots(1, 2, figsize=(width, 4.8))
     x = range(len(results))
     for ax, key, scale in ((gax, "macs", 1e9), (pax, "params", 1e6)):
         bottom = [0.0] * len(results)
@@ -233,7 +248,7 @@ def operator_shares(
     keys = [k for k, _ in CATEGORIES if any(categories_of(r).get(k, 0) for r in results)]
     colours = dict(zip([k for k, _ in CATEGORIES], _colours(len(CATEGORIES)), strict=True))
     labels = [_model_label(r, results).replace("\n", " ") for r in results]
-    fig, ax = _pyplot().subplots(figsize=(9, 1.6 + 0.55 * len(results)))
+    fig, ax = figures().subplots(figsize=(9, 1.6 + 0.55 * len(results)))
     y = list(range(len(results)))[::-1]
     left = [0.0] * len(results)
     for k in keys:
@@ -274,112 +289,6 @@ def operator_shares(
     return save_figure(fig, path, formats=formats)
 
 
-# ------------------------------------------------------------------------------- search
-def search_objective(doc: Mapping[str, Any]) -> str | None:
-    """The objective plotted against GFLOPs: the first one that is not a cost count."""
-    for o in doc["objectives"]:
-        if o["name"] not in ("macs", "gmacs", "params", "params_m"):
-            return o["name"]
-    return None
-
-
-def _baselines_and_budget(
-    ax: Any, doc: Mapping[str, Any], yv: Callable[[Mapping[str, Any]], float | None]
-) -> None:
-    """The search plot's baselines (stars, named) and its GFLOPs budget (a dashed line)."""
-    for b in doc.get("baselines", []):
-        by = yv(b)
-        if by is None:
-            continue
-        ax.scatter(
-            [b["macs"] / 1e9],
-            [by],
-            marker="*",
-            s=160,
-            color="#f2b701",
-            edgecolor="black",
-            linewidth=0.6,
-            zorder=5,
-        )
-        ax.annotate(
-            b["name"], (b["macs"] / 1e9, by), textcoords="offset points", xytext=(6, 5), fontsize=8
-        )
-    budget = doc.get("budgets", {}).get("gmacs")
-    if budget is not None:
-        ax.axvline(budget, color="black", linestyle="--", linewidth=0.8)
-        ax.annotate(
-            f"budget {budget:g} GFLOPs",
-            (budget, 1),
-            xycoords=("data", "axes fraction"),
-            xytext=(-4, -12),
-            textcoords="offset points",
-            ha="right",
-            fontsize=8,
-        )
-
-
-def search_trials(
-    doc: Mapping[str, Any],
-    path: str | Path,
-    *,
-    objective: str | None = None,
-    formats: Sequence[str] = (),
-) -> list[Path]:
-    """Every trial of a search in the GFLOPs-objective plane: feasible and infeasible trials,
-    the Pareto front as a step line, baselines as stars, the GFLOPs budget as a dashed line.
-
-    Args:
-        doc: a ``search`` results document (see :mod:`hirisearch.report.run.schema`).
-        objective: the objective on the y axis (default: :func:`search_objective`; parameters
-            in millions when the search has no other objective).
-    """
-    name = objective or search_objective(doc)
-    direction = next((o["direction"] for o in doc["objectives"] if o["name"] == name), "minimize")
-
-    def yv(item: Mapping[str, Any]) -> float | None:
-        if name is None:
-            return None if item.get("params") is None else item["params"] / 1e6
-        v = item.get("objectives", {}).get(name)
-        return None if v is None else float(v)
-
-    pts: list[tuple[Mapping[str, Any], float, float]] = []
-    for t in doc["trials"]:
-        y = yv(t)
-        if t.get("macs") is not None and y is not None:
-            pts.append((t, t["macs"] / 1e9, y))
-    fig, ax = _pyplot().subplots(figsize=(7.5, 5))
-    bad = [(x, y) for t, x, y in pts if not t["feasible"]]
-    good = [(x, y) for t, x, y in pts if t["feasible"] and not t.get("pareto")]
-    front = sorted((x, y) for t, x, y in pts if t.get("pareto"))
-    if bad:
-        ax.scatter(*_xy(bad), marker="x", s=22, color="#b0b0b0", label=f"infeasible ({len(bad)})")
-    if good:
-        ax.scatter(*_xy(good), s=18, color="#4c78a8", alpha=0.75, label=f"feasible ({len(good)})")
-    if front:
-        ax.plot(*_xy(front), drawstyle="steps-post", color="#e45756", linewidth=1.4, zorder=3)
-        ax.scatter(
-            *_xy(front),
-            s=46,
-            color="#e45756",
-            edgecolor="black",
-            linewidth=0.5,
-            zorder=4,
-            label=f"Pareto front ({len(front)})",
-        )
-    _baselines_and_budget(ax, doc, yv)
-    if doc.get("baselines"):
-        ax.scatter([], [], marker="*", s=120, color="#f2b701", edgecolor="black", label="baselines")
-    size = doc.get("img_size")
-    at = f" at {size}x{size}" if size else ""
-    ax.set_xlabel(f"GFLOPs{at} (GMACs, multiply-add once, attention included)")
-    arrow = "lower is better" if direction == "minimize" else "higher is better"
-    ax.set_ylabel(f"{name} ({arrow})" if name else "parameters (M)")
-    ax.set_title(f"Search over {doc['base_spec']}: {len(doc['trials'])} trials", fontsize=9)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    return save_figure(fig, path, formats=formats)
-
-
 # -------------------------------------------------------------------------------- bench
 def latency_vs_gmacs(
     records: Sequence[Mapping[str, Any]], path: str | Path, *, formats: Sequence[str] = ()
@@ -395,7 +304,7 @@ def latency_vs_gmacs(
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for r in recs:
         groups.setdefault(f"{r['device']}, {r['dtype']}", []).append(r)
-    fig, ax = _pyplot().subplots(figsize=(7.5, 5))
+    fig, ax = figures().subplots(figsize=(7.5, 5))
     for (label, rs), colour in zip(groups.items(), _colours(len(groups)), strict=True):
         xs = [r["macs"] / 1e9 for r in rs]
         ys = [r["latency_ms"] for r in rs]
@@ -461,5 +370,5 @@ def _xy(points: Sequence[tuple[float, float]]) -> tuple[list[float], list[float]
 
 
 def _colours(n: int) -> list[Any]:
-    cmap = _pyplot().get_cmap("tab10" if n <= 10 else "tab20")
+    cmap = figures().get_cmap("tab10" if n <= 10 else "tab20")
     return [cmap(i % cmap.N) for i in range(n)]

@@ -201,12 +201,15 @@ _NUMBER_WORDS = {int: "an integer", float: "a number"}
 
 def _kind(annotation: Any) -> Any:
     """What the strict pre-check expects for a field annotation: ``int``, ``float``, ``bool``,
-    ``("seq", kind)``, ``("model", cls)``, or None (left to pydantic alone)."""
+    ``("seq", kind)``, ``("model", cls)``, ``("either", kind, seq)`` (one value or a list of
+    them: per-block values), or None (left to pydantic alone)."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         return _kind(typing.get_args(annotation)[0])
     if origin in (Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 2 and typing.get_origin(args[1]) is tuple:  # one value, or a list
+            return ("either", _kind(args[0]), _kind(args[1]))
         return _kind(args[0]) if len(args) == 1 else None
     if annotation in (bool, int, float):
         return annotation
@@ -225,6 +228,8 @@ def _kind(annotation: Any) -> Any:
 def _check_values(value: Any, kind: Any, loc: tuple[Any, ...], file: str | None) -> None:
     """Refuse what pydantic's lax mode would quietly coerce or accept: ``true`` for a count,
     ``"64"`` for a width, ``1`` for a flag, and NaN or infinity anywhere."""
+    if type(kind) is tuple and kind[0] == "either":
+        kind = kind[2] if isinstance(value, (list, tuple)) else kind[1]
     t = type(value)
     # Plain leaves first (exact types: this runs for every value of every spec validated).
     if t is int:

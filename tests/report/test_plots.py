@@ -68,14 +68,36 @@ def test_resolution_scaling_from_a_sweep(tmp_path: Path) -> None:
     _check(files, "GFLOPs (log), batch 1", "parameters (M)", "input resolution (pixels per side)")
 
 
-def test_search_trials(tmp_path: Path) -> None:
+def test_search_front_in_the_objective_plane(tmp_path: Path) -> None:
+    from hirisearch.report.search_plot import search_front
+
     doc = DOCS["search"]()
     front = sum(t["pareto"] for t in doc["trials"])
     infeasible = sum(not t["feasible"] for t in doc["trials"])
-    files = plots.search_trials(doc, tmp_path / "search.png", formats=("svg",))
-    _check(files, f"Pareto front ({front})", f"infeasible ({infeasible})", "HIRI-ViT-S",
-           "budget 6 GFLOPs", "GFLOPs at 448x448", "top1_err (lower is better)")  # fmt: skip
-    assert plots.search_objective(doc) == "top1_err"
+    names = [o["name"] for o in doc["objectives"]]
+    files = search_front(doc, tmp_path / "search.png", formats=("svg",))
+    svg = _check(files, f"Pareto front ({front})", f"infeasible ({infeasible})", "at 448x448",
+                 "objectives' plane")  # fmt: skip
+    assert "GFLOPs" not in svg or "gmacs" in names or len(names) == 1  # the objectives' plane
+
+
+def test_search_front_marks_the_base_spec_and_pairs_three_objectives(tmp_path: Path) -> None:
+    from hirisearch.report.search_plot import search_front
+
+    doc = dict(DOCS["search"]())
+    t0 = doc["trials"][0]
+    names = list(t0["objectives"])[:1] + ["latency_ms", "activations"]
+    doc["objectives"] = [{"name": n, "direction": "minimize"} for n in names]
+    doc["trials"] = [
+        {**t, "objectives": {n: 1.0 + k + j for j, n in enumerate(names)}}
+        for k, t in enumerate(doc["trials"])
+    ]
+    base = {"name": "BASE-SPEC", "feasible": False, "objectives": dict.fromkeys(names, 2.5)}
+    doc["run"] = {"base": base}
+    doc["budgets"] = {"latency_ms": 3.0}
+    files = search_front(doc, tmp_path / "pairs.png", formats=("svg",))
+    _check(files, "base spec: BASE-SPEC, outside the budgets", "predicted latency (ms)",
+           "activations (M)", "budget latency_ms &lt;= 3")  # fmt: skip
 
 
 def test_latency_vs_gmacs(tmp_path: Path) -> None:

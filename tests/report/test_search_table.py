@@ -16,7 +16,8 @@ from hirisearch.ops.search.options import SearchOptions
 from hirisearch.ops.search.run import run_search
 from hirisearch.ops.search.space import load_space
 from hirisearch.report import format as fmt
-from hirisearch.report.terminal.search import ParetoTable, changed_fields
+from hirisearch.report.search_words import changed_fields
+from hirisearch.report.terminal.search import ParetoTable
 from tests.conftest import SPECS
 from tests.search.conftest import S_SPEC, write_space
 from tests.search.test_exact import synthetic_calibration
@@ -83,7 +84,7 @@ def _check_reads_well(result: Any, lines: list[str], width: int) -> None:
     assert len(result.pareto) > 2
     for e in result.pareto:  # every cell whole: the changes word by word, each number
         r = e.record
-        wide = changed_fields(e.diff, base_spec=result.base_spec).split()
+        wide = changed_fields({p: v for p, (_, v) in e.diff.items()}, result.base_spec).split()
         compact = [f"{p}={fmt.axis_value(v)}" for p, (_, v) in e.diff.items()]
         assert set(wide) <= words or set(compact) <= words, (wide, compact)
         for cell in (str(r.number), fmt.params_in_m(r.params), fmt.gmacs(r.macs),
@@ -117,7 +118,7 @@ def test_the_front_uses_the_width_it_is_given(front: tuple[Any, list[dict[str, A
     text = "\n".join(lines)
     assert "predicted latency (ms)" in text  # headers on one line when there is room
     for e in result.pareto:  # and each configuration's changes on one line
-        assert changed_fields(e.diff, base_spec=result.base_spec) in text
+        assert changed_fields({p: v for p, (_, v) in e.diff.items()}, result.base_spec) in text
     assert len(lines) < len(_render(result, baselines, 80))
 
 

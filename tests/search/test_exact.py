@@ -13,7 +13,8 @@ import pytest
 
 from hirisearch.latency.predict import predict_latency_ms
 from hirisearch.ops.search.candidate import evaluate
-from hirisearch.ops.search.exact import Model, sweep, values_at
+from hirisearch.ops.search.enumeration import sweep
+from hirisearch.ops.search.exact import Model, values_at
 from hirisearch.ops.search.pareto import dominates, front_mask
 from hirisearch.ops.search.run import SearchOptions, run_search
 from hirisearch.ops.search.space import load_space
@@ -120,7 +121,7 @@ def test_strategy_contract(tmp_path: Path, name: str) -> None:
 def test_space_loading_and_exact_mode_import_no_optuna_or_matplotlib() -> None:
     code = (
         "import sys; from hirisearch.ops.search.space import load_space; "
-        "from hirisearch.ops.search.exact import Model, sweep; "
+        "from hirisearch.ops.search.exact import Model; from hirisearch.ops.search.chain import run_sections; "
         f"s = load_space({str(SPACES[0])!r}); "
         "print(','.join(m for m in ('optuna', 'matplotlib', 'torch') if m in sys.modules))"
     )

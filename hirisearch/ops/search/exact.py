@@ -1,28 +1,25 @@
-"""Exact mode: the analytic metrics of every configuration of a space, as NumPy arrays.
+"""Exact mode's model of a space: its sections, their axes, and their numbers as tables.
 
-The analytic cost of a model is a sum over the sections of its cost tree (stem, each stage,
-head, ...), and the predicted latency is a sum of per-operator terms over the same tree, so both
-are sums over sections too. Each section depends on a few axes only (stage 3 on its depth, width
-and FFN ratio and the width of stage 2, say). So:
+The analytic cost of a model is a sum over the sections of its cost tree (stem, each stage or
+block, head, ...), and the predicted latency is a sum of per-operator terms over the same tree
+(:mod:`hirisearch.ops.search.terms`), so both are sums over sections too. Each section depends on
+a few axes only (stage 3 on its depth, width and FFN ratio and the width of stage 2, say). So:
 
 1. **Discovery.** At random valid configurations every axis is moved through its values; the
-   sections whose cost or predicted latency change depend on that axis, and the axes that change
-   validity are the validity axes, grouped where they interact (``dims`` with ``num_heads``).
-   A section whose axes span too many combinations is split into its children (and its own
-   remainder) where its children are the same in every configuration.
+   sections whose numbers change depend on that axis, and the axes that change validity are the
+   validity axes, grouped where they interact (``dims`` with ``num_heads``). A section whose axes
+   span too many combinations is split into its children (and its own remainder, ``path/``)
+   where its children are the same in every configuration.
 2. **Tables.** Each section's params, MACs, activations and predicted latency are tabulated over
    the combinations of its axes by the scalar plan and cost (one source of truth: no second
-   formula). Tables fill lazily, from the configurations actually met, so a section too large to
-   tabulate in full is still exact; validity the same way, per group.
-3. **Sweep.** Configurations are mixed-radix indices (the last axis fastest, as
-   ``itertools.product``); a chunk of them becomes per-axis digits, per-section gathers and sums,
-   budget masks, and the chunk's non-dominated feasible points, merged into the front.
+   formula), and validity per group, at a valid configuration (the *witness*) with the group's
+   axes set. Enumeration fills them lazily, from the configurations it meets
+   (:mod:`hirisearch.ops.search.enumeration`); the section-wise front fills them whole first
+   (:meth:`Model.tabulate`, :mod:`hirisearch.ops.search.sections`).
 
-Every number is exactly the scalar model's: integers add exactly, bounds and objectives are the
-metrics' vector forms (:mod:`hirisearch.ops.search.metrics`: the same floating-point operations
-as their scalar forms), and the latency sums the same per-operator terms.
-``tests/search/test_exact.py`` checks the totals on random configurations of every shipped space,
-``tests/search/test_metrics.py`` every metric.
+Configurations are mixed-radix indices (the last axis fastest, as ``itertools.product``).
+``tests/search/test_exact.py`` checks the tables' totals against the scalar model on random
+configurations of every shipped space, and the two fronts against each other.
 """
 
 from __future__ import annotations
@@ -30,48 +27,42 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from hirisearch.cost.types import Cost, CostNode
+from hirisearch.cost.types import CostNode
 from hirisearch.errors import ExactError
-from hirisearch.ops.search.budget import bound_labels
 from hirisearch.ops.search.candidate import Candidate, evaluate
-from hirisearch.ops.search.metrics import METRICS
-from hirisearch.ops.search.pareto import front_mask
 from hirisearch.ops.search.tables import Table
-from hirisearch.ops.search.types import Scalar, SearchSpace
+from hirisearch.ops.search.terms import Metrics, Terms
+from hirisearch.ops.search.types import Scalar, SearchSpace, _split
 
 #: A section whose axes span more combinations than this is split into its children.
-SPLIT_OVER = 4096
+SPLIT_OVER = 512
 #: Configurations per chunk (bounded memory: ~60 bytes per configuration and axis).
 CHUNK = 1 << 18
 #: Valid random configurations discovery moves axes at, and the values tried per axis.
-PROBES, VALUES_PER_AXIS = 10, 8
-#: Depth of the cost tree below which sections may be split.
-MAX_DEPTH = 3
+PROBES, VALUES_PER_AXIS = 6, 8
+#: Depth of the cost tree below which sections may be split (stage -> blocks -> block).
+MAX_DEPTH = 4
+#: The numbers of a section, in its table's column order.
+COLUMNS = ("params", "macs", "acts", "latency_ms")
+DTYPES = (np.int64, np.int64, np.int64, np.float64)
 
 
-# ------------------------------------------------------------------------ scalar oracle
-def _own(node: CostNode) -> Cost:
-    c = node.total
-    for _, ch in node.children:
-        t = ch.total
-        c = Cost(c.params - t.params, c.conv - t.conv, c.linear - t.linear, c.attn - t.attn,
-                 c.other - t.other, c.norm - t.norm, c.acts - t.acts)  # fmt: skip
-    return c
-
-
-def _sections_of(tree: CostNode, depth: int = MAX_DEPTH) -> dict[str, CostNode]:
-    """Every node down to ``depth`` by path, and each one's own remainder as ``path/`` (root: ``/``)."""
-    out: dict[str, CostNode] = {"/": CostNode.leaf(_own(tree))}
-    for path, node in tree.walk(max_depth=depth):
-        out[path] = node
-        out[path + "/"] = CostNode.leaf(_own(node))
-    return out
+def section(tree: CostNode, path: str) -> tuple[CostNode, bool] | None:
+    """The section at ``path`` of ``tree``: the node and whether only its own work counts
+    (``stages.3/``: stage 3 less its children; ``/``: the root's own; ``""``: the whole tree);
+    None where the configuration has no such node (its numbers are zero)."""
+    own = path.endswith("/")
+    path = path[:-1] if own else path
+    try:
+        return (tree.child(path) if path else tree), own
+    except KeyError:
+        return None
 
 
 class Oracle:
@@ -82,6 +73,7 @@ class Oracle:
         self.paths = tuple(a.path for a in space.axes)
         self.values = [a.values() for a in space.axes]
         self.calibration = calibration
+        self.terms = Terms(calibration, space.base.get("family"))
         self.calls = 0
         self._cache: dict[tuple[int, ...], Candidate] = {}
 
@@ -98,17 +90,10 @@ class Oracle:
             self._cache[digits] = hit
         return hit
 
-    def metrics(self, node: CostNode | None) -> tuple[int, int, int, float]:
-        """params, MACs, activations, predicted latency (ms; 0 without a calibration)."""
-        if node is None:
-            return (0, 0, 0, 0.0)
-        lat = 0.0
-        if self.calibration is not None:
-            from hirisearch.latency.predict import predict_latency_ms
-
-            lat = predict_latency_ms(node, self.calibration, family=self.space.base.get("family"))
-        c = node.total
-        return (c.params, c.macs, c.acts, lat)
+    def metrics(self, section: tuple[CostNode, bool] | None) -> Metrics:
+        """params, MACs, activations, predicted latency (ms, quantized; 0 without a
+        calibration) of a section (None: absent, all zero)."""
+        return (0, 0, 0, 0.0) if section is None else self.terms.of(*section)
 
 
 @dataclass(frozen=True)
@@ -118,7 +103,6 @@ class Section:
     combinations: int
 
 
-# ------------------------------------------------------------------------------ discovery
 def _random_digits(rng: random.Random, radix: list[int]) -> tuple[int, ...]:
     return tuple(rng.randrange(n) for n in radix)
 
@@ -130,7 +114,7 @@ def _tried(n: int) -> list[int]:
 
 
 class Model:
-    """The tabulated model of one space: sections, validity groups and their lazy tables."""
+    """The tabulated model of one space: sections, validity groups and their tables."""
 
     def __init__(self, space: SearchSpace, calibration: Any = None, *, seed: int = 0) -> None:
         for a in space.axes:
@@ -142,6 +126,7 @@ class Model:
         self.size = math.prod(self.radix)
         self.strides = [math.prod(self.radix[k + 1 :]) for k in range(len(self.radix))]
         self.with_latency = calibration is not None
+        self.tabulated_s = 0.0
         start = time.perf_counter()
         self._discover(random.Random(seed))
         self.discovery_s = time.perf_counter() - start
@@ -159,14 +144,14 @@ class Model:
             d = candidates.pop() if candidates else _random_digits(rng, self.radix)
             (bases if oracle(d).valid else invalid).append(d)
         self.witness = bases[0] if bases else None
-        deps: dict[str, set[int]] = {}
-        children: dict[str, set[tuple[str, ...]]] = {}
         validity_axes: set[int] = set()
+        # valid configurations one axis apart, and every valid configuration met
+        self._pairs: list[tuple[tuple[int, ...], tuple[int, ...], int]] = []
+        self._met: list[tuple[int, ...]] = []
         for x in bases + invalid[:PROBES]:
             cx = oracle(x)
-            sx = self._signatures(cx) if cx.valid else {}
             if cx.valid:
-                self._children(cx, children)
+                self._met.append(x)
             for a in range(n_axes):
                 for v in _tried(self.radix[a]):
                     if v == x[a]:
@@ -176,26 +161,50 @@ class Model:
                     if cy.valid != cx.valid:
                         validity_axes.add(a)
                     if cx.valid and cy.valid:
-                        self._children(cy, children)
-                        sy = self._signatures(cy)
-                        for p in sx.keys() | sy.keys():
-                            if sx.get(p) != sy.get(p):
-                                deps.setdefault(p, set()).add(a)
+                        self._pairs.append((x, y, a))
+                        self._met.append(y)
         self.validity_axes = tuple(sorted(validity_axes))
         groups = self._validity_groups(bases, validity_axes)
         self.validity = [Table("valid:" + ",".join(map(str, g)), g, self.radix) for g in groups]
         self.errors: dict[str, dict[int, str]] = {t.name: {} for t in self.validity}
-        all_axes = set(range(n_axes))
-        if not bases:  # nothing valid found: every configuration is checked by the scalar model
-            deps = {"": all_axes}
-        self.sections = self._cut("", deps, children, all_axes if not bases else None)
-        self.tables = [
-            Table(p, tuple(sorted(deps.get(p, set()))), self.radix) for p in self.sections
-        ]
+        self._seen: dict[tuple[tuple[int, ...], str], Metrics] = {}
+        self._deps: dict[str, set[int]] = {}
+        if bases:
+            self.sections = self._cut("")
+        else:  # nothing valid found: every configuration is checked by the scalar model
+            self.sections, self._deps[""] = [""], set(range(n_axes))
+        self.tables = [Table(p, tuple(sorted(self._deps_of(p))), self.radix) for p in self.sections]
+        for d in self._met:
+            self._fill_from(d)
+        del self._seen, self._pairs, self._met
+
+    def _deps_of(self, path: str) -> set[int]:
+        """The axes that change the section at ``path``: moved alone, at some probe."""
+        hit = self._deps.get(path)
+        if hit is None:
+            hit = {a for x, y, a in self._pairs if self._at(x, path) != self._at(y, path)}
+            self._deps[path] = hit
+        return hit
+
+    def _at(self, d: tuple[int, ...], path: str) -> Metrics:
+        key = (d, path)
+        hit = self._seen.get(key)
+        if hit is None:
+            tree = self.oracle(d).tree
+            hit = self.oracle.metrics(None if tree is None else section(tree, path))
+            self._seen[key] = hit
+        return hit
+
+    def _names(self, path: str) -> set[tuple[str, ...]]:
+        """The names of the children at ``path`` in every valid configuration met."""
+        out = set()
+        for d in self._met:
+            tree = self.oracle(d).tree
+            found = None if tree is None else section(tree, path)
+            out.add(tuple(n for n, _ in found[0].children) if found else ())
+        return out
 
     def _base_digits(self) -> tuple[int, ...] | None:
-        from hirisearch.ops.search.types import _split
-
         out = []
         for a in self.space.axes:
             node: Any = self.space.base
@@ -209,36 +218,19 @@ class Model:
             out.append(a.values().index(node))
         return tuple(out)
 
-    def _signatures(self, c: Candidate) -> dict[str, tuple[Any, ...]]:
-        assert c.tree is not None
-        return {p: self.oracle.metrics(n) for p, n in _sections_of(c.tree).items()}
-
-    @staticmethod
-    def _children(c: Candidate, out: dict[str, set[tuple[str, ...]]]) -> None:
-        assert c.tree is not None
-        out.setdefault("", set()).add(tuple(n for n, _ in c.tree.children))
-        for path, node in c.tree.walk(max_depth=MAX_DEPTH - 1):
-            out.setdefault(path, set()).add(tuple(n for n, _ in node.children))
-
-    def _cut(
-        self,
-        path: str,
-        deps: dict[str, set[int]],
-        children: dict[str, set[tuple[str, ...]]],
-        forced: set[int] | None,
-    ) -> list[str]:
-        if forced is not None:
-            deps[path] = forced
-            return [path]
-        size = math.prod(self.radix[a] for a in deps.get(path, set()))
-        names = children.get(path, set())
+    def _cut(self, path: str) -> list[str]:
+        """The sections at and below ``path``: the node whole, or split into its own remainder
+        (``path/``) and its children where its axes span more than :data:`SPLIT_OVER`
+        combinations and its children are the same in every configuration met."""
+        size = math.prod(self.radix[a] for a in self._deps_of(path))
+        names = self._names(path)
         stable = len(names) == 1 and next(iter(names))
         depth = path.count(".") + 1 if path else 0
         if (path and size <= SPLIT_OVER) or not stable or depth >= MAX_DEPTH:
             return [path]
         out = [path + "/"]
         for name in next(iter(names)):
-            out += self._cut(f"{path}.{name}" if path else name, deps, children, None)
+            out += self._cut(f"{path}.{name}" if path else name)
         return out
 
     def _validity_groups(
@@ -279,13 +271,26 @@ class Model:
         paths = [a.path for a in self.space.axes]
         return [Section(t.name, tuple(paths[a] for a in t.axes), t.size) for t in self.tables]
 
-    # -- sweep
+    # -- tables
     def digits(self, start: int, stop: int) -> list[np.ndarray]:
         i = np.arange(start, stop, dtype=np.int64)
         return [(i // s) % n for s, n in zip(self.strides, self.radix, strict=True)]
 
     def _digits_of(self, digits: list[np.ndarray], k: int) -> tuple[int, ...]:
         return tuple(int(d[k]) for d in digits)
+
+    def _fill_validity(self, t: Table, keys: np.ndarray, base: list[tuple[int, ...]]) -> None:
+        """Validity of the group ``t`` at ``keys``: ``base[k]`` with the group's axes set."""
+        rows = []
+        for key, b in zip(keys.tolist(), base, strict=True):
+            d = list(self.witness or b)
+            for a, v in zip(t.axes, t.unravel(key), strict=True):
+                d[a] = v
+            c = self.oracle(tuple(d))
+            rows.append((c.valid,))
+            if not c.valid:
+                self.errors[t.name][key] = c.error or "invalid"
+        t.fill(keys, rows, (bool,))
 
     def valid(self, digits: list[np.ndarray], n: int) -> tuple[np.ndarray, list[np.ndarray]]:
         """The validity mask, and per validity group its combination index (for the reasons)."""
@@ -295,23 +300,15 @@ class Model:
             idx = t.index(digits, n)
             miss = t.missing(idx)
             if len(miss):
-                keys, rows = idx[miss], []
-                for k in miss:
-                    d = list(self.witness or self._digits_of(digits, int(k)))
-                    for a in t.axes:
-                        d[a] = int(digits[a][k])
-                    c = self.oracle(tuple(d))
-                    rows.append((c.valid,))
-                    if not c.valid:
-                        self.errors[t.name][int(idx[k])] = c.error or "invalid"
-                t.fill(keys, rows, (bool,))
+                base = [self._digits_of(digits, int(k)) for k in miss]
+                self._fill_validity(t, idx[miss], base)
             ok &= t.gather(idx)[0]
             idxs.append(idx)
         return ok, idxs
 
     def metrics(self, digits: list[np.ndarray], n: int) -> dict[str, np.ndarray]:
         """params, macs, acts (int64) and latency_ms (float64) of ``n`` valid configurations."""
-        total = [np.zeros(n, dtype=np.int64) for _ in range(3)] + [np.zeros(n)]
+        total = [np.zeros(n, dtype=dt) for dt in DTYPES]
         idxs = [t.index(digits, n) for t in self.tables]
         for t, idx in zip(self.tables, idxs, strict=True):
             miss = t.missing(idx)
@@ -319,7 +316,7 @@ class Model:
                 self._fill_from(self._digits_of(digits, int(k)))
             for acc, col in zip(total, t.gather(idx), strict=True):
                 acc += col
-        return dict(zip(("params", "macs", "acts", "latency_ms"), total, strict=True))
+        return dict(zip(COLUMNS, total, strict=True))
 
     def _fill_from(self, d: tuple[int, ...]) -> None:
         c = self.oracle(d)
@@ -328,105 +325,73 @@ class Model:
                 f"internal: configuration {self.oracle.values_of(d)} was judged valid by the "
                 f"validity tables but the spec rejects it ({c.error})"
             )
-        nodes = _sections_of(c.tree)
         for t in self.tables:
             key = sum(d[a] * m for a, m in zip(t.axes, t.mult, strict=True))
-            if t.dense and t.known[key]:
+            if t.has(key):
                 continue
-            node = nodes.get(t.name) if t.name else c.tree
-            t.fill(np.array([key]), [self.oracle.metrics(node)], (np.int64,) * 3 + (np.float64,))
+            t.fill(np.array([key]), [self.oracle.metrics(section(c.tree, t.name))], DTYPES)
 
     def chunks(self, chunk: int = CHUNK) -> Iterator[tuple[int, list[np.ndarray], int]]:
         for start in range(0, self.size, chunk):
             stop = min(start + chunk, self.size)
             yield start, self.digits(start, stop), stop - start
 
+    # -- whole tables (the section-wise front)
+    def tabulate(self) -> dict[str, np.ndarray]:
+        """Fill every table whole: each validity group at every combination, and each section
+        at every combination some valid configuration has. Returns, per section, which of its
+        combinations a valid configuration has (the others are never met).
 
-@dataclass
-class Sweep:
-    """What a sweep of the whole space found."""
+        Raises:
+            ExactError: a table too large to fill whole (enumerate such a space).
+        """
+        start = time.perf_counter()
+        for t in (*self.validity, *self.tables):
+            if not t.dense:
+                raise ExactError(
+                    f"{t.name or 'the model'} has {t.size:,} combinations of its axes, too many "
+                    "to tabulate; use `exact: {method: enumerate}`"
+                )
+        for t in self.validity:
+            keys = np.flatnonzero(~t.known)
+            self._fill_validity(t, keys, [self.witness or ()] * len(keys))
+        reach = {t.name: np.ones(t.size, dtype=bool) for t in self.tables}
+        for t in sorted(self.tables, key=lambda t: -t.size):
+            for key in np.flatnonzero(~t.known).tolist():
+                if t.known[key]:  # filled meanwhile, by another table's configuration
+                    continue
+                d = self._completion(t, key)
+                if d is None:
+                    reach[t.name][key] = False
+                    t.known[key] = True  # never met: its numbers are never read
+                else:
+                    self._fill_from(d)
+        self.tabulated_s = time.perf_counter() - start
+        return reach
 
-    size: int
-    valid: int = 0
-    feasible: int = 0
-    invalid_reasons: dict[str, int] = field(default_factory=dict)
-    violations: dict[str, int] = field(default_factory=dict)  # bound label -> configurations
-    front_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    front_points: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    seconds: float = 0.0
-
-
-Bound = tuple[str, str, float, Callable[[dict[str, np.ndarray]], np.ndarray]]
-
-
-def column(totals: dict[str, np.ndarray], name: str) -> np.ndarray:
-    """The metric ``name`` of every configuration, by its vector form, from the summed totals."""
-    metric = METRICS.get(name)
-    if metric is None or metric.vector is None:
-        valid = ", ".join(n for n, m in METRICS.items() if m.vector is not None)
-        raise ExactError(f"the exact mode has no metric {name!r}; valid: {valid}")
-    return metric.vector(totals)
-
-
-def sweep(model: Model, *, chunk: int = CHUNK) -> Sweep:
-    """Every configuration: validity, budgets, and the exact constrained front."""
-    space = model.space
-    start = time.perf_counter()
-    labels = bound_labels(space.budgets)
-    bounds: list[tuple[str, str, float]] = []
-    for b in space.budgets:
-        if b.max is not None:
-            bounds.append((b.metric, "max", b.max))
-        if b.min is not None:
-            bounds.append((b.metric, "min", b.min))
-    signs = np.array([1.0 if o.direction == "minimize" else -1.0 for o in space.objectives])
-    out = Sweep(model.size, violations=dict.fromkeys(labels, 0))
-    f_idx = np.zeros(0, dtype=np.int64)
-    f_pts = np.zeros((0, len(signs)))
-    for first, digits, n in model.chunks(chunk):
-        ok, vidx = model.valid(digits, n)
-        _count_invalid(model, ok, vidx, out.invalid_reasons)
-        where = np.flatnonzero(ok)
-        out.valid += len(where)
-        if not len(where):
-            continue
-        sub = [d[where] for d in digits]
-        m = model.metrics(sub, len(where))
-        feas = np.ones(len(where), dtype=bool)
-        for label, (metric, kind, limit) in zip(labels, bounds, strict=True):
-            col = column(m, metric)
-            inside = (limit - col >= 0) if kind == "max" else (col - limit >= 0)
-            out.violations[label] += int((~inside).sum())
-            feas &= inside
-        out.feasible += int(feas.sum())
-        if not feas.any():
-            continue
-        pts = np.stack([column(m, o.name)[feas] for o in space.objectives], axis=1) * signs
-        idx = (first + where[feas]).astype(np.int64)
-        keep = front_mask(pts, idx)
-        f_idx = np.concatenate((f_idx, idx[keep]))
-        f_pts = np.concatenate((f_pts, pts[keep]))
-        keep = front_mask(f_pts, f_idx)
-        f_idx, f_pts = f_idx[keep], f_pts[keep]
-    order = np.lexsort((f_idx, *f_pts.T[::-1]))
-    out.front_index, out.front_points = f_idx[order], f_pts[order] * signs
-    out.seconds = time.perf_counter() - start
-    return out
-
-
-def _count_invalid(
-    model: Model, ok: np.ndarray, vidx: list[np.ndarray], reasons: dict[str, int]
-) -> None:
-    """Invalid configurations by the first validity group that refuses them, by its error."""
-    left = ~ok
-    for t, idx in zip(model.validity, vidx, strict=True):
-        bad = left & ~t.gather(idx)[0]
-        if bad.any():
-            keys, counts = np.unique(idx[bad], return_counts=True)
-            for k, c in zip(keys.tolist(), counts.tolist(), strict=True):
-                msg = model.errors[t.name].get(k, "invalid")
-                reasons[msg] = reasons.get(msg, 0) + c
-        left &= ~bad
+    def _completion(self, t: Table, key: int) -> tuple[int, ...] | None:
+        """A valid configuration with the section's axes at combination ``key``: the witness,
+        each validity group moved to its first valid combination that keeps those axes; None if
+        a group has none (no valid configuration has that combination)."""
+        if self.witness is None:
+            return None
+        d = list(self.witness)
+        fixed = dict(zip(t.axes, t.unravel(key), strict=True))
+        for a, v in fixed.items():
+            d[a] = v
+        for g in self.validity:
+            ok = g.cols[0].copy()
+            for k, a in enumerate(g.axes):
+                if a in fixed:
+                    ok &= g.digit(k) == fixed[a]
+            if ok[g.key_of(d)]:
+                continue
+            hits = np.flatnonzero(ok)
+            if not len(hits):
+                return None
+            for a, v in zip(g.axes, g.unravel(int(hits[0])), strict=True):
+                d[a] = v
+        return tuple(d)
 
 
 def values_at(model: Model, index: int) -> dict[str, Scalar]:

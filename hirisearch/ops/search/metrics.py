@@ -65,6 +65,10 @@ class Metric:
     needs_calibration: bool = False
     #: The quantity measured: this metric's own name, or the one it is a scaled view of.
     quantity: str = ""
+    #: The summed total (``params``, ``macs``, ``acts``, ``latency_ms``) the vector form is a
+    #: strictly increasing function of, which lets the section-wise front prune partial sums
+    #: (:mod:`hirisearch.ops.search.sections`); None when it is not one.
+    total: str | None = None
 
     def __post_init__(self) -> None:
         if not self.quantity:
@@ -82,6 +86,7 @@ class Metric:
             self.slow,
             self.needs_calibration,
             self.quantity,
+            self.total,
         )
 
 
@@ -147,15 +152,26 @@ def _registry(*metrics: Metric) -> dict[str, Metric]:
     return out
 
 
-_PARAMS = Metric("params", "", "params", lambda c, ctx: float(c.cost.params), lambda t: t["params"])
+_PARAMS = Metric(
+    "params", "", "params", lambda c, ctx: float(c.cost.params), lambda t: t["params"],
+    total="params",
+)  # fmt: skip
 _ACTS = Metric(
-    "activations", "", "activations", lambda c, ctx: float(c.cost.acts), lambda t: t["acts"]
-)
+    "activations", "", "activations", lambda c, ctx: float(c.cost.acts), lambda t: t["acts"],
+    total="acts",
+)  # fmt: skip
 
 METRICS: dict[str, Metric] = _registry(
     _PARAMS,
     _PARAMS.scaled("params_m", 1e6, "M", "params (M)"),
-    Metric("gmacs", "GMACs", "GFLOPs", lambda c, ctx: c.cost.macs / 1e9, lambda t: t["macs"] / 1e9),
+    Metric(
+        "gmacs",
+        "GMACs",
+        "GFLOPs",
+        lambda c, ctx: c.cost.macs / 1e9,
+        lambda t: t["macs"] / 1e9,
+        total="macs",
+    ),  # fmt: skip
     _ACTS,
     _ACTS.scaled("activations_m", 1e6, "M", "activations (M)"),
     Metric(
@@ -165,6 +181,7 @@ METRICS: dict[str, Metric] = _registry(
         _latency_ms,
         lambda t: t["latency_ms"],
         needs_calibration=True,
+        total="latency_ms",
     ),
     Metric("img_size", "px", "img_size", lambda c, ctx: float(c.plan.img_size)),
     Metric("latency_measured_ms", "ms", "measured latency (ms)", _measured_ms, slow=True),

@@ -78,7 +78,7 @@ class SearchResult:
     requested: int
     complete: int
     failed: int
-    feasible: int
+    feasible: int | None  # None: not counted (an exact run that gave up counting)
     objectives: list[dict[str, str]]
     budgets: list[str]
     pareto: list[ParetoEntry]

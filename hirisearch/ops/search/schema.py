@@ -31,7 +31,13 @@ from hirisearch.ops.search.metrics import budget_metric
 from hirisearch.ops.search.objectives import check_objective
 from hirisearch.ops.search.pruners import PrunerFile
 from hirisearch.ops.search.strategies import STRATEGIES
-from hirisearch.ops.search.types import Axis, BudgetSpec, ObjectiveSpec, ProxySettings
+from hirisearch.ops.search.types import (
+    Axis,
+    BudgetSpec,
+    ExactMethod,
+    ObjectiveSpec,
+    ProxySettings,
+)
 from hirisearch.spec.load import _loc, _short, _split_path
 
 #: Devices a space's predicted latency may be for (the calibration's device).
@@ -110,6 +116,14 @@ def _strategy(v: Any) -> str:
 def _device(v: Any) -> str:
     if v not in DEVICES:
         raise FieldError("", f"expected one of {', '.join(DEVICES)}, but got {_short(v)}")
+    return v
+
+
+def _method(v: Any) -> str:
+    if v not in typing.get_args(ExactMethod):
+        raise FieldError(
+            "", f"expected one of {', '.join(typing.get_args(ExactMethod))}, but got {_short(v)}"
+        )
     return v
 
 
@@ -246,6 +260,13 @@ class ProxyEntry(_Record):
     batch: Annotated[int, PROXY_INT] = ProxySettings.batch
 
 
+class ExactEntry(_Record):
+    """``strategy: exact``'s options."""
+
+    expected: ClassVar[str] = "a mapping with `method`"
+    method: Annotated[ExactMethod, PlainValidator(_method)] = "auto"
+
+
 class SpaceFile(_Record):
     """A search-space file (see :mod:`hirisearch.ops.search.space` for an example)."""
 
@@ -276,6 +297,7 @@ class SpaceFile(_Record):
     proxy: ProxyEntry | None = None
     device: Annotated[Literal["cpu", "cuda"], PlainValidator(_device)] = "cpu"
     pruner: PrunerFile | None = None
+    exact: ExactEntry | None = None
     description: Any = None
 
     @model_validator(mode="after")
@@ -283,6 +305,10 @@ class SpaceFile(_Record):
         names = [o.objective().name for o in self.objectives]
         if len(set(names)) != len(names):
             raise FieldError("objectives", "an objective is listed twice")
+        if self.exact is not None and self.strategy != "exact":
+            raise FieldError(
+                "exact", f"applies to `strategy: exact`, but the strategy is {self.strategy}"
+            )
         if self.pruner is not None and self.pruner.name != "none" and len(self.objectives) != 1:
             raise FieldError(
                 "pruner",

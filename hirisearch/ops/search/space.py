@@ -18,6 +18,7 @@ A space file (``specs/search/*.yaml``)::
     trials: 500
     seed: 0
     pruner: {name: median, n_warmup_steps: 2}       # none (default), median or hyperband
+    exact: {method: sections}         # strategy exact: auto (default), enumerate or sections
 
 Every problem is a :class:`SpecError` naming the file and the field (``axes.depths.3``).
 """
@@ -195,7 +196,8 @@ def parse_space(data: Any, *, file: str) -> SearchSpace:
     if doc.img_size is not None:
         base = {**base, "img_size": doc.img_size}
     _validate_base(family, base, file, "base")
-    axes = tuple(entry.axis(path) for path, entry in doc.axes.items())
+    base, entries = per_block_axes(family, base, doc.axes, file)
+    axes = tuple(entry.axis(path) for path, entry in entries)
     for axis in axes:
         _check_path(family, base, axis.path, file)
     space = SearchSpace(
@@ -212,10 +214,73 @@ def parse_space(data: Any, *, file: str) -> SearchSpace:
         base_file,
         doc.device,
         doc.pruner.spec() if doc.pruner is not None else PrunerSpec(),
+        doc.exact.method if doc.exact is not None else "auto",
     )
     STRATEGIES[doc.strategy].check(space)
     _check_values(family, base, axes, file, doc.seed)
     return space
+
+
+#: The short form of one axis per block: ``mlp_ratios.3[*]``.
+EVERY_BLOCK = "[*]"
+
+
+def per_block_axes(
+    family: Family, base: dict[str, Any], axes: Mapping[str, Any], file: str
+) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """The axes with ``FIELD.i[*]`` expanded to one axis per block of stage ``i``
+    (``FIELD.i.0``, ``FIELD.i.1``, ...), and the base with every entry an axis indexes per block
+    written out as a per-block list (the same model: ``4`` is ``[4, 4, 4]`` for three blocks)."""
+    spec = family.spec_type.model_validate(base)
+    out: list[tuple[str, Any]] = []
+    for path, entry in axes.items():
+        every = path.endswith(EVERY_BLOCK)
+        stage = path[: -len(EVERY_BLOCK)] if every else path.rpartition(".")[0]
+        index = path.rpartition(".")[2]
+        if not every and not (index.isdigit() and family.blocks(spec, stage)):
+            out.append((path, entry))  # not into a per-block entry: checked as any path
+            continue
+        found = family.blocks(spec, stage)
+        if found is None:
+            raise SpecError(
+                f"{stage} takes no per-block values in the {family.name} family",
+                file=file,
+                field=f"axes.{path}",
+            )
+        n, depth = found
+        if every and depth in axes:
+            raise SpecError(
+                f"`{path}` is one axis per block of the base spec's {n}, so `{depth}` cannot be "
+                "an axis too; give the depth its value in the base spec",
+                file=file,
+                field=f"axes.{path}",
+            )
+        base = _blockwise(base, spec, stage, n, depth)
+        out += [(f"{stage}.{j}", entry) for j in range(n)] if every else [(path, entry)]
+    return base, out
+
+
+def _blockwise(base: dict[str, Any], spec: Any, stage: str, n: int, depth: str) -> dict[str, Any]:
+    """``base`` with the entry at ``stage`` (``mlp_ratios.3``, or ``mlp_ratio`` for one stage)
+    as a list of ``n`` per-block values; a model-wide number first becomes one per stage."""
+    field, _, i = stage.partition(".")
+    value = base[field] if field in base else _plain(getattr(spec, field))
+    if i and not isinstance(value, list):
+        value = [value] * len(base[depth.partition(".")[0]])
+    if i:
+        entries = list(value)
+        entries[int(i)] = _listed(entries[int(i)], n)
+        return {**base, field: entries}
+    return {**base, field: _listed(value, n)}
+
+
+def _plain(value: Any) -> Any:
+    """A spec's value as YAML has it (tuples as lists)."""
+    return [_plain(v) for v in value] if isinstance(value, tuple) else value
+
+
+def _listed(value: Any, n: int) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value] * n
 
 
 def _read_base(raw: str | dict[str, Any], file: str) -> tuple[dict[str, Any], str | None]:

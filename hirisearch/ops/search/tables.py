@@ -25,6 +25,7 @@ class Table:
             self.mult.append(m)
             m *= radix[a]
         self.mult.reverse()
+        self.radix = tuple(radix[a] for a in axes)
         self.dense = self.size <= DENSE_MAX
         self.known = np.zeros(self.size if self.dense else 0, dtype=bool)
         self.keys = np.zeros(0, dtype=np.int64)  # sparse tables: sorted keys
@@ -35,6 +36,25 @@ class Table:
         for a, m in zip(self.axes, self.mult, strict=True):
             idx += digits[a] * m
         return idx
+
+    def key_of(self, digits: list[int] | tuple[int, ...]) -> int:
+        """The combination index of one configuration's digits (all axes)."""
+        return sum(digits[a] * m for a, m in zip(self.axes, self.mult, strict=True))
+
+    def unravel(self, key: int) -> tuple[int, ...]:
+        """The digits of this table's axes at combination ``key``."""
+        return tuple((key // m) % r for m, r in zip(self.mult, self.radix, strict=True))
+
+    def digit(self, k: int) -> np.ndarray:
+        """The digit of the table's ``k``-th axis at every combination (dense tables)."""
+        return (np.arange(self.size, dtype=np.int64) // self.mult[k]) % self.radix[k]
+
+    def has(self, key: int) -> bool:
+        """Whether combination ``key`` is filled."""
+        if self.dense:
+            return bool(self.known[key])
+        pos = int(np.searchsorted(self.keys, key))
+        return pos < len(self.keys) and int(self.keys[pos]) == key
 
     def missing(self, idx: np.ndarray) -> np.ndarray:
         """Positions (into ``idx``) of the first occurrence of each combination not yet known."""

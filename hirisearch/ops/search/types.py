@@ -22,6 +22,7 @@ from hirisearch.spec.load import spec_error_from
 
 Scalar = bool | int | float | str
 Direction = Literal["minimize", "maximize"]
+ExactMethod = Literal["auto", "enumerate", "sections"]
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ class SearchSpace:
     device: str = "cpu"
     #: Stops unpromising trials of objectives that report progress (``report``/``should_prune``).
     pruner: PrunerSpec = field(default_factory=PrunerSpec)
+    #: ``strategy: exact``'s method: ``auto`` (by estimated cost), ``enumerate`` or ``sections``.
+    exact_method: ExactMethod = "auto"
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Families hold functions that do not pickle; worker processes look the family up by name.
@@ -134,7 +137,7 @@ class SearchSpace:
             _rebuild_space,
             (self.family.name, self.file, dict(self.base), self.axes, self.budgets,
              self.objectives, self.strategy, self.trials, self.seed, self.proxy, self.base_file,
-             self.device, self.pruner),
+             self.device, self.pruner, self.exact_method),
         )  # fmt: skip
 
     @property
@@ -187,6 +190,7 @@ class SearchSpace:
             self.base_file,
             self.device,
             self.pruner,
+            self.exact_method,
         )
 
     @property

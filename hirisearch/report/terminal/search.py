@@ -25,6 +25,7 @@ from rich.text import Text
 from hirisearch.ops.search.metrics import METRICS
 from hirisearch.ops.search.results import SearchResult
 from hirisearch.report import format as fmt
+from hirisearch.report.search_words import changed_fields, exact_lines
 
 
 def dry_run_lines(doc: dict[str, Any]) -> list[str]:
@@ -59,14 +60,7 @@ def search_summary(
             f"{result.study!r} in {result.storage}"
         )
     else:
-        x = result.exact
-        out.append(
-            f"exact: {x['configurations']:,} configurations in {x['seconds']:.2f} s "
-            f"({x['configs_per_s'] or 0:,.0f} configurations/s swept): {x['feasible']:,} "
-            f"feasible, {x['invalid']:,} invalid, {x['outside_budget']:,} outside the budgets"
-        )
-        out += [f"  outside {label}: {n:,}" for label, n in x["outside_by_bound"].items()]
-        out += [f"  invalid ({n:,}): {reason}" for reason, n in x["invalid_by_reason"].items()]
+        out += exact_lines(result.exact)
     if result.pareto:
         specs = f"Pareto specs: {Path(result.run_dir) / 'pareto'}/"
         return [*out, ParetoTable(result, tuple(baselines)), specs]
@@ -166,8 +160,9 @@ def pareto_table(
 
 def _title(result: SearchResult) -> str:
     of = "configurations" if result.exact is not None else "trials"
+    feasible = "uncounted" if result.feasible is None else f"{result.feasible:,}"
     return (
-        f"Pareto front: {len(result.pareto)} configurations ({result.feasible:,} feasible of "
+        f"Pareto front: {len(result.pareto)} configurations ({feasible} feasible of "
         f"{result.complete:,} {of})"
     )
 
@@ -202,7 +197,8 @@ def _rows(result: SearchResult, baselines: Sequence[dict[str, Any]]) -> list[_Ro
         rows.append(_Row("baseline", (what, what), totals, o["objectives"], style="cyan"))
     for e in result.pareto:
         r = e.record
-        wide = changed_fields(e.diff, base_spec=result.base_spec) or "(base)"
+        new = {p: v for p, (_, v) in e.diff.items()}
+        wide = changed_fields(new, result.base_spec) or "(base)"
         compact = " ".join(f"{p}={fmt.axis_value(new)}" for p, (_, new) in e.diff.items())
         totals = {"params": r.params, "macs": r.macs, "acts": r.acts, "latency_ms": r.latency_ms}
         rows.append(
@@ -275,29 +271,3 @@ def _objective_cell(row: _Row, name: str) -> str:
 
 def _slack(row: _Row, label: str) -> str:
     return f"{row.slack[label]:+.3g}" if label in row.slack else "-"
-
-
-def changed_fields(diff: dict[str, Any], *, base_spec: dict[str, Any] | None) -> str:
-    """Changed fields, each shown whole once (``depths=[2,4,5,4,3]``); changed entries marked *."""
-    fields: dict[str, list[str]] = {}
-    for path in diff:
-        top, _, rest = path.partition(".")
-        fields.setdefault(top, []).append(rest)
-    parts = []
-    for top, idx in fields.items():
-        value = (base_spec or {}).get(top)
-        if isinstance(value, list) and all(i.isdigit() for i in idx):
-            new = list(value)
-            for i in idx:
-                new[int(i)] = diff[f"{top}.{i}"][1]
-            shown = ",".join(
-                f"{fmt.axis_value(v)}*" if str(j) in idx else fmt.axis_value(v)
-                for j, v in enumerate(new)
-            )
-            parts.append(f"{top}=[{shown}]")
-        else:
-            parts.extend(
-                f"{top}{'.' + i if i else ''}={fmt.axis_value(diff[top + ('.' + i if i else '')][1])}"
-                for i in idx
-            )
-    return " ".join(parts)
