@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any, ClassVar, Literal
 
 from hirisearch.cost.convention import CONVENTION
@@ -147,7 +148,10 @@ def parse_resolutions(values: Sequence[str]) -> list[int]:
     return sorted(sizes)
 
 
-def _point(target: Target, size: int, batch: int) -> tuple[int, int, str]:
+Method = Literal["analytic", "traced"]
+
+
+def _point(target: Target, size: int, batch: int) -> tuple[int, int, Method]:
     """(params, MACs for the batch, method) of ``target`` at ``size``: analytic where there is a
     cost tree, else traced."""
     sized = target.at(size)
@@ -156,11 +160,13 @@ def _point(target: Target, size: int, batch: int) -> tuple[int, int, str]:
         return total.params, total.macs * batch, "analytic"
     from hirisearch.cost.counters import count_traced  # torch: only for models without a spec
 
-    tc = count_traced(sized.build, sized.input_shape, batch=batch, source=target.ref)
+    tc = count_traced(
+        partial(sized.instance, batch=batch), sized.input_spec, batch=batch, source=target.ref
+    )
     return tc.total.params, tc.total.macs, "traced"
 
 
-def _own_method(target: Target) -> str:
+def _own_method(target: Target) -> Method:
     """How a series none of whose sizes was taken would have been counted (its own size's)."""
     try:
         return "analytic" if target.at().tree is not None else "traced"
@@ -184,7 +190,8 @@ def sweep_targets(
     """
     series = []
     for t in targets:
-        points, skipped, method = [], [], ""
+        points, skipped = [], []
+        method: Method | None = None
         for size in img_sizes:
             try:
                 params, macs, method = _point(t, size, batch)

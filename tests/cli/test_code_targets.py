@@ -96,11 +96,13 @@ def test_depth_table_has_blank_analytic_columns(net: Path) -> None:
     body = [line for line in res.stdout.splitlines() if "body.0" in line]
     assert body, res.stdout
     cells = [c.strip() for c in body[0].split("│")[1:-1]]
-    assert cells[0] == "body.0" and cells[2] == "" and cells[3] != "" and cells[-1] == ""
+    assert cells[0] == "body.0" and cells[2] == "" and cells[3] != "" and cells[-1] == "0.03M"
     (doc,) = _json(["profile", f"{net.name}:build", "--depth", "2", "--json"])
     rows = {r["path"]: r for r in doc["rows"]}
-    assert rows["body.0"]["macs_analytic"] is None and rows["body.0"]["acts"] is None
+    assert rows["body.0"]["macs_analytic"] is None
     assert rows["body.0"]["macs_traced"] == 8 * 8 * 9 * 56 * 56
+    # activations come from the traced pass: the outputs of the conv
+    assert rows["body.0"]["acts"] == 8 * 56 * 56 and doc["acts"] == 8 * 56 * 56 * 2 + 10
 
 
 @pytest.mark.parametrize(
@@ -116,7 +118,8 @@ def test_depth_table_has_blank_analytic_columns(net: Path) -> None:
         ("torchvision:resnet5", [], "unknown torchvision model 'resnet5'; closest: resnet50"),
         ("{s}", ["--kwargs", "width=3"], "--kwargs apply to factory"),
         ("{f}:build", ["--kwargs", "width"], "--kwargs: expected key=value pairs"),
-        ("{f}:build", ["--input-shape", "3,224"], "--input-shape: expected C,H,W"),
+        ("{f}:build", ["--input-shape", "3,0,224"], "--input-shape: expected [dtype:]sizes"),
+        ("{f}:build", ["--input-shape", "int65:77"], "unknown dtype 'int65'"),
     ],
 )
 def test_bad_code_target_is_one_line(

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hirisearch.cost.convention import CONVENTION
-from hirisearch.ops.compare import CompareResult
 from hirisearch.report import format as fmt
 from hirisearch.report.terminal.fit import Column, FitTable
+
+if TYPE_CHECKING:  # ops.compare renders itself through this module (CompareResult.table)
+    from hirisearch.ops.compare import CompareResult
 
 
 def compare_header(result: CompareResult) -> str:
