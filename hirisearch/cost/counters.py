@@ -310,7 +310,7 @@ def count_module(
     params = _params_per_path(model)
     per_path: dict[str, Cost] = {}
     resample: dict[str, int] = {}
-    order = [name for name in site_order(model) if name in flops or name in params]
+    order = site_order(model)  # every module, counted or not (fvcore's by_module lists all)
     for path in dict.fromkeys([*order, *sorted((set(flops) | set(params)) - set(order))]):
         cats = flops.get(path, {})
         if cats.get("resample"):
@@ -381,6 +381,8 @@ def count_traced(
         if source is None:
             raise
         raise _forward_failed(source, e, batch, spec) from None
+    except ValueError as e:  # the model refuses the input (BatchNorm training on one value)
+        raise _forward_failed(source or "the model", e, batch, spec) from None
     except (OverflowError, NotImplementedError, RuntimeError) as e:
         if interrupt.requested():  # Ctrl-C surfaced through torch as another error: no fallback
             raise KeyboardInterrupt from None

@@ -307,8 +307,8 @@ def _cross_checks(sized: SizedTarget, counters: Sequence[str]) -> tuple[CrossChe
     from hirisearch.cost.counters import cross_check
 
     spec = sized.input_spec
-    if spec.batched or len(list(spec.tensors())) > 1 or spec.args[:1] != (spec.first,):
-        raise HirisearchError("cross-check counters take models of one tensor input (C,H,W)")
+    if len(list(spec.tensors())) > 1 or spec.args[:1] != (spec.first,) or spec.kwargs:
+        raise HirisearchError("cross-check counters take models of one tensor input")
     return tuple(cross_check(c, sized.build(device="cpu"), sized.input_shape) for c in counters)
 
 
