@@ -157,6 +157,31 @@ def _ancestors(path: str) -> list[str]:
     return ["", *(".".join(parts[:i]) for i in range(1, len(parts)))]
 
 
+def _costs(
+    model: nn.Module, flops: dict[str, dict[str, int]], acts: dict[str, dict[str, int]]
+) -> tuple[dict[str, Cost], dict[str, int]]:
+    """``{path: Cost}`` in MACs for every module, in module order (counted or not, as fvcore's
+    ``by_module`` lists them), and the resampling work per path."""
+    params = _params_per_path(model)
+    per_path: dict[str, Cost] = {}
+    resample: dict[str, int] = {}
+    order = site_order(model)
+    for path in dict.fromkeys([*order, *sorted((set(flops) | set(params)) - set(order))]):
+        cats = flops.get(path, {})
+        if cats.get("resample"):
+            resample[path] = macs_from_torch_flops(cats["resample"])
+        per_path[path] = Cost(
+            params=params.get(path, 0),
+            conv=macs_from_torch_flops(cats.get("conv", 0)),
+            linear=macs_from_torch_flops(cats.get("linear", 0)),
+            attn=macs_from_torch_flops(cats.get("attn", 0)),
+            other=macs_from_torch_flops(cats.get("other", 0)),
+            norm=macs_from_torch_flops(cats.get("norm", 0)),
+            acts=macs_from_torch_flops(sum(acts.get(path, {}).values())),
+        )
+    return per_path, resample
+
+
 def _params_per_path(model: nn.Module) -> dict[str, int]:
     totals: dict[str, int] = defaultdict(int)
     for name, p in model.named_parameters():
@@ -307,23 +332,7 @@ def count_module(
     seconds = time.perf_counter() - start
     flops = _categorise(model, counts, linear)
     acts = _categorise(model, acts_counts, linear) if acts_counts is not None else {}
-    params = _params_per_path(model)
-    per_path: dict[str, Cost] = {}
-    resample: dict[str, int] = {}
-    order = site_order(model)  # every module, counted or not (fvcore's by_module lists all)
-    for path in dict.fromkeys([*order, *sorted((set(flops) | set(params)) - set(order))]):
-        cats = flops.get(path, {})
-        if cats.get("resample"):
-            resample[path] = macs_from_torch_flops(cats["resample"])
-        per_path[path] = Cost(
-            params=params.get(path, 0),
-            conv=macs_from_torch_flops(cats.get("conv", 0)),
-            linear=macs_from_torch_flops(cats.get("linear", 0)),
-            attn=macs_from_torch_flops(cats.get("attn", 0)),
-            other=macs_from_torch_flops(cats.get("other", 0)),
-            norm=macs_from_torch_flops(cats.get("norm", 0)),
-            acts=macs_from_torch_flops(sum(acts.get(path, {}).values())),
-        )
+    per_path, resample = _costs(model, flops, acts)
     users = {name.removeprefix("aten::") for name in user}
     return TracedCount(
         mode=mode,

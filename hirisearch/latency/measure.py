@@ -225,17 +225,11 @@ def bench_model(
                     mem_est_bytes=est,
                     predicted_ms=predict(batch) if predict is not None else None,
                 )
-                args: tuple[Any, ...] = ()
-                kwargs: dict[str, Any] = {}
                 try:
-                    args, kwargs = materialise(spec, opts.device, batch=batch)
-                    if opts.channels_last:
-                        args = tuple(_channels_last(a) for a in args)
-                    summary, peak, kind = measure_forward(model, (args, kwargs), opts)
+                    summary, peak, kind = _timed(model, spec, batch, opts)
                 except Exception as e:  # noqa: BLE001 - classified below; other errors re-raised
                     if not is_oom(e):
                         raise
-                    args, kwargs = (), {}  # release the batch before the next one
                     if opts.device.type == "cuda":
                         torch.cuda.empty_cache()
                     yield replace(
@@ -266,6 +260,17 @@ def bench_model(
                     peak_mem_kind=kind,
                     warnings=tuple(warnings),
                 )
+
+
+def _timed(
+    model: nn.Module, spec: InputSpec, batch: int, opts: BenchOptions
+) -> tuple[Summary, int | None, str]:
+    """:func:`measure_forward` on a batch of inputs made on the device (NHWC images with
+    ``channels_last``); the inputs are released when it returns or raises."""
+    args, kwargs = materialise(spec, opts.device, batch=batch)
+    if opts.channels_last:
+        args = tuple(_channels_last(a) for a in args)
+    return measure_forward(model, (args, kwargs), opts)
 
 
 def _channels_last(x: Any) -> Any:

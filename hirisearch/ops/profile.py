@@ -227,14 +227,10 @@ def profile_sized(
     if other is not None:
         tree, traced = other.cost(sized.plan), False
     joined_tree = None if fvcore or train else tree
-    warnings = list(getattr(sized.plan, "warnings", ()))
-    how = _How(train, custom_ops, joined_tree is None and other is None, fvcore or train)
+    why = "--convention fvcore" if fvcore else "mode='train'"
+    how = _How(train, custom_ops, joined_tree is None and other is None, fvcore or train, why)
     tc, skipped = _count(sized, tree, batch, how, traced=traced, limit=trace_limit)
-    if (fvcore or train) and tc is None:
-        why = "--convention fvcore" if fvcore else "mode='train'"
-        raise CountingError(f"{why} needs the traced count, but {skipped}")
-    if skipped:
-        warnings.append(skipped)
+    warnings = [*getattr(sized.plan, "warnings", ()), *([skipped] if skipped else [])]
     detail = partial(join_counts, joined_tree, tc, sized.sections, batch=batch, fvcore=fvcore)
     joined = detail(depth=depth)
     warnings += joined.warnings
@@ -282,6 +278,7 @@ class _How:
     custom_ops: Mapping[Any, Callable[..., int]] | None
     with_acts: bool
     strict: bool  # the result reads the traced count alone: its failure is the result's
+    why: str = ""  # what makes it strict, for the error
 
 
 def _acts(sized: SizedTarget, batch: int, tc: TracedCount | None, other: bool) -> int | None:
@@ -359,6 +356,8 @@ def _count(
     the result is read from the traced count alone (fvcore's convention, training mode)."""
     skipped = trace_skip_reason(tree, sized.input_shape, batch=batch, limit=limit) if traced else ""
     if (not traced or skipped) and tree is not None:
+        if how.strict:  # the result is read from the traced count alone
+            raise CountingError(f"{how.why} needs the traced count, but {skipped}")
         return None, skipped
     from hirisearch.cost.counters import count_traced
     from hirisearch.cost.memory import estimate_memory
