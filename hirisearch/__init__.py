@@ -7,8 +7,10 @@ nothing heavy, and each function imports what it needs when called::
     r = hirisearch.profile("specs/s.yaml", img_size=448)
     r.to_dict()["macs"]
 
-``hirisearch.profile``, ``.compare``, ``.sweep`` and ``.search`` are the API functions, and
-``hirisearch.save_run`` writes the run folder of what they return; the operations behind them are
+``hirisearch.profile``, ``.compare``, ``.sweep``, ``.bench`` and ``.search`` are the API
+functions (any ``nn.Module`` too: ``hirisearch.profile(model, inputs=x)``), ``hirisearch.save_run``
+writes the run folder of what they return, and ``hirisearch.register_op_count`` gives a count for
+an operator the counter does not know; the operations behind them are
 the modules of :mod:`hirisearch.ops` (``from hirisearch.ops.profile import ProfileResult``).
 """
 
@@ -19,8 +21,11 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _API = frozenset(
-    {"as_target", "build", "compare", "load_spec", "profile", "save_run", "search", "sweep"}
-)
+    {
+        "as_target", "bench", "build", "compare", "load_spec", "profile", "register_op_count",
+        "save_run", "search", "sweep", "unregister_op_count",
+    }
+)  # fmt: skip
 _ERRORS = frozenset({"HirisearchError", "Pruned", "SpecError"})
 
 __all__ = [
@@ -29,25 +34,31 @@ __all__ = [
     "SpecError",
     "__version__",
     "as_target",
+    "bench",
     "build",
     "compare",
     "load_spec",
     "profile",
+    "register_op_count",
     "save_run",
     "search",
     "sweep",
+    "unregister_op_count",
 ]
 
 if TYPE_CHECKING:
     from hirisearch.api import (
         as_target,
+        bench,
         build,
         compare,
         load_spec,
         profile,
+        register_op_count,
         save_run,
         search,
         sweep,
+        unregister_op_count,
     )
     from hirisearch.errors import HirisearchError, Pruned, SpecError
 

@@ -79,21 +79,35 @@ Kwargs = Annotated[
 ]
 
 InputShape = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option(
         "--input-shape",
-        help="Input of factory and torchvision: targets, C,H,W (default 3,R,R; --res sets H,W).",
+        help="Input of factory and torchvision: targets, one sample's sizes, [dtype:]d,d,... "
+        "(default 3,R,R; --res sets the first input's H,W); repeat it for each positional "
+        "input, e.g. --input-shape 3,224,224 --input-shape int64:77.",
+    ),
+]
+
+#: ``--mode``: the module mode a model is counted in.
+Mode = Annotated[
+    str,
+    typer.Option(
+        help="Module mode of the count: eval (inference) or train (BatchNorm on batch "
+        "statistics, as fvcore counts it)."
     ),
 ]
 
 
-def resolve_refs(names: Sequence[str], kwargs: str | None, input_shape: str | None) -> list[Any]:
+def resolve_refs(
+    names: Sequence[str], kwargs: str | None, input_shape: Sequence[str] | None
+) -> list[Any]:
     """The targets of ``names``, ``--kwargs`` and ``--input-shape`` applied to the code targets."""
     from hirisearch.targets import resolve_all
-    from hirisearch.targets.code import parse_input_shape, parse_kwargs
+    from hirisearch.targets.code import parse_kwargs
+    from hirisearch.targets.inputs import parse_input_shapes
 
     return resolve_all(
-        names, kwargs=parse_kwargs(kwargs), input_shape=parse_input_shape(input_shape)
+        names, kwargs=parse_kwargs(kwargs), input_shape=parse_input_shapes(input_shape)
     )
 
 

@@ -10,6 +10,7 @@ import typer
 from hirisearch.commands.common import (
     InputShape,
     Kwargs,
+    Mode,
     NoReport,
     Out,
     Refs,
@@ -42,12 +43,14 @@ def compare(
     ] = "ours",
     kwargs: Kwargs = None,
     input_shape: InputShape = None,
+    mode: Mode = "eval",
 ) -> None:
     """Params, GFLOPs, ratio to the first model, attention share and output grid, model x resolution."""
     from hirisearch.ops.compare import compare as run_compare
     from hirisearch.report.plots import resolution_scaling
     from hirisearch.report.terminal.compare import compare_header, compare_table
-    from hirisearch.targets.code import parse_input_shape, parse_kwargs
+    from hirisearch.targets.code import parse_kwargs
+    from hirisearch.targets.inputs import parse_input_shapes
 
     names, sizes = split_refs_and_sizes(refs, res)
     result = run_compare(
@@ -56,7 +59,8 @@ def compare(
         traced=not no_trace,
         convention=convention,
         kwargs=parse_kwargs(kwargs),
-        input_shape=parse_input_shape(input_shape),
+        input_shape=parse_input_shapes(input_shape),
+        mode=mode,
     )
     written = resolution_scaling(result.series(), plot) if plot is not None else []
     if as_json:

@@ -10,6 +10,7 @@ from hirisearch.commands.common import (
     DrawReport,
     InputShape,
     Kwargs,
+    Mode,
     Out,
     Refs,
     Res,
@@ -64,6 +65,7 @@ def profile(
     ] = "ours",
     kwargs: Kwargs = None,
     input_shape: InputShape = None,
+    mode: Mode = "eval",
 ) -> None:
     """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model."""
     from hirisearch.ops.profile import profile_target
@@ -77,7 +79,7 @@ def profile(
         for size in size_list:
             r = profile_target(
                 target, size, batch=batch, depth=depth, traced=not no_trace, counters=extra,
-                convention=convention, trace_limit=trace_limit or None,
+                convention=convention, trace_limit=trace_limit or None, mode=mode,
             )  # fmt: skip
             results.append(r)
             lat = None

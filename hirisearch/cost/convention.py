@@ -42,6 +42,11 @@ def macs_from_torch_flops(flops: int) -> int:
     return flops // TORCH_FLOPS_PER_MAC
 
 
+def torch_flops_from_macs(macs: int) -> int:
+    """Convert MACs (a user's count of an operator) to ``FlopCounterMode``'s scale."""
+    return macs * TORCH_FLOPS_PER_MAC
+
+
 def headline(
     img_size: int | tuple[int, ...], batch: int, dtype: str = "fp32", unit: Unit = "macs"
 ) -> str:

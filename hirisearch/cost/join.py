@@ -73,6 +73,14 @@ def traced_macs(traced: TracedCount | None, path: str, fvcore: bool) -> int | No
     return t.macs + (t.norm + traced.resample.get(path, 0) if fvcore else 0)
 
 
+def traced_acts(traced: TracedCount | None, path: str) -> int | None:
+    """A module's traced activations, where the traced pass counted them."""
+    if traced is None or not traced.acts_counted:
+        return None
+    t = traced.per_path.get(path)
+    return t.acts if t is not None else 0
+
+
 def join_counts(
     tree: CostNode | None,
     traced: TracedCount | None,
@@ -161,7 +169,7 @@ def _sections(
                 macs_traced=macs_traced,
                 share=macs / total_macs if total_macs else 0.0,
                 out_shape=(batch, *node.out_shape) if node is not None and node.out_shape else (),
-                acts=cost.acts if node is not None else None,
+                acts=cost.acts if node is not None else traced_acts(traced, path),
                 norm=cost.norm,
                 macs_analytic=cost.macs if node is not None else None,
             )
@@ -230,7 +238,7 @@ def _traced_rows(
                     macs_traced=macs,
                     share=macs / total_macs if total_macs else 0.0,
                     out_shape=(),
-                    acts=None,
+                    acts=traced_acts(traced, path),
                     norm=cost.norm,
                 )
             )
@@ -238,5 +246,8 @@ def _traced_rows(
 
 
 def _top_level_sections(traced: TracedCount) -> tuple[tuple[str, str], ...]:
+    """The model's top-level modules; a model without children is its own one row."""
     names = sorted({p.split(".")[0] for p in traced.per_path if p}, key=list(traced.per_path).index)
+    if not names and "" in traced.per_path:
+        return (("model", ""),)
     return tuple((n, n) for n in names)

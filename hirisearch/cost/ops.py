@@ -240,6 +240,17 @@ def category(op: Any) -> str:
     return "other"
 
 
+def display_name(op: Any) -> str:
+    """How results name an operator: ``cumsum`` for aten's, ``namespace::name`` for others."""
+    packet = getattr(op, "overloadpacket", op)
+    namespace, _, name = str(packet).rpartition(".")
+    return name if namespace in ("aten", "") else f"{namespace}::{name}"
+
+
+#: The resampling operators' names (counted into ``resample``, in fvcore's convention only).
+RESAMPLE_NAMES = frozenset(display_name(op) for op in RESAMPLE_OPS)
+
+
 class OpRecorder(TorchDispatchMode):
     """Records the names of every aten operator that runs (to list the uncounted ones); the
     innermost mode, so it can also serve repeated meta kernels from a cache."""
@@ -250,7 +261,7 @@ class OpRecorder(TorchDispatchMode):
         self.cache = cache
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        self.ops[func.overloadpacket.__name__] += 1
+        self.ops[display_name(func)] += 1
         if self.cache is not None:
             return self.cache(func, args, kwargs or {})
         return func(*args, **(kwargs or {}))

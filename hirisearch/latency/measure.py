@@ -22,6 +22,7 @@ from torch import nn
 
 from hirisearch.cost.memory import estimate_memory
 from hirisearch.cost.types import CostNode
+from hirisearch.errors import HirisearchError
 from hirisearch.latency.device import (
     check_dtype,
     cpu_threads,
@@ -33,6 +34,7 @@ from hirisearch.latency.result import BenchResult, Environment
 from hirisearch.latency.stats import NOISY_IQR_RATIO, Summary, summarize
 from hirisearch.latency.timing import sync as _sync
 from hirisearch.latency.timing import time_callable
+from hirisearch.targets.inputs import InputSpec, materialise
 
 if TYPE_CHECKING:
     from hirisearch.targets import Size, SizedTarget, Target
@@ -127,21 +129,23 @@ def _autocast(device: torch.device, dtype: str) -> contextlib.AbstractContextMan
 
 def measure_forward(
     model: nn.Module,
-    x: torch.Tensor,
+    x: torch.Tensor | tuple[tuple[Any, ...], dict[str, Any]],
     opts: BenchOptions,
 ) -> tuple[Summary, int | None, str]:
-    """Time ``model(x)`` under ``opts`` (model and input already on the device).
+    """Time ``model(x)`` (or ``model(*args, **kwargs)`` for ``x = (args, kwargs)``) under
+    ``opts``, model and inputs already on the device.
 
     Returns the timing summary, the peak memory of the first pass in bytes (CUDA max allocated, or
     CPU peak resident growth) and what that figure is.
     """
     device = opts.device
+    args, kwargs = ((x,), {}) if isinstance(x, torch.Tensor) else x
     with torch.inference_mode(), _autocast(device, opts.dtype):
         with _peak_memory(device) as peak:
-            model(x)
+            model(*args, **kwargs)
             _sync(device)
         samples = time_callable(
-            lambda: model(x),
+            lambda: model(*args, **kwargs),
             device,
             warmup_s=opts.warmup_s,
             min_time_s=opts.min_time_s,
@@ -179,7 +183,7 @@ def environment(opts: BenchOptions, threads: int) -> Environment:
 
 def bench_model(
     build: Callable[..., nn.Module],
-    input_shape: tuple[int, ...],
+    input_shape: tuple[int, ...] | InputSpec,
     batches: Sequence[int],
     opts: BenchOptions,
     *,
@@ -192,11 +196,14 @@ def bench_model(
 
     Args:
         build: ``build(device=..., dtype=...)`` returning the model.
+        input_shape: one sample's image shape, or every input (example inputs are measured
+            at their own batch, the only one in ``batches``).
         base: a result carrying the identity fields (spec, name, family, img_size); copied.
         tree: the analytic cost tree, for the memory estimate.
         predict: ``batch -> predicted ms``, stored next to the measurement.
     """
     check_dtype(opts.dtype)
+    spec = input_shape if isinstance(input_shape, InputSpec) else InputSpec.image(input_shape)
     with cpu_threads(opts.threads if opts.device.type == "cpu" else None) as threads:
         env = environment(opts, threads)
         with cudnn_benchmark(opts.device):
@@ -204,7 +211,9 @@ def bench_model(
             for batch in batches:
                 macs = macs_per_sample * batch
                 est = (
-                    estimate_memory(tree, input_shape, batch=batch, dtype=opts.dtype).total_bytes
+                    estimate_memory(
+                        tree, spec.first.shape, batch=batch, dtype=opts.dtype
+                    ).total_bytes
                     if tree is not None
                     else None
                 )
@@ -217,14 +226,10 @@ def bench_model(
                     predicted_ms=predict(batch) if predict is not None else None,
                 )
                 try:
-                    x = torch.randn(batch, *input_shape, device=opts.device)
-                    if opts.channels_last and x.dim() == 4:
-                        x = x.contiguous(memory_format=torch.channels_last)
-                    summary, peak, kind = measure_forward(model, x, opts)
+                    summary, peak, kind = _timed(model, spec, batch, opts)
                 except Exception as e:  # noqa: BLE001 - classified below; other errors re-raised
                     if not is_oom(e):
                         raise
-                    x = None  # noqa: F841 - release the batch before the next one
                     if opts.device.type == "cuda":
                         torch.cuda.empty_cache()
                     yield replace(
@@ -257,13 +262,32 @@ def bench_model(
                 )
 
 
+def _timed(
+    model: nn.Module, spec: InputSpec, batch: int, opts: BenchOptions
+) -> tuple[Summary, int | None, str]:
+    """:func:`measure_forward` on a batch of inputs made on the device (NHWC images with
+    ``channels_last``); the inputs are released when it returns or raises."""
+    args, kwargs = materialise(spec, opts.device, batch=batch)
+    if opts.channels_last:
+        args = tuple(_channels_last(a) for a in args)
+    return measure_forward(model, (args, kwargs), opts)
+
+
+def _channels_last(x: Any) -> Any:
+    if isinstance(x, torch.Tensor) and x.dim() == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
 def macs_of(sized: SizedTarget) -> int:
     """MACs per sample: analytic when the target has a cost model, else traced on the meta device."""
     if sized.tree is not None:
         return sized.tree.total.macs
     from hirisearch.cost.counters import count_traced
 
-    return count_traced(sized.build, sized.input_shape).total.macs
+    spec = sized.input_spec
+    count = count_traced(sized.instance, spec, source=sized.target.ref)
+    return count.total.macs // (spec.own_batch or 1)
 
 
 def bench_target(
@@ -281,6 +305,12 @@ def bench_target(
             target has an analytic cost tree) each result carries the predicted latency too.
     """
     sized = target.at(img_size)
+    own = sized.input_spec.own_batch
+    if own is not None and list(batches) != [own]:
+        raise HirisearchError(
+            f"{target.ref}: the example inputs carry their own batch ({own}), but batches "
+            f"{', '.join(str(b) for b in batches)} were asked"
+        )
     tree = sized.tree
     predict = None
     if calibration is not None and tree is not None:
@@ -300,7 +330,7 @@ def bench_target(
     )
     yield from bench_model(
         sized.build,
-        sized.input_shape,
+        sized.input_spec,
         batches,
         opts,
         macs_per_sample=macs_of(sized),

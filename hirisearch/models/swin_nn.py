@@ -5,6 +5,8 @@ Swin Transformer: hierarchical ViT with shifted-window attention.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from timm.models.swin_transformer import SwinTransformer, SwinTransformerBlock
 from torch import nn
@@ -30,7 +32,10 @@ class Swin(TimmFromPlan, SwinTransformer):
         dd = {"device": device, "dtype": dtype}
         changed = False
         for stage, s in zip(self.layers, plan.stages, strict=True):
-            for blk, (heads, ratio) in zip(stage.blocks, s.blocks, strict=True):
+            for module, (heads, ratio) in zip(
+                cast(nn.Sequential, stage.blocks), s.blocks, strict=True
+            ):
+                blk = cast(SwinTransformerBlock, module)
                 if (heads, ratio) == (s.num_heads, plan.mlp_ratio):
                     continue
                 # timm takes one value per stage: a block of its own heads or FFN ratio takes the

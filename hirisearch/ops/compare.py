@@ -6,7 +6,7 @@ the first model's at the same resolution and the grid of the last stage's output
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -47,6 +47,19 @@ class CompareResult:
     def run_name(cls, results: Sequence[CompareResult]) -> str:
         return "+".join(dict.fromkeys(r.profile.name for c in results for r in c.rows))
 
+    def table(self) -> Any:
+        """The comparison as the command line prints it: a view Jupyter shows as a table
+        (``_repr_html_``), Rich renders (``__rich__``) and ``str()`` gives as text."""
+        from hirisearch.report.terminal.notebook import compare_view
+
+        return compare_view(self)
+
+    def __rich__(self) -> Any:
+        return self.table().__rich__()
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()  # type: ignore[no-any-return]
+
     def series(self) -> list[ScalingSeries]:
         """GFLOPs against resolution, one series per model (for the scaling plot)."""
         from hirisearch.report.plots import ScalingSeries
@@ -73,17 +86,18 @@ def compare(
     traced: bool = True,
     convention: str = "ours",
     kwargs: Mapping[str, Any] | None = None,
-    input_shape: Sequence[int] | None = None,
+    input_shape: Any = None,
+    mode: str = "eval",
 ) -> CompareResult:
     """Profile every model in ``refs`` at every size in ``img_sizes`` (each model's own size when
     empty). Every model and size is checked before any is counted, so a bad input fails fast.
 
     ``convention`` is passed to :func:`~hirisearch.ops.profile.profile_sized` (``"fvcore"``: as
     fvcore counts); ``kwargs`` and ``input_shape`` go to the code targets among ``refs``
-    (:func:`hirisearch.targets.resolve_all`).
+    (:func:`hirisearch.targets.resolve_all`); ``mode`` is the module mode of the count.
     """
     targets = resolve_all(refs, kwargs=kwargs, input_shape=input_shape)
-    return compare_targets(targets, img_sizes, traced=traced, convention=convention)
+    return compare_targets(targets, img_sizes, traced=traced, convention=convention, mode=mode)
 
 
 def compare_targets(
@@ -92,12 +106,21 @@ def compare_targets(
     *,
     traced: bool = True,
     convention: str = "ours",
+    mode: str = "eval",
+    custom_ops: Mapping[Any, Callable[..., int]] | None = None,
 ) -> CompareResult:
-    """:func:`compare` over resolved targets."""
+    """:func:`compare` over resolved targets (``custom_ops``: counts for operators the counter
+    does not know, as :func:`~hirisearch.ops.profile.profile_sized` takes them)."""
     # every model and size is checked before any is counted
     sizes: Sequence[Size | None] = img_sizes or [None]  # none: each model's own
     sized: list[SizedTarget] = [t.at(size) for t in targets for size in sizes]
-    profiles = [profile_sized(s, traced=traced, convention=convention) for s in sized]
+    options: dict[str, Any] = {
+        "traced": traced,
+        "convention": convention,
+        "mode": mode,
+        "custom_ops": custom_ops,
+    }
+    profiles = [profile_sized(s, **options) for s in sized]
     first = {p.img_size: p.macs for p in profiles if p.spec == targets[0].ref}
     rows = []
     for s, p in zip(sized, profiles, strict=True):

@@ -4,8 +4,9 @@ breakdown. Results are frozen dataclasses; presentation lives in :mod:`hirisearc
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE
@@ -31,6 +32,8 @@ __all__ = [
 
 #: ``--convention fvcore``: GFLOPs as fvcore counts them (see :func:`profile_target`).
 FVCORE = "fvcore"
+#: The module modes a traced pass counts in (``eval``: inference, the default).
+MODES = ("eval", "train")
 #: Tensors larger than this many elements cannot be sized by torch (bytes must fit in 64 bits).
 MAX_TENSOR_ELEMENTS = 1 << 60
 
@@ -112,10 +115,51 @@ class ProfileResult:
     warnings: tuple[str, ...] = field(default=())
     #: MACs as the family's own paper counts them (convention name -> MACs), next to ours.
     paper_conventions: dict[str, int] = field(default_factory=dict)
+    #: The module mode of the count: ``eval`` (inference) or ``train``.
+    mode: str = "eval"
+    #: Every input of the forward pass as ``dtype[shape]`` (batch included), ``name=`` for
+    #: keyword inputs.
+    inputs: tuple[str, ...] = ()
+    #: Operators that ran and were counted by the user's functions (``register_op_count``).
+    custom_ops: tuple[str, ...] = ()
 
     @property
     def gmacs(self) -> float:
         return self.macs / 1e9
+
+    def breakdown(self, depth: int = 2) -> tuple[SectionResult, ...]:
+        """The stages, each followed by its modules down to ``depth`` (1: the stages alone).
+
+        Raises:
+            HirisearchError: a result made elsewhere (read from a document) holding fewer levels
+                than asked.
+        """
+        if depth <= 1:
+            return self.stages
+        detail = self.__dict__.get("_detail")
+        if detail is not None:
+            return detail(depth=depth).rows  # type: ignore[no-any-return]
+        have = max((s.depth for s in self.rows), default=1)
+        if have < depth:
+            raise HirisearchError(
+                f"this result holds its breakdown down to depth {have}; profile with "
+                f"depth={depth} for more"
+            )
+        return tuple(s for s in self.rows if s.depth <= depth)
+
+    def table(self, depth: int = 1) -> Any:
+        """The profile as the command line prints it, with the breakdown down to ``depth``: a
+        view that Jupyter shows as a table (``_repr_html_``), Rich renders (``__rich__``) and
+        ``str()`` gives as text. Nothing is printed."""
+        from hirisearch.report.terminal.notebook import profile_view
+
+        return profile_view(self, self.breakdown(depth))
+
+    def __rich__(self) -> Any:
+        return self.table().__rich__()
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()  # type: ignore[no-any-return]
 
     @property
     def attn_share(self) -> float:
@@ -143,28 +187,10 @@ class ProfileResult:
         return "+".join(dict.fromkeys(r.name for r in results))
 
 
-def profile_target(
-    target: Target,
-    img_size: Size | None = None,
-    *,
-    batch: int = 1,
-    depth: int = 1,
-    traced: bool = True,
-    counters: Sequence[str] = (),
-    convention: str = "ours",
-    trace_limit: int | None = TRACED_MODULE_LIMIT,
-) -> ProfileResult:
+def profile_target(target: Target, img_size: Size | None = None, **options: Any) -> ProfileResult:
     """Profile ``target`` at ``img_size`` (default: its own): :func:`profile_sized` of
-    ``target.at(img_size)``."""
-    return profile_sized(
-        target.at(img_size),
-        batch=batch,
-        depth=depth,
-        traced=traced,
-        counters=counters,
-        convention=convention,
-        trace_limit=trace_limit,
-    )
+    ``target.at(img_size)`` with the same options."""
+    return profile_sized(target.at(img_size), **options)
 
 
 def profile_sized(
@@ -176,8 +202,10 @@ def profile_sized(
     counters: Sequence[str] = (),
     convention: str = "ours",
     trace_limit: int | None = TRACED_MODULE_LIMIT,
+    mode: str = "eval",
+    custom_ops: Mapping[Any, Callable[..., int]] | None = None,
 ) -> ProfileResult:
-    """Profile a sized target for a batch of ``batch``.
+    """Profile a sized target for a batch of ``batch`` (example inputs carry their own).
 
     Args:
         depth: 1 shows the stages; larger values add module rows down to that depth.
@@ -188,37 +216,35 @@ def profile_sized(
             counting path the family provides (e.g. ``"piip"``); then the analytic cost follows
             that path and no traced count is run (it measures our convention).
         trace_limit: skip the traced count (with a note) above this many modules; None: no limit.
+        mode: ``"eval"`` or ``"train"``: the module mode of the traced pass (BatchNorm on batch
+            statistics counts as fvcore counts it); ``train`` reads the traced count alone.
+        custom_ops: counts for operators the counter does not know (MACs), over those of
+            :func:`hirisearch.cost.custom_ops.register_op_count`.
     """
-    _check_options(batch, counters, convention, traced)
-    fvcore = convention == FVCORE
+    spec = sized.input_spec
+    batch = _check_options(batch, spec.own_batch, counters, convention, traced, mode)
+    fvcore, train = convention == FVCORE, mode == "train"
     target = sized.target
     other = None if fvcore else target.convention(convention)
     tree = sized.tree
     if other is not None:
         tree, traced = other.cost(sized.plan), False
-    warnings = list(getattr(sized.plan, "warnings", ()))
-    tc, skipped = _count(sized, tree, batch, traced=traced, fvcore=fvcore, limit=trace_limit)
-    if fvcore and tc is None:
-        raise CountingError(f"--convention fvcore needs the traced count, but {skipped}")
-    if skipped:
-        warnings.append(skipped)
-    joined = join_counts(
-        None if fvcore else tree, tc, sized.sections, batch=batch, depth=depth, fvcore=fvcore
-    )
+    joined_tree = None if fvcore or train else tree
+    why = "--convention fvcore" if fvcore else "mode='train'"
+    how = _How(train, custom_ops, joined_tree is None and other is None, fvcore or train, why)
+    tc, skipped = _count(sized, tree, batch, how, traced=traced, limit=trace_limit)
+    warnings = [*getattr(sized.plan, "warnings", ()), *([skipped] if skipped else [])]
+    detail = partial(join_counts, joined_tree, tc, sized.sections, batch=batch, fvcore=fvcore)
+    joined = detail(depth=depth)
     warnings += joined.warnings
     if tc is not None and tc.note:
         warnings.append(tc.note)
-    results = []
-    for name in counters:
-        from hirisearch.cost.counters import cross_check
-
-        results.append(cross_check(name, sized.build(device="cpu"), sized.input_shape))
-    return ProfileResult(
+    result = ProfileResult(
         spec=target.ref,
         family=target.family,
         name=target.name,
         img_size=sized.resolution,
-        input_shape=(batch, *sized.input_shape),
+        input_shape=spec.first.shape if spec.batched else (batch, *sized.input_shape),
         batch=batch,
         dtype="fp32",
         convention=CONVENTION_FVCORE if fvcore else other.description if other else CONVENTION,
@@ -228,19 +254,24 @@ def profile_sized(
         macs_traced=joined.macs_traced,
         agreement=joined.agreement,
         norm=joined.total.norm,
-        acts=joined.total.acts if tree is not None and other is None and not fvcore else None,
+        acts=_acts(sized, batch, tc, other is not None),
         categories=joined.categories,
         categories_traced=joined.categories_traced,
         traced_mode=None if tc is None else tc.mode,
         traced_note=skipped if tc is None else tc.note,
         traced_seconds=None if tc is None else tc.seconds,
-        uncounted_ops=() if tc is None else tc.uncounted_ops,
+        uncounted_ops=_uncounted(tc, fvcore),
         stages=joined.stages,
         rows=joined.rows,
-        counters=tuple(results),
+        counters=_cross_checks(sized, counters),
         warnings=tuple(warnings),
         paper_conventions={} if other is not None or fvcore else _paper_conventions(sized, batch),
+        mode=mode,
+        inputs=spec.describe(batch),
+        custom_ops=() if tc is None else tc.custom_ops,
     )
+    object.__setattr__(result, "_detail", detail)  # the breakdown at any depth (table())
+    return result
 
 
 def _paper_conventions(sized: SizedTarget, batch: int) -> dict[str, int]:
@@ -251,34 +282,94 @@ def _paper_conventions(sized: SizedTarget, batch: int) -> dict[str, int]:
     return {c.name: c.cost(sized.plan).total.scaled(batch).macs for c in shown}
 
 
-def _check_options(batch: int, counters: Sequence[str], convention: str, traced: bool) -> None:
+@dataclass(frozen=True)
+class _How:
+    """How the traced pass runs: the module mode, the user's operator counts, activations."""
+
+    train: bool
+    custom_ops: Mapping[Any, Callable[..., int]] | None
+    with_acts: bool
+    strict: bool  # the result reads the traced count alone: its failure is the result's
+    why: str = ""  # what makes it strict, for the error
+
+
+def _acts(sized: SizedTarget, batch: int, tc: TracedCount | None, other: bool) -> int | None:
+    """Activations: the analytic count where there is one, else the traced pass's (``None``
+    under another project's convention, which does not count them)."""
+    if other:
+        return None
+    if sized.tree is not None:
+        return sized.tree.total.scaled(batch).acts
+    return tc.total.acts if tc is not None else None
+
+
+def _uncounted(tc: TracedCount | None, fvcore: bool) -> tuple[str, ...]:
+    """Operators that ran and are not in the total: resampling is, in fvcore's convention."""
+    if tc is None:
+        return ()
+    return tc.uncounted_ops if fvcore else tuple(sorted([*tc.uncounted_ops, *tc.resample_ops]))
+
+
+def _cross_checks(sized: SizedTarget, counters: Sequence[str]) -> tuple[CrossCheck, ...]:
+    if not counters:
+        return ()
+    from hirisearch.cost.counters import cross_check
+
+    spec = sized.input_spec
+    if len(list(spec.tensors())) > 1 or spec.args[:1] != (spec.first,) or spec.kwargs:
+        raise HirisearchError("cross-check counters take models of one tensor input")
+    return tuple(cross_check(c, sized.build(device="cpu"), sized.input_shape) for c in counters)
+
+
+def _check_options(
+    batch: int,
+    own_batch: int | None,
+    counters: Sequence[str],
+    convention: str,
+    traced: bool,
+    mode: str,
+) -> int:
+    """The batch counted (example inputs carry theirs); wrong options raise."""
     if not 1 <= batch <= MAX_BATCH:
         raise HirisearchError(f"batch must be >= 1 and <= {MAX_BATCH}, but got {batch}")
+    if own_batch is not None and batch != 1:
+        raise HirisearchError(
+            f"batch={batch}: the example inputs carry their own batch ({own_batch}); "
+            "batch applies to inputs given as shapes"
+        )
     if counters:
         from hirisearch.cost.counters import COUNTERS
     for c in counters:
         if c not in COUNTERS:
             raise CountingError(f"unknown counter {c!r}; valid: {', '.join(COUNTERS)}")
+    if mode not in MODES:
+        raise HirisearchError(f"mode must be one of {', '.join(MODES)}, but got {mode!r}")
     if convention == FVCORE and not traced:
         raise CountingError(
             "--convention fvcore is computed from the traced count: drop --no-trace"
         )
+    if mode == "train" and not traced:
+        raise CountingError("mode 'train' is counted by the traced pass: drop --no-trace")
+    return own_batch if own_batch is not None else batch
 
 
 def _count(
     sized: SizedTarget,
     tree: CostNode | None,
     batch: int,
+    how: _How,
     *,
     traced: bool,
-    fvcore: bool,
     limit: int | None,
 ) -> tuple[TracedCount | None, str]:
     """The traced count of ``sized`` (run whenever there is no ``tree``) and why it was skipped
     ("" when it ran). An eager fallback is refused when the analytic memory estimate (where
-    there is a tree) exceeds what the CPU has; a failed count leaves the analytic one."""
+    there is a tree) exceeds what the CPU has; a failed count leaves the analytic one, unless
+    the result is read from the traced count alone (fvcore's convention, training mode)."""
     skipped = trace_skip_reason(tree, sized.input_shape, batch=batch, limit=limit) if traced else ""
     if (not traced or skipped) and tree is not None:
+        if how.strict:  # the result is read from the traced count alone
+            raise CountingError(f"{how.why} needs the traced count, but {skipped}")
         return None, skipped
     from hirisearch.cost.counters import count_traced
     from hirisearch.cost.memory import estimate_memory
@@ -287,9 +378,18 @@ def _count(
     eager_bytes = None if tree is None else estimate_memory(tree, shape, batch=batch).total_bytes
     source = None if sized.tree is not None else sized.target.ref  # user code: name it
     try:
-        tc = count_traced(sized.build, shape, batch=batch, eager_bytes=eager_bytes, source=source)
+        tc = count_traced(
+            partial(sized.instance, batch=batch),
+            sized.input_spec,
+            batch=batch,
+            eager_bytes=eager_bytes,
+            source=source,
+            with_acts=how.with_acts,
+            train=how.train,
+            custom_ops=dict(how.custom_ops or {}),
+        )
     except CountingError as e:
-        if tree is None or fvcore:
+        if tree is None or how.strict:
             raise
         return None, f"traced count failed: {e.one_line()}; analytic count only"
     return tc, skipped

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any, ClassVar, Literal
 
 from hirisearch.cost.convention import CONVENTION
@@ -160,7 +161,9 @@ def _point(target: Target, size: int, batch: int) -> tuple[int, int, Method]:
         return total.params, total.macs * batch, "analytic"
     from hirisearch.cost.counters import count_traced  # torch: only for models without a spec
 
-    tc = count_traced(sized.build, sized.input_shape, batch=batch, source=target.ref)
+    tc = count_traced(
+        partial(sized.instance, batch=batch), sized.input_spec, batch=batch, source=target.ref
+    )
     return tc.total.params, tc.total.macs, "traced"
 
 

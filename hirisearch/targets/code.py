@@ -5,11 +5,14 @@
 Naming the code is what runs it: the module (or file) named on the command line is imported when
 the target is resolved, and nothing else is. A factory is called with the keyword arguments the
 user gave (``--kwargs``), plus ``img_size`` when its signature takes one and the user did not set
-it; it must return an ``nn.Module`` taking one tensor of ``(batch, *input_shape)``. The input shape
-is ``3 x R x R`` at resolution ``R`` unless ``--input-shape`` says otherwise (see
-:func:`parse_input_shape` and :meth:`CodeModel.at`). These targets have no analytic model: they are counted by the traced
-counter on the ``meta`` device (eager fallback announced), and a factory or forward that fails is
-one line naming the target.
+it. It returns an ``nn.Module``, or a pair ``(module, example_inputs)`` whose inputs are what the
+model is called with: a tensor, a tuple of positional arguments or a dict of keyword arguments
+(:func:`hirisearch.targets.inputs.from_example`; the batch is their first tensor's leading size).
+Without example inputs the model takes one tensor of ``(batch, *input_shape)``: ``3 x R x R`` at
+resolution ``R``, or what ``--input-shape`` says (several inputs, any rank, a dtype each: see
+:func:`hirisearch.targets.inputs.parse_input_shape` and :meth:`CodeModel.at`). These targets have
+no analytic model: they are counted by the traced counter on the ``meta`` device (eager fallback
+announced), and a factory or forward that fails is one line naming the target.
 
 This module imports no torch at import time; building does.
 """
@@ -21,7 +24,7 @@ import importlib.util
 import inspect
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from hirisearch.errors import FactoryError, HirisearchError, UnknownModelError
 from hirisearch.models.base import Convention
 from hirisearch.targets.core import SizedTarget, Target, square_side
+from hirisearch.targets.inputs import InputSpec, Instance, from_example, materialise
 
 if TYPE_CHECKING:
     from torch import nn
@@ -84,28 +88,13 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
     return out
 
 
-def parse_input_shape(text: str | None) -> tuple[int, ...] | None:
-    """``"3,512,1024"`` -> ``(3, 512, 1024)``: one sample's shape, at least ``C,H,W``.
-
-    Raises:
-        HirisearchError: not a comma list of at least three positive integers.
-    """
-    if text is None or not text.strip():
-        return None
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) < 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise HirisearchError(
-            f"--input-shape: expected C,H,W (positive integers, e.g. 3,224,224), but got {text!r}"
-        )
-    return tuple(int(p) for p in parts)
-
-
 @dataclass(frozen=True)
 class CodeModel:
     """A model built by a callable: the source of factory and ``torchvision:`` targets.
 
     ``make(img_size, kwargs)`` returns the module (on the current default device), told the
-    resolution (the input's height) where the callable takes it.
+    resolution (the input's height) where the callable takes it, or a pair ``(module, example
+    inputs)`` where ``example_inputs`` is set (user factories).
     """
 
     ref: str
@@ -113,29 +102,37 @@ class CodeModel:
     family: str
     make: Callable[[int, dict[str, Any]], Any]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
-    shape: tuple[int, ...] | None = None  # --input-shape
+    inputs: InputSpec | None = None  # --input-shape
     default_size: int = DEFAULT_IMG_SIZE
+    #: The factory may return example inputs with the model (asked once per size on ``meta``).
+    example_inputs: bool = False
+    _probed: dict[int, InputSpec | None] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def conventions(self) -> tuple[Convention, ...]:
         return ()
 
     def at(self, target: Target, img_size: tuple[int, int] | None) -> SizedTarget:
-        """``3 x R x R`` at ``R x R`` (the default size without a size); with ``--input-shape``,
-        that shape, with its last two sizes set to ``R x R`` when ``R`` differs from its height
-        (so ``--res H`` and no ``--res`` agree). Sizes are square: a non-square input comes from
-        ``--input-shape``."""
-        if img_size is None:
-            side = self.shape[-2] if self.shape is not None else self.default_size
-        else:
-            side = square_side(img_size, model=self.ref)
-        if self.shape is None:
-            shape: tuple[int, ...] = (3, side, side)
-        elif side == self.shape[-2]:
-            shape = self.shape
-        else:
-            shape = (*self.shape[:-2], side, side)
-        return SizedTarget(target, img_size=(shape[-2], shape[-1]), input_shape=shape)
+        """The inputs at ``R x R`` (the default size without a size): ``3 x R x R``; the
+        factory's example inputs for ``R`` when it returns some; with ``--input-shape``, those
+        inputs, the first one's last two sizes set to ``R x R`` when ``R`` differs from its
+        height (so ``--res H`` and no ``--res`` agree). Sizes are square: a non-square input
+        comes from ``--input-shape``."""
+        side = None if img_size is None else square_side(img_size, model=self.ref)
+        spec = self.inputs
+        if spec is not None:
+            if side is not None and side != spec.img_size[0]:
+                spec = spec.resized((side, side), what=self.ref)
+            return SizedTarget(
+                target, img_size=spec.img_size, input_shape=spec.sample_shape, inputs=spec
+            )
+        side = side if side is not None else self.default_size
+        example = self._example(side) if self.example_inputs else None
+        if example is not None:
+            return SizedTarget(
+                target, img_size=example.img_size, input_shape=example.sample_shape, inputs=example
+            )
+        return SizedTarget(target, img_size=(side, side), input_shape=(3, side, side))
 
     def out_grid(self, sized: SizedTarget) -> tuple[int, int] | None:
         return None  # unknown without running the model
@@ -146,10 +143,25 @@ class CodeModel:
         On the ``meta`` device a ``RuntimeError`` or ``NotImplementedError`` is left to the traced
         counter, which retries on the CPU (code that reads tensor values cannot run on meta).
         """
+        return self._made(sized, device=device, dtype=dtype)[0]
+
+    def instance(self, sized: SizedTarget, *, device: Any = None, batch: int = 1) -> Instance:
+        """The model and its inputs on ``device``: the factory's own example inputs when it
+        returned them (moved there), else made from the target's input spec."""
+        model, example = self._made(sized, device=device)
+        spec = sized.input_spec
+        if example is not None and spec.batched:
+            spec = from_example(example)
+        args, kwargs = materialise(spec, device or "cpu", batch=batch)
+        return Instance(model, args, kwargs)
+
+    def _made(
+        self, sized: SizedTarget, *, device: Any = None, dtype: Any = None
+    ) -> tuple[nn.Module, Any]:
         from torch import nn
 
         try:
-            model = self.make(sized.resolution, dict(self.kwargs))
+            made = self.make(sized.resolution, dict(self.kwargs))
         except META_ERRORS as e:
             if str(device) == "meta":
                 raise
@@ -158,13 +170,46 @@ class CodeModel:
             raise
         except Exception as e:  # noqa: BLE001 - the user's code: any failure is one line
             raise FactoryError(f"{self.ref}: building the model failed: {first_line(e)}") from None
+        model, example = _split(made) if self.example_inputs else (made, None)
         if not isinstance(model, nn.Module):
             raise FactoryError(
-                f"{self.ref}: the factory returned {type(model).__name__}, not a torch.nn.Module"
+                f"{self.ref}: the factory returned {type(made).__name__}, not a torch.nn.Module "
+                "(or a pair of a module and its example inputs)"
             )
         if device is not None:
             model = model.to(device)
-        return model if dtype is None else model.to(dtype)
+        return (model if dtype is None else model.to(dtype)), example
+
+    def _example(self, side: int) -> InputSpec | None:
+        """The spec of the example inputs the factory returns at ``side`` (``None``: it returns
+        a bare module, or it fails, which building reports). Asked on ``meta`` first, then on
+        the CPU for code that cannot build there; once per size."""
+        if side not in self._probed:
+            from hirisearch.cost.meta import MetaBuild
+
+            try:
+                with MetaBuild():
+                    made = self.make(side, dict(self.kwargs))
+            except Exception:  # noqa: BLE001 - the user's code; retried on the CPU below
+                try:
+                    made = self.make(side, dict(self.kwargs))
+                except Exception:  # noqa: BLE001 - building reports it, in one line
+                    made = None
+            _, example = _split(made)
+            try:
+                self._probed[side] = None if example is None else from_example(example)
+            except HirisearchError as e:
+                raise FactoryError(f"{self.ref}: the factory's example inputs: {e}") from None
+        return self._probed[side]
+
+
+def _split(made: Any) -> tuple[Any, Any]:
+    """``(module, example inputs)`` of what a factory returned (``None``: no inputs)."""
+    from torch import nn
+
+    if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], nn.Module):
+        return made[0], made[1]
+    return made, None
 
 
 def call_factory(fn: Callable[..., Any], img_size: int, kwargs: dict[str, Any]) -> Any:
@@ -188,7 +233,7 @@ def source(
     ref: str,
     *,
     kwargs: Mapping[str, Any] | None = None,
-    input_shape: Sequence[int] | None = None,
+    input_shape: InputSpec | None = None,
 ) -> CodeModel:
     """The source of ``module.path:callable`` or ``file.py:callable`` (the registry's entry point
     for this kind): the module or file is imported now.
@@ -205,7 +250,8 @@ def source(
         family="factory",
         make=lambda size, kw: call_factory(fn, size, kw),
         kwargs=dict(kwargs or {}),
-        shape=tuple(input_shape) if input_shape is not None else None,
+        inputs=input_shape,
+        example_inputs=True,
     )
 
 

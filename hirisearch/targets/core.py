@@ -26,6 +26,8 @@ from hirisearch.models.base import Convention
 if TYPE_CHECKING:
     from torch import nn
 
+    from hirisearch.targets.inputs import InputSpec, Instance
+
 #: The name of hirisearch's own counting convention (``--convention ours``).
 OUR_CONVENTION = "ours"
 
@@ -96,6 +98,10 @@ class ModelSource(Protocol):
         """The grid of the last stage's output, where known without running the model."""
         ...
 
+    # A source whose model comes with its own example inputs (a model object, a factory that
+    # returns them) also defines ``instance(sized, *, device, batch) -> Instance``: the model to
+    # count and the arguments of its forward (see :meth:`SizedTarget.instance`).
+
 
 @dataclass(frozen=True)
 class Target:
@@ -136,6 +142,8 @@ class SizedTarget:
 
     ``img_size`` is ``(height, width)``; ``plan`` and ``tree`` (the analytic ``CostNode`` tree of
     one sample) are ``None`` for models without an analytic cost, which the traced counter counts.
+    ``input_shape`` is one sample's shape of the first input; ``inputs`` describes every input
+    (``None``: one float32 tensor of ``input_shape``, as for every image model).
     """
 
     target: Target
@@ -143,6 +151,7 @@ class SizedTarget:
     input_shape: tuple[int, ...]
     plan: Any = None
     tree: CostNode | None = None
+    inputs: InputSpec | None = None
 
     @property
     def resolution(self) -> int:
@@ -160,9 +169,29 @@ class SizedTarget:
         """The grid of the last stage's output (``None`` where unknown before running)."""
         return self.target.source.out_grid(self)
 
+    @property
+    def input_spec(self) -> InputSpec:
+        """Every input of the forward pass (:mod:`hirisearch.targets.inputs`)."""
+        from hirisearch.targets.inputs import InputSpec
+
+        return self.inputs if self.inputs is not None else InputSpec.image(self.input_shape)
+
     def build(self, device: Any = None, dtype: Any = None) -> nn.Module:
         """The randomly initialised ``nn.Module`` (``device="meta"``: without memory)."""
         return self.target.source.build(self, device=device, dtype=dtype)
+
+    def instance(self, device: Any = None, *, batch: int = 1) -> Instance:
+        """The model to run and the arguments of one forward pass, on ``device`` (``meta``:
+        without memory): ``build`` and :func:`~hirisearch.targets.inputs.materialise`, unless
+        the source brings its own (a model object, a factory returning example inputs)."""
+        own = getattr(self.target.source, "instance", None)
+        if own is not None:
+            return own(self, device=device, batch=batch)  # type: ignore[no-any-return]
+        from hirisearch.targets.inputs import Instance, materialise
+
+        model = self.build(device=device)
+        args, kwargs = materialise(self.input_spec, device or "cpu", batch=batch)
+        return Instance(model, args, kwargs)
 
 
 # ------------------------------------------------------------------------------- the kinds
@@ -187,7 +216,8 @@ class TargetKind:
             return ref.startswith(self.prefix + ":") and not Path(ref).exists()
         return self.matches is not None and self.matches(ref)
 
-    def source(self, ref: str, **options: Any) -> ModelSource:
+    def source(self, ref: Any, **options: Any) -> ModelSource:
+        """The source of ``ref`` (a reference, or the object a kind without a text form takes)."""
         text = ref[len(self.prefix) + 1 :] if self.prefix is not None else ref
         return LazyCallable(self.module, "source")(text, **options)  # type: ignore[no-any-return]
 
@@ -269,6 +299,7 @@ KINDS = KindRegistry(
             takes_options=True,
         ),
         TargetKind("spec", "hirisearch.targets.spec", "a spec file", matches=lambda ref: True),
+        TargetKind("module", "hirisearch.targets.module", "an nn.Module object (Python API)"),
     ]
 )
 _BUILTIN_NAMES = frozenset(KINDS)
@@ -278,21 +309,26 @@ def resolve(
     ref: str,
     *,
     kwargs: Mapping[str, Any] | None = None,
-    input_shape: Sequence[int] | None = None,
+    input_shape: Any = None,
 ) -> Target:
     """Turn a reference (a spec path, ``timm:<name>``, ``torchvision:<name>``,
     ``module.path:callable`` or ``file.py:callable``) into a :class:`Target`.
 
-    ``kwargs`` (for the factory) and ``input_shape`` (one sample's shape) are for the kinds that
-    take them (code and ``torchvision:`` targets).
+    ``kwargs`` (for the factory) and ``input_shape`` are for the kinds that take them (code and
+    ``torchvision:`` targets). ``input_shape`` is one sample's shape of any rank (``(3, 224,
+    224)``, ``(77,)``), a list of them (one per positional input; ``"int64:77"`` gives a dtype),
+    an :class:`~hirisearch.targets.inputs.InputSpec`, or example inputs made by
+    :func:`~hirisearch.targets.inputs.from_example`.
 
     Raises:
         HirisearchError: options given for a kind that takes none; the kind's own errors.
     """
     kind = KINDS.kind_of(ref)
     if kind.takes_options:
-        shape = tuple(input_shape) if input_shape is not None else None
-        return Target(ref, kind.source(ref, kwargs=dict(kwargs or {}), input_shape=shape))
+        from hirisearch.targets.inputs import as_input_spec
+
+        spec = as_input_spec(input_shape)
+        return Target(ref, kind.source(ref, kwargs=dict(kwargs or {}), input_shape=spec))
     if kwargs or input_shape:
         raise HirisearchError(f"{ref}: kwargs and input_shape apply to code targets only")
     return Target(ref, kind.source(ref))
@@ -302,7 +338,7 @@ def resolve_all(
     refs: Sequence[str],
     *,
     kwargs: Mapping[str, Any] | None = None,
-    input_shape: Sequence[int] | None = None,
+    input_shape: Any = None,
 ) -> list[Target]:
     """Resolve every reference; ``kwargs`` and ``input_shape`` go to the kinds among them that
     take them (factories and ``torchvision:``); spec and ``timm:`` targets are unaffected.

@@ -27,6 +27,7 @@ from typing import Any
 
 from hirisearch.errors import UnknownModelError
 from hirisearch.targets.code import META_ERRORS, CodeModel, first_line
+from hirisearch.targets.inputs import InputSpec
 
 PREFIX = "torchvision"
 
@@ -164,7 +165,7 @@ def source(
     name: str,
     *,
     kwargs: Mapping[str, Any] | None = None,
-    input_shape: tuple[int, ...] | None = None,
+    input_shape: InputSpec | None = None,
 ) -> CodeModel:
     """The source of ``torchvision:<name>`` (the registry's entry point for this kind); unknown
     names list the closest valid ones."""
@@ -174,9 +175,9 @@ def source(
         raise UnknownModelError(f"unknown torchvision model {name!r}{hint}")
     opts = dict(kwargs or {})
     kind = _kind(name, opts)
-    shape = input_shape
-    if shape is None and kind.task == "video":
-        shape = (3, VIDEO_FRAMES, kind.default_size, kind.default_size)
+    inputs = input_shape
+    if inputs is None and kind.task == "video":
+        inputs = InputSpec.image((3, VIDEO_FRAMES, kind.default_size, kind.default_size))
 
     def make(size: int, kw: dict[str, Any]) -> Any:
         if kind.size_keyword and kind.size_keyword not in kw:
@@ -189,6 +190,6 @@ def source(
         family=f"{PREFIX}:{kind.architecture}",
         make=make,
         kwargs=opts,
-        shape=shape,
+        inputs=inputs,
         default_size=kind.default_size,
     )

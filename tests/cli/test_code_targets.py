@@ -47,7 +47,30 @@ def not_a_module():
 
 def picky():
     return nn.Linear(5, 5)
+
+
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.img = nn.Conv2d(3, 8, 4, 4)
+        self.emb = nn.Embedding(50, 8)
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, image, tokens):
+        return self.fc(self.img(image).mean((2, 3)) + self.emb(tokens).mean(1))
+
+
+def two_inputs():
+    return TwoInputs()
+
+
+def with_example(img_size=32):
+    return TwoInputs(), (torch.randn(2, 3, img_size, img_size), torch.randint(0, 50, (2, 5)))
 """
+
+
+def _two_macs(size: int, batch: int) -> int:
+    return batch * (3 * 16 * 8 * (size // 4) ** 2 + 8 * 2)
 
 
 def _macs(width: int, size: int) -> int:
@@ -88,6 +111,36 @@ def test_module_factory_and_input_shape(net: Path) -> None:
     assert doc["macs"] == (3 * 16 * 8 + 8 * 8 * 9) * g + 80
 
 
+def test_several_inputs_with_a_dtype_each(net: Path) -> None:
+    args = ["--input-shape", "3,32,32", "--input-shape", "int64:5", "--json"]
+    (doc,) = _json(["profile", f"{net.name}:two_inputs", *args])
+    assert doc["inputs"] == ["float32[1,3,32,32]", "int64[1,5]"] and doc["img_size"] == 32
+    assert doc["macs"] == _two_macs(32, 1) and doc["traced_mode"] == "meta"
+    (doc,) = _json(["profile", f"{net.name}:two_inputs", "--res", "64", "--batch", "3", *args])
+    assert doc["inputs"] == ["float32[3,3,64,64]", "int64[3,5]"]
+    assert doc["macs"] == _two_macs(64, 3)
+    res = runner.invoke(app, ["profile", f"{net.name}:two_inputs", *args[:-1]])
+    assert res.exit_code == 0, res.output
+    assert "inputs float32[1,3,32,32], int64[1,5], batch 1, fp32, eval mode" in res.stdout
+
+
+def test_a_factory_returning_example_inputs(net: Path) -> None:
+    (doc,) = _json(["profile", f"{net.name}:with_example", "--json"])  # told img_size=224
+    assert doc["batch"] == 2 and doc["inputs"] == ["float32[2,3,224,224]", "int64[2,5]"]
+    assert doc["macs"] == _two_macs(224, 2) and doc["img_size"] == 224
+    (doc,) = _json(["compare", f"{net.name}:with_example", "--res", "64", "--json"])
+    assert doc[0]["macs"] == _two_macs(64, 2) and doc[0]["img_size"] == 64
+    assert main(["profile", f"{net.name}:with_example", "--batch", "4"]) != 0
+
+
+def test_training_mode_on_the_command_line(net: Path) -> None:
+    (ev,) = _json(["profile", f"{net.name}:build", "--json"])
+    (tr,) = _json(["profile", f"{net.name}:build", "--mode", "train", "--json"])
+    assert ev["mode"] == "eval" and tr["mode"] == "train" and tr["macs"] == ev["macs"]
+    bn = 8 * 56 * 56
+    assert ev["norm"] == 2 * bn and tr["norm"] == 5 * bn
+
+
 def test_depth_table_has_blank_analytic_columns(net: Path) -> None:
     res = runner.invoke(
         app, ["profile", f"{net.name}:build", "--depth", "2"], env={"COLUMNS": "200"}
@@ -96,11 +149,13 @@ def test_depth_table_has_blank_analytic_columns(net: Path) -> None:
     body = [line for line in res.stdout.splitlines() if "body.0" in line]
     assert body, res.stdout
     cells = [c.strip() for c in body[0].split("│")[1:-1]]
-    assert cells[0] == "body.0" and cells[2] == "" and cells[3] != "" and cells[-1] == ""
+    assert cells[0] == "body.0" and cells[2] == "" and cells[3] != "" and cells[-1] == "0.03M"
     (doc,) = _json(["profile", f"{net.name}:build", "--depth", "2", "--json"])
     rows = {r["path"]: r for r in doc["rows"]}
-    assert rows["body.0"]["macs_analytic"] is None and rows["body.0"]["acts"] is None
+    assert rows["body.0"]["macs_analytic"] is None
     assert rows["body.0"]["macs_traced"] == 8 * 8 * 9 * 56 * 56
+    # activations come from the traced pass: the outputs of the conv
+    assert rows["body.0"]["acts"] == 8 * 56 * 56 and doc["acts"] == 8 * 56 * 56 * 2 + 10
 
 
 @pytest.mark.parametrize(
@@ -116,7 +171,8 @@ def test_depth_table_has_blank_analytic_columns(net: Path) -> None:
         ("torchvision:resnet5", [], "unknown torchvision model 'resnet5'; closest: resnet50"),
         ("{s}", ["--kwargs", "width=3"], "--kwargs apply to factory"),
         ("{f}:build", ["--kwargs", "width"], "--kwargs: expected key=value pairs"),
-        ("{f}:build", ["--input-shape", "3,224"], "--input-shape: expected C,H,W"),
+        ("{f}:build", ["--input-shape", "3,0,224"], "--input-shape: expected [dtype:]sizes"),
+        ("{f}:build", ["--input-shape", "int65:77"], "unknown dtype 'int65'"),
     ],
 )
 def test_bad_code_target_is_one_line(

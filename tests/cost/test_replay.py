@@ -123,7 +123,7 @@ class SharedBlock(nn.Module):
 
 
 def test_blocks_reaching_a_shared_module_always_run() -> None:
-    # The counter scopes a shared module by its first path only; a replay could not place it.
+    # A replay could not place a shared module's calls: such models are counted by call site.
     shared = nn.Sequential(nn.Linear(16, 16), nn.GELU())
     model = nn.Sequential(SharedBlock(shared), SharedBlock(shared), SharedBlock(shared)).to("meta")
     _, replayable = signatures(model)
@@ -134,7 +134,11 @@ def test_blocks_reaching_a_shared_module_always_run() -> None:
     assert replayer.replays == []
     full, fast = _both(model, (4, 16))
     _assert_same(full, fast)
-    assert fast.per_path["0.shared"].linear == 3 * 4 * 16 * 16  # all three calls, first path
+    # Counted by call site (hirisearch.cost.sites): each block's path holds its own call.
+    for i in range(3):
+        assert fast.per_path[f"{i}.shared"].linear == 4 * 16 * 16
+        assert fast.per_path[str(i)].linear == 2 * 4 * 16 * 16
+    assert fast.total.linear == 3 * 2 * 4 * 16 * 16
 
 
 def test_a_block_called_through_forward_directly_always_runs() -> None:

@@ -100,7 +100,7 @@ def test_options_apply_to_code_targets_only(net: str) -> None:
 
 # ----------------------------------------------------------------------------- the registry
 def test_every_reference_has_one_kind(net: str) -> None:
-    assert list(KINDS) == ["timm", "torchvision", "code", "spec"]
+    assert list(KINDS) == ["timm", "torchvision", "code", "spec", "module"]
     assert KINDS.kind_of("timm:resnet18").name == "timm"
     assert KINDS.kind_of("torchvision:resnet18").name == "torchvision"
     assert KINDS.kind_of(net).name == "code"
@@ -109,7 +109,7 @@ def test_every_reference_has_one_kind(net: str) -> None:
 
 
 def test_a_miss_lists_the_valid_kinds() -> None:
-    with pytest.raises(UnknownModelError, match="valid: timm, torchvision, code, spec"):
+    with pytest.raises(UnknownModelError, match="valid: timm, torchvision, code, spec, module"):
         KINDS["hf"]
 
 

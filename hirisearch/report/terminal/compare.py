@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hirisearch.cost.convention import CONVENTION
-from hirisearch.ops.compare import CompareResult
 from hirisearch.report import format as fmt
 from hirisearch.report.terminal.fit import Column, FitTable
+
+if TYPE_CHECKING:  # ops.compare renders itself through this module (CompareResult.table)
+    from hirisearch.ops.compare import CompareResult
 
 
 def compare_header(result: CompareResult) -> str:
@@ -15,7 +19,8 @@ def compare_header(result: CompareResult) -> str:
     batch = rows[0].profile.batch if rows else 1
     sizes = ", ".join(str(s) for s in sorted({r.profile.img_size for r in rows}))
     conventions = " / ".join(dict.fromkeys(r.profile.convention for r in rows)) or CONVENTION
-    return f"resolutions {sizes}, batch {batch}, fp32\n{conventions}"
+    modes = "/".join(dict.fromkeys(r.profile.mode for r in rows)) or "eval"
+    return f"resolutions {sizes}, batch {batch}, fp32, {modes} mode\n{conventions}"
 
 
 def compare_table(result: CompareResult) -> FitTable:

@@ -3,30 +3,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE, headline
-from hirisearch.ops.profile import ProfileResult
 from hirisearch.report import format as fmt
 from hirisearch.report.terminal.fit import Column, FitTable
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # ops.profile renders itself through this module (ProfileResult.table)
     from hirisearch.ops.bench import ProfileLatency
+    from hirisearch.ops.profile import ProfileResult, SectionResult
 
 
 def profile_header(r: ProfileResult) -> str:
-    """The line above a profile: model, source, and the convention with input size, batch, dtype."""
+    """The lines above a profile: model, source, input size (every input where there are
+    several or one is not a float32 image), batch, dtype and module mode; then the convention."""
     head = headline(r.img_size, r.batch, r.dtype)
     hw = r.input_shape[-2:]
-    if len(r.input_shape) != 4 or hw[0] != hw[1]:  # not a square image: the whole input shape
+    if len(r.inputs) > 1 or (r.inputs and not r.inputs[0].startswith("float32[")):
+        head = head.replace(f"input {r.img_size}x{r.img_size}", f"inputs {', '.join(r.inputs)}")
+    elif len(r.input_shape) != 4 or hw[0] != hw[1]:  # not a square image: the whole shape
         shape = "x".join(str(d) for d in r.input_shape[1:])
         head = head.replace(f"input {r.img_size}x{r.img_size}", f"input {shape}")
     convention, _, inputs = head.partition("; ")
     if r.convention != CONVENTION:  # another project's counting path (--convention)
         convention = r.convention
-    return f"{r.name} ({r.spec}): {inputs}\n{convention}"
+    return f"{r.name} ({r.spec}): {inputs}, {r.mode} mode\n{convention}"
 
 
 def profile_summary(r: ProfileResult) -> FitTable:
@@ -99,6 +103,8 @@ def profile_summary(r: ProfileResult) -> FitTable:
             fmt.millions(r.acts),
             "outputs of conv, linear, attention matmuls",
         )
+    if r.custom_ops:
+        t.add_row("user-supplied ops", "", ", ".join(r.custom_ops) + ": counted by your functions")
     if r.uncounted_ops:
         t.add_row(
             "uncounted ops",
@@ -112,15 +118,20 @@ def profile_summary(r: ProfileResult) -> FitTable:
     return t
 
 
-def profile_stages(r: ProfileResult, rows: bool = False) -> FitTable:
-    """Per-stage (and optionally per-module) breakdown."""
-    size = "x".join(str(d) for d in r.input_shape[-2:]) if r.input_shape else r.img_size
+def profile_stages(
+    r: ProfileResult, rows: bool = False, *, items: Sequence[SectionResult] | None = None
+) -> FitTable:
+    """Per-stage (and optionally per-module) breakdown: ``items`` (default: the result's rows
+    with ``rows``, else its stages)."""
+    sample = r.input_shape[1:][-2:]  # one sample's last two sizes (its only one for 1-D)
+    size = "x".join(str(d) for d in sample) if sample else r.img_size
     heads = ("params", "GFLOPs", "traced", "share", "output", "acts")
     t = FitTable(
         [Column("part", "left", text=True), *(Column(h) for h in heads)],
         title=f"per stage at {size}, batch {r.batch}",
     )
-    items = r.rows if rows and r.rows else r.stages
+    if items is None:
+        items = r.rows if rows and r.rows else r.stages
     for s in items:
         name = ("  " * (s.depth - 1)) + (s.name if s.depth == 1 else s.path)
         analytic = s.macs_analytic is not None  # blank, not zero, without an analytic model
@@ -131,7 +142,7 @@ def profile_stages(r: ProfileResult, rows: bool = False) -> FitTable:
             fmt.gmacs(s.macs_traced),
             fmt.pct(s.share),
             fmt.shape(s.out_shape) if analytic else "",
-            fmt.millions(s.acts) if analytic else "",
+            fmt.millions(s.acts) if s.acts is not None else "",
         )
     return t
 
