@@ -45,12 +45,12 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
         b, n, c = x.shape
-        heads = self.num_heads
-        q = self.q(x).reshape(b, n, heads, c // heads).transpose(1, 2)
+        num_heads, hd = self.num_heads, c // self.num_heads
+        q = self.q(x).reshape(b, n, num_heads, hd).transpose(1, 2)
         if self.sr_ratio > 1:
             grid = x.transpose(1, 2).reshape(b, c, hw[0], hw[1])
             x = self.norm(self.sr(grid).flatten(2).transpose(1, 2))
-        k, v = self.kv(x).reshape(b, -1, 2, heads, c // heads).permute(2, 0, 3, 1, 4).unbind(0)
+        k, v = self.kv(x).reshape(b, -1, 2, num_heads, hd).permute(2, 0, 3, 1, 4).unbind(0)
         out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
 
@@ -70,8 +70,8 @@ class ClassAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
-        heads = self.num_heads
-        q = self.q(x[:, :1]).reshape(b, 1, heads, c // heads).transpose(1, 2)
-        k, v = self.kv(x).reshape(b, n, 2, heads, c // heads).permute(2, 0, 3, 1, 4).unbind(0)
+        num_heads, hd = self.num_heads, c // self.num_heads
+        q = self.q(x[:, :1]).reshape(b, 1, num_heads, hd).transpose(1, 2)
+        k, v = self.kv(x).reshape(b, n, 2, num_heads, hd).permute(2, 0, 3, 1, 4).unbind(0)
         out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(b, 1, c))

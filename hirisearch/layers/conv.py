@@ -20,13 +20,13 @@ def conv_norm_act_cost(
     bias: bool = False,
     norm: NormKind | None = "bn",
     act: ActKind | None = None,
-    in_hw: tuple[int, int],
+    hw: tuple[int, int],
 ) -> CostNode:
-    """Cost twin of :class:`ConvNormAct` on an ``in_hw`` input map."""
+    """Cost twin of :class:`ConvNormAct` on an ``hw`` input map."""
     pad = kernel_size // 2
     out_hw = (
-        P.conv_out(in_hw[0], kernel_size, stride, pad),
-        P.conv_out(in_hw[1], kernel_size, stride, pad),
+        P.conv_out(hw[0], kernel_size, stride, pad),
+        P.conv_out(hw[1], kernel_size, stride, pad),
     )
     shape = (out_chs, *out_hw)
     children = [

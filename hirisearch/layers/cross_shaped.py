@@ -23,7 +23,7 @@ Hw = tuple[int, int]
 
 
 def stripe_heads(dim: int, head_dim: int) -> tuple[int, int]:
-    """(heads, channels per head) of one half (``dim // 2`` channels) of the attention.
+    """(num_heads, channels per head) of one half (``dim // 2`` channels) of the attention.
 
     A half narrower than ``head_dim`` runs as a single head of its own width.
     """
@@ -37,11 +37,11 @@ def cross_shaped_attention_cost(dim: int, head_dim: int, window_size: int, *, hw
     """Cost twin of :class:`CrossShapedAttention` on an ``hw`` grid (padded stripes included)."""
     h, w = hw
     n = h * w
-    heads, width = stripe_heads(dim, head_dim)
+    num_heads, width = stripe_heads(dim, head_dim)
     ws = window_size
     rows, cols = -(-h // ws), -(-w // ws)  # stripes per direction, after padding
-    own = P.attention(heads * rows, ws * w, ws * w, width) + P.attention(
-        heads * cols, ws * h, ws * h, width
+    own = P.attention(num_heads * rows, ws * w, ws * w, width) + P.attention(
+        num_heads * cols, ws * h, ws * h, width
     )
     children = [
         ("qv", CostNode.leaf(P.linear(dim, 2 * dim, n))),

@@ -25,7 +25,7 @@ class CrossShapedAttention(nn.Module):
         super().__init__()
         dd = {"device": device, "dtype": dtype}
         self.window_size = window_size
-        self.heads, self.head_width = stripe_heads(dim, head_dim)
+        self.num_heads, self.head_width = stripe_heads(dim, head_dim)
         self.qv = nn.Linear(dim, 2 * dim, **dd)
         self.act = nn.Hardswish()
         self.dwconv = nn.Conv2d(dim, dim, 3, 1, 1, groups=dim, **dd)
@@ -49,7 +49,7 @@ class CrossShapedAttention(nn.Module):
         stripes, tokens = (h + pad) // ws, ws * w
 
         def split(t: torch.Tensor) -> torch.Tensor:
-            return t.reshape(b, stripes, tokens, self.heads, self.head_width).transpose(2, 3)
+            return t.reshape(b, stripes, tokens, self.num_heads, self.head_width).transpose(2, 3)
 
         mask = None
         if pad:

@@ -66,11 +66,11 @@ class DeformableCrossAttention(nn.Module):
             self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Deformable-DETR's initialisation: head h samples along direction 2*pi*h/heads, point p
-        at distance p + 1 cells; uniform attention weights."""
+        """Deformable-DETR's initialisation: head h samples along direction 2*pi*h/num_heads,
+        point p at distance p + 1 cells; uniform attention weights."""
         nn.init.zeros_(self.sampling_offsets.weight)
-        heads, points = self.num_heads, self.num_points
-        thetas = torch.arange(heads, dtype=torch.float32) * (2.0 * math.pi / heads)
+        num_heads, points = self.num_heads, self.num_points
+        thetas = torch.arange(num_heads, dtype=torch.float32) * (2.0 * math.pi / num_heads)
         grid = torch.stack([thetas.cos(), thetas.sin()], -1)
         grid = grid / grid.abs().max(-1, keepdim=True)[0]
         grid = grid[:, None, :] * torch.arange(1, points + 1, dtype=torch.float32)[None, :, None]
@@ -87,20 +87,20 @@ class DeformableCrossAttention(nn.Module):
         self, query: torch.Tensor, query_hw: Hw, feat: torch.Tensor, feat_hw: Hw
     ) -> torch.Tensor:
         b, nq, _ = query.shape
-        heads, points = self.num_heads, self.num_points
-        hd = self.value_dim // heads
+        num_heads, points = self.num_heads, self.num_points
+        hd = self.value_dim // num_heads
         hf, wf = feat_hw
-        value = self.value_proj(feat).transpose(1, 2).reshape(b * heads, hd, hf, wf)
-        offsets = self.sampling_offsets(query).view(b, nq, heads, points, 2)
-        weights = self.attention_weights(query).view(b, nq, heads, points).softmax(-1)
+        value = self.value_proj(feat).transpose(1, 2).reshape(b * num_heads, hd, hf, wf)
+        offsets = self.sampling_offsets(query).view(b, nq, num_heads, points, 2)
+        weights = self.attention_weights(query).view(b, nq, num_heads, points).softmax(-1)
         ref = reference_points(query_hw, device=query.device, dtype=query.dtype)
         # offsets are in value-map cells: divide by (W, H) to normalise
         loc = ref[None, :, None, None, :] + offsets * offsets.new_tensor([1.0 / wf, 1.0 / hf])
-        grid = (2 * loc - 1).permute(0, 2, 1, 3, 4).reshape(b * heads, nq, points, 2)
+        grid = (2 * loc - 1).permute(0, 2, 1, 3, 4).reshape(b * num_heads, nq, points, 2)
         sampled = F.grid_sample(
             value, grid, mode="bilinear", padding_mode="zeros", align_corners=False
-        )  # (B*heads, hd, Nq, points)
-        w = weights.permute(0, 2, 1, 3).reshape(b * heads, nq, 1, points)
-        out = torch.matmul(w, sampled.permute(0, 2, 3, 1))  # (B*heads, Nq, 1, hd): a bmm
-        out = out.view(b, heads, nq, hd).transpose(1, 2).reshape(b, nq, self.value_dim)
+        )  # (B*num_heads, hd, Nq, points)
+        w = weights.permute(0, 2, 1, 3).reshape(b * num_heads, nq, 1, points)
+        out = torch.matmul(w, sampled.permute(0, 2, 3, 1))  # (B*num_heads, Nq, 1, hd): a bmm
+        out = out.view(b, num_heads, nq, hd).transpose(1, 2).reshape(b, nq, self.value_dim)
         return self.output_proj(out)

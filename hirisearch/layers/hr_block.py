@@ -21,25 +21,23 @@ def hr_block_cost(
     cffn: str = "full",
     norm: NormKind = "bn",
     act: ActKind = "gelu",
-    in_hw: tuple[int, int],
+    hw: tuple[int, int],
 ) -> CostNode:
-    """Cost twin of :class:`HRBlock` on an ``in_hw`` map."""
+    """Cost twin of :class:`HRBlock` on an ``hw`` map."""
     hidden = int(dim * mlp_ratio)
-    hr = conv_norm_act_cost(dim, dim, 3, groups=dim, norm=norm, in_hw=in_hw)
-    down = conv_norm_act_cost(dim, dim, 3, 2, groups=dim, norm=norm, in_hw=in_hw)
+    hr = conv_norm_act_cost(dim, dim, 3, groups=dim, norm=norm, hw=hw)
+    down = conv_norm_act_cost(dim, dim, 3, 2, groups=dim, norm=norm, hw=hw)
     low = (down.out_shape[-2], down.out_shape[-1])
     if cffn == "full":
         lr = CostNode.of(
             [
                 ("0", down),
-                ("1", conv_norm_act_cost(dim, dim, 1, norm=norm, act=act, in_hw=low)),
-                ("2", conv_norm_act_cost(dim, dim, 3, groups=dim, norm=norm, in_hw=low)),
-                ("3", conv_norm_act_cost(dim, dim, 1, norm=norm, in_hw=low)),
+                ("1", conv_norm_act_cost(dim, dim, 1, norm=norm, act=act, hw=low)),
+                ("2", conv_norm_act_cost(dim, dim, 3, groups=dim, norm=norm, hw=low)),
+                ("3", conv_norm_act_cost(dim, dim, 1, norm=norm, hw=low)),
             ]
         )
-        ffn = conv_ffn_cost(dim, hidden, norm=norm, act=act, in_hw=in_hw)
+        ffn = conv_ffn_cost(dim, hidden, norm=norm, act=act, hw=hw)
         return CostNode.of([("hr", hr), ("lr", lr), ("cffn", ffn)], out_shape=hr.out_shape)
-    lr = CostNode.of(
-        [("0", down), ("1", conv_ffn_cost(dim, hidden, norm=norm, act=act, in_hw=low))]
-    )
+    lr = CostNode.of([("0", down), ("1", conv_ffn_cost(dim, hidden, norm=norm, act=act, hw=low))])
     return CostNode.of([("hr", hr), ("lr", lr)], out_shape=hr.out_shape)

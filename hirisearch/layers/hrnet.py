@@ -38,28 +38,28 @@ def hr_fusion_cost(
         for j, ic in enumerate(in_chs):
             d = i - j
             if d > 0:
-                down = conv_norm_act_cost(ic, ic, 2**d + 1, 2**d, groups=ic, in_hw=in_hws[j])
-                proj = conv_norm_act_cost(ic, oc, 1, bias=True, in_hw=down.out_shape[1:])
+                down = conv_norm_act_cost(ic, ic, 2**d + 1, 2**d, groups=ic, hw=in_hws[j])
+                proj = conv_norm_act_cost(ic, oc, 1, bias=True, hw=down.out_shape[1:])
                 row.append((str(j), CostNode.of([("0", down), ("1", proj)])))
             elif d < 0:
-                row.append((str(j), conv_norm_act_cost(ic, oc, 1, bias=True, in_hw=in_hws[j])))
+                row.append((str(j), conv_norm_act_cost(ic, oc, 1, bias=True, hw=in_hws[j])))
         rows.append((str(i), CostNode.of(_nonzero(row), out_shape=(oc, *out_hws[i]))))
     paths = CostNode.of(_nonzero(rows))
     return CostNode.of(_nonzero([("paths", paths)]), out_shape=(out_chs[-1], *out_hws[-1]))
 
 
 @lru_cache(maxsize=1024)
-def bottleneck_cost(in_chs: int, planes: int, *, expansion: int = 4, in_hw: Hw) -> CostNode:
-    """Cost twin of :class:`Bottleneck` on an ``in_hw`` map."""
+def bottleneck_cost(in_chs: int, planes: int, *, expansion: int = 4, hw: Hw) -> CostNode:
+    """Cost twin of :class:`Bottleneck` on an ``hw`` map."""
     out = planes * expansion
     children = [
-        ("conv1", conv_norm_act_cost(in_chs, planes, 1, act="relu", in_hw=in_hw)),
-        ("conv2", conv_norm_act_cost(planes, planes, 3, act="relu", in_hw=in_hw)),
-        ("conv3", conv_norm_act_cost(planes, out, 1, in_hw=in_hw)),
+        ("conv1", conv_norm_act_cost(in_chs, planes, 1, act="relu", hw=hw)),
+        ("conv2", conv_norm_act_cost(planes, planes, 3, act="relu", hw=hw)),
+        ("conv3", conv_norm_act_cost(planes, out, 1, hw=hw)),
     ]
     if in_chs != out:
-        children.append(("shortcut", conv_norm_act_cost(in_chs, out, 1, in_hw=in_hw)))
-    return CostNode.of(children, out_shape=(out, *in_hw))
+        children.append(("shortcut", conv_norm_act_cost(in_chs, out, 1, hw=hw)))
+    return CostNode.of(children, out_shape=(out, *hw))
 
 
 @lru_cache(maxsize=1024)
@@ -70,14 +70,14 @@ def hrnet_classifier_cost(
     expansion: int = 4,
     final_chs: int = 2048,
     num_classes: int = 1000,
-    in_hws: tuple[Hw, ...],
+    hws: tuple[Hw, ...],
 ) -> CostNode:
-    """Cost twin of :class:`HRNetClassifier` on branch maps of sizes ``in_hws``."""
+    """Cost twin of :class:`HRNetClassifier` on branch maps of sizes ``hws``."""
     wide = [c * expansion for c in head_chs]
     incre = CostNode.of(
         [
-            (str(i), bottleneck_cost(c, h, expansion=expansion, in_hw=hw))
-            for i, (c, h, hw) in enumerate(zip(in_chs, head_chs, in_hws, strict=True))
+            (str(i), bottleneck_cost(c, h, expansion=expansion, hw=hw))
+            for i, (c, h, hw) in enumerate(zip(in_chs, head_chs, hws, strict=True))
         ]
     )
     children = [("incre", incre)]
@@ -85,9 +85,7 @@ def hrnet_classifier_cost(
         down = [
             (
                 str(i),
-                conv_norm_act_cost(
-                    wide[i], wide[i + 1], 3, 2, bias=True, act="relu", in_hw=in_hws[i]
-                ),
+                conv_norm_act_cost(wide[i], wide[i + 1], 3, 2, bias=True, act="relu", hw=hws[i]),
             )
             for i in range(len(wide) - 1)
         ]
@@ -95,7 +93,7 @@ def hrnet_classifier_cost(
     children.append(
         (
             "final",
-            conv_norm_act_cost(wide[-1], final_chs, 1, bias=True, act="relu", in_hw=in_hws[-1]),
+            conv_norm_act_cost(wide[-1], final_chs, 1, bias=True, act="relu", hw=hws[-1]),
         )
     )
     if num_classes:

@@ -69,20 +69,20 @@ def interaction_unit_cost(
     num_points: int = 4,
     value_ratio: float = 0.5,
     cffn_ratio: float = 0.25,
-    hw_a: Hw,
-    hw_b: Hw,
+    a_hw: Hw,
+    b_hw: Hw,
 ) -> CostNode:
     """Cost twin of :class:`InteractionUnit`."""
     kw = dict(
         num_heads=num_heads, num_points=num_points, value_ratio=value_ratio, cffn_ratio=cffn_ratio
     )
-    na, nb = hw_a[0] * hw_a[1], hw_b[0] * hw_b[1]
+    na, nb = a_hw[0] * a_hw[1], b_hw[0] * b_hw[1]
     return CostNode.of(
         [
             ("b_to_a", CostNode.leaf(P.linear(dim_b, dim_a, nb))),
             ("a_to_b", CostNode.leaf(P.linear(dim_a, dim_b, na))),
-            ("inject_a", injector_cost(dim_a, **kw, query_hw=hw_a, feat_hw=hw_b)),
-            ("inject_b", injector_cost(dim_b, **kw, query_hw=hw_b, feat_hw=hw_a)),
+            ("inject_a", injector_cost(dim_a, **kw, query_hw=a_hw, feat_hw=b_hw)),
+            ("inject_b", injector_cost(dim_b, **kw, query_hw=b_hw, feat_hw=a_hw)),
         ],
         out_shape=(),
     )

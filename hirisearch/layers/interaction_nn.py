@@ -81,7 +81,7 @@ class InteractionUnit(nn.Module):
         self.inject_b = Injector(dim_b, **kw, **dd)
 
     def forward(
-        self, xa: torch.Tensor, hw_a: Hw, xb: torch.Tensor, hw_b: Hw
+        self, xa: torch.Tensor, a_hw: Hw, xb: torch.Tensor, b_hw: Hw
     ) -> tuple[torch.Tensor, torch.Tensor]:
         pa, pb = self.a_to_b(xa), self.b_to_a(xb)
-        return self.inject_a(xa, hw_a, pb, hw_b), self.inject_b(xb, hw_b, pa, hw_a)
+        return self.inject_a(xa, a_hw, pb, b_hw), self.inject_b(xb, b_hw, pa, a_hw)

@@ -20,19 +20,19 @@ def irds_cost(
     variant: str = "irds_b",
     norm: NormKind = "bn",
     act: ActKind = "gelu",
-    in_hw: tuple[int, int],
+    hw: tuple[int, int],
 ) -> CostNode:
-    """Cost twin of :class:`IRDS` on an ``in_hw`` map."""
+    """Cost twin of :class:`IRDS` on an ``hw`` map."""
     h = hidden
-    c1 = conv_norm_act_cost(in_chs, h, 1, norm=norm, act=act, in_hw=in_hw)
-    c2 = conv_norm_act_cost(h, h, 3, 2, groups=h, norm=norm, act=act, in_hw=in_hw)
+    c1 = conv_norm_act_cost(in_chs, h, 1, norm=norm, act=act, hw=hw)
+    c2 = conv_norm_act_cost(h, h, 3, 2, groups=h, norm=norm, act=act, hw=hw)
     out_hw = (c2.out_shape[-2], c2.out_shape[-1])
     children = [
         ("conv1", c1),
         ("conv2", c2),
-        ("conv3", conv_norm_act_cost(h, out_chs, 1, norm=norm, in_hw=out_hw)),
+        ("conv3", conv_norm_act_cost(h, out_chs, 1, norm=norm, hw=out_hw)),
     ]
     if variant == "irds_b":
-        proj = conv_norm_act_cost(in_chs, out_chs, 1, norm=norm, in_hw=out_hw)
+        proj = conv_norm_act_cost(in_chs, out_chs, 1, norm=norm, hw=out_hw)
         children.append(("shortcut", CostNode.of([("1", proj)])))
     return CostNode.of(children, out_shape=(out_chs, *out_hw))

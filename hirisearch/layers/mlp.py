@@ -42,18 +42,16 @@ def conv_ffn_cost(
     *,
     norm: NormKind = "bn",
     act: ActKind = "gelu",
-    in_hw: tuple[int, int],
+    hw: tuple[int, int],
 ) -> CostNode:
-    """Cost twin of :class:`ConvFFN` on an ``in_hw`` map."""
+    """Cost twin of :class:`ConvFFN` on an ``hw`` map."""
     return CostNode.of(
         [
-            ("fc1", conv_norm_act_cost(dim, hidden, 1, norm=norm, in_hw=in_hw)),
+            ("fc1", conv_norm_act_cost(dim, hidden, 1, norm=norm, hw=hw)),
             (
                 "dw",
-                conv_norm_act_cost(
-                    hidden, hidden, 3, groups=hidden, norm=norm, act=act, in_hw=in_hw
-                ),
+                conv_norm_act_cost(hidden, hidden, 3, groups=hidden, norm=norm, act=act, hw=hw),
             ),
-            ("fc2", conv_norm_act_cost(hidden, dim, 1, norm=norm, in_hw=in_hw)),
+            ("fc2", conv_norm_act_cost(hidden, dim, 1, norm=norm, hw=hw)),
         ]
     )

@@ -34,17 +34,17 @@ def gn_linear_gn_cost(in_chs: int, out_chs: int, *, hw: Hw) -> CostNode:
 
 
 @lru_cache(maxsize=256)
-def merged_head_cost(dims: tuple[int, ...], num_classes: int, *, grids: tuple[Hw, ...]) -> CostNode:
-    """Cost twin of :class:`MergedHead` for branch token ``grids``."""
+def merged_head_cost(dims: tuple[int, ...], num_classes: int, *, hws: tuple[Hw, ...]) -> CostNode:
+    """Cost twin of :class:`MergedHead` for branch token ``hws``."""
     d1 = dims[0]
-    n1 = grids[0][0] * grids[0][1]
+    n1 = hws[0][0] * hws[0][1]
     projs = [("0", CostNode.leaf(P.group_norm(d1, d1 * n1)))]
     projs += [
-        (str(i), gn_linear_gn_cost(d, d1, hw=g))
-        for i, (d, g) in enumerate(zip(dims, grids, strict=True))
+        (str(i), gn_linear_gn_cost(d, d1, hw=hw))
+        for i, (d, hw) in enumerate(zip(dims, hws, strict=True))
         if i
     ]
-    last = grids[-1][0] * grids[-1][1]
+    last = hws[-1][0] * hws[-1][1]
     return CostNode.of(
         [
             ("projs", CostNode.of(projs)),
@@ -73,14 +73,14 @@ def dense_proj_cost(in_chs: int, out_chs: int, *, hw: Hw) -> CostNode:
 
 
 @lru_cache(maxsize=256)
-def dense_merge_cost(dims: tuple[int, ...], *, grids: tuple[Hw, ...]) -> CostNode:
-    """Cost twin of :class:`DenseMerge`; the output is (dims[0], *grids[-1])."""
+def dense_merge_cost(dims: tuple[int, ...], *, hws: tuple[Hw, ...]) -> CostNode:
+    """Cost twin of :class:`DenseMerge`; the output is (dims[0], *hws[-1])."""
     projs = [
-        (str(i), dense_proj_cost(d, dims[0], hw=g))
-        for i, (d, g) in enumerate(zip(dims, grids, strict=True))
+        (str(i), dense_proj_cost(d, dims[0], hw=hw))
+        for i, (d, hw) in enumerate(zip(dims, hws, strict=True))
     ]
     return CostNode.of(
         [("projs", CostNode.of(projs))],
         own=P.param_only(len(dims)),
-        out_shape=(dims[0], *grids[-1]),
+        out_shape=(dims[0], *hws[-1]),
     )

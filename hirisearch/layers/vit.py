@@ -25,10 +25,12 @@ def padded(size: int, window: int) -> int:
 
 
 @lru_cache(maxsize=256)
-def patch_embed_cost(in_chans: int, dim: int, patch_size: int = 16, *, grid: Hw) -> CostNode:
-    """Cost twin of :class:`PatchEmbed` producing a ``grid`` of tokens."""
-    conv = P.conv2d(in_chans, dim, patch_size, grid, bias=True)
-    return CostNode.of([("proj", CostNode.leaf(conv))], out_shape=(grid[0] * grid[1], dim))
+def patch_embed_cost(in_chans: int, dim: int, patch_size: int = 16, *, hw: Hw) -> CostNode:
+    """Cost twin of :class:`PatchEmbed` on an ``hw`` image (a trailing partial patch is dropped,
+    as the strided convolution drops it)."""
+    out_hw = (hw[0] // patch_size, hw[1] // patch_size)
+    conv = P.conv2d(in_chans, dim, patch_size, out_hw, bias=True)
+    return CostNode.of([("proj", CostNode.leaf(conv))], out_shape=(out_hw[0] * out_hw[1], dim))
 
 
 @lru_cache(maxsize=1024)

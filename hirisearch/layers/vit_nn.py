@@ -52,10 +52,10 @@ class ViTAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, hw: Hw) -> torch.Tensor:
         b, n, c = x.shape
-        heads = self.num_heads
+        num_heads, hd = self.num_heads, c // self.num_heads
         qkv = self.qkv(x)
         if not self.window_size:
-            q, k, v = qkv.reshape(b, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4).unbind(0)
+            q, k, v = qkv.reshape(b, n, 3, num_heads, hd).permute(2, 0, 3, 1, 4).unbind(0)
             out = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, c)
             return self.proj(out)
         ws = self.window_size
@@ -63,9 +63,9 @@ class ViTAttention(nn.Module):
         hp, wp = padded(h, ws), padded(w, ws)
         grid = F.pad(qkv.view(b, h, w, 3 * c), (0, 0, 0, wp - w, 0, hp - h))
         win = grid.view(b, hp // ws, ws, wp // ws, ws, 3 * c).permute(0, 1, 3, 2, 4, 5)
-        win = win.reshape(-1, ws * ws, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+        win = win.reshape(-1, ws * ws, 3, num_heads, hd).permute(2, 0, 3, 1, 4)
         q, k, v = win.unbind(0)
-        out = F.scaled_dot_product_attention(q, k, v)  # (B*nW, heads, ws*ws, hd)
+        out = F.scaled_dot_product_attention(q, k, v)  # (B*nW, num_heads, ws*ws, hd)
         out = out.transpose(1, 2).reshape(b, hp // ws, wp // ws, ws, ws, c)
         out = out.permute(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, c)[:, :h, :w]
         return self.proj(out.reshape(b, n, c))

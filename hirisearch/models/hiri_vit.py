@@ -104,12 +104,12 @@ class HiriViTSpec(SpecBase):
                     f"must be >= 1 and <= {MAX_IMG_SIZE}, but got {self.sr_ratios[i]}",
                 )
             if self.block_types[i] == "transformer":
-                heads, dim = self.num_heads[i], self.dims[i]
-                if heads < 1 or dim % heads:
+                num_heads, dim = self.num_heads[i], self.dims[i]
+                if num_heads < 1 or dim % num_heads:
                     raise FieldError(
                         f"num_heads[{i}]",
                         f"`dims[{i}] % num_heads[{i}] == 0` with num_heads[{i}] >= 1 must hold, "
-                        f"but got dims[{i}]={dim}, num_heads[{i}]={heads}",
+                        f"but got dims[{i}]={dim}, num_heads[{i}]={num_heads}",
                     )
             elif self.sr_ratios[i] != 1:
                 raise FieldError(
@@ -130,12 +130,12 @@ class HiriViTSpec(SpecBase):
                 f"head_mlp_ratio={self.head_mlp_ratio}, dims[-1]={self.dims[-1]}",
             )
         if self.head == "class_attn":
-            heads, dim = self.num_heads[-1], self.dims[-1]
-            if heads < 1 or dim % heads:
+            num_heads, dim = self.num_heads[-1], self.dims[-1]
+            if num_heads < 1 or dim % num_heads:
                 raise FieldError(
                     "head",
                     f"the class-attention head uses num_heads[-1]; `dims[-1] % num_heads[-1] == 0` "
-                    f"must hold, but got dims[-1]={dim}, num_heads[-1]={heads}",
+                    f"must hold, but got dims[-1]={dim}, num_heads[-1]={num_heads}",
                 )
         return self
 
@@ -151,7 +151,7 @@ class StemPlan:
     norm: NormKind
     token_norm: NormKind
     act: ActKind
-    in_hw: Hw
+    hw: Hw
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +162,7 @@ class DownsamplePlan:
     variant: str
     norm: NormKind
     act: ActKind
-    in_hw: Hw
+    hw: Hw
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +261,7 @@ def plan_hiri_vit(spec: HiriViTSpec, img_size: int | None = None) -> HiriViTPlan
                 variant=spec.downsample,
                 norm=spec.conv_norm,
                 act=spec.act,
-                in_hw=hw,
+                hw=hw,
             )
             hw = _half(hw)
         if spec.sr_ratios[i] > min(hw):
@@ -318,20 +318,20 @@ def plan_hiri_vit(spec: HiriViTSpec, img_size: int | None = None) -> HiriViTPlan
 def hr_stem_cost(p: StemPlan) -> CostNode:
     """Cost twin of :class:`HRStem`."""
     cm, c = p.stem_chs, p.out_chs
-    conv = conv_norm_act_cost(p.in_chans, cm, 3, 2, norm=p.norm, act=p.act, in_hw=p.in_hw)
+    conv = conv_norm_act_cost(p.in_chans, cm, 3, 2, norm=p.norm, act=p.act, hw=p.hw)
     mid = _hw(conv.out_shape)
-    dw = conv_norm_act_cost(cm, cm, 3, 2, groups=cm, norm=p.norm, in_hw=mid)
+    dw = conv_norm_act_cost(cm, cm, 3, 2, groups=cm, norm=p.norm, hw=mid)
     hr = CostNode.of(
-        [("0", dw), ("1", conv_norm_act_cost(cm, c, 1, norm=p.norm, in_hw=_hw(dw.out_shape)))]
+        [("0", dw), ("1", conv_norm_act_cost(cm, c, 1, norm=p.norm, hw=_hw(dw.out_shape)))]
     )
     first = conv_norm_act_cost(
-        cm, c, 3, 2, norm=p.norm, act=p.act if p.lr_convs > 1 else None, in_hw=mid
+        cm, c, 3, 2, norm=p.norm, act=p.act if p.lr_convs > 1 else None, hw=mid
     )
     lr = [("0", first)]
     for j in range(1, p.lr_convs):
         act = None if j == p.lr_convs - 1 else p.act
         lr.append(
-            (str(j), conv_norm_act_cost(c, c, 3, norm=p.norm, act=act, in_hw=_hw(first.out_shape)))
+            (str(j), conv_norm_act_cost(c, c, 3, norm=p.norm, act=act, hw=_hw(first.out_shape)))
         )
     return CostNode.of([("conv", conv), ("hr", hr), ("lr", CostNode.of(lr))])
 
@@ -340,9 +340,9 @@ def hr_stem_cost(p: StemPlan) -> CostNode:
 def conv_stem_cost(p: StemPlan) -> CostNode:
     """Cost twin of :class:`ConvStem`."""
     cm, c = p.stem_chs, p.out_chs
-    c0 = conv_norm_act_cost(p.in_chans, cm, 7, 2, norm=p.norm, act=p.act, in_hw=p.in_hw)
+    c0 = conv_norm_act_cost(p.in_chans, cm, 7, 2, norm=p.norm, act=p.act, hw=p.hw)
     mid = _hw(c0.out_shape)
-    c1 = conv_norm_act_cost(cm, cm, 3, norm=p.norm, act=p.act, in_hw=mid)
+    c1 = conv_norm_act_cost(cm, cm, 3, norm=p.norm, act=p.act, hw=mid)
     out_hw = _half(mid)
     shape = (c, *out_hw)
     return CostNode.of(
@@ -391,7 +391,7 @@ def _stage_cost_of(p: StagePlan, plan: StageCostKey) -> CostNode:
             cffn=plan.hr_cffn,
             norm=plan.conv_norm,
             act=plan.act,
-            in_hw=p.hw,
+            hw=p.hw,
         )
     shape = (p.dim, *p.hw)
     blocks = CostNode.of([(str(i), block) for i in range(p.depth)], out_shape=shape)
@@ -405,7 +405,7 @@ def _stage_cost_of(p: StagePlan, plan: StageCostKey) -> CostNode:
             variant=d.variant,
             norm=d.norm,
             act=d.act,
-            in_hw=d.in_hw,
+            hw=d.hw,
         )
         children.append(("downsample", irds))
     children.append(("blocks", blocks))
@@ -450,7 +450,7 @@ def cost_hiri_vit(plan: HiriViTPlan) -> CostNode:
     return CostNode.of([("stem", stem), ("stages", stages), ("head", head)])
 
 
-#: Latency-calibration networks: (img_size, stem_chs, stages as (block, depth, dim, heads,
+#: Latency-calibration networks: (img_size, stem_chs, stages as (block, depth, dim, num_heads,
 #: mlp_ratio, sr_ratio), head); shallow, at the widths and sizes searches use.
 _H, _T = "hr", "transformer"
 _CALIBRATION = (

@@ -237,11 +237,11 @@ def plan_hrvit(spec: HRViTSpec, img_size: int | None = None) -> HRViTPlan:
 
 # ---------------------------------------------------------------------------------- stem
 @lru_cache(maxsize=256)
-def hrvit_stem_cost(in_chans: int, stem_chs: int, *, in_hw: Hw) -> CostNode:
+def hrvit_stem_cost(in_chans: int, stem_chs: int, *, hw: Hw) -> CostNode:
     """Cost twin of :class:`HRViTStem`."""
     mid = stem_chs // 2
-    c1 = conv_norm_act_cost(in_chans, mid, 3, 2, bias=True, act="relu", in_hw=in_hw)
-    c2 = conv_norm_act_cost(mid, stem_chs, 3, 2, bias=True, act="relu", in_hw=c1.out_shape[1:])
+    c1 = conv_norm_act_cost(in_chans, mid, 3, 2, bias=True, act="relu", hw=hw)
+    c2 = conv_norm_act_cost(mid, stem_chs, 3, 2, bias=True, act="relu", hw=c1.out_shape[1:])
     return CostNode.of([("conv1", c1), ("conv2", c2)])
 
 
@@ -291,7 +291,7 @@ def _group_cost(p: GroupPlan) -> CostNode:
 # ---------------------------------------------------------------------------------- model
 def cost_hrvit(plan: HRViTPlan) -> CostNode:
     """Analytic cost of the model described by ``plan``, keyed by the builder's module paths."""
-    stem = hrvit_stem_cost(plan.in_chans, plan.stem_chs, in_hw=(plan.img_size, plan.img_size))
+    stem = hrvit_stem_cost(plan.in_chans, plan.stem_chs, hw=(plan.img_size, plan.img_size))
     groups = CostNode.of([(str(i), _group_cost(g)) for i, g in enumerate(plan.groups)])
     h = plan.head
     head = hrnet_classifier_cost(
@@ -300,7 +300,7 @@ def cost_hrvit(plan: HRViTPlan) -> CostNode:
         expansion=h.expansion,
         final_chs=h.final_chs,
         num_classes=h.num_classes,
-        in_hws=h.hws,
+        hws=h.hws,
     )
     return CostNode.of([("stem", stem), ("groups", groups), ("head", head)])
 

@@ -104,7 +104,7 @@ class PIIPSpec(SpecBase):
 
     @model_validator(mode="after")
     def _check(self) -> PIIPSpec:
-        heads = self.deform_num_heads
+        deform_num_heads = self.deform_num_heads
         for i, b in enumerate(self.branches):
             at = f"branches[{i}]"
             if b.img_size % self.patch_size:
@@ -118,11 +118,13 @@ class PIIPSpec(SpecBase):
                     f"{at}.num_heads",
                     f"`dim % num_heads == 0` must hold, but got dim={b.dim}, num_heads={b.num_heads}",
                 )
-            if self.interactions and (b.dim % heads or int(b.dim * self.deform_ratio) % heads):
+            if self.interactions and (
+                b.dim % deform_num_heads or int(b.dim * self.deform_ratio) % deform_num_heads
+            ):
                 raise FieldError(
                     f"{at}.dim",
                     f"`dim` and `int(dim * deform_ratio)` must be divisible by deform_num_heads="
-                    f"{heads}, but got dim={b.dim}, deform_ratio={self.deform_ratio}",
+                    f"{deform_num_heads}, but got dim={b.dim}, deform_ratio={self.deform_ratio}",
                 )
             if self.output != "classification" and b.dim % GN_GROUPS:
                 raise FieldError(
@@ -175,7 +177,7 @@ class PIIPSpec(SpecBase):
 @dataclass(frozen=True, slots=True)
 class BranchPlan:
     img_size: int
-    grid: Hw
+    hw: Hw  # token grid
     dim: int
     depth: int
     num_heads: int
@@ -186,7 +188,7 @@ class BranchPlan:
 
     @property
     def tokens(self) -> int:
-        return self.grid[0] * self.grid[1]
+        return self.hw[0] * self.hw[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +300,7 @@ def plan_piip(spec: PIIPSpec, img_size: int | None = None) -> PIIPPlan:
         branches.append(
             BranchPlan(
                 img_size=res,
-                grid=(res // p, res // p),
+                hw=(res // p, res // p),
                 dim=b.dim,
                 depth=b.depth,
                 num_heads=b.num_heads,
@@ -343,14 +345,17 @@ def _branch_cost(b: BranchPlan, plan: PIIPPlan) -> CostNode:
             window_size=ws,
             qkv_bias=plan.qkv_bias,
             layer_scale=plan.layer_scale,
-            hw=b.grid,
+            hw=b.hw,
             tokens=b.tokens if ws else tokens,
         )
         for ws in set(b.windows)
     }
     blocks = CostNode.of([(str(i), kinds[ws]) for i, ws in enumerate(b.windows)])
     children = [
-        ("patch_embed", patch_embed_cost(plan.in_chans, b.dim, plan.patch_size, grid=b.grid)),
+        (
+            "patch_embed",
+            patch_embed_cost(plan.in_chans, b.dim, plan.patch_size, hw=(b.img_size, b.img_size)),
+        ),
         ("blocks", blocks),
     ]
     own = P.param_only(b.tokens * b.dim + (b.dim if plan.cls_token else 0))
@@ -370,7 +375,7 @@ def _interactions_cost(plan: PIIPPlan) -> CostNode:
         [
             (
                 str(j),
-                interaction_unit_cost(a.dim, b.dim, **plan.unit_kwargs, hw_a=a.grid, hw_b=b.grid),
+                interaction_unit_cost(a.dim, b.dim, **plan.unit_kwargs, a_hw=a.hw, b_hw=b.hw),
             )
             for j, (a, b) in enumerate(zip(bs, bs[1:], strict=False))
         ]
@@ -387,13 +392,13 @@ def cost_piip(plan: PIIPPlan) -> CostNode:
     if plan.interactions:
         children.append(("interactions", _interactions_cost(plan)))
     dims = tuple(b.dim for b in plan.branches)
-    grids = tuple(b.grid for b in plan.branches)
+    hws = tuple(b.hw for b in plan.branches)
     if plan.output == "merged":
-        merge = merged_head_cost(dims, plan.num_classes, grids=grids)
+        merge = merged_head_cost(dims, plan.num_classes, hws=hws)
         children.append(("merge", merge))
         out_shape: tuple[int, ...] = merge.out_shape
     elif plan.output == "dense":
-        merge = dense_merge_cost(dims, grids=grids)
+        merge = dense_merge_cost(dims, hws=hws)
         children.append(("merge", merge))
         out_shape = merge.out_shape
     else:

@@ -127,10 +127,10 @@ class PIIP(nn.Module):
             xs.append(branch.patch_embed(xi) + branch.pos_embed)
             cls = branch.cls_token
             clss.append(None if cls is None else cls.expand(x.shape[0], -1, -1))
-            hws.append(b.grid)
+            hws.append(b.hw)
         for k in range(plan.interactions + 1):
             for i, (b, branch) in enumerate(zip(plan.branches, branches, strict=True)):
-                xs[i], clss[i] = branch.run(xs[i], clss[i], b.grid, *b.segments[k])
+                xs[i], clss[i] = branch.run(xs[i], clss[i], b.hw, *b.segments[k])
             if k < plan.interactions:
                 xs = self.interactions[k](xs, hws)
         return xs, clss
@@ -141,7 +141,7 @@ class PIIP(nn.Module):
             pairs = zip(self._branches(), xs, clss, strict=True)
             return torch.stack([br.logits(t, c) for br, t, c in pairs]).mean(0)
         assert self.merge is not None  # planned: merged and dense outputs have a merge
-        return self.merge(xs, [b.grid for b in self.plan.branches])
+        return self.merge(xs, [b.hw for b in self.plan.branches])
 
 
 def build_piip(plan: PIIPPlan, *, device=None, dtype=None) -> PIIP:

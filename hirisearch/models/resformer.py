@@ -67,7 +67,7 @@ class ResFormerPlan:
     num_classes: int
     patch_size: int
     padded_img: int
-    grid: Hw
+    hw: Hw  # token grid
     embed_dim: int
     depth: int
     num_heads: int
@@ -77,7 +77,7 @@ class ResFormerPlan:
 
     @property
     def tokens(self) -> int:
-        return self.grid[0] * self.grid[1] + 1
+        return self.hw[0] * self.hw[1] + 1
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -95,7 +95,7 @@ class ResFormerPlan:
 
     @property
     def out_grid(self) -> Hw:
-        return self.grid
+        return self.hw
 
 
 def plan_resformer(spec: ResFormerSpec, img_size: int | None = None) -> ResFormerPlan:
@@ -118,7 +118,7 @@ def plan_resformer(spec: ResFormerSpec, img_size: int | None = None) -> ResForme
         num_classes=spec.num_classes,
         patch_size=spec.patch_size,
         padded_img=padded,
-        grid=(g, g),
+        hw=(g, g),
         embed_dim=spec.embed_dim,
         depth=spec.depth,
         num_heads=spec.num_heads,
@@ -131,20 +131,20 @@ def plan_resformer(spec: ResFormerSpec, img_size: int | None = None) -> ResForme
 # ----------------------------------------------------------------------------------------- cost
 def cost_resformer(plan: ResFormerPlan) -> CostNode:
     """Analytic cost of the model described by ``plan``, keyed by the builder's module paths."""
-    d, n, grid, heads = plan.embed_dim, plan.tokens, plan.grid, plan.num_heads
-    hd = d // heads
-    stem = CostNode.leaf(P.conv2d(plan.in_chans, d, plan.patch_size, grid, bias=True), (d, *grid))
-    gpe_proj = CostNode.leaf(P.conv2d(d, d, 3, grid, groups=d, bias=True), (d, *grid))
-    gpe = CostNode.of([("proj", gpe_proj)], out_shape=(grid[0] * grid[1], d))
+    d, n, hw, num_heads = plan.embed_dim, plan.tokens, plan.hw, plan.num_heads
+    hd = d // num_heads
+    stem = CostNode.leaf(P.conv2d(plan.in_chans, d, plan.patch_size, hw, bias=True), (d, *hw))
+    gpe_proj = CostNode.leaf(P.conv2d(d, d, 3, hw, groups=d, bias=True), (d, *hw))
+    gpe = CostNode.of([("proj", gpe_proj)], out_shape=(hw[0] * hw[1], d))
     # the local PE conv runs once per head on the grid tokens, with one shared weight
-    lpe = P.conv2d(hd, hd, 3, grid, groups=hd, bias=True).scaled(heads)
+    lpe = P.conv2d(hd, hd, 3, hw, groups=hd, bias=True).scaled(num_heads)
     attn = CostNode.of(
         [
             ("qkv", CostNode.leaf(P.linear(d, 3 * d, n, bias=plan.qkv_bias))),
             ("lpe", CostNode.leaf(lpe)),
             ("proj", CostNode.leaf(P.linear(d, d, n))),
         ],
-        own=P.attention(heads, n, n, hd),
+        own=P.attention(num_heads, n, n, hd),
         out_shape=(n, d),
     )
     block = prenorm_block_cost(d, attn, tokens=n, mlp_ratio=plan.mlp_ratio)

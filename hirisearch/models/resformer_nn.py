@@ -74,11 +74,11 @@ class GLAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, hw: Hw) -> torch.Tensor:
         b, n, c = x.shape
-        heads, hd = self.num_heads, c // self.num_heads
-        q, k, v = self.qkv(x).reshape(b, n, 3, heads, hd).permute(2, 0, 3, 1, 4).unbind(0)
-        out = F.scaled_dot_product_attention(q, k, v)  # (b, heads, n, hd)
-        grid = v[:, :, 1:].transpose(-1, -2).reshape(b * heads, hd, hw[0], hw[1])
-        local = self.lpe(grid).reshape(b, heads, hd, n - 1).transpose(-1, -2)
+        num_heads, hd = self.num_heads, c // self.num_heads
+        q, k, v = self.qkv(x).reshape(b, n, 3, num_heads, hd).permute(2, 0, 3, 1, 4).unbind(0)
+        out = F.scaled_dot_product_attention(q, k, v)  # (b, num_heads, n, hd)
+        grid = v[:, :, 1:].transpose(-1, -2).reshape(b * num_heads, hd, hw[0], hw[1])
+        local = self.lpe(grid).reshape(b, num_heads, hd, n - 1).transpose(-1, -2)
         out = torch.cat([out[:, :, :1], out[:, :, 1:] + local], dim=2)
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
 

@@ -144,7 +144,7 @@ def _stages(spec: SwinSpec, size: int) -> tuple[tuple[SwinStagePlan, ...] | None
     grid = _ceil_to(size, spec.patch_size) // spec.patch_size
     hw = (grid, grid)
     stages = []
-    for i, (depth, heads) in enumerate(zip(spec.depths, spec.num_heads, strict=True)):
+    for i, (depth, num_heads) in enumerate(zip(spec.depths, spec.num_heads, strict=True)):
         merge_hw = None
         if i > 0:
             if hw[0] % 2 and not spec.pad:
@@ -163,7 +163,7 @@ def _stages(spec: SwinSpec, size: int) -> tuple[tuple[SwinStagePlan, ...] | None
                 in_dim=spec.embed_dim * 2 ** max(i - 1, 0),
                 dim=spec.embed_dim * 2**i,
                 depth=depth,
-                num_heads=heads,
+                num_heads=num_heads,
                 hw=hw,
                 merge_hw=merge_hw,
                 window=w,
@@ -261,11 +261,11 @@ def cost_swin(plan: SwinPlan) -> CostNode:
     stages = CostNode.of([(str(i), _stage_cost(s, plan)) for i, s in enumerate(plan.stages)])
     last = plan.stages[-1]
     norm = CostNode.leaf(P.layer_norm(last.dim, last.dim * _area(last.hw)), (last.dim, *last.hw))
-    heads = []
+    fc_layers = []
     if plan.num_classes:
         fc = CostNode.leaf(P.linear(last.dim, plan.num_classes, 1), (plan.num_classes,))
-        heads.append(("fc", fc))
-    head = CostNode.of(heads, out_shape=(plan.num_classes or last.dim,))
+        fc_layers.append(("fc", fc))
+    head = CostNode.of(fc_layers, out_shape=(plan.num_classes or last.dim,))
     return CostNode.of(
         [("patch_embed", stem), ("layers", stages), ("norm", norm), ("head", head)],
         out_shape=head.out_shape,

@@ -78,7 +78,7 @@ class ViTPlan:
     num_classes: int
     patch_size: int
     padded_img: int
-    grid: tuple[int, int]
+    hw: tuple[int, int]  # token grid
     tokens: int  # grid tokens plus the class token
     embed_dim: int
     depth: int
@@ -100,7 +100,7 @@ class ViTPlan:
 
     @property
     def out_grid(self) -> tuple[int, int]:
-        return self.grid
+        return self.hw
 
 
 def patch_reason(patch: int, pad: bool) -> Callable[[int], str | None]:
@@ -140,7 +140,7 @@ def plan_vit(spec: ViTSpec, img_size: int | None = None) -> ViTPlan:
         num_classes=spec.num_classes,
         patch_size=spec.patch_size,
         padded_img=padded,
-        grid=(g, g),
+        hw=(g, g),
         tokens=g * g + int(spec.class_token),
         embed_dim=spec.embed_dim,
         depth=spec.depth,
@@ -161,10 +161,10 @@ def cost_vit(plan: ViTPlan) -> CostNode:
         [
             (
                 "proj",
-                CostNode.leaf(P.conv2d(plan.in_chans, d, plan.patch_size, plan.grid, bias=True)),
+                CostNode.leaf(P.conv2d(plan.in_chans, d, plan.patch_size, plan.hw, bias=True)),
             )
         ],
-        out_shape=(d, *plan.grid),
+        out_shape=(d, *plan.hw),
     )
     block = vit_block_cost(
         d,
@@ -172,7 +172,7 @@ def cost_vit(plan: ViTPlan) -> CostNode:
         mlp_ratio=plan.mlp_ratio,
         qkv_bias=plan.qkv_bias,
         layer_scale=None,  # timm's Block has no layer scale unless init_values is set
-        hw=plan.grid,
+        hw=plan.hw,
         tokens=n,
     )
     blocks = CostNode.of([(str(i), block) for i in range(plan.depth)], out_shape=(n, d))

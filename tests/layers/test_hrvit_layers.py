@@ -120,7 +120,7 @@ def _cases() -> list[Case]:
             Case(
                 f"bottleneck-{c_in}",
                 lambda c_in=c_in, **dd: Bottleneck(c_in, 4, **dd),
-                lambda c_in=c_in: bottleneck_cost(c_in, 4, in_hw=(7, 6)),
+                lambda c_in=c_in: bottleneck_cost(c_in, 4, hw=(7, 6)),
                 (c_in, 7, 6),
             )
         )
@@ -130,7 +130,7 @@ def _cases() -> list[Case]:
             "hrnet_classifier",
             lambda **dd: HRNetClassifier(chs, (4, 8, 16, 32), final_chs=64, num_classes=10, **dd),
             lambda: hrnet_classifier_cost(
-                chs, (4, 8, 16, 32), final_chs=64, num_classes=10, in_hws=HWS4
+                chs, (4, 8, 16, 32), final_chs=64, num_classes=10, hws=HWS4
             ),
             (64, 16, 16),
             lambda m: _Branches(m, chs, HWS4),
@@ -170,7 +170,7 @@ def _direct_cross_shaped(m: CrossShapedAttention, x: torch.Tensor, hw: tuple[int
     ``ws``-column stripe."""
     h, w = hw
     b, n, c = x.shape
-    ws, heads, d = m.window_size, m.heads, m.head_width
+    ws, num_heads, d = m.window_size, m.num_heads, m.head_width
     q, v = m.qv(x).chunk(2, dim=-1)
     local = m.dwconv(m.act(v.transpose(1, 2).reshape(b, c, h, w))).flatten(2).transpose(1, 2)
     half = c // 2
@@ -182,7 +182,7 @@ def _direct_cross_shaped(m: CrossShapedAttention, x: torch.Tensor, hw: tuple[int
                 keys = [u for u in range(n) if u // w // ws == r // ws]
             else:
                 keys = [u for u in range(n) if u % w // ws == col // ws]
-            for head in range(heads):
+            for head in range(num_heads):
                 sl = slice(offset + head * d, offset + (head + 1) * d)
                 qi = q[:, t, sl]
                 kv = v[:, keys, sl]

@@ -37,17 +37,17 @@ class _Pair(nn.Module):
 
 
 class _Maps(nn.Module):
-    def __init__(self, inner: nn.Module, dims, grids) -> None:
+    def __init__(self, inner: nn.Module, dims, hws) -> None:
         super().__init__()
-        self.inner, self.dims, self.grids = inner, dims, grids
+        self.inner, self.dims, self.hws = inner, dims, hws
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xs, start = [], 0
-        for d, g in zip(self.dims, self.grids, strict=True):
+        for d, g in zip(self.dims, self.hws, strict=True):
             n = g[0] * g[1]
             xs.append(x[:, start : start + n, :d])
             start += n
-        return self.inner(xs, list(self.grids))
+        return self.inner(xs, list(self.hws))
 
 
 def _check(layer: nn.Module, wrapper: nn.Module, node, input_shape, key="inner") -> None:
@@ -76,7 +76,7 @@ def test_injector_and_unit_twins() -> None:
         inj = Injector(64, device="meta")
         unit = InteractionUnit(64, 32, device="meta")
     _check(inj, _Pair(inj, (64, 64)), injector_cost(64, query_hw=QHW, feat_hw=FHW), (42, 64))
-    node = interaction_unit_cost(64, 32, hw_a=QHW, hw_b=FHW)
+    node = interaction_unit_cost(64, 32, a_hw=QHW, b_hw=FHW)
     _check(unit, _Pair(unit, (64, 32), unit=True), node, (42, 64))
 
 
@@ -100,7 +100,7 @@ def test_vit_block_twin(ws, tokens) -> None:
 
 @pytest.mark.parametrize("kind", ["merged", "dense"])
 def test_merge_twins(kind) -> None:
-    dims, grids = (64, 32), ((2, 2), (4, 4))
+    dims, hws = (64, 32), ((2, 2), (4, 4))
     with torch.device("meta"):
         layer = (
             MergedHead(dims, 10, device="meta")
@@ -108,11 +108,9 @@ def test_merge_twins(kind) -> None:
             else DenseMerge(dims, device="meta")
         )
     node = (
-        merged_head_cost(dims, 10, grids=grids)
-        if kind == "merged"
-        else dense_merge_cost(dims, grids=grids)
+        merged_head_cost(dims, 10, hws=hws) if kind == "merged" else dense_merge_cost(dims, hws=hws)
     )
-    _check(layer, _Maps(layer, dims, grids), node, (20, 64))
+    _check(layer, _Maps(layer, dims, hws), node, (20, 64))
 
 
 def _bilinear(value: torch.Tensor, x: float, y: float) -> torch.Tensor:
@@ -129,8 +127,8 @@ def _bilinear(value: torch.Tensor, x: float, y: float) -> torch.Tensor:
 
 def test_deformable_matches_direct_loop() -> None:
     torch.manual_seed(0)
-    dim, heads, points = 32, 4, 3
-    layer = DeformableCrossAttention(dim, num_heads=heads, num_points=points, value_ratio=0.5)
+    dim, num_heads, points = 32, 4, 3
+    layer = DeformableCrossAttention(dim, num_heads=num_heads, num_points=points, value_ratio=0.5)
     with torch.no_grad():  # random offsets and weights, so sampling is off-grid and uneven
         layer.sampling_offsets.weight.normal_(0, 0.5)
         layer.attention_weights.weight.normal_(0, 0.5)
@@ -140,15 +138,15 @@ def test_deformable_matches_direct_loop() -> None:
     with torch.no_grad():
         got = layer(q, QHW, f, FHW)
         hf, wf = FHW
-        vd = layer.value_dim // heads
+        vd = layer.value_dim // num_heads
         value = layer.value_proj(f)  # (B, Nf, Cv)
-        offsets = layer.sampling_offsets(q).view(b, -1, heads, points, 2)
-        weights = layer.attention_weights(q).view(b, -1, heads, points).softmax(-1)
+        offsets = layer.sampling_offsets(q).view(b, -1, num_heads, points, 2)
+        weights = layer.attention_weights(q).view(b, -1, num_heads, points).softmax(-1)
         ref = reference_points(QHW)
         out = torch.zeros(b, q.shape[1], layer.value_dim)
         for bi in range(b):
             for qi in range(q.shape[1]):
-                for h in range(heads):
+                for h in range(num_heads):
                     vmap = value[bi, :, h * vd : (h + 1) * vd].T.reshape(vd, hf, wf)
                     acc = torch.zeros(vd)
                     for p in range(points):

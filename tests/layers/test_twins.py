@@ -65,7 +65,7 @@ def _cases() -> list[Case]:
                     16, 32 if kw["groups"] == 1 else 16, k, s, **kw, **dd
                 ),
                 lambda kw=kw, k=k, s=s: conv_norm_act_cost(
-                    16, 32 if kw["groups"] == 1 else 16, k, s, **kw, in_hw=(15, 17)
+                    16, 32 if kw["groups"] == 1 else 16, k, s, **kw, hw=(15, 17)
                 ),
                 (16, 15, 17),
             )
@@ -74,7 +74,7 @@ def _cases() -> list[Case]:
         Case(
             "conv_ffn",
             lambda **dd: ConvFFN(24, 96, **dd),
-            lambda: conv_ffn_cost(24, 96, in_hw=(9, 9)),
+            lambda: conv_ffn_cost(24, 96, hw=(9, 9)),
             (24, 9, 9),
         )
     )
@@ -128,7 +128,7 @@ def _cases() -> list[Case]:
             Case(
                 f"hr_block-{cffn}",
                 lambda cffn=cffn, **dd: HRBlock(24, mlp_ratio=3, cffn=cffn, **dd),
-                lambda cffn=cffn: hr_block_cost(24, mlp_ratio=3, cffn=cffn, in_hw=(13, 14)),
+                lambda cffn=cffn: hr_block_cost(24, mlp_ratio=3, cffn=cffn, hw=(13, 14)),
                 (24, 13, 14),
             )
         )
@@ -137,9 +137,7 @@ def _cases() -> list[Case]:
             Case(
                 variant,
                 lambda variant=variant, **dd: IRDS(16, 40, hidden=64, variant=variant, **dd),
-                lambda variant=variant: irds_cost(
-                    16, 40, hidden=64, variant=variant, in_hw=(15, 12)
-                ),
+                lambda variant=variant: irds_cost(16, 40, hidden=64, variant=variant, hw=(15, 12)),
                 (16, 15, 12),
             )
         )
@@ -165,6 +163,6 @@ def test_twin_matches_layer(case: Case) -> None:
 
 def test_twin_is_a_different_number_when_the_layer_changes() -> None:
     """Guard against a parity test that cannot fail: different inputs give different costs."""
-    a = conv_norm_act_cost(16, 32, 3, 1, in_hw=(8, 8)).total
-    b = conv_norm_act_cost(16, 32, 3, 2, in_hw=(8, 8)).total
+    a = conv_norm_act_cost(16, 32, 3, 1, hw=(8, 8)).total
+    b = conv_norm_act_cost(16, 32, 3, 2, hw=(8, 8)).total
     assert a.conv == 4 * b.conv == 16 * 32 * 9 * 64

@@ -52,7 +52,7 @@ def test_vit_modules_have_the_planned_geometry(spec: str, size: int) -> None:
     target = hirisearch.as_target(SPECS / spec)
     plan = target.plan(size)
     model = hirisearch.build(target, size, device="meta")
-    assert tuple(model.patch_embed.grid_size) == plan.grid
+    assert tuple(model.patch_embed.grid_size) == plan.hw
     assert model.pos_embed.shape[1] == plan.tokens
     assert len(model.blocks) == plan.depth
     assert model.blocks[0].attn.num_heads == plan.num_heads

@@ -40,13 +40,13 @@ def _fvcore_gflops(node) -> float:
         ),
         (
             "HR-block C=32 r=4 at 112",
-            lambda: hr_block_cost(32, mlp_ratio=4, in_hw=(112, 112)),
+            lambda: hr_block_cost(32, mlp_ratio=4, hw=(112, 112)),
             0.138,
             13,
         ),
         (
             "HR-block C=64 r=4 at 56",
-            lambda: hr_block_cost(64, mlp_ratio=4, in_hw=(56, 56)),
+            lambda: hr_block_cost(64, mlp_ratio=4, hw=(56, 56)),
             0.124,
             47,
         ),
@@ -113,8 +113,8 @@ def test_resolution_error_names_nearest() -> None:
 
 
 def test_low_res_cffn_is_cheaper() -> None:
-    full = hr_block_cost(32, mlp_ratio=4, in_hw=(112, 112)).total
-    low = hr_block_cost(32, mlp_ratio=4, cffn="low_res", in_hw=(112, 112)).total
+    full = hr_block_cost(32, mlp_ratio=4, hw=(112, 112)).total
+    low = hr_block_cost(32, mlp_ratio=4, cffn="low_res", hw=(112, 112)).total
     assert 3 < full.macs / low.macs < 5
 
 
