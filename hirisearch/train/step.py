@@ -84,14 +84,16 @@ class TrainStep:
     @contextmanager
     def _recompute_scope(self, path: str) -> Iterator[None]:
         # A checkpointed forward recomputed in backward runs in its own autocast region, as
-        # torch.utils.checkpoint re-enters autocast: the cast cache ends with it.
+        # torch.utils.checkpoint re-enters autocast: the cast cache ends with it. The autograd
+        # engine does not carry torch function modes into the recomputation: enter it again.
         emulation = self.emulation if self._backward else None
         if emulation is None:
             yield
             return
         emulation.on = True
         try:
-            yield
+            with emulation:
+                yield
         finally:
             emulation.on = False
             emulation.cache.clear()
