@@ -64,7 +64,7 @@ def train_vit(plan: ViTPlan, t: Tape) -> Sym:
     grid = plan.hw[0] * plan.hw[1]
     x = t.image(plan.in_chans * plan.img_size * plan.img_size)
     if plan.padded_img != plan.img_size:
-        x = t.resample(x, plan.in_chans * plan.padded_img * plan.padded_img)
+        x = t.copy(x, plan.in_chans * plan.padded_img * plan.padded_img)
     with t.module("patch_embed"), t.module("proj"):
         t.no_input_grad.append(t.path)
         x = t.conv(x, plan.in_chans, d, plan.patch_size, grid * d, bias=True)
@@ -91,7 +91,7 @@ def train_vit(plan: ViTPlan, t: Tape) -> Sym:
             x = t.layer_norm(x, d)
         x = t.view(x, d)  # the class token: a view of the whole normalised map
     else:
-        x = t.resample(x, d)  # mean over the tokens
+        x = t.copy(x, d)  # mean over the tokens
         with t.module("fc_norm"):
             x = t.layer_norm(x, d)
     if plan.num_classes:

@@ -60,8 +60,9 @@ def saved_census(
     model.train()
     apply_checkpointing(model, checkpoint_units)
     x = torch.empty((config.batch, *input_shape), device="meta")
-    # Parameters and the input batch are held anyway: not activations.
-    param_ids = {id(p.untyped_storage()) for p in model.parameters()} | {id(x.untyped_storage())}
+    # Parameters, buffers and the input batch are held anyway: not activations.
+    held = [*model.parameters(), *model.buffers(), x]
+    param_ids = {id(p.untyped_storage()) for p in held}
     stack: list[str] = []
     handles = []
 

@@ -171,8 +171,12 @@ class Tape:
         return Sym(x.n if n is None else n, x.b, x.st, x.size, x.grad)
 
     def copy(self, x: Sym, n: int | None = None) -> Sym:
-        """A contiguous copy (``reshape`` of a non-contiguous view, ``pad``, ``roll``, ...)."""
-        return self.new(x.n if n is None else n, x.b, grad=x.grad)
+        """A new tensor computed from ``x`` that keeps nothing: a contiguous copy (``reshape``
+        of a non-contiguous view), ``pad``, ``roll``, a product with a number, interpolation,
+        a mean (``n``: its elements per sample, when not ``x``'s)."""
+        out = self.new(x.n if n is None else n, x.b, grad=x.grad)
+        self._record([], grads=[x, out])
+        return out
 
     # ------------------------------------------------------------------ bookkeeping
     def _record(
@@ -322,12 +326,6 @@ class Tape:
         """Average pooling; keeps its input (its backward reads the input's shape from it)."""
         out = self.new(out_n, x.b)
         self._record([x], grads=[x, out])
-        return out
-
-    def resample(self, x: Sym, out_n: int) -> Sym:
-        """Interpolation, a mean, ``pad``: a new tensor, nothing kept."""
-        out = self.new(out_n, x.b)
-        self._record([], grads=[x, out])
         return out
 
     def attention(
