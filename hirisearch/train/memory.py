@@ -102,14 +102,14 @@ def _points(events: list[Event], col: int) -> tuple[list[Point], int, int]:
     kept at the end of the forward pass."""
     outside = [e for e in events if e.unit < 0]
     s = sum(e.saved[col] for e in outside)
-    w = sum(e.copies[col] for e in outside)
+    w = sum(e.copies[col] + e.shared[col] for e in outside)
     kept = (s, w)
     recompute: dict[int, tuple[int, int]] = {}
     for e in events:
         if e.unit >= 0:
             rs, rw = recompute.get(e.unit, (0, 0))
-            recompute[e.unit] = (rs + e.saved[col], rw + e.copies[col])
-    points: list[Point] = [(s, sum(e.copies[col] for e in events), 0)]  # the forward's end
+            recompute[e.unit] = (rs + e.saved[col], rw + e.copies[col] + e.shared[col])
+    points: list[Point] = [(s, sum(e.copies[col] + e.shared[col] for e in events), 0)]
     g = 0
     done: set[int] = set()
     for e in reversed(events):
@@ -120,7 +120,7 @@ def _points(events: list[Event], col: int) -> tuple[list[Point], int, int]:
         g += e.params
         points.append((s + e.scratch[col], w, g))
         s -= e.saved[col]
-        w -= e.copies[col]
+        w -= e.copies[col] + e.shared[col]
     return points, *kept
 
 

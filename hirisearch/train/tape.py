@@ -63,6 +63,7 @@ class Sym:
     size: Vec
     grad: bool = True
     param: int = 0  # parameter elements (a parameter used directly: position embedding, scale)
+    shared: bool = False  # one tensor for the whole batch (``n`` elements in all)
 
 
 @dataclass(slots=True)
@@ -81,6 +82,8 @@ class Event:
     #: Bytes per sample of the gradients alive while its backward runs (its output's and its
     #: inputs'), per column.
     scratch: Vec = (0,) * 4
+    #: Bytes kept that do not grow with the batch (a tensor computed once for all samples).
+    shared: Vec = (0,) * 4
 
 
 @dataclass
@@ -144,10 +147,10 @@ class Tape:
             self._dead -= 1
 
     # ------------------------------------------------------------------ tensors
-    def new(self, n: int, b: Vec, *, grad: bool = True) -> Sym:
-        """A tensor in a storage of its own."""
+    def new(self, n: int, b: Vec, *, grad: bool = True, shared: bool = False) -> Sym:
+        """A tensor in a storage of its own (``shared``: one for the whole batch)."""
         st = tuple(_Store() for _ in COLUMNS)
-        return Sym(n, b, st, tuple(n * x for x in b), grad)
+        return Sym(n, b, st, tuple(n * x for x in b), grad, shared=shared)
 
     def image(self, n: int) -> Sym:
         """The input batch: fp32, needing no gradient (held between steps, so never counted)."""
@@ -168,7 +171,7 @@ class Tape:
     @staticmethod
     def view(x: Sym, n: int | None = None) -> Sym:
         """A view of ``x`` (``n`` elements of the same storage)."""
-        return Sym(x.n if n is None else n, x.b, x.st, x.size, x.grad)
+        return Sym(x.n if n is None else n, x.b, x.st, x.size, x.grad, shared=x.shared)
 
     def copy(self, x: Sym, n: int | None = None) -> Sym:
         """A new tensor computed from ``x`` that keeps nothing: a contiguous copy (``reshape``
@@ -196,7 +199,7 @@ class Tape:
             if not low or op not in names[device] or to is None or x.b[col] == to[col]:
                 continue
             b[col], st[col], size[col] = to[col], _Store(), x.n * to[col]
-        return Sym(x.n, tuple(b), tuple(st), tuple(size), x.grad, x.param)
+        return Sym(x.n, tuple(b), tuple(st), tuple(size), x.grad, x.param, x.shared)
 
     def low(self, x: Sym, op: str = "torch.nn.functional.linear") -> Sym:
         return self._cast(x, LOW, LOWER, op)
@@ -224,7 +227,7 @@ class Tape:
         xin = self._cast(x, LOW, LOWER, "torch.nn.functional.conv2d")
         weights = out_c * (in_c // groups) * k * k
         self.largest_param = max(self.largest_param, weights)
-        out = self.new(out_n, LOW)
+        out = self.new(out_n, LOW, shared=x.shared)
         self._record([xin], weights + (out_c if bias else 0), weights, [xin, out])
         return out
 
@@ -265,7 +268,8 @@ class Tape:
 
     def add(self, a: Sym, b: Sym) -> Sym:
         """``a + b`` (dtype promotion: fp32 if either is); keeps nothing."""
-        out = self.new(max(a.n, b.n), self.widest(a, b))
+        shared = a.shared and b.shared
+        out = self.new(max(a.n, b.n), self.widest(a, b), shared=shared)
         self._record([])
         return out
 
@@ -401,7 +405,7 @@ class Tape:
         """Record an operator keeping ``per_column[col]`` in each column, whose backward makes
         the gradients of ``params`` elements, and which keeps autocast copies of ``copies``
         parameter elements (matmul and convolution weights)."""
-        total = [0] * NCOL
+        total, shared = [0] * NCOL, [0] * NCOL
         if not self._dead:
             for col, xs in enumerate(per_column):
                 seen, local = self._saved[col], self._local[col] if self._local else None
@@ -410,10 +414,14 @@ class Tape:
                     if key in seen or (local is not None and key in local):
                         continue
                     (seen if local is None else local).add(key)
-                    total[col] += x.size[col]
+                    (shared if x.shared else total)[col] += x.size[col]
         if self._dead:
             params = copies = 0
         kept = tuple(2 * copies if low else 0 for _, low in COLUMNS)
         per = column_grads if column_grads is not None else [grads] * NCOL
-        scratch = tuple(sum(x.n * x.b[col] for x in per[col] if x.grad) for col in range(NCOL))
-        self.events.append(Event(self.path, tuple(total), params, kept, self._unit, scratch))
+        scratch = tuple(
+            sum(x.n * x.b[col] for x in per[col] if x.grad and not x.shared) for col in range(NCOL)
+        )
+        self.events.append(
+            Event(self.path, tuple(total), params, kept, self._unit, scratch, tuple(shared))
+        )
