@@ -247,11 +247,12 @@ class Tape:
         return out
 
     def batch_norm(self, x: Sym, channels: int) -> Sym:
-        """Training-mode batch norm; keeps its input (its per-channel statistics are per batch,
-        not per sample, and negligible). Its running statistics are buffers."""
+        """Training-mode batch norm; keeps its input and the batch's statistics (per channel, not
+        per sample). Its running statistics are buffers."""
         self.buffers += 8 * channels + 8
+        stats = self.new(2 * channels, F32, shared=True)  # the batch's mean and 1/std
         out = self.new(x.n, x.b)
-        self._record([x], 2 * channels, grads=[x, out])
+        self._record([x, stats], 2 * channels, grads=[x, out])
         return out
 
     def act(self, x: Sym, kind: Literal["gelu", "relu", "silu", "hardswish"]) -> Sym:
@@ -370,7 +371,10 @@ class Tape:
             )
             if kind == "fused":
                 rows = heads * (-(-nq // 32) * 32 if kernel == "efficient" else nq)
-                saved.append([qc, kc, vc, out, self.new(rows, F32)])
+                lse = self.new(rows, F32)
+                # CUDA kernels also keep their random-number state: 3 or 2 int64 scalars
+                rng = self.new({"flash": 3, "efficient": 2}.get(kernel, 0), INT64, shared=True)
+                saved.append([qc, kc, vc, out, lse, rng])
                 grads.append([qc, kc, vc, out])
             else:  # the math path upcasts to fp32: scaled q and k, probabilities, value
                 qs, ks = self.new(q.n, F32), self.new(k.n, F32)
