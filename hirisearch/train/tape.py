@@ -346,13 +346,16 @@ class Tape:
         ndim: int = 4,
         mask: Literal["none", "fixed", "learned"] = "none",
         mask_shape_ok: bool = True,
+        v_copied: bool = True,
     ) -> Sym:
         """``F.scaled_dot_product_attention`` over ``heads`` x ``nq`` queries (per sample; several
         windows count as more heads) and ``nk`` keys, on each column's kernel.
 
         Returns the output with its heads merged back into tokens (``out.transpose(1, 2)`` and a
         reshape): a view where a fused kernel ran (they write their output in that layout), a
-        copy where the math path did."""
+        copy where the math path did. ``v_copied``: the math path's batched matmul copies the
+        value (its reshape cannot view it; true of a projection's output split into heads
+        unless there is one head)."""
         op = "torch.nn.functional.scaled_dot_product_attention"
         qc, kc, vc = self.low(q, op), self.low(k, op), self.low(v, op)
         out = self.new(heads * nq * head_dim, LOW)
@@ -376,10 +379,10 @@ class Tape:
                 rng = self.new({"flash": 3, "efficient": 2}.get(kernel, 0), INT64, shared=True)
                 saved.append([qc, kc, vc, out, lse, rng])
                 grads.append([qc, kc, vc, out])
-            else:  # the math path upcasts to fp32: scaled q and k, probabilities, value
+            else:  # the math path computes in fp32: scaled q and k, probabilities, the value
                 qs, ks = self.new(q.n, F32), self.new(k.n, F32)
                 probs = self.new(heads * nq * nk, F32)
-                vv = self.new(v.n, F32) if low else vc
+                vv = self.new(v.n, F32) if low or v_copied else vc
                 saved.append([qs, ks, probs, vv])
                 grads.append([probs, probs, qs, ks, vv, out])
                 merged[len(saved) - 1] = _Store()
