@@ -467,4 +467,5 @@ FAMILY = Family(
     forward_size=lambda spec: 64,
     conventions=(Convention("piip", piip_convention_description(), cost_piip_repo),),
     latency_specs=latency_specs,
+    train=LazyCallable("hirisearch.models.piip_train", "train_piip"),
 )

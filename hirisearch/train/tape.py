@@ -64,6 +64,7 @@ class Sym:
     grad: bool = True
     param: int = 0  # parameter elements (a parameter used directly: position embedding, scale)
     shared: bool = False  # one tensor for the whole batch (``n`` elements in all)
+    strided: bool = False  # a view a matmul cannot flatten (see :meth:`Tape.linear`)
 
 
 @dataclass(slots=True)
@@ -169,9 +170,12 @@ class Tape:
         return x
 
     @staticmethod
-    def view(x: Sym, n: int | None = None) -> Sym:
-        """A view of ``x`` (``n`` elements of the same storage)."""
-        return Sym(x.n if n is None else n, x.b, x.st, x.size, x.grad, shared=x.shared)
+    def view(x: Sym, n: int | None = None, *, strided: bool = False) -> Sym:
+        """A view of ``x`` (``n`` elements of the same storage; ``strided``: one a matmul cannot
+        flatten, such as the patch tokens past a class token)."""
+        return Sym(
+            x.n if n is None else n, x.b, x.st, x.size, x.grad, shared=x.shared, strided=strided
+        )
 
     def copy(self, x: Sym, n: int | None = None) -> Sym:
         """A new tensor computed from ``x`` that keeps nothing: a contiguous copy (``reshape``
@@ -213,8 +217,10 @@ class Tape:
 
     # ------------------------------------------------------------------ operators
     def linear(self, x: Sym, in_f: int, out_f: int, *, bias: bool = True) -> Sym:
-        """``F.linear`` on ``x`` (``n`` = tokens x ``in_f``); keeps its input."""
-        xin = self.low(x)
+        """``F.linear`` on ``x`` (``n`` = tokens x ``in_f``); keeps its input: the whole tensor
+        when ``x`` is a view its matmul can flatten, else (``x.strided``) a contiguous copy, or
+        the autocast cast."""
+        xin = self.low(self.new(x.n, x.b) if x.strided else x)
         self.largest_param = max(self.largest_param, in_f * out_f)
         out = self.new(x.n // in_f * out_f, LOW)
         self._record([xin], in_f * out_f + (out_f if bias else 0), in_f * out_f, [xin, out])
@@ -240,8 +246,9 @@ class Tape:
         return out
 
     def group_norm(self, x: Sym, channels: int, groups: int) -> Sym:
+        """``F.group_norm``; keeps its input and a mean and rstd per group (in its dtype)."""
         xin = self.f32(x, "torch.nn.functional.group_norm")
-        stats = self.new(2 * groups, F32)
+        stats = self.new(2 * groups, xin.b)
         out = self.new(x.n, xin.b)
         self._record([xin, stats], 2 * channels, grads=[xin, out])
         return out
