@@ -103,6 +103,10 @@ class Family(Generic[SpecT, PlanT]):
     #: its forward pass on a :class:`hirisearch.train.tape.Tape`, returning the model's output;
     #: none: training memory is simulated, not computed.
     train: Callable[[Any, Any], Any] | None = None
+    #: ``uncalled_stages(plan)``: module paths holding a list of blocks that the model's forward
+    #: never calls as one module (it runs their blocks itself), so activation checkpointing
+    #: cannot wrap them as stages (:func:`hirisearch.train.units.checkpoint_units`).
+    uncalled_stages: Callable[[Any], tuple[str, ...]] = lambda plan: ()
 
 
 def network_rows(family: str) -> tuple[dict[str, Any], ...]:

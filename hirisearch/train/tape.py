@@ -85,6 +85,12 @@ class Event:
     scratch: Vec = (0,) * 4
     #: Bytes kept that do not grow with the batch (a tensor computed once for all samples).
     shared: Vec = (0,) * 4
+    #: The operator keeps tensors (before deduplication): a recomputation stops after the last
+    #: operator that keeps something (torch's checkpoint "early stop").
+    packs: bool = False
+    #: What it keeps are its inputs, stored before its kernel runs (a matmul, a convolution): a
+    #: recomputation stopping at it does not run it.
+    before_kernel: bool = False
 
 
 @dataclass
@@ -192,8 +198,9 @@ class Tape:
         params: int = 0,
         copies: int = 0,
         grads: Sequence[Sym] = (),
+        before_kernel: bool = False,
     ) -> None:
-        self._record_columns([saved] * NCOL, params, copies, grads)
+        self._record_columns([saved] * NCOL, params, copies, grads, before_kernel=before_kernel)
 
     def _cast(self, x: Sym, to: Vec | None, names: frozenset[str] | dict, op: str) -> Sym:
         """``x`` as the operator ``op`` receives it under autocast: cast to ``to`` in the
@@ -223,7 +230,9 @@ class Tape:
         xin = self.low(self.new(x.n, x.b) if x.strided else x)
         self.largest_param = max(self.largest_param, in_f * out_f)
         out = self.new(x.n // in_f * out_f, LOW)
-        self._record([xin], in_f * out_f + (out_f if bias else 0), in_f * out_f, [xin, out])
+        self._record(
+            [xin], in_f * out_f + (out_f if bias else 0), in_f * out_f, [xin, out], True
+        )
         return out
 
     def conv(
@@ -234,7 +243,7 @@ class Tape:
         weights = out_c * (in_c // groups) * k * k
         self.largest_param = max(self.largest_param, weights)
         out = self.new(out_n, LOW, shared=x.shared)
-        self._record([xin], weights + (out_c if bias else 0), weights, [xin, out])
+        self._record([xin], weights + (out_c if bias else 0), weights, [xin, out], True)
         return out
 
     def layer_norm(self, x: Sym, dim: int, *, affine: bool = True) -> Sym:
@@ -321,7 +330,7 @@ class Tape:
         """``torch.matmul`` of two activations; keeps both (autocast) inputs."""
         a2, b2 = self.low(a, "torch.matmul"), self.low(b, "torch.matmul")
         out = self.new(out_n, LOW)
-        self._record([a2, b2], grads=[a2, b2, out])
+        self._record([a2, b2], grads=[a2, b2, out], before_kernel=True)
         return out
 
     def grid_sample(self, value: Sym, grid: Sym, out_n: int) -> Sym:
@@ -415,6 +424,7 @@ class Tape:
         copies: int = 0,
         grads: Sequence[Sym] = (),
         column_grads: Sequence[Sequence[Sym]] | None = None,
+        before_kernel: bool = False,
     ) -> None:
         """Record an operator keeping ``per_column[col]`` in each column, whose backward makes
         the gradients of ``params`` elements, and which keeps autocast copies of ``copies``
@@ -436,6 +446,28 @@ class Tape:
         scratch = tuple(
             sum(x.n * x.b[col] for x in per[col] if x.grad and not x.shared) for col in range(NCOL)
         )
+        packs = any(per_column)
         self.events.append(
-            Event(self.path, tuple(total), params, kept, self._unit, scratch, tuple(shared))
+            Event(
+                self.path,
+                tuple(total),
+                params,
+                kept,
+                self._unit,
+                scratch,
+                tuple(shared),
+                packs,
+                before_kernel,
+            )
         )
+
+
+def recompute_skips(tape: Tape) -> list[str]:
+    """Paths of the operators a recomputation stops at without running: per checkpointed module,
+    its last operator that keeps anything, when what it keeps are inputs stored before its kernel
+    (torch's non-reentrant checkpoint stops recomputing once every kept tensor is back)."""
+    last: dict[int, Event] = {}
+    for e in tape.events:
+        if e.unit >= 0 and e.packs:
+            last[e.unit] = e
+    return [e.path for e in last.values() if e.before_kernel]

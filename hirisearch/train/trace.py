@@ -118,15 +118,22 @@ class _Where:
         self.backward = False
         self.node_path = ""
         self.tagged: dict[Any, str] = {}
+        self.tagger: _Tagger | None = None
         self.flops: dict[str, dict[str, int]] = {
             k: defaultdict(int) for k in ("forward", "backward", "recompute")
         }
 
     @contextmanager
     def scope(self, path: str) -> Iterator[None]:
+        """A checkpointed module running; inside the backward pass (its recomputation) the
+        tagging mode is entered again, as the autograd engine does not carry function modes."""
         self.stack.append(path)
         try:
-            yield
+            if self.backward and self.tagger is not None:
+                with self.tagger:
+                    yield
+            else:
+                yield
         finally:
             self.stack.pop()
 
@@ -208,7 +215,7 @@ def _module_scopes(model: nn.Module, where: _Where) -> list[Any]:
             where.stack.pop()
 
         handles.append(module.register_forward_pre_hook(enter))
-        handles.append(module.register_forward_hook(leave))
+        handles.append(module.register_forward_hook(leave, always_call=True))
     return handles
 
 
@@ -239,7 +246,8 @@ def traced_train_macs(
         handles = _module_scopes(model, where)
         x = torch.empty((1, *input_shape), device="meta")
         try:
-            with _Tagger(where), _Counter(where):
+            where.tagger = _Tagger(where)
+            with where.tagger, _Counter(where):
                 loss = training_loss(model(x))
                 where.backward = True
                 loss.backward()
