@@ -101,7 +101,10 @@ def train_piip(plan: PIIPPlan, t: Tape) -> Sym:
             # patch tokens (a transposed view of the map) + position: the transposed layout
             xs.append(t.view(t.add(y, pos), strided=b.tokens > 1))
             t.use_param(pos)
-            clss.append(t.parameter(b.dim) if plan.cls_token else None)
+            cls = t.parameter(b.dim) if plan.cls_token else None
+            if cls is not None:
+                t.use_param(cls)
+            clss.append(cls)
     for k in range(plan.interactions + 1):
         with t.module("branches"):
             for i, b in enumerate(plan.branches):

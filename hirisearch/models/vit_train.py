@@ -70,7 +70,9 @@ def train_vit(plan: ViTPlan, t: Tape) -> Sym:
         x = t.conv(x, plan.in_chans, d, plan.patch_size, grid * d, bias=True)
     pos = t.parameter(n * d)
     if plan.class_token:
-        x = t.cat([t.parameter(d), x], n=n * d)
+        cls = t.parameter(d)
+        x = t.cat([cls, x], n=n * d)
+        t.use_param(cls)
     x = t.add(x, pos)
     t.use_param(pos)
     with t.module("blocks"):

@@ -42,11 +42,15 @@ class SavedCensus:
     def total(self) -> int:
         return sum(self.per_path.values()) + self.weight_copies
 
-    def subtree(self, path: str) -> int:
-        """Bytes saved inside the module at ``path`` (its descendants included)."""
-        if not path:
-            return sum(self.per_path.values())
-        return sum(v for p, v in self.per_path.items() if p == path or p.startswith(path + "."))
+    def by_path(self) -> dict[str, int]:
+        """Bytes kept inside each module path, its descendants included (root ``""``)."""
+        out: dict[str, int] = {}
+        for path, nbytes in self.per_path.items():
+            parts = path.split(".") if path else []
+            for i in range(len(parts) + 1):
+                key = ".".join(parts[:i])
+                out[key] = out.get(key, 0) + nbytes
+        return out
 
 
 class _Owners(TorchFunctionMode):

@@ -3,9 +3,11 @@
 The step's memory, in bytes, is
 
 - **model states**, held between steps: parameters (fp32 master weights, 4 per element),
-  optimizer state (AdamW: two fp32 moments, 8 per element; SGD with momentum: one buffer, 4; none:
-  0), buffers, and the input batch (fp32);
-- **gradients**: 4 per parameter element, made during the backward pass;
+  optimizer state (AdamW: two fp32 moments, 8 per element, and a step count per parameter
+  tensor, kept on the CPU; SGD with momentum: one buffer, 4; none: 0), buffers, and the input
+  batch (fp32);
+- **gradients**: 4 per parameter element, made during the backward pass (parameters of modules
+  the loss does not depend on get none, nor optimizer state);
 - **activations**: what the forward pass keeps for the backward pass (the tape,
   :mod:`hirisearch.train.tape`), per sample times the batch; under autocast also the
   low-precision copies of the matmul and convolution weights, which the operators keep;
@@ -139,6 +141,11 @@ class MemoryModel:
     _points: dict[int, tuple[list[Point], int, int]] = field(default_factory=dict)
     _largest_block: int | None = None
 
+    @property
+    def grad_params(self) -> int:
+        """Parameter elements that get gradients and optimizer state."""
+        return self.tape.grad_params
+
     def _column(self, col: int) -> tuple[list[Point], int, int]:
         if col not in self._points:
             self._points[col] = _points(self.tape.events, col)
@@ -173,11 +180,13 @@ class MemoryModel:
         n, stage = config.shard, config.zero_stage if config.shard > 1 else 0
         per = {"adamw": 8, "sgd": 4, "none": 0}[config.optimizer]
         params = 4 * self.params
-        optimizer = per * self.params
+        optimizer = per * self.grad_params
+        if config.optimizer == "adamw" and config.device == "cpu":
+            optimizer += 4 * self.tape.param_tensors  # the step counts, CPU tensors
         if config.optimizer != "adamw":
             scratch = 0
         elif config.device == "cuda":
-            scratch = 4 * self.params
+            scratch = 4 * self.grad_params
         else:
             scratch = 8 * self.tape.largest_param
         gathered = 0
@@ -194,7 +203,7 @@ class MemoryModel:
         col = column_of(config)
         params, optimizer, scratch, share, gathered = self._states(config)
         b = config.batch
-        grads = math.ceil(4 * self.params * share)
+        grads = math.ceil(4 * self.grad_params * share)
         inputs = 4 * self.input_elements * b
         static = params + optimizer + self.tape.buffers + inputs
         backward = max(b * s + k for s, k in self._hull(col, share)) + gathered
@@ -216,7 +225,7 @@ class MemoryModel:
         from the hull: every line ``b * s + k`` must stay under what the states leave."""
         col = column_of(config)
         params, optimizer, scratch, share, gathered = self._states(config)
-        grads = math.ceil(4 * self.params * share)
+        grads = math.ceil(4 * self.grad_params * share)
         room = memory_bytes - params - optimizer - self.tape.buffers
         per_input = 4 * self.input_elements
         best = math.inf

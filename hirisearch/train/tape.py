@@ -114,11 +114,14 @@ class Tape:
     largest_param: int = 0
     #: Bytes of buffers (not per sample): batch-norm statistics, index tables, masks.
     buffers: int = 0
+    #: Parameter tensors that get gradients (AdamW keeps a step count for each).
+    param_tensors: int = 0
     _path: list[str] = field(default_factory=list)
     _saved: tuple[set[_Store], ...] = field(default_factory=lambda: tuple(set() for _ in COLUMNS))
     _local: tuple[set[_Store], ...] | None = None
     _unit: int = -1
     _dead: int = 0
+    _credited: list[Sym] = field(default_factory=list)
 
     # ------------------------------------------------------------------ structure
     @property
@@ -153,6 +156,24 @@ class Tape:
         finally:
             self._dead -= 1
 
+    def _tensors(self, count: int) -> None:
+        """``count`` parameter tensors that get gradients (not those of unused modules)."""
+        if not self._dead:
+            self.param_tensors += count
+
+    def _credit(self, p: Sym) -> int:
+        """A directly used parameter's elements, the first time an operator reads it (its
+        gradient is made once, however many operators read it)."""
+        if any(q is p for q in self._credited):
+            return 0
+        self._credited.append(p)
+        return p.param
+
+    @property
+    def grad_params(self) -> int:
+        """Parameter elements that get gradients (those of unused modules do not)."""
+        return sum(e.params for e in self.events)
+
     # ------------------------------------------------------------------ tensors
     def new(self, n: int, b: Vec, *, grad: bool = True, shared: bool = False) -> Sym:
         """A tensor in a storage of its own (``shared``: one for the whole batch)."""
@@ -171,6 +192,7 @@ class Tape:
         x = self.new(0, F32)
         x.param = count
         self.largest_param = max(self.largest_param, count)
+        self._tensors(1)
         for col, s in enumerate(x.st):
             self._saved[col].add(s)  # parameters are model state, not activations
         return x
@@ -229,10 +251,9 @@ class Tape:
         the autocast cast."""
         xin = self.low(self.new(x.n, x.b) if x.strided else x)
         self.largest_param = max(self.largest_param, in_f * out_f)
+        self._tensors(1 + bias)
         out = self.new(x.n // in_f * out_f, LOW)
-        self._record(
-            [xin], in_f * out_f + (out_f if bias else 0), in_f * out_f, [xin, out], True
-        )
+        self._record([xin], in_f * out_f + (out_f if bias else 0), in_f * out_f, [xin, out], True)
         return out
 
     def conv(
@@ -242,6 +263,7 @@ class Tape:
         xin = self._cast(x, LOW, LOWER, "torch.nn.functional.conv2d")
         weights = out_c * (in_c // groups) * k * k
         self.largest_param = max(self.largest_param, weights)
+        self._tensors(1 + bias)
         out = self.new(out_n, LOW, shared=x.shared)
         self._record([xin], weights + (out_c if bias else 0), weights, [xin, out], True)
         return out
@@ -250,6 +272,7 @@ class Tape:
         """``F.layer_norm`` over the last ``dim``; keeps its input and fp32 mean and rstd."""
         xin = self.f32(x, "torch.nn.functional.layer_norm")
         stats = self.new(2 * (x.n // dim), F32)
+        self._tensors(2 if affine else 0)
         out = self.new(x.n, xin.b)
         self._record([xin, stats], 2 * dim if affine else 0, grads=[xin, out])
         return out
@@ -258,6 +281,7 @@ class Tape:
         """``F.group_norm``; keeps its input and a mean and rstd per group (in its dtype)."""
         xin = self.f32(x, "torch.nn.functional.group_norm")
         stats = self.new(2 * groups, xin.b)
+        self._tensors(2)
         out = self.new(x.n, xin.b)
         self._record([xin, stats], 2 * channels, grads=[xin, out])
         return out
@@ -266,6 +290,7 @@ class Tape:
         """Training-mode batch norm; keeps its input and the batch's statistics (per channel, not
         per sample). Its running statistics are buffers."""
         self.buffers += 8 * channels + 8
+        self._tensors(2)
         stats = self.new(2 * channels, F32, shared=True)  # the batch's mean and 1/std
         out = self.new(x.n, x.b)
         self._record([x, stats], 2 * channels, grads=[x, out])
@@ -293,7 +318,7 @@ class Tape:
     def scale(self, x: Sym, gamma: Sym) -> Sym:
         """``gamma * x`` with a parameter ``gamma`` (layer scale); keeps ``x``."""
         out = self.new(x.n, self.widest(x, gamma))
-        self._record([x], gamma.param, grads=[x, out])
+        self._record([x], self._credit(gamma), grads=[x, out])
         return out
 
     def buffer(self, nbytes: int) -> None:
@@ -302,7 +327,7 @@ class Tape:
 
     def use_param(self, p: Sym) -> None:
         """A parameter read by an operator that keeps nothing (position embedding, token)."""
-        self._record([], p.param)
+        self._record([], self._credit(p))
 
     def drop_path(self, x: Sym, rate: float) -> Sym:
         """Stochastic depth while training: ``x * mask`` keeps the per-sample mask."""
@@ -471,3 +496,18 @@ def recompute_skips(tape: Tape) -> list[str]:
         if e.unit >= 0 and e.packs:
             last[e.unit] = e
     return [e.path for e in last.values() if e.before_kernel]
+
+
+def kept_by_path(tape: Tape, column: int, batch: int) -> dict[str, int]:
+    """Bytes each module path keeps for the backward pass, its descendants included (root
+    ``""``), for ``batch`` samples in one column (weight copies apart)."""
+    out: dict[str, int] = {}
+    for e in tape.events:
+        nbytes = e.saved[column] * batch + e.shared[column]
+        if not nbytes:
+            continue
+        parts = e.path.split(".") if e.path else []
+        for i in range(len(parts) + 1):
+            key = ".".join(parts[:i])
+            out[key] = out.get(key, 0) + nbytes
+    return out
