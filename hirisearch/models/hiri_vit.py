@@ -489,4 +489,5 @@ FAMILY = Family(
     cost=cost_hiri_vit,
     size_reason=size_reason,
     latency_specs=latency_specs,
+    train=LazyCallable("hirisearch.models.hiri_vit_train", "train_hiri_vit"),
 )

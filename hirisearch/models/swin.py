@@ -335,4 +335,5 @@ FAMILY = Family(
     test_sizes=_test_sizes,
     forward_size=lambda spec: 64 if spec.window_rule == "follow" else spec.img_size,
     latency_specs=latency_specs,
+    train=LazyCallable("hirisearch.models.swin_train", "train_swin"),
 )

@@ -272,4 +272,5 @@ FAMILY = Family(
     forward_size=lambda spec: 2 * spec.patch_size,
     conventions=(Convention("piip", piip_convention_description(), cost_vit_repo, shown=False),),
     latency_specs=latency_specs,
+    train=LazyCallable("hirisearch.models.vit_train", "train_vit"),
 )
