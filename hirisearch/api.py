@@ -28,6 +28,7 @@ from hirisearch.spec import load_spec as _load_spec_file
 from hirisearch.spec import parse_spec
 from hirisearch.targets import Size, Target, resolve
 from hirisearch.targets.spec import target_from_spec
+from hirisearch.train.config import TrainConfig
 
 if TYPE_CHECKING:
     from torch import nn
@@ -91,6 +92,9 @@ def profile(
     counters: Sequence[str] = (),
     convention: str = "ours",
     trace_limit: int | None = TRACED_MODULE_LIMIT,
+    train: bool | Mapping[str, Any] | TrainConfig | None = None,
+    memories: Sequence[str | int] | None = None,
+    measure: bool = False,
 ) -> ProfileResult:
     """Params, GMACs and the per-stage breakdown of ``target`` at ``img_size`` (default: its own;
     an int ``R`` is ``R x R``, a pair ``(height, width)``).
@@ -104,6 +108,12 @@ def profile(
         counters: external cross-checks run eagerly (``fvcore``, ``thop``, ``ptflops``).
         convention: ``"ours"`` or a family's own counting path (``"piip"``).
         trace_limit: skip the traced count above this many modules (``None``: no limit).
+        train: also cost a training step (``result.train``, as ``profile --train``): ``True``
+            for the defaults at ``batch``, a :class:`~hirisearch.train.TrainConfig`, or a
+            mapping of its fields (``{"dtype": "bf16", "checkpoint": "blocks"}``; ``batch``
+            defaults to ``batch``).
+        memories: device names or sizes for the largest-batch table (None: the default devices).
+        measure: with ``train``, also measure a real step's peak memory (imports torch).
     """
     from hirisearch.ops.profile import profile_sized
 
@@ -115,6 +125,30 @@ def profile(
         counters=counters,
         convention=convention,
         trace_limit=trace_limit,
+        train=_train_config(train, batch),
+        memories=memories,
+        measure=measure,
+    )
+
+
+def _train_config(
+    train: bool | Mapping[str, Any] | TrainConfig | None, batch: int
+) -> TrainConfig | None:
+    if train is None or train is False:
+        return None
+    if isinstance(train, TrainConfig):
+        return train
+    if train is True:
+        return TrainConfig(batch=batch)
+    if isinstance(train, Mapping):
+        unknown = sorted(set(train) - set(TrainConfig.__dataclass_fields__))
+        if unknown:
+            raise HirisearchError(
+                f"unknown training fields {unknown}; valid: {', '.join(TrainConfig.__dataclass_fields__)}"
+            )
+        return TrainConfig(**{"batch": batch, **train})
+    raise HirisearchError(
+        f"train is True, a TrainConfig or a mapping of its fields, but got {type(train).__name__}"
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE
@@ -19,6 +19,8 @@ from hirisearch.targets import Size, SizedTarget, Target
 
 if TYPE_CHECKING:  # the counters import torch: only a traced count loads them
     from hirisearch.cost.counters import CrossCheck, TracedCount
+    from hirisearch.ops.train import TrainProfile
+    from hirisearch.train.config import TrainConfig
 
 __all__ = [
     "AGREEMENT_TOLERANCE",
@@ -112,6 +114,8 @@ class ProfileResult:
     warnings: tuple[str, ...] = field(default=())
     #: MACs as the family's own paper counts them (convention name -> MACs), next to ours.
     paper_conventions: dict[str, int] = field(default_factory=dict)
+    #: What a training step costs (``profile --train``); None: not asked.
+    train: TrainProfile | None = None
 
     @property
     def gmacs(self) -> float:
@@ -124,7 +128,10 @@ class ProfileResult:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-serialisable document (tuples become lists): what ``profile --json`` prints."""
-        doc = asdict(self)
+        doc = asdict(replace(self, train=None))
+        del doc["train"]  # only with --train, so every other document keeps its content
+        if self.train is not None:
+            doc["train"] = self.train.to_json()
         doc["gmacs"] = round(self.gmacs, 6)
         doc["attn_share"] = self.attn_share
         return doc
@@ -153,6 +160,9 @@ def profile_target(
     counters: Sequence[str] = (),
     convention: str = "ours",
     trace_limit: int | None = TRACED_MODULE_LIMIT,
+    train: TrainConfig | None = None,
+    memories: Sequence[str | int] | None = None,
+    measure: bool = False,
 ) -> ProfileResult:
     """Profile ``target`` at ``img_size`` (default: its own): :func:`profile_sized` of
     ``target.at(img_size)``."""
@@ -164,6 +174,9 @@ def profile_target(
         counters=counters,
         convention=convention,
         trace_limit=trace_limit,
+        train=train,
+        memories=memories,
+        measure=measure,
     )
 
 
@@ -176,6 +189,9 @@ def profile_sized(
     counters: Sequence[str] = (),
     convention: str = "ours",
     trace_limit: int | None = TRACED_MODULE_LIMIT,
+    train: TrainConfig | None = None,
+    memories: Sequence[str | int] | None = None,
+    measure: bool = False,
 ) -> ProfileResult:
     """Profile a sized target for a batch of ``batch``.
 
@@ -188,6 +204,11 @@ def profile_sized(
             counting path the family provides (e.g. ``"piip"``); then the analytic cost follows
             that path and no traced count is run (it measures our convention).
         trace_limit: skip the traced count (with a note) above this many modules; None: no limit.
+        train: also cost a training step under this configuration (its batch is the training
+            batch): :func:`hirisearch.ops.train.train_profile`, traced when ``traced``.
+        memories: device names or sizes for the training "fits on" table (None: the default
+            devices).
+        measure: with ``train``, also measure a real training step's peak memory.
     """
     _check_options(batch, counters, convention, traced)
     fvcore = convention == FVCORE
@@ -240,7 +261,25 @@ def profile_sized(
         counters=tuple(results),
         warnings=tuple(warnings),
         paper_conventions={} if other is not None or fvcore else _paper_conventions(sized, batch),
+        train=None if train is None else _train(sized, train, joined, traced, memories, measure),
     )
+
+
+def _train(
+    sized: SizedTarget,
+    config: TrainConfig,
+    joined: Any,
+    traced: bool,
+    memories: Sequence[str | int] | None,
+    measure: bool,
+) -> TrainProfile:
+    from hirisearch.ops.train import DEFAULT_MEMORIES, train_profile
+
+    sections = [(s.name, s.path, s.depth) for s in joined.rows or joined.stages]
+    return train_profile(
+        sized, config, sections=sections, memories=DEFAULT_MEMORIES if memories is None
+        else memories, traced=traced, measure=measure,
+    )  # fmt: skip
 
 
 def _paper_conventions(sized: SizedTarget, batch: int) -> dict[str, int]:

@@ -11,12 +11,25 @@ modules, imported by whoever needs it: ``hirisearch.train.trace`` (:func:`traced
 
 from __future__ import annotations
 
-from hirisearch.train.config import OPTIMIZERS, TrainConfig
-from hirisearch.train.cost import TrainCost, TrainModel, train_cost
-from hirisearch.train.devices import CUDA_RESERVE_BYTES, DEVICES, parse_memory
-from hirisearch.train.memory import MemoryBytes
-from hirisearch.train.types import TrainMacs
-from hirisearch.train.units import CHECKPOINTS, checkpoint_units
+import importlib
+from typing import Any
+
+#: Public name -> the module that defines it (imported on first use: the modules here import each
+#: other, so an eager ``__init__`` would make an import cycle).
+_WHERE = {
+    "CHECKPOINTS": "units",
+    "CUDA_RESERVE_BYTES": "devices",
+    "DEVICES": "devices",
+    "OPTIMIZERS": "config",
+    "MemoryBytes": "memory",
+    "TrainConfig": "config",
+    "TrainCost": "cost",
+    "TrainMacs": "types",
+    "TrainModel": "cost",
+    "checkpoint_units": "units",
+    "parse_memory": "devices",
+    "train_cost": "cost",
+}
 
 __all__ = [
     "CHECKPOINTS",
@@ -32,3 +45,9 @@ __all__ = [
     "parse_memory",
     "train_cost",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'hirisearch.train' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"hirisearch.train.{_WHERE[name]}"), name)

@@ -224,7 +224,7 @@ class Tape:
     ) -> None:
         self._record_columns([saved] * NCOL, params, copies, grads, before_kernel=before_kernel)
 
-    def _cast(self, x: Sym, to: Vec | None, names: frozenset[str] | dict, op: str) -> Sym:
+    def _cast(self, x: Sym, to: Vec | None, names: dict[str, frozenset[str]], op: str) -> Sym:
         """``x`` as the operator ``op`` receives it under autocast: cast to ``to`` in the
         columns whose device lists ``op`` (a new storage where the dtype changes)."""
         b, st, size = list(x.b), list(x.st), list(x.size)
@@ -496,18 +496,3 @@ def recompute_skips(tape: Tape) -> list[str]:
         if e.unit >= 0 and e.packs:
             last[e.unit] = e
     return [e.path for e in last.values() if e.before_kernel]
-
-
-def kept_by_path(tape: Tape, column: int, batch: int) -> dict[str, int]:
-    """Bytes each module path keeps for the backward pass, its descendants included (root
-    ``""``), for ``batch`` samples in one column (weight copies apart)."""
-    out: dict[str, int] = {}
-    for e in tape.events:
-        nbytes = e.saved[column] * batch + e.shared[column]
-        if not nbytes:
-            continue
-        parts = e.path.split(".") if e.path else []
-        for i in range(len(parts) + 1):
-            key = ".".join(parts[:i])
-            out[key] = out.get(key, 0) + nbytes
-    return out

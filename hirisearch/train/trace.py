@@ -159,7 +159,7 @@ class _Where:
                 continue
             self.tagged[node] = path
             node.register_prehook(self._entering(path))
-            todo.extend(nxt for nxt, _ in node.next_functions)
+            todo.extend(nxt for nxt, _ in node.next_functions if nxt is not None)
 
     def _entering(self, path: str) -> Callable[..., None]:
         def hook(grad_outputs: Any) -> None:

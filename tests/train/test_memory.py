@@ -15,9 +15,8 @@ from hirisearch.spec import load_spec
 from hirisearch.train.census import saved_census
 from hirisearch.train.config import TrainConfig
 from hirisearch.train.cost import TrainModel
-from hirisearch.train.memory import column_of
+from hirisearch.train.memory import column_of, kept_by_path
 from hirisearch.train.simulate import simulate_train_peak
-from hirisearch.train.tape import kept_by_path
 from tests.conftest import shipped_specs, spec_id
 from tests.train.conftest import FAMILY_SPECS, NOT_MODELLED, modelled_params, sized
 
