@@ -19,6 +19,16 @@ from hirisearch.commands.common import (
     save_run_folder,
     split_refs_and_sizes,
 )
+from hirisearch.commands.train import (
+    Train,
+    TrainBatch,
+    TrainCheckpoint,
+    TrainDtype,
+    TrainMemory,
+    TrainOptimizer,
+    TrainShard,
+    train_config,
+)
 
 
 def compare(
@@ -42,14 +52,23 @@ def compare(
     ] = "ours",
     kwargs: Kwargs = None,
     input_shape: InputShape = None,
+    train: Train = False,
+    batch: TrainBatch = 1,
+    dtype: TrainDtype = "fp32",
+    optimizer: TrainOptimizer = "adamw",
+    checkpoint: TrainCheckpoint = "none",
+    shard: TrainShard = 1,
+    memory: TrainMemory = None,
 ) -> None:
-    """Params, GFLOPs, ratio to the first model, attention share and output grid, model x resolution."""
+    """Params, GFLOPs, ratio to the first model, attention share and output grid, model x
+    resolution; with --train, training GFLOPs and peak memory beside them."""
     from hirisearch.ops.compare import compare as run_compare
     from hirisearch.report.plots import resolution_scaling
     from hirisearch.report.terminal.compare import compare_header, compare_table
     from hirisearch.targets.code import parse_input_shape, parse_kwargs
 
     names, sizes = split_refs_and_sizes(refs, res)
+    config = train_config(train, batch, dtype, optimizer, checkpoint, shard, batch_given=True)
     result = run_compare(
         names,
         sizes,
@@ -57,6 +76,8 @@ def compare(
         convention=convention,
         kwargs=parse_kwargs(kwargs),
         input_shape=parse_input_shape(input_shape),
+        train=config,
+        memories=memory,
     )
     written = resolution_scaling(result.series(), plot) if plot is not None else []
     if as_json:

@@ -16,6 +16,9 @@ Train = Annotated[
     bool,
     typer.Option("--train", help="Cost a training step: forward + backward GFLOPs and memory."),
 ]
+TrainBatch = Annotated[
+    int, typer.Option("--batch", min=1, help="With --train: samples per step on one device.")
+]
 TrainDtype = Annotated[
     str, typer.Option("--dtype", help="With --train: fp32, or bf16/fp16 autocast.")
 ]
@@ -51,9 +54,11 @@ def train_config(
     shard: int,
     *,
     measure: bool = False,
+    batch_given: bool = False,
 ) -> TrainConfig | None:
     """The training configuration the options give (None without ``--train``); the training
-    options without ``--train`` are an error, not silently ignored."""
+    options without ``--train`` are an error, not silently ignored (``--batch`` too where
+    ``batch_given``: the command has no batch of its own)."""
     if not train:
         given = [
             name
@@ -63,6 +68,7 @@ def train_config(
                 ("--checkpoint", checkpoint != "none"),
                 ("--shard", shard != 1),
                 ("--measure", measure),
+                ("--batch", batch_given and batch != 1),
             )
             if on
         ]

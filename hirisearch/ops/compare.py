@@ -15,6 +15,7 @@ from hirisearch.targets import Size, SizedTarget, Target, resolve_all
 
 if TYPE_CHECKING:
     from hirisearch.report.plots import ScalingSeries
+    from hirisearch.train.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -74,16 +75,21 @@ def compare(
     convention: str = "ours",
     kwargs: Mapping[str, Any] | None = None,
     input_shape: Sequence[int] | None = None,
+    train: TrainConfig | None = None,
+    memories: Sequence[str | int] | None = None,
 ) -> CompareResult:
     """Profile every model in ``refs`` at every size in ``img_sizes`` (each model's own size when
     empty). Every model and size is checked before any is counted, so a bad input fails fast.
 
     ``convention`` is passed to :func:`~hirisearch.ops.profile.profile_sized` (``"fvcore"``: as
     fvcore counts); ``kwargs`` and ``input_shape`` go to the code targets among ``refs``
-    (:func:`hirisearch.targets.resolve_all`).
+    (:func:`hirisearch.targets.resolve_all`); ``train``: also cost a training step of every row
+    (``profile.train``), its largest batch per memory in ``memories``.
     """
     targets = resolve_all(refs, kwargs=kwargs, input_shape=input_shape)
-    return compare_targets(targets, img_sizes, traced=traced, convention=convention)
+    return compare_targets(
+        targets, img_sizes, traced=traced, convention=convention, train=train, memories=memories
+    )
 
 
 def compare_targets(
@@ -92,12 +98,17 @@ def compare_targets(
     *,
     traced: bool = True,
     convention: str = "ours",
+    train: TrainConfig | None = None,
+    memories: Sequence[str | int] | None = None,
 ) -> CompareResult:
     """:func:`compare` over resolved targets."""
     # every model and size is checked before any is counted
     sizes: Sequence[Size | None] = img_sizes or [None]  # none: each model's own
     sized: list[SizedTarget] = [t.at(size) for t in targets for size in sizes]
-    profiles = [profile_sized(s, traced=traced, convention=convention) for s in sized]
+    profiles = [
+        profile_sized(s, traced=traced, convention=convention, train=train, memories=memories)
+        for s in sized
+    ]
     first = {p.img_size: p.macs for p in profiles if p.spec == targets[0].ref}
     rows = []
     for s, p in zip(sized, profiles, strict=True):

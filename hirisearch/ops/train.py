@@ -19,7 +19,14 @@ from hirisearch.train.devices import CUDA_RESERVE_BYTES, parse_memory
 from hirisearch.train.policy import DeviceKind
 from hirisearch.train.types import TrainMacs
 
-__all__ = ["TrainProfile", "TrainRow", "train_model_of", "train_profile"]
+__all__ = [
+    "TrainBenchResult",
+    "TrainProfile",
+    "TrainRow",
+    "bench_train",
+    "train_model_of",
+    "train_profile",
+]
 
 #: ``--memory`` when none is given: the devices of the "fits on" table.
 DEFAULT_MEMORIES = ("l4", "a100-40gb", "l40s", "a100-80gb", "h100-80gb", "h200")
@@ -173,4 +180,74 @@ def train_profile(
         measure_method=method,
         reserve_bytes=CUDA_RESERVE_BYTES,
         memories={m.label: m.total for m in mems},
+    )
+
+
+@dataclass(frozen=True)
+class TrainBenchResult:
+    """A timed training step (forward + backward + optimizer step) of one sized target: the
+    timing (``bench --train``) and the analytic MACs of the step it timed."""
+
+    kind: ClassVar[str] = "train_bench"
+
+    spec: str
+    name: str
+    img_size: int
+    timing: Any  # hirisearch.train.timing.TrainTiming
+    macs: int
+
+    @property
+    def images_per_s(self) -> float:
+        return self.timing.config.batch * 1e3 / self.timing.summary.median_ms
+
+    @property
+    def gmacs_per_s(self) -> float:
+        return self.macs / 1e6 / self.timing.summary.median_ms
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "spec": self.spec,
+            "name": self.name,
+            "img_size": self.img_size,
+            **self.timing.to_json(),
+            "train_macs": self.macs,
+            "images_per_s": self.images_per_s,
+            "gmacs_per_s": self.gmacs_per_s,
+        }
+
+
+def bench_train(
+    sized: SizedTarget,
+    config: TrainConfig,
+    *,
+    device: Any,
+    threads: int | None = None,
+    warmup_s: float = 0.5,
+    min_time_s: float = 2.0,
+    clock: str = "wall",
+) -> TrainBenchResult:
+    """Time training steps of ``sized`` under ``config`` on ``device`` (a ``torch.device``):
+    :func:`hirisearch.train.timing.time_train_step`, checkpointed as ``config`` asks."""
+    from hirisearch.train.timing import time_train_step
+
+    model = train_model_of(sized)
+    config = replace(config, device="cuda" if device.type == "cuda" else "cpu")
+    timing = time_train_step(
+        partial(get_family(sized.target.family).build, sized.plan),
+        sized.input_shape,
+        config,
+        device=device,
+        checkpoint_units=model.units(config.checkpoint),
+        threads=threads,
+        warmup_s=warmup_s,
+        min_time_s=min_time_s,
+        clock=clock,
+    )
+    return TrainBenchResult(
+        spec=sized.target.ref,
+        name=sized.target.name,
+        img_size=sized.resolution,
+        timing=timing,
+        macs=model.cost(config).macs.total,
     )

@@ -119,3 +119,51 @@ def test_profile_train_answers_fast_without_torch(tmp_path) -> None:
     proc = subprocess.run([sys.executable, "-m", "hirisearch", *args], capture_output=True, env=env)
     assert proc.returncode == 0, proc.stderr
     assert time.perf_counter() - start < 2.0  # 1 s on an idle machine; shared CI gets slack
+
+
+def test_compare_train_puts_training_beside_inference() -> None:
+    args = ["compare", S, DEIT, "--res", "224", "--no-trace", "--no-report", "-o", "r"]
+    res = runner.invoke(app, [*args, "--json", "--train", "--batch", "4", "--dtype", "bf16"])
+    assert res.exit_code == 0, res.output
+    docs = json.loads(res.stdout)
+    for doc in docs:
+        want = hirisearch.profile(doc["spec"], 224, trace=False, train={"batch": 4,
+                                  "dtype": "bf16"}).train  # fmt: skip
+        assert want is not None and doc["train"]["memory_bytes"]["peak"] == want.cost.memory.peak
+    table = runner.invoke(app, [*args, "--train", "--batch", "4"])
+    assert table.exit_code == 0 and "MiB" in table.stdout and "batch of 4" in table.stdout
+    plain = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert all("train" not in d for d in plain)
+    assert "--batch need --train" in runner.invoke(app, [*args, "--batch", "4"]).output
+
+
+def test_sweep_train_points_and_plot(tmp_path) -> None:
+    args = ["sweep", S, "--res", "224,448", "--batch", "2", "--json"]
+    doc = json.loads(runner.invoke(app, [*args, "--no-report", "-o", "r", "--train"]).stdout)
+    assert doc["train"]["batch"] == 2
+    for p in doc["series"][0]["points"]:
+        r = hirisearch.profile(S, p["img_size"], trace=False, train={"batch": 2})
+        assert r.train is not None
+        assert (p["train_macs"], p["train_peak_bytes"]) == (
+            r.train.cost.macs.total, r.train.cost.memory.peak)  # fmt: skip
+    plain = json.loads(runner.invoke(app, [*args, "--no-report", "-o", "p"]).stdout)
+    assert "train" not in plain and "train_macs" not in plain["series"][0]["points"][0]
+    res = runner.invoke(app, [*args, "--train", "-o", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "run" / "plots" / "train_memory.png").stat().st_size > 0
+
+
+def test_bench_train_times_a_step() -> None:
+    args = ["bench", DEIT, "--res", "64", "--device", "cpu", "--threads", "1", "--train",
+            "--batch", "2", "--min-time", "0.05", "--warmup", "0", "--json"]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout.strip().splitlines()[0])
+    assert doc["kind"] == "train_bench" and doc["batch"] == 2 and doc["optimizer"] == "adamw"
+    assert doc["median_ms"] > 0 and doc["runs"] >= 5
+    spec = load_spec(DEIT)
+    family = get_family(spec.family)
+    want = TrainModel.of(family, family.plan(spec, 64)).cost(TrainConfig(batch=2, device="cpu"))
+    assert doc["train_macs"] == want.macs.total
+    bad = runner.invoke(app, ["bench", DEIT, "--res", "64", "--checkpoint", "blocks"])
+    assert bad.exit_code != 0 and "--checkpoint need --train" in bad.output

@@ -40,7 +40,7 @@ from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import ExactError
 from hirisearch.ops.search.budget import bound_labels
 from hirisearch.ops.search.candidate import Candidate, evaluate
-from hirisearch.ops.search.metrics import METRICS, TRAIN_TOTALS, train_totals
+from hirisearch.ops.search.metrics import METRICS, TRAIN_METRICS, TRAIN_TOTALS, train_totals
 from hirisearch.ops.search.pareto import front_mask
 from hirisearch.ops.search.tables import Table
 from hirisearch.ops.search.types import Scalar, SearchSpace
@@ -152,7 +152,7 @@ class Model:
         self.strides = [math.prod(self.radix[k + 1 :]) for k in range(len(self.radix))]
         self.with_latency = calibration is not None
         names = {b.metric for b in space.budgets} | {o.name for o in space.objectives}
-        self.with_train = bool(names & {"train_gmacs", "train_mem_gb"}) if train is None else train
+        self.with_train = bool(names & set(TRAIN_METRICS)) if train is None else train
         start = time.perf_counter()
         self._discover(random.Random(seed))
         self.discovery_s = time.perf_counter() - start

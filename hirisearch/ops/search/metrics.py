@@ -41,6 +41,8 @@ from hirisearch.train.cost import TrainCost, TrainModel
 
 #: The totals exact mode computes for the training metrics (not section sums: per configuration).
 TRAIN_TOTALS = ("train_macs", "train_peak")
+#: The metrics that read them.
+TRAIN_METRICS = ("train_gmacs", "train_mem_gb")
 
 #: A candidate's summed totals: ``params``, ``macs``, ``acts`` (integers) and ``latency_ms``.
 Totals = Mapping[str, Any]

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from hirisearch.ops.train import TrainProfile
+from collections.abc import Sequence
+
+from hirisearch.ops.train import TrainBenchResult, TrainProfile
 from hirisearch.report import format as fmt
 from hirisearch.report.terminal.fit import Column, FitTable
 
@@ -72,4 +74,24 @@ def fits_table(t: TrainProfile) -> FitTable:
     )
     for label, batch in t.cost.max_batch.items():
         table.add_row(label, fmt.memory(t.memories[label]), str(batch) if batch else "none")
+    return table
+
+
+def train_bench_table(results: Sequence[TrainBenchResult]) -> FitTable:
+    """Timed training steps: median and spread, images/s and achieved training GFLOP/s."""
+    first = results[0].timing if results else None
+    where = f" on {first.device_name}, {first.threads} threads" if first else ""
+    table = FitTable(
+        [
+            Column("model", "left", text=True),
+            *(Column(h) for h in ("res", "batch", "dtype", "step ms", "IQR", "img/s", "GFLOP/s")),
+        ],
+        title=f"training step (forward + backward + optimizer){where}",
+    )
+    for r in results:
+        c, s = r.timing.config, r.timing.summary
+        table.add_row(
+            r.name, str(r.img_size), str(c.batch), c.dtype, fmt.ms(s.median_ms),
+            fmt.pct(s.iqr_ratio), fmt.rate(r.images_per_s), fmt.rate(r.gmacs_per_s),
+        )  # fmt: skip
     return table
