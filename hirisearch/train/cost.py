@@ -17,9 +17,9 @@ from hirisearch.cost.types import CostNode
 from hirisearch.errors import TrainError
 from hirisearch.train.config import TrainConfig
 from hirisearch.train.devices import Memory, parse_memory
-from hirisearch.train.macs import train_macs_per_path
+from hirisearch.train.macs import recompute_skips, train_macs_per_path
 from hirisearch.train.memory import MemoryBytes, MemoryModel
-from hirisearch.train.tape import Tape, recompute_skips
+from hirisearch.train.tape import Tape
 from hirisearch.train.types import TrainMacs
 from hirisearch.train.units import Checkpoint, checkpoint_units
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from hirisearch.cost.types import CostNode
+from hirisearch.train.tape import Event, Tape
 from hirisearch.train.types import TrainMacs
 
-__all__ = ["train_macs_per_path"]
+__all__ = ["recompute_skips", "train_macs_per_path"]
 
 
 def _inside(path: str, root: str) -> bool:
@@ -71,3 +72,14 @@ def train_macs_per_path(
             recompute -= sum(flat[p].macs for p in skips if _inside(p, path))
         out[path] = TrainMacs(fwd, bwd, recompute)
     return out
+
+
+def recompute_skips(tape: Tape) -> list[str]:
+    """Paths of the operators a recomputation stops at without running: per checkpointed module,
+    its last operator that keeps anything, when what it keeps are inputs stored before its kernel
+    (torch's non-reentrant checkpoint stops recomputing once every kept tensor is back)."""
+    last: dict[int, Event] = {}
+    for e in tape.events:
+        if e.unit >= 0 and e.packs:
+            last[e.unit] = e
+    return [e.path for e in last.values() if e.before_kernel]

@@ -44,7 +44,7 @@ from hirisearch.errors import TrainError
 from hirisearch.train.config import TrainConfig
 from hirisearch.train.tape import COLUMNS, Event, Tape
 
-__all__ = ["MemoryBytes", "MemoryModel", "column_of"]
+__all__ = ["MemoryBytes", "MemoryModel", "column_of", "kept_by_path"]
 
 _BLOCK = re.compile(r"(?:^|\.)blocks\.\d+$")
 Point = tuple[int, int, int]  # (per-sample activations, weight copies, gradient elements)
@@ -237,3 +237,18 @@ class MemoryModel:
         if best == math.inf:
             raise TrainError("the model keeps nothing per sample: any batch fits")
         return max(0, math.floor(best))
+
+
+def kept_by_path(tape: Tape, column: int, batch: int) -> dict[str, int]:
+    """Bytes each module path keeps for the backward pass, its descendants included (root
+    ``""``), for ``batch`` samples in one column (weight copies apart)."""
+    out: dict[str, int] = {}
+    for e in tape.events:
+        nbytes = e.saved[column] * batch + e.shared[column]
+        if not nbytes:
+            continue
+        parts = e.path.split(".") if e.path else []
+        for i in range(len(parts) + 1):
+            key = ".".join(parts[:i])
+            out[key] = out.get(key, 0) + nbytes
+    return out

@@ -485,29 +485,3 @@ class Tape:
                 before_kernel,
             )
         )
-
-
-def recompute_skips(tape: Tape) -> list[str]:
-    """Paths of the operators a recomputation stops at without running: per checkpointed module,
-    its last operator that keeps anything, when what it keeps are inputs stored before its kernel
-    (torch's non-reentrant checkpoint stops recomputing once every kept tensor is back)."""
-    last: dict[int, Event] = {}
-    for e in tape.events:
-        if e.unit >= 0 and e.packs:
-            last[e.unit] = e
-    return [e.path for e in last.values() if e.before_kernel]
-
-
-def kept_by_path(tape: Tape, column: int, batch: int) -> dict[str, int]:
-    """Bytes each module path keeps for the backward pass, its descendants included (root
-    ``""``), for ``batch`` samples in one column (weight copies apart)."""
-    out: dict[str, int] = {}
-    for e in tape.events:
-        nbytes = e.saved[column] * batch + e.shared[column]
-        if not nbytes:
-            continue
-        parts = e.path.split(".") if e.path else []
-        for i in range(len(parts) + 1):
-            key = ".".join(parts[:i])
-            out[key] = out.get(key, 0) + nbytes
-    return out

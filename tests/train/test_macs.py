@@ -40,8 +40,13 @@ def test_analytic_equals_traced_at_every_path(path, size) -> None:
     assert_train_macs_parity(path, size)
 
 
-@pytest.mark.parametrize("checkpoint", ["blocks", "stages"])
-@pytest.mark.parametrize("family", sorted(FAMILY_SPECS))
+@pytest.mark.parametrize(
+    ("family", "checkpoint"),
+    [
+        *((f, "blocks") for f in sorted(FAMILY_SPECS)),
+        *((f, "stages") for f in ("hiri_vit", "hrvit", "swin")),
+    ],
+)
 def test_with_checkpointing(family, checkpoint) -> None:
     path = FAMILY_SPECS[family]
     assert_train_macs_parity(

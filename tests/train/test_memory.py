@@ -12,9 +12,8 @@ from hirisearch.spec import load_spec
 from hirisearch.train.census import saved_census
 from hirisearch.train.config import TrainConfig
 from hirisearch.train.cost import TrainModel
-from hirisearch.train.memory import column_of
+from hirisearch.train.memory import column_of, kept_by_path
 from hirisearch.train.simulate import simulate_train_peak
-from hirisearch.train.tape import kept_by_path
 from tests.conftest import shipped_specs, spec_id
 from tests.train.conftest import FAMILY_SPECS, sized
 
@@ -36,16 +35,23 @@ def assert_kept_parity(path, config: TrainConfig) -> None:
     assert counted[""] > 0
 
 
-@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
 @pytest.mark.parametrize("path", [pytest.param(p, id=spec_id(p)) for p in shipped_specs()])
-def test_kept_for_backward_equals_census_cpu(path, dtype) -> None:
-    assert_kept_parity(path, TrainConfig(batch=2, dtype=dtype, device="cpu"))
+def test_kept_for_backward_equals_census_cpu_autocast(path) -> None:
+    assert_kept_parity(path, TrainConfig(batch=2, dtype="bf16", device="cpu"))
 
 
-@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        TrainConfig(batch=2, device="cpu"),
+        TrainConfig(batch=2, device="cuda"),
+        TrainConfig(batch=2, dtype="bf16", device="cuda"),
+    ],
+    ids=["cpu-fp32", "cuda-fp32", "cuda-bf16"],
+)
 @pytest.mark.parametrize("family", sorted(FAMILY_SPECS))
-def test_kept_for_backward_equals_census_cuda(family, dtype) -> None:
-    assert_kept_parity(FAMILY_SPECS[family], TrainConfig(batch=2, dtype=dtype, device="cuda"))
+def test_kept_for_backward_equals_census(family, config) -> None:
+    assert_kept_parity(FAMILY_SPECS[family], config)
 
 
 def _peak_cases() -> list[object]:
