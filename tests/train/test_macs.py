@@ -76,3 +76,11 @@ def test_dead_interaction_has_no_backward() -> None:
     macs = TrainModel.of(family, plan).macs_per_path()
     last = f"interactions.{plan.interactions - 1}"
     assert macs[last].forward > 0 and macs[last].backward == 0
+
+
+@pytest.mark.parametrize("checkpoint", ["none", "blocks", "stages"])
+@pytest.mark.parametrize("family", sorted(FAMILY_SPECS))
+def test_whole_model_count_is_the_root_of_the_per_path_count(family, checkpoint) -> None:
+    fam, plan, _ = sized(FAMILY_SPECS[family])
+    model = TrainModel.of(fam, plan)
+    assert model.macs(checkpoint) == model.macs_per_path(checkpoint)[""]
