@@ -20,7 +20,7 @@ interpolation and views keep nothing. A storage kept by several operators counts
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
@@ -224,7 +224,7 @@ class Tape:
     ) -> None:
         self._record_columns([saved] * NCOL, params, copies, grads, before_kernel=before_kernel)
 
-    def _cast(self, x: Sym, to: Vec | None, names: frozenset[str] | dict, op: str) -> Sym:
+    def _cast(self, x: Sym, to: Vec | None, names: Mapping[str, frozenset[str]], op: str) -> Sym:
         """``x`` as the operator ``op`` receives it under autocast: cast to ``to`` in the
         columns whose device lists ``op`` (a new storage where the dtype changes)."""
         b, st, size = list(x.b), list(x.st), list(x.size)
