@@ -17,9 +17,9 @@ from hirisearch.cost.types import CostNode
 from hirisearch.errors import TrainError
 from hirisearch.train.config import TrainConfig
 from hirisearch.train.devices import Memory, parse_memory
-from hirisearch.train.macs import train_macs_per_path
+from hirisearch.train.macs import recompute_skips, train_macs, train_macs_per_path
 from hirisearch.train.memory import MemoryBytes, MemoryModel
-from hirisearch.train.tape import Tape, recompute_skips
+from hirisearch.train.tape import Tape
 from hirisearch.train.types import TrainMacs
 from hirisearch.train.units import Checkpoint, checkpoint_units
 
@@ -73,6 +73,7 @@ class TrainModel:
         self._tapes: dict[str, Tape] = {}
         self._memory: dict[str, MemoryModel] = {}
         self._macs: dict[str, dict[str, TrainMacs]] = {}
+        self._total: dict[str, TrainMacs] = {}
 
     @classmethod
     def of(cls, family: Any, plan: Any, tree: CostNode | None = None) -> TrainModel:
@@ -127,9 +128,23 @@ class TrainModel:
             self._macs[checkpoint] = macs
         return macs
 
+    def macs(self, checkpoint: Checkpoint = "none") -> TrainMacs:
+        """Training MACs per sample of the whole model."""
+        macs = self._total.get(checkpoint)
+        if macs is None:
+            tape = self.tape(checkpoint)
+            macs = self._total[checkpoint] = train_macs(
+                self.tree,
+                no_input_grad=tape.no_input_grad,
+                dead=tape.dead,
+                units=self.units(checkpoint),
+                skips=recompute_skips(tape),
+            )
+        return macs
+
     def cost(self, config: TrainConfig, memories: Iterable[str | int | Memory] = ()) -> TrainCost:
         """MACs and memory of a step under ``config``, and the largest batch per memory."""
-        per_sample = self.macs_per_path(config.checkpoint)[""]
+        per_sample = self.macs(config.checkpoint)
         memory = self.memory_model(config.checkpoint)
         fits = {}
         for m in memories:

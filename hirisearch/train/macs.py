@@ -22,14 +22,34 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from hirisearch.cost.types import CostNode
+from hirisearch.train.tape import Event, Tape
 from hirisearch.train.types import TrainMacs
 
-__all__ = ["train_macs_per_path"]
+__all__ = ["recompute_skips", "train_macs", "train_macs_per_path"]
 
 
 def _inside(path: str, root: str) -> bool:
     """``path`` is ``root`` or below it (``""`` is the whole model)."""
     return not root or path == root or path.startswith(root + ".")
+
+
+def train_macs(
+    tree: CostNode,
+    *,
+    no_input_grad: Iterable[str] = (),
+    dead: Iterable[str] = (),
+    units: Iterable[str] = (),
+    skips: Iterable[str] = (),
+) -> TrainMacs:
+    """Training MACs per sample of the whole model: :func:`train_macs_per_path` at the root,
+    without walking every path."""
+    fwd = tree.total.macs
+    dead = [d for d in dead if d]
+    macs = {p: tree.child(p).total.macs for p in {*no_input_grad, *dead, *units, *skips}}
+    live_nig = [p for p in no_input_grad if not any(_inside(p, d) for d in dead)]
+    bwd = 2 * fwd - sum(macs[p] for p in live_nig) - 2 * sum(macs[d] for d in dead)
+    recompute = sum(macs[u] for u in units) - sum(macs[p] for p in skips)
+    return TrainMacs(fwd, bwd, recompute)
 
 
 def train_macs_per_path(
@@ -71,3 +91,14 @@ def train_macs_per_path(
             recompute -= sum(flat[p].macs for p in skips if _inside(p, path))
         out[path] = TrainMacs(fwd, bwd, recompute)
     return out
+
+
+def recompute_skips(tape: Tape) -> list[str]:
+    """Paths of the operators a recomputation stops at without running: per checkpointed module,
+    its last operator that keeps anything, when what it keeps are inputs stored before its kernel
+    (torch's non-reentrant checkpoint stops recomputing once every kept tensor is back)."""
+    last: dict[int, Event] = {}
+    for e in tape.events:
+        if e.unit >= 0 and e.packs:
+            last[e.unit] = e
+    return [e.path for e in last.values() if e.before_kernel]

@@ -1,12 +1,12 @@
 """The peak memory of a real training step, measured.
 
-- **CUDA**: ``torch.cuda.max_memory_allocated`` over one step, after warm-up steps (the caching
+- **CUDA**: ``torch.cuda.max_memory_allocated`` over one step, after a warm-up step (the caching
   allocator's peak of live tensors, the figure the simulation models; its reserved-but-free cache
   is not counted).
 - **CPU**: the step runs in a fresh Python process (:mod:`hirisearch.train.rss_worker`) started with
   glibc's ``MALLOC_MMAP_THRESHOLD_`` lowered to :data:`MMAP_THRESHOLD`, so every allocation that
   size or larger is its own ``mmap`` and goes back to the operating system the moment it is freed:
-  the process's resident memory then follows its live tensors. After warm-up steps the worker
+  the process's resident memory then follows its live tensors. After a warm-up step the worker
   resets the kernel's peak-resident counter (``5`` written to ``/proc/self/clear_refs`` resets
   ``VmHWM``), runs one step and reads ``VmHWM`` from ``/proc/self/status``. The step's peak is
   the growth ``VmHWM - VmRSS`` (resident before the step) plus the bytes held between steps
@@ -35,8 +35,9 @@ __all__ = ["MMAP_THRESHOLD", "WARMUP_STEPS", "MeasuredPeak", "measure_train_peak
 
 #: Allocations of at least this many bytes are mmapped, and unmapped when freed (CPU method).
 MMAP_THRESHOLD = 16384
-#: Steps run before the measured one (optimizer state, thread pools, kernel caches come to be).
-WARMUP_STEPS = 2
+#: Steps run before the measured one (the optimizer state, thread pools and kernel caches come to
+#: be in the first).
+WARMUP_STEPS = 1
 
 
 @dataclass(frozen=True)

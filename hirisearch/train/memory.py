@@ -86,7 +86,8 @@ def _hull(points: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
             best[s] = k
     ordered = sorted(best.items())
     top = max(k for _, k in ordered)
-    ordered = [(s, k) for s, k in ordered if s >= max(s2 for s2, k2 in ordered if k2 == top)]
+    start = max(s for s, k in ordered if k == top)  # smaller ones are below it at every batch
+    ordered = [(s, k) for s, k in ordered if s >= start]
     hull: list[tuple[int, int]] = []
     for p in ordered:
         while len(hull) >= 2:

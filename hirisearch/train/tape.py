@@ -20,7 +20,7 @@ interpolation and views keep nothing. A storage kept by several operators counts
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
@@ -224,7 +224,7 @@ class Tape:
     ) -> None:
         self._record_columns([saved] * NCOL, params, copies, grads, before_kernel=before_kernel)
 
-    def _cast(self, x: Sym, to: Vec | None, names: dict[str, frozenset[str]], op: str) -> Sym:
+    def _cast(self, x: Sym, to: Vec | None, names: Mapping[str, frozenset[str]], op: str) -> Sym:
         """``x`` as the operator ``op`` receives it under autocast: cast to ``to`` in the
         columns whose device lists ``op`` (a new storage where the dtype changes)."""
         b, st, size = list(x.b), list(x.st), list(x.size)
@@ -485,14 +485,3 @@ class Tape:
                 before_kernel,
             )
         )
-
-
-def recompute_skips(tape: Tape) -> list[str]:
-    """Paths of the operators a recomputation stops at without running: per checkpointed module,
-    its last operator that keeps anything, when what it keeps are inputs stored before its kernel
-    (torch's non-reentrant checkpoint stops recomputing once every kept tensor is back)."""
-    last: dict[int, Event] = {}
-    for e in tape.events:
-        if e.unit >= 0 and e.packs:
-            last[e.unit] = e
-    return [e.path for e in last.values() if e.before_kernel]

@@ -152,7 +152,7 @@ class _Where:
     def tag(self, out: Any) -> None:
         """Give the autograd nodes created by the last call the path running it."""
         path = self.stack[-1] if self.stack else ""
-        todo = [t.grad_fn for t in output_tensors(out) if t.grad_fn is not None]
+        todo: list[Any] = [t.grad_fn for t in output_tensors(out) if t.grad_fn is not None]
         while todo:
             node = todo.pop()
             if node is None or node in self.tagged:

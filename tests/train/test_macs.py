@@ -42,8 +42,13 @@ def test_analytic_equals_traced_at_every_path(path, size) -> None:
     assert_train_macs_parity(path, size)
 
 
-@pytest.mark.parametrize("checkpoint", ["blocks", "stages"])
-@pytest.mark.parametrize("family", sorted(FAMILY_SPECS))
+@pytest.mark.parametrize(
+    ("family", "checkpoint"),
+    [
+        *((f, "blocks") for f in sorted(FAMILY_SPECS)),
+        *((f, "stages") for f in ("hiri_vit", "hrvit", "swin")),
+    ],
+)
 def test_with_checkpointing(family, checkpoint) -> None:
     path = FAMILY_SPECS[family]
     assert_train_macs_parity(
@@ -73,3 +78,11 @@ def test_dead_interaction_has_no_backward() -> None:
     macs = TrainModel.of(family, plan).macs_per_path()
     last = f"interactions.{plan.interactions - 1}"
     assert macs[last].forward > 0 and macs[last].backward == 0
+
+
+@pytest.mark.parametrize("checkpoint", ["none", "blocks", "stages"])
+@pytest.mark.parametrize("family", sorted(FAMILY_SPECS))
+def test_whole_model_count_is_the_root_of_the_per_path_count(family, checkpoint) -> None:
+    fam, plan, _ = sized(FAMILY_SPECS[family])
+    model = TrainModel.of(fam, plan)
+    assert model.macs(checkpoint) == model.macs_per_path(checkpoint)[""]

@@ -38,16 +38,23 @@ def assert_kept_parity(path, config: TrainConfig) -> None:
     assert counted[""] > 0
 
 
-@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
 @pytest.mark.parametrize("path", modelled_params())
-def test_kept_for_backward_equals_census_cpu(path, dtype) -> None:
-    assert_kept_parity(path, TrainConfig(batch=2, dtype=dtype, device="cpu"))
+def test_kept_for_backward_equals_census_cpu_autocast(path) -> None:
+    assert_kept_parity(path, TrainConfig(batch=2, dtype="bf16", device="cpu"))
 
 
-@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        TrainConfig(batch=2, device="cpu"),
+        TrainConfig(batch=2, device="cuda"),
+        TrainConfig(batch=2, dtype="bf16", device="cuda"),
+    ],
+    ids=["cpu-fp32", "cuda-fp32", "cuda-bf16"],
+)
 @pytest.mark.parametrize("family", sorted(FAMILY_SPECS))
-def test_kept_for_backward_equals_census_cuda(family, dtype) -> None:
-    assert_kept_parity(FAMILY_SPECS[family], TrainConfig(batch=2, dtype=dtype, device="cuda"))
+def test_kept_for_backward_equals_census(family, config) -> None:
+    assert_kept_parity(FAMILY_SPECS[family], config)
 
 
 def _peak_cases() -> list[object]:
