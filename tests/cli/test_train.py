@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from typer.testing import CliRunner
 
 import hirisearch
@@ -167,3 +168,11 @@ def test_bench_train_times_a_step() -> None:
     assert doc["train_macs"] == want.macs.total
     bad = runner.invoke(app, ["bench", DEIT, "--res", "64", "--checkpoint", "blocks"])
     assert bad.exit_code != 0 and "--checkpoint need --train" in bad.output
+
+
+@pytest.mark.slow
+def test_measure_runs_a_real_step() -> None:
+    doc = _doc(["profile", DEIT, "--res", "64", "--train", "--batch", "2", "--measure",
+                "--no-trace", "--json", "-o", "r"])["train"]  # fmt: skip
+    assert doc["peak_bytes_measured"] > doc["memory_bytes"]["params"]
+    assert doc["measure_method"].startswith(("cpu", "cuda"))
