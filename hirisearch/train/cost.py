@@ -18,7 +18,7 @@ from hirisearch.errors import TrainError
 from hirisearch.train.config import TrainConfig
 from hirisearch.train.devices import Memory, parse_memory
 from hirisearch.train.macs import recompute_skips, train_macs, train_macs_per_path
-from hirisearch.train.memory import MemoryBytes, MemoryModel
+from hirisearch.train.memory import MemoryBytes, MemoryModel, column_of, kept_by_path
 from hirisearch.train.tape import Tape
 from hirisearch.train.types import TrainMacs
 from hirisearch.train.units import Checkpoint, checkpoint_units
@@ -151,6 +151,12 @@ class TrainModel:
             mem = m if isinstance(m, Memory) else parse_memory(m)
             fits[mem.label] = memory.max_batch(config, mem.usable)
         return TrainCost(config, per_sample.scaled(config.batch), memory.bytes(config), fits)
+
+    def activations_by_path(self, config: TrainConfig) -> dict[str, int]:
+        """Bytes each module path keeps for the backward pass under ``config`` (descendants
+        included; autocast's weight copies apart), e.g. per stage for a report."""
+        tape = self.tape(config.checkpoint)
+        return kept_by_path(tape, column_of(config), config.batch)
 
     def max_batch(self, config: TrainConfig, memory: str | int | Memory) -> int:
         """The largest batch whose step fits ``memory`` (less the reserve; ``config.batch`` is
