@@ -33,6 +33,7 @@ from hirisearch.spec import load_spec as _load_spec_file
 from hirisearch.spec import parse_spec
 from hirisearch.targets import KINDS, Size, Target, resolve
 from hirisearch.targets.spec import target_from_spec
+from hirisearch.train.config import TrainConfig
 
 if TYPE_CHECKING:
     from torch import nn
@@ -142,6 +143,9 @@ def profile(
     mode: str = "eval",
     custom_ops: Mapping[Any, OpCount] | None = None,
     trace_limit: int | None = TRACED_MODULE_LIMIT,
+    train: bool | Mapping[str, Any] | TrainConfig | None = None,
+    memories: Sequence[str | int] | None = None,
+    measure: bool = False,
 ) -> ProfileResult:
     """Params, GMACs and the per-stage breakdown of ``target`` at ``img_size`` (default: its own;
     an int ``R`` is ``R x R``, a pair ``(height, width)``).
@@ -164,6 +168,12 @@ def profile(
         custom_ops: counts for operators the counter does not know, ``{op: fn}`` (see
             :func:`register_op_count`).
         trace_limit: skip the traced count above this many modules (``None``: no limit).
+        train: also cost a training step (``result.train``, as ``profile --train``): ``True``
+            for the defaults at ``batch``, a :class:`~hirisearch.train.TrainConfig`, or a
+            mapping of its fields (``{"dtype": "bf16", "checkpoint": "blocks"}``; ``batch``
+            defaults to ``batch``).
+        memories: device names or sizes for the largest-batch table (None: the default devices).
+        measure: with ``train``, also measure a real step's peak memory (imports torch).
     """
     from hirisearch.ops.profile import profile_sized
 
@@ -177,6 +187,30 @@ def profile(
         trace_limit=trace_limit,
         mode=mode,
         custom_ops=custom_ops,
+        train=_train_config(train, batch),
+        memories=memories,
+        measure=measure,
+    )
+
+
+def _train_config(
+    train: bool | Mapping[str, Any] | TrainConfig | None, batch: int
+) -> TrainConfig | None:
+    if train is None or train is False:
+        return None
+    if isinstance(train, TrainConfig):
+        return train
+    if train is True:
+        return TrainConfig(batch=batch)
+    if isinstance(train, Mapping):
+        unknown = sorted(set(train) - set(TrainConfig.__dataclass_fields__))
+        if unknown:
+            raise HirisearchError(
+                f"unknown training fields {unknown}; valid: {', '.join(TrainConfig.__dataclass_fields__)}"
+            )
+        return TrainConfig(**{"batch": batch, **train})
+    raise HirisearchError(
+        f"train is True, a TrainConfig or a mapping of its fields, but got {type(train).__name__}"
     )
 
 

@@ -124,3 +124,8 @@ class Pruned(Exception):  # noqa: N818 - named as the user raises it: ``raise hi
 
     Not a :class:`HirisearchError`: it reports no problem, it ends a trial.
     """
+
+
+class TrainError(HirisearchError):
+    """A training configuration that is not valid (batch, dtype, optimizer, checkpointing, shard,
+    memory size) or a training step that cannot be costed."""

@@ -23,6 +23,7 @@ from hirisearch.commands.common import (
     save_run_folder,
     split_refs_and_sizes,
 )
+from hirisearch.commands.train import TrainCheckpoint, TrainOptimizer, train_config
 from hirisearch.errors import HirisearchError
 
 Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
@@ -99,8 +100,27 @@ def bench(
     no_report: NoReport = False,
     kwargs: Kwargs = None,
     input_shape: InputShape = None,
+    train: Annotated[
+        bool,
+        typer.Option(
+            "--train",
+            help="Time training steps: forward + backward + optimizer step (spec models).",
+        ),
+    ] = False,
+    optimizer: TrainOptimizer = "adamw",
+    checkpoint: TrainCheckpoint = "none",
 ) -> int | None:
-    """Measure latency, throughput, achieved GFLOP/s and peak memory of real forward passes."""
+    """Measure latency, throughput, achieved GFLOP/s and peak memory of real forward passes; with
+    --train, of training steps."""
+    if train:
+        if channels_last or compile_ or predict:
+            raise HirisearchError("--channels-last, --compile and --predict are for inference")
+        _bench_train(
+            refs, res, device, batch, dtype, optimizer, checkpoint, threads, min_time, warmup,
+            clock, as_json,
+        )  # fmt: skip
+        return None
+    train_config(False, 1, "fp32", optimizer, checkpoint, 1)  # refused without --train
     interrupt.saves_on_interrupt()
     from hirisearch.latency.device import check_dtype, resolve_device
     from hirisearch.latency.measure import BenchOptions
@@ -139,6 +159,40 @@ def bench(
             "hirisearch: warning: nothing was measured; no run folder written", markup=False
         )
     return None
+
+
+def _bench_train(
+    refs: list[str], res: list[int] | None, device: str, batch: str, dtype: str, optimizer: str,
+    checkpoint: str, threads: int | None, min_time: float, warmup: float, clock: str,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """``bench --train``: one timed training step per model, size and batch (no run folder)."""
+    from hirisearch.latency.device import resolve_device
+    from hirisearch.ops.train import bench_train
+    from hirisearch.report.terminal.train import train_bench_table
+
+    names, sizes = split_refs_and_sizes(refs, res)
+    dev = resolve_device(device)
+    _check_clock(clock)
+    from hirisearch.train.config import TrainConfig
+
+    configs = [
+        TrainConfig(batch=b, dtype=dtype, optimizer=optimizer, checkpoint=checkpoint)  # type: ignore[arg-type]  # validated by TrainConfig
+        for b in parse_batches(batch)
+    ]
+    results = []
+    for target in resolve_refs(names, None, None):
+        size_list: list[int | None] = [*sizes] or [None]
+        for size in size_list:
+            sized = target.at(size)
+            for config in configs:
+                r = bench_train(sized, config, device=dev, threads=threads, warmup_s=warmup,
+                                min_time_s=min_time, clock=clock)  # fmt: skip
+                results.append(r)
+                if as_json:
+                    emit_json(r.to_json())
+    if not as_json:
+        console.print(train_bench_table(results))
 
 
 def calibrate(

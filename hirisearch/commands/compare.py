@@ -20,6 +20,16 @@ from hirisearch.commands.common import (
     save_run_folder,
     split_refs_and_sizes,
 )
+from hirisearch.commands.train import (
+    Train,
+    TrainBatch,
+    TrainCheckpoint,
+    TrainDtype,
+    TrainMemory,
+    TrainOptimizer,
+    TrainShard,
+    train_config,
+)
 
 
 def compare(
@@ -44,8 +54,16 @@ def compare(
     kwargs: Kwargs = None,
     input_shape: InputShape = None,
     mode: Mode = "eval",
+    train: Train = False,
+    batch: TrainBatch = 1,
+    dtype: TrainDtype = "fp32",
+    optimizer: TrainOptimizer = "adamw",
+    checkpoint: TrainCheckpoint = "none",
+    shard: TrainShard = 1,
+    memory: TrainMemory = None,
 ) -> None:
-    """Params, GFLOPs, ratio to the first model, attention share and output grid, model x resolution."""
+    """Params, GFLOPs, ratio to the first model, attention share and output grid, model x
+    resolution; with --train, training GFLOPs and peak memory beside them."""
     from hirisearch.ops.compare import compare as run_compare
     from hirisearch.report.plots import resolution_scaling
     from hirisearch.report.terminal.compare import compare_header, compare_table
@@ -53,6 +71,7 @@ def compare(
     from hirisearch.targets.inputs import parse_input_shapes
 
     names, sizes = split_refs_and_sizes(refs, res)
+    config = train_config(train, batch, dtype, optimizer, checkpoint, shard, batch_given=True)
     result = run_compare(
         names,
         sizes,
@@ -61,6 +80,8 @@ def compare(
         kwargs=parse_kwargs(kwargs),
         input_shape=parse_input_shapes(input_shape),
         mode=mode,
+        train=config,
+        memories=memory,
     )
     written = resolution_scaling(result.series(), plot) if plot is not None else []
     if as_json:

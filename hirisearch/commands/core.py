@@ -23,6 +23,15 @@ from hirisearch.commands.common import (
     save_run_folder,
     split_refs_and_sizes,
 )
+from hirisearch.commands.train import (
+    Train,
+    TrainCheckpoint,
+    TrainDtype,
+    TrainMemory,
+    TrainOptimizer,
+    TrainShard,
+    train_config,
+)
 from hirisearch.errors import SpecError
 from hirisearch.limits import TRACED_MODULE_LIMIT
 
@@ -66,20 +75,32 @@ def profile(
     kwargs: Kwargs = None,
     input_shape: InputShape = None,
     mode: Mode = "eval",
+    train: Train = False,
+    dtype: TrainDtype = "fp32",
+    optimizer: TrainOptimizer = "adamw",
+    checkpoint: TrainCheckpoint = "none",
+    shard: TrainShard = 1,
+    memory: TrainMemory = None,
+    measure: Annotated[
+        bool, typer.Option("--measure", help="With --train: also measure a real step's peak.")
+    ] = False,
 ) -> None:
-    """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model."""
+    """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model; with --train,
+    what a training step costs (GFLOPs, memory, the largest batch that fits)."""
     from hirisearch.ops.profile import profile_target
     from hirisearch.report.terminal import profile as show
 
     names, sizes = split_refs_and_sizes(refs, res)
     extra = parse_counters(counters)
+    config = train_config(train, batch, dtype, optimizer, checkpoint, shard, measure=measure)
     results = []
     for target in resolve_refs(names, kwargs, input_shape):
         size_list: list[int | None] = [*sizes] or [None]
         for size in size_list:
             r = profile_target(
                 target, size, batch=batch, depth=depth, traced=not no_trace, counters=extra,
-                convention=convention, trace_limit=trace_limit or None, mode=mode,
+                convention=convention, trace_limit=trace_limit or None, mode=mode, train=config,
+                memories=memory, measure=measure,
             )  # fmt: skip
             results.append(r)
             lat = None
@@ -95,6 +116,13 @@ def profile(
                 console.print(show.profile_stages(r, rows=depth > 1))
                 for shown in show.latency_lines(lat) if lat is not None else ():
                     console.print(shown, soft_wrap=isinstance(shown, str), markup=False)
+                if r.train is not None:
+                    from hirisearch.report.terminal import train as train_show
+
+                    console.print(train_show.train_header(r.train), markup=False)
+                    console.print(train_show.train_stages(r.train))
+                    console.print(train_show.train_memory(r.train))
+                    console.print(train_show.fits_table(r.train))
             for w in r.warnings:
                 err_console.print(f"hirisearch: warning: {w}", markup=False)
     save_run_folder(ctx, results, out=out, quiet_stdout=as_json, figures=draw_report)

@@ -19,6 +19,14 @@ from hirisearch.commands.common import (
     save_run_folder,
     split_refs_and_sizes,
 )
+from hirisearch.commands.train import (
+    Train,
+    TrainCheckpoint,
+    TrainDtype,
+    TrainOptimizer,
+    TrainShard,
+    train_config,
+)
 
 DEFAULT_RES = "224:1024:32"
 
@@ -51,9 +59,15 @@ def sweep(
     as_json: Annotated[bool, typer.Option("--json", help="The sweep document on stdout.")] = False,
     kwargs: Kwargs = None,
     input_shape: InputShape = None,
+    train: Train = False,
+    dtype: TrainDtype = "fp32",
+    optimizer: TrainOptimizer = "adamw",
+    checkpoint: TrainCheckpoint = "none",
+    shard: TrainShard = 1,
 ) -> None:
     """GFLOPs and params against input resolution, one line per model; sizes a model cannot take
-    are skipped for it with a note. Analytic cost for spec files, traced count otherwise."""
+    are skipped for it with a note. Analytic cost for spec files, traced count otherwise. With
+    --train, training GFLOPs and peak memory (analytic) at every point, for a batch of --batch."""
     from hirisearch.ops.bench import latency_measurer
     from hirisearch.ops.sweep import parse_resolutions, sweep_targets
     from hirisearch.report.terminal.sweep import skipped_notes, sweep_tables
@@ -62,7 +76,8 @@ def sweep(
     sizes = parse_resolutions([*(res or []), *(str(b) for b in bare)] or [DEFAULT_RES])
     targets = resolve_refs(names, kwargs, input_shape)
     measure = latency_measurer(device, min_time, force=force) if latency else None
-    result = sweep_targets(targets, sizes, batch=batch, latency_ms=measure)
+    config = train_config(train, batch, dtype, optimizer, checkpoint, shard)
+    result = sweep_targets(targets, sizes, batch=batch, latency_ms=measure, train=config)
     if as_json:
         emit_json(result.to_json())
     else:

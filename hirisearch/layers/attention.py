@@ -11,7 +11,8 @@ from functools import lru_cache
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
-from hirisearch.layers.norm_act import NormKind, norm_cost
+from hirisearch.layers.norm_act import NormKind, norm_cost, norm_train
+from hirisearch.train.tape import Sym, Tape
 
 
 @lru_cache(maxsize=4096)
@@ -74,3 +75,48 @@ def cross_attention_cost(
     ]
     own = P.attention(num_heads, query_tokens, feat_tokens, dim // num_heads)
     return CostNode.of(children, own=own, out_shape=(query_tokens, dim))
+
+
+def attention_train(
+    t: Tape,
+    x: Sym,
+    dim: int,
+    num_heads: int,
+    *,
+    sr_ratio: int = 1,
+    qkv_bias: bool = True,
+    norm: NormKind = "ln",
+    hw: tuple[int, int],
+) -> Sym:
+    """Training twin of :class:`Attention` on an ``hw`` token grid."""
+    n = hw[0] * hw[1]
+    with t.module("q"):
+        q = t.linear(x, dim, dim, bias=qkv_bias)
+    kv_tokens = n
+    if sr_ratio > 1:  # the tokens viewed as a map (no copy), reduced, normalised
+        kv_tokens = (hw[0] // sr_ratio) * (hw[1] // sr_ratio)
+        with t.module("sr"):
+            x = t.conv(x, dim, dim, sr_ratio, kv_tokens * dim, bias=True)
+        with t.module("norm"):
+            x = norm_train(t, x, norm, dim)
+    with t.module("kv"):
+        kv = t.linear(x, dim, 2 * dim, bias=qkv_bias)
+    k = t.view(kv, kv_tokens * dim)
+    out = t.attention(q, k, k, heads=num_heads, nq=n, nk=kv_tokens, head_dim=dim // num_heads)
+    with t.module("proj"):
+        return t.linear(out, dim, dim)
+
+
+def class_attention_train(
+    t: Tape, x: Sym, dim: int, num_heads: int, *, qkv_bias: bool = True, tokens: int
+) -> Sym:
+    """Training twin of :class:`ClassAttention` over ``tokens`` tokens: the class token's query
+    reads a view of the whole normalised input."""
+    with t.module("q"):
+        q = t.linear(t.view(x, dim), dim, dim, bias=qkv_bias)
+    with t.module("kv"):
+        kv = t.linear(x, dim, 2 * dim, bias=qkv_bias)
+    k = t.view(kv, tokens * dim)
+    out = t.attention(q, k, k, heads=num_heads, nq=1, nk=tokens, head_dim=dim // num_heads)
+    with t.module("proj"):
+        return t.linear(out, dim, dim)

@@ -6,7 +6,8 @@ from functools import lru_cache
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
-from hirisearch.layers.norm_act import ActKind, NormKind, norm_cost
+from hirisearch.layers.norm_act import ActKind, NormKind, norm_cost, norm_train
+from hirisearch.train.tape import Sym, Tape
 
 
 @lru_cache(maxsize=4096)
@@ -45,3 +46,35 @@ def conv_norm_act_cost(
             )
         )
     return CostNode.of(children, out_shape=shape)
+
+
+def conv_norm_act_train(
+    t: Tape,
+    x: Sym,
+    in_chs: int,
+    out_chs: int,
+    kernel_size: int = 1,
+    stride: int = 1,
+    *,
+    groups: int = 1,
+    bias: bool = False,
+    norm: NormKind | None = "bn",
+    act: ActKind | None = None,
+    hw: tuple[int, int],
+) -> tuple[Sym, tuple[int, int]]:
+    """Training twin of :class:`ConvNormAct` on an ``hw`` map: its output and output grid."""
+    pad = kernel_size // 2
+    out_hw = (
+        P.conv_out(hw[0], kernel_size, stride, pad),
+        P.conv_out(hw[1], kernel_size, stride, pad),
+    )
+    n = out_chs * out_hw[0] * out_hw[1]
+    with t.module("conv"):
+        y = t.conv(x, in_chs, out_chs, kernel_size, n, groups=groups, bias=bias)
+    if norm:
+        with t.module("norm"):
+            y = norm_train(t, y, norm, out_chs)
+    if act:
+        with t.module("act"):
+            y = t.act(y, act)
+    return y, out_hw

@@ -8,9 +8,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 from hirisearch.cost.types import CostNode
-from hirisearch.layers.conv import conv_norm_act_cost
-from hirisearch.layers.mlp import conv_ffn_cost
+from hirisearch.layers.conv import conv_norm_act_cost, conv_norm_act_train
+from hirisearch.layers.mlp import conv_ffn_cost, conv_ffn_train
 from hirisearch.layers.norm_act import ActKind, NormKind
+from hirisearch.train.tape import Sym, Tape
 
 
 @lru_cache(maxsize=4096)
@@ -41,3 +42,45 @@ def hr_block_cost(
         return CostNode.of([("hr", hr), ("lr", lr), ("cffn", ffn)], out_shape=hr.out_shape)
     lr = CostNode.of([("0", down), ("1", conv_ffn_cost(dim, hidden, norm=norm, act=act, hw=low))])
     return CostNode.of([("hr", hr), ("lr", lr)], out_shape=hr.out_shape)
+
+
+def hr_block_train(
+    t: Tape,
+    x: Sym,
+    dim: int,
+    *,
+    mlp_ratio: float = 4.0,
+    cffn: str = "full",
+    norm: NormKind = "bn",
+    act: ActKind = "gelu",
+    drop_path: float = 0.0,
+    hw: tuple[int, int],
+) -> Sym:
+    """Training twin of :class:`HRBlock` (the low-resolution branch runs first)."""
+    hidden = int(dim * mlp_ratio)
+    with t.module("lr"):
+        with t.module(0):
+            low, low_hw = conv_norm_act_train(t, x, dim, dim, 3, 2, groups=dim, norm=norm, hw=hw)
+        if cffn == "full":
+            with t.module(1):
+                low, _ = conv_norm_act_train(t, low, dim, dim, 1, norm=norm, act=act, hw=low_hw)
+            with t.module(2):
+                low, _ = conv_norm_act_train(t, low, dim, dim, 3, groups=dim, norm=norm, hw=low_hw)
+            with t.module(3):
+                low, _ = conv_norm_act_train(t, low, dim, dim, 1, norm=norm, hw=low_hw)
+        else:
+            with t.module(1):
+                low = conv_ffn_train(t, low, dim, hidden, norm=norm, act=act, hw=low_hw)
+    low = t.copy(low, x.n)  # bilinear up-sampling
+    with t.module("hr"):
+        h, _ = conv_norm_act_train(t, x, dim, dim, 3, groups=dim, norm=norm, hw=hw)
+    with t.module("drop_path"):
+        h = t.drop_path(t.add(h, low), drop_path)
+    y = t.add(x, h)
+    if cffn != "full":
+        return y
+    with t.module("cffn"):
+        h = conv_ffn_train(t, y, dim, hidden, norm=norm, act=act, hw=hw)
+    with t.module("drop_path"):
+        h = t.drop_path(h, drop_path)
+    return t.add(y, h)

@@ -11,8 +11,9 @@ from functools import lru_cache
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import ZERO, CostNode
-from hirisearch.layers.conv import conv_norm_act_cost
+from hirisearch.layers.conv import conv_norm_act_cost, conv_norm_act_train
 from hirisearch.layers.norm_act import ActKind
+from hirisearch.train.tape import Sym, Tape
 
 Hw = tuple[int, int]
 
@@ -99,3 +100,91 @@ def hrnet_classifier_cost(
     if num_classes:
         children.append(("fc", CostNode.leaf(P.linear(final_chs, num_classes, 1))))
     return CostNode.of(children, out_shape=(num_classes or final_chs,))
+
+
+def hr_fusion_train(
+    t: Tape,
+    xs: list[Sym],
+    in_chs: tuple[int, ...],
+    out_chs: tuple[int, ...],
+    in_hws: tuple[Hw, ...],
+    out_hws: tuple[Hw, ...],
+    *,
+    act: ActKind = "gelu",
+) -> list[Sym]:
+    """Training twin of :class:`HRFusion`."""
+    outs = []
+    for i, oc in enumerate(out_chs):
+        total: Sym | None = None
+        for j, (x, ic) in enumerate(zip(xs, in_chs, strict=True)):
+            d = i - j
+            with t.module("paths"), t.module(i), t.module(j):
+                if d > 0:
+                    with t.module(0):
+                        y, hw = conv_norm_act_train(
+                            t, x, ic, ic, 2**d + 1, 2**d, groups=ic, hw=in_hws[j]
+                        )
+                    with t.module(1):
+                        y, _ = conv_norm_act_train(t, y, ic, oc, 1, bias=True, hw=hw)
+                elif d < 0:
+                    y, _ = conv_norm_act_train(t, x, ic, oc, 1, bias=True, hw=in_hws[j])
+                    y = t.copy(y, oc * out_hws[i][0] * out_hws[i][1])  # nearest up-sampling
+                else:
+                    y = x
+            total = y if total is None else t.add(total, y)
+        assert total is not None
+        with t.module("acts"), t.module(i):
+            outs.append(t.act(total, act))
+    return outs
+
+
+def bottleneck_train(
+    t: Tape, x: Sym, in_chs: int, planes: int, *, expansion: int = 4, hw: Hw
+) -> Sym:
+    """Training twin of :class:`Bottleneck`."""
+    out = planes * expansion
+    with t.module("conv1"):
+        y, _ = conv_norm_act_train(t, x, in_chs, planes, 1, act="relu", hw=hw)
+    with t.module("conv2"):
+        y, _ = conv_norm_act_train(t, y, planes, planes, 3, act="relu", hw=hw)
+    with t.module("conv3"):
+        y, _ = conv_norm_act_train(t, y, planes, out, 1, hw=hw)
+    if in_chs != out:
+        with t.module("shortcut"):
+            x, _ = conv_norm_act_train(t, x, in_chs, out, 1, hw=hw)
+    with t.module("act"):
+        return t.act(t.add(y, x), "relu")
+
+
+def hrnet_classifier_train(
+    t: Tape,
+    xs: list[Sym],
+    in_chs: tuple[int, ...],
+    head_chs: tuple[int, ...],
+    *,
+    expansion: int = 4,
+    final_chs: int = 2048,
+    num_classes: int = 1000,
+    hws: tuple[Hw, ...],
+) -> Sym:
+    """Training twin of :class:`HRNetClassifier`."""
+    wide = [c * expansion for c in head_chs]
+    with t.module("incre"), t.module(0):
+        y = bottleneck_train(t, xs[0], in_chs[0], head_chs[0], expansion=expansion, hw=hws[0])
+    for i in range(len(wide) - 1):
+        with t.module("incre"), t.module(i + 1):
+            nxt = bottleneck_train(
+                t, xs[i + 1], in_chs[i + 1], head_chs[i + 1], expansion=expansion, hw=hws[i + 1]
+            )
+        with t.module("downsamp"), t.module(i):
+            y, _ = conv_norm_act_train(
+                t, y, wide[i], wide[i + 1], 3, 2, bias=True, act="relu", hw=hws[i]
+            )
+        y = t.add(nxt, y)
+    with t.module("final"):
+        y, _ = conv_norm_act_train(t, y, wide[-1], final_chs, 1, bias=True, act="relu", hw=hws[-1])
+    y = t.copy(y, final_chs)  # mean over the map
+    if num_classes:
+        with t.module("fc"):
+            y = t.linear(y, final_chs, num_classes)
+    return y

@@ -28,8 +28,12 @@ from typing import Literal
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.layers.attention import cross_attention_cost
-from hirisearch.layers.deformable import deformable_cross_attention_cost
-from hirisearch.layers.mlp import mlp_cost
+from hirisearch.layers.deformable import (
+    deformable_cross_attention_cost,
+    deformable_cross_attention_train,
+)
+from hirisearch.layers.mlp import mlp_cost, mlp_train
+from hirisearch.train.tape import Sym, Tape
 
 Hw = tuple[int, int]
 #: Interaction attention: deformable (default) or regular cross-attention.
@@ -110,3 +114,70 @@ def interaction_unit_cost(
     if update != "a":
         children.append(("inject_b", injector_cost(dim_b, **kw, query_hw=b_hw, feat_hw=a_hw)))
     return CostNode.of(children, out_shape=())
+
+
+def injector_train(
+    t: Tape,
+    query: Sym,
+    feat: Sym,
+    dim: int,
+    *,
+    num_heads: int = 16,
+    num_points: int = 4,
+    value_ratio: float = 0.5,
+    cffn_ratio: float = 0.25,
+    query_hw: Hw,
+    feat_hw: Hw,
+) -> Sym:
+    """Training twin of :class:`Injector`."""
+    with t.module("query_norm"):
+        q = t.layer_norm(query, dim)
+    with t.module("feat_norm"):
+        f = t.layer_norm(feat, dim)
+    with t.module("attn"):
+        attn = deformable_cross_attention_train(
+            t,
+            q,
+            f,
+            dim,
+            num_heads=num_heads,
+            num_points=num_points,
+            value_ratio=value_ratio,
+            query_hw=query_hw,
+            feat_hw=feat_hw,
+        )
+    query = t.add(query, t.scale(attn, t.parameter(dim)))
+    with t.module("ffn_norm"):
+        h = t.layer_norm(query, dim)
+    with t.module("ffn"):
+        h = mlp_train(t, h, dim, int(dim * cffn_ratio), dw_conv=True, hw=query_hw)
+    return t.add(query, t.scale(h, t.parameter(dim)))
+
+
+def interaction_unit_train(
+    t: Tape,
+    xa: Sym,
+    xb: Sym,
+    dim_a: int,
+    dim_b: int,
+    *,
+    num_heads: int = 16,
+    num_points: int = 4,
+    value_ratio: float = 0.5,
+    cffn_ratio: float = 0.25,
+    a_hw: Hw,
+    b_hw: Hw,
+) -> tuple[Sym, Sym]:
+    """Training twin of :class:`InteractionUnit`."""
+    kw = dict(
+        num_heads=num_heads, num_points=num_points, value_ratio=value_ratio, cffn_ratio=cffn_ratio
+    )
+    with t.module("a_to_b"):
+        pa = t.linear(xa, dim_a, dim_b)
+    with t.module("b_to_a"):
+        pb = t.linear(xb, dim_b, dim_a)
+    with t.module("inject_a"):
+        ya = injector_train(t, xa, pb, dim_a, query_hw=a_hw, feat_hw=b_hw, **kw)  # type: ignore[arg-type]
+    with t.module("inject_b"):
+        yb = injector_train(t, xb, pa, dim_b, query_hw=b_hw, feat_hw=a_hw, **kw)  # type: ignore[arg-type]
+    return ya, yb

@@ -16,6 +16,7 @@ from functools import lru_cache
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
 from hirisearch.layers.norm_act import ActKind
+from hirisearch.train.tape import Sym, Tape
 
 Hw = tuple[int, int]
 
@@ -75,3 +76,40 @@ def des_cost(
         ],
         out_shape=(tokens, k_out * p),
     )
+
+
+def mix_cfn_train(
+    t: Tape, x: Sym, in_features: int, hidden: int, *, act: ActKind = "gelu", hw: Hw
+) -> Sym:
+    """Training twin of :class:`MixCFN`: fc1, the two depth-wise convs on halves of the channels
+    (views of fc1's output, a channels-last map), their concatenation, act, fc2."""
+    n = hw[0] * hw[1]
+    a, b = hidden // 2, hidden - hidden // 2
+    with t.module("fc1"):
+        h = t.linear(x, in_features, hidden)
+    with t.module("conv"):
+        with t.module("conv3"):
+            ya = t.conv(t.view(h, n * a), a, a, 3, n * a, groups=a, bias=True)
+        with t.module("conv5"):
+            yb = t.conv(t.view(h, n * b), b, b, 5, n * b, groups=b, bias=True)
+        h = t.cat([ya, yb])
+    with t.module("act"):
+        h = t.act(h, act)
+    with t.module("fc2"):
+        return t.linear(h, hidden, in_features)
+
+
+def des_train(
+    t: Tape, x: Sym, in_features: int, out_features: int, *, act: ActKind = "gelu"
+) -> Sym:
+    """Training twin of :class:`DiversityEnhancedShortcut`: ``fc_k`` reads a transposed view,
+    which its matmul copies."""
+    p, k_in, k_out = des_factors(in_features, out_features)
+    tokens = x.n // in_features
+    with t.module("fc_p"):
+        h = t.linear(x, p, p)
+    with t.module("act"):
+        h = t.act(h, act)
+    with t.module("fc_k"):
+        h = t.linear(t.copy(h), k_in, k_out)
+    return t.copy(h, tokens * out_features)  # transposed back and flattened

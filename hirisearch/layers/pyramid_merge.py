@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
+from hirisearch.train.tape import Sym, Tape
 
 Hw = tuple[int, int]
 GROUPS = 32
@@ -84,3 +85,62 @@ def dense_merge_cost(dims: tuple[int, ...], *, hws: tuple[Hw, ...]) -> CostNode:
         own=P.param_only(len(dims)),
         out_shape=(dims[0], *hws[-1]),
     )
+
+
+def _weighted_sum_train(t: Tape, maps: list[Sym], n: int) -> Sym:
+    """``sum_i resize(map_i) * weights[i]`` (bilinear resizes keep nothing)."""
+    weights = t.parameter(len(maps))
+    out = None
+    for m in maps:
+        m = m if m.n == n else t.copy(m, n)
+        term = t.scale(m, weights)
+        out = term if out is None else t.add(out, term)
+    assert out is not None
+    return out
+
+
+def dense_merge_train(t: Tape, xs: list[Sym], dims: tuple[int, ...], *, hws: tuple[Hw, ...]) -> Sym:
+    """Training twin of :class:`DenseMerge` (token maps read as channels-last views)."""
+    d1 = dims[0]
+    maps = []
+    for i, (x, d, hw) in enumerate(zip(xs, dims, hws, strict=True)):
+        n = d1 * hw[0] * hw[1]
+        with t.module("projs"), t.module(i):
+            with t.module("conv1"):
+                y = t.conv(x, d, d1, 3, n, bias=False)
+            with t.module("norm1"):
+                y = t.group_norm(y, d1, GROUPS)
+            y = t.act(y, "relu")
+            with t.module("conv2"):
+                y = t.conv(y, d1, d1, 3, n, bias=False)
+            with t.module("norm2"):
+                y = t.group_norm(y, d1, GROUPS)
+            maps.append(t.act(y, "relu"))
+    last = hws[-1]
+    return _weighted_sum_train(t, maps, d1 * last[0] * last[1])
+
+
+def merged_head_train(
+    t: Tape, xs: list[Sym], dims: tuple[int, ...], num_classes: int, *, hws: tuple[Hw, ...]
+) -> Sym:
+    """Training twin of :class:`MergedHead`."""
+    d1 = dims[0]
+    maps = []
+    for i, (x, d) in enumerate(zip(xs, dims, strict=True)):
+        with t.module("projs"), t.module(i):
+            if i == 0:
+                maps.append(t.group_norm(x, d1, GROUPS))
+                continue
+            with t.module("norm1"):
+                y = t.group_norm(x, d, GROUPS)
+            with t.module("fc"):
+                y = t.linear(y, d, d1)
+            with t.module("norm2"):
+                maps.append(t.group_norm(y, d1, GROUPS))
+    last = hws[-1]
+    out = _weighted_sum_train(t, maps, d1 * last[0] * last[1])
+    with t.module("norm"):
+        out = t.layer_norm(out, d1)
+    out = t.copy(out, d1)  # mean over the tokens
+    with t.module("head"):
+        return t.linear(out, d1, num_classes)

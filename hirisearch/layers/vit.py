@@ -19,7 +19,8 @@ from typing import Literal
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import Cost, CostNode
-from hirisearch.layers.mlp import mlp_cost
+from hirisearch.layers.mlp import mlp_cost, mlp_train
+from hirisearch.train.tape import Sym, Tape
 
 Hw = tuple[int, int]
 LN_EPS = 1e-6
@@ -143,3 +144,69 @@ def prenorm_block_cost(
         own=P.param_only(2 * dim if layer_scale else 0),
         out_shape=out_shape or (tokens, dim),
     )
+
+
+def vit_attention_train(
+    t: Tape,
+    x: Sym,
+    dim: int,
+    num_heads: int,
+    *,
+    window_size: int = 0,
+    qkv_bias: bool = True,
+    hw: Hw,
+    tokens: int,
+) -> Sym:
+    """Training twin of :class:`ViTAttention`: windows are cut from a padded copy of the qkv map
+    (``F.pad`` copies, the partition copies) and pasted back (a copy, unless one window covers
+    the map; cropping copies too)."""
+    with t.module("qkv"):
+        qkv = t.linear(x, dim, 3 * dim, bias=qkv_bias)
+    hd = dim // num_heads
+    if not window_size:
+        q = t.view(qkv, tokens * dim)
+        out = t.attention(q, q, q, heads=num_heads, nq=tokens, nk=tokens, head_dim=hd)
+    else:
+        hp, wp = padded(hw[0], window_size), padded(hw[1], window_size)
+        area, windows = window_size * window_size, (hp // window_size) * (wp // window_size)
+        win = t.copy(t.copy(qkv, hp * wp * 3 * dim))  # F.pad, then the window partition
+        q = t.view(win, hp * wp * dim)
+        out = t.attention(q, q, q, heads=num_heads * windows, nq=area, nk=area, head_dim=hd)
+        if windows > 1:  # windows pasted back into the map (one window: a view)
+            out = t.copy(out)
+        if (hp, wp) != hw:
+            out = t.copy(out, tokens * dim)  # cropped
+    with t.module("proj"):
+        return t.linear(out, dim, dim)
+
+
+def vit_block_train(
+    t: Tape,
+    x: Sym,
+    dim: int,
+    num_heads: int,
+    *,
+    mlp_ratio: float = 4.0,
+    window_size: int = 0,
+    qkv_bias: bool = True,
+    layer_scale: float | None = 1.0,
+    hw: Hw,
+    tokens: int,
+) -> Sym:
+    """Training twin of :class:`ViTBlock`."""
+    with t.module("norm1"):
+        h = t.layer_norm(x, dim)
+    with t.module("attn"):
+        h = vit_attention_train(
+            t, h, dim, num_heads, window_size=window_size, qkv_bias=qkv_bias, hw=hw, tokens=tokens
+        )
+    if layer_scale is not None:
+        h = t.scale(h, t.parameter(dim))
+    x = t.add(x, h)
+    with t.module("norm2"):
+        h = t.layer_norm(x, dim)
+    with t.module("mlp"):
+        h = mlp_train(t, h, dim, int(dim * mlp_ratio), dw_conv=False, hw=(1, tokens))
+    if layer_scale is not None:
+        h = t.scale(h, t.parameter(dim))
+    return t.add(x, h)

@@ -85,6 +85,14 @@ class Family(Generic[SpecT, PlanT]):
     #: module too) and some sized as searches draw them (:func:`network_rows`); none: the family
     #: is not calibrated on (its predictions use the shared category models alone).
     latency_specs: Callable[[], tuple[Any, ...]] = lambda: ()
+    #: ``train(plan, tape)``: the family's training twin (``<family>_train.py``), the operators of
+    #: its forward pass on a :class:`hirisearch.train.tape.Tape`, returning the model's output;
+    #: none: training memory is simulated, not computed.
+    train: Callable[[Any, Any], Any] | None = None
+    #: ``uncalled_stages(plan)``: module paths holding a list of blocks that the model's forward
+    #: never calls as one module (it runs their blocks itself), so activation checkpointing
+    #: cannot wrap them as stages (:func:`hirisearch.train.units.checkpoint_units`).
+    uncalled_stages: Callable[[Any], tuple[str, ...]] = lambda plan: ()
     #: Entries that take one value per block (``mlp_ratios[3]: [4, 3, 4]``): ``blocks(spec,
     #: path)`` is, for the dotted path of such an entry (``mlp_ratios.3``), the number of blocks
     #: and the path of the field that sets it (``(6, "depths.3")``); None for any other path.

@@ -495,4 +495,5 @@ FAMILY = Family(
     size_reason=size_reason,
     latency_specs=latency_specs,
     blocks=stage_blocks(("num_heads", "mlp_ratios"), "depths"),
+    train=LazyCallable("hirisearch.models.hiri_vit_train", "train_hiri_vit"),
 )

@@ -368,4 +368,5 @@ FAMILY = Family(
     test_sizes=lambda spec: (160, 224),
     forward_size=lambda spec: size_multiple(spec) * 2,
     latency_specs=latency_specs,
+    train=LazyCallable("hirisearch.models.hrvit_train", "train_hrvit"),
 )

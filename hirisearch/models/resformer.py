@@ -191,4 +191,5 @@ FAMILY = Family(
     test_sizes=lambda spec: (spec.img_size, 384),
     forward_size=lambda spec: 2 * spec.patch_size,
     latency_specs=latency_specs,
+    train=LazyCallable("hirisearch.models.resformer_train", "train_resformer"),
 )

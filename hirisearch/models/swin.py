@@ -373,4 +373,5 @@ FAMILY = Family(
     forward_size=lambda spec: 64 if spec.window_rule == "follow" else spec.img_size,
     latency_specs=latency_specs,
     blocks=stage_blocks(("num_heads", "mlp_ratio"), "depths"),
+    train=LazyCallable("hirisearch.models.swin_train", "train_swin"),
 )

@@ -306,4 +306,5 @@ FAMILY = Family(
     conventions=(Convention("piip", piip_convention_description(), cost_vit_repo, shown=False),),
     latency_specs=latency_specs,
     blocks=stage_blocks(("num_heads", "mlp_ratio"), "depth"),
+    train=LazyCallable("hirisearch.models.vit_train", "train_vit"),
 )

@@ -15,6 +15,7 @@ from hirisearch.targets import Size, SizedTarget, Target, resolve_all
 
 if TYPE_CHECKING:
     from hirisearch.report.plots import ScalingSeries
+    from hirisearch.train.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -88,16 +89,28 @@ def compare(
     kwargs: Mapping[str, Any] | None = None,
     input_shape: Any = None,
     mode: str = "eval",
+    train: TrainConfig | None = None,
+    memories: Sequence[str | int] | None = None,
 ) -> CompareResult:
     """Profile every model in ``refs`` at every size in ``img_sizes`` (each model's own size when
     empty). Every model and size is checked before any is counted, so a bad input fails fast.
 
     ``convention`` is passed to :func:`~hirisearch.ops.profile.profile_sized` (``"fvcore"``: as
     fvcore counts); ``kwargs`` and ``input_shape`` go to the code targets among ``refs``
-    (:func:`hirisearch.targets.resolve_all`); ``mode`` is the module mode of the count.
+    (:func:`hirisearch.targets.resolve_all`); ``mode`` is the module mode of the count;
+    ``train``: also cost a training step of every row (``profile.train``), its largest batch per
+    memory in ``memories``.
     """
     targets = resolve_all(refs, kwargs=kwargs, input_shape=input_shape)
-    return compare_targets(targets, img_sizes, traced=traced, convention=convention, mode=mode)
+    return compare_targets(
+        targets,
+        img_sizes,
+        traced=traced,
+        convention=convention,
+        mode=mode,
+        train=train,
+        memories=memories,
+    )
 
 
 def compare_targets(
@@ -108,6 +121,8 @@ def compare_targets(
     convention: str = "ours",
     mode: str = "eval",
     custom_ops: Mapping[Any, Callable[..., int]] | None = None,
+    train: TrainConfig | None = None,
+    memories: Sequence[str | int] | None = None,
 ) -> CompareResult:
     """:func:`compare` over resolved targets (``custom_ops``: counts for operators the counter
     does not know, as :func:`~hirisearch.ops.profile.profile_sized` takes them)."""
@@ -119,6 +134,8 @@ def compare_targets(
         "convention": convention,
         "mode": mode,
         "custom_ops": custom_ops,
+        "train": train,
+        "memories": memories,
     }
     profiles = [profile_sized(s, **options) for s in sized]
     first = {p.img_size: p.macs for p in profiles if p.spec == targets[0].ref}

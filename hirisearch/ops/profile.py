@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,6 +20,8 @@ from hirisearch.targets import Size, SizedTarget, Target
 
 if TYPE_CHECKING:  # the counters import torch: only a traced count loads them
     from hirisearch.cost.counters import CrossCheck, TracedCount
+    from hirisearch.ops.train import TrainProfile
+    from hirisearch.train.config import TrainConfig
 
 __all__ = [
     "AGREEMENT_TOLERANCE",
@@ -122,6 +124,8 @@ class ProfileResult:
     inputs: tuple[str, ...] = ()
     #: Operators that ran and were counted by the user's functions (``register_op_count``).
     custom_ops: tuple[str, ...] = ()
+    #: What a training step costs (``profile --train``); None: not asked.
+    train: TrainProfile | None = None
 
     @property
     def gmacs(self) -> float:
@@ -168,7 +172,10 @@ class ProfileResult:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-serialisable document (tuples become lists): what ``profile --json`` prints."""
-        doc = asdict(self)
+        doc = asdict(replace(self, train=None))
+        del doc["train"]  # only with --train, so every other document keeps its content
+        if self.train is not None:
+            doc["train"] = self.train.to_json()
         doc["gmacs"] = round(self.gmacs, 6)
         doc["attn_share"] = self.attn_share
         return doc
@@ -204,6 +211,9 @@ def profile_sized(
     trace_limit: int | None = TRACED_MODULE_LIMIT,
     mode: str = "eval",
     custom_ops: Mapping[Any, Callable[..., int]] | None = None,
+    train: TrainConfig | None = None,
+    memories: Sequence[str | int] | None = None,
+    measure: bool = False,
 ) -> ProfileResult:
     """Profile a sized target for a batch of ``batch`` (example inputs carry their own).
 
@@ -220,18 +230,25 @@ def profile_sized(
             statistics counts as fvcore counts it); ``train`` reads the traced count alone.
         custom_ops: counts for operators the counter does not know (MACs), over those of
             :func:`hirisearch.cost.custom_ops.register_op_count`.
+        train: also cost a training step under this configuration (its batch is the training
+            batch): :func:`hirisearch.ops.train.train_profile`, traced when ``traced``.
+        memories: device names or sizes for the training "fits on" table (None: the default
+            devices).
+        measure: with ``train``, also measure a real training step's peak memory.
     """
     spec = sized.input_spec
     batch = _check_options(batch, spec.own_batch, counters, convention, traced, mode)
-    fvcore, train = convention == FVCORE, mode == "train"
+    fvcore, train_mode = convention == FVCORE, mode == "train"
     target = sized.target
     other = None if fvcore else target.convention(convention)
     tree = sized.tree
     if other is not None:
         tree, traced = other.cost(sized.plan), False
-    joined_tree = None if fvcore or train else tree
+    joined_tree = None if fvcore or train_mode else tree
     why = "--convention fvcore" if fvcore else "mode='train'"
-    how = _How(train, custom_ops, joined_tree is None and other is None, fvcore or train, why)
+    how = _How(
+        train_mode, custom_ops, joined_tree is None and other is None, fvcore or train_mode, why
+    )
     tc, skipped = _count(sized, tree, batch, how, traced=traced, limit=trace_limit)
     warnings = [*getattr(sized.plan, "warnings", ()), *([skipped] if skipped else [])]
     detail = partial(join_counts, joined_tree, tc, sized.sections, batch=batch, fvcore=fvcore)
@@ -269,9 +286,27 @@ def profile_sized(
         mode=mode,
         inputs=spec.describe(batch),
         custom_ops=() if tc is None else tc.custom_ops,
+        train=None if train is None else _train(sized, train, joined, traced, memories, measure),
     )
     object.__setattr__(result, "_detail", detail)  # the breakdown at any depth (table())
     return result
+
+
+def _train(
+    sized: SizedTarget,
+    config: TrainConfig,
+    joined: Any,
+    traced: bool,
+    memories: Sequence[str | int] | None,
+    measure: bool,
+) -> TrainProfile:
+    from hirisearch.ops.train import DEFAULT_MEMORIES, train_profile
+
+    sections = [(s.name, s.path, s.depth) for s in joined.rows or joined.stages]
+    return train_profile(
+        sized, config, sections=sections, memories=DEFAULT_MEMORIES if memories is None
+        else memories, traced=traced, measure=measure,
+    )  # fmt: skip
 
 
 def _paper_conventions(sized: SizedTarget, batch: int) -> dict[str, int]:

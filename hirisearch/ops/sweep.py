@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from hirisearch.cost.convention import CONVENTION
 from hirisearch.errors import HirisearchError
 from hirisearch.ops import Count, Positive
 from hirisearch.targets import Target
+
+if TYPE_CHECKING:
+    from hirisearch.train.config import TrainConfig
 
 __all__ = [
     "MAX_SIZES",
@@ -36,12 +39,16 @@ Method = Literal["analytic", "traced"]
 @dataclass(frozen=True)
 class SweepPoint:
     """One model at one size: params and MACs for the batch (and the median latency, in ms, when
-    the sweep measured it; ``None`` where it could not)."""
+    the sweep measured it; ``None`` where it could not); with ``--train``, the MACs of a training
+    step (forward + backward) and its analytic peak memory on one device (``None`` where the
+    model has no training twin)."""
 
     img_size: Positive
     params: Count
     macs: Count
     latency_ms: float | None = None
+    train_macs: int | None = None
+    train_peak_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,8 @@ class SweepResult:
     series: tuple[SweepSeries, ...]
     #: Whether every point was timed (then every point carries ``latency_ms``, maybe ``None``).
     timed: bool = False
+    #: The training step costed at every point (``--train``; None: not asked).
+    train: TrainConfig | None = None
 
     def to_json(self) -> dict[str, Any]:
         """What ``sweep --json`` prints: the run folder's document with its ``kind``."""
@@ -85,16 +94,21 @@ class SweepResult:
         series = []
         for s in self.series:
             doc = asdict(s)
-            if not self.timed:
-                for p in doc["points"]:
+            for p in doc["points"]:
+                if not self.timed:
                     del p["latency_ms"]
+                if self.train is None:  # every document without --train keeps its content
+                    del p["train_macs"], p["train_peak_bytes"]
             series.append(doc)
-        return {
+        out = {
             "batch": self.batch,
             "img_sizes": list(self.img_sizes),
             "convention": self.convention,
             "series": series,
         }
+        if self.train is not None:
+            out["train"] = self.train.to_json()
+        return out
 
     @classmethod
     def run_document(cls, results: Sequence[SweepResult]) -> dict[str, Any]:
@@ -167,6 +181,18 @@ def _point(target: Target, size: int, batch: int) -> tuple[int, int, Method]:
     return tc.total.params, tc.total.macs, "traced"
 
 
+def _train_point(target: Target, size: int, config: TrainConfig) -> tuple[int | None, int | None]:
+    """Training MACs and analytic peak bytes of ``target`` at ``size`` (None, None: no twin)."""
+    from hirisearch.errors import TrainError
+    from hirisearch.ops.train import train_model_of
+
+    try:
+        cost = train_model_of(target.at(size)).cost(config)
+    except TrainError:
+        return None, None
+    return cost.macs.total, cost.memory.peak
+
+
 def _own_method(target: Target) -> Method:
     """How a series none of whose sizes was taken would have been counted (its own size's)."""
     try:
@@ -181,6 +207,7 @@ def sweep_targets(
     *,
     batch: int = 1,
     latency_ms: Callable[[Target, int, int], float | None] | None = None,
+    train: TrainConfig | None = None,
 ) -> SweepResult:
     """Params and MACs of every target at every size it takes.
 
@@ -188,6 +215,7 @@ def sweep_targets(
         latency_ms: measures ``(target, img_size, batch)`` in ms (``None``: not measurable, e.g.
             out of memory); when given, every point carries ``latency_ms``
             (:func:`hirisearch.ops.bench.latency_measurer` gives one).
+        train: also cost this training step at every point (its batch: ``train.batch``).
     """
     series = []
     for t in targets:
@@ -204,7 +232,8 @@ def sweep_targets(
                 skipped.append(SweepSkip(size, f"{type(e).__name__}: {msg}"))
                 continue
             ms = latency_ms(t, size, batch) if latency_ms is not None else None
-            points.append(SweepPoint(size, params, macs, ms))
+            tm, tp = _train_point(t, size, train) if train is not None else (None, None)
+            points.append(SweepPoint(size, params, macs, ms, tm, tp))
         series.append(
             SweepSeries(
                 spec=t.ref,
@@ -221,4 +250,5 @@ def sweep_targets(
         convention=CONVENTION,
         series=tuple(series),
         timed=latency_ms is not None,
+        train=train,
     )

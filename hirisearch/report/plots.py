@@ -55,6 +55,7 @@ __all__ = [
     "save_figure",
     "series_from_sweep",
     "stage_breakdown",
+    "train_memory_scaling",
 ]
 
 
@@ -148,6 +149,37 @@ def series_from_sweep(doc: Mapping[str, Any]) -> list[ScalingSeries]:
             )
         )
     return out
+
+
+def train_memory_scaling(
+    series: Sequence[Mapping[str, Any]],
+    path: str | Path,
+    *,
+    train: Mapping[str, Any],
+    formats: Sequence[str] = (),
+) -> list[Path]:
+    """Peak training memory (GiB, log scale) against input resolution, one line per model of a
+    ``sweep --train`` document (points without a training twin left out)."""
+    fig, ax = figures().subplots(figsize=(7, 4.5))
+    for s in series:
+        pts = sorted(
+            (p["img_size"], p["train_peak_bytes"] / 2**30)
+            for p in s["points"]
+            if p.get("train_peak_bytes") is not None
+        )
+        if pts:
+            ax.plot(*_xy(pts), marker="o", label=f"{s['name']} ({s['family']})")
+    _log_axis(ax)
+    ax.set_xlabel("input resolution (pixels per side)")
+    ax.set_ylabel("peak training memory (GiB, log)")
+    ax.set_title(
+        f"Training step: batch {train['batch']}, {train['dtype']}, {train['optimizer']}, "
+        f"checkpointing {train['checkpoint']}",
+        fontsize=9,
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path, formats=formats)
 
 
 # ----------------------------------------------------------------- profile and compare

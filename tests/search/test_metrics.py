@@ -28,7 +28,7 @@ def test_every_vector_form_is_the_scalar_form(path: Path) -> None:
     space = load_space(path)
     cal = synthetic_calibration()
     ctx = EvalContext.of(space, cal)
-    model = Model(space, cal)
+    model = Model(space, cal, train=True)
     rng = np.random.default_rng(1)
     idx = np.sort(rng.choice(model.size, size=min(DRAWN, model.size), replace=False))
     digits = [(idx // s) % r for s, r in zip(model.strides, model.radix, strict=True)]
@@ -37,7 +37,8 @@ def test_every_vector_form_is_the_scalar_form(path: Path) -> None:
     assert len(where) > 10, "too few valid configurations drawn to compare"
     totals = model.metrics([d[where] for d in digits], len(where))
     vectors = {n: m for n, m in METRICS.items() if m.vector is not None}
-    assert {"params", "params_m", "gmacs", "activations", "latency_ms"} <= set(vectors)
+    assert {"params", "params_m", "gmacs", "activations", "latency_ms", "train_gmacs",
+            "train_mem_gb"} <= set(vectors)  # fmt: skip
     columns = {n: m.vector(totals) for n, m in vectors.items()}  # type: ignore[misc]
     for k, j in enumerate(where.tolist()):
         cand = evaluate(space, values_at(model, int(idx[j])))

@@ -36,6 +36,7 @@ import numpy as np
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import ExactError
 from hirisearch.ops.search.candidate import Candidate, evaluate
+from hirisearch.ops.search.metrics import TRAIN_METRICS, TRAIN_TOTALS, train_totals
 from hirisearch.ops.search.tables import Table
 from hirisearch.ops.search.terms import Metrics, Terms
 from hirisearch.ops.search.types import Scalar, SearchSpace, _split
@@ -116,7 +117,16 @@ def _tried(n: int) -> list[int]:
 class Model:
     """The tabulated model of one space: sections, validity groups and their tables."""
 
-    def __init__(self, space: SearchSpace, calibration: Any = None, *, seed: int = 0) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        calibration: Any = None,
+        *,
+        seed: int = 0,
+        train: bool | None = None,
+    ) -> None:
+        """``train``: compute the training totals (None: when a budget or objective reads
+        them)."""
         for a in space.axes:
             if not a.finite:
                 raise ExactError(f"axis {a.path} is continuous; the exact mode needs finite axes")
@@ -127,6 +137,8 @@ class Model:
         self.strides = [math.prod(self.radix[k + 1 :]) for k in range(len(self.radix))]
         self.with_latency = calibration is not None
         self.tabulated_s = 0.0
+        names = {b.metric for b in space.budgets} | {o.name for o in space.objectives}
+        self.with_train = bool(names & set(TRAIN_METRICS)) if train is None else train
         start = time.perf_counter()
         self._discover(random.Random(seed))
         self.discovery_s = time.perf_counter() - start
@@ -316,7 +328,20 @@ class Model:
                 self._fill_from(self._digits_of(digits, int(k)))
             for acc, col in zip(total, t.gather(idx), strict=True):
                 acc += col
-        return dict(zip(COLUMNS, total, strict=True))
+        out = dict(zip(COLUMNS, total, strict=True))
+        if self.with_train:
+            out.update(self._train_totals(digits, n))
+        return out
+
+    def _train_totals(self, digits: list[np.ndarray], n: int) -> dict[str, np.ndarray]:
+        """``train_macs`` and ``train_peak`` of ``n`` valid configurations: a training step's
+        peak is a maximum over its events, not a sum over sections, so each configuration is
+        costed by the scalar model (its training twin, cached per plan)."""
+        cols = np.zeros((2, n), dtype=np.int64)
+        for k in range(n):
+            c = self.oracle(self._digits_of(digits, k))
+            cols[:, k] = train_totals(c, self.space.train)
+        return dict(zip(TRAIN_TOTALS, cols, strict=True))
 
     def _fill_from(self, d: tuple[int, ...]) -> None:
         c = self.oracle(d)

@@ -120,6 +120,16 @@ def choose_method(space: SearchSpace, model: Model) -> tuple[str, dict[str, floa
             assigned = math.prod(model.radix[a] for a in seen)
             rows += min(assigned, math.prod(model.radix[a] for a in t.axes) * FRONT_GUESS)
         estimates["sections"] = fill * EVAL_S + rows * ROW_S
+    if model.with_train:
+        # A training step's peak is a maximum over its events, costed per configuration by its
+        # training twin: there are no partial sums over sections to prune.
+        if space.exact_method == "sections":
+            raise ExactError(
+                "exact: {method: sections} cannot bound the training metrics (train_gmacs, "
+                "train_mem_gb): a training step's peak memory is not a sum over sections; use "
+                "method: enumerate or auto"
+            )
+        return "enumerate", estimates
     if space.exact_method != "auto":
         return space.exact_method, estimates
     if not dense:

@@ -106,9 +106,10 @@ def parse_gpus(raw: str | None) -> tuple[str, ...]:
 
 def baseline_row(ref: str, space: SearchSpace) -> dict[str, Any]:
     """A baseline's cost at the space's input size (or its own, if it cannot take that size)."""
-    from hirisearch.errors import ResolutionError
+    from hirisearch.errors import ResolutionError, TrainError
     from hirisearch.ops.profile import profile_sized
-    from hirisearch.ops.search.metrics import METRICS
+    from hirisearch.ops.search.metrics import METRICS, TRAIN_METRICS
+    from hirisearch.ops.train import train_model_of
     from hirisearch.targets import resolve
 
     target = resolve(ref)
@@ -120,10 +121,17 @@ def baseline_row(ref: str, space: SearchSpace) -> dict[str, Any]:
     # A baseline is priced, not evaluated as a candidate: its metrics are the vector forms of its
     # totals (the predicted latency needs the space's calibration and is not computed).
     totals = {"params": p.params, "macs": p.macs, "acts": p.acts}
+    try:  # the training metrics, where the baseline has a training twin
+        cost = train_model_of(sized).cost(space.train)
+        totals.update(train_macs=cost.macs.total, train_peak=cost.memory.peak)
+    except TrainError:
+        pass
     values = {
         name: m.vector(totals)
         for name, m in METRICS.items()
-        if m.vector is not None and not m.needs_calibration
+        if m.vector is not None
+        and not m.needs_calibration
+        and (name not in TRAIN_METRICS or "train_macs" in totals)
     }
     values["img_size"] = p.img_size
     return {

@@ -14,6 +14,13 @@ A :class:`Metric` has two forms of one definition:
 families. A scaled name is a view of one quantity (``params_m`` is ``params`` in millions, as
 budgets are usually written), computed from that quantity's definition.
 
+The training metrics ``train_gmacs`` (forward + backward + recomputation, whole batch) and
+``train_mem_gb`` (the analytic peak of one device, 10^9 bytes) cost the step the space file's
+``train:`` block sets (batch, dtype, optimizer, checkpoint, shard; defaults: batch 1, fp32,
+adamw, none, 1) with :mod:`hirisearch.train`, torch-free. Their vector forms read
+``train_macs`` and ``train_peak``, which exact mode fills per configuration from the same
+scalar model (:meth:`hirisearch.ops.search.exact.Model.metrics`).
+
 Slow metrics build the model and are computed for feasible candidates only: the training-free
 proxies and ``latency_measured_ms``, the forward pass timed on the space's device. They may be
 objectives, never budgets.
@@ -29,6 +36,13 @@ from hirisearch.errors import ObjectiveError, SpecError
 from hirisearch.models import get_family
 from hirisearch.ops.search.candidate import Candidate
 from hirisearch.ops.search.types import ProxySettings, SearchSpace
+from hirisearch.train.config import TrainConfig
+from hirisearch.train.cost import TrainCost, TrainModel
+
+#: The totals exact mode computes for the training metrics (not section sums: per configuration).
+TRAIN_TOTALS = ("train_macs", "train_peak")
+#: The metrics that read them.
+TRAIN_METRICS = ("train_gmacs", "train_mem_gb")
 
 #: A candidate's summed totals: ``params``, ``macs``, ``acts`` (integers) and ``latency_ms``.
 Totals = Mapping[str, Any]
@@ -43,11 +57,12 @@ class EvalContext:
     proxy: ProxySettings = field(default_factory=ProxySettings)
     seed: int = 0
     device: str = "cpu"
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     @classmethod
     def of(cls, space: SearchSpace, calibration: Any = None) -> EvalContext:
-        """The context of ``space`` (its proxy settings, seed and device)."""
-        return cls(calibration, space.proxy, space.seed, space.device)
+        """The context of ``space`` (its proxy settings, seed, device and training step)."""
+        return cls(calibration, space.proxy, space.seed, space.device, space.train)
 
 
 @dataclass(frozen=True)
@@ -131,6 +146,24 @@ def _measured_ms(c: Candidate, ctx: EvalContext) -> float:
     return float(summary.median_ms)
 
 
+def train_cost_of(c: Candidate, config: TrainConfig) -> TrainCost:
+    """The analytic training cost of ``c`` under ``config`` (kept in the candidate's memo)."""
+    hit = c.memo.get("train")
+    if hit is not None and hit[0] == config:
+        return hit[1]
+    if c.spec is None or c.plan is None or c.tree is None:
+        raise ObjectiveError("training cost of an invalid candidate")
+    cost = TrainModel.of(get_family(c.spec.family), c.plan, c.tree).cost(config)
+    c.memo["train"] = (config, cost)
+    return cost
+
+
+def train_totals(c: Candidate, config: TrainConfig) -> tuple[int, int]:
+    """``train_macs`` and ``train_peak`` of ``c``: the totals the vector forms read."""
+    cost = train_cost_of(c, config)
+    return cost.macs.total, cost.memory.peak
+
+
 def _proxy(name: str) -> Callable[[Candidate, EvalContext], float]:
     def value(c: Candidate, ctx: EvalContext) -> float:
         from hirisearch.ops.search import proxies  # torch: only when a proxy is computed
@@ -182,6 +215,20 @@ METRICS: dict[str, Metric] = _registry(
         lambda t: t["latency_ms"],
         needs_calibration=True,
         total="latency_ms",
+    ),
+    Metric(
+        "train_gmacs",
+        "GMACs",
+        "training GFLOPs",
+        lambda c, ctx: train_totals(c, ctx.train)[0] / 1e9,
+        lambda t: t["train_macs"] / 1e9,
+    ),
+    Metric(
+        "train_mem_gb",
+        "GB",
+        "training peak (GB)",
+        lambda c, ctx: train_totals(c, ctx.train)[1] / 1e9,
+        lambda t: t["train_peak"] / 1e9,
     ),
     Metric("img_size", "px", "img_size", lambda c, ctx: float(c.plan.img_size)),
     Metric("latency_measured_ms", "ms", "measured latency (ms)", _measured_ms, slow=True),

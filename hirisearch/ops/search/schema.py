@@ -39,6 +39,7 @@ from hirisearch.ops.search.types import (
     ProxySettings,
 )
 from hirisearch.spec.load import _loc, _short, _split_path
+from hirisearch.train.config import TrainConfig
 
 #: Devices a space's predicted latency may be for (the calibration's device).
 DEVICES = ("cpu", "cuda")
@@ -267,6 +268,20 @@ class ExactEntry(_Record):
     method: Annotated[ExactMethod, PlainValidator(_method)] = "auto"
 
 
+class TrainEntry(_Record):
+    """The training step the ``train_gmacs`` and ``train_mem_gb`` metrics cost."""
+
+    expected: ClassVar[str] = "a mapping with `batch`, `dtype`, `optimizer`, `checkpoint`, `shard`"
+    batch: Annotated[int, PROXY_INT] = 1
+    dtype: Literal["fp32", "bf16", "fp16"] = "fp32"
+    optimizer: Literal["adamw", "sgd", "none"] = "adamw"
+    checkpoint: Literal["none", "stages", "blocks"] = "none"
+    shard: Annotated[int, PROXY_INT] = 1
+
+    def config(self) -> TrainConfig:
+        return TrainConfig(self.batch, self.dtype, self.optimizer, self.checkpoint, self.shard)
+
+
 class SpaceFile(_Record):
     """A search-space file (see :mod:`hirisearch.ops.search.space` for an example)."""
 
@@ -298,6 +313,7 @@ class SpaceFile(_Record):
     device: Annotated[Literal["cpu", "cuda"], PlainValidator(_device)] = "cpu"
     pruner: PrunerFile | None = None
     exact: ExactEntry | None = None
+    train: TrainEntry | None = None
     description: Any = None
 
     @model_validator(mode="after")

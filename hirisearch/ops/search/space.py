@@ -53,6 +53,7 @@ from hirisearch.ops.search.types import (
 )
 from hirisearch.spec.load import _short, read_yaml, spec_error_from
 from hirisearch.specs import locate
+from hirisearch.train.config import TrainConfig
 
 __all__ = [
     "Axis",
@@ -215,6 +216,7 @@ def parse_space(data: Any, *, file: str) -> SearchSpace:
         doc.device,
         doc.pruner.spec() if doc.pruner is not None else PrunerSpec(),
         doc.exact.method if doc.exact is not None else "auto",
+        doc.train.config() if doc.train is not None else TrainConfig(),
     )
     STRATEGIES[doc.strategy].check(space)
     _check_values(family, base, axes, file, doc.seed)

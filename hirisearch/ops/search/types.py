@@ -19,6 +19,7 @@ from hirisearch.errors import SearchError as SearchError  # defined with the oth
 from hirisearch.errors import SpecError
 from hirisearch.models import FAMILIES, Family
 from hirisearch.spec.load import spec_error_from
+from hirisearch.train.config import TrainConfig
 
 Scalar = bool | int | float | str
 Direction = Literal["minimize", "maximize"]
@@ -130,6 +131,8 @@ class SearchSpace:
     pruner: PrunerSpec = field(default_factory=PrunerSpec)
     #: ``strategy: exact``'s method: ``auto`` (by estimated cost), ``enumerate`` or ``sections``.
     exact_method: ExactMethod = "auto"
+    #: The training step ``train_gmacs`` and ``train_mem_gb`` cost (the space file's ``train:``).
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Families hold functions that do not pickle; worker processes look the family up by name.
@@ -137,7 +140,7 @@ class SearchSpace:
             _rebuild_space,
             (self.family.name, self.file, dict(self.base), self.axes, self.budgets,
              self.objectives, self.strategy, self.trials, self.seed, self.proxy, self.base_file,
-             self.device, self.pruner, self.exact_method),
+             self.device, self.pruner, self.exact_method, self.train),
         )  # fmt: skip
 
     @property
@@ -191,6 +194,7 @@ class SearchSpace:
             self.device,
             self.pruner,
             self.exact_method,
+            self.train,
         )
 
     @property

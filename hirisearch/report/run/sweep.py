@@ -26,7 +26,9 @@ from hirisearch.report.run.document import Figure, Report, Section, Table
 
 #: What the reports read of a :class:`SweepResult` document and its parts.
 SweepPointDoc = result_schema(
-    SweepPoint, required=("img_size", "params", "macs"), optional=("latency_ms",)
+    SweepPoint,
+    required=("img_size", "params", "macs"),
+    optional=("latency_ms", "train_macs", "train_peak_bytes"),
 )
 SweepSkipDoc = result_schema(SweepSkip, required=("img_size", "reason"))
 SweepSeriesDoc = result_schema(
@@ -50,6 +52,29 @@ def _gflops(point: Doc) -> str:
 
 def _ms(point: Doc) -> str:
     return fmt.ms(point.get("latency_ms"))
+
+
+def _train_gflops(point: Doc) -> str:
+    return fmt.gflops(point.get("train_macs"))
+
+
+def _train_peak(point: Doc) -> str:
+    return fmt.memory(point.get("train_peak_bytes"))
+
+
+def _train_tables(doc: Doc, series: list[Doc], sizes: list[int], base: list[str]) -> list[Table]:
+    """With ``--train``: training GFLOPs and peak memory by size (``-``: no training twin)."""
+    t = doc.get("train")
+    if not t:
+        return []
+    step = f"batch {t['batch']}, {t['dtype']}, {t['optimizer']}, checkpointing {t['checkpoint']}"
+    return [
+        _by_size(series, sizes, base, "train GFLOPs", _train_gflops,
+                 f"training step (forward + backward): {step}"),
+        _by_size(series, sizes, base, "train peak", _train_peak,
+                 "peak memory of a training step on one device (analytic); '-' also where a "
+                 "model's layer forms have no training twin"),
+    ]  # fmt: skip
 
 
 def _by_size(
@@ -126,6 +151,7 @@ def _sweep_report(doc: Doc) -> Report:
     if any(p.get("latency_ms") is not None for s in series for p in s["points"]):
         caption = f"median latency per batch of {batch}"
         tables.append(_by_size(series, sizes, base, "latency (ms)", _ms, caption))
+    tables += _train_tables(doc, series, sizes, base)
     models, notes = _models(series, base)
     tables.append(models)
     scaling = plots.series_from_sweep({"series": series})
@@ -138,7 +164,17 @@ def _sweep_report(doc: Doc) -> Report:
             "GFLOPs (log scale, left) and parameters (right) against input resolution.",
             partial(plots.resolution_scaling, scaling, batch=batch, with_params=True),
         )
-        sections.insert(0, Section("Plots", figures=(figure,)))
+        figures = [figure]
+        if doc.get("train"):
+            figures.append(
+                Figure(
+                    "train_memory",
+                    "Peak memory of a training step on one device (analytic) against input "
+                    "resolution.",
+                    partial(plots.train_memory_scaling, series, train=doc["train"]),
+                )
+            )
+        sections.insert(0, Section("Plots", figures=tuple(figures)))
     names = ", ".join(s["name"] for s in series)
     title = doc.get("title") or f"Resolution sweep: {names}"
     return Report(

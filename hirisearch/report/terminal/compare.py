@@ -27,17 +27,26 @@ def compare_table(result: CompareResult) -> FitTable:
     """Model x resolution: params, GFLOPs, ratio to the first model at the same resolution,
     attention share of the GFLOPs, and the last stage's output grid."""
     rows = result.rows
-    heads = ("res", "params", "GFLOPs", "vs first", "attn", "out grid")
-    t = FitTable(
-        [Column("model", "left", text=True), *(Column(h) for h in heads)],
-        caption="vs first: GFLOPs / the first model's at the same size\n"
-        "attn: share of the GFLOPs in attention matmuls",
+    train = rows[0].profile.train if rows else None
+    heads: tuple[str, ...] = ("res", "params", "GFLOPs", "vs first", "attn", "out grid")
+    if train is not None:
+        heads += ("train GFLOPs", "train peak")
+    caption = (
+        "vs first: GFLOPs / the first model's at the same size\n"
+        "attn: share of the GFLOPs in attention matmuls"
     )
+    if train is not None:
+        c = train.config
+        caption += (
+            f"\ntrain: forward + backward of a batch of {c.batch}, {c.dtype}, {c.optimizer}, "
+            f"checkpointing {c.checkpoint}; peak memory of one device (analytic)"
+        )
+    t = FitTable([Column("model", "left", text=True), *(Column(h) for h in heads)], caption=caption)
     previous = None
     for r in rows:
         p = r.profile
         new_model = p.spec != previous
-        t.add_row(
+        cells = [
             p.name if new_model else "",
             str(p.img_size),
             fmt.params_m(p.params),
@@ -45,6 +54,9 @@ def compare_table(result: CompareResult) -> FitTable:
             fmt.ratio(r.ratio),
             fmt.pct(p.attn_share),
             fmt.shape(r.out_grid),
-        )
+        ]
+        if p.train is not None:
+            cells += [fmt.gflops(p.train.cost.macs.total), fmt.memory(p.train.cost.memory.peak)]
+        t.add_row(*cells)
         previous = p.spec
     return t

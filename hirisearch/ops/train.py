@@ -1,0 +1,253 @@
+"""What a training step of one sized target costs: MACs of the forward and backward passes per
+stage (analytic, and traced on the meta device), memory (analytic, simulated on the meta device,
+measured with ``measure``) and the largest batch per memory. A thin layer over
+:mod:`hirisearch.train`; presentation lives in :mod:`hirisearch.report.terminal.train`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any, ClassVar
+
+from hirisearch.errors import TrainError
+from hirisearch.models import get_family
+from hirisearch.targets import SizedTarget
+from hirisearch.train.config import TrainConfig
+from hirisearch.train.cost import TrainCost, TrainModel
+from hirisearch.train.devices import CUDA_RESERVE_BYTES, parse_memory
+from hirisearch.train.policy import DeviceKind
+from hirisearch.train.types import TrainMacs
+
+__all__ = [
+    "TrainBenchResult",
+    "TrainProfile",
+    "TrainRow",
+    "bench_train",
+    "train_model_of",
+    "train_profile",
+]
+
+#: ``--memory`` when none is given: the devices of the "fits on" table.
+DEFAULT_MEMORIES = ("l4", "a100-40gb", "l40s", "a100-80gb", "h100-80gb", "h200")
+
+
+@dataclass(frozen=True)
+class TrainRow:
+    """One stage (or module) of the breakdown: MACs of the whole batch, analytic and traced."""
+
+    name: str
+    path: str
+    depth: int
+    macs: TrainMacs
+    macs_traced: TrainMacs | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "depth": self.depth,
+            "macs": self.macs.to_json(),
+            "macs_traced": None if self.macs_traced is None else self.macs_traced.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class TrainProfile:
+    """One training configuration of one sized target (what ``profile --train`` shows).
+
+    ``cost``: the analytic figures (whole batch; memory on one device); ``macs_traced``: the
+    traced count of the whole batch (None with ``--no-trace``); ``peak_bytes_simulated``: the
+    meta-device step's peak (None with ``--no-trace``); ``peak_bytes_measured``: a real step's
+    (None without ``--measure``), by ``measure_method``; ``reserve_bytes``: what the largest
+    batch leaves of each memory for the CUDA context and workspaces.
+    """
+
+    kind: ClassVar[str] = "train"
+
+    cost: TrainCost
+    rows: tuple[TrainRow, ...]
+    macs_traced: TrainMacs | None
+    peak_bytes_simulated: int | None
+    peak_bytes_measured: int | None
+    measure_method: str | None
+    reserve_bytes: int
+    memories: dict[str, int]
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.cost.config
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``train`` object of ``profile --train --json``."""
+        mem = self.cost.memory
+        return {
+            **self.config.to_json(),
+            "macs": self.cost.macs.to_json(),
+            "macs_traced": None if self.macs_traced is None else self.macs_traced.to_json(),
+            "memory_bytes": {
+                "params": mem.params,
+                "grads": mem.grads,
+                "optimizer": mem.optimizer,
+                "activations": mem.activations,
+                "buffers": mem.buffers,
+                "input": mem.input,
+                "peak": mem.peak,
+                "peak_phase": mem.phase,
+            },
+            "peak_bytes_simulated": self.peak_bytes_simulated,
+            "peak_bytes_measured": self.peak_bytes_measured,
+            "measure_method": self.measure_method,
+            "max_batch": dict(self.cost.max_batch),
+            "memory_total_bytes": dict(self.memories),
+            "reserve_bytes": self.reserve_bytes,
+            "stages": [r.to_json() for r in self.rows],
+        }
+
+
+def train_model_of(sized: SizedTarget) -> TrainModel:
+    """The analytic training model of ``sized`` (a spec target with a training twin)."""
+    if sized.plan is None or sized.tree is None:
+        raise TrainError(
+            f"{sized.target.ref}: training cost needs a spec target with an analytic model"
+        )
+    return TrainModel.of(get_family(sized.target.family), sized.plan, sized.tree)
+
+
+def train_profile(
+    sized: SizedTarget,
+    config: TrainConfig,
+    *,
+    sections: Sequence[tuple[str, str, int]] = (),
+    memories: Iterable[str | int] = DEFAULT_MEMORIES,
+    traced: bool = True,
+    measure: bool = False,
+) -> TrainProfile:
+    """The training cost of ``sized`` under ``config``.
+
+    Args:
+        sections: (name, module path, depth) of the breakdown rows (the profile's stages and
+            module rows).
+        memories: device names or sizes for the largest-batch table (:func:`parse_memory`).
+        traced: also trace forward and backward and simulate the step on the meta device.
+        measure: also run a real step and measure its peak (imports torch): on the GPU when
+            there is one, else on the CPU (then autocast and kernels as on the CPU).
+    """
+    model = train_model_of(sized)
+    mems = [parse_memory(m) for m in memories]
+    cost = model.cost(config, mems)
+    analytic = model.macs_per_path(config.checkpoint)
+    units = model.units(config.checkpoint)
+    traced_paths: dict[str, TrainMacs] | None = None
+    simulated = measured = None
+    method = None
+    build = partial(get_family(sized.target.family).build, sized.plan)
+    if traced:
+        from hirisearch.train.simulate import simulate_train_peak
+        from hirisearch.train.trace import traced_train_macs
+
+        traced_paths = traced_train_macs(build, sized.input_shape, checkpoint_units=units).per_path
+        simulated = simulate_train_peak(build, sized.input_shape, config, checkpoint_units=units)
+    if measure:
+        import torch
+
+        from hirisearch.train.measure import measure_train_peak
+
+        kind: DeviceKind = "cuda" if torch.cuda.is_available() else "cpu"
+        m = measure_train_peak(
+            build, sized.input_shape, replace(config, device=kind), checkpoint_units=units,
+            device=kind,
+        )  # fmt: skip
+        measured, method = m.peak, f"{m.device}: {m.method}"
+    rows = tuple(
+        TrainRow(
+            name,
+            path,
+            depth,
+            analytic.get(path, TrainMacs()).scaled(config.batch),
+            None
+            if traced_paths is None
+            else traced_paths.get(path, TrainMacs()).scaled(config.batch),
+        )
+        for name, path, depth in sections
+    )
+    return TrainProfile(
+        cost=cost,
+        rows=rows,
+        macs_traced=None if traced_paths is None else traced_paths[""].scaled(config.batch),
+        peak_bytes_simulated=None if simulated is None else simulated.peak,
+        peak_bytes_measured=measured,
+        measure_method=method,
+        reserve_bytes=CUDA_RESERVE_BYTES,
+        memories={m.label: m.total for m in mems},
+    )
+
+
+@dataclass(frozen=True)
+class TrainBenchResult:
+    """A timed training step (forward + backward + optimizer step) of one sized target: the
+    timing (``bench --train``) and the analytic MACs of the step it timed."""
+
+    kind: ClassVar[str] = "train_bench"
+
+    spec: str
+    name: str
+    img_size: int
+    timing: Any  # hirisearch.train.timing.TrainTiming
+    macs: int
+
+    @property
+    def images_per_s(self) -> float:
+        return self.timing.config.batch * 1e3 / self.timing.summary.median_ms
+
+    @property
+    def gmacs_per_s(self) -> float:
+        return self.macs / 1e6 / self.timing.summary.median_ms
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "spec": self.spec,
+            "name": self.name,
+            "img_size": self.img_size,
+            **self.timing.to_json(),
+            "train_macs": self.macs,
+            "images_per_s": self.images_per_s,
+            "gmacs_per_s": self.gmacs_per_s,
+        }
+
+
+def bench_train(
+    sized: SizedTarget,
+    config: TrainConfig,
+    *,
+    device: Any,
+    threads: int | None = None,
+    warmup_s: float = 0.5,
+    min_time_s: float = 2.0,
+    clock: str = "wall",
+) -> TrainBenchResult:
+    """Time training steps of ``sized`` under ``config`` on ``device`` (a ``torch.device``):
+    :func:`hirisearch.train.timing.time_train_step`, checkpointed as ``config`` asks."""
+    from hirisearch.train.timing import time_train_step
+
+    model = train_model_of(sized)
+    config = replace(config, device="cuda" if device.type == "cuda" else "cpu")
+    timing = time_train_step(
+        partial(get_family(sized.target.family).build, sized.plan),
+        sized.input_shape,
+        config,
+        device=device,
+        checkpoint_units=model.units(config.checkpoint),
+        threads=threads,
+        warmup_s=warmup_s,
+        min_time_s=min_time_s,
+        clock=clock,
+    )
+    return TrainBenchResult(
+        spec=sized.target.ref,
+        name=sized.target.name,
+        img_size=sized.resolution,
+        timing=timing,
+        macs=model.cost(config).macs.total,
+    )

@@ -1,0 +1,487 @@
+"""The analytic twin of a training step's forward pass (no torch): what every operator keeps for
+the backward pass, at the dtype it keeps it in, and when.
+
+A family's training twin (``hirisearch/models/<family>_train.py``) walks its plan and calls the
+operators below in the order the model's ``forward`` runs them, on symbolic tensors
+(:class:`Sym`: elements per sample, bytes per element, and which storage holds them). The tape
+evaluates four settings at once, one per :data:`COLUMNS` entry (device kind x precision), because
+autocast's lists, the attention kernel and so the dtypes differ between them; ``fp16`` costs what
+``bf16`` does.
+
+What each operator saves is torch's autograd formula for it (``derivatives.yaml``): a linear or
+convolution keeps its (autocast) input; LayerNorm and GroupNorm their input and two fp32
+statistics per row; batch norm its input; GELU, SiLU and Hardswish their input, ReLU its output;
+softmax its output; the fused attention kernels query, key, value, output and an fp32 log-sum-exp
+per query; the math attention path (always computed in fp32) the scaled query and key, the
+probabilities and the value; ``grid_sample`` its input and grid; average pooling its input; a
+product with a parameter (layer scale) the other factor. Additions, concatenations, paddings,
+interpolation and views keep nothing. A storage kept by several operators counts once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+from hirisearch.train.policy import FP32, LOWER, PROMOTE, attention_kernel
+
+__all__ = ["COLUMNS", "Sym", "Tape", "Event"]
+
+#: The settings a tape evaluates: (device kind, autocast or not).
+COLUMNS: tuple[tuple[str, bool], ...] = (
+    ("cpu", False),
+    ("cpu", True),
+    ("cuda", False),
+    ("cuda", True),
+)
+NCOL = len(COLUMNS)
+F32 = (4,) * NCOL
+#: Bytes per element of what runs in the compute precision: fp32, or bf16/fp16 under autocast.
+LOW = tuple(2 if low else 4 for _, low in COLUMNS)
+INT64 = (8,) * NCOL
+
+Vec = tuple[int, ...]
+
+
+class _Store:
+    """One storage (identity only)."""
+
+    __slots__ = ()
+
+
+@dataclass(eq=False, slots=True)
+class Sym:
+    """A symbolic tensor: ``n`` elements per sample (0: not per sample, e.g. a parameter),
+    ``b`` bytes per element and ``st`` the storage holding it, in each column; ``size`` is the
+    storage's bytes per sample (larger than ``n * b`` for a view of a bigger tensor)."""
+
+    n: int
+    b: Vec
+    st: tuple[_Store, ...]
+    size: Vec
+    grad: bool = True
+    param: int = 0  # parameter elements (a parameter used directly: position embedding, scale)
+    shared: bool = False  # one tensor for the whole batch (``n`` elements in all)
+    strided: bool = False  # a view a matmul cannot flatten (see :meth:`Tape.linear`)
+
+
+@dataclass(slots=True)
+class Event:
+    """One operator in forward order: where it ran (``path``; ``unit``: the index of the
+    checkpointed module it ran in, or -1), the bytes per sample it keeps for the backward pass
+    (``saved``, per column; inside a checkpointed module, what its recomputation keeps), the
+    bytes of autocast parameter copies it keeps (``copies``, per column, not per sample) and the
+    parameter elements whose gradients its backward makes."""
+
+    path: str
+    saved: Vec
+    params: int
+    copies: Vec = (0,) * 4
+    unit: int = -1
+    #: Bytes per sample of the gradients alive while its backward runs (its output's and its
+    #: inputs'), per column.
+    scratch: Vec = (0,) * 4
+    #: Bytes kept that do not grow with the batch (a tensor computed once for all samples).
+    shared: Vec = (0,) * 4
+    #: The operator keeps tensors (before deduplication): a recomputation stops after the last
+    #: operator that keeps something (torch's checkpoint "early stop").
+    packs: bool = False
+    #: What it keeps are its inputs, stored before its kernel runs (a matmul, a convolution): a
+    #: recomputation stopping at it does not run it.
+    before_kernel: bool = False
+
+
+@dataclass
+class Tape:
+    """Operators of one forward pass, recorded for every column at once.
+
+    ``units``: module paths that activation checkpointing wraps. Entering one (``module(name,
+    inputs=...)``) keeps its inputs, as ``torch.utils.checkpoint`` does; what its operators keep is
+    then what their recomputation keeps inside the backward pass.
+    """
+
+    units: frozenset[str] = frozenset()
+    events: list[Event] = field(default_factory=list)
+    #: Module paths whose operators compute no input gradient (they read the image).
+    no_input_grad: list[str] = field(default_factory=list)
+    #: Module paths whose outputs never reach the loss (no backward, nothing kept at the end).
+    dead: list[str] = field(default_factory=list)
+    #: Checkpointed module paths in the order they ran.
+    unit_paths: list[str] = field(default_factory=list)
+    #: Elements of the largest parameter tensor (the CPU optimizer's scratch is twice it).
+    largest_param: int = 0
+    #: Bytes of buffers (not per sample): batch-norm statistics, index tables, masks.
+    buffers: int = 0
+    #: Parameter tensors that get gradients (AdamW keeps a step count for each).
+    param_tensors: int = 0
+    _path: list[str] = field(default_factory=list)
+    _saved: tuple[set[_Store], ...] = field(default_factory=lambda: tuple(set() for _ in COLUMNS))
+    _local: tuple[set[_Store], ...] | None = None
+    _unit: int = -1
+    _dead: int = 0
+    _credited: list[Sym] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def path(self) -> str:
+        return ".".join(self._path)
+
+    @contextmanager
+    def module(self, name: str | int, inputs: Sequence[Sym] = ()) -> Iterator[None]:
+        """Operators inside run in the child module ``name`` of the current one, called on
+        ``inputs`` (needed only for a module activation checkpointing may wrap)."""
+        self._path.append(str(name))
+        entered = self._unit < 0 and self.path in self.units
+        if entered:
+            self._record(inputs)  # checkpoint keeps the module's inputs
+            self.unit_paths.append(self.path)
+            self._unit = len(self.unit_paths) - 1
+            self._local = tuple(set() for _ in COLUMNS)
+        try:
+            yield
+        finally:
+            if entered:
+                self._unit, self._local = -1, None
+            self._path.pop()
+
+    @contextmanager
+    def unused(self) -> Iterator[None]:
+        """Operators inside do not reach the loss: no backward, nothing kept after the forward."""
+        self.dead.append(self.path)
+        self._dead += 1
+        try:
+            yield
+        finally:
+            self._dead -= 1
+
+    def _tensors(self, count: int) -> None:
+        """``count`` parameter tensors that get gradients (not those of unused modules)."""
+        if not self._dead:
+            self.param_tensors += count
+
+    def _credit(self, p: Sym) -> int:
+        """A directly used parameter's elements, the first time an operator reads it (its
+        gradient is made once, however many operators read it)."""
+        if any(q is p for q in self._credited):
+            return 0
+        self._credited.append(p)
+        return p.param
+
+    @property
+    def grad_params(self) -> int:
+        """Parameter elements that get gradients (those of unused modules do not)."""
+        return sum(e.params for e in self.events)
+
+    # ------------------------------------------------------------------ tensors
+    def new(self, n: int, b: Vec, *, grad: bool = True, shared: bool = False) -> Sym:
+        """A tensor in a storage of its own (``shared``: one for the whole batch)."""
+        st = tuple(_Store() for _ in COLUMNS)
+        return Sym(n, b, st, tuple(n * x for x in b), grad, shared=shared)
+
+    def image(self, n: int) -> Sym:
+        """The input batch: fp32, needing no gradient (held between steps, so never counted)."""
+        x = self.new(n, F32, grad=False)
+        for col, s in enumerate(x.st):
+            self._saved[col].add(s)
+        return x
+
+    def parameter(self, count: int) -> Sym:
+        """A parameter used directly by an operator (not through a linear, conv or norm)."""
+        x = self.new(0, F32)
+        x.param = count
+        self.largest_param = max(self.largest_param, count)
+        self._tensors(1)
+        for col, s in enumerate(x.st):
+            self._saved[col].add(s)  # parameters are model state, not activations
+        return x
+
+    @staticmethod
+    def view(x: Sym, n: int | None = None, *, strided: bool = False) -> Sym:
+        """A view of ``x`` (``n`` elements of the same storage; ``strided``: one a matmul cannot
+        flatten, such as the patch tokens past a class token)."""
+        return Sym(
+            x.n if n is None else n, x.b, x.st, x.size, x.grad, shared=x.shared, strided=strided
+        )
+
+    def copy(self, x: Sym, n: int | None = None) -> Sym:
+        """A new tensor computed from ``x`` that keeps nothing: a contiguous copy (``reshape``
+        of a non-contiguous view), ``pad``, ``roll``, a product with a number, interpolation,
+        a mean (``n``: its elements per sample, when not ``x``'s)."""
+        out = self.new(x.n if n is None else n, x.b, grad=x.grad)
+        self._record([], grads=[x, out])
+        return out
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _record(
+        self,
+        saved: Sequence[Sym],
+        params: int = 0,
+        copies: int = 0,
+        grads: Sequence[Sym] = (),
+        before_kernel: bool = False,
+    ) -> None:
+        self._record_columns([saved] * NCOL, params, copies, grads, before_kernel=before_kernel)
+
+    def _cast(self, x: Sym, to: Vec | None, names: Mapping[str, frozenset[str]], op: str) -> Sym:
+        """``x`` as the operator ``op`` receives it under autocast: cast to ``to`` in the
+        columns whose device lists ``op`` (a new storage where the dtype changes)."""
+        b, st, size = list(x.b), list(x.st), list(x.size)
+        for col, (device, low) in enumerate(COLUMNS):
+            if not low or op not in names[device] or to is None or x.b[col] == to[col]:
+                continue
+            b[col], st[col], size[col] = to[col], _Store(), x.n * to[col]
+        return Sym(x.n, tuple(b), tuple(st), tuple(size), x.grad, x.param, x.shared)
+
+    def low(self, x: Sym, op: str = "torch.nn.functional.linear") -> Sym:
+        return self._cast(x, LOW, LOWER, op)
+
+    def f32(self, x: Sym, op: str) -> Sym:
+        return self._cast(x, F32, FP32, op)
+
+    @staticmethod
+    def widest(*xs: Sym) -> Vec:
+        return tuple(max(x.b[col] for x in xs) for col in range(NCOL))
+
+    # ------------------------------------------------------------------ operators
+    def linear(self, x: Sym, in_f: int, out_f: int, *, bias: bool = True) -> Sym:
+        """``F.linear`` on ``x`` (``n`` = tokens x ``in_f``); keeps its input: the whole tensor
+        when ``x`` is a view its matmul can flatten, else (``x.strided``) a contiguous copy, or
+        the autocast cast."""
+        xin = self.low(self.new(x.n, x.b) if x.strided else x)
+        self.largest_param = max(self.largest_param, in_f * out_f)
+        self._tensors(1 + bias)
+        out = self.new(x.n // in_f * out_f, LOW)
+        self._record([xin], in_f * out_f + (out_f if bias else 0), in_f * out_f, [xin, out], True)
+        return out
+
+    def conv(
+        self, x: Sym, in_c: int, out_c: int, k: int, out_n: int, *, groups: int = 1, bias: bool
+    ) -> Sym:
+        """A 2-D convolution to ``out_n`` elements per sample; keeps its input."""
+        xin = self._cast(x, LOW, LOWER, "torch.nn.functional.conv2d")
+        weights = out_c * (in_c // groups) * k * k
+        self.largest_param = max(self.largest_param, weights)
+        self._tensors(1 + bias)
+        out = self.new(out_n, LOW, shared=x.shared)
+        self._record([xin], weights + (out_c if bias else 0), weights, [xin, out], True)
+        return out
+
+    def layer_norm(self, x: Sym, dim: int, *, affine: bool = True) -> Sym:
+        """``F.layer_norm`` over the last ``dim``; keeps its input and fp32 mean and rstd."""
+        xin = self.f32(x, "torch.nn.functional.layer_norm")
+        stats = self.new(2 * (x.n // dim), F32)
+        self._tensors(2 if affine else 0)
+        out = self.new(x.n, xin.b)
+        self._record([xin, stats], 2 * dim if affine else 0, grads=[xin, out])
+        return out
+
+    def group_norm(self, x: Sym, channels: int, groups: int) -> Sym:
+        """``F.group_norm``; keeps its input and a mean and rstd per group (in its dtype)."""
+        xin = self.f32(x, "torch.nn.functional.group_norm")
+        stats = self.new(2 * groups, xin.b)
+        self._tensors(2)
+        out = self.new(x.n, xin.b)
+        self._record([xin, stats], 2 * channels, grads=[xin, out])
+        return out
+
+    def batch_norm(self, x: Sym, channels: int) -> Sym:
+        """Training-mode batch norm; keeps its input and the batch's statistics (per channel, not
+        per sample). Its running statistics are buffers."""
+        self.buffers += 8 * channels + 8
+        self._tensors(2)
+        stats = self.new(2 * channels, F32, shared=True)  # the batch's mean and 1/std
+        out = self.new(x.n, x.b)
+        self._record([x, stats], 2 * channels, grads=[x, out])
+        return out
+
+    def act(self, x: Sym, kind: Literal["gelu", "relu", "silu", "hardswish"]) -> Sym:
+        out = self.new(x.n, x.b)
+        self._record([out if kind == "relu" else x], grads=[x, out])
+        return out
+
+    def softmax(self, x: Sym) -> Sym:
+        """An explicit ``softmax``; keeps its output (fp32 under CUDA autocast)."""
+        xin = self.f32(x, "torch.Tensor.softmax")
+        out = self.new(x.n, xin.b)
+        self._record([out], grads=[xin, out])
+        return out
+
+    def add(self, a: Sym, b: Sym) -> Sym:
+        """``a + b`` (dtype promotion: fp32 if either is); keeps nothing."""
+        shared = a.shared and b.shared
+        out = self.new(max(a.n, b.n), self.widest(a, b), shared=shared)
+        self._record([])
+        return out
+
+    def scale(self, x: Sym, gamma: Sym) -> Sym:
+        """``gamma * x`` with a parameter ``gamma`` (layer scale); keeps ``x``."""
+        out = self.new(x.n, self.widest(x, gamma))
+        self._record([x], self._credit(gamma), grads=[x, out])
+        return out
+
+    def buffer(self, nbytes: int) -> None:
+        """A buffer of the model (an index table, a fixed mask)."""
+        self.buffers += nbytes
+
+    def use_param(self, p: Sym) -> None:
+        """A parameter read by an operator that keeps nothing (position embedding, token)."""
+        self._record([], self._credit(p))
+
+    def drop_path(self, x: Sym, rate: float) -> Sym:
+        """Stochastic depth while training: ``x * mask`` keeps the per-sample mask."""
+        if rate <= 0:
+            return x
+        mask = self.new(1, x.b, grad=False)
+        out = self.new(x.n, x.b)
+        self._record([mask], grads=[x, out])
+        return out
+
+    def cat(self, xs: Sequence[Sym], n: int | None = None) -> Sym:
+        """``torch.cat`` (autocast promotes the inputs first); keeps nothing. ``n``: elements
+        per sample of the result, when a part is a parameter expanded over the batch."""
+        widest = self.widest(*xs)
+        for x in xs:
+            self._cast(x, widest, PROMOTE, "torch.cat")
+        self._record([])
+        return self.new(sum(x.n for x in xs) if n is None else n, widest)
+
+    def keep(self, *xs: Sym, params: int = 0) -> None:
+        """Operators that keep exactly ``xs`` (e.g. a matmul keeping both operands)."""
+        self._record(list(xs), params)
+
+    def matmul(self, a: Sym, b: Sym, out_n: int) -> Sym:
+        """``torch.matmul`` of two activations; keeps both (autocast) inputs."""
+        a2, b2 = self.low(a, "torch.matmul"), self.low(b, "torch.matmul")
+        out = self.new(out_n, LOW)
+        self._record([a2, b2], grads=[a2, b2, out], before_kernel=True)
+        return out
+
+    def grid_sample(self, value: Sym, grid: Sym, out_n: int) -> Sym:
+        """``F.grid_sample``; keeps input and grid (fp32 on the CPU, widest on CUDA)."""
+        op = "torch.nn.functional.grid_sample"
+        v, g = self.f32(value, op), self.f32(grid, op)
+        widest = self.widest(v, g)
+        v, g = self._cast(v, widest, PROMOTE, op), self._cast(g, widest, PROMOTE, op)
+        out = self.new(out_n, widest)
+        self._record([v, g], grads=[v, g, out])
+        return out
+
+    def avg_pool(self, x: Sym, out_n: int) -> Sym:
+        """Average pooling; keeps its input (its backward reads the input's shape from it)."""
+        out = self.new(out_n, x.b)
+        self._record([x], grads=[x, out])
+        return out
+
+    def attention(
+        self,
+        q: Sym,
+        k: Sym,
+        v: Sym,
+        *,
+        heads: int,
+        nq: int,
+        nk: int,
+        head_dim: int,
+        ndim: int = 4,
+        mask: Literal["none", "fixed", "learned"] = "none",
+        mask_shape_ok: bool = True,
+        v_copied: bool = True,
+    ) -> Sym:
+        """``F.scaled_dot_product_attention`` over ``heads`` x ``nq`` queries (per sample; several
+        windows count as more heads) and ``nk`` keys, on each column's kernel.
+
+        Returns the output with its heads merged back into tokens (``out.transpose(1, 2)`` and a
+        reshape): a view where a fused kernel ran (they write their output in that layout), a
+        copy where the math path did. ``v_copied``: the math path's batched matmul copies the
+        value (its reshape cannot view it; true of a projection's output split into heads
+        unless there is one head)."""
+        op = "torch.nn.functional.scaled_dot_product_attention"
+        qc, kc, vc = self.low(q, op), self.low(k, op), self.low(v, op)
+        out = self.new(heads * nq * head_dim, LOW)
+        merged = list(out.st)
+        saved: list[list[Sym]] = []
+        grads: list[list[Sym]] = []
+        for device, low in COLUMNS:
+            dtype = "bf16" if low else "fp32"
+            kind, kernel = attention_kernel(
+                device,  # type: ignore[arg-type]
+                dtype,  # type: ignore[arg-type]
+                ndim=ndim,
+                head_dim=head_dim,
+                mask=mask,
+                mask_shape_ok=mask_shape_ok,
+            )
+            if kind == "fused":
+                rows = heads * (-(-nq // 32) * 32 if kernel == "efficient" else nq)
+                lse = self.new(rows, F32)
+                # CUDA kernels also keep their random-number state: 3 or 2 int64 scalars
+                rng = self.new({"flash": 3, "efficient": 2}.get(kernel, 0), INT64, shared=True)
+                saved.append([qc, kc, vc, out, lse, rng])
+                grads.append([qc, kc, vc, out])
+            else:  # the math path computes in fp32: scaled q and k, probabilities, the value
+                qs, ks = self.new(q.n, F32), self.new(k.n, F32)
+                probs = self.new(heads * nq * nk, F32)
+                vv = self.new(v.n, F32) if low or v_copied else vc
+                saved.append([qs, ks, probs, vv])
+                grads.append([probs, probs, qs, ks, vv, out])
+                merged[len(saved) - 1] = _Store()
+        self._record_columns(saved, column_grads=grads)
+        return Sym(out.n, out.b, tuple(merged), out.size)
+
+    def loss(self, outs: Sequence[Sym]) -> None:
+        """The stand-in loss (:mod:`hirisearch.train.loss`): ``out.float().pow(2).mean()`` keeps
+        the fp32 output (a copy where the output is in low precision)."""
+        for out in outs:
+            b = list(out.b)
+            st = list(out.st)
+            size = list(out.size)
+            for col in range(NCOL):
+                if b[col] != 4:
+                    b[col], st[col], size[col] = 4, _Store(), out.n * 4
+            self._record([Sym(out.n, tuple(b), tuple(st), tuple(size))])
+
+    def _record_columns(
+        self,
+        per_column: Sequence[Sequence[Sym]],
+        params: int = 0,
+        copies: int = 0,
+        grads: Sequence[Sym] = (),
+        column_grads: Sequence[Sequence[Sym]] | None = None,
+        before_kernel: bool = False,
+    ) -> None:
+        """Record an operator keeping ``per_column[col]`` in each column, whose backward makes
+        the gradients of ``params`` elements, and which keeps autocast copies of ``copies``
+        parameter elements (matmul and convolution weights)."""
+        total, shared = [0] * NCOL, [0] * NCOL
+        if not self._dead:
+            for col, xs in enumerate(per_column):
+                seen, local = self._saved[col], self._local[col] if self._local else None
+                for x in xs:
+                    key = x.st[col]
+                    if key in seen or (local is not None and key in local):
+                        continue
+                    (seen if local is None else local).add(key)
+                    (shared if x.shared else total)[col] += x.size[col]
+        if self._dead:
+            params = copies = 0
+        kept = tuple(2 * copies if low else 0 for _, low in COLUMNS)
+        per = column_grads if column_grads is not None else [grads] * NCOL
+        scratch = tuple(
+            sum(x.n * x.b[col] for x in per[col] if x.grad and not x.shared) for col in range(NCOL)
+        )
+        packs = any(per_column)
+        self.events.append(
+            Event(
+                self.path,
+                tuple(total),
+                params,
+                kept,
+                self._unit,
+                scratch,
+                tuple(shared),
+                packs,
+                before_kernel,
+            )
+        )
