@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -136,11 +138,27 @@ def bench(
         device=dev, dtype=dtype, threads=threads, channels_last=channels_last, compile=compile_,
         fuse=fuse, warmup_s=warmup, min_time_s=min_time, clock=clock,
     )  # fmt: skip
+    measured = partial(bench_targets, targets, list(sizes) or [None], batches, opts)
+    return _measure_and_save(
+        ctx, measured, predict=predict, force=force, as_json=as_json, out=out, figures=not no_report
+    )
+
+
+def _measure_and_save(
+    ctx: typer.Context,
+    measured: Callable[..., Any],
+    *,
+    predict: bool,
+    force: bool,
+    as_json: bool,
+    out: Any,
+    figures: bool,
+) -> int | None:
+    """Run the measurements, print each (JSON) or the table, and save the run folder; a Ctrl-C
+    keeps and shows what was measured so far."""
     results: list[Any] = []
     try:
-        for r in bench_targets(
-            targets, list(sizes) or [None], batches, opts, predict=predict, force=force
-        ):
+        for r in measured(predict=predict, force=force):
             results.append(r)
             if as_json:
                 emit_json(r.to_json())
@@ -153,7 +171,7 @@ def bench(
     if not as_json:
         _render(results, predict)
     if any(r.status == "ok" for r in results):
-        save_run_folder(ctx, results, out=out, quiet_stdout=as_json, figures=not no_report)
+        save_run_folder(ctx, results, out=out, quiet_stdout=as_json, figures=figures)
     else:
         err_console.print(
             "hirisearch: warning: nothing was measured; no run folder written", markup=False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -88,7 +88,6 @@ def profile(
     """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model; with --train,
     what a training step costs (GFLOPs, memory, the largest batch that fits)."""
     from hirisearch.ops.profile import profile_target
-    from hirisearch.report.terminal import profile as show
 
     names, sizes = split_refs_and_sizes(refs, res)
     extra = parse_counters(counters)
@@ -111,21 +110,28 @@ def profile(
             if as_json:
                 emit_json({**r.to_json(), **(lat.to_json() if lat is not None else {})})
             else:
-                console.print(show.profile_header(r), soft_wrap=True, markup=False)
-                console.print(show.profile_summary(r))
-                console.print(show.profile_stages(r, rows=depth > 1))
-                for shown in show.latency_lines(lat) if lat is not None else ():
-                    console.print(shown, soft_wrap=isinstance(shown, str), markup=False)
-                if r.train is not None:
-                    from hirisearch.report.terminal import train as train_show
-
-                    console.print(train_show.train_header(r.train), markup=False)
-                    console.print(train_show.train_stages(r.train))
-                    console.print(train_show.train_memory(r.train))
-                    console.print(train_show.fits_table(r.train))
+                _show_profile(r, lat, rows=depth > 1)
             for w in r.warnings:
                 err_console.print(f"hirisearch: warning: {w}", markup=False)
     save_run_folder(ctx, results, out=out, quiet_stdout=as_json, figures=draw_report)
+
+
+def _show_profile(r: Any, lat: Any, *, rows: bool) -> None:
+    """Print one profile: header, totals, the breakdown, latency lines and the training tables."""
+    from hirisearch.report.terminal import profile as show
+
+    console.print(show.profile_header(r), soft_wrap=True, markup=False)
+    console.print(show.profile_summary(r))
+    console.print(show.profile_stages(r, rows=rows))
+    for shown in show.latency_lines(lat) if lat is not None else ():
+        console.print(shown, soft_wrap=isinstance(shown, str), markup=False)
+    if r.train is not None:
+        from hirisearch.report.terminal import train as train_show
+
+        console.print(train_show.train_header(r.train), markup=False)
+        console.print(train_show.train_stages(r.train))
+        console.print(train_show.train_memory(r.train))
+        console.print(train_show.fits_table(r.train))
 
 
 def validate(files: Annotated[list[str], typer.Argument(help="Spec files to check.")]) -> int:

@@ -196,28 +196,9 @@ class ProfileResult:
 
 def profile_target(target: Target, img_size: Size | None = None, **options: Any) -> ProfileResult:
     """Profile ``target`` at ``img_size`` (default: its own): :func:`profile_sized` of
-    ``target.at(img_size)`` with the same options."""
-    return profile_sized(target.at(img_size), **options)
+    ``target.at(img_size)`` with the same options.
 
-
-def profile_sized(
-    sized: SizedTarget,
-    *,
-    batch: int = 1,
-    depth: int = 1,
-    traced: bool = True,
-    counters: Sequence[str] = (),
-    convention: str = "ours",
-    trace_limit: int | None = TRACED_MODULE_LIMIT,
-    mode: str = "eval",
-    custom_ops: Mapping[Any, Callable[..., int]] | None = None,
-    train: TrainConfig | None = None,
-    memories: Sequence[str | int] | None = None,
-    measure: bool = False,
-) -> ProfileResult:
-    """Profile a sized target for a batch of ``batch`` (example inputs carry their own).
-
-    Args:
+    Options:
         depth: 1 shows the stages; larger values add module rows down to that depth.
         traced: run the meta-device traced count next to the analytic cost.
         counters: external cross-check counters (``fvcore``, ``thop``, ``ptflops``), run eagerly.
@@ -236,6 +217,26 @@ def profile_sized(
             devices).
         measure: with ``train``, also measure a real training step's peak memory.
     """
+    return profile_sized(target.at(img_size), **options)
+
+
+def profile_sized(
+    sized: SizedTarget,
+    *,
+    batch: int = 1,
+    depth: int = 1,
+    traced: bool = True,
+    counters: Sequence[str] = (),
+    convention: str = "ours",
+    trace_limit: int | None = TRACED_MODULE_LIMIT,
+    mode: str = "eval",
+    custom_ops: Mapping[Any, Callable[..., int]] | None = None,
+    train: TrainConfig | None = None,
+    memories: Sequence[str | int] | None = None,
+    measure: bool = False,
+) -> ProfileResult:
+    """Profile a sized target for a batch of ``batch`` (example inputs carry their own); the
+    options are described at :func:`profile_target`."""
     spec = sized.input_spec
     batch = _check_options(batch, spec.own_batch, counters, convention, traced, mode)
     fvcore, train_mode = convention == FVCORE, mode == "train"
