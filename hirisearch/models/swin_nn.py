@@ -5,8 +5,6 @@ Swin Transformer: hierarchical ViT with shifted-window attention.
 
 from __future__ import annotations
 
-from typing import cast
-
 import torch
 from timm.models.swin_transformer import SwinTransformer, SwinTransformerBlock
 from torch import nn
@@ -32,19 +30,17 @@ class Swin(TimmFromPlan, SwinTransformer):
         dd = {"device": device, "dtype": dtype}
         changed = False
         for stage, s in zip(self.layers, plan.stages, strict=True):
-            for module, (heads, ratio) in zip(
-                cast(nn.Sequential, stage.blocks), s.blocks, strict=True
-            ):
-                blk = cast(SwinTransformerBlock, module)
+            blocks = stage.get_submodule("blocks").children()
+            for blk, (heads, ratio) in zip(blocks, s.blocks, strict=True):
                 if (heads, ratio) == (s.num_heads, plan.mlp_ratio):
                     continue
                 # timm takes one value per stage: a block of its own heads or FFN ratio takes the
                 # attention and MLP of a block built with them
                 ref = SwinTransformerBlock(
-                    blk.dim, blk.input_resolution, num_heads=heads, window_size=blk.window_size,
-                    mlp_ratio=ratio, qkv_bias=plan.qkv_bias, **dd,
+                    s.dim, s.hw, num_heads=heads, window_size=s.window, mlp_ratio=ratio,
+                    qkv_bias=plan.qkv_bias, **dd,
                 )  # fmt: skip
-                blk.attn, blk.mlp, blk.mlp_ratio, changed = ref.attn, ref.mlp, ratio, True
+                blk.attn, blk.mlp, changed = ref.attn, ref.mlp, True
         if changed and torch.device(device or torch.get_default_device()).type != "meta":
             self.init_weights()
 
