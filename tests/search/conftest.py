@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
@@ -205,14 +206,18 @@ def sigint_at_line(k: int, arm: Callable[[CodeType], bool], nth: int = 1) -> Ite
         return None
 
     # Python's own handling, as a user's process has it (a suite run as a background job of a
-    # non-interactive shell starts with SIGINT ignored)
+    # non-interactive shell starts with SIGINT ignored); no garbage-collector callbacks (the
+    # hypothesis plugin's): an exception raised in one is reported as unraisable and dropped
     handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    callbacks = gc.callbacks[:]
+    gc.callbacks.clear()
     previous = sys.gettrace()
     sys.settrace(on_call)
     try:
         yield landed
     finally:
         sys.settrace(previous)
+        gc.callbacks.extend(callbacks)
         signal.signal(signal.SIGINT, handler)
 
 
