@@ -140,13 +140,17 @@ def _opts(tmp_path: Path, **kw: object) -> SearchOptions:
 
 def test_ctrl_c_as_optuna_records_a_finished_trial_saves_results(tmp_path: Path) -> None:
     # Optuna's trial loop turns a KeyboardInterrupt that lands while it records a finished trial
-    # into UnboundLocalError: the search still stops as interrupted, with what the journal holds.
+    # into UnboundLocalError: the search still stops as interrupted, with what the journal holds,
+    # and a resumed search goes on from there.
     space = load_space(write_space(tmp_path, trials=20))
     with sigint_at_line(1, _is_optuna_tell, nth=4) as landed:
         result = run_search(space, _opts(tmp_path, trials=20))
     assert landed
     assert result.interrupted
     assert result.complete == len(_states(tmp_path / "run" / "study.journal")["COMPLETE"]) == 3
+    resumed = run_search(space, _opts(tmp_path, trials=20, resume=True))  # from what was recorded
+    complete = _states(tmp_path / "run" / "study.journal")["COMPLETE"]
+    assert resumed.complete == len(complete) == len(set(complete)) == 20
 
 
 @pytest.mark.slow
