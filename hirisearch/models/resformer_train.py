@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+from hirisearch.layers.mlp import mlp_train
 from hirisearch.models.resformer import ResFormerPlan
-from hirisearch.models.vit_train import timm_mlp_train
 from hirisearch.train.tape import Sym, Tape
 
 __all__ = ["train_resformer"]
@@ -59,7 +59,7 @@ def train_resformer(plan: ResFormerPlan, t: Tape) -> Sym:
                 with t.module("norm2"):
                     h = t.layer_norm(x, d)
                 with t.module("mlp"):
-                    h = timm_mlp_train(t, h, d, int(d * plan.mlp_ratio))
+                    h = mlp_train(t, h, d, int(d * plan.mlp_ratio), dw_conv=False, hw=(1, 1))
                 with t.module("drop_path"):
                     h = t.drop_path(h, dp)
                 x = t.add(x, h)

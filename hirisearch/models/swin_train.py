@@ -9,8 +9,9 @@ window partition are copies.
 
 from __future__ import annotations
 
+from hirisearch.layers.mlp import mlp_train
 from hirisearch.models.swin import SwinPlan, SwinStagePlan
-from hirisearch.models.vit_train import drop_path_rates, timm_mlp_train
+from hirisearch.models.vit_train import drop_path_rates
 from hirisearch.train.tape import F32, Sym, Tape
 
 __all__ = ["train_swin"]
@@ -83,7 +84,7 @@ def _block(
     with t.module("norm2"):
         h = t.layer_norm(x, dim)
     with t.module("mlp"):
-        h = timm_mlp_train(t, h, dim, int(dim * ratio))
+        h = mlp_train(t, h, dim, int(dim * ratio), dw_conv=False, hw=(1, 1))
     with t.module("drop_path2"):
         h = t.drop_path(h, dp)
     return t.add(x, h)

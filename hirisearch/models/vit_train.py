@@ -5,6 +5,7 @@ keeps for the backward pass), at timm's module paths."""
 from __future__ import annotations
 
 from hirisearch.errors import TrainError
+from hirisearch.layers.mlp import mlp_train
 from hirisearch.models.vit import ViTPlan
 from hirisearch.train.tape import Sym, Tape
 
@@ -44,16 +45,6 @@ def timm_attention_train(t: Tape, x: Sym, dim: int, heads: int, tokens: int, bia
         return t.linear(merged, dim, dim)
 
 
-def timm_mlp_train(t: Tape, x: Sym, dim: int, hidden: int) -> Sym:
-    """timm's ``Mlp``: fc1, GELU, fc2."""
-    with t.module("fc1"):
-        h = t.linear(x, dim, hidden)
-    with t.module("act"):
-        h = t.act(h, "gelu")
-    with t.module("fc2"):
-        return t.linear(h, hidden, dim)
-
-
 def timm_block_train(
     t: Tape, x: Sym, *, dim: int, heads: int, tokens: int, mlp_ratio: float, bias: bool, dp: float
 ) -> Sym:
@@ -68,7 +59,7 @@ def timm_block_train(
     with t.module("norm2"):
         h = t.layer_norm(x, dim)
     with t.module("mlp"):
-        h = timm_mlp_train(t, h, dim, int(dim * mlp_ratio))
+        h = mlp_train(t, h, dim, int(dim * mlp_ratio), dw_conv=False, hw=(1, tokens))
     with t.module("drop_path2"):
         h = t.drop_path(h, dp)
     return t.add(x, h)

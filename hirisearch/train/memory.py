@@ -60,8 +60,9 @@ class MemoryBytes:
     """Bytes of one training step on one device (see the module docstring).
 
     ``activations``: kept for the backward pass at the end of the forward pass (weight copies
-    included); ``peak``: the most held at once; ``phase``: where the peak is, ``backward`` or
-    ``step``.
+    included); ``peak``: the most held at once; ``phase``: where the peak is, ``backward`` (in the
+    forward and backward passes, the end of the forward pass included) or ``step`` (the optimizer
+    step).
     """
 
     params: int
@@ -100,7 +101,7 @@ def _hull(points: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     return tuple(hull)
 
 
-def _points(events: list[Event], col: int) -> tuple[list[Point], int, int]:
+def _points(events: list[Event], col: int, dead_kept: int = 0) -> tuple[list[Point], int, int]:
     """Backward-pass points of one column, and the activations (per sample) and weight copies
     kept at the end of the forward pass."""
     outside = [e for e in events if e.unit < 0]
@@ -112,7 +113,9 @@ def _points(events: list[Event], col: int) -> tuple[list[Point], int, int]:
         if e.unit >= 0:
             rs, rw = recompute.get(e.unit, (0, 0))
             recompute[e.unit] = (rs + e.saved[col], rw + e.copies[col] + e.shared[col])
-    points: list[Point] = [(s, sum(e.copies[col] + e.shared[col] for e in events), 0)]
+    # the forward's end, where what unused modules kept (PIIP's last interaction) is not yet freed
+    end = sum(e.copies[col] + e.shared[col] for e in events)
+    points: list[Point] = [(s, end, 0), (s + dead_kept, end, 0)]
     g = 0
     done: set[int] = set()
     for e in reversed(events):
@@ -149,7 +152,7 @@ class MemoryModel:
 
     def _column(self, col: int) -> tuple[list[Point], int, int]:
         if col not in self._points:
-            self._points[col] = _points(self.tape.events, col)
+            self._points[col] = _points(self.tape.events, col, self.tape.dead_kept[col])
         return self._points[col]
 
     def _hull(self, col: int, grad_share: float) -> tuple[tuple[int, int], ...]:

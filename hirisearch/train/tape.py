@@ -121,6 +121,11 @@ class Tape:
     _local: tuple[set[_Store], ...] | None = None
     _unit: int = -1
     _dead: int = 0
+    _dead_seen: tuple[set[_Store], ...] = field(
+        default_factory=lambda: tuple(set() for _ in COLUMNS)
+    )
+    #: Bytes per sample that unused modules keep until the forward pass ends, per column.
+    dead_kept: list[int] = field(default_factory=lambda: [0] * NCOL)
     _credited: list[Sym] = field(default_factory=list)
 
     # ------------------------------------------------------------------ structure
@@ -455,14 +460,17 @@ class Tape:
         the gradients of ``params`` elements, and which keeps autocast copies of ``copies``
         parameter elements (matmul and convolution weights)."""
         total, shared = [0] * NCOL, [0] * NCOL
-        if not self._dead:
-            for col, xs in enumerate(per_column):
-                seen, local = self._saved[col], self._local[col] if self._local else None
-                for x in xs:
-                    key = x.st[col]
-                    if key in seen or (local is not None and key in local):
-                        continue
-                    (seen if local is None else local).add(key)
+        for col, xs in enumerate(per_column):
+            seen = self._dead_seen[col] if self._dead else self._saved[col]
+            local = self._local[col] if self._local and not self._dead else None
+            for x in xs:
+                key = x.st[col]
+                if key in seen or key in self._saved[col] or (local and key in local):
+                    continue
+                (seen if local is None else local).add(key)
+                if self._dead:  # kept until the forward pass ends, then freed unused
+                    self.dead_kept[col] += x.size[col] * (not x.shared)
+                else:
                     (shared if x.shared else total)[col] += x.size[col]
         if self._dead:
             params = copies = 0
