@@ -34,10 +34,9 @@ from hirisearch.layers.cross_shaped import cross_shaped_attention_cost
 from hirisearch.layers.hrnet import hr_fusion_cost, hrnet_classifier_cost
 from hirisearch.layers.mix_ffn import des_cost, des_factors, mix_cfn_cost
 from hirisearch.lazy import LazyCallable
-from hirisearch.models.base import Family, SpecBase, calibration_specs, network_rows
-from hirisearch.models.resolution import check_resolution, square_only, square_rule
+from hirisearch.models.base import Family, ImgSize, SpecBase, calibration_specs, network_rows
+from hirisearch.models.resolution import Hw, as_hw, axis_reason, check_resolution
 
-Hw = tuple[int, int]
 #: HRViT's LayerNorms use PyTorch's default epsilon.
 LN_EPS = 1e-5
 STEM_STRIDE = 4
@@ -49,7 +48,7 @@ class HRViTSpec(SpecBase):
     are per branch; ``depths`` lists, per stage group, the blocks of each of its branches."""
 
     family: Literal["hrvit"]
-    img_size: int = Field(224, ge=1)
+    img_size: ImgSize = 224
     in_chans: int = Field(3, ge=1)
     num_classes: int = Field(1000, ge=0)
     stem_chs: int = Field(64, ge=2)
@@ -161,7 +160,7 @@ class HeadPlan:
 class HRViTPlan:
     name: str
     family: str
-    img_size: int
+    img_size: Hw  # (height, width)
     in_chans: int
     stem_chs: int
     groups: tuple[GroupPlan, ...]
@@ -169,7 +168,7 @@ class HRViTPlan:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return (self.in_chans, self.img_size, self.img_size)
+        return (self.in_chans, *self.img_size)
 
     @property
     def sections(self) -> tuple[tuple[str, str], ...]:
@@ -178,29 +177,35 @@ class HRViTPlan:
 
 
 def size_multiple(spec: HRViTSpec) -> int:
-    """Input sizes must be multiples of this: the lowest branch runs at stride 4 * 2^(branches-1),
-    and nearest up-sampling in the fusion blocks needs every branch to be exactly half the previous."""
+    """Each side of the input must be a multiple of this: the lowest branch runs at stride
+    4 * 2^(branches-1), and nearest up-sampling in the fusion blocks needs every branch to be
+    exactly half the previous on each axis."""
     return STEM_STRIDE * 2 ** (len(spec.channels) - 1)
 
 
-def size_reason(spec: HRViTSpec, size: int) -> str | None:
-    """Why HRViT cannot take ``size`` (``None``: it can)."""
+def size_reason(spec: HRViTSpec, hw: Hw) -> str | None:
+    """Why HRViT cannot take ``hw`` ((height, width); ``None``: it can), naming the axis."""
     m = size_multiple(spec)
-    return None if size >= m and size % m == 0 else f"not a positive multiple of {m}"
+
+    def side_reason(side: int) -> str | None:
+        return None if side >= m and side % m == 0 else f"not a positive multiple of {m}"
+
+    return axis_reason(hw, side_reason)
 
 
-def plan_hrvit(spec: HRViTSpec, img_size: int | None = None) -> HRViTPlan:
-    """Derive every size of the model at ``img_size`` (default: the spec's)."""
-    size = spec.img_size if img_size is None else img_size
+def plan_hrvit(spec: HRViTSpec, img_size: Hw | None = None) -> HRViTPlan:
+    """Derive every size of the model at ``img_size`` ((height, width); default: the spec's)."""
+    size = as_hw(spec.img_size if img_size is None else img_size)
     m = size_multiple(spec)
     check_resolution(
         lambda s: size_reason(spec, s),
         size,
         model=f"HRViT with {len(spec.channels)} branches",
         step=m,
-        rule=f"are positive multiples of {m} (the last branch runs at stride {m})",
+        rule=f"are positive multiples of {m} on each side (the last branch runs at stride {m})",
     )
-    hws = tuple((size // (STEM_STRIDE * 2**b),) * 2 for b in range(len(spec.channels)))
+    strides = (STEM_STRIDE * 2**b for b in range(len(spec.channels)))
+    hws = tuple((size[0] // s, size[1] // s) for s in strides)
     total = sum(max(g) for g in spec.depths)
     rates = [spec.drop_path_rate * i / max(total - 1, 1) for i in range(total)]
     groups: list[GroupPlan] = []
@@ -291,7 +296,7 @@ def _group_cost(p: GroupPlan) -> CostNode:
 # ---------------------------------------------------------------------------------- model
 def cost_hrvit(plan: HRViTPlan) -> CostNode:
     """Analytic cost of the model described by ``plan``, keyed by the builder's module paths."""
-    stem = hrvit_stem_cost(plan.in_chans, plan.stem_chs, hw=(plan.img_size, plan.img_size))
+    stem = hrvit_stem_cost(plan.in_chans, plan.stem_chs, hw=plan.img_size)
     groups = CostNode.of([(str(i), _group_cost(g)) for i, g in enumerate(plan.groups)])
     h = plan.head
     head = hrnet_classifier_cost(
@@ -359,13 +364,13 @@ FAMILY = Family(
     name="hrvit",
     title="HRViT",
     spec_type=HRViTSpec,
-    plan=square_only(plan_hrvit, "HRViT"),
+    plan=plan_hrvit,
     build=LazyCallable("hirisearch.models.hrvit_nn", "build_hrvit"),
     cost=cost_hrvit,
-    size_reason=square_rule(size_reason),
+    size_reason=size_reason,
     # 224 is the published size; 160 exercises padded windows (branches 40/20/10/5, windows
-    # 1/2/7/7 pad 10 -> 14 and 5 -> 7).
-    test_sizes=lambda spec: (160, 224),
+    # 1/2/7/7 pad 10 -> 14 and 5 -> 7); 160x224 pads the height only (branches 40x56 ... 5x7).
+    test_sizes=lambda spec: (160, 224, (160, 224)),
     forward_size=lambda spec: size_multiple(spec) * 2,
     latency_specs=latency_specs,
     train=LazyCallable("hirisearch.models.hrvit_train", "train_hrvit"),

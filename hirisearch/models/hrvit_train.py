@@ -53,14 +53,13 @@ def _branch(t: Tape, x: Sym, p: BranchPlan) -> Sym:
 
 def train_hrvit(plan: HRViTPlan, t: Tape) -> Sym:
     """The forward pass of the model ``plan`` describes; returns its output."""
-    size = plan.img_size
-    x = t.image(plan.in_chans * size * size)
+    x = t.image(plan.in_chans * plan.img_size[0] * plan.img_size[1])
     mid = plan.stem_chs // 2
     with t.module("stem"):
         with t.module("conv1"):
             t.no_input_grad.append(f"{t.path}.conv")
             x, hw = conv_norm_act_train(
-                t, x, plan.in_chans, mid, 3, 2, bias=True, act="relu", hw=(size, size)
+                t, x, plan.in_chans, mid, 3, 2, bias=True, act="relu", hw=plan.img_size
             )
         with t.module("conv2"):
             x, hw = conv_norm_act_train(

@@ -53,16 +53,23 @@ from hirisearch.models.piip_spec import (
     PIIPBranchSpec,
     PIIPSpec,
 )
-from hirisearch.models.resolution import check_resolution, square_only, square_rule
+from hirisearch.models.resolution import (
+    Hw,
+    Size,
+    as_hw,
+    axis_reason,
+    check_resolution,
+    size_key,
+    size_label,
+)
 
-Hw = tuple[int, int]
 __all__ = ["GN_GROUPS", "FAMILY", "InteractionUnitSpec", "PIIPBranchSpec", "PIIPSpec", "plan_piip"]
 
 
 # ----------------------------------------------------------------------------------------- plan
 @dataclass(frozen=True, slots=True)
 class BranchPlan:
-    img_size: int
+    img_size: Hw  # (height, width) of the image this branch sees
     hw: Hw  # token grid
     dim: int
     depth: int
@@ -94,7 +101,7 @@ class UnitPlan:
 class PIIPPlan:
     name: str
     family: str
-    img_size: int
+    img_size: Hw  # (height, width): the last branch's
     in_chans: int
     patch_size: int
     branches: tuple[BranchPlan, ...]
@@ -115,7 +122,7 @@ class PIIPPlan:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return (self.in_chans, self.img_size, self.img_size)
+        return (self.in_chans, *self.img_size)
 
     @property
     def unit_kwargs(self) -> dict:
@@ -130,7 +137,7 @@ class PIIPPlan:
     @property
     def sections(self) -> tuple[tuple[str, str], ...]:
         out = [
-            (f"branch{i + 1} {b.dim}@{b.img_size}", f"branches.{i}")
+            (f"branch{i + 1} {b.dim}@{size_label(b.img_size)}", f"branches.{i}")
             for i, b in enumerate(self.branches)
         ]
         if self.interactions:
@@ -159,25 +166,43 @@ def _block_params(b: PIIPBranchSpec, qkv_bias: bool, layer_scale: bool) -> int:
 def _inversion_warning(branches: tuple[BranchPlan, ...]) -> tuple[str, ...]:
     sizes = [b.img_size for b in branches]
     params = [b.block_params * b.depth for b in branches]
-    inverted = all(a < b for a, b in zip(sizes, sizes[1:], strict=False)) and all(
+    areas = [size_key(s) for s in sizes]
+    inverted = all(a < b for a, b in zip(areas, areas[1:], strict=False)) and all(
         a > b for a, b in zip(params, params[1:], strict=False)
     )
     if inverted:
         return ()
-    detail = ", ".join(f"{p / 1e6:.1f}M@{s}" for p, s in zip(params, sizes, strict=True))
+    detail = ", ".join(
+        f"{p / 1e6:.1f}M@{size_label(s)}" for p, s in zip(params, sizes, strict=True)
+    )
     return (
         f"branch order is not parameter-inverted (expected larger models on smaller images, got "
         f"{detail}); allowed, but the PIIP paper's ablation finds it worse",
     )
 
 
-def size_reason(spec: PIIPSpec, size: int) -> str | None:
-    """Why PIIP cannot take ``size`` as its last branch's resolution (``None``: it can)."""
+def size_reason(spec: PIIPSpec, hw: Hw) -> str | None:
+    """Why PIIP cannot take ``hw`` ((height, width)) as its last branch's resolution (``None``: it
+    can), naming the axis."""
     p = spec.patch_size
-    return None if size >= p and size % p == 0 else f"not a multiple of the patch size {p}"
+
+    def side_reason(side: int) -> str | None:
+        return None if side >= p and side % p == 0 else f"not a multiple of the patch size {p}"
+
+    return axis_reason(hw, side_reason)
 
 
-def _branch_plan(b: PIIPBranchSpec, spec: PIIPSpec, res: int) -> BranchPlan:
+def branch_size(b: PIIPBranchSpec, spec: PIIPSpec, size: Hw) -> Hw:
+    """Branch ``b``'s image at input ``size``: on each axis, its ratio to the spec's input
+    rounded to the nearest multiple of the patch (at least one patch)."""
+    p = spec.patch_size
+    return tuple(  # type: ignore[return-value]
+        max(p, round(side * new / old / p) * p)
+        for side, new, old in zip(as_hw(b.img_size), size, as_hw(spec.img_size), strict=True)
+    )
+
+
+def _branch_plan(b: PIIPBranchSpec, spec: PIIPSpec, res: Hw) -> BranchPlan:
     n, p = spec.interactions, spec.patch_size
     ends = b.interaction_layers or tuple((k + 1) * b.depth // n - 1 for k in range(n))
     starts = (0, *(e + 1 for e in ends))
@@ -185,7 +210,7 @@ def _branch_plan(b: PIIPBranchSpec, spec: PIIPSpec, res: int) -> BranchPlan:
     qkv_bias = spec.qkv_bias if b.qkv_bias is None else b.qkv_bias
     return BranchPlan(
         img_size=res,
-        hw=(res // p, res // p),
+        hw=(res[0] // p, res[1] // p),
         dim=b.dim,
         depth=b.depth,
         num_heads=b.num_heads,
@@ -210,22 +235,20 @@ def _units(spec: PIIPSpec) -> tuple[tuple[UnitPlan, ...], tuple[int, ...]]:
     return units, tuple(range(len(units)))
 
 
-def plan_piip(spec: PIIPSpec, img_size: int | None = None) -> PIIPPlan:
-    """Plan at ``img_size`` (the last branch's resolution; default: the spec's). At another size
-    every branch keeps its ratio to the input, rounded to the nearest multiple of the patch size."""
-    size = spec.img_size if img_size is None else img_size
+def plan_piip(spec: PIIPSpec, img_size: Hw | None = None) -> PIIPPlan:
+    """Plan at ``img_size`` ((height, width) of the last branch; default: the spec's). At another
+    size every branch keeps its ratio to the input on each axis, rounded to the nearest multiple
+    of the patch size."""
+    size = as_hw(spec.img_size if img_size is None else img_size)
     p = spec.patch_size
     check_resolution(
         lambda s: size_reason(spec, s),
         size,
         model="PIIP",
         step=p,
-        rule=f"are multiples of the patch size {p}",
+        rule=f"are multiples of the patch size {p} on each side",
     )
-    branches = tuple(
-        _branch_plan(b, spec, max(p, round(b.img_size * size / spec.img_size / p) * p))
-        for b in spec.branches
-    )
+    branches = tuple(_branch_plan(b, spec, branch_size(b, spec, size)) for b in spec.branches)
     units, order = _units(spec)
     return PIIPPlan(
         name=spec.name,
@@ -273,7 +296,7 @@ def _branch_cost(b: BranchPlan, plan: PIIPPlan) -> CostNode:
     children = [
         (
             "patch_embed",
-            patch_embed_cost(plan.in_chans, b.dim, plan.patch_size, hw=(b.img_size, b.img_size)),
+            patch_embed_cost(plan.in_chans, b.dim, plan.patch_size, hw=b.img_size),
         ),
         ("blocks", blocks),
     ]
@@ -381,15 +404,23 @@ def latency_specs() -> tuple[PIIPSpec, ...]:
     )
 
 
+def _test_sizes(spec: PIIPSpec) -> tuple[Size, ...]:
+    """The spec's own size and a landscape one (height cut to about 3/4, as detection inputs
+    are), where every branch is resized on each axis on its own."""
+    h, w = as_hw(spec.img_size)
+    p = spec.patch_size
+    return (spec.img_size, (max(p, round(h * 3 / 4 / p) * p), w))
+
+
 FAMILY = Family(
     name="piip",
     title="PIIP (parameter-inverted image pyramid)",
     spec_type=PIIPSpec,
-    plan=square_only(plan_piip, "PIIP"),
+    plan=plan_piip,
     build=LazyCallable("hirisearch.models.piip_nn", "build_piip"),
     cost=cost_piip,
-    size_reason=square_rule(size_reason),
-    test_sizes=lambda spec: (spec.img_size,),
+    size_reason=size_reason,
+    test_sizes=_test_sizes,
     forward_size=lambda spec: 64,
     conventions=(Convention("piip", piip_convention_description(), cost_piip_repo),),
     latency_specs=latency_specs,

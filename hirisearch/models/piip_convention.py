@@ -22,8 +22,8 @@ OpenGVLab/PIIP computes its published GFLOPs (``classification/get_flops.py``) a
 The window rule: the released script applies ``2 * N * ws^2 * D`` literally, and no released
 config has a window larger than its grid; the published rows with such branches (segmentation at
 336 px with window 28, the from-scratch PIIP-B branch at 128 px) match only when that branch counts
-as global attention, which is what a window clipped to the grid gives: ``2 * N * min(ws, side)^2 * D``
-on a square grid.
+as global attention, which is what a window clipped to the grid gives: ``2 * N * min(ws, H) *
+min(ws, W) * D`` on an ``H x W`` grid (clipped on each axis; ``2 * N^2 * D`` once it covers both).
 
 The tree keeps the plan's section paths; norms and ReLUs go to ``other`` because the published
 total includes them. Parameters are those of the model the repository counts (for ``dense``
@@ -73,9 +73,9 @@ def _leaf(cost: Cost) -> CostNode:
 
 def _attention_formula(hw: tuple[int, int], ws: int, dim: int) -> int:
     n = hw[0] * hw[1]
-    if not ws or ws >= max(hw):  # global, or one window covering the whole grid
+    if not ws:  # global
         return 2 * n * n * dim
-    return 2 * n * ws * ws * dim
+    return 2 * n * min(ws, hw[0]) * min(ws, hw[1]) * dim  # the window clipped to the grid
 
 
 def _block(

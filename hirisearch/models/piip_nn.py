@@ -134,9 +134,7 @@ class PIIP(nn.Module):
         for b, branch in zip(plan.branches, branches, strict=True):
             xi = x
             if b.img_size != plan.img_size:
-                xi = F.interpolate(
-                    x, size=(b.img_size, b.img_size), mode="bilinear", align_corners=False
-                )
+                xi = F.interpolate(x, size=b.img_size, mode="bilinear", align_corners=False)
             xs.append(branch.patch_embed(xi) + branch.pos_embed)
             cls = branch.cls_token
             clss.append(None if cls is None else cls.expand(x.shape[0], -1, -1))

@@ -13,9 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from hirisearch.errors import FieldError
 from hirisearch.layers.interaction import InteractionAttn, Update
 from hirisearch.layers.vit import TokenNorm
-from hirisearch.models.base import SpecBase
+from hirisearch.models.base import ImgSize, SpecBase
+from hirisearch.models.resolution import AXES, as_hw
 
 GN_GROUPS = 32
+
+
+def _shown(img_size: int | tuple[int, ...]) -> int | list[int]:
+    """An ``img_size`` as the YAML writes it: an int or ``[height, width]``."""
+    return img_size if isinstance(img_size, int) else list(img_size)
 
 
 class PIIPBranchSpec(BaseModel):
@@ -23,7 +29,8 @@ class PIIPBranchSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    img_size: int = Field(ge=1)
+    #: The branch's input size: an int (a square) or ``[height, width]``.
+    img_size: ImgSize
     dim: int = Field(ge=1)
     depth: int = Field(ge=1)
     num_heads: int = Field(ge=1)
@@ -61,7 +68,7 @@ class PIIPSpec(SpecBase):
     """A PIIP configuration; ``branches[0]`` is branch 1 (largest model, smallest image)."""
 
     family: Literal["piip"]
-    img_size: int = Field(ge=1)
+    img_size: ImgSize
     in_chans: int = Field(3, ge=1)
     patch_size: int = Field(16, ge=1)
     branches: tuple[PIIPBranchSpec, ...] = Field(min_length=2, max_length=4)
@@ -97,24 +104,26 @@ class PIIPSpec(SpecBase):
         for i, b in enumerate(self.branches):
             self._check_branch(i, b)
         self._check_units()
-        if self.img_size != self.branches[-1].img_size:
+        if as_hw(self.img_size) != as_hw(self.branches[-1].img_size):
             raise FieldError(
                 "img_size",
                 f"is the last branch's resolution; `img_size == branches[-1].img_size` must hold, "
-                f"but got img_size={self.img_size}, branches[-1].img_size="
-                f"{self.branches[-1].img_size}",
+                f"but got img_size={_shown(self.img_size)}, branches[-1].img_size="
+                f"{_shown(self.branches[-1].img_size)}",
             )
         return self
 
     def _check_branch(self, i: int, b: PIIPBranchSpec) -> None:
         at = f"branches[{i}]"
         heads = self.deform_num_heads
-        if b.img_size % self.patch_size:
-            raise FieldError(
-                f"{at}.img_size",
-                f"`img_size % patch_size == 0` must hold, but got img_size={b.img_size}, "
-                f"patch_size={self.patch_size}",
-            )
+        for axis, side in zip(AXES, as_hw(b.img_size), strict=True):
+            if side % self.patch_size:
+                on = "" if isinstance(b.img_size, int) else f" on each axis ({axis} {side})"
+                raise FieldError(
+                    f"{at}.img_size",
+                    f"`img_size % patch_size == 0` must hold{on}, but got "
+                    f"img_size={_shown(b.img_size)}, patch_size={self.patch_size}",
+                )
         if b.dim % b.num_heads:
             raise FieldError(
                 f"{at}.num_heads",

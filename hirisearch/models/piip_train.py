@@ -107,12 +107,13 @@ def train_piip(plan: PIIPPlan, t: Tape) -> Sym:
     gaps = train_gaps(plan)
     if gaps:
         raise TrainError(f"training cost of {plan.name!r} not modelled: {'; '.join(gaps)}")
-    x = t.image(plan.in_chans * plan.img_size * plan.img_size)
+    x = t.image(plan.in_chans * plan.img_size[0] * plan.img_size[1])
     xs: list[Sym] = []
     clss: list[Sym | None] = []
     with t.module("branches"):
         for i, b in enumerate(plan.branches):
-            xi = x if b.img_size == plan.img_size else t.copy(x, plan.in_chans * b.img_size**2)
+            bh, bw = b.img_size
+            xi = x if b.img_size == plan.img_size else t.copy(x, plan.in_chans * bh * bw)
             with t.module(i), t.module("patch_embed"), t.module("proj"):
                 t.no_input_grad.append(t.path)
                 y = t.conv(xi, plan.in_chans, b.dim, plan.patch_size, b.tokens * b.dim, bias=True)

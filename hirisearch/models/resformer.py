@@ -29,10 +29,8 @@ from hirisearch.errors import FieldError
 from hirisearch.layers.vit import prenorm_block_cost
 from hirisearch.lazy import LazyCallable
 from hirisearch.models.base import Family, calibration_specs, network_rows
-from hirisearch.models.resolution import check_resolution, square_only, square_rule
+from hirisearch.models.resolution import Hw, as_hw, check_resolution
 from hirisearch.models.vit import PlainViTFields, size_reason
-
-Hw = tuple[int, int]
 
 
 # ----------------------------------------------------------------------------------------- spec
@@ -62,11 +60,11 @@ class ResFormerSpec(PlainViTFields):
 class ResFormerPlan:
     name: str
     family: str
-    img_size: int
+    img_size: Hw  # (height, width)
     in_chans: int
     num_classes: int
     patch_size: int
-    padded_img: int
+    padded_img: Hw  # the image padded to a multiple of the patch on each axis
     hw: Hw  # token grid
     embed_dim: int
     depth: int
@@ -81,7 +79,7 @@ class ResFormerPlan:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return (self.in_chans, self.img_size, self.img_size)
+        return (self.in_chans, *self.img_size)
 
     @property
     def sections(self) -> tuple[tuple[str, str], ...]:
@@ -98,17 +96,12 @@ class ResFormerPlan:
         return self.hw
 
 
-def plan_resformer(spec: ResFormerSpec, img_size: int | None = None) -> ResFormerPlan:
-    """Derive the token grid at ``img_size`` (default: the spec's)."""
-    size = spec.img_size if img_size is None else img_size
-    check_resolution(
-        lambda s: size_reason(spec, s),
-        size,
-        model=f"ResFormer ({spec.name})",
-        step=spec.patch_size,
-    )
-    padded = -(-size // spec.patch_size) * spec.patch_size
-    g = padded // spec.patch_size
+def plan_resformer(spec: ResFormerSpec, img_size: Hw | None = None) -> ResFormerPlan:
+    """Derive the token grid at ``img_size`` ((height, width); default: the spec's)."""
+    size = as_hw(spec.img_size if img_size is None else img_size)
+    p = spec.patch_size
+    check_resolution(lambda s: size_reason(spec, s), size, model=f"ResFormer ({spec.name})", step=p)
+    padded = (-(-size[0] // p) * p, -(-size[1] // p) * p)
     rates = tuple(spec.drop_path_rate * i / max(spec.depth - 1, 1) for i in range(spec.depth))
     return ResFormerPlan(
         name=spec.name,
@@ -118,7 +111,7 @@ def plan_resformer(spec: ResFormerSpec, img_size: int | None = None) -> ResForme
         num_classes=spec.num_classes,
         patch_size=spec.patch_size,
         padded_img=padded,
-        hw=(g, g),
+        hw=(padded[0] // p, padded[1] // p),
         embed_dim=spec.embed_dim,
         depth=spec.depth,
         num_heads=spec.num_heads,
@@ -184,11 +177,12 @@ FAMILY = Family(
     name="resformer",
     title="ResFormer",
     spec_type=ResFormerSpec,
-    plan=square_only(plan_resformer, "ResFormer"),
+    plan=plan_resformer,
     build=LazyCallable("hirisearch.models.resformer_nn", "build_resformer"),
     cost=cost_resformer,
-    size_reason=square_rule(size_reason),
-    test_sizes=lambda spec: (spec.img_size, 384),
+    size_reason=size_reason,
+    # (224, 320): a non-square grid (14 x 20 tokens)
+    test_sizes=lambda spec: (spec.img_size, 384, (224, 320)),
     forward_size=lambda spec: 2 * spec.patch_size,
     latency_specs=latency_specs,
     train=LazyCallable("hirisearch.models.resformer_train", "train_resformer"),

@@ -108,7 +108,9 @@ class ResFormer(nn.Module):
         super().__init__()
         dd = {"device": device, "dtype": dtype}
         d, p = plan.embed_dim, plan.patch_size
-        self.image_pad = plan.padded_img - plan.img_size
+        # zero rows below and columns to the right, up to a multiple of the patch on each axis
+        (ph, pw), (h, w) = plan.padded_img, plan.img_size
+        self.image_pad = (ph - h, pw - w)
         self.patch_embed = nn.Conv2d(plan.in_chans, d, p, p, **dd)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d, **dd))
         self.gpe = GlobalPosEmbed(d, **dd)

@@ -32,9 +32,10 @@ def train_resformer(plan: ResFormerPlan, t: Tape) -> Sym:
     """The forward pass of the model ``plan`` describes; returns its output."""
     d, n = plan.embed_dim, plan.tokens
     grid = plan.hw[0] * plan.hw[1]
-    x = t.image(plan.in_chans * plan.img_size * plan.img_size)
-    if plan.padded_img != plan.img_size:
-        x = t.copy(x, plan.in_chans * plan.padded_img * plan.padded_img)
+    (h, w), (ph, pw) = plan.img_size, plan.padded_img
+    x = t.image(plan.in_chans * h * w)
+    if (ph, pw) != (h, w):
+        x = t.copy(x, plan.in_chans * ph * pw)
     with t.module("patch_embed"):
         t.no_input_grad.append(t.path)
         x = t.conv(x, plan.in_chans, d, plan.patch_size, grid * d, bias=True)

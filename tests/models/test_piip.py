@@ -141,10 +141,18 @@ def test_outputs_shapes(output) -> None:
 
 def test_plan_keeps_ratios_at_another_size() -> None:
     spec = load_spec(SPECS / "piip/tsb_cls_368.yaml")
-    assert [b.img_size for b in PIIP.plan(spec, 448).branches] == [160, 240, 448]
-    assert [b.img_size for b in PIIP.plan(spec, None).branches] == [128, 192, 368]
+    assert [b.img_size for b in PIIP.plan(spec, (448, 448)).branches] == [
+        (160, 160),
+        (240, 240),
+        (448, 448),
+    ]
+    assert [b.img_size for b in PIIP.plan(spec, None).branches] == [
+        (128, 128),
+        (192, 192),
+        (368, 368),
+    ]
     with pytest.raises(ResolutionError, match="multiples of the patch size 16"):
-        PIIP.plan(spec, 450)
+        PIIP.plan(spec, (450, 450))
 
 
 def test_default_interactions_every_two_layers_for_vit_l() -> None:

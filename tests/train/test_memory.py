@@ -24,8 +24,8 @@ from tests.train.conftest import FAMILY_SPECS, NOT_MODELLED, modelled_params, si
 PEAK_TOLERANCE = 0.02
 
 
-def assert_kept_parity(path, config: TrainConfig) -> None:
-    family, plan, build = sized(path)
+def assert_kept_parity(path, config: TrainConfig, size=None) -> None:
+    family, plan, build = sized(path, size)
     tape = TrainModel.of(family, plan).tape()
     analytic = kept_by_path(tape, column_of(config), config.batch)
     census = saved_census(build, plan.input_shape, config)
