@@ -33,6 +33,8 @@ class _Branches(nn.Module):
 
 
 HWS4 = ((16, 16), (8, 8), (4, 4), (2, 2))
+#: Non-square branch grids (height below width), each half the previous on both axes.
+HWS4_WIDE = ((16, 24), (8, 12), (4, 6), (2, 3))
 
 
 def _cases() -> list[TwinCase]:
@@ -76,15 +78,18 @@ def _cases() -> list[TwinCase]:
                 (12, c_in),
             )
         )
-    for chs_in, chs_out in [((8,), (8,)), ((8,), (8, 16)), ((8, 16, 24), (8, 16, 24, 40))]:
+    fusions = [((8,), (8,)), ((8,), (8, 16)), ((8, 16, 24), (8, 16, 24, 40))]
+    for (chs_in, chs_out), hws in [*((f, HWS4) for f in fusions), (fusions[-1], HWS4_WIDE)]:
         n_in = len(chs_in)
         cs.append(
             TwinCase(
-                f"hr_fusion-{len(chs_in)}to{len(chs_out)}",
-                lambda i=chs_in, o=chs_out, **dd: HRFusion(i, o, HWS4[: len(o)], **dd),
-                lambda i=chs_in, o=chs_out: hr_fusion_cost(i, o, HWS4[: len(i)], HWS4[: len(o)]),
-                (max(chs_in), 16, 16),
-                lambda m, i=chs_in, n=n_in: _Branches(m, i, HWS4[:n]),
+                f"hr_fusion-{len(chs_in)}to{len(chs_out)}-{hws[0][0]}x{hws[0][1]}",
+                lambda i=chs_in, o=chs_out, hws=hws, **dd: HRFusion(i, o, hws[: len(o)], **dd),
+                lambda i=chs_in, o=chs_out, hws=hws: hr_fusion_cost(
+                    i, o, hws[: len(i)], hws[: len(o)]
+                ),
+                (max(chs_in), *hws[0]),
+                lambda m, i=chs_in, n=n_in, hws=hws: _Branches(m, i, hws[:n]),
             )
         )
     for c_in in (8, 16):
@@ -97,17 +102,20 @@ def _cases() -> list[TwinCase]:
             )
         )
     chs = (8, 16, 32, 64)
-    cs.append(
-        TwinCase(
-            "hrnet_classifier",
-            lambda **dd: HRNetClassifier(chs, (4, 8, 16, 32), final_chs=64, num_classes=10, **dd),
-            lambda: hrnet_classifier_cost(
-                chs, (4, 8, 16, 32), final_chs=64, num_classes=10, hws=HWS4
-            ),
-            (64, 16, 16),
-            lambda m: _Branches(m, chs, HWS4),
+    for hws in (HWS4, HWS4_WIDE):
+        cs.append(
+            TwinCase(
+                f"hrnet_classifier-{hws[0][0]}x{hws[0][1]}",
+                lambda **dd: HRNetClassifier(
+                    chs, (4, 8, 16, 32), final_chs=64, num_classes=10, **dd
+                ),
+                lambda hws=hws: hrnet_classifier_cost(
+                    chs, (4, 8, 16, 32), final_chs=64, num_classes=10, hws=hws
+                ),
+                (64, *hws[0]),
+                lambda m, hws=hws: _Branches(m, chs, hws),
+            )
         )
-    )
     return cs
 
 

@@ -116,9 +116,10 @@ def test_vit_block_twin(ws, tokens) -> None:
     assert node6b.total.norm == 0  # RMSNorm: elementwise, not counted (as by torch's counter)
 
 
+@pytest.mark.parametrize("hws", [((2, 2), (4, 4)), ((2, 3), (4, 6))], ids=["square", "2x3"])
 @pytest.mark.parametrize("kind", ["merged", "dense"])
-def test_merge_twins(kind) -> None:
-    dims, hws = (64, 32), ((2, 2), (4, 4))
+def test_merge_twins(kind, hws) -> None:
+    dims = (64, 32)
     with torch.device("meta"):
         layer = (
             MergedHead(dims, 10, device="meta")
@@ -128,7 +129,8 @@ def test_merge_twins(kind) -> None:
     node = (
         merged_head_cost(dims, 10, hws=hws) if kind == "merged" else dense_merge_cost(dims, hws=hws)
     )
-    assert_twin(layer, node, (20, 64), wrap=lambda m: _Maps(m, dims, hws))
+    tokens = sum(h * w for h, w in hws)
+    assert_twin(layer, node, (tokens, 64), wrap=lambda m: _Maps(m, dims, hws))
 
 
 def _bilinear(value: torch.Tensor, x: float, y: float) -> torch.Tensor:
