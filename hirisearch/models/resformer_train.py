@@ -32,9 +32,9 @@ def train_resformer(plan: ResFormerPlan, t: Tape) -> Sym:
     """The forward pass of the model ``plan`` describes; returns its output."""
     d, n = plan.embed_dim, plan.tokens
     grid = plan.hw[0] * plan.hw[1]
-    (h, w), (ph, pw) = plan.img_size, plan.padded_img
-    x = t.image(plan.in_chans * h * w)
-    if (ph, pw) != (h, w):
+    (ih, iw), (ph, pw) = plan.img_size, plan.padded_img
+    x = t.image(plan.in_chans * ih * iw)
+    if (ph, pw) != (ih, iw):
         x = t.copy(x, plan.in_chans * ph * pw)
     with t.module("patch_embed"):
         t.no_input_grad.append(t.path)
