@@ -29,7 +29,7 @@ from hirisearch.errors import FieldError
 from hirisearch.layers.vit import prenorm_block_cost
 from hirisearch.lazy import LazyCallable
 from hirisearch.models.base import Family, calibration_specs, network_rows
-from hirisearch.models.resolution import check_resolution, square_only, square_rule
+from hirisearch.models.resolution import as_hw, check_resolution, square_only, square_rule
 from hirisearch.models.vit import PlainViTFields, size_reason
 
 Hw = tuple[int, int]
@@ -100,7 +100,7 @@ class ResFormerPlan:
 
 def plan_resformer(spec: ResFormerSpec, img_size: int | None = None) -> ResFormerPlan:
     """Derive the token grid at ``img_size`` (default: the spec's)."""
-    size = spec.img_size if img_size is None else img_size
+    size = as_hw(spec.img_size)[0] if img_size is None else img_size  # square: square_only
     check_resolution(
         lambda s: size_reason(spec, s),
         size,

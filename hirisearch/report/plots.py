@@ -65,7 +65,7 @@ class ScalingSeries:
 
     name: str
     family: str
-    img_sizes: tuple[int, ...]
+    img_sizes: tuple[int | tuple[int, int], ...]
     gmacs: tuple[float, ...]
     params_m: tuple[float, ...] = ()
 
