@@ -24,7 +24,7 @@ __all__ = ["ProfileLatency", "bench_targets", "latency_measurer", "profile_laten
 
 def bench_targets(
     targets: Sequence[Target],
-    img_sizes: Sequence[int | None],
+    img_sizes: Sequence[Size | None],
     batches: Sequence[int],
     opts: BenchOptions,
     *,
@@ -90,7 +90,7 @@ class ProfileLatency:
 
 
 def profile_latency(
-    target: Target, img_size: int | None, batch: int, *, measure: bool, predict: bool
+    target: Target, img_size: Size | None, batch: int, *, measure: bool, predict: bool
 ) -> ProfileLatency:
     """The predicted (``predict``) and measured (``measure``) latency of ``target`` at
     ``img_size`` for a batch of ``batch``, on CUDA when present, else the CPU."""
