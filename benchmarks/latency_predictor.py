@@ -169,7 +169,7 @@ def draw(name: str, n: int, rng: random.Random, refused: set) -> list[tuple[Any,
         key = config_key(spec, spec.img_size)
         if key in seen:
             continue
-        plan = family.plan(spec, spec.img_size)
+        plan = family.plan(spec, None)
         if family.cost(plan).total.macs > MAX_GMACS * 1e9:
             continue
         seen.add(key)

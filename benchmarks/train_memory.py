@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hirisearch.models import get_family  # noqa: E402
+from hirisearch.models.resolution import size_label  # noqa: E402
 from hirisearch.spec import load_spec, parse_spec  # noqa: E402
 from hirisearch.train.config import TrainConfig  # noqa: E402
 from hirisearch.train.cost import TrainModel  # noqa: E402
@@ -63,7 +64,7 @@ def _row(console, table, name, path, size, batch, dtype, measure) -> tuple[float
     measured = measure_train_peak(build, plan.input_shape, config).peak if measure else None
     table.add_row(
         name,
-        str(plan.img_size),
+        size_label(plan.img_size),
         str(batch),
         dtype,
         f"{analytic / MIB:,.1f}",
@@ -72,7 +73,7 @@ def _row(console, table, name, path, size, batch, dtype, measure) -> tuple[float
         f"{analytic / sim:.3f}",
         "" if measured is None else f"{sim / measured:.3f}",
     )
-    console.print(f"  {name} {plan.img_size} b{batch} {dtype}: done", style="dim")
+    console.print(f"  {name} {size_label(plan.img_size)} b{batch} {dtype}: done", style="dim")
     return analytic / sim, None if measured is None else sim / measured
 
 

@@ -216,7 +216,7 @@ def _train_config(
 
 def compare(
     targets: Sequence[TargetLike],
-    img_sizes: Sequence[int] = (),
+    img_sizes: Sequence[Size] = (),
     *,
     inputs: Any = None,
     input_shape: Any = None,
@@ -244,7 +244,7 @@ def compare(
 
 def bench(
     targets: TargetLike | Sequence[TargetLike],
-    img_sizes: Sequence[int] = (),
+    img_sizes: Sequence[Size] = (),
     *,
     inputs: Any = None,
     input_shape: Any = None,
@@ -279,7 +279,7 @@ def bench(
         else [targets]
     )
     resolved = [_target_among(t, inputs, input_shape) for t in items]
-    sizes: list[int | None] = [*img_sizes] or [None]
+    sizes: list[Size | None] = [*img_sizes] or [None]
     if batches is None:  # example inputs are measured at their own batch
         own = {t.at(s).input_spec.own_batch for t in resolved for s in sizes}
         batches = [b for b in own if b is not None] if len(own) == 1 else []
@@ -304,7 +304,7 @@ def _target_among(target: TargetLike, inputs: Any, input_shape: Any) -> Target:
 
 
 def sweep(
-    targets: Sequence[TargetLike], img_sizes: Sequence[int], *, batch: int = 1
+    targets: Sequence[TargetLike], img_sizes: Sequence[Size], *, batch: int = 1
 ) -> SweepResult:
     """Params and MACs of every target at every size it takes (``result.to_json()`` is the
     ``sweep --json`` document)."""

@@ -27,6 +27,7 @@ from hirisearch.commands.common import (
 )
 from hirisearch.commands.train import TrainCheckpoint, TrainOptimizer, train_config
 from hirisearch.errors import HirisearchError
+from hirisearch.models.resolution import Size
 
 Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
 Threads = Annotated[
@@ -180,7 +181,7 @@ def _measure_and_save(
 
 
 def _bench_train(
-    refs: list[str], res: list[int] | None, device: str, batch: str, dtype: str, optimizer: str,
+    refs: list[str], res: list[str] | None, device: str, batch: str, dtype: str, optimizer: str,
     checkpoint: str, threads: int | None, min_time: float, warmup: float, clock: str,
     as_json: bool,
 ) -> None:  # fmt: skip
@@ -200,7 +201,7 @@ def _bench_train(
     ]
     results = []
     for target in resolve_refs(names, None, None):
-        size_list: list[int | None] = [*sizes] or [None]
+        size_list: list[Size | None] = [*sizes] or [None]
         for size in size_list:
             sized = target.at(size)
             for config in configs:

@@ -23,6 +23,7 @@ from rich.console import Console
 from hirisearch import interrupt
 from hirisearch.errors import HirisearchError
 from hirisearch.io import json_default
+from hirisearch.models.resolution import Size, is_size, parse_size
 
 console = Console(highlight=False)
 
@@ -36,26 +37,21 @@ def error_line(message: str) -> str:
 
 
 def split_refs_and_sizes(
-    args: Sequence[str], sizes: Sequence[int] | None
-) -> tuple[list[str], list[int]]:
-    """``--res 224 384 448``: Click options take one value, so bare integers that follow among the
-    positional arguments are resolutions too (a spec path is never a bare integer)."""
-    refs, res = [], list(sizes or [])
+    args: Sequence[str], sizes: Sequence[str] | None
+) -> tuple[list[str], list[Size]]:
+    """``--res 224 384 448``, ``--res 800x1280`` (height x width): Click options take one value,
+    so bare sizes that follow among the positional arguments are resolutions too (a spec path is
+    never a bare size). Each is parsed by :func:`~hirisearch.models.resolution.parse_size`: an int
+    for a square, ``(height, width)`` otherwise; a malformed one is a one-line error."""
+    texts, refs = list(sizes or []), []
     for a in args:
-        if a.isdigit() and not Path(a).exists():
-            res.append(int(a))
+        if is_size(a) and not Path(a).exists():
+            texts.append(a)
         else:
             refs.append(a)
     if not refs:
         raise HirisearchError("expected at least one spec file or model name")
-    from hirisearch.limits import MAX_IMG_SIZE
-
-    for r in res:
-        if not 0 < r <= MAX_IMG_SIZE:
-            raise HirisearchError(
-                f"--res must be a positive integer <= {MAX_IMG_SIZE}, but got {r}"
-            )
-    return refs, res
+    return refs, [parse_size(t) for t in texts]
 
 
 Refs = Annotated[
@@ -67,7 +63,13 @@ Refs = Annotated[
 ]
 
 Res = Annotated[
-    list[int] | None, typer.Option("--res", "-r", help="Input resolution(s); repeat or list them.")
+    list[str] | None,
+    typer.Option(
+        "--res",
+        "-r",
+        help="Input resolution(s): R (R x R) or HxW (height x width, e.g. 800x1280); repeat or "
+        "list them.",
+    ),
 ]
 
 Kwargs = Annotated[

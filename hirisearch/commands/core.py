@@ -34,6 +34,7 @@ from hirisearch.commands.train import (
 )
 from hirisearch.errors import SpecError
 from hirisearch.limits import TRACED_MODULE_LIMIT
+from hirisearch.models.resolution import Size
 
 
 def profile(
@@ -94,7 +95,7 @@ def profile(
     config = train_config(train, batch, dtype, optimizer, checkpoint, shard, measure=measure)
     results = []
     for target in resolve_refs(names, kwargs, input_shape):
-        size_list: list[int | None] = [*sizes] or [None]
+        size_list: list[Size | None] = [*sizes] or [None]
         for size in size_list:
             r = profile_target(
                 target, size, batch=batch, depth=depth, traced=not no_trace, counters=extra,

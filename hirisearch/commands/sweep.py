@@ -27,6 +27,7 @@ from hirisearch.commands.train import (
     TrainShard,
     train_config,
 )
+from hirisearch.models.resolution import size_label
 
 DEFAULT_RES = "224:1024:32"
 
@@ -39,8 +40,8 @@ def sweep(
         typer.Option(
             "--res",
             "-r",
-            help=f"Resolutions: START:STOP[:STEP] (stop included), lists 224,448, or repeated "
-            f"(default {DEFAULT_RES}).",
+            help=f"Resolutions: START:STOP[:STEP] (stop included), lists 224,448, HxW sizes "
+            f"(height x width, 800x1280), or repeated (default {DEFAULT_RES}).",
         ),
     ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Batch size (MACs scale with it).")] = 1,
@@ -73,7 +74,7 @@ def sweep(
     from hirisearch.report.terminal.sweep import skipped_notes, sweep_tables
 
     names, bare = split_refs_and_sizes(refs, None)
-    sizes = parse_resolutions([*(res or []), *(str(b) for b in bare)] or [DEFAULT_RES])
+    sizes = parse_resolutions([*(res or []), *(size_label(b) for b in bare)] or [DEFAULT_RES])
     targets = resolve_refs(names, kwargs, input_shape)
     measure = latency_measurer(device, min_time, force=force) if latency else None
     config = train_config(train, batch, dtype, optimizer, checkpoint, shard)

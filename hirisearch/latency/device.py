@@ -14,6 +14,7 @@ import torch
 
 from hirisearch.cost.memory import estimate_memory
 from hirisearch.errors import DeviceError, MemoryBudgetError
+from hirisearch.models.resolution import size_label
 
 if TYPE_CHECKING:
     from hirisearch.targets import Size, Target
@@ -170,5 +171,5 @@ def ensure_targets_fit(
                     est.total_bytes,
                     device,
                     force=force,
-                    what=f"{target.name} at {sized.resolution}, batch {b}",
+                    what=f"{target.name} at {size_label(sized.img_size)}, batch {b}",
                 )

@@ -14,6 +14,7 @@ from typing import Any
 
 from hirisearch.latency.microbench import MicroBench
 from hirisearch.models.base import Family
+from hirisearch.models.resolution import Hw, Size, as_hw, size_label
 
 __all__ = ["calibration_configs", "config_key", "network_benchmarks"]
 
@@ -26,10 +27,11 @@ def _families(families: Iterable[Family] | None) -> list[Family]:
     return list(FAMILIES.values())
 
 
-def config_key(spec: Any, img_size: int) -> tuple[str, str, int]:
-    """What identifies a configuration regardless of its name: family, fields, input size."""
+def config_key(spec: Any, img_size: Size) -> tuple[str, str, Hw]:
+    """What identifies a configuration regardless of its name: family, fields, input size
+    (``(height, width)``; an int is a square)."""
     fields = spec.model_dump_json(exclude={"name", "description", "img_size"})
-    return spec.family, fields, img_size
+    return spec.family, fields, as_hw(img_size)
 
 
 def calibration_configs(
@@ -44,10 +46,10 @@ def network_benchmarks(families: Iterable[Family] | None = None) -> list[MicroBe
     (one instance, as ``bench`` times a model)."""
     out = []
     for family, spec in calibration_configs(families):
-        plan = family.plan(spec, spec.img_size)
+        plan = family.plan(spec, as_hw(spec.img_size))
         out.append(
             MicroBench(
-                f"network {family.name}:{spec.name} @{plan.img_size}",
+                f"network {family.name}:{spec.name} @{size_label(plan.img_size)}",
                 partial(family.build, plan),
                 tuple(plan.input_shape),
                 family.cost(plan),

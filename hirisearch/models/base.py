@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from hirisearch.cost.types import CostNode
+from hirisearch.errors import FieldError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -23,25 +24,37 @@ if TYPE_CHECKING:
     from hirisearch.models.resolution import Hw, Size
 
 
-def img_size_field(limit: int | None = None) -> Any:
-    """The type of a spec's ``img_size``: an int (a square, dumped as an int) or ``[height,
-    width]`` (dumped as a list), every side positive and at most ``limit``."""
+def _size_check(limit: int | None) -> Callable[[Any], Any]:
+    """The check of a spec's ``img_size``: an int or ``[height, width]``, every side positive and
+    at most ``limit``."""
 
     def check(value: int | tuple[int, ...]) -> int | tuple[int, ...]:
         sides = (value,) if isinstance(value, int) else value
+        shown = value if isinstance(value, int) else list(value)
         if len(sides) != 2 and not isinstance(value, int):
-            raise ValueError(f"expected an int or [height, width], but got {list(sides)}")
+            raise FieldError("", f"expected an int or [height, width], but got {shown}")
         if min(sides) < 1:
-            raise ValueError(f"Input should be greater than or equal to 1, but got {value!r}")
+            raise FieldError("", f"every side must be greater than or equal to 1, but got {shown}")
         if limit is not None and max(sides) > limit:
-            raise ValueError(f"Input should be less than or equal to {limit}, but got {value!r}")
+            raise FieldError(
+                "", f"every side must be less than or equal to {limit}, but got {shown}"
+            )
         return value
 
-    return Annotated[int | tuple[int, ...], AfterValidator(check)]
+    return check
 
 
-#: A spec's ``img_size`` field: an int (a square, dumped as an int) or ``[height, width]``.
-ImgSize = img_size_field()
+#: A spec's ``img_size`` field: an int (a square, dumped as an int) or ``[height, width]`` (dumped
+#: as a list; ``tuple[int, ...]`` so that the spec loader checks each side, the check its length).
+if TYPE_CHECKING:
+    ImgSize = int | tuple[int, int]
+else:
+    ImgSize = Annotated[int | tuple[int, ...], AfterValidator(_size_check(None))]
+
+
+def img_size_field(limit: int) -> Any:
+    """:data:`ImgSize` with every side at most ``limit``."""
+    return Annotated[int | tuple[int, ...], AfterValidator(_size_check(limit))]
 
 
 class SpecBase(BaseModel):

@@ -66,6 +66,12 @@ def size_value(img_size: Size | list[int]) -> int | tuple[int, int]:
     return h if h == w else (h, w)
 
 
+def size_csv(img_size: Size | list[int]) -> int | str:
+    """How a size is written to a CSV cell: ``448`` for a square, ``800x1280`` otherwise."""
+    h, w = as_hw(img_size)  # type: ignore[arg-type]
+    return h if h == w else f"{h}x{w}"
+
+
 def size_key(img_size: Size | list[int]) -> tuple[int, int]:
     """A sort key for sizes given as ints or pairs: by area, then height."""
     h, w = as_hw(img_size)  # type: ignore[arg-type]

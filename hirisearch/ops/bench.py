@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from hirisearch.errors import HirisearchError
 from hirisearch.latency.result import BenchResult
-from hirisearch.targets import Target
+from hirisearch.targets import Size, Target
 
 if TYPE_CHECKING:
     from hirisearch.latency.measure import BenchOptions
@@ -24,7 +24,7 @@ __all__ = ["ProfileLatency", "bench_targets", "latency_measurer", "profile_laten
 
 def bench_targets(
     targets: Sequence[Target],
-    img_sizes: Sequence[int | None],
+    img_sizes: Sequence[Size | None],
     batches: Sequence[int],
     opts: BenchOptions,
     *,
@@ -53,7 +53,7 @@ def bench_targets(
 
 def latency_measurer(
     device: str, min_time_s: float, *, force: bool = False
-) -> Callable[[Target, int, int], float | None]:
+) -> Callable[[Target, Size, int], float | None]:
     """``(target, img_size, batch) -> median ms`` through the bench machinery, each point checked
     against the memory estimate first (``None``: out of memory)."""
     from hirisearch.latency.device import ensure_targets_fit, resolve_device
@@ -62,7 +62,7 @@ def latency_measurer(
     dev = resolve_device(device)
     opts = BenchOptions(device=dev, min_time_s=min_time_s, warmup_s=min(0.5, min_time_s))
 
-    def measure(target: Target, size: int, batch: int) -> float | None:
+    def measure(target: Target, size: Size, batch: int) -> float | None:
         ensure_targets_fit([target], [size], [batch], dev, force=force)
         (r,) = bench_target(target, size, [batch], opts)
         return r.latency_ms if r.status == "ok" else None
@@ -90,7 +90,7 @@ class ProfileLatency:
 
 
 def profile_latency(
-    target: Target, img_size: int | None, batch: int, *, measure: bool, predict: bool
+    target: Target, img_size: Size | None, batch: int, *, measure: bool, predict: bool
 ) -> ProfileLatency:
     """The predicted (``predict``) and measured (``measure``) latency of ``target`` at
     ``img_size`` for a batch of ``batch``, on CUDA when present, else the CPU."""

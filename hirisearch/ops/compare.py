@@ -82,7 +82,7 @@ class CompareResult:
 
 def compare(
     refs: Sequence[str],
-    img_sizes: Sequence[int],
+    img_sizes: Sequence[Size],
     *,
     traced: bool = True,
     convention: str = "ours",

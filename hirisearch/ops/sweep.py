@@ -150,8 +150,8 @@ def parse_resolutions(values: Sequence[str]) -> list[Size]:
                 nums = [int(f) for f in fields]
             except ValueError:
                 raise HirisearchError(
-                    f"--res: expected an integer, HxW (e.g. 800x1280) or START:STOP[:STEP] "
-                    f"range, but got {part!r}"
+                    f"--res: expected an integer or START:STOP[:STEP] range (or HxW, e.g. "
+                    f"800x1280), but got {part!r}"
                 ) from None
             if len(nums) == 1:
                 start = stop = nums[0]

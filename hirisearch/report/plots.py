@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from hirisearch.cost.convention import CONVENTION
 from hirisearch.io import atomic_write_bytes
+from hirisearch.models.resolution import size_dims, size_key, size_label, size_side, size_value
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -61,13 +62,25 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ScalingSeries:
-    """One model's cost at several input resolutions."""
+    """One model's cost at several input resolutions (each an int for a square, else
+    ``(height, width)``; plotted at :func:`~hirisearch.models.resolution.size_side`)."""
 
     name: str
     family: str
-    img_sizes: tuple[int, ...]
+    img_sizes: tuple[int | tuple[int, int], ...]
     gmacs: tuple[float, ...]
     params_m: tuple[float, ...] = ()
+
+
+def _sides(sizes: Sequence[Any]) -> list[float]:
+    return [size_side(s) for s in sizes]
+
+
+def _side_label(series: Sequence[ScalingSeries]) -> str:
+    """The resolution axis' label: a non-square size stands at the side of the square of its
+    area."""
+    square = all(size_label(s).isdigit() for x in series for s in x.img_sizes)
+    return "input resolution (pixels per side" + (")" if square else "; HxW at sqrt(H*W))")
 
 
 def save_figure(fig: Figure, path: str | Path, *, formats: Sequence[str] = ()) -> list[Path]:
@@ -108,25 +121,25 @@ def resolution_scaling(
     else:
         fig, ax = figures().subplots(figsize=(7, 4.5))
     for s in series:
-        ax.plot(s.img_sizes, s.gmacs, marker="o", label=f"{s.name} ({s.family})")
+        ax.plot(_sides(s.img_sizes), s.gmacs, marker="o", label=f"{s.name} ({s.family})")
     _log_axis(ax)
-    ax.set_xlabel("input resolution (pixels per side)")
+    ax.set_xlabel(_side_label(series))
     ax.set_ylabel(f"GFLOPs (log), batch {batch}")
     ax.set_title(f"Cost against resolution; {CONVENTION}", fontsize=9)
-    sizes = sorted({r for s in series for r in s.img_sizes})
+    sizes = sorted({size_value(r) for s in series for r in s.img_sizes}, key=size_key)
     if len(sizes) <= 12:
-        ax.set_xticks(sizes)
+        ax.set_xticks(_sides(sizes), [size_label(r) for r in sizes])
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     if with_params:
         for s in series:
-            pax.plot(s.img_sizes[: len(s.params_m)], s.params_m, marker=".", label=s.name)
-        pax.set_xlabel("input resolution (pixels per side)")
+            pax.plot(_sides(s.img_sizes[: len(s.params_m)]), s.params_m, marker=".", label=s.name)
+        pax.set_xlabel(_side_label(series))
         pax.set_ylabel("parameters (M)")
         pax.set_ylim(bottom=0)
         pax.set_title("Parameters against resolution", fontsize=9)
         if len(sizes) <= 12:
-            pax.set_xticks(sizes)
+            pax.set_xticks(_sides(sizes), [size_label(r) for r in sizes])
         pax.grid(True, alpha=0.3)
         pax.legend(fontsize=8)
     return save_figure(fig, path, formats=formats)
@@ -136,14 +149,14 @@ def series_from_sweep(doc: Mapping[str, Any]) -> list[ScalingSeries]:
     """The lines of a ``sweep`` results document (see :mod:`hirisearch.report.run.schema`)."""
     out = []
     for s in doc["series"]:
-        pts = sorted(s["points"], key=lambda p: p["img_size"])
+        pts = sorted(s["points"], key=lambda p: size_key(p["img_size"]))
         if not pts:
             continue
         out.append(
             ScalingSeries(
                 name=s["name"],
                 family=s["family"],
-                img_sizes=tuple(p["img_size"] for p in pts),
+                img_sizes=tuple(size_value(p["img_size"]) for p in pts),
                 gmacs=tuple(p["macs"] / 1e9 for p in pts),
                 params_m=tuple(p["params"] / 1e6 for p in pts),
             )
@@ -163,7 +176,7 @@ def train_memory_scaling(
     fig, ax = figures().subplots(figsize=(7, 4.5))
     for s in series:
         pts = sorted(
-            (p["img_size"], p["train_peak_bytes"] / 2**30)
+            (size_side(p["img_size"]), p["train_peak_bytes"] / 2**30)
             for p in s["points"]
             if p.get("train_peak_bytes") is not None
         )
@@ -184,17 +197,19 @@ def train_memory_scaling(
 
 # ----------------------------------------------------------------- profile and compare
 def _sizes_label(results: Sequence[Mapping[str, Any]]) -> str:
-    sizes = sorted({r["img_size"] for r in results})
+    sizes = {size_value(r["img_size"]) for r in results}
     batches = sorted({r["batch"] for r in results})
     where = (
-        f"at {sizes[0]}x{sizes[0]}" if len(sizes) == 1 else "at each model's input (in its label)"
+        f"at {size_dims(sizes.pop())}"
+        if len(sizes) == 1
+        else "at each model's input (in its label)"
     )
     return f"{where}, batch {'/'.join(str(b) for b in batches)}"
 
 
 def _model_label(r: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> str:
-    one_size = len({x["img_size"] for x in results}) == 1
-    return r["name"] if one_size else f"{r['name']}\n@{r['img_size']}"
+    one_size = len({size_value(x["img_size"]) for x in results}) == 1
+    return r["name"] if one_size else f"{r['name']}\n@{size_label(r['img_size'])}"
 
 
 def stage_breakdown(
@@ -350,10 +365,10 @@ def latency_vs_gmacs(
             label=label,
         )
     # Neighbours along the x axis get their labels on alternate sides, so close points stay legible.
-    many_sizes = len({r["img_size"] for r in recs}) > 1
+    many_sizes = len({size_value(r["img_size"]) for r in recs}) > 1
     many_batches = len({r["batch"] for r in recs}) > 1
     for i, r in enumerate(sorted(recs, key=lambda r: (r["macs"], r["latency_ms"]))):
-        text = r["name"] + (f" @{r['img_size']}" if many_sizes else "")
+        text = r["name"] + (f" @{size_label(r['img_size'])}" if many_sizes else "")
         text += f", batch {r['batch']}" if many_batches else ""
         if r.get("gmacs_per_s") is not None:
             text += f"\n{r['gmacs_per_s']:,.0f} GMACs/s"
@@ -366,8 +381,8 @@ def latency_vs_gmacs(
             fontsize=7,
             va="top" if below else "bottom",
         )
-    sizes = sorted({r["img_size"] for r in recs})
-    at = f"at {sizes[0]}x{sizes[0]}" if len(sizes) == 1 else "at each input size (labelled)"
+    sizes = {size_value(r["img_size"]) for r in recs}
+    at = f"at {size_dims(sizes.pop())}" if len(sizes) == 1 else "at each input size (labelled)"
     batches = "/".join(str(b) for b in sorted({r["batch"] for r in recs}))
     ax.set_xlabel(
         f"GFLOPs per batch of {batches} {at} (GMACs, multiply-add once, attention included)"

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hirisearch.models.resolution import size_dims
 from hirisearch.report.plots import figures, save_figure
 from hirisearch.report.search_words import quantity, shown, title
 
@@ -49,7 +50,7 @@ def search_front(
     for ax in list(axes.flat)[len(pairs) :]:
         ax.set_visible(False)
     size = doc.get("img_size")
-    at = f" at {size}x{size}" if size else ""
+    at = f" at {size_dims(size)}" if size else ""
     front = sum(1 for t in doc["trials"] if t.get("pareto"))
     fig.suptitle(
         f"Search over {doc['base_spec']}{at}: the front ({front} configurations) in the "

@@ -30,7 +30,7 @@ def test_shipped_space_loads_and_its_corners_are_valid(path: Path) -> None:
 def test_hiri_vit_5g_contains_the_base_and_the_base_fits() -> None:
     space = load_space(ROOT / "specs" / "search" / "hiri_vit_5g.yaml")
     base = evaluate(space, {})
-    assert base.valid and base.plan.img_size == 448
+    assert base.valid and base.plan.img_size == (448, 448)
     assert base.cost.macs / 1e9 <= 5.0
     for axis in space.axes:  # the shipped S is a point of the space
         top, idx = axis.path.split(".")

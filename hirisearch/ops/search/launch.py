@@ -11,12 +11,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hirisearch.models.resolution import size_label, size_side
 from hirisearch.ops.search.options import SearchOptions
 from hirisearch.ops.search.types import SearchError, SearchSpace
 
 
 def load_search_space(
-    files: Sequence[str], sizes: Sequence[int] = (), *, max_gmacs: float | None = None
+    files: Sequence[str],
+    sizes: Sequence[int | tuple[int, int]] = (),
+    *,
+    max_gmacs: float | None = None,
 ) -> tuple[str, SearchSpace]:
     """The one space file among ``files`` and its space, with ``--max-gflops`` and ``--res``.
 
@@ -32,7 +36,7 @@ def load_search_space(
     if len(sizes) > 1:
         raise SearchError(
             f"--res: a search runs at one input resolution, but got {len(sizes)} "
-            f"({', '.join(str(s) for s in sizes)}); run one search per resolution"
+            f"({', '.join(size_label(s) for s in sizes)}); run one search per resolution"
         )
     space = load_space(files[0]).with_overrides(
         max_gmacs=max_gmacs, img_size=sizes[0] if sizes else None
@@ -133,7 +137,7 @@ def baseline_row(ref: str, space: SearchSpace) -> dict[str, Any]:
         and not m.needs_calibration
         and (name not in TRAIN_METRICS or "train_macs" in totals)
     }
-    values["img_size"] = p.img_size
+    values["img_size"] = float(size_side(p.img_size))
     return {
         "name": p.name,
         "spec": ref,

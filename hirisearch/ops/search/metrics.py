@@ -34,6 +34,7 @@ from typing import Any
 
 from hirisearch.errors import ObjectiveError, SpecError
 from hirisearch.models import get_family
+from hirisearch.models.resolution import size_label, size_side
 from hirisearch.ops.search.candidate import Candidate
 from hirisearch.ops.search.types import ProxySettings, SearchSpace
 from hirisearch.train.config import TrainConfig
@@ -138,7 +139,8 @@ def _measured_ms(c: Candidate, ctx: EvalContext) -> float:
     family = get_family(c.spec.family)
     device = torch.device(ctx.device)
     est = estimate_memory(c.tree, c.plan.input_shape, batch=1, dtype="fp32")
-    ensure_fits(est.total_bytes, ctx.device, what=f"timing {c.plan.name} at {c.plan.img_size}")
+    what = f"timing {c.plan.name} at {size_label(c.plan.img_size)}"
+    ensure_fits(est.total_bytes, ctx.device, what=what)
     opts = BenchOptions(device=device, warmup_s=0.1, min_time_s=MEASURE_S, min_runs=3)
     model, _ = prepare_model(family.build(c.plan), opts)
     x = torch.randn(1, *c.plan.input_shape, device=device)
@@ -230,7 +232,8 @@ METRICS: dict[str, Metric] = _registry(
         lambda c, ctx: train_totals(c, ctx.train)[1] / 1e9,
         lambda t: t["train_peak"] / 1e9,
     ),
-    Metric("img_size", "px", "img_size", lambda c, ctx: float(c.plan.img_size)),
+    # a non-square size counts as the side of the square of its area
+    Metric("img_size", "px", "img_size", lambda c, ctx: float(size_side(c.plan.img_size))),
     Metric("latency_measured_ms", "ms", "measured latency (ms)", _measured_ms, slow=True),
     Metric("naswot", "", "NASWOT", _proxy("naswot"), slow=True),
     Metric("synflow", "log10", "SynFlow (log10)", _proxy("synflow"), slow=True),

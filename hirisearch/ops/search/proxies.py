@@ -24,6 +24,7 @@ from torch import nn
 
 from hirisearch.errors import ProxyError, SpecError
 from hirisearch.models.base import Family, SpecBase
+from hirisearch.models.resolution import as_hw, size_label
 from hirisearch.ops.search.types import ProxySettings
 
 ACTIVATIONS = (nn.GELU, nn.ReLU, nn.SiLU, nn.Hardswish, nn.ReLU6)
@@ -32,7 +33,7 @@ ACTIVATIONS = (nn.GELU, nn.ReLU, nn.SiLU, nn.Hardswish, nn.ReLU6)
 def _plan(family: Family, spec: SpecBase, settings: ProxySettings) -> Any:
     if settings.img_size is not None:
         try:
-            return family.plan(spec, settings.img_size)
+            return family.plan(spec, as_hw(settings.img_size))
         except SpecError:
             pass
     return family.plan(spec, None)
@@ -44,7 +45,9 @@ def _ensure_fits(family: Family, plan: Any, batch: int, dtype: str) -> None:
     from hirisearch.latency.device import ensure_fits
 
     est = estimate_memory(family.cost(plan), plan.input_shape, batch=batch, dtype=dtype)
-    ensure_fits(est.total_bytes, "cpu", what=f"the proxy pass of {plan.name} at {plan.img_size}")
+    ensure_fits(
+        est.total_bytes, "cpu", what=f"the proxy pass of {plan.name} at {size_label(plan.img_size)}"
+    )
 
 
 def naswot(family: Family, spec: SpecBase, settings: ProxySettings, *, seed: int = 0) -> float:

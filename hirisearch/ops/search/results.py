@@ -18,6 +18,7 @@ import yaml
 
 from hirisearch.cost.types import Cost
 from hirisearch.io import atomic_write_text
+from hirisearch.models.resolution import as_hw, size_label, size_value
 from hirisearch.ops.search.budget import bound_labels, check_budgets
 from hirisearch.ops.search.candidate import Candidate, evaluate
 from hirisearch.ops.search.metrics import METRICS, EvalContext
@@ -97,7 +98,7 @@ class SearchResult:
     trials: tuple[dict[str, Any], ...] = ()
     limits: dict[str, float] = field(default_factory=dict)
     base_file: str = ""
-    img_size: int | None = None
+    img_size: int | tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """What ``search --json`` prints: the run, its front and the baselines."""
@@ -252,7 +253,7 @@ def pareto_entries(
         lat = f", {r.latency_ms:.2f} ms predicted on {space.device}" if r.latency_ms else ""
         note = (
             f"trial {r.number}: {r.params / 1e6:.2f}M params, {r.macs / 1e9:.3f} GFLOPs at "
-            f"{cand.plan.img_size}{lat}"
+            f"{size_label(cand.plan.img_size)}{lat}"
         )
         path = pareto_dir / f"{k:02d}_trial{r.number}.yaml"
         atomic_write_text(path, spec_yaml(space, cand, f"{base_name}-search-{r.number}", note))
@@ -371,5 +372,10 @@ def finished(
         trials=trials,
         limits=limits,
         base_file=os.path.normpath(space.base_file or space.file),
-        img_size=space.base.get("img_size"),
+        img_size=_size_of(space.base.get("img_size")),
     )
+
+
+def _size_of(img_size: Any) -> int | tuple[int, int] | None:
+    """The space's ``img_size`` as results hold it (``None``: the base spec's default)."""
+    return None if img_size is None else size_value(as_hw(img_size))

@@ -71,6 +71,21 @@ def _int_in(low: int, high: int | None, words: str) -> Any:
     return PlainValidator(check)
 
 
+def _size_in(low: int, high: int | None, words: str) -> Any:
+    """An ``img_size``: an int, or ``[height, width]`` of them (kept as a tuple), each side
+    ``words``."""
+    side = _int_in(low, high, words).func
+
+    def check(v: Any) -> int | tuple[int, int]:
+        if isinstance(v, (list, tuple)):
+            if len(v) != 2:
+                raise FieldError("", f"must be an int or [height, width], but got {_short(v)}")
+            return (side(v[0]), side(v[1]))
+        return side(v)  # type: ignore[no-any-return]
+
+    return PlainValidator(check)
+
+
 def _choices(v: Any) -> tuple[Any, ...]:
     if not isinstance(v, list) or not v:
         raise FieldError("", f"`choices` must be a non-empty list, but got {_short(v)}")
@@ -151,6 +166,7 @@ def _container(kind: type, words: str, *, empty: Any = None) -> BeforeValidator:
 #: A number written in the file (None: not written; a written null is refused).
 FiniteNumber = Annotated[float | None, PlainValidator(_finite)]
 POSITIVE = _int_in(1, None, "a positive integer")
+POSITIVE_SIZE = _size_in(1, None, "a positive integer")
 
 
 # ---------------------------------------------------------------------------------- records
@@ -251,13 +267,14 @@ class ObjectiveEntry(_Record):
 
 
 PROXY_INT = _int_in(1, 4096, "an integer in 1..4096")
+PROXY_SIZE = _size_in(1, 4096, "an integer in 1..4096")
 
 
 class ProxyEntry(_Record):
     """The training-free proxies' random batch."""
 
     expected: ClassVar[str] = "a mapping with `img_size` and/or `batch`"
-    img_size: Annotated[int | None, PROXY_INT] = ProxySettings.img_size
+    img_size: Annotated[int | tuple[int, int] | None, PROXY_SIZE] = ProxySettings.img_size
     batch: Annotated[int, PROXY_INT] = ProxySettings.batch
 
 
@@ -288,7 +305,7 @@ class SpaceFile(_Record):
     base: Annotated[str | dict[str, Any], PlainValidator(_base)] = Field(
         description="a spec path or mapping"
     )
-    img_size: Annotated[int | None, POSITIVE] = None
+    img_size: Annotated[int | tuple[int, int] | None, POSITIVE_SIZE] = None
     axes: Annotated[
         dict[Annotated[str, PlainValidator(_axis_path)], AxisEntry],
         _container(dict, "a non-empty mapping of dotted paths"),

@@ -3,7 +3,8 @@
 A space file (``specs/search/*.yaml``)::
 
     base: ../hiri_vit/s.yaml          # a spec path (relative to this file) or an inline mapping
-    img_size: 448                     # optional: override the base spec's input size
+    img_size: 448                     # optional: the input size, R or [height, width]; with
+                                      # [h, w], axes img_size.0 / img_size.1 search each side
     axes:
       depths.3: {choices: [4, 6, 8]}  # choices
       dims.3: {low: 256, high: 384, step: 64}        # integer range (step defaults to 1)
@@ -194,8 +195,9 @@ def parse_space(data: Any, *, file: str) -> SearchSpace:
             field="base.family",
         )
     family = FAMILIES[fam_name]
-    if doc.img_size is not None:
-        base = {**base, "img_size": doc.img_size}
+    if doc.img_size is not None:  # [height, width] stays a list, as a spec file writes it
+        size = doc.img_size
+        base = {**base, "img_size": size if isinstance(size, int) else list(size)}
     _validate_base(family, base, file, "base")
     base, entries = per_block_axes(family, base, doc.axes, file)
     axes = tuple(entry.axis(path) for path, entry in entries)

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hirisearch.models import get_family
+from hirisearch.models.resolution import size_value
 from hirisearch.ops.search.retry import retrying
 
 if TYPE_CHECKING:
@@ -45,7 +46,8 @@ class CandidateTrial:
         plan: its plan (every derived number: stage sizes, tokens, ...).
         axes: the searched axes' values of this candidate (dotted path -> value), as
             ``results.json`` lists them.
-        img_size: the input resolution the candidate is planned for.
+        img_size: the input resolution the candidate is planned for (an int for a square,
+            else ``(height, width)``).
         input_shape: ``(channels, height, width)`` of one input image.
     """
 
@@ -65,7 +67,7 @@ class CandidateTrial:
         self.spec: SpecBase = candidate.spec
         self.plan: Any = candidate.plan
         self.axes: Mapping[str, Scalar] = dict(candidate.values)
-        self.img_size: int = int(candidate.plan.img_size)
+        self.img_size: int | tuple[int, int] = size_value(candidate.plan.img_size)
         self.input_shape: tuple[int, ...] = tuple(candidate.plan.input_shape)
         self.pruned = False  # set once should_prune() answered true
         self.last_step: int | None = None

@@ -104,9 +104,10 @@ class PrunerSpec:
 
 @dataclass(frozen=True)
 class ProxySettings:
-    """Input of the training-free proxies: a random batch at ``img_size`` (None: the spec's)."""
+    """Input of the training-free proxies: a random batch at ``img_size`` (an int for a square,
+    else ``(height, width)``; None: the spec's)."""
 
-    img_size: int | None = 224
+    img_size: int | tuple[int, int] | None = 224
     batch: int = 8
 
 
@@ -159,9 +160,10 @@ class SearchSpace:
         return apply_values(self.base, values)
 
     def with_overrides(
-        self, *, max_gmacs: float | None = None, img_size: int | None = None
+        self, *, max_gmacs: float | None = None, img_size: int | tuple[int, int] | None = None
     ) -> SearchSpace:
-        """The space with ``--max-gflops`` / ``--res`` applied."""
+        """The space with ``--max-gflops`` / ``--res`` (an int, or ``(height, width)``)
+        applied."""
         budgets = self.budgets
         base = self.base
         if max_gmacs is not None:
@@ -177,7 +179,7 @@ class SearchSpace:
                     file=self.file,
                     field="axes.img_size",
                 )
-            base = {**base, "img_size": img_size}
+            base = {**base, "img_size": img_size if isinstance(img_size, int) else list(img_size)}
             _validate_base(self.family, base, self.file, "img_size")
         return SearchSpace(
             self.file,

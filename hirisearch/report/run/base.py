@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from hirisearch.cost.convention import CONVENTION
+from hirisearch.models.resolution import size_csv
 from hirisearch.report.run.document import Report
 
 Doc = Mapping[str, Any]
@@ -109,6 +110,12 @@ def baselines_first(items: Sequence[Doc], baselines: Sequence[str]) -> list[Doc]
     """``items`` with those whose ``spec`` is a baseline first (in the baselines' order)."""
     rank = {b: i for i, b in enumerate(baselines)}
     return sorted(items, key=lambda it: rank.get(it["spec"], len(rank)))
+
+
+def csv_cell(item: Doc, key: str) -> Any:
+    """``item[key]`` as a CSV cell: an input size as ``448`` or ``800x1280``, the rest as is."""
+    value = item.get(key)
+    return size_csv(value) if key == "img_size" and value is not None else value
 
 
 def _label(item: Doc, baselines: Sequence[str]) -> str:

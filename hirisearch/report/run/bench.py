@@ -9,6 +9,7 @@ from pydantic import Field
 
 from hirisearch.cost.convention import CONVENTION
 from hirisearch.latency.result import BenchResult, Environment
+from hirisearch.models.resolution import size_label
 from hirisearch.report import format as fmt
 from hirisearch.report import plots
 from hirisearch.report.run.base import (
@@ -20,6 +21,7 @@ from hirisearch.report.run.base import (
     _meta,
     baselines_first,
     check_columns,
+    csv_cell,
     result_schema,
 )
 from hirisearch.report.run.document import Figure, Report, Section, Table
@@ -74,7 +76,7 @@ def _bench_report(doc: Doc) -> Report:
         rows=tuple(
             (
                 _label(r, base),
-                str(r["img_size"]),
+                size_label(r["img_size"]),
                 str(r["batch"]),
                 r["device"],
                 r["dtype"],
@@ -113,7 +115,7 @@ def _bench_report(doc: Doc) -> Report:
 def csv_rows(doc: Doc) -> tuple[list[str], list[list[Any]]]:
     """``results.csv``: raw numbers (MACs and parameters as integers)."""
     recs = baselines_first(doc["records"], doc.get("baselines", []))
-    return list(CSV_COLUMNS), [[r.get(h) for h in CSV_COLUMNS] for r in recs]
+    return list(CSV_COLUMNS), [[csv_cell(r, h) for h in CSV_COLUMNS] for r in recs]
 
 
 KINDS = (ReportKind("bench", BenchResults, _bench_report, csv_rows),)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from hirisearch.cost.convention import CONVENTION, headline
+from hirisearch.models.resolution import size_key, size_label, size_value
 from hirisearch.ops.profile import ProfileResult, SectionResult
 from hirisearch.report import format as fmt
 from hirisearch.report import plots
@@ -21,6 +22,7 @@ from hirisearch.report.run.base import (
     _meta,
     baselines_first,
     check_columns,
+    csv_cell,
     result_schema,
 )
 from hirisearch.report.run.document import Figure, Report, Section, Table
@@ -67,7 +69,7 @@ def _summary(results: Sequence[Doc], base: Sequence[str], caption: str) -> Table
             (
                 _label(r, base),
                 r["family"],
-                str(r["img_size"]),
+                size_label(r["img_size"]),
                 str(r["batch"]),
                 fmt.params_in_m(r["params"]),
                 fmt.gflops(r["macs"]),
@@ -118,7 +120,7 @@ def _stages(r: Doc) -> Table:
 def _profile_report(doc: Doc) -> Report:
     base = doc.get("baselines", [])
     results = baselines_first(doc["results"], base)
-    sizes = sorted({r["img_size"] for r in results})
+    sizes = sorted({size_value(r["img_size"]) for r in results}, key=size_key)
     batches = sorted({r["batch"] for r in results})
     dtypes = sorted({r["dtype"] for r in results})
     one = len(sizes) == 1 and len(batches) == 1 and len(dtypes) == 1
@@ -164,14 +166,14 @@ def _scaling_from_profiles(results: Sequence[Doc]) -> list[plots.ScalingSeries]:
         by.setdefault(r["spec"], []).append(r)
     out = []
     for rs in by.values():
-        rs = sorted(rs, key=lambda r: r["img_size"])
-        if len({r["img_size"] for r in rs}) < 2:
+        rs = sorted(rs, key=lambda r: size_key(r["img_size"]))
+        if len({size_value(r["img_size"]) for r in rs}) < 2:
             continue
         out.append(
             plots.ScalingSeries(
                 rs[0]["name"],
                 rs[0]["family"],
-                tuple(r["img_size"] for r in rs),
+                tuple(size_value(r["img_size"]) for r in rs),
                 tuple(r["macs"] / 1e9 for r in rs),
                 tuple(r["params"] / 1e6 for r in rs),
             )
@@ -187,7 +189,7 @@ def csv_rows(doc: Doc) -> tuple[list[str], list[list[Any]]]:
         cats = plots.categories_of(r)
         rows.append(
             [
-                *(r.get(c) for c in CSV_COLUMNS),
+                *(csv_cell(r, c) for c in CSV_COLUMNS),
                 *(cats.get(c, 0) for c in CATEGORIES),
                 r["spec"] in baselines,
             ]

@@ -88,7 +88,7 @@ def validate_results(doc: Any, *, file: str = "results.json") -> dict[str, Any]:
     if doc.get("schema", SCHEMA) != SCHEMA:
         raise ResultsError(f"{file}: schema: expected {SCHEMA!r}, but got {doc.get('schema')!r}")
     kind = doc.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ResultsError(f"{file}: kind: expected one of {', '.join(KINDS)}, but got {kind!r}")
     try:
         KINDS[kind].model_validate(doc)

@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from hirisearch.cost.convention import CONVENTION
+from hirisearch.models.resolution import size_dims
+from hirisearch.ops import ImgSize
 from hirisearch.report import format as fmt
 from hirisearch.report.run.base import (
     GFLOPS,
@@ -57,7 +59,7 @@ class SearchBaseline(_Doc):
 class SearchResults(_Doc):
     kind: Literal["search"]
     base_spec: str
-    img_size: int | None = Field(default=None, gt=0)
+    img_size: ImgSize | None = None
     budgets: dict[str, float] = {}
     objectives: list[Objective] = Field(min_length=1)
     trials: list[Trial]
@@ -75,7 +77,7 @@ def _front_table(doc: Doc) -> Table:
     base_spec = run.get("base_spec") or {}
     extra = [o for o in doc["objectives"] if quantity(o["name"]) not in _SHOWN]
     size = doc.get("img_size")
-    at = f" at {size}x{size}" if size else ""
+    at = f" at {size_dims(size)}" if size else ""
 
     def row(name: str, item: Mapping[str, Any], changes: str) -> tuple[str, ...]:
         objs = item.get("objectives") or {}
@@ -186,7 +188,9 @@ def _search_report(doc: Doc) -> Report:
     sections.append(Section("Pareto front", tables=(_front_table(doc),)))
     return Report(
         doc.get("title") or f"Search: {doc['base_spec']}",
-        _meta(doc, f"base spec: {doc['base_spec']}" + (f", input {size}x{size}" if size else "")),
+        _meta(
+            doc, f"base spec: {doc['base_spec']}" + (f", input {size_dims(size)}" if size else "")
+        ),
         tuple(sections),
     )
 

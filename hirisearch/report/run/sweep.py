@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from hirisearch.cost.convention import CONVENTION
+from hirisearch.models.resolution import size_csv, size_key, size_label, size_value
+from hirisearch.ops import ImgSize
 from hirisearch.ops.sweep import SweepPoint, SweepSeries, SweepSkip
 from hirisearch.report import format as fmt
 from hirisearch.report import plots
@@ -42,7 +44,7 @@ SweepSeriesDoc = result_schema(
 class SweepResults(_Doc):
     kind: Literal["sweep"]
     batch: int = Field(gt=0)
-    img_sizes: list[int] = Field(min_length=1)
+    img_sizes: list[ImgSize] = Field(min_length=1)
     series: list[SweepSeriesDoc] = Field(min_length=1)  # type: ignore[valid-type]
 
 
@@ -62,7 +64,7 @@ def _train_peak(point: Doc) -> str:
     return fmt.memory(point.get("train_peak_bytes"))
 
 
-def _train_tables(doc: Doc, series: list[Doc], sizes: list[int], base: list[str]) -> list[Table]:
+def _train_tables(doc: Doc, series: list[Doc], sizes: list[Any], base: list[str]) -> list[Table]:
     """With ``--train``: training GFLOPs and peak memory by size (``-``: no training twin)."""
     t = doc.get("train")
     if not t:
@@ -79,19 +81,19 @@ def _train_tables(doc: Doc, series: list[Doc], sizes: list[int], base: list[str]
 
 def _by_size(
     series: list[Doc],
-    sizes: list[int],
+    sizes: list[Any],
     base: list[str],
     what: str,
     cell: Callable[[Doc], str],
     caption: str,
 ) -> Table:
     """Sizes down, one column per model: ``cell`` of its point at each size, ``-`` without."""
-    point = {(s["spec"], p["img_size"]): p for s in series for p in s["points"]}
+    point = {(s["spec"], size_value(p["img_size"])): p for s in series for p in s["points"]}
     return Table(
         headers=("input (px)", *(f"{_label(s, base)} {what}" for s in series)),
         rows=tuple(
             (
-                str(size),
+                size_label(size),
                 *(
                     cell(point[(s["spec"], size)]) if (s["spec"], size) in point else "-"
                     for s in series
@@ -117,7 +119,7 @@ def _models(series: list[Doc], base: list[str]) -> tuple[Table, tuple[str, ...]]
             if len(ps) == 1
             else f"{fmt.params_in_m(ps[0])}-{fmt.params_in_m(ps[-1])}"
         )
-        pts = sorted(p["img_size"] for p in s["points"])
+        pts = [size_label(x) for x in sorted((p["img_size"] for p in s["points"]), key=size_key)]
         rows.append(
             (
                 _label(s, base),
@@ -129,8 +131,10 @@ def _models(series: list[Doc], base: list[str]) -> tuple[Table, tuple[str, ...]]
             )
         )
         if s["skipped"]:
-            skipped = sorted(k["img_size"] for k in s["skipped"])
-            listed = ", ".join(str(k) for k in skipped[:12]) + (" ..." if len(skipped) > 12 else "")
+            skipped = sorted((k["img_size"] for k in s["skipped"]), key=size_key)
+            listed = ", ".join(size_label(k) for k in skipped[:12]) + (
+                " ..." if len(skipped) > 12 else ""
+            )
             notes.append(f"{s['name']}: skipped {listed}; {s['skipped'][0]['reason']}")
     table = Table(
         headers=("model", "family", "cost", "params (M)", "inputs counted (px)", "skipped"),
@@ -144,7 +148,8 @@ def _models(series: list[Doc], base: list[str]) -> tuple[Table, tuple[str, ...]]
 def _sweep_report(doc: Doc) -> Report:
     base = doc.get("baselines", [])
     series = baselines_first(doc["series"], base)
-    sizes = sorted(set(doc["img_sizes"]) | {p["img_size"] for s in series for p in s["points"]})
+    given = [*doc["img_sizes"], *(p["img_size"] for s in series for p in s["points"])]
+    sizes = sorted({size_value(x) for x in given}, key=size_key)
     batch = doc["batch"]
     caption = f"{CONVENTION}; batch {batch}, fp32; '-' = the model cannot take this input"
     tables = [_by_size(series, sizes, base, GFLOPS, _gflops, caption)]
@@ -178,7 +183,9 @@ def _sweep_report(doc: Doc) -> Report:
     names = ", ".join(s["name"] for s in series)
     title = doc.get("title") or f"Resolution sweep: {names}"
     return Report(
-        title, _meta(doc, f"inputs {sizes[0]}-{sizes[-1]} px, batch {batch}"), tuple(sections)
+        title,
+        _meta(doc, f"inputs {size_label(sizes[0])}-{size_label(sizes[-1])} px, batch {batch}"),
+        tuple(sections),
     )
 
 
@@ -197,14 +204,14 @@ def csv_rows(doc: Doc) -> tuple[list[str], list[list[Any]]]:
     ]
     rows = []
     for s in baselines_first(doc["series"], doc.get("baselines", [])):
-        for p in sorted(s["points"], key=lambda p: p["img_size"]):
+        for p in sorted(s["points"], key=lambda p: size_key(p["img_size"])):
             rows.append(
                 [
                     s["spec"],
                     s["name"],
                     s["family"],
                     s["method"],
-                    p["img_size"],
+                    size_csv(p["img_size"]),
                     p["params"],
                     p["macs"],
                     p.get("latency_ms"),
@@ -218,7 +225,7 @@ def csv_rows(doc: Doc) -> tuple[list[str], list[list[Any]]]:
                     s["name"],
                     s["family"],
                     s["method"],
-                    k["img_size"],
+                    size_csv(k["img_size"]),
                     None,
                     None,
                     None,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from hirisearch.models.resolution import size_label
 from hirisearch.report import format as fmt
 from hirisearch.report.terminal.fit import Column, FitTable
 
@@ -48,13 +49,13 @@ def bench_table(results: Sequence[BenchResult], *, predicted: bool = False) -> F
     for r in results:
         if r.status != "ok":
             status = Text(r.status.upper(), style="bold red")
-            row: list[str | Text] = [r.name, str(r.img_size), str(r.batch), status]
+            row: list[str | Text] = [r.name, size_label(r.img_size), str(r.batch), status]
             row += ["-"] * 3 + [fmt.gmacs(r.macs), "-", "-", fmt.mib(r.mem_est_bytes)]
         else:
             iqr = Text(fmt.ms(r.iqr_ms), style="yellow" if r.noisy else "")
             row = [
                 r.name,
-                str(r.img_size),
+                size_label(r.img_size),
                 str(r.batch),
                 fmt.ms(r.latency_ms),
                 iqr,
@@ -87,10 +88,14 @@ def bench_notes(results: Sequence[BenchResult]) -> list[tuple[str, str]]:
         )
     for r in results:
         for w in r.warnings:
-            notes.append(("warning", f"{r.name} at {r.img_size}, batch {r.batch}: {w}"))
+            at = f"{r.name} at {size_label(r.img_size)}, batch {r.batch}"
+            notes.append(("warning", f"{at}: {w}"))
         if r.status == "oom":
             notes.append(
-                ("warning", f"{r.name} at {r.img_size}, batch {r.batch}: out of memory ({r.error})")
+                (
+                    "warning",
+                    f"{r.name} at {size_label(r.img_size)}, batch {r.batch}: out of memory ({r.error})",
+                )
             )
     return notes
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from hirisearch.models.resolution import size_label
 from hirisearch.ops.catalog import Catalog, SpecCheck
 from hirisearch.report import format as fmt
 from hirisearch.report.terminal.fit import Column, FitTable
@@ -12,7 +13,8 @@ def check_line(c: SpecCheck) -> str:
     """``ok  FILE  (family: name; params, GFLOPs at size)`` for a valid spec file."""
     detail = ""
     if c.params is not None:
-        detail = f"{fmt.params_m(c.params)} params, {fmt.gmacs(c.macs)} GFLOPs at {c.img_size}"
+        at = "" if c.img_size is None else f" at {size_label(c.img_size)}"
+        detail = f"{fmt.params_m(c.params)} params, {fmt.gmacs(c.macs)} GFLOPs{at}"
     return f"ok  {c.file}  ({c.family}: {c.name}; {detail})"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hirisearch.cost.convention import CONVENTION
+from hirisearch.models.resolution import size_key, size_label
 from hirisearch.report import format as fmt
 from hirisearch.report.terminal.fit import Column, FitTable
 
@@ -17,7 +18,9 @@ def compare_header(result: CompareResult) -> str:
     """The line above a comparison: the convention, batch, dtype and resolutions."""
     rows = result.rows
     batch = rows[0].profile.batch if rows else 1
-    sizes = ", ".join(str(s) for s in sorted({r.profile.img_size for r in rows}))
+    sizes = ", ".join(
+        size_label(s) for s in sorted({r.profile.img_size for r in rows}, key=size_key)
+    )
     conventions = " / ".join(dict.fromkeys(r.profile.convention for r in rows)) or CONVENTION
     modes = "/".join(dict.fromkeys(r.profile.mode for r in rows)) or "eval"
     return f"resolutions {sizes}, batch {batch}, fp32, {modes} mode\n{conventions}"
@@ -48,7 +51,7 @@ def compare_table(result: CompareResult) -> FitTable:
         new_model = p.spec != previous
         cells = [
             p.name if new_model else "",
-            str(p.img_size),
+            size_label(p.img_size),
             fmt.params_m(p.params),
             fmt.gmacs(p.macs),
             fmt.ratio(r.ratio),

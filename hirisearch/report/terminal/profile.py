@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE, headline
+from hirisearch.models.resolution import as_hw, size_dims, size_label
 from hirisearch.report import format as fmt
 from hirisearch.report.terminal.fit import Column, FitTable
 
@@ -21,12 +22,12 @@ def profile_header(r: ProfileResult) -> str:
     """The lines above a profile: model, source, input size (every input where there are
     several or one is not a float32 image), batch, dtype and module mode; then the convention."""
     head = headline(r.img_size, r.batch, r.dtype)
-    hw = r.input_shape[-2:]
+    shown = f"input {size_dims(r.img_size)}"
     if len(r.inputs) > 1 or (r.inputs and not r.inputs[0].startswith("float32[")):
-        head = head.replace(f"input {r.img_size}x{r.img_size}", f"inputs {', '.join(r.inputs)}")
-    elif len(r.input_shape) != 4 or hw[0] != hw[1]:  # not a square image: the whole shape
-        shape = "x".join(str(d) for d in r.input_shape[1:])
-        head = head.replace(f"input {r.img_size}x{r.img_size}", f"input {shape}")
+        head = head.replace(shown, f"inputs {', '.join(r.inputs)}")
+    elif len(r.input_shape) != 4 or tuple(r.input_shape[-2:]) != as_hw(r.img_size):
+        shape = "x".join(str(d) for d in r.input_shape[1:])  # not an image: the whole shape
+        head = head.replace(shown, f"input {shape}")
     convention, _, inputs = head.partition("; ")
     if r.convention != CONVENTION:  # another project's counting path (--convention)
         convention = r.convention
@@ -119,7 +120,7 @@ def profile_stages(
     """Per-stage (and optionally per-module) breakdown: ``items`` (default: the result's rows
     with ``rows``, else its stages)."""
     sample = r.input_shape[1:][-2:]  # one sample's last two sizes (its only one for 1-D)
-    size = "x".join(str(d) for d in sample) if sample else r.img_size
+    size = "x".join(str(d) for d in sample) if sample else size_label(r.img_size)
     heads = ("params", "GFLOPs", "traced", "share", "output", "acts")
     t = FitTable(
         [Column("part", "left", text=True), *(Column(h) for h in heads)],

@@ -22,6 +22,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from hirisearch.models.resolution import size_label
 from hirisearch.ops.search.metrics import METRICS
 from hirisearch.ops.search.results import SearchResult
 from hirisearch.report import format as fmt
@@ -192,7 +193,7 @@ def _rows(result: SearchResult, baselines: Sequence[dict[str, Any]]) -> list[_Ro
         totals = {"params": b["params"], "macs": b["macs"], "latency_ms": b.get("latency_ms")}
         rows.append(_Row("base", (what, what), totals, b["objectives"], b["slack"], style="dim"))
     for o in baselines:
-        what = f"{o['name']} at {o['img_size']}"
+        what = f"{o['name']} at {size_label(o['img_size'])}"
         totals = {"params": o["params"], "macs": o["macs"]}
         rows.append(_Row("baseline", (what, what), totals, o["objectives"], style="cyan"))
     for e in result.pareto:

@@ -3,6 +3,7 @@ latency when timed, the models), as terminal tables, and a note per model that s
 
 from __future__ import annotations
 
+from hirisearch.models.resolution import size_label
 from hirisearch.ops.sweep import SweepResult
 from hirisearch.report.run.document import Table
 from hirisearch.report.run.kinds import build_report
@@ -35,6 +36,6 @@ def skipped_notes(result: SweepResult) -> list[str]:
     notes = []
     for s in result.series:
         if s.skipped:
-            sizes = ", ".join(str(k.img_size) for k in s.skipped)
+            sizes = ", ".join(size_label(k.img_size) for k in s.skipped)
             notes.append(f"{s.name}: skipped {sizes}: {s.skipped[0].reason}")
     return notes

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from hirisearch.models.resolution import size_label
 from hirisearch.ops.train import TrainBenchResult, TrainProfile
 from hirisearch.report import format as fmt
 from hirisearch.report.terminal.fit import Column, FitTable
@@ -91,7 +92,7 @@ def train_bench_table(results: Sequence[TrainBenchResult]) -> FitTable:
     for r in results:
         c, s = r.timing.config, r.timing.summary
         table.add_row(
-            r.name, str(r.img_size), str(c.batch), c.dtype, fmt.ms(s.median_ms),
+            r.name, size_label(r.img_size), str(c.batch), c.dtype, fmt.ms(s.median_ms),
             fmt.pct(s.iqr_ratio), fmt.rate(r.images_per_s), fmt.rate(r.gmacs_per_s),
         )  # fmt: skip
     return table
