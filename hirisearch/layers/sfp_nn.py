@@ -16,8 +16,9 @@ from hirisearch.layers.sfp import SCALES, sfp_levels
 
 
 class SimpleFeaturePyramid(nn.Module):
-    """Levels at ``scales`` of one map (``forward`` takes ``[x]``), each through a 1x1 and a
-    3x3 conv with a norm; P6 max-pools the last level when ``top_block``."""
+    """Levels at ``scales`` of one map (the last of the maps ``forward`` takes: a plain ViT's
+    only one), each through a 1x1 and a 3x3 conv with a norm; P6 max-pools the last level when
+    ``top_block``."""
 
     def __init__(
         self,
@@ -57,7 +58,7 @@ class SimpleFeaturePyramid(nn.Module):
             self.names.append(name)
 
     def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
-        (x,) = feats
+        x = feats[-1]
         outs = [getattr(self, name)(x) for name in self.names]
         if self.top_block:
             outs.append(F.max_pool2d(outs[-1], 1, stride=2))
