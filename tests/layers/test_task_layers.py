@@ -16,28 +16,11 @@ from hirisearch.layers.rcnn import RCNNLayout, box_head_cost, mask_head_cost, rc
 from hirisearch.layers.rcnn_nn import ConvFCBBoxHead, FCNMaskHead, RCNNHead
 from hirisearch.layers.sfp import sfp_cost, sfp_out_hws
 from hirisearch.layers.sfp_nn import SimpleFeaturePyramid
-from tests.harness import TwinCase
-
-
-class Levels(nn.Module):
-    """Cuts one (B, sum(chs), H, W) input into levels: level i is a channel slice subsampled by
-    2**i on each axis (ceil(H / 2**i) rows), as a backbone pyramid is laid out."""
-
-    def __init__(self, inner: nn.Module, chs: tuple[int, ...]) -> None:
-        super().__init__()
-        self.inner, self.chs = inner, chs
-
-    def forward(self, x: torch.Tensor):
-        feats, at = [], 0
-        for i, c in enumerate(self.chs):
-            s = 2**i
-            feats.append(x[:, at : at + c, ::s, ::s])
-            at += c
-        return self.inner(feats)
+from tests.harness import OnPyramid, TwinCase
 
 
 def level_hws(hw: tuple[int, int], n: int) -> tuple[tuple[int, int], ...]:
-    return tuple((-(-hw[0] // 2**i), -(-hw[1] // 2**i)) for i in range(n))
+    return OnPyramid.grids(hw, n)
 
 
 class Flat(nn.Module):
@@ -95,7 +78,7 @@ def _cases() -> list[TwinCase]:
                         CHS, 16, num_outs=num_outs, in_hws=level_hws(hw, 4)
                     ),
                     (sum(CHS), *hw),
-                    partial(Levels, chs=CHS),
+                    partial(OnPyramid, chs=CHS),
                 )
             )
         for norm in ("gn", "bn", None):
@@ -109,7 +92,7 @@ def _cases() -> list[TwinCase]:
                         (32,) * 4, 32, 7, strides=(4, 8, 16, 32), norm=norm, in_hws=level_hws(hw, 4)
                     ),
                     (128, *hw),
-                    partial(Levels, chs=(32,) * 4),
+                    partial(OnPyramid, chs=(32,) * 4),
                 )
             )
         small = (hw[0] // 4, hw[1] // 4)
@@ -120,7 +103,7 @@ def _cases() -> list[TwinCase]:
                     lambda norm=norm, **dd: SimpleFeaturePyramid(32, 16, norm=norm, **dd),
                     lambda norm=norm, small=small: sfp_cost(32, 16, norm=norm, hw=small),
                     (32, *small),
-                    partial(Levels, chs=(32,)),
+                    partial(OnPyramid, chs=(32,)),
                 )
             )
         for name, lay in (("mask_rcnn", SMALL), ("cascade", CASCADE)):
@@ -130,7 +113,7 @@ def _cases() -> list[TwinCase]:
                     lambda lay=lay, hw=hw, **dd: RCNNHead(lay, img_hw=(4 * hw[0], 4 * hw[1]), **dd),
                     lambda lay=lay, hw=hw: rcnn_cost(lay, level_hws(hw, 5)),
                     (lay.in_chs * 5, *hw),
-                    partial(Levels, chs=(lay.in_chs,) * 5),
+                    partial(OnPyramid, chs=(lay.in_chs,) * 5),
                 )
             )
     for name, lay in (("mask_rcnn", SMALL), ("cascade", CASCADE)):
