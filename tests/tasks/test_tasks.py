@@ -18,7 +18,7 @@ from tests.harness import assert_task_parity
 
 #: One shipped spec per family with a dense form (a family gaining one is tested with no new
 #: test code once it is named here by its smallest spec).
-DENSE_SPECS = {"swin": "specs/swin/t.yaml"}
+DENSE_SPECS = {"swin": "specs/swin/t.yaml", "hrvit": "specs/hrvit/b1.yaml"}
 #: Small sizes every preset's head is checked at (the parity is size-independent code).
 SIZES = (224, 320)
 
