@@ -14,6 +14,7 @@ from hirisearch.spec import load_spec
 from hirisearch.tasks.model import cost_task, plan_task
 from hirisearch.tasks.model_nn import build_task
 from hirisearch.tasks.presets import get_preset
+from tests.harness import assert_task_parity
 
 #: Published rows of the Swin detection repository's README (params in M as printed, GFLOPs as
 #: mmdetection's get_flops printed them at 1280x800): spec, preset, params_m, gflops.
@@ -27,20 +28,34 @@ ROWS = (
 GFLOPS_TOLERANCE = 0.02
 
 
-def _plan(spec: str, preset: str, size=None):
-    try:
-        return plan_task(load_spec(spec), preset, size)
-    except TypeError:  # a family that takes square sizes only (before non-square sizes land)
-        pytest.skip("the backbone does not plan non-square sizes yet")
-
-
 @pytest.mark.parametrize(("spec", "preset", "params_m", "gflops"), ROWS)
 def test_published_detection_rows(spec: str, preset: str, params_m: int, gflops: int) -> None:
-    plan = _plan(spec, preset)
+    plan = plan_task(load_spec(spec), preset)
     assert plan.img_hw == (800, 1280)
     total = cost_task(plan).total
     assert round(total.params / 1e6) == params_m
     assert abs(total.macs / 1e9 - gflops) <= GFLOPS_TOLERANCE * gflops, total.macs / 1e9
+
+
+DET_PRESETS = (
+    "coco-maskrcnn",
+    "coco-maskrcnn-1333",
+    "coco-cascade",
+    "coco-vitdet",
+    "ade-fpn",
+    "cityscapes-fpn",
+)
+
+
+@pytest.mark.parametrize("preset", DET_PRESETS)
+def test_parity_on_a_non_square_size(preset: str) -> None:
+    """Every module path of backbone, neck and head at 200x264 (levels of odd sizes)."""
+    assert_task_parity(load_spec("specs/swin/t.yaml"), preset, (200, 264))
+
+
+def test_parity_of_the_published_model_at_its_size() -> None:
+    """Swin-T + Mask R-CNN at 800x1280, traced at every module path."""
+    assert_task_parity(load_spec("specs/swin/t.yaml"), "coco-maskrcnn")
 
 
 def test_the_proposal_convention_is_stated_and_settable() -> None:
