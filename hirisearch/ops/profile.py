@@ -14,7 +14,7 @@ from hirisearch.cost.join import AGREEMENT_TOLERANCE, SectionResult, join_counts
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import CountingError, HirisearchError
 from hirisearch.limits import MAX_BATCH, TRACED_MODULE_LIMIT
-from hirisearch.ops import Count, Positive
+from hirisearch.ops import Count, ImgSize, Positive
 from hirisearch.targets import Size, SizedTarget, Target
 from hirisearch.tasks.model import TaskPlan
 from hirisearch.tasks.split import TaskSplit, task_split
@@ -94,7 +94,7 @@ class ProfileResult:
     spec: str
     family: str
     name: str
-    img_size: Positive
+    img_size: ImgSize
     input_shape: tuple[int, ...]
     batch: Positive
     dtype: str

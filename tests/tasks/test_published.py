@@ -15,7 +15,6 @@ from __future__ import annotations
 import pytest
 
 import hirisearch
-from hirisearch.errors import HirisearchError
 from hirisearch.spec import load_spec
 from hirisearch.tasks.model import cost_task, plan_task
 
@@ -52,11 +51,8 @@ def test_swin_t_upernet_params() -> None:
 
 
 def test_swin_t_upernet_945_gflops_at_512x2048() -> None:
-    spec = load_spec("specs/swin/t.yaml")
-    try:
-        plan = plan_task(spec, "ade-upernet", (512, 2048))
-    except (HirisearchError, TypeError) as e:  # until non-square sizes reach every family
-        pytest.skip(f"non-square sizes are not planned yet: {e}")
+    plan = plan_task(load_spec("specs/swin/t.yaml"), "ade-upernet", (512, 2048))
+    assert [lv.hw for lv in plan.pyramid] == [(128, 512), (64, 256), (32, 128), (16, 64)]
     tree = cost_task(plan)
     assert round(tree.total.params / 1e6) == 60
     assert abs(tree.total.macs / 1e9 - 945) <= GFLOPS_TOL * 945, tree.total.macs / 1e9
