@@ -125,7 +125,7 @@ def assert_parity(spec: SpecBase, size: Size | None, *, tolerance: float = MAC_T
 def assert_task_parity(
     spec: SpecBase,
     task: str | TaskPreset,
-    size: int | tuple[int, int] | None = None,
+    size: Size | None = None,
     *,
     tolerance: float = MAC_TOLERANCE,
 ) -> None:

@@ -81,11 +81,6 @@ class TaskPlan:
         return (*self.preset_conventions, *own, *self.head.conventions)
 
 
-def _size_arg(img_hw: Hw) -> Any:
-    """What a family's ``plan`` takes for ``img_hw``: the side of a square, else (h, w)."""
-    return img_hw[0] if img_hw[0] == img_hw[1] else img_hw
-
-
 def dense_backbone(spec: SpecBase, img_hw: Hw) -> tuple[Any, Pyramid]:
     """The dense-form plan of ``spec``'s backbone at ``img_hw`` and the pyramid it outputs.
 
@@ -99,7 +94,7 @@ def dense_backbone(spec: SpecBase, img_hw: Hw) -> tuple[Any, Pyramid]:
             "put under a task head",
             field="family",
         )
-    plan = family.dense(family.plan(family.dense_spec(spec), _size_arg(img_hw)))
+    plan = family.dense(family.plan(family.dense_spec(spec), img_hw))
     return plan, family.pyramid(plan)
 
 
