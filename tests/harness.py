@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import torch
 from torch import nn
@@ -18,7 +19,7 @@ from torch import nn
 from hirisearch.cost.counters import count_module, count_traced
 from hirisearch.cost.types import Cost, CostNode
 from hirisearch.models import get_family
-from hirisearch.models.base import SpecBase
+from hirisearch.models.base import Family, SpecBase
 
 #: Every field of a :class:`Cost`: a twin must match the traced count on each.
 FIELDS = ("params", "conv", "linear", "attn", "other", "norm", "acts")
@@ -90,7 +91,11 @@ def assert_parity(spec: SpecBase, size: int | None, *, tolerance: float = MAC_TO
     """Analytic == built params and == traced MACs/norms/acts (within ``tolerance``) at every
     module path of ``spec`` planned at ``size`` (``None``: the spec's own)."""
     family = get_family(spec.family)
-    plan = family.plan(spec, size)
+    assert_plan_parity(family, family.plan(spec, size), tolerance=tolerance)
+
+
+def assert_plan_parity(family: Family, plan: Any, *, tolerance: float = MAC_TOLERANCE) -> None:
+    """:func:`assert_parity` of one ``plan`` of ``family`` (a dense form's, for instance)."""
     tree = family.cost(plan)
     traced = count_traced(
         partial(family.build, plan), plan.input_shape, with_acts=True, allow_eager=False

@@ -20,6 +20,8 @@ from hirisearch.cost.types import CostNode
 if TYPE_CHECKING:
     from torch import nn
 
+    from hirisearch.tasks.pyramid import Pyramid
+
 
 class SpecBase(BaseModel):
     """Base of every family's spec: frozen, strict about unknown keys."""
@@ -98,6 +100,12 @@ class Family(Generic[SpecT, PlanT]):
     #: and the path of the field that sets it (``(6, "depths.3")``); None for any other path.
     #: Search spaces read it to expand ``mlp_ratios.3[*]`` into one axis per block.
     blocks: Callable[[SpecT, str], tuple[int, str] | None] = lambda spec, path: None
+    #: ``dense(plan)``: the plan of the same backbone in dense form (no classifier; the reference
+    #: dense implementation's per-output norms), which ``cost`` and ``build`` serve: the built
+    #: module returns one (B, C, H, W) map per level, finest first. None: no dense form.
+    dense: Callable[[Any], Any] | None = None
+    #: ``pyramid(dense_plan)``: the levels the dense form outputs (:mod:`hirisearch.tasks.pyramid`).
+    pyramid: Callable[[Any], Pyramid] | None = None
 
 
 V = TypeVar("V")
