@@ -31,7 +31,7 @@ def _dense_plan(spec, size):
 
 
 def test_families_with_a_dense_form() -> None:
-    assert {"hiri_vit"} <= set(DENSE)
+    assert {"hiri_vit", "resformer", "vit"} <= set(DENSE)
 
 
 @pytest.mark.parametrize("path", _specs())
