@@ -23,6 +23,7 @@ DENSE_SPECS = {
     "hiri_vit": "specs/hiri_vit/s.yaml",
     "resformer": "specs/resformer/t.yaml",
     "vit": "specs/deit/t.yaml",
+    "piip": "specs/piip/tsb_det_1120_896_448.yaml",
 }
 #: Small sizes every preset's head is checked at (the parity is size-independent code).
 SIZES = (224, 320)
