@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from hirisearch.layers.conv_nn import ConvNormAct
+from hirisearch.layers.norm_act import ActKind, NormKind
 from hirisearch.layers.upernet_nn import resize
 
 
@@ -29,7 +30,8 @@ class SegformerHead(nn.Module):
     ) -> None:
         super().__init__()
         dd = {"device": device, "dtype": dtype}
-        norm, act = ("bn" if mlp_norm else None), ("relu" if mlp_act else None)
+        norm: NormKind | None = "bn" if mlp_norm else None
+        act: ActKind | None = "relu" if mlp_act else None
         self.convs = nn.ModuleList(
             ConvNormAct(c, channels, 1, bias=not mlp_norm, norm=norm, act=act, **dd) for c in in_chs
         )

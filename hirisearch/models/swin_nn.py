@@ -49,7 +49,7 @@ class Swin(TimmFromPlan, SwinTransformer):
             for i, s in enumerate(plan.stages):
                 self.add_module(f"norm{i}", nn.LayerNorm(s.dim, **dd))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:  # type: ignore[override]
         if not self.dense:
             return super().forward(x)
         x = self.patch_embed(pad_image(x, self.image_pad))

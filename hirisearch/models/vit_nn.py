@@ -7,6 +7,7 @@ attention (ViTDet) and InternViT-6B's block form with hirisearch's own blocks.
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import torch
 from timm.models.vision_transformer import Block, VisionTransformer
@@ -86,9 +87,11 @@ class ViT(TimmFromPlan, VisionTransformer):
         if changed and torch.device(device or torch.get_default_device()).type != "meta":
             self.init_weights()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> torch.Tensor | list[torch.Tensor]:
         if self.grid is None:
-            return super().forward(x)
+            return super().forward(x, *args, **kwargs)
         # the dense form: the grid tokens of the last block as one (B, C, H, W) map
         t = self.forward_features(x)[:, self.num_prefix_tokens :]
         return [t.transpose(1, 2).reshape(t.shape[0], -1, *self.grid)]

@@ -1,0 +1,81 @@
+"""Backbones put under task heads: ``timm:`` models through their ``features_only`` maps (the
+pyramid read from ``feature_info`` equals a real forward pass's maps; the whole task model's
+params exact and MACs at parity), and the dense forms of hirisearch's families against timm's
+own features network where both build the same model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hirisearch.errors import SpecError
+from hirisearch.models import get_family
+from hirisearch.spec import load_spec
+from hirisearch.tasks.model import cost_task, dense_backbone, plan_task
+from hirisearch.tasks.model_nn import build_task
+from hirisearch.tasks.pyramid import describe
+from hirisearch.tasks.timm_backbone import build_timm_dense, cost_timm_dense, dense_levels
+from tests.harness import assert_plan_parity, assert_task_parity
+
+
+@pytest.mark.parametrize(
+    ("name", "hw", "levels"),
+    [
+        ("timm:resnet50", (64, 96), "256@16x24/4, 512@8x12/8, 1024@4x6/16, 2048@2x3/32"),
+        ("timm:convnext_tiny", (96, 64), "96@24x16/4, 192@12x8/8, 384@6x4/16, 768@3x2/32"),
+        ("timm:swin_tiny_patch4_window7_224", (224, 224), "96@56x56/4, 192@28x28/8, "
+         "384@14x14/16, 768@7x7/32"),
+        ("timm:deit_tiny_patch16_224", (224, 224), "192@14x14/16"),
+    ],
+)  # fmt: skip
+def test_timm_pyramid_is_the_features_output(name, hw, levels) -> None:
+    plan, pyramid = dense_backbone(name, hw)
+    assert describe(pyramid) == levels
+    with torch.inference_mode():
+        outs = build_timm_dense(plan).eval()(torch.randn(2, 3, *hw))
+    assert [tuple(o.shape) for o in outs] == [(2, lv.channels, *lv.hw) for lv in pyramid]
+
+
+def test_dense_levels_keep_the_last_map_of_each_stride_from_4() -> None:
+    info = [{"reduction": r} for r in (2, 4, 4, 8, 16, 16, 32, 64)]
+    assert dense_levels(info) == (3, 5, 6, 7)
+    assert dense_levels([{"reduction": 16}] * 12) == (11,)
+
+
+@pytest.mark.parametrize("name", ["timm:resnet50", "timm:convnext_tiny"])
+def test_timm_backbone_under_upernet(name) -> None:
+    """The whole task model: params exact, traced MACs == the tree at every path (the
+    backbone's part is its traced count, the head's analytic)."""
+    plan = plan_task(name, "ade-upernet", 128)
+    tree = cost_task(plan)
+    assert [n for n, _ in tree.children] == ["backbone", "head"]
+    assert_plan_parity(plan, tree, build_task)
+
+
+def test_timm_features_equal_the_vit_dense_form() -> None:
+    """timm's features-only DeiT-T (final norm and head pruned) is hirisearch's dense DeiT-T:
+    the same params and MACs, so the analytic dense form agrees with timm's own."""
+    ours = get_family("vit")
+    plan = ours.dense(ours.plan(load_spec("specs/deit/t.yaml"), 224))
+    theirs, _ = dense_backbone("timm:deit_tiny_patch16_224", (224, 224))
+    a, b = ours.cost(plan).total, cost_timm_dense(theirs).total
+    assert (a.params, a.macs) == (b.params, b.macs)
+
+
+def test_a_model_timm_cannot_make_features_only_is_one_line(monkeypatch) -> None:
+    import timm
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("features_only not implemented for Vision Transformer models.\nmore")
+
+    plan, _ = dense_backbone("timm:resnet50", (64, 64))
+    monkeypatch.setattr(timm, "create_model", refuse)
+    with pytest.raises(SpecError, match=r"timm cannot build timm:resnet50 features_only") as e:
+        build_timm_dense(plan)
+    assert "\n" not in str(e.value)
+
+
+def test_hiri_vit_and_piip_under_upernet_at_the_preset_size() -> None:
+    """HIRI-ViT-S (five stages) and PIIP-TSB's detection backbone under UperNet at 512x512."""
+    for path in ("specs/hiri_vit/s.yaml", "specs/piip/tsb_det_1120_896_448.yaml"):
+        assert_task_parity(load_spec(path), "ade-upernet")
