@@ -22,6 +22,7 @@ from hirisearch.cost.counters import count_module, count_traced
 from hirisearch.cost.types import Cost, CostNode
 from hirisearch.models import get_family
 from hirisearch.models.base import SpecBase
+from hirisearch.models.resolution import Size, as_hw
 from hirisearch.tasks.model import cost_task, plan_task
 from hirisearch.tasks.model_nn import build_task
 from hirisearch.tasks.presets import TaskPreset
@@ -113,18 +114,18 @@ def _close(a: int, b: int, tolerance: float) -> bool:
     return a == b or abs(a - b) <= tolerance * max(abs(a), abs(b))
 
 
-def assert_parity(spec: SpecBase, size: int | None, *, tolerance: float = MAC_TOLERANCE) -> None:
+def assert_parity(spec: SpecBase, size: Size | None, *, tolerance: float = MAC_TOLERANCE) -> None:
     """Analytic == built params and == traced MACs/norms/acts (within ``tolerance``) at every
-    module path of ``spec`` planned at ``size`` (``None``: the spec's own)."""
+    module path of ``spec`` planned at ``size`` (an int: a square; ``None``: the spec's own)."""
     family = get_family(spec.family)
-    plan = family.plan(spec, size)
+    plan = family.plan(spec, None if size is None else as_hw(size))
     assert_plan_parity(plan, family.cost(plan), family.build, tolerance=tolerance)
 
 
 def assert_task_parity(
     spec: SpecBase,
     task: str | TaskPreset,
-    size: int | tuple[int, int] | None = None,
+    size: Size | None = None,
     *,
     tolerance: float = MAC_TOLERANCE,
 ) -> None:

@@ -139,7 +139,7 @@ def traced_tree(per_path: dict[str, Cost]) -> CostNode:
     return node("")
 
 
-def _from_spec(spec: SpecBase, size: int | None) -> TimmDensePlan:
+def _from_spec(spec: SpecBase, size: Hw | None) -> TimmDensePlan:
     raise SpecError("a timm: backbone has no spec; plan it by name (plan_timm_dense)")
 
 
