@@ -10,7 +10,6 @@ import torch
 from torch import nn
 
 from hirisearch.layers.conv_nn import ConvNormAct
-from hirisearch.layers.norm_act import ActKind, NormKind
 from hirisearch.layers.upernet_nn import resize
 
 
@@ -30,10 +29,17 @@ class SegformerHead(nn.Module):
     ) -> None:
         super().__init__()
         dd = {"device": device, "dtype": dtype}
-        norm: NormKind | None = "bn" if mlp_norm else None
-        act: ActKind | None = "relu" if mlp_act else None
         self.convs = nn.ModuleList(
-            ConvNormAct(c, channels, 1, bias=not mlp_norm, norm=norm, act=act, **dd) for c in in_chs
+            ConvNormAct(
+                c,
+                channels,
+                1,
+                bias=not mlp_norm,
+                norm="bn" if mlp_norm else None,
+                act="relu" if mlp_act else None,
+                **dd,
+            )
+            for c in in_chs
         )
         self.fusion_conv = ConvNormAct(len(in_chs) * channels, channels, 1, act="relu", **dd)
         self.dropout = nn.Dropout2d(0.1)

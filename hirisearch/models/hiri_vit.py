@@ -65,9 +65,10 @@ class HiriViTSpec(SpecBase):
     head: Literal["avg", "class_attn"] = "avg"
     head_mlp_ratio: float = Field(4.0, gt=0, le=MAX_RATIO)
     drop_path_rate: float = Field(0.0, ge=0, lt=1)
-    #: Dense form (under a task head): the stages whose maps it outputs (none: every stage) and
-    #: the norm on each output (the paper's detection code is not public: per-output LayerNorm,
-    #: as in mmdetection's Swin, unless set).
+    #: Dense form (under a task head): the stages whose maps it outputs (none: the last four,
+    #: the stages of the four-stage backbone HIRI-ViT upgrades, as many as FPN and UperNet
+    #: take) and the norm on each (the paper's detection code is not public: per-output
+    #: LayerNorm, as mmdetection's Swin backbone).
     out_indices: tuple[int, ...] | None = None
     out_norm: NormKind | Literal["none"] = "ln"
 
@@ -342,7 +343,7 @@ def plan_hiri_vit(spec: HiriViTSpec, img_size: Size | None = None) -> HiriViTPla
         token_norm=spec.token_norm,
         act=spec.act,
         qkv_bias=spec.qkv_bias,
-        out_indices=tuple(range(len(stages))) if spec.out_indices is None else spec.out_indices,
+        out_indices=spec.out_indices or tuple(range(len(stages)))[-4:],
         out_norm=spec.out_norm,
     )
 

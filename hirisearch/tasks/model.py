@@ -143,10 +143,13 @@ def plan_task(
     """Plan ``spec``'s backbone (or ``"timm:<name>"``'s features) under the task ``task`` at
     ``img_size`` (``None``: the preset's; an int: square)."""
     preset = get_preset(task) if isinstance(task, str) else task
+    img_hw: Hw
     if img_size is None:
         img_hw = preset.img_size
+    elif isinstance(img_size, int):
+        img_hw = (img_size, img_size)
     else:
-        img_hw = (img_size, img_size) if isinstance(img_size, int) else (img_size[0], img_size[1])
+        img_hw = (img_size[0], img_size[1])
     backbone, pyramid = dense_backbone(spec, img_hw)
     neck = None
     levels = pyramid

@@ -59,6 +59,10 @@ class Part:
 BUILTIN: dict[str, str] = {
     "upernet": "hirisearch.tasks.upernet",
     "segformer": "hirisearch.tasks.segformer",
+    "fpn": "hirisearch.tasks.fpn",
+    "sfp": "hirisearch.tasks.sfp",
+    "mask_rcnn": "hirisearch.tasks.mask_rcnn",
+    "semantic_fpn": "hirisearch.tasks.semantic_fpn",
 }
 
 

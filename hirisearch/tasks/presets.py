@@ -67,6 +67,68 @@ _PRESETS: tuple[TaskPreset, ...] = (
 )
 
 
+#: What every COCO detector's figures count: mmdetection 2.x's ``get_flops`` (mmcv's counter) on
+#: the detector's ``forward_dummy``, at an input of exactly the stated size.
+_MMDET = "GFLOPs of mmdetection 2.x's get_flops (the detector's forward_dummy) at the stated size"
+#: Swin's Cascade Mask R-CNN: three stages of 4conv1fc box heads with BatchNorm (GIoU configs).
+_CASCADE_SWIN = {"stages": 3, "box_convs": 4, "box_fcs": 1, "box_norm": "bn"}
+#: ViTDet's Mask R-CNN (detectron2): two RPN convs, 4conv1fc box head, LayerNorm in the RoI heads.
+_VITDET = {"rpn_convs": 2, "box_convs": 4, "box_fcs": 1, "box_norm": "ln", "mask_norm": "ln"}
+#: mmsegmentation's semantic FPN (``fpn_r50`` configs): FPN of 4 levels, BatchNorm scale heads.
+_SEMANTIC_FPN = {"num_classes": 150, "channels": 128, "norm": "bn"}
+
+_PRESETS += (
+    TaskPreset(
+        "coco-maskrcnn",
+        "Mask R-CNN with FPN, COCO (80 classes), 1280x800 as Swin counted its 267 GFLOPs",
+        (800, 1280),
+        ("fpn", {}),
+        ("mask_rcnn", {}),
+        (_MMDET,),
+    ),
+    TaskPreset(
+        "coco-maskrcnn-1333",
+        "Mask R-CNN with FPN, COCO (80 classes), 1333x800 (mmdetection's test scale)",
+        (800, 1333),
+        ("fpn", {}),
+        ("mask_rcnn", {}),
+        (_MMDET,),
+    ),
+    TaskPreset(
+        "coco-cascade",
+        "Cascade Mask R-CNN with FPN (Swin's 4conv1fc BN box heads), COCO, 1280x800",
+        (800, 1280),
+        ("fpn", {}),
+        ("mask_rcnn", _CASCADE_SWIN),
+        (_MMDET,),
+    ),
+    TaskPreset(
+        "coco-vitdet",
+        "ViTDet: simple feature pyramid + Mask R-CNN (LayerNorm heads), COCO, 1024x1024",
+        (1024, 1024),
+        ("sfp", {}),
+        ("mask_rcnn", _VITDET),
+        ("ViTDet's detectron2 model at its padded 1024x1024 input; heads as mmdetection counts",),
+    ),
+    TaskPreset(
+        "ade-fpn",
+        "Semantic FPN, ADE20K (150 classes), 512x512, as mmsegmentation's fpn configs",
+        (512, 512),
+        ("fpn", {"num_outs": 4}),
+        ("semantic_fpn", _SEMANTIC_FPN),
+        (_MMSEG,),
+    ),
+    TaskPreset(
+        "cityscapes-fpn",
+        "Semantic FPN, Cityscapes (19 classes), whole 1024x2048 image",
+        (1024, 2048),
+        ("fpn", {"num_outs": 4}),
+        ("semantic_fpn", {**_SEMANTIC_FPN, "num_classes": 19}),
+        (_MMSEG,),
+    ),
+)
+
+
 def _registry(presets: tuple[TaskPreset, ...]) -> dict[str, TaskPreset]:
     out: dict[str, TaskPreset] = {}
     for p in presets:

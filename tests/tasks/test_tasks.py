@@ -20,6 +20,7 @@ from tests.harness import assert_task_parity
 #: test code once it is named here by its smallest spec).
 DENSE_SPECS = {
     "swin": "specs/swin/t.yaml",
+    "hrvit": "specs/hrvit/b1.yaml",
     "hiri_vit": "specs/hiri_vit/s.yaml",
     "resformer": "specs/resformer/t.yaml",
     "vit": "specs/deit/t.yaml",
