@@ -166,7 +166,16 @@ def plan_task(
         pyramid=pyramid,
         neck=neck,
         head=head,
-        preset_conventions=preset.conventions,
+        preset_conventions=preset.conventions + _backbone_conventions(spec, pyramid),
+    )
+
+
+def _backbone_conventions(spec: SpecBase | str, pyramid: Pyramid) -> tuple[str, ...]:
+    if not isinstance(spec, str):
+        return ()
+    return (
+        f"backbone {spec}: timm's features_only network, its {len(pyramid)} map(s) from "
+        "feature_info, counted by tracing (no analytic form; neck and head analytic)",
     )
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from hirisearch.cli import app
 from hirisearch.errors import SpecError
 from hirisearch.models import get_family
 from hirisearch.spec import load_spec
@@ -16,6 +18,8 @@ from hirisearch.tasks.model_nn import build_task
 from hirisearch.tasks.pyramid import describe
 from hirisearch.tasks.timm_backbone import build_timm_dense, cost_timm_dense, dense_levels
 from tests.harness import assert_plan_parity, assert_task_parity
+
+runner = CliRunner()
 
 
 @pytest.mark.parametrize(
@@ -79,3 +83,28 @@ def test_hiri_vit_and_piip_under_upernet_at_the_preset_size() -> None:
     """HIRI-ViT-S (five stages) and PIIP-TSB's detection backbone under UperNet at 512x512."""
     for path in ("specs/hiri_vit/s.yaml", "specs/piip/tsb_det_1120_896_448.yaml"):
         assert_task_parity(load_spec(path), "ade-upernet")
+
+
+def test_non_square_task_models() -> None:
+    """At (height, width): HIRI-ViT-S under UperNet, timm's ResNet-50 under semantic FPN."""
+    assert_task_parity(load_spec("specs/hiri_vit/s.yaml"), "ade-upernet", (256, 384))
+    plan = plan_task("timm:resnet50", "ade-fpn", (128, 192))
+    assert describe(plan.pyramid).startswith("256@32x48/4")
+    assert_plan_parity(plan, cost_task(plan), build_task)
+
+
+def test_task_profiles_on_the_command_line(tmp_path) -> None:
+    """``--task`` takes a ``timm:`` model (its conventions say it is traced), and a family with
+    a counting path of its own (PIIP's) profiles as a task model without it."""
+    res = runner.invoke(
+        app, ["profile", "timm:resnet18", "--task", "ade-segformer", "--res", "128",
+              "--out", str(tmp_path / "a")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "timm:resnet18+ade-segformer" in res.stdout and "counted by tracing" in res.stdout
+    res = runner.invoke(
+        app, ["profile", "specs/piip/tsb_det_1120_896_448.yaml", "--task", "ade-upernet",
+              "--res", "224", "--no-trace", "--out", str(tmp_path / "b")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "PIIP-TSB-det-1120+ade-upernet" in res.stdout

@@ -61,7 +61,7 @@ def test_compare_and_sweep_take_a_task() -> None:
 def test_task_errors_are_one_line() -> None:
     res = runner.invoke(app, ["profile", SWIN, "--task", "ade-upernt", "--no-trace"])
     assert res.exit_code == 2 and "valid: " in res.output and "ade-segformer," in res.output
-    res = runner.invoke(app, ["profile", "timm:resnet18", "--task", "ade-upernet"])
+    res = runner.invoke(app, ["profile", "torchvision:resnet18", "--task", "ade-upernet"])
     assert res.exit_code != 0 and "--task takes spec files" in res.output
     res = runner.invoke(app, ["profile", SWIN, "--task", "ade-upernet", "--train"])
     assert res.exit_code != 0 and "no training twins" in res.output
