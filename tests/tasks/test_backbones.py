@@ -108,3 +108,13 @@ def test_task_profiles_on_the_command_line(tmp_path) -> None:
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "PIIP-TSB-det-1120+ade-upernet" in res.stdout
+
+
+def test_convnext_tiny_upernet_published_row() -> None:
+    """ConvNeXt-T + UperNet on ADE20K (Liu et al. 2022, Table 3: 60M params, 939 GFLOPs at
+    512x2048, mmsegmentation's count) through ``timm:convnext_tiny``'s features: params to the
+    paper's rounding, GFLOPs within 2%. (mmseg's ConvNeXt adds a LayerNorm per output, 2880
+    params, which timm's features network has not.)"""
+    tree = cost_task(plan_task("timm:convnext_tiny", "ade-upernet", (512, 2048)))
+    assert round(tree.total.params / 1e6) == 60
+    assert abs(tree.total.macs / 1e9 - 939) / 939 < 0.02
