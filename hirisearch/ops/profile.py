@@ -14,7 +14,6 @@ from hirisearch.cost.join import AGREEMENT_TOLERANCE, SectionResult, join_counts
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import CountingError, HirisearchError
 from hirisearch.limits import MAX_BATCH, TRACED_MODULE_LIMIT
-from hirisearch.models import get_family
 from hirisearch.ops import Count, ImgSize, Positive
 from hirisearch.targets import Size, SizedTarget, Target
 from hirisearch.tasks.model import TaskPlan
@@ -329,7 +328,7 @@ def _paper_conventions(sized: SizedTarget, batch: int) -> dict[str, int]:
     bare backbone's (none for a task model)."""
     if sized.plan is None or isinstance(sized.plan, TaskPlan):
         return {}
-    shown = (c for c in get_family(sized.target.family).conventions if c.shown)
+    shown = (c for c in sized.target.source.conventions if c.shown)
     return {c.name: c.cost(sized.plan).total.scaled(batch).macs for c in shown}
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from hirisearch.errors import HirisearchError, SpecError
 from hirisearch.models.base import Convention, SpecBase
 from hirisearch.targets.core import SizedTarget, Target
+from hirisearch.tasks.conventions import TASK_CONVENTIONS
 from hirisearch.tasks.model import build_task, cost_task, plan_task
 from hirisearch.tasks.presets import TaskPreset, get_preset
 
@@ -39,7 +40,9 @@ class TaskSource:
 
     @property
     def conventions(self) -> tuple[Convention, ...]:
-        return ()  # a family's own counting path covers its backbone, not a task model
+        """How the published figures of this backbone's task models are counted (a family's own
+        conventions cover its backbone alone)."""
+        return TASK_CONVENTIONS.get(self.spec.family, ())
 
     def at(self, target: Target, img_size: tuple[int, int] | None) -> SizedTarget:
         """Plan and cost the task model; errors name the spec file (``target.ref``)."""

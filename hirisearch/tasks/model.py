@@ -84,11 +84,6 @@ class TaskPlan:
         return (*self.preset_conventions, *own, *self.head.conventions)
 
 
-def _size_arg(img_hw: Hw) -> Any:
-    """What a family's ``plan`` takes for ``img_hw``: the side of a square, else (h, w)."""
-    return img_hw[0] if img_hw[0] == img_hw[1] else img_hw
-
-
 def backbone_family(family: str) -> Family:
     """The family whose ``cost`` and ``build`` serve a backbone plan of ``family`` (a
     ``timm:`` model's: :data:`~hirisearch.tasks.timm_backbone.TIMM_DENSE`)."""
@@ -120,7 +115,7 @@ def dense_backbone(spec: SpecBase | str, img_hw: Hw) -> tuple[Any, Pyramid]:
             "put under a task head",
             field="family",
         )
-    plan = family.dense(family.plan(family.dense_spec(spec), _size_arg(img_hw)))
+    plan = family.dense(family.plan(family.dense_spec(spec), img_hw))
     return plan, family.pyramid(plan)
 
 

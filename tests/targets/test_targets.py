@@ -88,7 +88,7 @@ def test_external_targets_have_no_plan_and_no_tree(net: str) -> None:
 def test_an_input_shape_gives_a_code_target_its_size(net: str) -> None:
     t = resolve(net, input_shape=(3, 128, 256))
     assert t.at().img_size == (128, 256) and t.at().input_shape == (3, 128, 256)
-    assert t.at().resolution == 128  # what documents print as img_size, as before
+    assert t.at().resolution == (128, 256)  # what documents hold as img_size ([128, 256])
     assert t.at((128, 256)).input_shape == (3, 128, 256)
     assert t.at(64).input_shape == (3, 64, 64)  # an int is a square
     assert t.at((64, 96)).input_shape == (3, 64, 96)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hirisearch.errors import SpecError, UnknownModelError
+from hirisearch.errors import ResolutionError, SpecError, UnknownModelError
 from hirisearch.models import FAMILIES, get_family
 from hirisearch.spec import load_spec
 from hirisearch.tasks.model import cost_task, plan_task
@@ -50,6 +50,17 @@ def test_task_model_matches_built_and_traced(family: str, task: str, size: int) 
             plan_task(spec, task, size)
         return
     assert_task_parity(spec, task, size)
+
+
+@pytest.mark.parametrize("family", sorted(DENSE_SPECS))
+@pytest.mark.parametrize("task", ["ade-upernet", "ade-segformer"])
+def test_task_model_parity_on_a_non_square_size(family: str, task: str) -> None:
+    spec = load_spec(DENSE_SPECS[family])
+    try:
+        plan_task(spec, task, (256, 384))
+    except ResolutionError as e:  # a family that plans square sizes only (for now)
+        pytest.skip(e.one_line())
+    assert_task_parity(spec, task, (256, 384))
 
 
 def test_task_forward_runs_and_gives_logits_at_the_finest_level() -> None:
