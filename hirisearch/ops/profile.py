@@ -324,9 +324,8 @@ def _task(sized: SizedTarget, batch: int) -> TaskSplit | None:
 
 
 def _paper_conventions(sized: SizedTarget, batch: int) -> dict[str, int]:
-    """The total MACs of each counting path the family's paper published in (``shown``): the
-    bare backbone's (none for a task model)."""
-    if sized.plan is None or isinstance(sized.plan, TaskPlan):
+    """The total MACs of each counting path the family's paper published in (``shown``)."""
+    if sized.plan is None:
         return {}
     shown = (c for c in sized.target.source.conventions if c.shown)
     return {c.name: c.cost(sized.plan).total.scaled(batch).macs for c in shown}

@@ -42,7 +42,7 @@ class TaskSource:
     def conventions(self) -> tuple[Convention, ...]:
         """How the published figures of this backbone's task models are counted (a family's own
         conventions cover its backbone alone)."""
-        return TASK_CONVENTIONS.get(self.spec.family, ())
+        return TASK_CONVENTIONS.get(self.family, ())
 
     def at(self, target: Target, img_size: tuple[int, int] | None) -> SizedTarget:
         """Plan and cost the task model; errors name the spec file (``target.ref``)."""
