@@ -72,3 +72,10 @@ def test_api_profile_with_a_task() -> None:
     assert r.task is not None and r.task.img_size == (256, 256)
     assert [p.part for p in r.task.parts] == ["backbone", "head"]
     assert r.params == sum(p.params for p in r.task.parts)
+
+
+def test_the_split_follows_the_convention() -> None:
+    r = hirisearch.profile(HRVIT, task="ade-segformer", convention="hrvit", trace=False)
+    assert r.task is not None and r.macs == sum(p.macs for p in r.task.parts)
+    ours = hirisearch.profile(HRVIT, task="ade-segformer", trace=False)
+    assert r.macs < ours.macs and r.params == ours.params
