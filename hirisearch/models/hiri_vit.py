@@ -10,7 +10,7 @@ Training-only parts (EMA distillation) are not modelled: they cost nothing at in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal
 
@@ -26,16 +26,9 @@ from hirisearch.layers.norm_act import ActKind, NormKind, norm_cost
 from hirisearch.layers.transformer import class_block_cost, transformer_block_cost
 from hirisearch.lazy import LazyCallable
 from hirisearch.limits import MAX_BLOCKS, MAX_IMG_SIZE, MAX_RATIO, MAX_WIDTH
-from hirisearch.models.base import (
-    Family,
-    SpecBase,
-    calibration_specs,
-    img_size_field,
-    network_rows,
-    per_block,
-    stage_blocks,
-)
+from hirisearch.models.base import Family, SpecBase, img_size_field, per_block, stage_blocks
 from hirisearch.models.resolution import Size, as_hw, axis_reason, check_resolution, size_label
+from hirisearch.tasks.pyramid import Level, Pyramid
 
 BlockType = Literal["hr", "transformer"]
 Hw = tuple[int, int]
@@ -72,6 +65,12 @@ class HiriViTSpec(SpecBase):
     head: Literal["avg", "class_attn"] = "avg"
     head_mlp_ratio: float = Field(4.0, gt=0, le=MAX_RATIO)
     drop_path_rate: float = Field(0.0, ge=0, lt=1)
+    #: Dense form (under a task head): the stages whose maps it outputs (none: the last four,
+    #: the stages of the four-stage backbone HIRI-ViT upgrades, as many as FPN and UperNet
+    #: take) and the norm on each (the paper's detection code is not public: per-output
+    #: LayerNorm, as mmdetection's Swin backbone).
+    out_indices: tuple[int, ...] | None = None
+    out_norm: NormKind | Literal["none"] = "ln"
 
     @model_validator(mode="after")
     def _check(self) -> HiriViTSpec:
@@ -117,6 +116,11 @@ class HiriViTSpec(SpecBase):
                 "head_mlp_ratio",
                 f"`int(dims[-1] * head_mlp_ratio) >= 1` must hold, but got "
                 f"head_mlp_ratio={self.head_mlp_ratio}, dims[-1]={self.dims[-1]}",
+            )
+        outs = self.out_indices
+        if outs is not None and (not outs or list(outs) != sorted(set(outs)) or outs[-1] >= n):
+            raise FieldError(
+                "out_indices", f"must be increasing stage indices in [0, {n}), but got {list(outs)}"
             )
         if self.head == "class_attn":
             num_heads, dim = per_block(self.num_heads[-1], self.depths[-1])[-1], self.dims[-1]
@@ -223,6 +227,9 @@ class HiriViTPlan:
     token_norm: NormKind
     act: ActKind
     qkv_bias: bool
+    out_indices: tuple[int, ...] = ()  # of the dense form
+    out_norm: NormKind | Literal["none"] = "ln"
+    outputs: Literal["classification", "pyramid"] = "classification"
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -231,7 +238,14 @@ class HiriViTPlan:
     @property
     def sections(self) -> tuple[tuple[str, str], ...]:
         stages = tuple((f"stage{i + 1}", f"stages.{i}") for i in range(len(self.stages)))
+        if self.outputs == "pyramid":
+            return (("stem", "stem"), *stages, *((n, n) for n in self.out_norms))
         return (("stem", "stem"), *stages, ("head", "head"))
+
+    @property
+    def out_norms(self) -> tuple[str, ...]:
+        """Module names of the dense form's per-output norms."""
+        return () if self.out_norm == "none" else tuple(f"norm{i}" for i in self.out_indices)
 
 
 def _hw(shape: tuple[int, ...]) -> Hw:
@@ -329,6 +343,8 @@ def plan_hiri_vit(spec: HiriViTSpec, img_size: Size | None = None) -> HiriViTPla
         token_norm=spec.token_norm,
         act=spec.act,
         qkv_bias=spec.qkv_bias,
+        out_indices=spec.out_indices or tuple(range(len(stages)))[-4:],
+        out_norm=spec.out_norm,
     )
 
 
@@ -425,20 +441,9 @@ def _head_cost_of(p: HeadPlan, plan: StageCostKey) -> CostNode:
     if p.head_type == "class_attn":
         own = P.param_only(p.dim)
         tokens = p.hw[0] * p.hw[1] + 1
-        children.append(
-            (
-                "block",
-                class_block_cost(
-                    p.dim,
-                    p.num_heads,
-                    mlp_ratio=p.mlp_ratio,
-                    qkv_bias=plan.qkv_bias,
-                    norm=plan.token_norm,
-                    act=plan.act,
-                    tokens=tokens,
-                ),
-            )
-        )
+        block = class_block_cost(p.dim, p.num_heads, mlp_ratio=p.mlp_ratio,
+            qkv_bias=plan.qkv_bias, norm=plan.token_norm, act=plan.act, tokens=tokens)  # fmt: skip
+        children.append(("block", block))
     children.append(("norm", CostNode.leaf(norm_cost(plan.token_norm, p.dim, p.dim))))
     if p.num_classes:
         children.append(("fc", CostNode.leaf(P.linear(p.dim, p.num_classes, 1))))
@@ -451,38 +456,24 @@ def cost_hiri_vit(plan: HiriViTPlan) -> CostNode:
     stem = hr_stem_cost(plan.stem) if plan.stem.stem_type == "hr" else conv_stem_cost(plan.stem)
     key = _cost_key(plan)
     stages = CostNode.of([(str(i), _stage_cost_of(s, key)) for i, s in enumerate(plan.stages)])
-    head = _head_cost_of(plan.head, key)
-    return CostNode.of([("stem", stem), ("stages", stages), ("head", head)])
-
-
-#: Latency-calibration networks: (img_size, stem_chs, stages as (block, depth, dim, num_heads,
-#: mlp_ratio, sr_ratio), head); shallow, at the widths and sizes searches use.
-_H, _T = "hr", "transformer"
-_CALIBRATION = (
-    (448, 32, ((_H, 1, 32, 0, 4, 1), (_H, 1, 64, 0, 4, 1), (_T, 1, 128, 4, 8, 1),
-               (_T, 1, 320, 10, 4, 1), (_T, 1, 448, 14, 4, 1)), "class_attn"),
-    (224, 24, ((_H, 1, 24, 0, 4, 1), (_H, 2, 48, 0, 4, 1), (_T, 2, 96, 3, 4, 2),
-               (_T, 2, 192, 6, 4, 1), (_T, 1, 384, 12, 4, 1)), "avg"),
-    (320, 16, ((_H, 1, 16, 0, 2, 1), (_H, 1, 32, 0, 2, 1), (_H, 1, 64, 0, 2, 1),
-               (_T, 2, 160, 5, 8, 1), (_T, 1, 320, 10, 8, 1)), "avg"),
-    (512, 16, ((_H, 1, 16, 0, 4, 1), (_T, 1, 32, 1, 4, 2), (_T, 1, 64, 2, 4, 1),
-               (_T, 1, 128, 4, 4, 1), (_T, 1, 256, 8, 4, 1)), "avg"),
-    (384, 24, ((_H, 2, 24, 0, 2, 1), (_H, 1, 48, 0, 4, 1), (_T, 1, 96, 3, 8, 2),
-               (_T, 1, 224, 7, 4, 1), (_T, 2, 448, 14, 4, 1)), "class_attn"),
-)  # fmt: skip
-
-
-def latency_specs() -> tuple[HiriViTSpec, ...]:
-    """Configurations whose whole networks calibrate the latency predictor: small ones, also
-    timed module by module, then those of ``networks/hiri_vit.yaml``, sized as searches draw them:
-    ``Family.latency_specs``."""
-    fields = ("block_types", "depths", "dims", "num_heads", "mlp_ratios", "sr_ratios")
-    rows = (
-        dict(img_size=size, stem_chs=stem, head=head)
-        | dict(zip(fields, zip(*stages, strict=True), strict=True))
-        for size, stem, stages, head in _CALIBRATION
+    if plan.outputs == "pyramid":
+        kind, outs = plan.out_norm, [plan.stages[i] for i in plan.out_indices]
+        norms = [(n, CostNode.leaf(norm_cost(kind, s.dim, s.dim * s.hw[0] * s.hw[1])))
+                 for n, s in zip(plan.out_norms, outs, strict=True) if kind != "none"]  # fmt: skip
+        return CostNode.of([("stem", stem), ("stages", stages), *norms])
+    return CostNode.of(
+        [("stem", stem), ("stages", stages), ("head", _head_cost_of(plan.head, key))]
     )
-    return calibration_specs(HiriViTSpec, "hiri_vit", (*rows, *network_rows("hiri_vit")))
+
+
+def dense_hiri_vit(plan: HiriViTPlan) -> HiriViTPlan:
+    """The dense form: the maps of stages ``out_indices``, each through its norm; no head."""
+    return replace(plan, outputs="pyramid")
+
+
+def pyramid_hiri_vit(plan: HiriViTPlan) -> Pyramid:
+    """The dense form's levels: stage ``i`` runs at stride ``4 * 2**i``."""
+    return tuple(Level(plan.stages[i].dim, plan.stages[i].hw, 4 << i) for i in plan.out_indices)
 
 
 FAMILY = Family(
@@ -494,7 +485,9 @@ FAMILY = Family(
     cost=cost_hiri_vit,
     size_reason=size_reason,
     test_sizes=lambda spec: (224, 448, (224, 320)),
-    latency_specs=latency_specs,
+    latency_specs=LazyCallable("hirisearch.models.hiri_vit_calibration", "latency_specs"),
     blocks=stage_blocks(("num_heads", "mlp_ratios"), "depths"),
+    dense=dense_hiri_vit,
+    pyramid=pyramid_hiri_vit,
     train=LazyCallable("hirisearch.models.hiri_vit_train", "train_hiri_vit"),
 )

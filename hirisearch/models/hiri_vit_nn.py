@@ -188,7 +188,12 @@ class HiriViT(nn.Module):
             HRStem(plan.stem, **dd) if plan.stem.stem_type == "hr" else ConvStem(plan.stem, **dd)
         )
         self.stages = nn.ModuleList(HiriViTStage(s, plan, **dd) for s in plan.stages)
-        self.head = HiriViTHead(plan.head, plan, **dd)
+        if plan.outputs == "pyramid":  # the dense form: per-output norms, no head
+            for name, i in zip(plan.out_norms, plan.out_indices, strict=False):
+                dim = plan.stages[i].dim
+                self.add_module(name, make_norm(plan.out_norm, dim, "map", **dd))  # type: ignore[arg-type]
+        else:
+            self.head = HiriViTHead(plan.head, plan, **dd)
         if torch.device(device or torch.get_default_device()).type != "meta":
             # Meta tensors hold no values; initialising them only costs time (most of a meta build).
             self.apply(init_weights)
@@ -202,8 +207,20 @@ class HiriViT(nn.Module):
             x = stage(x)
         return x
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        if self.plan.outputs == "pyramid":
+            return self.forward_pyramid(x)
         return self.head(self.forward_features(x))
+
+    def forward_pyramid(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The dense form: the maps of stages ``out_indices`` through their norms, finest first."""
+        x = self.stem(x.contiguous(memory_format=torch.channels_last))
+        outs, norms = [], dict(zip(self.plan.out_indices, self.plan.out_norms, strict=False))
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i in self.plan.out_indices:
+                outs.append(getattr(self, norms[i])(x) if i in norms else x)
+        return outs
 
 
 def build_hiri_vit(plan: HiriViTPlan, *, device=None, dtype=None) -> HiriViT:

@@ -24,7 +24,10 @@ Outputs (``output``):
   learnable scalar weights, then LayerNorm -> mean -> Linear(num_classes).
 - ``dense``: the detection backbone's merge: two 3x3 conv + GroupNorm(32) + ReLU per branch (no
   bias), same upsampling and weighted sum; the output is the (dim_1, H, W) map at the last grid.
-  The upstream simple-FPN that follows is detector neck, not modelled.
+  The dense form (``Family.dense``, the backbone under a task head) is this merge followed by
+  the detection code's four-level pyramid (:mod:`hirisearch.layers.simple_pyramid`: transposed
+  convs to strides 4 and 8, the map at 16, max pooling to 32), which PIIP's detectors feed to an
+  FPN neck; PIIP's own counting stops before it (``--convention piip``).
 
 Reconstructed details: position embeddings are stored at each branch's planned grid (upstream's
 classification class; the detector interpolates a 224-px table, which changes params only); window
@@ -37,12 +40,15 @@ PIIP's published GFLOPs come from its own counting path (docs/families.md, "PIIP
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
+from hirisearch.errors import SpecError
 from hirisearch.layers.interaction import InteractionAttn, Update, interaction_unit_cost
 from hirisearch.layers.pyramid_merge import dense_merge_cost, merged_head_cost
+from hirisearch.layers.simple_pyramid import simple_pyramid_cost, simple_pyramid_grids
 from hirisearch.layers.vit import TokenNorm, block_windows, patch_embed_cost, vit_block_cost
 from hirisearch.lazy import LazyCallable
 from hirisearch.models.base import Convention, Family, calibration_specs, network_rows
@@ -62,6 +68,7 @@ from hirisearch.models.resolution import (
     size_key,
     size_label,
 )
+from hirisearch.tasks.pyramid import Level, Pyramid
 
 __all__ = ["GN_GROUPS", "FAMILY", "InteractionUnitSpec", "PIIPBranchSpec", "PIIPSpec", "plan_piip"]
 
@@ -119,6 +126,7 @@ class PIIPPlan:
     interaction_attn: InteractionAttn = "deformable"
     units: tuple[UnitPlan, ...] = ()  # module order (``units.<j>``)
     unit_order: tuple[int, ...] = ()  # the order the units run in
+    outputs: Literal["classification", "pyramid"] = "classification"  # pyramid: the dense form
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -144,6 +152,8 @@ class PIIPPlan:
             out.append(("interactions", "interactions"))
         if self.output != "classification":
             out.append(("merge", "merge"))
+        if self.outputs == "pyramid":
+            out.append(("pyramid", "pyramid"))
         return tuple(out)
 
 
@@ -352,7 +362,32 @@ def cost_piip(plan: PIIPPlan) -> CostNode:
         out_shape = merge.out_shape
     else:
         out_shape = (plan.num_classes,)
+    if plan.outputs == "pyramid":
+        children.append(("pyramid", simple_pyramid_cost(dims[0], hw=hws[-1])))
     return CostNode.of(children, out_shape=out_shape)
+
+
+def dense_piip(plan: PIIPPlan) -> PIIPPlan:
+    """The dense form: the detection merge (``output: dense``) and the four-level pyramid PIIP's
+    detection backbone builds from it.
+
+    Raises:
+        SpecError: branch 1's width does not take GroupNorm(32).
+    """
+    if plan.branches[0].dim % GN_GROUPS:
+        raise SpecError(
+            f"PIIP's dense form uses GroupNorm({GN_GROUPS}) on branch 1's width; `dim % "
+            f"{GN_GROUPS} == 0` must hold, but got dim={plan.branches[0].dim}",
+            field="branches[0].dim",
+        )
+    return replace(plan, output="dense", outputs="pyramid")
+
+
+def pyramid_piip(plan: PIIPPlan) -> Pyramid:
+    """Branch 1's width at strides 4, 8, 16 and 32 (the merged map is at the last branch's
+    stride-16 grid)."""
+    dim, grids = plan.branches[0].dim, simple_pyramid_grids(plan.branches[-1].hw)
+    return tuple(Level(dim, g, s) for g, s in zip(grids, (4, 8, 16, 32), strict=True))
 
 
 def latency_specs() -> tuple[PIIPSpec, ...]:
@@ -427,4 +462,6 @@ FAMILY = Family(
     train=LazyCallable("hirisearch.models.piip_train", "train_piip"),
     # the forward interleaves the branches' blocks with the interactions
     uncalled_stages=lambda plan: tuple(f"branches.{i}" for i in range(len(plan.branches))),
+    dense=dense_piip,
+    pyramid=pyramid_piip,
 )

@@ -14,6 +14,7 @@ from torch.nn.init import trunc_normal_
 
 from hirisearch.layers.interaction_nn import InteractionUnit
 from hirisearch.layers.pyramid_merge_nn import DenseMerge, MergedHead
+from hirisearch.layers.simple_pyramid_nn import SimplePyramid
 from hirisearch.layers.vit_nn import PatchEmbed, ViTBlock
 from hirisearch.models.piip import (
     BranchPlan,
@@ -110,6 +111,8 @@ class PIIP(nn.Module):
             self.merge = MergedHead(dims, plan.num_classes, **dd)
         elif plan.output == "dense":
             self.merge = DenseMerge(dims, **dd)
+        if plan.outputs == "pyramid":  # the dense form: the detection backbone's pyramid
+            self.pyramid = SimplePyramid(dims[0], **dd)
         if device is None or torch.device(device).type != "meta":
             self._init_weights()
 
@@ -146,13 +149,14 @@ class PIIP(nn.Module):
                 xs = self.interactions[k](xs, hws)
         return xs, clss
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         xs, clss = self.forward_branches(x)
         if self.plan.output == "classification":
             pairs = zip(self._branches(), xs, clss, strict=True)
             return torch.stack([br.logits(t, c) for br, t, c in pairs]).mean(0)
         assert self.merge is not None  # planned: merged and dense outputs have a merge
-        return self.merge(xs, [b.hw for b in self.plan.branches])
+        out = self.merge(xs, [b.hw for b in self.plan.branches])
+        return self.pyramid(out) if self.plan.outputs == "pyramid" else out
 
 
 def build_piip(plan: PIIPPlan, *, device=None, dtype=None) -> PIIP:

@@ -18,7 +18,7 @@ Check: ResFormer-S at 224 has 21.99M params and 4.62 GFLOPs (fvcore on the offic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import model_validator
@@ -31,6 +31,7 @@ from hirisearch.lazy import LazyCallable
 from hirisearch.models.base import Family, calibration_specs, network_rows
 from hirisearch.models.resolution import Hw, as_hw, check_resolution
 from hirisearch.models.vit import PlainViTFields, size_reason
+from hirisearch.tasks.pyramid import Level, Pyramid
 
 
 # ----------------------------------------------------------------------------------------- spec
@@ -72,6 +73,7 @@ class ResFormerPlan:
     mlp_ratio: float
     qkv_bias: bool
     drop_path: tuple[float, ...]
+    outputs: Literal["classification", "pyramid"] = "classification"
 
     @property
     def tokens(self) -> int:
@@ -83,6 +85,8 @@ class ResFormerPlan:
 
     @property
     def sections(self) -> tuple[tuple[str, str], ...]:
+        if self.outputs == "pyramid":
+            return (("stem", "patch_embed"), ("global pe", "gpe"), ("blocks", "blocks"))
         return (
             ("stem", "patch_embed"),
             ("global pe", "gpe"),
@@ -142,17 +146,26 @@ def cost_resformer(plan: ResFormerPlan) -> CostNode:
     )
     block = prenorm_block_cost(d, attn, tokens=n, mlp_ratio=plan.mlp_ratio)
     blocks = CostNode.of([(str(i), block) for i in range(plan.depth)], out_shape=(n, d))
-    children = [
-        ("patch_embed", stem),
-        ("gpe", gpe),
-        ("blocks", blocks),
-        ("norm", CostNode.leaf(P.layer_norm(d, d * n), (n, d))),
-    ]
+    children = [("patch_embed", stem), ("gpe", gpe), ("blocks", blocks)]
+    if plan.outputs == "classification":
+        children.append(("norm", CostNode.leaf(P.layer_norm(d, d * n), (n, d))))
     if plan.num_classes:
         children.append(
             ("head", CostNode.leaf(P.linear(d, plan.num_classes, 1), (plan.num_classes,)))
         )
     return CostNode.of(children, own=P.param_only(d))  # the class token
+
+
+def dense_resformer(plan: ResFormerPlan) -> ResFormerPlan:
+    """The dense form, as ViTDet's plain backbone: the last block's grid tokens as one map (the
+    class token stays in the sequence, as trained, and leaves the output); no final norm, no head.
+    """
+    return replace(plan, outputs="pyramid", num_classes=0)
+
+
+def pyramid_resformer(plan: ResFormerPlan) -> Pyramid:
+    """One stride-``patch_size`` level; a simple feature pyramid (the ``sfp`` neck) fans it out."""
+    return (Level(plan.embed_dim, plan.hw, plan.patch_size),)
 
 
 def latency_specs() -> tuple[ResFormerSpec, ...]:
@@ -186,4 +199,6 @@ FAMILY = Family(
     forward_size=lambda spec: 2 * spec.patch_size,
     latency_specs=latency_specs,
     train=LazyCallable("hirisearch.models.resformer_train", "train_resformer"),
+    dense=dense_resformer,
+    pyramid=pyramid_resformer,
 )

@@ -111,11 +111,13 @@ class ResFormer(nn.Module):
         # zero rows below and columns to the right, up to a multiple of the patch on each axis
         (ph, pw), (h, w) = plan.padded_img, plan.img_size
         self.image_pad = (ph - h, pw - w)
+        self.grid = plan.hw
         self.patch_embed = nn.Conv2d(plan.in_chans, d, p, p, **dd)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d, **dd))
         self.gpe = GlobalPosEmbed(d, **dd)
         self.blocks = nn.ModuleList(ResFormerBlock(plan, r, **dd) for r in plan.drop_path)
-        self.norm = nn.LayerNorm(d, eps=1e-6, **dd)
+        self.dense = plan.outputs == "pyramid"  # the dense form: no final norm
+        self.norm = nn.Identity() if self.dense else nn.LayerNorm(d, eps=1e-6, **dd)
         self.head = nn.Linear(d, plan.num_classes, **dd) if plan.num_classes else nn.Identity()
         trunc_normal_(self.cls_token, std=0.02)
         self.apply(_init_weights)
@@ -129,8 +131,12 @@ class ResFormer(nn.Module):
             x = block(x, hw)
         return self.norm(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(x)[:, 0])
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        if not self.dense:
+            return self.head(self.forward_features(x)[:, 0])
+        t = self.forward_features(x)[:, 1:]  # the grid tokens as one (B, C, H, W) map
+        h, w = self.grid
+        return [t.transpose(1, 2).reshape(t.shape[0], -1, h, w)]
 
 
 def _init_weights(m: nn.Module) -> None:

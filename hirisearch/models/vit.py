@@ -25,7 +25,7 @@ are built from hirisearch's own blocks (:mod:`hirisearch.layers.vit`) inside tim
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -47,6 +47,7 @@ from hirisearch.models.base import (
 )
 from hirisearch.models.piip_convention import cost_vit_repo, piip_convention_description
 from hirisearch.models.resolution import Hw, Size, as_hw, axis_reason, check_resolution
+from hirisearch.tasks.pyramid import Level, Pyramid
 
 
 # ----------------------------------------------------------------------------------------- spec
@@ -156,6 +157,7 @@ class ViTPlan:
     norm: TokenNorm = "ln"
     qk_norm: bool = False
     layer_scale: float | None = None
+    outputs: Literal["classification", "pyramid"] = "classification"
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -168,6 +170,8 @@ class ViTPlan:
 
     @property
     def sections(self) -> tuple[tuple[str, str], ...]:
+        if self.outputs == "pyramid":
+            return (("stem", "patch_embed"), ("blocks", "blocks"))
         norm = ("norm", "norm") if self.global_pool == "token" else ("norm", "fc_norm")
         return (("stem", "patch_embed"), ("blocks", "blocks"), norm, ("head", "head"))
 
@@ -267,7 +271,9 @@ def cost_vit(plan: ViTPlan) -> CostNode:
         out_shape=(n, d),
     )
     children = [("patch_embed", stem), ("blocks", blocks)]
-    if plan.global_pool == "token":
+    if plan.outputs == "pyramid":  # the dense form: the last block's tokens, no final norm
+        pass
+    elif plan.global_pool == "token":
         children.append(("norm", CostNode.leaf(token_norm_cost(plan.norm, d, d * n), (n, d))))
     else:
         children.append(("fc_norm", CostNode.leaf(token_norm_cost(plan.norm, d, d), (d,))))
@@ -277,6 +283,17 @@ def cost_vit(plan: ViTPlan) -> CostNode:
         )
     own = P.param_only(d * int(plan.class_token) + n * d)  # class token, position embedding
     return CostNode.of(children, own=own)
+
+
+def dense_vit(plan: ViTPlan) -> ViTPlan:
+    """The dense form (ViTDet's backbone): the last block's grid tokens as one map; no final norm,
+    no head (the class token, if any, stays in the sequence and leaves the output)."""
+    return replace(plan, outputs="pyramid", num_classes=0)
+
+
+def pyramid_vit(plan: ViTPlan) -> Pyramid:
+    """One stride-``patch_size`` level; ViTDet's simple feature pyramid is a neck (``sfp``)."""
+    return (Level(plan.embed_dim, plan.hw, plan.patch_size),)
 
 
 def latency_specs() -> tuple[ViTSpec, ...]:
@@ -316,4 +333,6 @@ FAMILY = Family(
     latency_specs=latency_specs,
     blocks=stage_blocks(("num_heads", "mlp_ratio"), "depth"),
     train=LazyCallable("hirisearch.models.vit_train", "train_vit"),
+    dense=dense_vit,
+    pyramid=pyramid_vit,
 )

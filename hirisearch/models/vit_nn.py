@@ -7,6 +7,7 @@ attention (ViTDet) and InternViT-6B's block form with hirisearch's own blocks.
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import torch
 from timm.models.vision_transformer import Block, VisionTransformer
@@ -52,7 +53,9 @@ class ViT(TimmFromPlan, VisionTransformer):
             class_token=plan.class_token,
             init_values=plan.layer_scale,
             norm_layer=norm_layer,
+            final_norm=plan.outputs != "pyramid",
         )
+        self.grid = plan.hw if plan.outputs == "pyramid" else None
         if plan.own_blocks:
             self.blocks = nn.Sequential(
                 *(
@@ -83,6 +86,15 @@ class ViT(TimmFromPlan, VisionTransformer):
                 blk.attn, blk.mlp, changed = ref.attn, ref.mlp, True
         if changed and torch.device(device or torch.get_default_device()).type != "meta":
             self.init_weights()
+
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> torch.Tensor | list[torch.Tensor]:
+        if self.grid is None:
+            return super().forward(x, *args, **kwargs)
+        # the dense form: the grid tokens of the last block as one (B, C, H, W) map
+        t = self.forward_features(x)[:, self.num_prefix_tokens :]
+        return [t.transpose(1, 2).reshape(t.shape[0], -1, *self.grid)]
 
 
 def build_vit(plan: ViTPlan, *, device=None, dtype=None) -> nn.Module:

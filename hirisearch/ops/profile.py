@@ -293,7 +293,7 @@ def profile_sized(
         inputs=spec.describe(batch),
         custom_ops=() if tc is None else tc.custom_ops,
         train=None if train is None else _train(sized, train, joined, traced, memories, measure),
-        task=_task(sized, batch),
+        task=_task(sized, tree, batch),
     )
     object.__setattr__(result, "_detail", detail)  # the breakdown at any depth (table())
     return result
@@ -316,11 +316,12 @@ def _train(
     )  # fmt: skip
 
 
-def _task(sized: SizedTarget, batch: int) -> TaskSplit | None:
-    """The backbone / neck / head split of a task model (``None`` for a bare model)."""
-    if not isinstance(sized.plan, TaskPlan) or sized.tree is None:
+def _task(sized: SizedTarget, tree: CostNode | None, batch: int) -> TaskSplit | None:
+    """The backbone / neck / head split of a task model's ``tree`` (the convention's), ``None``
+    for a bare model."""
+    if not isinstance(sized.plan, TaskPlan) or tree is None:
         return None
-    return task_split(sized.plan, sized.tree, batch=batch)
+    return task_split(sized.plan, tree, batch=batch)
 
 
 def _paper_conventions(sized: SizedTarget, batch: int) -> dict[str, int]:

@@ -24,24 +24,25 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TaskSource:
-    """A spec's backbone under ``preset``'s neck and head."""
+    """A spec's backbone (or ``"timm:<name>"``'s features) under ``preset``'s neck and head."""
 
-    spec: SpecBase
+    spec: SpecBase | str
     preset: TaskPreset
 
     @property
     def name(self) -> str:
-        return f"{self.spec.name}+{self.preset.name}"
+        backbone = self.spec if isinstance(self.spec, str) else self.spec.name
+        return f"{backbone}+{self.preset.name}"
 
     @property
     def family(self) -> str:
-        return self.spec.family
+        return "timm" if isinstance(self.spec, str) else self.spec.family
 
     @property
     def conventions(self) -> tuple[Convention, ...]:
         """How the published figures of this backbone's task models are counted (a family's own
         conventions cover its backbone alone)."""
-        return TASK_CONVENTIONS.get(self.spec.family, ())
+        return TASK_CONVENTIONS.get(self.family, ())
 
     def at(self, target: Target, img_size: tuple[int, int] | None) -> SizedTarget:
         """Plan and cost the task model; errors name the spec file (``target.ref``)."""
@@ -67,17 +68,21 @@ class TaskSource:
 
 
 def with_task(target: Target, task: str | TaskPreset) -> Target:
-    """``target`` (a spec target) under the task ``task`` (a preset or its name).
+    """``target`` (a spec target, or a ``timm:`` model through its ``features_only`` maps,
+    counted by tracing) under the task ``task`` (a preset or its name).
 
     Raises:
-        HirisearchError: ``target`` is not a spec target, or its family has no dense form.
+        HirisearchError: ``target`` is neither, or its family has no dense form.
         UnknownModelError: no preset of that name.
     """
     preset = get_preset(task) if isinstance(task, str) else task
-    spec = getattr(target.source, "spec", None)
+    source = target.source
+    if str(getattr(source, "family", "")).startswith("timm:"):
+        return Target(target.ref, TaskSource(f"timm:{source.name}", preset))
+    spec = getattr(source, "spec", None)
     if not isinstance(spec, SpecBase):
         raise HirisearchError(
-            f"{target.ref}: --task takes spec files (a backbone with an analytic dense form), "
-            f"but got a {type(target.source).__name__}"
+            f"{target.ref}: --task takes spec files (a backbone with an analytic dense form) "
+            f"and timm: models (their features_only maps), but got a {type(source).__name__}"
         )
     return Target(target.ref, TaskSource(spec, preset))

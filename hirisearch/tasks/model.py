@@ -20,13 +20,16 @@ from hirisearch.cost.types import CostNode
 from hirisearch.errors import SpecError
 from hirisearch.lazy import LazyCallable
 from hirisearch.models import get_family
-from hirisearch.models.base import SpecBase
+from hirisearch.models.base import Family, SpecBase
 from hirisearch.tasks.parts import get_part
 from hirisearch.tasks.presets import TaskPreset, get_preset
 from hirisearch.tasks.pyramid import Hw, Pyramid
 
 if TYPE_CHECKING:
     from torch import nn
+
+#: A backbone named ``timm:<name>``: its features-only network (:mod:`.timm_backbone`).
+TIMM_PREFIX = "timm:"
 
 
 @dataclass(frozen=True)
@@ -81,12 +84,30 @@ class TaskPlan:
         return (*self.preset_conventions, *own, *self.head.conventions)
 
 
-def dense_backbone(spec: SpecBase, img_hw: Hw) -> tuple[Any, Pyramid]:
-    """The dense-form plan of ``spec``'s backbone at ``img_hw`` and the pyramid it outputs.
+def backbone_family(family: str) -> Family:
+    """The family whose ``cost`` and ``build`` serve a backbone plan of ``family`` (a
+    ``timm:`` model's: :data:`~hirisearch.tasks.timm_backbone.TIMM_DENSE`)."""
+    if family.startswith(TIMM_PREFIX):
+        from hirisearch.tasks.timm_backbone import TIMM_DENSE
+
+        return TIMM_DENSE
+    return get_family(family)
+
+
+def dense_backbone(spec: SpecBase | str, img_hw: Hw) -> tuple[Any, Pyramid]:
+    """The dense-form plan of ``spec``'s backbone (or of ``"timm:<name>"``: its features-only
+    network) at ``img_hw`` and the pyramid it outputs.
 
     Raises:
         SpecError: the family has no dense form.
     """
+    if isinstance(spec, str):
+        from hirisearch.tasks.timm_backbone import plan_timm_dense
+
+        if not spec.startswith(TIMM_PREFIX):
+            raise SpecError(f"a backbone named by text is `timm:<name>`, but got {spec!r}")
+        plan = plan_timm_dense(spec[len(TIMM_PREFIX) :], img_hw)
+        return plan, plan.levels
     family = get_family(spec.family)
     if family.dense is None or family.pyramid is None:
         raise SpecError(
@@ -111,9 +132,11 @@ def _use(
     return PartUse(name, config, part.plan(config, pyramid, img_hw))
 
 
-def plan_task(spec: SpecBase, task: str | TaskPreset, img_size: Hw | int | None = None) -> TaskPlan:
-    """Plan ``spec``'s backbone under the task ``task`` at ``img_size`` (``None``: the
-    preset's; an int: square)."""
+def plan_task(
+    spec: SpecBase | str, task: str | TaskPreset, img_size: Hw | int | None = None
+) -> TaskPlan:
+    """Plan ``spec``'s backbone (or ``"timm:<name>"``'s features) under the task ``task`` at
+    ``img_size`` (``None``: the preset's; an int: square)."""
     preset = get_preset(task) if isinstance(task, str) else task
     img_hw: Hw
     if img_size is None:
@@ -122,7 +145,7 @@ def plan_task(spec: SpecBase, task: str | TaskPreset, img_size: Hw | int | None 
         img_hw = (img_size, img_size)
     else:
         img_hw = (img_size[0], img_size[1])
-    backbone, pyramid = dense_backbone(spec, img_hw)  # type: ignore[arg-type]
+    backbone, pyramid = dense_backbone(spec, img_hw)
     neck = None
     levels = pyramid
     if preset.neck is not None:
@@ -130,21 +153,30 @@ def plan_task(spec: SpecBase, task: str | TaskPreset, img_size: Hw | int | None 
         levels = neck.plan.out
     head = _use(preset.head[0], "head", preset.head[1], levels, img_hw)  # type: ignore[arg-type]
     return TaskPlan(
-        name=f"{spec.name}+{preset.name}",
-        family=spec.family,
+        name=f"{backbone.name}+{preset.name}",
+        family=backbone.family,
         task=preset.name,
         img_hw=img_hw,  # type: ignore[arg-type]
         backbone=backbone,
         pyramid=pyramid,
         neck=neck,
         head=head,
-        preset_conventions=preset.conventions,
+        preset_conventions=preset.conventions + _backbone_conventions(spec, pyramid),
+    )
+
+
+def _backbone_conventions(spec: SpecBase | str, pyramid: Pyramid) -> tuple[str, ...]:
+    if not isinstance(spec, str):
+        return ()
+    return (
+        f"backbone {spec}: timm's features_only network, its {len(pyramid)} map(s) from "
+        "feature_info, counted by tracing (no analytic form; neck and head analytic)",
     )
 
 
 def cost_task(plan: TaskPlan) -> CostNode:
     """The task model's cost tree: root children ``backbone``, ``neck`` (with one), ``head``."""
-    children = [("backbone", get_family(plan.family).cost(plan.backbone))]
+    children = [("backbone", backbone_family(plan.family).cost(plan.backbone))]
     if plan.neck is not None:
         children.append(("neck", get_part(plan.neck.part).cost(plan.neck.plan)))
     children.append(("head", get_part(plan.head.part).cost(plan.head.plan)))

@@ -7,8 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hirisearch.models import get_family
-from hirisearch.tasks.model import TaskPlan
+from hirisearch.tasks.model import TaskPlan, backbone_family
 from hirisearch.tasks.parts import get_part
 
 
@@ -32,7 +31,7 @@ class TaskModel(nn.Module):
 def build_task(plan: TaskPlan, *, device: Any = None, dtype: Any = None) -> TaskModel:
     """Build the task model described by ``plan``."""
     dd = {"device": device, "dtype": dtype}
-    backbone = get_family(plan.family).build(plan.backbone, **dd)
+    backbone = backbone_family(plan.family).build(plan.backbone, **dd)
     neck = None
     if plan.neck is not None:
         neck = get_part(plan.neck.part).build(plan.neck.plan, **dd)

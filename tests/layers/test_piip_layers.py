@@ -15,6 +15,8 @@ from hirisearch.layers.interaction import injector_cost, interaction_unit_cost
 from hirisearch.layers.interaction_nn import Injector, InteractionUnit
 from hirisearch.layers.pyramid_merge import dense_merge_cost, merged_head_cost
 from hirisearch.layers.pyramid_merge_nn import DenseMerge, MergedHead
+from hirisearch.layers.simple_pyramid import simple_pyramid_cost, simple_pyramid_grids
+from hirisearch.layers.simple_pyramid_nn import SimplePyramid
 from hirisearch.layers.vit import vit_block_cost
 from hirisearch.layers.vit_nn import ViTAttention, ViTBlock
 from tests.harness import OnGrid, assert_twin
@@ -191,3 +193,14 @@ def test_one_window_over_the_grid_is_global_attention() -> None:
         padded = ViTAttention(32, 4, window_size=7)
         padded.load_state_dict(glob.state_dict())
         assert not torch.allclose(padded(x, (6, 6)), glob(x, (6, 6)), atol=1e-4)
+
+
+@pytest.mark.parametrize("hw", [(6, 6), (5, 7)])
+def test_simple_pyramid_twin_and_grids(hw) -> None:
+    """PIIP's detection pyramid from the merged map: twin == traced, and the four maps' grids."""
+    with torch.device("meta"):
+        layer = SimplePyramid(64, device="meta")
+    assert_twin(layer, simple_pyramid_cost(64, hw=hw), (64, *hw))
+    outs = SimplePyramid(64)(torch.randn(1, 64, *hw))
+    assert [tuple(o.shape[2:]) for o in outs] == list(simple_pyramid_grids(hw))
+    assert all(o.shape[1] == 64 for o in outs)

@@ -61,7 +61,7 @@ def test_compare_and_sweep_take_a_task() -> None:
 def test_task_errors_are_one_line() -> None:
     res = runner.invoke(app, ["profile", SWIN, "--task", "ade-upernt", "--no-trace"])
     assert res.exit_code == 2 and "valid: " in res.output and "ade-segformer," in res.output
-    res = runner.invoke(app, ["profile", "timm:resnet18", "--task", "ade-upernet"])
+    res = runner.invoke(app, ["profile", "torchvision:resnet18", "--task", "ade-upernet"])
     assert res.exit_code != 0 and "--task takes spec files" in res.output
     res = runner.invoke(app, ["profile", SWIN, "--task", "ade-upernet", "--train"])
     assert res.exit_code != 0 and "no training twins" in res.output
@@ -72,3 +72,10 @@ def test_api_profile_with_a_task() -> None:
     assert r.task is not None and r.task.img_size == (256, 256)
     assert [p.part for p in r.task.parts] == ["backbone", "head"]
     assert r.params == sum(p.params for p in r.task.parts)
+
+
+def test_the_split_follows_the_convention() -> None:
+    r = hirisearch.profile(HRVIT, task="ade-segformer", convention="hrvit", trace=False)
+    assert r.task is not None and r.macs == sum(p.macs for p in r.task.parts)
+    ours = hirisearch.profile(HRVIT, task="ade-segformer", trace=False)
+    assert r.macs < ours.macs and r.params == ours.params
