@@ -12,6 +12,7 @@ import typer
 from hirisearch import interrupt
 from hirisearch.commands.common import (
     EXIT_INTERRUPTED,
+    Coverage,
     InputShape,
     Kwargs,
     NoReport,
@@ -87,8 +88,12 @@ def bench(
     ] = True,
     threads: Threads = None,
     predict: Annotated[
-        bool, typer.Option("--predict", help="Also show the calibrated predicted latency.")
+        bool,
+        typer.Option(
+            "--predict", help="Also show the calibrated predicted latency and its interval."
+        ),
     ] = False,
+    coverage: Coverage = 0.9,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document per result.")] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Run configurations the memory estimate refuses.")
@@ -138,7 +143,9 @@ def bench(
         device=dev, dtype=dtype, threads=threads, channels_last=channels_last, compile=compile_,
         fuse=fuse, warmup_s=warmup, min_time_s=min_time, clock=clock,
     )  # fmt: skip
-    measured = partial(bench_targets, targets, list(sizes) or [None], batches, opts)
+    measured = partial(
+        bench_targets, targets, list(sizes) or [None], batches, opts, coverage=coverage
+    )
     return _measure_and_save(
         ctx, measured, predict=predict, force=force, as_json=as_json, out=out, figures=not no_report
     )

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from hirisearch.latency.fit import fit, fit_insitu, fit_network_scales
+from hirisearch.latency.heldout import with_intervals
 from hirisearch.latency.insitu import NodeSample, samples_from_runs, time_modules
 from hirisearch.latency.microbench import COPIES, MicroBench, operator_benchmarks, single_op
 from hirisearch.latency.predict import Calibration, CalibrationError, Sample
@@ -142,10 +143,10 @@ def calibrate(
         samples=tuple(samples + in_situ),
         networks=tuple((mb.name, ms) for mb, ms in networks),
     )
-    scales, family_scales = fit_network_scales(
-        [(mb.tree, ms, mb.family) for mb, ms in networks], cal, batch
-    )
-    return replace(cal, scales=scales, family_scales=family_scales)
+    timed = [(mb.tree, ms, mb.family) for mb, ms in networks]
+    scales, family_scales = fit_network_scales(timed, cal, batch)
+    cal = replace(cal, scales=scales, family_scales=family_scales)
+    return with_intervals(cal, timed, times, batch)
 
 
 def _time_networks(

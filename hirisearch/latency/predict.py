@@ -17,6 +17,7 @@ from typing import Any
 from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import CalibrationError
 from hirisearch.io import atomic_write_json
+from hirisearch.latency.interval import DEFAULT_COVERAGE, Intervals, Prediction, interval_model
 
 #: Operator categories, each with its own model.
 OP_CATEGORIES = ("conv", "dwconv", "linear", "attn", "attn_bias", "norm")
@@ -165,6 +166,9 @@ class Calibration:
     #: The calibration networks and their measured times (ms).
     networks: tuple[tuple[str, float], ...] = field(default=())
     version: int = FORMAT_VERSION
+    #: What the calibration knows about its own errors (:mod:`hirisearch.latency.interval`):
+    #: None in a file made before they were measured (predictions then state the fallback).
+    intervals: Intervals | None = None
 
     def op_ms(self, op: Op, batch: int = 1) -> float:
         """The operator's predicted time inside a network."""
@@ -184,6 +188,7 @@ class Calibration:
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["features"] = list(FEATURES)
+        doc["intervals"] = None if self.intervals is None else self.intervals.to_json()
         return doc
 
     @staticmethod
@@ -208,6 +213,7 @@ class Calibration:
             scales={k: float(v) for k, v in doc.get("scales", {}).items()},
             family_scales={k: float(v) for k, v in doc.get("family_scales", {}).items()},
             networks=tuple((str(n), float(ms)) for n, ms in doc.get("networks", ())),
+            intervals=Intervals.from_json(doc.get("intervals")),
         )
 
 
@@ -235,6 +241,34 @@ def predict_latency_ms(
     """
     ms = sum(predict_ops_ms(tree_ops(tree), calibration, batch).values())
     return ms * calibration.family_scales.get(family, 1.0) if family else ms
+
+
+def interval_of(
+    ms: float,
+    calibration: Calibration,
+    *,
+    family: str | None = None,
+    coverage: float = DEFAULT_COVERAGE,
+) -> Prediction:
+    """The prediction ``ms`` (of a model of ``family``) with its interval at ``coverage``, from
+    the calibration's error models (:mod:`hirisearch.latency.interval`; their stated fallback
+    for a calibration without them)."""
+    model, basis = interval_model(calibration.intervals, family)
+    return Prediction.of(ms, model, basis, coverage)
+
+
+def predict_interval(
+    tree: CostNode,
+    calibration: Calibration,
+    batch: int = 1,
+    *,
+    family: str | None = None,
+    coverage: float = DEFAULT_COVERAGE,
+) -> Prediction:
+    """:func:`predict_latency_ms` with its interval at ``coverage`` (default 90%): the share
+    of measurements the interval is meant to hold (:func:`interval_of`)."""
+    ms = predict_latency_ms(tree, calibration, batch, family=family)
+    return interval_of(ms, calibration, family=family, coverage=coverage)
 
 
 # ------------------------------------------------------------------------------- storage

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hirisearch.errors import HirisearchError
+from hirisearch.latency.interval import DEFAULT_COVERAGE, Prediction, check_coverage
 from hirisearch.latency.result import BenchResult
 from hirisearch.targets import Target
 
@@ -30,12 +31,13 @@ def bench_targets(
     *,
     predict: bool = False,
     force: bool = False,
+    coverage: float = DEFAULT_COVERAGE,
 ) -> Iterator[BenchResult]:
     """Measure every target at every size (``None``: its own) for each batch size, in that order.
 
     Every configuration is checked against the memory estimate first (``force``: not refused),
     then the calibration is loaded when ``predict`` asks for the predicted latency next to the
-    measured one.
+    measured one, with its interval at ``coverage``.
     """
     from hirisearch.latency import measure
     from hirisearch.latency.device import ensure_targets_fit
@@ -45,10 +47,13 @@ def bench_targets(
     if predict:
         from hirisearch.latency.predict import load_calibration
 
+        check_coverage(coverage)
         calibration = load_calibration(opts.device)
     for target in targets:
         for size in img_sizes:
-            yield from measure.bench_target(target, size, batches, opts, calibration=calibration)
+            yield from measure.bench_target(
+                target, size, batches, opts, calibration=calibration, coverage=coverage
+            )
 
 
 def latency_measurer(
@@ -76,36 +81,45 @@ class ProfileLatency:
 
     device: str  # the device type, ``cpu`` or ``cuda``
     batch: int
-    predicted_ms: float | None = None  # with --predict: from the device's calibration
+    predicted: Prediction | None = None  # with --predict: from the device's calibration
     measured: BenchResult | None = None  # with --latency
 
     def to_json(self) -> dict[str, Any]:
-        """The keys ``profile --json`` adds to the profile's document."""
+        """The keys ``profile --json`` adds to the profile's document (the prediction's:
+        ``predicted_ms``, ``predicted_interval_ms``, ``predicted_coverage``, ...)."""
         doc: dict[str, Any] = {}
-        if self.predicted_ms is not None:
-            doc["predicted_ms"] = self.predicted_ms
+        if self.predicted is not None:
+            doc.update(self.predicted.to_json())
         if self.measured is not None:
             doc["latency"] = self.measured.to_json()
         return doc
 
 
 def profile_latency(
-    target: Target, img_size: int | None, batch: int, *, measure: bool, predict: bool
+    target: Target,
+    img_size: int | None,
+    batch: int,
+    *,
+    measure: bool,
+    predict: bool,
+    coverage: float = DEFAULT_COVERAGE,
 ) -> ProfileLatency:
-    """The predicted (``predict``) and measured (``measure``) latency of ``target`` at
-    ``img_size`` for a batch of ``batch``, on CUDA when present, else the CPU."""
+    """The predicted (``predict``, with its interval at ``coverage``) and measured
+    (``measure``) latency of ``target`` at ``img_size`` for a batch of ``batch``, on CUDA when
+    present, else the CPU."""
     from hirisearch.latency.device import resolve_device
 
     dev = resolve_device("auto")
     ms = None
     if predict:
-        from hirisearch.latency.predict import load_calibration, predict_latency_ms
+        from hirisearch.latency.predict import load_calibration, predict_interval
 
+        check_coverage(coverage)
         tree = target.at(img_size).tree
         if tree is None:
             raise HirisearchError(f"{target.ref}: --predict needs an analytic cost model")
         cal = load_calibration(dev)
-        ms = predict_latency_ms(tree, cal, batch=batch, family=target.family)
+        ms = predict_interval(tree, cal, batch=batch, family=target.family, coverage=coverage)
     measured = None
     if measure:
         from hirisearch.latency.measure import BenchOptions, bench_target

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from hirisearch.latency.interval import FALLBACK_NOTE
 from hirisearch.report import format as fmt
 from hirisearch.report.terminal.fit import Column, FitTable
 
@@ -35,10 +36,14 @@ def bench_header(results: Sequence[BenchResult]) -> str:
 
 
 def bench_table(results: Sequence[BenchResult], *, predicted: bool = False) -> FitTable:
-    """One row per model x resolution x batch."""
+    """One row per model x resolution x batch (``predicted``: the prediction with its interval,
+    the header naming the interval's coverage)."""
     heads = ["res", "batch", "latency ms", "IQR ms", "p90 ms", "img/s", "GFLOPs", "GFLOP/s"]
-    heads += ["peak MiB", "est. MiB"] + (["predicted ms"] if predicted else [])
-    secondary = ("p90 ms", "est. MiB")  # left out first when the width is short
+    coverage = next((r.predicted_coverage for r in results if r.predicted_coverage), None)
+    pred_head = f"predicted ms ({coverage:.0%})" if coverage else "predicted ms"
+    heads += ["peak MiB", "est. MiB"] + ([pred_head] if predicted else [])
+    # Left out first when the width is short (with a prediction: the throughput too).
+    secondary = ("p90 ms", "est. MiB") + (("img/s",) if predicted else ())
     t = FitTable(
         [
             Column("model", "left", text=True),
@@ -66,7 +71,7 @@ def bench_table(results: Sequence[BenchResult], *, predicted: bool = False) -> F
                 fmt.mib(r.mem_est_bytes),
             ]
         if predicted:
-            row.append(fmt.ms(r.predicted_ms))
+            row.append(fmt.ms_interval(r.predicted_ms, r.predicted_interval_ms))
         t.add_row(*row)
     return t
 
@@ -85,6 +90,8 @@ def bench_notes(results: Sequence[BenchResult]) -> list[tuple[str, str]]:
                 + " (first pass); est. MiB: analytic params + input + activations",
             )
         )
+    if any(r.predicted_interval_basis == "fallback" for r in results):
+        notes.append(("warning", FALLBACK_NOTE))  # never a silent guess
     for r in results:
         for w in r.warnings:
             notes.append(("warning", f"{r.name} at {r.img_size}, batch {r.batch}: {w}"))
