@@ -252,4 +252,8 @@ def calibrate(
     if cal.family_scales:
         factors = ", ".join(f"{f} x{v:.2f}" for f, v in sorted(cal.family_scales.items()))
         console.print(f"per-family factors: {factors}", markup=False, soft_wrap=True)
+    if cal.intervals is not None:
+        from hirisearch.report.terminal.bench import interval_line
+
+        console.print(interval_line(cal.intervals), markup=False, soft_wrap=True)
     console.print(f"saved {path}", markup=False)

@@ -20,7 +20,13 @@ from hirisearch.targets import Target
 if TYPE_CHECKING:
     from hirisearch.latency.measure import BenchOptions
 
-__all__ = ["ProfileLatency", "bench_targets", "latency_measurer", "profile_latency"]
+__all__ = [
+    "ProfileLatency",
+    "bench_targets",
+    "latency_measurer",
+    "latency_predictor",
+    "profile_latency",
+]
 
 
 def bench_targets(
@@ -75,6 +81,32 @@ def latency_measurer(
     return measure
 
 
+def latency_predictor(
+    device: str = "auto", coverage: float = DEFAULT_COVERAGE, *, strict: bool = True
+) -> Callable[[Target, Any, int], Prediction | None]:
+    """``(target, img_size, batch) -> Prediction``: the calibrated latency of a batch with its
+    interval at ``coverage``, from the calibration of ``device`` (``auto``: CUDA when present,
+    else the CPU), loaded once; a target without an analytic cost model is refused (``strict``)
+    or gets None."""
+    from hirisearch.latency.device import resolve_device
+    from hirisearch.latency.predict import load_calibration, predict_interval
+
+    check_coverage(coverage)
+    calibration = load_calibration(resolve_device(device))
+
+    def predict(target: Target, img_size: Any, batch: int) -> Prediction | None:
+        tree = target.at(img_size).tree
+        if tree is None and not strict:
+            return None
+        if tree is None:
+            raise HirisearchError(f"{target.ref}: --predict needs an analytic cost model")
+        return predict_interval(
+            tree, calibration, batch=batch, family=target.family, coverage=coverage
+        )
+
+    return predict
+
+
 @dataclass(frozen=True)
 class ProfileLatency:
     """What ``profile --latency`` / ``--predict`` add to a profile (auto device)."""
@@ -112,14 +144,7 @@ def profile_latency(
     dev = resolve_device("auto")
     ms = None
     if predict:
-        from hirisearch.latency.predict import load_calibration, predict_interval
-
-        check_coverage(coverage)
-        tree = target.at(img_size).tree
-        if tree is None:
-            raise HirisearchError(f"{target.ref}: --predict needs an analytic cost model")
-        cal = load_calibration(dev)
-        ms = predict_interval(tree, cal, batch=batch, family=target.family, coverage=coverage)
+        ms = latency_predictor(dev.type, coverage)(target, img_size, batch)
     measured = None
     if measure:
         from hirisearch.latency.measure import BenchOptions, bench_target

@@ -175,3 +175,11 @@ def test_calibration_accepts_no_intervals_field() -> None:
     doc = Calibration("cpu", "x", "t", 1, "now", {"conv": (1.0, 0.0, 0.0, 0.0)}).to_json()
     assert doc["intervals"] is None
     assert Calibration.from_json(doc).intervals is None
+
+
+def test_calibrate_states_each_familys_interval() -> None:
+    from hirisearch.report.terminal.bench import interval_line
+
+    iv = Intervals({"vit": ErrorModel(n=12, center=0.0, spread=0.05, repeat=0.0)})
+    lo, hi = iv.families["vit"].factors(0.9)
+    assert interval_line(iv) == f"90% intervals (held-out networks): vit x{lo:.2f}-{hi:.2f}"

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 from rich.console import Console
 
+from hirisearch.latency.interval import Prediction
 from hirisearch.latency.predict import CATEGORIES, Calibration
 from hirisearch.latency.result import BenchResult, Environment
 from hirisearch.ops.compare import compare_targets
@@ -61,6 +62,12 @@ WIDE_BENCH = [
 ]  # fmt: skip
 
 
+def _predict(target, img_size, batch):  # noqa: ANN001, ANN202
+    """A prediction as ``--predict`` makes them: ms growing with the MACs, a 90% interval."""
+    ms = target.at(img_size).tree.total.macs * batch / 3e7
+    return Prediction(ms, ms * 0.88, ms * 1.13, 0.9, "held-out test")
+
+
 def _calibration() -> Calibration:
     coeffs = {c: (1e-9 * (i + 1), 1e-7, 0.0, 0.012) for i, c in enumerate(CATEGORIES)}
     return Calibration("cpu", "AMD EPYC 7B13", "2.5.1", 2, "now", coeffs, scales={"conv": 1.25})
@@ -75,6 +82,16 @@ TABLES: dict[str, Callable[[], list[FitTable]]] = {
     "sweep": lambda: [
         t
         for t in sweep_tables(sweep_targets(_targets(), list(range(224, 449, 32))))
+        if isinstance(t, FitTable)
+    ],
+    "compare predicted": lambda: [
+        compare_table(compare_targets(_targets(), [224, 448], traced=False, predict=_predict))
+    ],
+    "sweep predicted": lambda: [
+        t
+        for t in sweep_tables(
+            sweep_targets(_targets(), list(range(224, 449, 32)), predict=_predict)
+        )
         if isinstance(t, FitTable)
     ],
     "bench": lambda: [bench_table(_bench()), bench_table(_bench(), predicted=True)],

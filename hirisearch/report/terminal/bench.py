@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from hirisearch.latency.interval import FALLBACK_NOTE
+from hirisearch.latency.interval import DEFAULT_COVERAGE, FALLBACK_NOTE
 from hirisearch.report import format as fmt
 from hirisearch.report.terminal.fit import Column, FitTable
 
 if TYPE_CHECKING:
+    from hirisearch.latency.interval import Intervals
     from hirisearch.latency.predict import Calibration
     from hirisearch.latency.result import BenchResult
 
@@ -100,6 +101,15 @@ def bench_notes(results: Sequence[BenchResult]) -> list[tuple[str, str]]:
                 ("warning", f"{r.name} at {r.img_size}, batch {r.batch}: out of memory ({r.error})")
             )
     return notes
+
+
+def interval_line(intervals: Intervals) -> str:
+    """The 90% interval of each family's predictions, as factors of the prediction (held out)."""
+    parts = []
+    for f, m in sorted(intervals.families.items()):
+        lo, hi = m.factors(DEFAULT_COVERAGE)
+        parts.append(f"{f} x{lo:.2f}-{hi:.2f}")
+    return f"{DEFAULT_COVERAGE:.0%} intervals (held-out networks): " + ", ".join(parts)
 
 
 def calibration_table(cal: Calibration) -> FitTable:
