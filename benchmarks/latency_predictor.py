@@ -43,6 +43,7 @@ from hirisearch.latency.predict import (
 from hirisearch.latency.stats import spearman, summarize
 from hirisearch.latency.timing import time_callable
 from hirisearch.models import get_family
+from hirisearch.models.resolution import size_label
 
 TARGET_SPEARMAN = 0.95
 #: The share of measurements a stated 90% interval must hold, per family, and the widest median
@@ -230,7 +231,7 @@ def evaluate(name: str, args: argparse.Namespace, cal: Any, device: torch.device
         pred = interval_of(
             predict_latency_ms(tree, cal, family=name), cal, family=name, coverage=args.coverage
         )
-        rows.append((spec, plan.img_size, tree.total.macs, pred, ms))
+        rows.append((spec, size_label(plan.img_size), tree.total.macs, pred, ms))
     print(f"\n{family.title} ({name}): {len(rows)} random configurations, {rows[0][3].basis}")
     print(
         f"{'config':<14} {'res':>4} {'GFLOPs':>7} {'predicted':>10} {'interval':>15} "

@@ -14,6 +14,7 @@ from typing import Any
 
 from hirisearch.latency.microbench import MicroBench
 from hirisearch.models.base import Family
+from hirisearch.models.resolution import size_label
 
 __all__ = ["calibration_configs", "config_key", "network_benchmarks"]
 
@@ -47,7 +48,7 @@ def network_benchmarks(families: Iterable[Family] | None = None) -> list[MicroBe
         plan = family.plan(spec, spec.img_size)
         out.append(
             MicroBench(
-                f"network {family.name}:{spec.name} @{plan.img_size}",
+                f"network {family.name}:{spec.name} @{size_label(plan.img_size)}",
                 partial(family.build, plan),
                 tuple(plan.input_shape),
                 family.cost(plan),
