@@ -10,7 +10,9 @@ weights + per_op``; all fits minimise relative error:
    whole networks timed where they run (:mod:`hirisearch.latency.insitu`), with any single-operator
    samples as extra rows;
 3. :func:`fit_network_scales` -- whole networks timed without hooks: a factor per category
-   (shared by every family) and a factor per family.
+   (shared by every family) and a factor per family;
+4. :func:`fit_adaptation` -- an existing calibration adapted to this device from a dozen whole
+   networks (``hirisearch calibrate --quick``).
 
 Nothing here knows a model family: the inputs are operator records and cost trees.
 """
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCALED",
+    "fit_adaptation",
+    "fit_log_factors",
     "fit_insitu",
     "fit_network_scales",
     "nnls",
@@ -281,3 +285,58 @@ def _huber_on_first(n: int, c: float) -> Callable[[np.ndarray], np.ndarray]:
         return out
 
     return rho
+
+
+#: Quick adaptation (:func:`fit_adaptation`): weights of the priors that hold each category factor
+#: and each family factor at the base calibration's (in units of one network's relative error);
+#: the global factor, shared by every operator, is nearly free.
+ADAPT_GLOBAL_PRIOR = 0.01
+ADAPT_SCALE_PRIOR = 0.5
+ADAPT_FAMILY_PRIOR = 0.5
+
+
+def fit_adaptation(
+    networks: Sequence[tuple[CostNode, float, str | None]],
+    base: Calibration,
+    batch: int = 1,
+) -> tuple[float, dict[str, float], dict[str, float]]:
+    """Adapt ``base`` (another device's calibration, or an older one of this device) from a few
+    whole networks timed here, the way HELP adapts from a handful of measurements: the model is
+    ``network = g * family_factor * sum_c factor_c * base_c``, ``base_c`` the base calibration's
+    per-category prediction (its category and family factors included), fitted on the log of the
+    times (:func:`fit_log_factors`) with ``g`` nearly free (:data:`ADAPT_GLOBAL_PRIOR`) and every
+    category and family factor held near 1 (:data:`ADAPT_SCALE_PRIOR`,
+    :data:`ADAPT_FAMILY_PRIOR`): a dozen networks move the whole device, and a category or family
+    only as far as the timings insist.
+
+    Args:
+        networks: ``(cost tree, measured ms, family name or None)`` per network.
+        base: the calibration adapted.
+
+    Returns:
+        ``(g, factor per category, factor per family)`` (every factor relative to the base).
+    """
+    if not networks:
+        raise CalibrationError("no network timings to adapt the calibration from")
+    preds = []
+    for tree, t, fam in networks:
+        if t <= 0:
+            raise CalibrationError(f"non-positive network timing ({t} ms)")
+        factor = base.family_scales.get(fam, 1.0) if fam else 1.0
+        preds.append(
+            {c: v * factor for c, v in predict_ops_ms(tree_ops(tree), base, batch).items()}
+        )
+    cats = sorted({c for p in preds for c, v in p.items() if v > 0})
+    fams = sorted({f for *_, f in networks if f})
+    a = np.array([[p.get(c, 0.0) for c in cats] for p in preds])
+    member = np.array([[1.0] + [float(f == g) for g in fams] for *_, f in networks])
+    prior = np.array(
+        [ADAPT_SCALE_PRIOR] * len(cats) + [ADAPT_GLOBAL_PRIOR] + [ADAPT_FAMILY_PRIOR] * len(fams)
+    )
+    x = fit_log_factors(a, np.log([t for _, t, _ in networks]), member, prior)
+    k = len(cats)
+    return (
+        float(np.exp(x[k])),
+        {c: float(v) for c, v in zip(cats, x[:k], strict=True)},
+        {f: float(np.exp(v)) for f, v in zip(fams, x[k + 1 :], strict=True)},
+    )

@@ -164,6 +164,9 @@ class Calibration:
     family_scales: dict[str, float] = field(default_factory=dict)
     #: The calibration networks and their measured times (ms).
     networks: tuple[tuple[str, float], ...] = field(default=())
+    #: What a quick calibration (``calibrate --quick``) adapted: the base calibration's file,
+    #: device and date; None for a full calibration.
+    adapted_from: str | None = None
     version: int = FORMAT_VERSION
 
     def op_ms(self, op: Op, batch: int = 1) -> float:
@@ -208,6 +211,7 @@ class Calibration:
             scales={k: float(v) for k, v in doc.get("scales", {}).items()},
             family_scales={k: float(v) for k, v in doc.get("family_scales", {}).items()},
             networks=tuple((str(n), float(ms)) for n, ms in doc.get("networks", ())),
+            adapted_from=doc.get("adapted_from"),
         )
 
 
