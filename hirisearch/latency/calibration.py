@@ -15,7 +15,13 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from hirisearch.latency.fit import fit, fit_adaptation, fit_insitu, fit_network_scales
+from hirisearch.latency.fit import (
+    fit,
+    fit_adaptation,
+    fit_family_categories,
+    fit_insitu,
+    fit_network_scales,
+)
 from hirisearch.latency.insitu import NodeSample, samples_from_runs, time_modules
 from hirisearch.latency.microbench import COPIES, MicroBench, operator_benchmarks, single_op
 from hirisearch.latency.predict import Calibration, CalibrationError, Sample
@@ -100,8 +106,10 @@ def calibrate(
 
     Every module of every small calibration network is timed where it runs; those in-situ times, with
     any single-operator benchmarks, fit every category's model and the glue jointly
-    (:func:`hirisearch.latency.fit.fit_insitu`); the networks timed without hooks then fit a
-    factor per category and one per family (:func:`hirisearch.latency.fit.fit_network_scales`).
+    (:func:`hirisearch.latency.fit.fit_insitu`), and each family's operators in situ its factor per
+    category (:func:`hirisearch.latency.fit.fit_family_categories`); the networks timed without
+    hooks then fit a factor per category and one per family
+    (:func:`hirisearch.latency.fit.fit_network_scales`).
 
     Args:
         threads: CPU thread count during the measurements (default: torch's current count).
@@ -132,13 +140,20 @@ def calibrate(
             nets, device, batch, min_time_s, clock, statistic, progress, len(benches)
         )
     rows: list[NodeSample] = []
+    families: list[str | None] = []
     for mb, runs in zip(nets, per_run, strict=True):
-        rows += samples_from_runs(mb.tree, runs, statistic=statistic, prefix=f"{mb.name}/")
+        got = samples_from_runs(mb.tree, runs, statistic=statistic, prefix=f"{mb.name}/")
+        rows += got
+        families += [mb.family] * len(got)
     # The typical build: the median over the rounds' instances (each round's time is already the
     # statistic of its runs).
     networks = [(mb, float(np.median(ts))) for mb, ts in zip(nets, times, strict=True)]
     coeffs = fit_insitu(rows, samples, batch) if rows else fit(samples)
-    in_situ = [Sample(r.path, r.ops[0], batch, r.ms) for r in rows if len(r.ops) == 1]
+    in_situ = [
+        (f, Sample(r.path, r.ops[0], batch, r.ms))
+        for f, r in zip(families, rows, strict=True)
+        if len(r.ops) == 1
+    ]
     cal = Calibration(
         device=device.type,
         device_name=device_name(device),
@@ -146,8 +161,9 @@ def calibrate(
         threads=n,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         coeffs=coeffs,
-        samples=tuple(samples + in_situ),
+        samples=tuple(samples + [s for _, s in in_situ]),
         networks=tuple((mb.name, ms) for mb, ms in networks),
+        family_category_scales=fit_family_categories(in_situ, coeffs),
     )
     scales, family_scales = fit_network_scales(
         [(mb.tree, ms, mb.family) for mb, ms in networks], cal, batch

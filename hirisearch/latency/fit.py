@@ -32,6 +32,7 @@ from hirisearch.latency.predict import (
     Calibration,
     CalibrationError,
     Sample,
+    is_glue,
     predict_ops_ms,
     tree_ops,
 )
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SCALED",
     "fit_adaptation",
+    "fit_family_categories",
     "fit_log_factors",
     "fit_insitu",
     "fit_network_scales",
@@ -171,6 +173,48 @@ def fit_insitu(rows: Sequence[NodeSample], extra: Sequence[Sample] = (), batch: 
     }
 
 
+#: A family's category factor (:func:`fit_family_categories`) needs this many of its operators
+#: timed in situ, and stays within these bounds.
+FAMILY_CATEGORY_MIN_SAMPLES = 5
+FAMILY_CATEGORY_BOUNDS = (0.25, 4.0)
+
+
+def fit_family_categories(
+    samples: Iterable[tuple[str | None, Sample]], coeffs: Coeffs
+) -> dict[str, dict[str, float]]:
+    """Per family and operator category, how much slower the family's operators run in situ than
+    the shared category model says: the family's single-operator in-situ samples' measured total
+    over the model's (the large operators count the most, as in a network). A family's code may
+    call other kernels or layouts than the rest for the same counted work (depth-wise
+    convolutions on views of token layouts, attention on five-dimensional stripes taking the
+    unfused path); the shared model cannot carry both.
+
+    Args:
+        samples: ``(family, in-situ sample of one operator)``; samples of no family are ignored.
+        coeffs: the fitted category models.
+
+    Returns:
+        ``{family: {category: factor}}`` for every (family, category) with at least
+        :data:`FAMILY_CATEGORY_MIN_SAMPLES` samples.
+    """
+    sums: dict[tuple[str, str], list[float]] = {}
+    for family, s in samples:
+        c = coeffs.get(s.op.category)
+        if family is None or c is None or is_glue(s.op.category):
+            continue
+        model = float(sum(a * f for a, f in zip(c, s.op.features(s.batch), strict=True)))
+        acc = sums.setdefault((family, s.op.category), [0.0, 0.0, 0.0])
+        acc[0] += s.ms
+        acc[1] += model
+        acc[2] += 1
+    out: dict[str, dict[str, float]] = {}
+    low, high = FAMILY_CATEGORY_BOUNDS
+    for (family, cat), (measured, model, n) in sorted(sums.items()):
+        if n >= FAMILY_CATEGORY_MIN_SAMPLES and model > 0 and measured > 0:
+            out.setdefault(family, {})[cat] = float(np.clip(measured / model, low, high))
+    return out
+
+
 #: Whole-network fit: weight of the prior that each category's network factor is 1, in units of one
 #: network's relative error; and how many networks' worth of prior pulls a family's factor
 #: towards 1 (a family with few networks keeps most of the shared model).
@@ -202,7 +246,8 @@ def fit_network_scales(
 
     Args:
         networks: ``(cost tree, measured ms, family name or None)`` per network.
-        calibration: the category models (its ``scales`` and ``family_scales`` are ignored).
+        calibration: the category models and the families' category factors (its ``scales``
+            and ``family_scales`` are ignored).
 
     Returns:
         ``(scales, family_scales)``.
@@ -211,10 +256,10 @@ def fit_network_scales(
         return {}, {}
     base = replace(calibration, scales={}, family_scales={})
     preds = []
-    for tree, t, _ in networks:
+    for tree, t, family in networks:
         if t <= 0:
             raise CalibrationError(f"non-positive network timing ({t} ms)")
-        preds.append(predict_ops_ms(tree_ops(tree), base, batch))
+        preds.append(predict_ops_ms(tree_ops(tree), base, batch, family))
     cats = sorted({c for p in preds for c, v in p.items() if v > 0})
     fams = sorted({f for *_, f in networks if f})
     a = np.array([[p.get(c, 0.0) for c in cats] for p in preds])
@@ -323,9 +368,8 @@ def fit_adaptation(
         if t <= 0:
             raise CalibrationError(f"non-positive network timing ({t} ms)")
         factor = base.family_scales.get(fam, 1.0) if fam else 1.0
-        preds.append(
-            {c: v * factor for c, v in predict_ops_ms(tree_ops(tree), base, batch).items()}
-        )
+        per_category = predict_ops_ms(tree_ops(tree), base, batch, fam)
+        preds.append({c: v * factor for c, v in per_category.items()})
     cats = sorted({c for p in preds for c, v in p.items() if v > 0})
     fams = sorted({f for *_, f in networks if f})
     a = np.array([[p.get(c, 0.0) for c in cats] for p in preds])
