@@ -19,6 +19,7 @@ from hirisearch.cost.counters import count_module, count_traced
 from hirisearch.cost.types import Cost, CostNode
 from hirisearch.models import get_family
 from hirisearch.models.base import SpecBase
+from hirisearch.models.resolution import Size, as_hw
 
 #: Every field of a :class:`Cost`: a twin must match the traced count on each.
 FIELDS = ("params", "conv", "linear", "attn", "other", "norm", "acts")
@@ -86,11 +87,11 @@ def _close(a: int, b: int, tolerance: float) -> bool:
     return a == b or abs(a - b) <= tolerance * max(abs(a), abs(b))
 
 
-def assert_parity(spec: SpecBase, size: int | None, *, tolerance: float = MAC_TOLERANCE) -> None:
+def assert_parity(spec: SpecBase, size: Size | None, *, tolerance: float = MAC_TOLERANCE) -> None:
     """Analytic == built params and == traced MACs/norms/acts (within ``tolerance``) at every
-    module path of ``spec`` planned at ``size`` (``None``: the spec's own)."""
+    module path of ``spec`` planned at ``size`` (an int: a square; ``None``: the spec's own)."""
     family = get_family(spec.family)
-    plan = family.plan(spec, size)
+    plan = family.plan(spec, None if size is None else as_hw(size))
     tree = family.cost(plan)
     traced = count_traced(
         partial(family.build, plan), plan.input_shape, with_acts=True, allow_eager=False

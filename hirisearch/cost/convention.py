@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
+from hirisearch.models.resolution import size_dims
+
 CONVENTION: Final = "GFLOPs = GMACs, multiply-add counted once, attention included"
 CONVENTION_2X: Final = "GFLOPs = 2 x GMACs (FLOPs, multiply and add counted separately)"
 TORCH_FLOPS_PER_MAC: Final = 2
@@ -48,9 +50,12 @@ def torch_flops_from_macs(macs: int) -> int:
 
 
 def headline(
-    img_size: int | tuple[int, ...], batch: int, dtype: str = "fp32", unit: Unit = "macs"
+    img_size: int | tuple[int, int] | list[int],
+    batch: int,
+    dtype: str = "fp32",
+    unit: Unit = "macs",
 ) -> str:
-    """The header every table carries: convention, input size, batch and dtype."""
-    size = img_size if isinstance(img_size, int) else "/".join(str(s) for s in img_size)
+    """The header every table carries: convention, input size (``448x448``, ``800x1280``), batch
+    and dtype."""
     conv = CONVENTION if unit == "macs" else CONVENTION_2X
-    return f"{conv}; input {size}x{size}, batch {batch}, {dtype}"
+    return f"{conv}; input {size_dims(img_size)}, batch {batch}, {dtype}"

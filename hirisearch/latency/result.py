@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from hirisearch.latency.stats import NOISY_IQR_RATIO
-from hirisearch.ops import Count, NonNegative, Positive
+from hirisearch.ops import Count, ImgSize, NonNegative, Positive
 
 __all__ = ["BenchResult", "Environment"]
 
@@ -42,7 +42,7 @@ class BenchResult:
     spec: str
     name: str
     family: str
-    img_size: Positive
+    img_size: ImgSize
     batch: Positive
     status: str
     macs: Count

@@ -11,14 +11,37 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from hirisearch.cost.types import CostNode
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from hirisearch.models.resolution import Hw, Size
+
+
+def img_size_field(limit: int | None = None) -> Any:
+    """The type of a spec's ``img_size``: an int (a square, dumped as an int) or ``[height,
+    width]`` (dumped as a list), every side positive and at most ``limit``."""
+
+    def check(value: int | tuple[int, ...]) -> int | tuple[int, ...]:
+        sides = (value,) if isinstance(value, int) else value
+        if len(sides) != 2 and not isinstance(value, int):
+            raise ValueError(f"expected an int or [height, width], but got {list(sides)}")
+        if min(sides) < 1:
+            raise ValueError(f"Input should be greater than or equal to 1, but got {value!r}")
+        if limit is not None and max(sides) > limit:
+            raise ValueError(f"Input should be less than or equal to {limit}, but got {value!r}")
+        return value
+
+    return Annotated[int | tuple[int, ...], AfterValidator(check)]
+
+
+#: A spec's ``img_size`` field: an int (a square, dumped as an int) or ``[height, width]``.
+ImgSize = img_size_field()
 
 
 class SpecBase(BaseModel):
@@ -29,7 +52,8 @@ class SpecBase(BaseModel):
     family: str
     name: str
     description: str = ""
-    img_size: int = 224
+    #: An int (a square) or ``[height, width]``; a spec keeps the form it was written in.
+    img_size: ImgSize = 224
 
 
 @dataclass(frozen=True)
@@ -58,26 +82,29 @@ class Family(Generic[SpecT, PlanT]):
     ``plan`` derives every number once; ``build`` and ``cost`` read the plan and nothing else, so
     the parity tests (params == ``numel()``, analytic MACs == traced MACs at every module path)
     hold the two together. A plan is a frozen dataclass with at least ``name``, ``family``,
-    ``img_size``, ``input_shape`` ((channels, height, width) of one sample) and ``sections``
-    ((label, module path) of the top-level parts the per-stage table shows, in order).
+    ``img_size`` (``(height, width)``), ``input_shape`` ((channels, height, width) of one sample)
+    and ``sections`` ((label, module path) of the top-level parts the per-stage table shows, in
+    order). Sizes are ``(height, width)`` pairs throughout (:mod:`hirisearch.models.resolution`).
     """
 
     name: str
     title: str
     spec_type: type[SpecT]
-    #: ``plan(spec, img_size)`` (``None``: the spec's own size); raises ``ResolutionError``
-    #: for a size ``size_reason`` refuses.
-    plan: Callable[[SpecT, int | None], PlanT]
+    #: ``plan(spec, img_size)`` with ``img_size`` a ``(height, width)`` pair (``None``: the spec's
+    #: own size); raises ``ResolutionError`` for a size ``size_reason`` refuses.
+    plan: Callable[[SpecT, Hw | None], PlanT]
     #: ``build(plan, *, device=None, dtype=None) -> nn.Module`` (usually a ``LazyCallable`` into
     #: the family's ``*_nn`` module, so that planning and costing import no torch).
     build: Callable[..., nn.Module]
     cost: Callable[[PlanT], CostNode]
-    #: ``size_reason(spec, img_size)``: why the model cannot take ``img_size`` (``None``: it can).
-    size_reason: Callable[[SpecT, int], str | None]
-    #: Input sizes the parity tests check every shipped spec of this family at.
-    test_sizes: Callable[[SpecT], tuple[int, ...]] = lambda spec: (224, 448)
-    #: A small input size for real forward passes in tests.
-    forward_size: Callable[[SpecT], int] = lambda spec: 64
+    #: ``size_reason(spec, (height, width))``: why the model cannot take that size (``None``: it
+    #: can); a per-axis rule names the refused axis (``resolution.axis_reason``).
+    size_reason: Callable[[SpecT, Hw], str | None]
+    #: Input sizes the parity tests check every shipped spec of this family at (an int: a
+    #: square); at least one non-square size where the family takes any.
+    test_sizes: Callable[[SpecT], tuple[Size, ...]] = lambda spec: (224, 448)
+    #: A small input size for real forward passes in tests (an int: a square).
+    forward_size: Callable[[SpecT], Size] = lambda spec: 64
     #: Other counting conventions this family can report besides ours (``--convention NAME``).
     conventions: tuple[Convention, ...] = ()
     #: Configurations of this family (specs built by keyword, each planned at its own ``img_size``)

@@ -1,8 +1,8 @@
 """What the families' ``nn.Module`` halves share (imported only when a model is built).
 
 - :func:`pad_image`: a family whose patch does not divide the requested resolution plans
-  ``padded_img`` (the next multiple of the patch) and pads the image with zeros on the right and
-  bottom. Padding has no parameters and no MACs; the plan's larger grid carries it into the cost.
+  ``padded_img`` (the next multiple of the patch on each axis) and pads the image with zeros on
+  the right and bottom. Padding has no parameters and no MACs; the plan's larger grid carries it into the cost.
 - :class:`TimmFromPlan`: the timm-backed families (Swin, ViT/DeiT) hand the fields every plan
   of theirs has to the timm constructor in one place, and pad the image before timm's own
   ``forward_features``.
@@ -20,9 +20,11 @@ if TYPE_CHECKING:
     from hirisearch.models.vit import ViTPlan
 
 
-def pad_image(x: torch.Tensor, pad: int) -> torch.Tensor:
-    """``x`` (N, C, H, W) with ``pad`` zero rows below and ``pad`` zero columns to the right."""
-    return F.pad(x, (0, pad, 0, pad)) if pad else x
+def pad_image(x: torch.Tensor, pad: int | tuple[int, int]) -> torch.Tensor:
+    """``x`` (N, C, H, W) with ``pad`` zero rows below and zero columns to the right (a pair:
+    ``(rows, columns)``)."""
+    rows, cols = (pad, pad) if isinstance(pad, int) else pad
+    return F.pad(x, (0, cols, 0, rows)) if rows or cols else x
 
 
 class TimmFromPlan:
@@ -33,7 +35,7 @@ class TimmFromPlan:
     window, ...); ``forward_features`` pads the image first.
     """
 
-    image_pad: int = 0
+    image_pad: tuple[int, int] = (0, 0)
 
     def __init__(
         self, plan: SwinPlan | ViTPlan, *, device: Any = None, dtype: Any = None, **family: Any
@@ -51,7 +53,8 @@ class TimmFromPlan:
             dtype=dtype,
             **family,
         )
-        self.image_pad = plan.padded_img - plan.img_size
+        (ph, pw), (h, w) = plan.padded_img, plan.img_size
+        self.image_pad = (ph - h, pw - w)
 
     def forward_features(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         parent = super().forward_features  # type: ignore[misc]

@@ -30,11 +30,12 @@ from hirisearch.models.base import (
     Family,
     SpecBase,
     calibration_specs,
+    img_size_field,
     network_rows,
     per_block,
     stage_blocks,
 )
-from hirisearch.models.resolution import check_resolution
+from hirisearch.models.resolution import Size, as_hw, axis_reason, check_resolution, size_label
 
 BlockType = Literal["hr", "transformer"]
 Hw = tuple[int, int]
@@ -48,7 +49,7 @@ class HiriViTSpec(SpecBase):
     """A HIRI-ViT configuration. Per-stage lists are indexed stage 1..N (0-based in field paths)."""
 
     family: Literal["hiri_vit"]
-    img_size: int = Field(448, ge=1, le=MAX_IMG_SIZE)
+    img_size: img_size_field(MAX_IMG_SIZE) = 448  # type: ignore[valid-type]
     in_chans: int = Field(3, ge=1, le=MAX_WIDTH)
     num_classes: int = Field(1000, ge=0, le=MAX_WIDTH)
     stem_type: Literal["hr", "conv"] = "hr"
@@ -212,7 +213,7 @@ class HeadPlan:
 class HiriViTPlan:
     name: str
     family: str
-    img_size: int
+    img_size: Hw
     in_chans: int
     stem: StemPlan
     stages: tuple[StagePlan, ...]
@@ -225,7 +226,7 @@ class HiriViTPlan:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return (self.in_chans, self.img_size, self.img_size)
+        return (self.in_chans, *self.img_size)
 
     @property
     def sections(self) -> tuple[tuple[str, str], ...]:
@@ -243,19 +244,18 @@ def _half(hw: Hw) -> Hw:
     return ((hw[0] + 1) // 2, (hw[1] + 1) // 2)
 
 
-def size_reason(spec: HiriViTSpec, size: int) -> str | None:
-    """Why HIRI-ViT cannot take ``size`` (``None``: it can); the rule is the same for every spec."""
-    if size < MIN_SIZE or size % SIZE_MULTIPLE:
-        return f"not a multiple of {SIZE_MULTIPLE} and >= {MIN_SIZE}"
-    return None
+def size_reason(spec: HiriViTSpec, hw: Size) -> str | None:
+    """Why HIRI-ViT cannot take ``hw`` (``None``: it can): per axis, the same for every spec."""
+    bad = f"not a multiple of {SIZE_MULTIPLE} and >= {MIN_SIZE}"
+    return axis_reason(as_hw(hw), lambda s: bad if s < MIN_SIZE or s % SIZE_MULTIPLE else None)
 
 
-def plan_hiri_vit(spec: HiriViTSpec, img_size: int | None = None) -> HiriViTPlan:
-    """Derive every size of the model at ``img_size`` (default: the spec's)."""
-    size = spec.img_size if img_size is None else img_size
-    if size > MAX_IMG_SIZE:
+def plan_hiri_vit(spec: HiriViTSpec, img_size: Size | None = None) -> HiriViTPlan:
+    """Derive every size of the model at ``img_size`` (``(height, width)``; default: spec's)."""
+    size = as_hw(spec.img_size if img_size is None else img_size)
+    if max(size) > MAX_IMG_SIZE:
         raise ResolutionError(
-            f"input size must be <= {MAX_IMG_SIZE}, but got {size}", field="img_size"
+            f"input size must be <= {MAX_IMG_SIZE}, but got {size_label(size)}", field="img_size"
         )
     check_resolution(
         lambda s: size_reason(spec, s),
@@ -264,7 +264,7 @@ def plan_hiri_vit(spec: HiriViTSpec, img_size: int | None = None) -> HiriViTPlan
         step=SIZE_MULTIPLE,
         rule=f"are multiples of {SIZE_MULTIPLE} and >= {MIN_SIZE} (stage 4 runs at stride 32)",
     )
-    stem_hw = (size, size)
+    stem_hw = size
     hw = _half(_half(stem_hw))
     total_depth = sum(spec.depths)
     rates = [spec.drop_path_rate * i / max(total_depth - 1, 1) for i in range(total_depth)]
@@ -286,7 +286,7 @@ def plan_hiri_vit(spec: HiriViTSpec, img_size: int | None = None) -> HiriViTPlan
             hw = _half(hw)
         if spec.sr_ratios[i] > min(hw):
             raise ResolutionError(
-                f"stage {i + 1} runs at {hw[0]}x{hw[1]} at input {size}, smaller than its key/value "
+                f"stage {i + 1} runs at {hw[0]}x{hw[1]} at input {size_label(size)}, smaller than its key/value "
                 f"reduction sr_ratios[{i}]={spec.sr_ratios[i]}; use a larger input or a smaller ratio",
                 field=f"sr_ratios[{i}]",
             )
@@ -493,6 +493,7 @@ FAMILY = Family(
     build=LazyCallable("hirisearch.models.hiri_vit_nn", "build_hiri_vit"),
     cost=cost_hiri_vit,
     size_reason=size_reason,
+    test_sizes=lambda spec: (224, 448, (224, 320)),
     latency_specs=latency_specs,
     blocks=stage_blocks(("num_heads", "mlp_ratios"), "depths"),
     train=LazyCallable("hirisearch.models.hiri_vit_train", "train_hiri_vit"),

@@ -129,7 +129,7 @@ def _head(t: Tape, x: Sym, p: HeadPlan, plan: HiriViTPlan) -> Sym:
 
 def train_hiri_vit(plan: HiriViTPlan, t: Tape) -> Sym:
     """The forward pass of the model ``plan`` describes; returns its output."""
-    x = t.image(plan.in_chans * plan.img_size * plan.img_size)
+    x = t.image(plan.in_chans * plan.img_size[0] * plan.img_size[1])
     x = t.copy(x)  # channels-last copy of the image
     with t.module("stem"):
         x = (

@@ -35,7 +35,7 @@ from hirisearch.layers.hrnet import hr_fusion_cost, hrnet_classifier_cost
 from hirisearch.layers.mix_ffn import des_cost, des_factors, mix_cfn_cost
 from hirisearch.lazy import LazyCallable
 from hirisearch.models.base import Family, SpecBase, calibration_specs, network_rows
-from hirisearch.models.resolution import check_resolution
+from hirisearch.models.resolution import check_resolution, square_only, square_rule
 
 Hw = tuple[int, int]
 #: HRViT's LayerNorms use PyTorch's default epsilon.
@@ -359,10 +359,10 @@ FAMILY = Family(
     name="hrvit",
     title="HRViT",
     spec_type=HRViTSpec,
-    plan=plan_hrvit,
+    plan=square_only(plan_hrvit, "HRViT"),
     build=LazyCallable("hirisearch.models.hrvit_nn", "build_hrvit"),
     cost=cost_hrvit,
-    size_reason=size_reason,
+    size_reason=square_rule(size_reason),
     # 224 is the published size; 160 exercises padded windows (branches 40/20/10/5, windows
     # 1/2/7/7 pad 10 -> 14 and 5 -> 7).
     test_sizes=lambda spec: (160, 224),

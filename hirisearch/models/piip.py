@@ -53,7 +53,7 @@ from hirisearch.models.piip_spec import (
     PIIPBranchSpec,
     PIIPSpec,
 )
-from hirisearch.models.resolution import check_resolution
+from hirisearch.models.resolution import check_resolution, square_only, square_rule
 
 Hw = tuple[int, int]
 __all__ = ["GN_GROUPS", "FAMILY", "InteractionUnitSpec", "PIIPBranchSpec", "PIIPSpec", "plan_piip"]
@@ -385,10 +385,10 @@ FAMILY = Family(
     name="piip",
     title="PIIP (parameter-inverted image pyramid)",
     spec_type=PIIPSpec,
-    plan=plan_piip,
+    plan=square_only(plan_piip, "PIIP"),
     build=LazyCallable("hirisearch.models.piip_nn", "build_piip"),
     cost=cost_piip,
-    size_reason=size_reason,
+    size_reason=square_rule(size_reason),
     test_sizes=lambda spec: (spec.img_size,),
     forward_size=lambda spec: 64,
     conventions=(Convention("piip", piip_convention_description(), cost_piip_repo),),

@@ -29,7 +29,7 @@ from hirisearch.errors import FieldError
 from hirisearch.layers.vit import prenorm_block_cost
 from hirisearch.lazy import LazyCallable
 from hirisearch.models.base import Family, calibration_specs, network_rows
-from hirisearch.models.resolution import check_resolution
+from hirisearch.models.resolution import check_resolution, square_only, square_rule
 from hirisearch.models.vit import PlainViTFields, size_reason
 
 Hw = tuple[int, int]
@@ -184,10 +184,10 @@ FAMILY = Family(
     name="resformer",
     title="ResFormer",
     spec_type=ResFormerSpec,
-    plan=plan_resformer,
+    plan=square_only(plan_resformer, "ResFormer"),
     build=LazyCallable("hirisearch.models.resformer_nn", "build_resformer"),
     cost=cost_resformer,
-    size_reason=size_reason,
+    size_reason=square_rule(size_reason),
     test_sizes=lambda spec: (spec.img_size, 384),
     forward_size=lambda spec: 2 * spec.patch_size,
     latency_specs=latency_specs,

@@ -8,12 +8,13 @@ paths so that the parity tests hold the two together.
 
 Window rule (``window_rule``): ``follow`` scales the window with the resolution, as the paper's
 fine-tuned models do (``window_size`` is the window at the spec's ``img_size``: 7 at 224 gives 12 at
-384); ``fixed`` keeps ``window_size`` at every resolution. As in timm, a stage whose grid is not
-larger than the window uses one window covering the grid and no shift. A resolution whose stage grids
-are not multiples of the window is refused unless ``pad: true``; then the image is padded to a
-multiple of the patch, each stage grid to a multiple of its window, odd grids before patch merging
-(timm's behaviour), and the cost counts the padded sizes (Swin-B with window 7 at 384: 50.1 GFLOPs
-instead of 47.1 with window 12).
+384), on each axis (7 at 224 gives a 25 x 40 window at 800 x 1280); ``fixed`` keeps ``window_size``
+at every resolution. Every rule holds per axis, as in timm's ``SwinTransformerBlock``: an axis of a
+stage grid not larger than the window is one window along it and is not shifted (so a window may be
+rectangular). A resolution whose stage grids are not multiples of the window is refused unless
+``pad: true``; then the image is padded to a multiple of the patch, each stage grid to a multiple of
+its window on each axis, odd grids before patch merging (timm's behaviour), and the cost counts the
+padded sizes (Swin-B with window 7 at 384: 50.1 GFLOPs instead of 47.1 with window 12).
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ from hirisearch.layers.vit import prenorm_block_cost
 from hirisearch.lazy import LazyCallable
 from hirisearch.models.base import (
     Family,
+    ImgSize,
     SpecBase,
     calibration_specs,
     network_rows,
     per_block,
     stage_blocks,
 )
-from hirisearch.models.resolution import check_resolution
+from hirisearch.models.resolution import AXES, Size, as_hw, check_resolution, size_label
 
 Hw = tuple[int, int]
 
@@ -46,7 +48,7 @@ class SwinSpec(SpecBase):
     """A Swin Transformer configuration (timm's argument names)."""
 
     family: Literal["swin"]
-    img_size: int = Field(224, ge=1)
+    img_size: ImgSize = 224
     in_chans: int = Field(3, ge=1)
     num_classes: int = Field(1000, ge=0)
     patch_size: int = Field(4, ge=1)
@@ -118,22 +120,26 @@ class SwinStagePlan:
     blocks: tuple[tuple[int, float], ...]  # each block's heads and FFN ratio
     hw: Hw  # token grid of the stage (after merging)
     merge_hw: Hw | None  # padded grid entering patch merging (None in stage 1)
-    window: int
-    shift: int
-    padded_hw: Hw  # grid padded to a multiple of the window
+    window: Hw  # (height, width) of a window: the target window, clamped to the grid per axis
+    shift: Hw  # the shift of every second block, per axis (0 where one window spans the axis)
+    padded_hw: Hw  # grid padded to a multiple of the window on each axis
+
+    @property
+    def window_area(self) -> int:
+        return self.window[0] * self.window[1]
 
 
 @dataclass(frozen=True, slots=True)
 class SwinPlan:
     name: str
     family: str
-    img_size: int
+    img_size: Hw  # (height, width)
     in_chans: int
     num_classes: int
     patch_size: int
     embed_dim: int
-    padded_img: int  # input size after padding to a multiple of the patch
-    window_size: int  # window before per-stage clamping
+    padded_img: Hw  # input size after padding to a multiple of the patch on each axis
+    window_size: Hw  # window before per-stage clamping
     mlp_ratio: float  # of the first block (timm's constructor takes one)
     qkv_bias: bool
     drop_path_rate: float
@@ -141,7 +147,7 @@ class SwinPlan:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return (self.in_chans, self.img_size, self.img_size)
+        return (self.in_chans, *self.img_size)
 
     @property
     def sections(self) -> tuple[tuple[str, str], ...]:
@@ -157,41 +163,57 @@ def _ceil_to(x: int, m: int) -> int:
     return -(-x // m) * m
 
 
-def _window_at(spec: SwinSpec, size: int) -> tuple[int | None, str | None]:
+def _axis(hw: Hw, i: int) -> str:
+    """``""`` for a square size (its words as they always were), else ``"width "``."""
+    return "" if hw[0] == hw[1] else f"{AXES[i]} "
+
+
+def _window_at(spec: SwinSpec, size: Hw) -> tuple[Hw | None, str | None]:
+    """The target window at ``size``: the spec's, or (``follow``) scaled on each axis."""
     if spec.window_rule == "fixed":
-        return spec.window_size, None
-    num = spec.window_size * size
-    if num % spec.img_size:
-        return None, (
-            f"the window follows the resolution ({spec.window_size} at {spec.img_size}) and "
-            f"{spec.window_size} * {size} / {spec.img_size} is not an integer"
-        )
-    return num // spec.img_size, None
+        return (spec.window_size, spec.window_size), None
+    ref = as_hw(spec.img_size)
+    window = []
+    for i in range(2):
+        num = spec.window_size * size[i]
+        if num % ref[i]:
+            return None, (
+                f"the window follows the resolution ({spec.window_size} at "
+                f"{size_label(spec.img_size)}) and {_axis(size, i)}{spec.window_size} * "
+                f"{size[i]} / {ref[i]} is not an integer"
+            )
+        window.append(num // ref[i])
+    return (window[0], window[1]), None
 
 
-def _stages(spec: SwinSpec, size: int) -> tuple[tuple[SwinStagePlan, ...] | None, str | None]:
+def _stages(spec: SwinSpec, size: Hw) -> tuple[tuple[SwinStagePlan, ...] | None, str | None]:
     """Stage geometry at ``size``, or the reason the size is refused."""
-    window, why = _window_at(spec, size)
-    if window is None:
+    target, why = _window_at(spec, size)
+    if target is None:
         return None, why
-    if size % spec.patch_size and not spec.pad:
-        return None, f"not a multiple of the patch size {spec.patch_size}"
-    grid = _ceil_to(size, spec.patch_size) // spec.patch_size
-    hw = (grid, grid)
+    for i in range(2):
+        if size[i] % spec.patch_size and not spec.pad:
+            return None, f"{_axis(size, i)}not a multiple of the patch size {spec.patch_size}"
+    hw = (
+        _ceil_to(size[0], spec.patch_size) // spec.patch_size,
+        _ceil_to(size[1], spec.patch_size) // spec.patch_size,
+    )
     stages = []
     for i, depth in enumerate(spec.depths):
         blocks = spec.blocks_of(i)
         merge_hw = None
         if i > 0:
-            if hw[0] % 2 and not spec.pad:
+            if (hw[0] % 2 or hw[1] % 2) and not spec.pad:
                 return None, f"stage {i + 1} would merge an odd {hw[0]}x{hw[1]} grid"
             merge_hw = (_ceil_to(hw[0], 2), _ceil_to(hw[1], 2))
             hw = (merge_hw[0] // 2, merge_hw[1] // 2)
-        w = min(window, hw[0])  # timm: a grid not larger than the window is one window, no shift
-        shift = 0 if hw[0] <= window else window // 2
-        if hw[0] % w and not spec.pad:
+        # timm, per axis: an axis not larger than the window is one window along it, no shift
+        w = (min(target[0], hw[0]), min(target[1], hw[1]))
+        shift = tuple(0 if hw[a] <= target[a] else target[a] // 2 for a in range(2))
+        if (hw[0] % w[0] or hw[1] % w[1]) and not spec.pad:
+            shown = w[0] if w[0] == w[1] else f"{w[0]}x{w[1]}"
             return None, (
-                f"stage {i + 1} grid {hw[0]}x{hw[1]} is not a multiple of the window {w} "
+                f"stage {i + 1} grid {hw[0]}x{hw[1]} is not a multiple of the window {shown} "
                 "(set `pad: true` to pad windows as timm does)"
             )
         stages.append(
@@ -204,21 +226,23 @@ def _stages(spec: SwinSpec, size: int) -> tuple[tuple[SwinStagePlan, ...] | None
                 hw=hw,
                 merge_hw=merge_hw,
                 window=w,
-                shift=shift,
-                padded_hw=(_ceil_to(hw[0], w), _ceil_to(hw[1], w)),
+                shift=shift,  # type: ignore[arg-type]
+                padded_hw=(_ceil_to(hw[0], w[0]), _ceil_to(hw[1], w[1])),
             )
         )
     return tuple(stages), None
 
 
-def size_reason(spec: SwinSpec, size: int) -> str | None:
-    """Why Swin cannot take ``size`` (``None``: it can): the window rule and the stage grids."""
-    return _stages(spec, size)[1]
+def size_reason(spec: SwinSpec, hw: Size) -> str | None:
+    """Why Swin cannot take ``hw`` (``None``: it can): the window rule and the stage grids, on
+    each axis."""
+    return _stages(spec, as_hw(hw))[1]
 
 
-def plan_swin(spec: SwinSpec, img_size: int | None = None) -> SwinPlan:
-    """Derive every stage grid, window, shift and padding at ``img_size`` (default: the spec's)."""
-    size = spec.img_size if img_size is None else img_size
+def plan_swin(spec: SwinSpec, img_size: Size | None = None) -> SwinPlan:
+    """Derive every stage grid, window, shift and padding at ``img_size`` (``(height, width)``;
+    default: the spec's)."""
+    size = as_hw(spec.img_size if img_size is None else img_size)
     stages, _ = _stages(spec, size)
     window, _ = _window_at(spec, size)
     if stages is None or window is None:
@@ -234,7 +258,7 @@ def plan_swin(spec: SwinSpec, img_size: int | None = None) -> SwinPlan:
         num_classes=spec.num_classes,
         patch_size=spec.patch_size,
         embed_dim=spec.embed_dim,
-        padded_img=_ceil_to(size, spec.patch_size),
+        padded_img=(_ceil_to(size[0], spec.patch_size), _ceil_to(size[1], spec.patch_size)),
         window_size=window,
         mlp_ratio=stages[0].blocks[0][1],
         qkv_bias=spec.qkv_bias,
@@ -250,15 +274,15 @@ def _area(hw: Hw) -> int:
 
 def _block_cost(s: SwinStagePlan, num_heads: int, mlp_ratio: float, qkv_bias: bool) -> CostNode:
     dim, n, np_ = s.dim, _area(s.hw), _area(s.padded_hw)
-    windows = np_ // (s.window * s.window)
-    table = (2 * s.window - 1) ** 2 * num_heads  # relative position bias table
+    area = s.window_area
+    windows = np_ // area
+    table = (2 * s.window[0] - 1) * (2 * s.window[1] - 1) * num_heads  # relative position bias
     attn = CostNode.of(
         [
             ("qkv", CostNode.leaf(P.linear(dim, 3 * dim, np_, bias=qkv_bias))),
             ("proj", CostNode.leaf(P.linear(dim, dim, np_))),
         ],
-        own=P.param_only(table)
-        + P.attention(num_heads * windows, s.window**2, s.window**2, dim // num_heads),
+        own=P.param_only(table) + P.attention(num_heads * windows, area, area, dim // num_heads),
         out_shape=(n, dim),
     )
     return prenorm_block_cost(dim, attn, tokens=n, mlp_ratio=mlp_ratio, out_shape=(*s.hw, dim))
@@ -309,8 +333,13 @@ def cost_swin(plan: SwinPlan) -> CostNode:
     )
 
 
-def _test_sizes(spec: SwinSpec) -> tuple[int, ...]:
-    return (spec.img_size, 384) if spec.window_rule == "follow" else (spec.img_size,)
+def _test_sizes(spec: SwinSpec) -> tuple[Size, ...]:
+    """The spec's size, 384 where the window follows it, and a non-square size: 224 x 320 with
+    the window following (a 7 x 10 window from 7 at 224), 1.5 times the width otherwise."""
+    if spec.window_rule == "follow":
+        return (spec.img_size, 384, (224, 320))
+    h, w = as_hw(spec.img_size)
+    return (spec.img_size, (h, w * 3 // 2))
 
 
 def latency_specs() -> tuple[SwinSpec, ...]:

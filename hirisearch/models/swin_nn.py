@@ -37,7 +37,7 @@ class Swin(TimmFromPlan, SwinTransformer):
                 # timm takes one value per stage: a block of its own heads or FFN ratio takes the
                 # attention and MLP of a block built with them
                 ref = SwinTransformerBlock(
-                    s.dim, s.hw, num_heads=heads, window_size=s.window, mlp_ratio=ratio,
+                    s.dim, s.hw, num_heads=heads, window_size=plan.window_size, mlp_ratio=ratio,
                     qkv_bias=plan.qkv_bias, **dd,
                 )  # fmt: skip
                 blk.attn, blk.mlp, changed = ref.attn, ref.mlp, True

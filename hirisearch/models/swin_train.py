@@ -26,7 +26,7 @@ def _window_attention(
 ) -> Sym:
     dim = s.dim
     n_p = _area(s.padded_hw)
-    area = s.window * s.window
+    area = s.window_area
     windows = n_p // area
     with t.module("qkv"):
         qkv = t.linear(x, dim, 3 * dim, bias=bias)
@@ -34,7 +34,7 @@ def _window_attention(
     # matmul reshapes its strided operands (k^T, v: views of the qkv output) into copies
     k = t.copy(t.view(qkv, n_p * dim))
     scores = t.matmul(q, k, windows * heads * area * area)
-    table = t.parameter((2 * s.window - 1) ** 2 * heads)
+    table = t.parameter((2 * s.window[0] - 1) * (2 * s.window[1] - 1) * heads)
     rel = t.new(0, F32)  # the bias gathered from the table: fp32, shared by the batch
     scores = t.add(scores, rel)
     t.use_param(table)
@@ -61,7 +61,7 @@ def _block(
     second block of a stage)."""
     heads, ratio = block
     dim, n, n_p = s.dim, _area(s.hw), _area(s.padded_hw)
-    area = s.window * s.window
+    area = s.window_area
     t.buffer(8 * area * area)  # relative_position_index
     if shift:
         t.buffer(4 * (n_p // area) * area * area)  # attn_mask
@@ -93,9 +93,9 @@ def _block(
 def train_swin(plan: SwinPlan, t: Tape) -> Sym:
     """The forward pass of the model ``plan`` describes; returns its output."""
     c0 = plan.embed_dim
-    x = t.image(plan.in_chans * plan.img_size * plan.img_size)
+    x = t.image(plan.in_chans * _area(plan.img_size))
     if plan.padded_img != plan.img_size:
-        x = t.copy(x, plan.in_chans * plan.padded_img * plan.padded_img)
+        x = t.copy(x, plan.in_chans * _area(plan.padded_img))
     grid = _area(plan.stages[0].hw)
     with t.module("patch_embed"):
         with t.module("proj"):
@@ -120,7 +120,7 @@ def train_swin(plan: SwinPlan, t: Tape) -> Sym:
                 with t.module("blocks"):
                     for j in range(s.depth):
                         with t.module(j, inputs=[x]):
-                            shift = bool(s.shift) and j % 2 == 1
+                            shift = any(s.shift) and j % 2 == 1
                             x = _block(t, x, s, plan, s.blocks[j], next(rates), shift)
     last = plan.stages[-1]
     with t.module("norm"):

@@ -6,10 +6,11 @@ al., "Training data-efficient image transformers & distillation through attentio
 token of DeiT-distilled is not modelled). Built through timm's ``VisionTransformer``; this file owns
 the spec, the plan and the analytic cost keyed by timm's module paths.
 
-The learned position embedding is built at the requested resolution (one row per token), so its
-parameter count grows with the resolution, as in a model fine-tuned there. A resolution that is not a
-multiple of the patch is refused unless ``pad: true`` (the image is then zero-padded to the next
-multiple and the cost counts the padded grid).
+The learned position embedding is built at the requested resolution (one row per token of the
+``(height / patch) x (width / patch)`` grid), so its parameter count grows with the resolution, as in
+a model fine-tuned there. A side that is not a multiple of the patch is refused unless ``pad: true``
+(the image is then zero-padded on that axis to the next multiple and the cost counts the padded
+grid).
 
 Detection backbones (ViTDet, Y. Li et al., "Exploring Plain Vision Transformer Backbones for Object
 Detection", ECCV 2022, arXiv 2203.16527) attend inside ``window_size`` windows, every
@@ -37,6 +38,7 @@ from hirisearch.lazy import LazyCallable
 from hirisearch.models.base import (
     Convention,
     Family,
+    ImgSize,
     SpecBase,
     calibration_specs,
     network_rows,
@@ -44,14 +46,14 @@ from hirisearch.models.base import (
     stage_blocks,
 )
 from hirisearch.models.piip_convention import cost_vit_repo, piip_convention_description
-from hirisearch.models.resolution import check_resolution
+from hirisearch.models.resolution import Hw, Size, as_hw, axis_reason, check_resolution
 
 
 # ----------------------------------------------------------------------------------------- spec
 class PlainViTFields(SpecBase):
     """Fields of every plain (patch-embedding, one-stage) ViT spec: ViT/DeiT and ResFormer."""
 
-    img_size: int = Field(224, ge=1)
+    img_size: ImgSize = 224
     in_chans: int = Field(3, ge=1)
     num_classes: int = Field(1000, ge=0)
     patch_size: int = Field(16, ge=1)
@@ -134,12 +136,12 @@ class ViTSpec(PlainViTFields):
 class ViTPlan:
     name: str
     family: str
-    img_size: int
+    img_size: Hw  # (height, width)
     in_chans: int
     num_classes: int
     patch_size: int
-    padded_img: int
-    hw: tuple[int, int]  # token grid
+    padded_img: Hw  # img_size padded to a multiple of the patch on each axis
+    hw: Hw  # token grid
     tokens: int  # grid tokens plus the class token
     embed_dim: int
     depth: int
@@ -157,7 +159,7 @@ class ViTPlan:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return (self.in_chans, self.img_size, self.img_size)
+        return (self.in_chans, *self.img_size)
 
     @property
     def own_blocks(self) -> bool:
@@ -187,22 +189,24 @@ def patch_reason(patch: int, pad: bool) -> Callable[[int], str | None]:
     return reason
 
 
-def size_reason(spec: PlainViTFields, size: int) -> str | None:
-    """Why a plain ViT (ViT/DeiT, ResFormer) cannot take ``size`` (``None``: it can)."""
-    return patch_reason(spec.patch_size, spec.pad)(size)
+def size_reason(spec: PlainViTFields, hw: Size) -> str | None:
+    """Why a plain ViT (ViT/DeiT, ResFormer) cannot take ``hw`` (``None``: it can); the rule is
+    per axis."""
+    return axis_reason(as_hw(hw), patch_reason(spec.patch_size, spec.pad))
 
 
-def plan_vit(spec: ViTSpec, img_size: int | None = None) -> ViTPlan:
-    """Derive the token grid at ``img_size`` (default: the spec's)."""
-    size = spec.img_size if img_size is None else img_size
+def plan_vit(spec: ViTSpec, img_size: Size | None = None) -> ViTPlan:
+    """Derive the token grid at ``img_size`` (``(height, width)``; default: the spec's)."""
+    size = as_hw(spec.img_size if img_size is None else img_size)
     check_resolution(
         lambda s: size_reason(spec, s),
         size,
         model=f"ViT ({spec.name})",
         step=spec.patch_size,
     )
-    padded = -(-size // spec.patch_size) * spec.patch_size
-    g = padded // spec.patch_size
+    p = spec.patch_size
+    padded = (-(-size[0] // p) * p, -(-size[1] // p) * p)
+    g = (padded[0] // p, padded[1] // p)
     return ViTPlan(
         name=spec.name,
         family="vit",
@@ -211,8 +215,8 @@ def plan_vit(spec: ViTSpec, img_size: int | None = None) -> ViTPlan:
         num_classes=spec.num_classes,
         patch_size=spec.patch_size,
         padded_img=padded,
-        hw=(g, g),
-        tokens=g * g + int(spec.class_token),
+        hw=g,
+        tokens=g[0] * g[1] + int(spec.class_token),
         embed_dim=spec.embed_dim,
         depth=spec.depth,
         num_heads=spec.blocks[0][0],
@@ -293,6 +297,11 @@ def latency_specs() -> tuple[ViTSpec, ...]:
     )
 
 
+def _non_square(spec: ViTSpec) -> Hw:
+    """A non-square test size: 14 x 20 patches (224 x 320 at patch 16)."""
+    return (14 * spec.patch_size, 20 * spec.patch_size)
+
+
 FAMILY = Family(
     name="vit",
     title="ViT / DeiT",
@@ -301,7 +310,7 @@ FAMILY = Family(
     build=LazyCallable("hirisearch.models.vit_nn", "build_vit"),
     cost=cost_vit,
     size_reason=size_reason,
-    test_sizes=lambda spec: (spec.img_size, 384),
+    test_sizes=lambda spec: (spec.img_size, 384, _non_square(spec)),
     forward_size=lambda spec: 2 * spec.patch_size,
     conventions=(Convention("piip", piip_convention_description(), cost_vit_repo, shown=False),),
     latency_specs=latency_specs,

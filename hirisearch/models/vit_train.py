@@ -72,9 +72,9 @@ def train_vit(plan: ViTPlan, t: Tape) -> Sym:
         raise TrainError(f"training cost of {plan.name!r} not modelled: {'; '.join(gaps)}")
     d, n = plan.embed_dim, plan.tokens
     grid = plan.hw[0] * plan.hw[1]
-    x = t.image(plan.in_chans * plan.img_size * plan.img_size)
+    x = t.image(plan.in_chans * plan.img_size[0] * plan.img_size[1])
     if plan.padded_img != plan.img_size:
-        x = t.copy(x, plan.in_chans * plan.padded_img * plan.padded_img)
+        x = t.copy(x, plan.in_chans * plan.padded_img[0] * plan.padded_img[1])
     with t.module("patch_embed"), t.module("proj"):
         t.no_input_grad.append(t.path)
         x = t.conv(x, plan.in_chans, d, plan.patch_size, grid * d, bias=True)

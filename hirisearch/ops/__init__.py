@@ -19,10 +19,13 @@ from pydantic import Field
 Count = Annotated[int, Field(ge=0)]
 #: A size or batch: a positive integer.
 Positive = Annotated[int, Field(gt=0)]
+#: An input size as results hold it: the side of a square, else ``(height, width)`` (``[h, w]`` in
+#: JSON; :func:`hirisearch.models.resolution.size_value`).
+ImgSize = Positive | tuple[Positive, Positive]
 #: A time or rate: a non-negative float.
 NonNegative = Annotated[float, Field(ge=0)]
 
-__all__ = ["Count", "NonNegative", "Positive", "Result"]
+__all__ = ["Count", "ImgSize", "NonNegative", "Positive", "Result"]
 
 
 class Result(Protocol):

@@ -20,7 +20,7 @@ class SpecCheck:
     error: str = ""
     family: str = ""
     name: str = ""
-    img_size: int | None = None
+    img_size: int | tuple[int, int] | None = None
     params: int | None = None  # None: no analytic cost model
     macs: int | None = None
 

@@ -15,7 +15,7 @@ from hirisearch.cost.types import CostNode
 from hirisearch.errors import CountingError, HirisearchError
 from hirisearch.limits import MAX_BATCH, TRACED_MODULE_LIMIT
 from hirisearch.models import get_family
-from hirisearch.ops import Count, Positive
+from hirisearch.ops import Count, ImgSize, Positive
 from hirisearch.targets import Size, SizedTarget, Target
 
 if TYPE_CHECKING:  # the counters import torch: only a traced count loads them
@@ -93,7 +93,7 @@ class ProfileResult:
     spec: str
     family: str
     name: str
-    img_size: Positive
+    img_size: ImgSize
     input_shape: tuple[int, ...]
     batch: Positive
     dtype: str

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from hirisearch.cost.convention import CONVENTION
 from hirisearch.errors import HirisearchError
-from hirisearch.ops import Count, Positive
+from hirisearch.models.resolution import Size, parse_size, size_key, size_value
+from hirisearch.ops import Count, ImgSize, Positive
 from hirisearch.targets import Target
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class SweepPoint:
     step (forward + backward) and its analytic peak memory on one device (``None`` where the
     model has no training twin)."""
 
-    img_size: Positive
+    img_size: ImgSize
     params: Count
     macs: Count
     latency_ms: float | None = None
@@ -55,7 +56,7 @@ class SweepPoint:
 class SweepSkip:
     """A size the model cannot take, and why."""
 
-    img_size: int
+    img_size: ImgSize
     reason: str
 
 
@@ -78,7 +79,7 @@ class SweepResult:
     kind: ClassVar[str] = "sweep"
 
     batch: Positive
-    img_sizes: tuple[int, ...]
+    img_sizes: tuple[ImgSize, ...]
     convention: str
     series: tuple[SweepSeries, ...]
     #: Whether every point was timed (then every point carries ``latency_ms``, maybe ``None``).
@@ -126,25 +127,31 @@ class SweepResult:
 MAX_SIZES = 512
 
 
-def parse_resolutions(values: Sequence[str]) -> list[int]:
+def parse_resolutions(values: Sequence[str]) -> list[Size]:
     """``["224:1024:32"]`` -> 224, 256, ..., 1024 (the stop is included when the step reaches it);
-    ``["224,448", "896"]`` -> 224, 448, 896. Sorted, duplicates removed.
+    ``["224,448", "896", "800x1280"]`` -> 224, 448, 896, (800, 1280) (height x width). Sorted by
+    area, duplicates removed; ranges are of square sizes.
 
     Raises:
-        HirisearchError: a value that is not a positive integer or ``start:stop[:step]`` range.
+        HirisearchError: a value that is not a size (``R``, ``HxW``) or ``start:stop[:step]``
+            range.
     """
-    sizes: set[int] = set()
+    sizes: set[Size] = set()
     for value in values:
         for part in value.split(","):
             part = part.strip()
             if not part:
+                continue
+            if "x" in part.lower():
+                sizes.add(size_value(parse_size(part)))
                 continue
             fields = part.split(":")
             try:
                 nums = [int(f) for f in fields]
             except ValueError:
                 raise HirisearchError(
-                    f"--res: expected an integer or START:STOP[:STEP] range, but got {part!r}"
+                    f"--res: expected an integer, HxW (e.g. 800x1280) or START:STOP[:STEP] "
+                    f"range, but got {part!r}"
                 ) from None
             if len(nums) == 1:
                 start = stop = nums[0]
@@ -163,10 +170,10 @@ def parse_resolutions(values: Sequence[str]) -> list[int]:
                 raise HirisearchError(f"--res: more than {MAX_SIZES} resolutions in {part!r}")
     if not sizes:
         raise HirisearchError("--res: no resolutions given")
-    return sorted(sizes)
+    return sorted(sizes, key=size_key)
 
 
-def _point(target: Target, size: int, batch: int) -> tuple[int, int, Method]:
+def _point(target: Target, size: Size, batch: int) -> tuple[int, int, Method]:
     """(params, MACs for the batch, method) of ``target`` at ``size``: analytic where there is a
     cost tree, else traced."""
     sized = target.at(size)
@@ -181,7 +188,7 @@ def _point(target: Target, size: int, batch: int) -> tuple[int, int, Method]:
     return tc.total.params, tc.total.macs, "traced"
 
 
-def _train_point(target: Target, size: int, config: TrainConfig) -> tuple[int | None, int | None]:
+def _train_point(target: Target, size: Size, config: TrainConfig) -> tuple[int | None, int | None]:
     """Training MACs and analytic peak bytes of ``target`` at ``size`` (None, None: no twin)."""
     from hirisearch.errors import TrainError
     from hirisearch.ops.train import train_model_of
@@ -203,10 +210,10 @@ def _own_method(target: Target) -> Method:
 
 def sweep_targets(
     targets: Sequence[Target],
-    img_sizes: Sequence[int],
+    img_sizes: Sequence[Size],
     *,
     batch: int = 1,
-    latency_ms: Callable[[Target, int, int], float | None] | None = None,
+    latency_ms: Callable[[Target, Size, int], float | None] | None = None,
     train: TrainConfig | None = None,
 ) -> SweepResult:
     """Params and MACs of every target at every size it takes.
@@ -225,15 +232,15 @@ def sweep_targets(
             try:
                 params, macs, method = _point(t, size, batch)
             except HirisearchError as e:
-                skipped.append(SweepSkip(size, e.one_line()))
+                skipped.append(SweepSkip(size_value(size), e.one_line()))
                 continue
             except (RuntimeError, ValueError) as e:  # a traced model that rejects the size
                 msg = " ".join(str(e).split())[:200] or type(e).__name__
-                skipped.append(SweepSkip(size, f"{type(e).__name__}: {msg}"))
+                skipped.append(SweepSkip(size_value(size), f"{type(e).__name__}: {msg}"))
                 continue
             ms = latency_ms(t, size, batch) if latency_ms is not None else None
             tm, tp = _train_point(t, size, train) if train is not None else (None, None)
-            points.append(SweepPoint(size, params, macs, ms, tm, tp))
+            points.append(SweepPoint(size_value(size), params, macs, ms, tm, tp))
         series.append(
             SweepSeries(
                 spec=t.ref,
@@ -246,7 +253,7 @@ def sweep_targets(
         )
     return SweepResult(
         batch=batch,
-        img_sizes=tuple(img_sizes),
+        img_sizes=tuple(size_value(s) for s in img_sizes),
         convention=CONVENTION,
         series=tuple(series),
         timed=latency_ms is not None,

@@ -192,7 +192,7 @@ class TrainBenchResult:
 
     spec: str
     name: str
-    img_size: int
+    img_size: int | tuple[int, int]
     timing: Any  # hirisearch.train.timing.TrainTiming
     macs: int
 

@@ -5,11 +5,11 @@
 Naming the code is what runs it: the module (or file) named on the command line is imported when
 the target is resolved, and nothing else is. A factory is called with the keyword arguments the
 user gave (``--kwargs``), plus ``img_size`` when its signature takes one and the user did not set
-it. It returns an ``nn.Module``, or a pair ``(module, example_inputs)`` whose inputs are what the
+it (an int ``R`` for a square size, ``(height, width)`` for another). It returns an ``nn.Module``, or a pair ``(module, example_inputs)`` whose inputs are what the
 model is called with: a tensor, a tuple of positional arguments or a dict of keyword arguments
 (:func:`hirisearch.targets.inputs.from_example`; the batch is their first tensor's leading size).
 Without example inputs the model takes one tensor of ``(batch, *input_shape)``: ``3 x R x R`` at
-resolution ``R``, or what ``--input-shape`` says (several inputs, any rank, a dtype each: see
+resolution ``R`` (``3 x H x W`` at ``H x W``), or what ``--input-shape`` says (several inputs, any rank, a dtype each: see
 :func:`hirisearch.targets.inputs.parse_input_shape` and :meth:`CodeModel.at`). These targets have
 no analytic model: they are counted by the traced counter on the ``meta`` device (eager fallback
 announced), and a factory or forward that fails is one line naming the target.
@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hirisearch.errors import FactoryError, HirisearchError, UnknownModelError
+from hirisearch.errors import FactoryError, HirisearchError, ResolutionError, UnknownModelError
 from hirisearch.models.base import Convention
-from hirisearch.targets.core import SizedTarget, Target, square_side
+from hirisearch.models.resolution import Hw, Size, size_label
+from hirisearch.targets.core import SizedTarget, Target
 from hirisearch.targets.inputs import InputSpec, Instance, from_example, materialise
 
 if TYPE_CHECKING:
@@ -93,46 +94,51 @@ class CodeModel:
     """A model built by a callable: the source of factory and ``torchvision:`` targets.
 
     ``make(img_size, kwargs)`` returns the module (on the current default device), told the
-    resolution (the input's height) where the callable takes it, or a pair ``(module, example
-    inputs)`` where ``example_inputs`` is set (user factories).
+    resolution (an int ``R`` for ``R x R``, else ``(height, width)``) where the callable takes it,
+    or a pair ``(module, example inputs)`` where ``example_inputs`` is set (user factories).
     """
 
     ref: str
     name: str
     family: str
-    make: Callable[[int, dict[str, Any]], Any]
+    make: Callable[[Size, dict[str, Any]], Any]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     inputs: InputSpec | None = None  # --input-shape
     default_size: int = DEFAULT_IMG_SIZE
     #: The factory may return example inputs with the model (asked once per size on ``meta``).
     example_inputs: bool = False
-    _probed: dict[int, InputSpec | None] = field(default_factory=dict, compare=False, repr=False)
+    #: The model takes square sizes only (a non-square one is refused in one line).
+    square_only: bool = False
+    _probed: dict[Hw, InputSpec | None] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def conventions(self) -> tuple[Convention, ...]:
         return ()
 
     def at(self, target: Target, img_size: tuple[int, int] | None) -> SizedTarget:
-        """The inputs at ``R x R`` (the default size without a size): ``3 x R x R``; the
-        factory's example inputs for ``R`` when it returns some; with ``--input-shape``, those
-        inputs, the first one's last two sizes set to ``R x R`` when ``R`` differs from its
-        height (so ``--res H`` and no ``--res`` agree). Sizes are square: a non-square input
-        comes from ``--input-shape``."""
-        side = None if img_size is None else square_side(img_size, model=self.ref)
+        """The inputs at ``H x W`` (the default size ``R x R`` without a size): ``3 x H x W``;
+        the factory's example inputs for that size when it returns some; with
+        ``--input-shape``, those inputs, the first one's last two sizes set to ``H x W`` when
+        they differ (so ``--res`` and no ``--res`` agree)."""
+        if img_size is not None and self.square_only and img_size[0] != img_size[1]:
+            raise ResolutionError(
+                f"{self.ref} takes square input sizes only, but got {size_label(img_size)}",
+                field="img_size",
+            )
         spec = self.inputs
         if spec is not None:
-            if side is not None and side != spec.img_size[0]:
-                spec = spec.resized((side, side), what=self.ref)
+            if img_size is not None and img_size != spec.img_size:
+                spec = spec.resized(img_size, what=self.ref)
             return SizedTarget(
                 target, img_size=spec.img_size, input_shape=spec.sample_shape, inputs=spec
             )
-        side = side if side is not None else self.default_size
-        example = self._example(side) if self.example_inputs else None
+        hw = img_size if img_size is not None else (self.default_size, self.default_size)
+        example = self._example(hw) if self.example_inputs else None
         if example is not None:
             return SizedTarget(
                 target, img_size=example.img_size, input_shape=example.sample_shape, inputs=example
             )
-        return SizedTarget(target, img_size=(side, side), input_shape=(3, side, side))
+        return SizedTarget(target, img_size=hw, input_shape=(3, *hw))
 
     def out_grid(self, sized: SizedTarget) -> tuple[int, int] | None:
         return None  # unknown without running the model
@@ -161,7 +167,7 @@ class CodeModel:
         from torch import nn
 
         try:
-            made = self.make(sized.resolution, dict(self.kwargs))
+            made = self.make(_size_arg(sized.img_size), dict(self.kwargs))
         except META_ERRORS as e:
             if str(device) == "meta":
                 raise
@@ -180,11 +186,12 @@ class CodeModel:
             model = model.to(device)
         return (model if dtype is None else model.to(dtype)), example
 
-    def _example(self, side: int) -> InputSpec | None:
-        """The spec of the example inputs the factory returns at ``side`` (``None``: it returns
+    def _example(self, hw: Hw) -> InputSpec | None:
+        """The spec of the example inputs the factory returns at ``hw`` (``None``: it returns
         a bare module, or it fails, which building reports). Asked on ``meta`` first, then on
         the CPU for code that cannot build there; once per size."""
-        if side not in self._probed:
+        side = _size_arg(hw)
+        if hw not in self._probed:
             from hirisearch.cost.meta import MetaBuild
 
             try:
@@ -197,10 +204,15 @@ class CodeModel:
                     made = None
             _, example = _split(made)
             try:
-                self._probed[side] = None if example is None else from_example(example)
+                self._probed[hw] = None if example is None else from_example(example)
             except HirisearchError as e:
                 raise FactoryError(f"{self.ref}: the factory's example inputs: {e}") from None
-        return self._probed[side]
+        return self._probed[hw]
+
+
+def _size_arg(hw: Hw) -> Size:
+    """The size a factory is told: ``R`` for ``R x R``, else ``(height, width)``."""
+    return hw[0] if hw[0] == hw[1] else hw
 
 
 def _split(made: Any) -> tuple[Any, Any]:
@@ -212,7 +224,7 @@ def _split(made: Any) -> tuple[Any, Any]:
     return made, None
 
 
-def call_factory(fn: Callable[..., Any], img_size: int, kwargs: dict[str, Any]) -> Any:
+def call_factory(fn: Callable[..., Any], img_size: Size, kwargs: dict[str, Any]) -> Any:
     """``fn(**kwargs)``, with ``img_size`` added when ``fn`` takes it and the user did not set it."""
     if "img_size" not in kwargs and _takes(fn, "img_size"):
         kwargs = {**kwargs, "img_size": img_size}

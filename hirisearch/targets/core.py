@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hirisearch.cost.types import CostNode
-from hirisearch.errors import CountingError, HirisearchError, ResolutionError, UnknownModelError
+from hirisearch.errors import CountingError, HirisearchError, UnknownModelError
 from hirisearch.lazy import LazyCallable
 from hirisearch.models.base import Convention
+from hirisearch.models.resolution import Size, as_hw, size_value
 
 if TYPE_CHECKING:
     from torch import nn
@@ -30,39 +31,6 @@ if TYPE_CHECKING:
 
 #: The name of hirisearch's own counting convention (``--convention ours``).
 OUR_CONVENTION = "ours"
-
-#: An input size as callers give it: an int ``R`` (a square ``R x R``) or ``(height, width)``.
-Size = int | tuple[int, int]
-
-
-def as_hw(img_size: Size) -> tuple[int, int]:
-    """``R -> (R, R)``; ``(height, width)`` as it is.
-
-    Raises:
-        HirisearchError: not a positive int or a pair of positive ints.
-    """
-    hw = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
-    if len(hw) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) for s in hw):
-        raise HirisearchError(
-            f"img_size must be an int or a (height, width) pair of ints, but got {img_size!r}"
-        )
-    if min(hw) <= 0:
-        raise HirisearchError(f"img_size must be positive, but got {img_size!r}")
-    return hw  # type: ignore[return-value]
-
-
-def square_side(hw: tuple[int, int], *, model: str, file: str | None = None) -> int:
-    """The side of a square size; a non-square one is a :class:`ResolutionError` naming ``file``
-    (or the model) and the field ``img_size``."""
-    height, width = hw
-    if height != width:
-        raise ResolutionError(
-            f"`height == width` must hold ({model} takes square input sizes only), "
-            f"but got {height}x{width}",
-            file=file or model,
-            field="img_size",
-        )
-    return height
 
 
 class ModelSource(Protocol):
@@ -154,10 +122,11 @@ class SizedTarget:
     inputs: InputSpec | None = None
 
     @property
-    def resolution(self) -> int:
-        """The ``img_size`` results and documents print: the height, which is the side of every
-        square size (an int, as documents have always had it)."""
-        return self.img_size[0]
+    def resolution(self) -> int | tuple[int, int]:
+        """The ``img_size`` results and documents hold: the side of a square size (an int, as
+        documents have always had it), ``(height, width)`` otherwise
+        (:func:`~hirisearch.models.resolution.size_value`)."""
+        return size_value(self.img_size)
 
     @property
     def sections(self) -> tuple[tuple[str, str], ...] | None:

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from hirisearch.errors import SpecError
 from hirisearch.models import Family, get_family
 from hirisearch.models.base import Convention, SpecBase
+from hirisearch.models.resolution import as_hw
 from hirisearch.spec import load_spec
-from hirisearch.targets.core import SizedTarget, Target, square_side
+from hirisearch.targets.core import SizedTarget, Target
 
 if TYPE_CHECKING:
     from torch import nn
@@ -38,15 +39,12 @@ class SpecSource:
     def at(self, target: Target, img_size: tuple[int, int] | None) -> SizedTarget:
         """Plan and cost the model; errors name the spec file (``target.ref``)."""
         try:
-            side = None
-            if img_size is not None:
-                side = square_side(img_size, model=f"the {self.family} family", file=target.ref)
-            plan = self.model_family.plan(self.spec, side)
+            plan = self.model_family.plan(self.spec, img_size)
         except SpecError as e:
             raise e.located(target.ref) from None
         return SizedTarget(
             target,
-            img_size=(plan.img_size, plan.img_size),
+            img_size=as_hw(plan.img_size),
             input_shape=tuple(plan.input_shape),
             plan=plan,
             tree=self.model_family.cost(plan),

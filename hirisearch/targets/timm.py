@@ -6,8 +6,10 @@ as ResNet and ConvNeXt take any size as they are) and counted by the traced coun
 ``meta`` device ``F.scaled_dot_product_attention`` decomposes into matmuls, so the attention of timm's
 fused-attention models is counted (eager fvcore / ptflops / CPU ``FlopCounterMode`` miss it).
 
-Resolution rule: a model with a patch embedding takes multiples of its patch size; any model takes
-sizes no smaller than its total stride. Swin-like models pad windows that do not divide a stage grid,
+Resolution rule, per axis: a model with a patch embedding takes multiples of its patch size; any
+model takes sizes no smaller than its total stride. A non-square ``(height, width)`` is passed as
+``img_size=(height, width)`` to a model whose constructor takes ``img_size`` (ViT, Swin, ...), and
+refused in one line when the model cannot be built or run at it; CNNs take any size. Swin-like models pad windows that do not divide a stage grid,
 as timm does, and the count includes the padding.
 """
 
@@ -19,10 +21,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from hirisearch.errors import UnknownModelError
+from hirisearch.errors import ResolutionError, UnknownModelError
 from hirisearch.models.base import Convention
-from hirisearch.models.resolution import check_resolution
-from hirisearch.targets.core import SizedTarget, Target, square_side
+from hirisearch.models.resolution import Hw, axis_reason, check_resolution, size_label
+from hirisearch.targets.core import SizedTarget, Target
 
 if TYPE_CHECKING:
     from torch import nn
@@ -51,13 +53,23 @@ class TimmModel:
             return f"not a multiple of the patch size {self.patch_size}"
         return None
 
-    def check(self, size: int) -> None:
+    def check(self, hw: Hw) -> None:
+        """Refuse ``hw`` in one line: an axis the rule refuses, or a non-square size the model
+        cannot be built or run at (asked on the meta device)."""
         check_resolution(
-            self.reason,
-            size,
+            lambda s: axis_reason(s, self.reason),
+            hw,
             model=f"{PREFIX}:{self.name}",
             step=self.patch_size or self.reduction,
         )
+        if hw[0] != hw[1] and self.takes_img_size:
+            why = _non_square_failure(self.name, self.in_chans, hw)
+            if why is not None:
+                raise ResolutionError(
+                    f"{PREFIX}:{self.name} cannot take the non-square input size "
+                    f"{size_label(hw)}: {why}",
+                    field="img_size",
+                )
 
     @property
     def family(self) -> str:
@@ -68,11 +80,9 @@ class TimmModel:
         return ()
 
     def at(self, target: Target, img_size: tuple[int, int] | None) -> SizedTarget:
-        size = self.default_img_size
-        if img_size is not None:
-            size = square_side(img_size, model=f"{PREFIX}:{self.name}")
-        self.check(size)
-        return SizedTarget(target, img_size=(size, size), input_shape=(self.in_chans, size, size))
+        hw = (self.default_img_size,) * 2 if img_size is None else img_size
+        self.check(hw)  # type: ignore[arg-type]
+        return SizedTarget(target, img_size=hw, input_shape=(self.in_chans, *hw))  # type: ignore[arg-type]
 
     def out_grid(self, sized: SizedTarget) -> tuple[int, int]:
         """The last feature map's grid (timm rounds partial strides up)."""
@@ -82,10 +92,30 @@ class TimmModel:
         """Build the model at ``sized.img_size`` with random weights."""
         import timm
 
-        size = sized.resolution
+        h, w = sized.img_size
+        size = h if h == w else (h, w)
         kwargs: dict[str, Any] = {"img_size": size} if self.takes_img_size else {}
         model = timm.create_model(self.name, pretrained=False, device=device, **kwargs)
         return model if dtype is None else model.to(dtype)
+
+
+@lru_cache(maxsize=16)
+def _non_square_failure(name: str, in_chans: int, hw: Hw) -> str | None:
+    """Why timm's ``name`` built with ``img_size=hw`` fails a forward pass on the meta device
+    (``None``: it runs)."""
+    import timm
+    import torch
+
+    from hirisearch.cost.meta import MetaBuild
+
+    try:
+        with MetaBuild():
+            model = timm.create_model(name, pretrained=False, device="meta", img_size=hw)
+        with torch.no_grad():
+            model(torch.empty(1, in_chans, *hw, device="meta"))
+    except Exception as e:  # noqa: BLE001 - timm's code: any failure refuses the size
+        return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return None
 
 
 @lru_cache(maxsize=1)

@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from hirisearch.errors import UnknownModelError
+from hirisearch.models.resolution import Size, as_hw
 from hirisearch.targets.code import META_ERRORS, CodeModel, first_line
 from hirisearch.targets.inputs import InputSpec
 
@@ -179,9 +180,9 @@ def source(
     if inputs is None and kind.task == "video":
         inputs = InputSpec.image((3, VIDEO_FRAMES, kind.default_size, kind.default_size))
 
-    def make(size: int, kw: dict[str, Any]) -> Any:
+    def make(size: Size, kw: dict[str, Any]) -> Any:
         if kind.size_keyword and kind.size_keyword not in kw:
-            kw[kind.size_keyword] = size if kind.size_keyword == "image_size" else (size, size)
+            kw[kind.size_keyword] = size if kind.size_keyword == "image_size" else as_hw(size)
         return _make(name, kind.task, kw)
 
     return CodeModel(
@@ -192,4 +193,5 @@ def source(
         kwargs=opts,
         inputs=inputs,
         default_size=kind.default_size,
+        square_only=kind.size_keyword == "image_size",  # torchvision's ViT checks H == W == it
     )

@@ -9,6 +9,7 @@ from torch import nn
 from hirisearch.cost.meta import MetaBuild
 from hirisearch.cost.ops import OpRecorder
 from hirisearch.models import get_family
+from hirisearch.models.resolution import as_hw, size_key
 from hirisearch.spec import load_spec
 from hirisearch.targets import resolve
 from tests.conftest import shipped_specs, spec_id
@@ -22,7 +23,7 @@ def _layout(model: nn.Module) -> list[tuple[str, tuple[int, ...], torch.dtype, s
 def test_metabuild_builds_the_same_model_as_a_meta_device_context(path) -> None:
     spec = load_spec(path)
     family = get_family(spec.family)
-    plan = family.plan(spec, min(family.test_sizes(spec)))
+    plan = family.plan(spec, as_hw(min(family.test_sizes(spec), key=size_key)))
     with torch.device("meta"):
         reference = family.build(plan, device="meta")
     with MetaBuild():

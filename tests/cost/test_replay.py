@@ -9,6 +9,7 @@ from torch import nn
 from hirisearch.cost.counters import count_module
 from hirisearch.cost.replay import MetaKernelCache, Replayer, expand, signatures
 from hirisearch.models import get_family
+from hirisearch.models.resolution import as_hw, size_key
 from hirisearch.spec import load_spec
 from hirisearch.targets import resolve
 from tests.conftest import shipped_specs, spec_id, spec_marks
@@ -34,7 +35,7 @@ def _assert_same(full, fast) -> None:
 def test_replayed_count_equals_the_full_trace_for_every_shipped_spec(path) -> None:
     spec = load_spec(path)
     family = get_family(spec.family)
-    size = min(family.test_sizes(spec))
+    size = as_hw(min(family.test_sizes(spec), key=size_key))
     plan = family.plan(spec, size)
     with torch.device("meta"):
         model = family.build(plan, device="meta")

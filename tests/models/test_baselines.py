@@ -89,9 +89,9 @@ def _spec_file(tmp_path: Path, base: str, **changes) -> Path:
 def test_swin_window_follows_the_resolution() -> None:
     spec = load_spec(SPECS / "swin/b.yaml")
     plan = get_family("swin").plan(spec, 384)
-    assert [s.window for s in plan.stages] == [12, 12, 12, 12]
+    assert [s.window for s in plan.stages] == [(12, 12)] * 4
     assert [s.hw[0] for s in plan.stages] == [96, 48, 24, 12]
-    assert [s.shift for s in plan.stages] == [6, 6, 6, 0]  # one window covers stage 4: no shift
+    assert [s.shift for s in plan.stages] == [(6, 6)] * 3 + [(0, 0)]  # one window covers stage 4
 
 
 def test_swin_window7_padded_at_384_matches_timm(tmp_path: Path) -> None:
@@ -145,7 +145,7 @@ def test_fixed_window_refuses_what_it_cannot_tile() -> None:
     spec = parse_spec({**data, "window_rule": "fixed"})
     with pytest.raises(ResolutionError, match="not a multiple of the window 7"):
         get_family("swin").plan(spec, 256)
-    assert get_family("swin").plan(spec, 448).stages[0].window == 7
+    assert get_family("swin").plan(spec, 448).stages[0].window == (7, 7)
 
 
 def test_timm_cnns_and_unknown_names() -> None:

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from hirisearch.models import get_family
+from hirisearch.models.resolution import as_hw, size_label
 from hirisearch.spec import load_spec
 from tests.conftest import shipped_specs, spec_id, spec_marks
 from tests.harness import assert_parity
@@ -22,7 +23,9 @@ def _cases() -> list[tuple[object, int]]:
         spec = load_spec(path)
         for size in get_family(spec.family).test_sizes(spec):
             cases.append(
-                pytest.param(path, size, id=f"{spec_id(path)}@{size}", marks=spec_marks(path))
+                pytest.param(
+                    path, size, id=f"{spec_id(path)}@{size_label(size)}", marks=spec_marks(path)
+                )
             )
     return cases
 
@@ -41,7 +44,7 @@ def test_forward_output_shape(path) -> None:
     (on the meta device for models too large to hold)."""
     spec = load_spec(path)
     family = get_family(spec.family)
-    plan = family.plan(spec, family.forward_size(spec))
+    plan = family.plan(spec, as_hw(family.forward_size(spec)))
     tree = family.cost(plan)
     device = "meta" if tree.total.params > REAL_FORWARD_MAX_PARAMS else "cpu"
     with torch.device(device):

@@ -62,3 +62,21 @@ def test_load_results_errors(tmp_path: Path) -> None:
     doc = {"schema": SCHEMA, **DOCS["sweep"]()}
     (tmp_path / "results.json").write_text(json.dumps(doc))
     assert load_results(tmp_path / "results.json")["kind"] == "sweep"
+
+
+def test_every_report_kind_is_listed_with_the_module_that_defines_it():
+    """The lazy registry imports one module per kind: every kind a module defines is listed
+    with that module, and every listed kind is defined where it is listed (once)."""
+    import importlib
+
+    from hirisearch.report.run.kinds import KINDS as REPORT_KINDS
+    from hirisearch.report.run.kinds import MODULES
+
+    defined: dict[str, str] = {}
+    for module in sorted(set(MODULES.values())):
+        for kind in importlib.import_module(f"hirisearch.report.run.{module}").KINDS:
+            assert kind.name not in defined, f"{kind.name} defined twice"
+            defined[kind.name] = module
+    assert defined == MODULES
+    assert [REPORT_KINDS[name].name for name in REPORT_KINDS] == list(MODULES)
+    assert set(KINDS) == set(MODULES) and KINDS["bench"] is REPORT_KINDS["bench"].schema

@@ -39,13 +39,19 @@ def test_the_tree_is_the_familys_cost_of_the_plan() -> None:
     assert sized.out_grid == (7, 7)
 
 
-def test_a_non_square_size_is_refused_for_a_spec_in_one_line() -> None:
+def test_a_non_square_size_is_planned_as_height_by_width() -> None:
+    sized = resolve(S).at((448, 640))
+    assert sized.img_size == (448, 640) and sized.input_shape == (3, 448, 640)
+    assert sized.plan.img_size == (448, 640) and sized.out_grid == (7, 10)
+
+
+def test_a_refused_non_square_size_names_the_axis_in_one_line() -> None:
     with pytest.raises(ResolutionError) as e:
-        resolve(S).at((448, 512))
+        resolve(S).at((448, 650))
     msg = e.value.one_line()
     assert msg == str(e.value)  # one line
-    assert msg.startswith(f"{S}: img_size: `height == width` must hold")
-    assert "the hiri_vit family takes square input sizes only" in msg and "448x512" in msg
+    assert msg.startswith(f"{S}: img_size: HIRI-ViT takes input sizes that")
+    assert "but got 448x650 (width 650); nearest valid: 448x640 or 448x672" in msg
 
 
 def test_a_refused_size_names_the_spec_file() -> None:
@@ -82,11 +88,10 @@ def test_external_targets_have_no_plan_and_no_tree(net: str) -> None:
 def test_an_input_shape_gives_a_code_target_its_size(net: str) -> None:
     t = resolve(net, input_shape=(3, 128, 256))
     assert t.at().img_size == (128, 256) and t.at().input_shape == (3, 128, 256)
-    assert t.at().resolution == 128  # what documents print as img_size, as before
-    assert t.at(128).input_shape == (3, 128, 256)  # --res H keeps the shape
-    assert t.at(64).input_shape == (3, 64, 64)
-    with pytest.raises(ResolutionError, match="square input sizes only"):
-        t.at((128, 256))
+    assert t.at().resolution == (128, 256)  # what documents hold as img_size ([128, 256])
+    assert t.at((128, 256)).input_shape == (3, 128, 256)
+    assert t.at(64).input_shape == (3, 64, 64)  # an int is a square
+    assert t.at((64, 96)).input_shape == (3, 64, 96)
 
 
 def test_options_apply_to_code_targets_only(net: str) -> None:

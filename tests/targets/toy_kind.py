@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hirisearch.models.base import Convention
-from hirisearch.targets.core import SizedTarget, Target, square_side
+from hirisearch.targets.core import SizedTarget, Target
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,8 @@ class ToySource:
     conventions: tuple[Convention, ...] = ()
 
     def at(self, target: Target, img_size: tuple[int, int] | None) -> SizedTarget:
-        side = self.side if img_size is None else square_side(img_size, model=target.ref)
-        return SizedTarget(target, img_size=(side, side), input_shape=(3, side, side))
+        hw = (self.side, self.side) if img_size is None else img_size
+        return SizedTarget(target, img_size=hw, input_shape=(3, *hw))
 
     def build(self, sized: SizedTarget, *, device: Any = None, dtype: Any = None) -> Any:
         from torch import nn

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from hirisearch.models import get_family
+from hirisearch.models.resolution import Size, as_hw
 from hirisearch.spec import load_spec
 from tests.conftest import SPECS, shipped_specs, spec_id, spec_marks
 
@@ -23,12 +24,12 @@ FAMILY_SPECS = {
 }
 
 
-def sized(path: Path, size: int | None = None) -> tuple[Any, Any, Any]:
+def sized(path: Path, size: Size | None = None) -> tuple[Any, Any, Any]:
     """(family, plan, build) of the spec at ``path`` at ``size`` (default: its first test
     size)."""
     spec = load_spec(path)
     family = get_family(spec.family)
-    plan = family.plan(spec, size if size is not None else family.test_sizes(spec)[0])
+    plan = family.plan(spec, as_hw(size if size is not None else family.test_sizes(spec)[0]))
     return family, plan, partial(family.build, plan)
 
 

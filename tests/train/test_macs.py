@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from hirisearch.models import get_family
+from hirisearch.models.resolution import size_label
 from hirisearch.spec import load_spec
 from hirisearch.train.cost import TrainModel
 from hirisearch.train.trace import traced_train_macs
@@ -21,7 +22,9 @@ def _cases() -> list[object]:
         spec = load_spec(path)
         for size in get_family(spec.family).test_sizes(spec):
             cases.append(
-                pytest.param(path, size, id=f"{spec_id(path)}@{size}", marks=spec_marks(path))
+                pytest.param(
+                    path, size, id=f"{spec_id(path)}@{size_label(size)}", marks=spec_marks(path)
+                )
             )
     return cases
 

@@ -7,26 +7,50 @@ Adding a kind is one module of :mod:`hirisearch.report.run` with a ``KINDS`` tup
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from hirisearch.report.run.base import Doc, ReportKind
 from hirisearch.report.run.document import Report
 
-#: The modules that define report kinds, in the order ``kind`` values are listed.
-MODULES = ("profile", "sweep", "bench", "search")
+#: Each kind and the module of this package that defines it, in the order kinds are listed.
+#: A module is imported when one of its kinds is first asked for (a profile run does not build
+#: the search schema).
+MODULES = {
+    "profile": "profile",
+    "compare": "profile",
+    "sweep": "sweep",
+    "bench": "bench",
+    "search": "search",
+}
 
 
-def _collect() -> dict[str, ReportKind]:
-    found: dict[str, ReportKind] = {}
-    for name in MODULES:
-        for kind in importlib.import_module(f"hirisearch.report.run.{name}").KINDS:
-            if kind.name in found:
-                raise ValueError(f"report kind {kind.name!r} is defined twice")
-            found[kind.name] = kind
-    return found
+class _Kinds(Mapping[str, ReportKind]):
+    """Kind name -> :class:`ReportKind`, importing each defining module on first use."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, ReportKind] = {}
+
+    def __getitem__(self, name: str) -> ReportKind:
+        if name not in self._loaded:
+            module = importlib.import_module(f"hirisearch.report.run.{MODULES[name]}")
+            for kind in module.KINDS:
+                self._loaded[kind.name] = kind
+            if name not in self._loaded:
+                raise ValueError(f"report kind {name!r} is not defined by module {MODULES[name]!r}")
+        return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(MODULES)
+
+    def __len__(self) -> int:
+        return len(MODULES)
+
+    def __contains__(self, name: object) -> bool:
+        return name in MODULES
 
 
-KINDS: dict[str, ReportKind] = _collect()
+KINDS: Mapping[str, ReportKind] = _Kinds()
 
 
 def get_kind(name: str) -> ReportKind:

@@ -36,6 +36,7 @@ Kinds (each is a pydantic model below; unknown extra keys are kept, so producers
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,24 @@ SCHEMA = "hirisearch.results/1"
 __all__ = ["KINDS", "SCHEMA", "ResultsError", "load_results", "validate_results"]
 
 
-#: Kind -> the pydantic schema of its documents (each kind's module defines it).
-KINDS: dict[str, type[BaseModel]] = {name: k.schema for name, k in REPORT_KINDS.items()}
+class _Schemas(Mapping[str, type[BaseModel]]):
+    """Kind -> the pydantic schema of its documents (each kind's module defines it, imported on
+    first use)."""
+
+    def __getitem__(self, name: str) -> type[BaseModel]:
+        return REPORT_KINDS[name].schema
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(REPORT_KINDS)
+
+    def __len__(self) -> int:
+        return len(REPORT_KINDS)
+
+    def __contains__(self, name: object) -> bool:
+        return name in REPORT_KINDS
+
+
+KINDS: Mapping[str, type[BaseModel]] = _Schemas()
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
