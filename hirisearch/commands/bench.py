@@ -228,22 +228,59 @@ def calibrate(
     ] = None,
     threads: Threads = None,
     min_time: Annotated[
-        float, typer.Option(min=0.01, help="Seconds of timed runs per micro-benchmark.")
-    ] = 0.15,
+        float | None,
+        typer.Option(
+            min=0.01,
+            help="Seconds of timed runs per micro-benchmark [default: 0.15] (--quick: per "
+            "network and round [default: 0.3]).",
+        ),
+    ] = None,
     clock: Clock = "wall",
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="Adapt an existing calibration (--from) from a dozen whole networks timed here, "
+            "in about a minute.",
+        ),
+    ] = False,
+    base: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="--quick: the calibration adapted (another machine's file; default: this "
+            "device's stored one).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the calibration as JSON.")] = False,
 ) -> None:
     """Time operator micro-benchmarks and fit the latency predictor for one device."""
     from hirisearch.latency.calibration import calibrate as run_calibration
+    from hirisearch.latency.calibration import calibrate_quick
     from hirisearch.latency.device import resolve_device
-    from hirisearch.latency.predict import save_calibration
+    from hirisearch.latency.predict import calibration_path, load_calibration, save_calibration
     from hirisearch.report.terminal.bench import calibration_table
 
     if device == "auto":
         raise HirisearchError("--device: calibrate one device at a time: cpu or cuda")
+    if base is not None and not quick:
+        raise HirisearchError("--from: only with --quick (the calibration it adapts)")
     dev = resolve_device(device)
     _check_clock(clock)
-    cal = run_calibration(dev, threads=threads, min_time_s=min_time, clock=clock)
+    if quick:
+        source = base or calibration_path(dev)
+        cal = calibrate_quick(
+            dev,
+            load_calibration(dev, source),
+            base_name=str(source),
+            threads=threads,
+            min_time_s=0.3 if min_time is None else min_time,
+            clock=clock,
+        )
+    else:
+        cal = run_calibration(
+            dev, threads=threads, min_time_s=0.15 if min_time is None else min_time, clock=clock
+        )
     path = save_calibration(cal, out)
     if as_json:
         emit_json({**cal.to_json(), "path": str(path)})
@@ -256,4 +293,10 @@ def calibrate(
         from hirisearch.report.terminal.bench import interval_line
 
         console.print(interval_line(cal.intervals), markup=False, soft_wrap=True)
+    if cal.adapted_from:
+        console.print(
+            f"adapted from {cal.adapted_from} on {len(cal.networks)} networks timed here",
+            markup=False,
+            soft_wrap=True,
+        )
     console.print(f"saved {path}", markup=False)

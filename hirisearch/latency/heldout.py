@@ -53,14 +53,19 @@ def held_out_residuals(
     """Every network of ``networks`` (``(tree, measured ms, family)``) predicted from the
     whole-network fit on the others; ``calibration`` gives the category models."""
     base = replace(calibration, scales={}, family_scales={})
-    parts = [predict_ops_ms(tree_ops(tree), base, batch) for tree, _, _ in networks]
+    ops = [tree_ops(tree) for tree, _, _ in networks]
+    # Per category, as the family's model predicts it (its category factors) and as a model of a
+    # family not calibrated on does (none).
+    own = [predict_ops_ms(o, base, batch, f) for o, (_, _, f) in zip(ops, networks, strict=True)]
+    shared = [predict_ops_ms(o, base, batch) for o in ops]
     out = []
     for i, (_, ms, family) in enumerate(networks):
         others = [n for j, n in enumerate(networks) if j != i]
         scales, families = fit_network_scales(others, calibration, batch)
-        generic = sum(v * scales.get(c, 1.0) for c, v in parts[i].items())
+        generic = sum(v * scales.get(c, 1.0) for c, v in shared[i].items())
+        mine = sum(v * scales.get(c, 1.0) for c, v in own[i].items())
         factor = families.get(family, 1.0) if family else 1.0
-        out.append(Residual(family, ms, generic * factor, generic))
+        out.append(Residual(family, ms, mine * factor, generic))
     return out
 
 

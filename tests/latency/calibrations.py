@@ -75,6 +75,7 @@ def synthetic_calibration() -> Calibration:
         scales={"conv": 1.25, "attn": 1.5},
         family_scales={"hiri_vit": 1.1, "swin": 0.9},
         intervals=SYNTHETIC_INTERVALS,
+        family_category_scales={"hiri_vit": {"attn": 0.8}, "hrvit": {"dwconv": 1.5, "norm": 1.2}},
     )
 
 
