@@ -16,6 +16,7 @@ from hirisearch.commands.common import (
     Out,
     Refs,
     Res,
+    Task,
     console,
     emit_json,
     save_run_folder,
@@ -69,6 +70,7 @@ def compare(
     checkpoint: TrainCheckpoint = "none",
     shard: TrainShard = 1,
     memory: TrainMemory = None,
+    task: Task = None,
 ) -> None:
     """Params, GFLOPs, ratio to the first model, attention share and output grid, model x
     resolution; with --train, training GFLOPs and peak memory beside them."""
@@ -92,6 +94,7 @@ def compare(
         train=config,
         memories=memory,
         predict=latency_predictor("auto", coverage, strict=False) if predict else None,
+        task=task,
     )
     written = resolution_scaling(result.series(), plot) if plot is not None else []
     if as_json:

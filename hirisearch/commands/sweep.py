@@ -13,6 +13,7 @@ from hirisearch.commands.common import (
     NoReport,
     Out,
     Refs,
+    Task,
     console,
     emit_json,
     err_console,
@@ -72,6 +73,7 @@ def sweep(
     optimizer: TrainOptimizer = "adamw",
     checkpoint: TrainCheckpoint = "none",
     shard: TrainShard = 1,
+    task: Task = None,
 ) -> None:
     """GFLOPs and params against input resolution, one line per model; sizes a model cannot take
     are skipped for it with a note. Analytic cost for spec files, traced count otherwise. With
@@ -82,7 +84,7 @@ def sweep(
 
     names, bare = split_refs_and_sizes(refs, None)
     sizes = parse_resolutions([*(res or []), *(str(b) for b in bare)] or [DEFAULT_RES])
-    targets = resolve_refs(names, kwargs, input_shape)
+    targets = resolve_refs(names, kwargs, input_shape, task)
     measure = latency_measurer(device, min_time, force=force) if latency else None
     predictor = latency_predictor(device, coverage, strict=False) if predict else None
     config = train_config(train, batch, dtype, optimizer, checkpoint, shard)

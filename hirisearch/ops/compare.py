@@ -100,6 +100,7 @@ def compare(
     train: TrainConfig | None = None,
     memories: Sequence[str | int] | None = None,
     predict: Callable[[Target, Any, int], Any] | None = None,
+    task: str | None = None,
 ) -> CompareResult:
     """Profile every model in ``refs`` at every size in ``img_sizes`` (each model's own size when
     empty). Every model and size is checked before any is counted, so a bad input fails fast.
@@ -108,10 +109,15 @@ def compare(
     fvcore counts); ``kwargs`` and ``input_shape`` go to the code targets among ``refs``
     (:func:`hirisearch.targets.resolve_all`); ``mode`` is the module mode of the count;
     ``train``: also cost a training step of every row (``profile.train``), its largest batch per
-    memory in ``memories``; ``predict``: ``(target, img_size, batch) -> Prediction`` of every row
-    (:func:`hirisearch.ops.bench.latency_predictor`).
+    memory in ``memories``; ``task``: every spec's backbone under that task preset's neck and
+    head (:func:`hirisearch.targets.task.with_task`); ``predict``: ``(target, img_size, batch)
+    -> Prediction`` of every row (:func:`hirisearch.ops.bench.latency_predictor`).
     """
     targets = resolve_all(refs, kwargs=kwargs, input_shape=input_shape)
+    if task is not None:
+        from hirisearch.targets.task import with_task
+
+        targets = [with_task(t, task) for t in targets]
     return compare_targets(
         targets,
         img_sizes,
