@@ -79,7 +79,9 @@ def robust_nnls(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """:func:`nnls` with a Huber loss (:func:`scipy.optimize.least_squares`, ``loss="huber"``,
     bounds ``x >= 0``): a row whose residual exceeds :data:`HUBER_K` robust standard deviations
     counts linearly, so one disturbed timing cannot drag the fit. The scale is re-estimated from
-    the residuals for up to :data:`ROBUST_ROUNDS` rounds (a fit that is exact stops at once)."""
+    the residuals for up to :data:`ROBUST_ROUNDS` rounds (a fit that is exact stops at once); each
+    round ends with :func:`nnls` under the Huber weights of its solution, so a coefficient that
+    belongs at 0 is exactly 0."""
     from scipy.optimize import least_squares
 
     x = nnls(a, y)
@@ -100,6 +102,10 @@ def robust_nnls(a: np.ndarray, y: np.ndarray) -> np.ndarray:
             xtol=1e-12,
             gtol=1e-12,
         ).x
+        # The bounded solver stays inside the bounds (a coefficient that belongs at 0 ends near
+        # it); :func:`nnls` under the Huber weights of that solution puts it on the bound.
+        w = np.sqrt(np.minimum(1.0, HUBER_K * sigma / np.maximum(np.abs(y - a @ x), 1e-300)))
+        x = nnls(a * w[:, None], y * w)
     return x
 
 

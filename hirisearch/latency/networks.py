@@ -14,7 +14,6 @@ from typing import Any
 
 from hirisearch.latency.microbench import MicroBench
 from hirisearch.models.base import Family
-from hirisearch.models.resolution import size_label
 
 __all__ = ["calibration_configs", "config_key", "network_benchmarks"]
 
@@ -40,6 +39,13 @@ def calibration_configs(
     return [(f, spec) for f in _families(families) for spec in f.latency_specs()]
 
 
+def _size_label(img_size: Any) -> str:
+    """``224`` for a square input (``(224, 224)`` or ``224``), ``HxW`` otherwise: the names stored
+    in calibration files stay those of square networks."""
+    h, w = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+    return str(h) if h == w else f"{h}x{w}"
+
+
 def network_benchmarks(families: Iterable[Family] | None = None) -> list[MicroBench]:
     """The calibration networks of ``families`` (default: every registered family), timed whole
     (one instance, as ``bench`` times a model)."""
@@ -48,7 +54,7 @@ def network_benchmarks(families: Iterable[Family] | None = None) -> list[MicroBe
         plan = family.plan(spec, spec.img_size)
         out.append(
             MicroBench(
-                f"network {family.name}:{spec.name} @{size_label(plan.img_size)}",
+                f"network {family.name}:{spec.name} @{_size_label(plan.img_size)}",
                 partial(family.build, plan),
                 tuple(plan.input_shape),
                 family.cost(plan),
