@@ -12,6 +12,7 @@ import typer
 from hirisearch import interrupt
 from hirisearch.commands.common import (
     EXIT_INTERRUPTED,
+    Coverage,
     InputShape,
     Kwargs,
     NoReport,
@@ -89,8 +90,12 @@ def bench(
     ] = True,
     threads: Threads = None,
     predict: Annotated[
-        bool, typer.Option("--predict", help="Also show the calibrated predicted latency.")
+        bool,
+        typer.Option(
+            "--predict", help="Also show the calibrated predicted latency and its interval."
+        ),
     ] = False,
+    coverage: Coverage = 0.9,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document per result.")] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Run configurations the memory estimate refuses.")
@@ -143,7 +148,9 @@ def bench(
         device=dev, dtype=dtype, threads=threads, channels_last=channels_last, compile=compile_,
         fuse=fuse, warmup_s=warmup, min_time_s=min_time, clock=clock,
     )  # fmt: skip
-    measured = partial(bench_targets, targets, list(sizes) or [None], batches, opts)
+    measured = partial(
+        bench_targets, targets, list(sizes) or [None], batches, opts, coverage=coverage
+    )
     return _measure_and_save(
         ctx, measured, predict=predict, force=force, as_json=as_json, out=out, figures=not no_report
     )
@@ -226,22 +233,59 @@ def calibrate(
     ] = None,
     threads: Threads = None,
     min_time: Annotated[
-        float, typer.Option(min=0.01, help="Seconds of timed runs per micro-benchmark.")
-    ] = 0.15,
+        float | None,
+        typer.Option(
+            min=0.01,
+            help="Seconds of timed runs per micro-benchmark [default: 0.15] (--quick: per "
+            "network and round [default: 0.3]).",
+        ),
+    ] = None,
     clock: Clock = "wall",
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="Adapt an existing calibration (--from) from a dozen whole networks timed here, "
+            "in about a minute.",
+        ),
+    ] = False,
+    base: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="--quick: the calibration adapted (another machine's file; default: this "
+            "device's stored one).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the calibration as JSON.")] = False,
 ) -> None:
     """Time operator micro-benchmarks and fit the latency predictor for one device."""
     from hirisearch.latency.calibration import calibrate as run_calibration
+    from hirisearch.latency.calibration import calibrate_quick
     from hirisearch.latency.device import resolve_device
-    from hirisearch.latency.predict import save_calibration
+    from hirisearch.latency.predict import calibration_path, load_calibration, save_calibration
     from hirisearch.report.terminal.bench import calibration_table
 
     if device == "auto":
         raise HirisearchError("--device: calibrate one device at a time: cpu or cuda")
+    if base is not None and not quick:
+        raise HirisearchError("--from: only with --quick (the calibration it adapts)")
     dev = resolve_device(device)
     _check_clock(clock)
-    cal = run_calibration(dev, threads=threads, min_time_s=min_time, clock=clock)
+    if quick:
+        source = base or calibration_path(dev)
+        cal = calibrate_quick(
+            dev,
+            load_calibration(dev, source),
+            base_name=str(source),
+            threads=threads,
+            min_time_s=0.3 if min_time is None else min_time,
+            clock=clock,
+        )
+    else:
+        cal = run_calibration(
+            dev, threads=threads, min_time_s=0.15 if min_time is None else min_time, clock=clock
+        )
     path = save_calibration(cal, out)
     if as_json:
         emit_json({**cal.to_json(), "path": str(path)})
@@ -250,4 +294,14 @@ def calibrate(
     if cal.family_scales:
         factors = ", ".join(f"{f} x{v:.2f}" for f, v in sorted(cal.family_scales.items()))
         console.print(f"per-family factors: {factors}", markup=False, soft_wrap=True)
+    if cal.intervals is not None:
+        from hirisearch.report.terminal.bench import interval_line
+
+        console.print(interval_line(cal.intervals), markup=False, soft_wrap=True)
+    if cal.adapted_from:
+        console.print(
+            f"adapted from {cal.adapted_from} on {len(cal.networks)} networks timed here",
+            markup=False,
+            soft_wrap=True,
+        )
     console.print(f"saved {path}", markup=False)

@@ -91,6 +91,16 @@ InputShape = Annotated[
 ]
 
 #: ``--mode``: the module mode a model is counted in.
+#: The stated coverage of predicted latency intervals (``--predict``).
+Coverage = Annotated[
+    float,
+    typer.Option(
+        "--coverage",
+        help="With --predict: the share of measurements the predicted interval is to hold "
+        "(0 < coverage < 1).",
+    ),
+]
+
 Mode = Annotated[
     str,
     typer.Option(

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from hirisearch.commands.common import (
+    Coverage,
     InputShape,
     Kwargs,
     Mode,
@@ -41,6 +42,13 @@ def compare(
         Path | None,
         typer.Option("--plot", help="Write GFLOPs against resolution (log scale) to this PNG."),
     ] = None,
+    predict: Annotated[
+        bool,
+        typer.Option(
+            "--predict", help="Also predict latency, with its interval, from the calibration."
+        ),
+    ] = False,
+    coverage: Coverage = 0.9,
     no_trace: Annotated[
         bool, typer.Option("--no-trace", help="Skip the traced count of spec models.")
     ] = False,
@@ -66,6 +74,7 @@ def compare(
 ) -> None:
     """Params, GFLOPs, ratio to the first model, attention share and output grid, model x
     resolution; with --train, training GFLOPs and peak memory beside them."""
+    from hirisearch.ops.bench import latency_predictor
     from hirisearch.ops.compare import compare as run_compare
     from hirisearch.report.plots import resolution_scaling
     from hirisearch.report.terminal.compare import compare_header, compare_table
@@ -84,6 +93,7 @@ def compare(
         mode=mode,
         train=config,
         memories=memory,
+        predict=latency_predictor("auto", coverage, strict=False) if predict else None,
         task=task,
     )
     written = resolution_scaling(result.series(), plot) if plot is not None else []

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from hirisearch.commands.common import (
+    Coverage,
     DrawReport,
     InputShape,
     Kwargs,
@@ -65,8 +66,12 @@ def profile(
         bool, typer.Option("--latency", help="Also measure latency (see `bench`; auto device).")
     ] = False,
     predict: Annotated[
-        bool, typer.Option("--predict", help="Also predict latency from the calibration.")
+        bool,
+        typer.Option(
+            "--predict", help="Also predict latency, with its interval, from the calibration."
+        ),
     ] = False,
+    coverage: Coverage = 0.9,
     convention: Annotated[
         str,
         typer.Option(
@@ -109,7 +114,9 @@ def profile(
             if latency or predict:
                 from hirisearch.ops.bench import profile_latency
 
-                lat = profile_latency(target, size, batch, measure=latency, predict=predict)
+                lat = profile_latency(
+                    target, size, batch, measure=latency, predict=predict, coverage=coverage
+                )
             if as_json:
                 emit_json({**r.to_json(), **(lat.to_json() if lat is not None else {})})
             else:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from hirisearch.commands.common import (
+    Coverage,
     InputShape,
     Kwargs,
     NoReport,
@@ -49,7 +50,14 @@ def sweep(
     latency: Annotated[
         bool, typer.Option("--latency", help="Also measure latency at every point (see `bench`).")
     ] = False,
-    device: Annotated[str, typer.Option(help="Device for --latency: auto, cpu or cuda.")] = "auto",
+    predict: Annotated[
+        bool,
+        typer.Option("--predict", help="Also predict latency, with its interval, at every point."),
+    ] = False,
+    coverage: Coverage = 0.9,
+    device: Annotated[
+        str, typer.Option(help="Device for --latency and --predict: auto, cpu or cuda.")
+    ] = "auto",
     min_time: Annotated[
         float, typer.Option(min=0.0, help="Seconds of timed runs per point with --latency.")
     ] = 1.0,
@@ -71,7 +79,7 @@ def sweep(
     """GFLOPs and params against input resolution, one line per model; sizes a model cannot take
     are skipped for it with a note. Analytic cost for spec files, traced count otherwise. With
     --train, training GFLOPs and peak memory (analytic) at every point, for a batch of --batch."""
-    from hirisearch.ops.bench import latency_measurer
+    from hirisearch.ops.bench import latency_measurer, latency_predictor
     from hirisearch.ops.sweep import parse_resolutions, sweep_targets
     from hirisearch.report.terminal.sweep import skipped_notes, sweep_tables
 
@@ -79,8 +87,11 @@ def sweep(
     sizes = parse_resolutions([*(res or []), *(size_label(b) for b in bare)] or [DEFAULT_RES])
     targets = resolve_refs(names, kwargs, input_shape, task)
     measure = latency_measurer(device, min_time, force=force) if latency else None
+    predictor = latency_predictor(device, coverage, strict=False) if predict else None
     config = train_config(train, batch, dtype, optimizer, checkpoint, shard)
-    result = sweep_targets(targets, sizes, batch=batch, latency_ms=measure, train=config)
+    result = sweep_targets(
+        targets, sizes, batch=batch, latency_ms=measure, train=config, predict=predictor
+    )
     if as_json:
         emit_json(result.to_json())
     else:

@@ -15,14 +15,28 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from hirisearch.latency.fit import fit, fit_insitu, fit_network_scales
+from hirisearch.latency.fit import (
+    fit,
+    fit_adaptation,
+    fit_family_categories,
+    fit_insitu,
+    fit_network_scales,
+)
+from hirisearch.latency.heldout import with_intervals
 from hirisearch.latency.insitu import NodeSample, samples_from_runs, time_modules
 from hirisearch.latency.microbench import COPIES, MicroBench, operator_benchmarks, single_op
 from hirisearch.latency.predict import Calibration, CalibrationError, Sample
 from hirisearch.latency.stats import summarize
 from hirisearch.latency.timing import time_callable
 
-__all__ = ["NETWORK_ROUNDS", "calibrate", "default_micro_benchmarks", "bench_op"]
+__all__ = [
+    "NETWORK_ROUNDS",
+    "bench_op",
+    "calibrate",
+    "calibrate_quick",
+    "default_micro_benchmarks",
+    "quick_networks",
+]
 
 #: Rounds over the calibration networks (each network once per round).
 NETWORK_ROUNDS = 3
@@ -93,8 +107,10 @@ def calibrate(
 
     Every module of every small calibration network is timed where it runs; those in-situ times, with
     any single-operator benchmarks, fit every category's model and the glue jointly
-    (:func:`hirisearch.latency.fit.fit_insitu`); the networks timed without hooks then fit a
-    factor per category and one per family (:func:`hirisearch.latency.fit.fit_network_scales`).
+    (:func:`hirisearch.latency.fit.fit_insitu`), and each family's operators in situ its factor per
+    category (:func:`hirisearch.latency.fit.fit_family_categories`); the networks timed without
+    hooks then fit a factor per category and one per family
+    (:func:`hirisearch.latency.fit.fit_network_scales`).
 
     Args:
         threads: CPU thread count during the measurements (default: torch's current count).
@@ -125,13 +141,20 @@ def calibrate(
             nets, device, batch, min_time_s, clock, statistic, progress, len(benches)
         )
     rows: list[NodeSample] = []
+    families: list[str | None] = []
     for mb, runs in zip(nets, per_run, strict=True):
-        rows += samples_from_runs(mb.tree, runs, statistic=statistic, prefix=f"{mb.name}/")
+        got = samples_from_runs(mb.tree, runs, statistic=statistic, prefix=f"{mb.name}/")
+        rows += got
+        families += [mb.family] * len(got)
     # The typical build: the median over the rounds' instances (each round's time is already the
     # statistic of its runs).
     networks = [(mb, float(np.median(ts))) for mb, ts in zip(nets, times, strict=True)]
     coeffs = fit_insitu(rows, samples, batch) if rows else fit(samples)
-    in_situ = [Sample(r.path, r.ops[0], batch, r.ms) for r in rows if len(r.ops) == 1]
+    in_situ = [
+        (f, Sample(r.path, r.ops[0], batch, r.ms))
+        for f, r in zip(families, rows, strict=True)
+        if len(r.ops) == 1
+    ]
     cal = Calibration(
         device=device.type,
         device_name=device_name(device),
@@ -139,13 +162,14 @@ def calibrate(
         threads=n,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         coeffs=coeffs,
-        samples=tuple(samples + in_situ),
+        samples=tuple(samples + [s for _, s in in_situ]),
         networks=tuple((mb.name, ms) for mb, ms in networks),
+        family_category_scales=fit_family_categories(in_situ, coeffs),
     )
-    scales, family_scales = fit_network_scales(
-        [(mb.tree, ms, mb.family) for mb, ms in networks], cal, batch
-    )
-    return replace(cal, scales=scales, family_scales=family_scales)
+    timed = [(mb.tree, ms, mb.family) for mb, ms in networks]
+    scales, family_scales = fit_network_scales(timed, cal, batch)
+    cal = replace(cal, scales=scales, family_scales=family_scales)
+    return with_intervals(cal, timed, times, batch)
 
 
 def _time_networks(
@@ -187,3 +211,77 @@ def _time_networks(
             t = min_time_s * COPIES / NETWORK_ROUNDS
             times[j].append(bench_op(mb, device, batch, t, clock, statistic))
     return per_run, times
+
+
+#: A quick calibration times this many of each family's calibration networks (at the quantiles of
+#: their MACs), over QUICK_ROUNDS rounds, a fresh build in each.
+QUICK_PER_FAMILY = 2
+QUICK_ROUNDS = 3
+
+
+def quick_networks(per_family: int = QUICK_PER_FAMILY) -> list[MicroBench]:
+    """``per_family`` calibration networks of every family: those at the ``1/(n+1) .. n/(n+1)``
+    quantiles of the family's networks by MACs (neither the smallest nor the largest)."""
+    from hirisearch.latency.networks import network_benchmarks
+
+    by_family: dict[str | None, list[MicroBench]] = {}
+    for mb in network_benchmarks():
+        by_family.setdefault(mb.family, []).append(mb)
+    out = []
+    for nets in by_family.values():
+        nets.sort(key=lambda mb: mb.tree.total.macs)
+        picks = sorted({len(nets) * (i + 1) // (per_family + 1) for i in range(per_family)})
+        out += [nets[min(i, len(nets) - 1)] for i in picks]
+    return out
+
+
+def calibrate_quick(
+    device: torch.device,
+    base: Calibration,
+    *,
+    base_name: str,
+    threads: int | None = None,
+    min_time_s: float = 0.3,
+    networks: Sequence[MicroBench] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    clock: str = "wall",
+) -> Calibration:
+    """Adapt ``base`` to ``device`` from a dozen whole networks timed here
+    (:func:`quick_networks`; :func:`hirisearch.latency.fit.fit_adaptation`): about a minute on one
+    CPU thread instead of a full calibration's five.
+
+    Args:
+        base: the calibration adapted (another machine's, or an older one of this device).
+        base_name: what ``base`` is (its file), recorded in the result's ``adapted_from``.
+        min_time_s: measuring time per network and round.
+        networks: default :func:`quick_networks`.
+    """
+    from hirisearch.latency.device import cpu_threads, cudnn_benchmark, device_name
+
+    nets = list(networks if networks is not None else quick_networks())
+    times: list[list[float]] = [[] for _ in nets]
+    with cpu_threads(threads if device.type == "cpu" else None) as n, cudnn_benchmark(device):
+        for r in range(QUICK_ROUNDS):
+            for j, mb in enumerate(nets):
+                if progress is not None:
+                    progress(r * len(nets) + j, QUICK_ROUNDS * len(nets), f"{mb.name} ({r + 1})")
+                times[j].append(bench_op(mb, device, 1, min_time_s, clock, "median"))
+    measured = [(mb, float(np.median(ts))) for mb, ts in zip(nets, times, strict=True)]
+    g, factors, families = fit_adaptation([(mb.tree, ms, mb.family) for mb, ms in measured], base)
+    scales = {c: base.scales.get(c, 1.0) * g * factors.get(c, 1.0) for c in base.coeffs}
+    family_scales = {
+        f: base.family_scales.get(f, 1.0) * families.get(f, 1.0)
+        for f in {*base.family_scales, *families}
+    }
+    return replace(
+        base,
+        device=device.type,
+        device_name=device_name(device),
+        torch_version=torch.__version__,
+        threads=n,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        scales=scales,
+        family_scales=family_scales,
+        networks=tuple((mb.name, ms) for mb, ms in measured),
+        adapted_from=f"{base_name} ({base.device_name}, {base.threads} thread(s), {base.created})",
+    )

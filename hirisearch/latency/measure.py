@@ -190,7 +190,7 @@ def bench_model(
     macs_per_sample: int,
     base: BenchResult,
     tree: CostNode | None = None,
-    predict: Callable[[int], float] | None = None,
+    predict: Callable[[int], Any] | None = None,
 ) -> Iterator[BenchResult]:
     """Measure one model at one input size for each batch size, yielding one result per batch.
 
@@ -200,7 +200,8 @@ def bench_model(
             at their own batch, the only one in ``batches``).
         base: a result carrying the identity fields (spec, name, family, img_size); copied.
         tree: the analytic cost tree, for the memory estimate.
-        predict: ``batch -> predicted ms``, stored next to the measurement.
+        predict: ``batch -> Prediction`` (:class:`hirisearch.latency.interval.Prediction`),
+            stored next to the measurement.
     """
     check_dtype(opts.dtype)
     spec = input_shape if isinstance(input_shape, InputSpec) else InputSpec.image(input_shape)
@@ -223,7 +224,7 @@ def bench_model(
                     macs=macs,
                     env=env,
                     mem_est_bytes=est,
-                    predicted_ms=predict(batch) if predict is not None else None,
+                    **_predicted(predict, batch),
                 )
                 try:
                     summary, peak, kind = _timed(model, spec, batch, opts)
@@ -290,6 +291,15 @@ def macs_of(sized: SizedTarget) -> int:
     return count.total.macs // (spec.own_batch or 1)
 
 
+def _predicted(predict: Callable[[int], Any] | None, batch: int) -> dict[str, Any]:
+    """The prediction fields of a result (none without ``predict``)."""
+    if predict is None:
+        return {}
+    doc = predict(batch).to_json()
+    doc["predicted_interval_ms"] = tuple(doc["predicted_interval_ms"])
+    return doc
+
+
 def bench_target(
     target: Target,
     img_size: Size | None,
@@ -297,12 +307,14 @@ def bench_target(
     opts: BenchOptions,
     *,
     calibration: Any = None,
+    coverage: float = 0.9,
 ) -> Iterator[BenchResult]:
     """Measure a :class:`hirisearch.targets.Target` at ``img_size`` for each batch size.
 
     Args:
         calibration: a :class:`hirisearch.latency.predict.Calibration`; when given (and the
-            target has an analytic cost tree) each result carries the predicted latency too.
+            target has an analytic cost tree) each result carries the predicted latency too,
+            with its interval at ``coverage``.
     """
     sized = target.at(img_size)
     own = sized.input_spec.own_batch
@@ -314,10 +326,10 @@ def bench_target(
     tree = sized.tree
     predict = None
     if calibration is not None and tree is not None:
-        from hirisearch.latency.predict import predict_latency_ms
+        from hirisearch.latency.predict import predict_interval
 
-        predict = lambda b: predict_latency_ms(  # noqa: E731
-            tree, calibration, batch=b, family=target.family
+        predict = lambda b: predict_interval(  # noqa: E731
+            tree, calibration, batch=b, family=target.family, coverage=coverage
         )
     base = BenchResult(
         spec=target.ref,

@@ -17,6 +17,7 @@ from typing import Any
 from hirisearch.cost.types import Cost, CostNode
 from hirisearch.errors import CalibrationError
 from hirisearch.io import atomic_write_json
+from hirisearch.latency.interval import DEFAULT_COVERAGE, Intervals, Prediction, interval_model
 
 #: Operator categories, each with its own model.
 OP_CATEGORIES = ("conv", "dwconv", "linear", "attn", "attn_bias", "norm")
@@ -162,13 +163,26 @@ class Calibration:
     #: category models predict (kernels and layouts the cost tree does not name: fused or
     #: materialised attention, convs on token layouts); 1 for a family not calibrated on.
     family_scales: dict[str, float] = field(default_factory=dict)
+    #: Per model family, per category, the factor by which the family's operators of that
+    #: category run slower than the shared model (its own kernels and layouts: depth-wise
+    #: convolutions on token layouts, attention's unfused path); 1 where not fitted.
+    family_category_scales: dict[str, dict[str, float]] = field(default_factory=dict)
     #: The calibration networks and their measured times (ms).
     networks: tuple[tuple[str, float], ...] = field(default=())
+    #: What a quick calibration (``calibrate --quick``) adapted: the base calibration's file,
+    #: device and date; None for a full calibration.
+    adapted_from: str | None = None
     version: int = FORMAT_VERSION
+    #: What the calibration knows about its own errors (:mod:`hirisearch.latency.interval`):
+    #: None in a file made before they were measured (predictions then state the fallback).
+    intervals: Intervals | None = None
 
-    def op_ms(self, op: Op, batch: int = 1) -> float:
-        """The operator's predicted time inside a network."""
-        return self.isolated_ms(op, batch) * self.scales.get(op.category, 1.0)
+    def op_ms(self, op: Op, batch: int = 1, family: str | None = None) -> float:
+        """The operator's predicted time inside a network (of ``family``: its category factor)."""
+        ms = self.isolated_ms(op, batch) * self.scales.get(op.category, 1.0)
+        if family is not None:
+            ms *= self.family_category_scales.get(family, {}).get(op.category, 1.0)
+        return ms
 
     def isolated_ms(self, op: Op, batch: int = 1) -> float:
         """The operator's predicted time when timed alone (what the operator fit models)."""
@@ -184,6 +198,7 @@ class Calibration:
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["features"] = list(FEATURES)
+        doc["intervals"] = None if self.intervals is None else self.intervals.to_json()
         return doc
 
     @staticmethod
@@ -207,16 +222,25 @@ class Calibration:
             samples=samples,
             scales={k: float(v) for k, v in doc.get("scales", {}).items()},
             family_scales={k: float(v) for k, v in doc.get("family_scales", {}).items()},
+            family_category_scales={
+                f: {c: float(v) for c, v in cats.items()}
+                for f, cats in doc.get("family_category_scales", {}).items()
+            },
             networks=tuple((str(n), float(ms)) for n, ms in doc.get("networks", ())),
+            intervals=Intervals.from_json(doc.get("intervals")),
+            adapted_from=doc.get("adapted_from"),
         )
 
 
 # ----------------------------------------------------------------------------- prediction
-def predict_ops_ms(ops: Sequence[Op], calibration: Calibration, batch: int = 1) -> dict[str, float]:
-    """Predicted milliseconds per category."""
+def predict_ops_ms(
+    ops: Sequence[Op], calibration: Calibration, batch: int = 1, family: str | None = None
+) -> dict[str, float]:
+    """Predicted milliseconds per category (``family``: its category factors, not its family
+    factor)."""
     out: dict[str, float] = {}
     for op in ops:
-        out[op.category] = out.get(op.category, 0.0) + calibration.op_ms(op, batch)
+        out[op.category] = out.get(op.category, 0.0) + calibration.op_ms(op, batch, family)
     return out
 
 
@@ -230,11 +254,40 @@ def predict_latency_ms(
         calibration: from :func:`load_calibration` or :func:`calibrate`.
         batch: batch size.
         family: the model's family name (``Family.name``): its factor
-            (:attr:`Calibration.family_scales`) applies; ``None`` or a family not calibrated on:
+            (:attr:`Calibration.family_scales`) and its category factors
+            (:attr:`Calibration.family_category_scales`) apply; ``None`` or a family not calibrated on:
             the shared category models alone.
     """
-    ms = sum(predict_ops_ms(tree_ops(tree), calibration, batch).values())
+    ms = sum(predict_ops_ms(tree_ops(tree), calibration, batch, family).values())
     return ms * calibration.family_scales.get(family, 1.0) if family else ms
+
+
+def interval_of(
+    ms: float,
+    calibration: Calibration,
+    *,
+    family: str | None = None,
+    coverage: float = DEFAULT_COVERAGE,
+) -> Prediction:
+    """The prediction ``ms`` (of a model of ``family``) with its interval at ``coverage``, from
+    the calibration's error models (:mod:`hirisearch.latency.interval`; their stated fallback
+    for a calibration without them)."""
+    model, basis = interval_model(calibration.intervals, family)
+    return Prediction.of(ms, model, basis, coverage)
+
+
+def predict_interval(
+    tree: CostNode,
+    calibration: Calibration,
+    batch: int = 1,
+    *,
+    family: str | None = None,
+    coverage: float = DEFAULT_COVERAGE,
+) -> Prediction:
+    """:func:`predict_latency_ms` with its interval at ``coverage`` (default 90%): the share
+    of measurements the interval is meant to hold (:func:`interval_of`)."""
+    ms = predict_latency_ms(tree, calibration, batch, family=family)
+    return interval_of(ms, calibration, family=family, coverage=coverage)
 
 
 # ------------------------------------------------------------------------------- storage

@@ -20,7 +20,14 @@ The operator category is derived from the tree alone: a conv whose MACs per outp
 from __future__ import annotations
 
 from hirisearch.latency.calibration import calibrate, default_micro_benchmarks
-from hirisearch.latency.fit import fit, fit_insitu, fit_network_scales, nnls, robust_nnls
+from hirisearch.latency.fit import (
+    fit,
+    fit_family_categories,
+    fit_insitu,
+    fit_network_scales,
+    nnls,
+    robust_nnls,
+)
 from hirisearch.latency.microbench import MicroBench, operator_benchmarks
 from hirisearch.latency.networks import network_benchmarks
 from hirisearch.latency.predict import (
@@ -52,6 +59,7 @@ __all__ = [
     "calibration_path",
     "default_micro_benchmarks",
     "fit",
+    "fit_family_categories",
     "fit_insitu",
     "fit_network_scales",
     "load_calibration",

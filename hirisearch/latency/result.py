@@ -57,7 +57,12 @@ class BenchResult:
     peak_mem_bytes: Count | None = None
     peak_mem_kind: str = ""
     mem_est_bytes: int | None = None
+    #: With ``--predict``: the calibrated prediction, its interval [low, high], the interval's
+    #: stated coverage and where it comes from (:mod:`hirisearch.latency.interval`).
     predicted_ms: float | None = None
+    predicted_interval_ms: tuple[float, float] | None = None
+    predicted_coverage: float | None = None
+    predicted_interval_basis: str | None = None
     env: Environment | None = None
     error: str = ""
     warnings: tuple[str, ...] = field(default=())
@@ -77,6 +82,8 @@ class BenchResult:
         doc["gmacs"] = self.macs / 1e9
         doc["noisy"] = self.noisy
         doc["warnings"] = list(self.warnings)
+        if self.predicted_interval_ms is not None:
+            doc["predicted_interval_ms"] = list(self.predicted_interval_ms)
         return doc
 
     @classmethod

@@ -13,13 +13,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hirisearch.errors import HirisearchError
+from hirisearch.latency.interval import DEFAULT_COVERAGE, Prediction, check_coverage
 from hirisearch.latency.result import BenchResult
 from hirisearch.targets import Size, Target
 
 if TYPE_CHECKING:
     from hirisearch.latency.measure import BenchOptions
 
-__all__ = ["ProfileLatency", "bench_targets", "latency_measurer", "profile_latency"]
+__all__ = [
+    "ProfileLatency",
+    "bench_targets",
+    "latency_measurer",
+    "latency_predictor",
+    "profile_latency",
+]
 
 
 def bench_targets(
@@ -30,12 +37,13 @@ def bench_targets(
     *,
     predict: bool = False,
     force: bool = False,
+    coverage: float = DEFAULT_COVERAGE,
 ) -> Iterator[BenchResult]:
     """Measure every target at every size (``None``: its own) for each batch size, in that order.
 
     Every configuration is checked against the memory estimate first (``force``: not refused),
     then the calibration is loaded when ``predict`` asks for the predicted latency next to the
-    measured one.
+    measured one, with its interval at ``coverage``.
     """
     from hirisearch.latency import measure
     from hirisearch.latency.device import ensure_targets_fit
@@ -45,10 +53,13 @@ def bench_targets(
     if predict:
         from hirisearch.latency.predict import load_calibration
 
+        check_coverage(coverage)
         calibration = load_calibration(opts.device)
     for target in targets:
         for size in img_sizes:
-            yield from measure.bench_target(target, size, batches, opts, calibration=calibration)
+            yield from measure.bench_target(
+                target, size, batches, opts, calibration=calibration, coverage=coverage
+            )
 
 
 def latency_measurer(
@@ -70,42 +81,70 @@ def latency_measurer(
     return measure
 
 
+def latency_predictor(
+    device: str = "auto", coverage: float = DEFAULT_COVERAGE, *, strict: bool = True
+) -> Callable[[Target, Any, int], Prediction | None]:
+    """``(target, img_size, batch) -> Prediction``: the calibrated latency of a batch with its
+    interval at ``coverage``, from the calibration of ``device`` (``auto``: CUDA when present,
+    else the CPU), loaded once; a target without an analytic cost model is refused (``strict``)
+    or gets None."""
+    from hirisearch.latency.device import resolve_device
+    from hirisearch.latency.predict import load_calibration, predict_interval
+
+    check_coverage(coverage)
+    calibration = load_calibration(resolve_device(device))
+
+    def predict(target: Target, img_size: Any, batch: int) -> Prediction | None:
+        tree = target.at(img_size).tree
+        if tree is None and not strict:
+            return None
+        if tree is None:
+            raise HirisearchError(f"{target.ref}: --predict needs an analytic cost model")
+        return predict_interval(
+            tree, calibration, batch=batch, family=target.family, coverage=coverage
+        )
+
+    return predict
+
+
 @dataclass(frozen=True)
 class ProfileLatency:
     """What ``profile --latency`` / ``--predict`` add to a profile (auto device)."""
 
     device: str  # the device type, ``cpu`` or ``cuda``
     batch: int
-    predicted_ms: float | None = None  # with --predict: from the device's calibration
+    predicted: Prediction | None = None  # with --predict: from the device's calibration
     measured: BenchResult | None = None  # with --latency
 
     def to_json(self) -> dict[str, Any]:
-        """The keys ``profile --json`` adds to the profile's document."""
+        """The keys ``profile --json`` adds to the profile's document (the prediction's:
+        ``predicted_ms``, ``predicted_interval_ms``, ``predicted_coverage``, ...)."""
         doc: dict[str, Any] = {}
-        if self.predicted_ms is not None:
-            doc["predicted_ms"] = self.predicted_ms
+        if self.predicted is not None:
+            doc.update(self.predicted.to_json())
         if self.measured is not None:
             doc["latency"] = self.measured.to_json()
         return doc
 
 
 def profile_latency(
-    target: Target, img_size: Size | None, batch: int, *, measure: bool, predict: bool
+    target: Target,
+    img_size: Size | None,
+    batch: int,
+    *,
+    measure: bool,
+    predict: bool,
+    coverage: float = DEFAULT_COVERAGE,
 ) -> ProfileLatency:
-    """The predicted (``predict``) and measured (``measure``) latency of ``target`` at
-    ``img_size`` for a batch of ``batch``, on CUDA when present, else the CPU."""
+    """The predicted (``predict``, with its interval at ``coverage``) and measured
+    (``measure``) latency of ``target`` at ``img_size`` for a batch of ``batch``, on CUDA when
+    present, else the CPU."""
     from hirisearch.latency.device import resolve_device
 
     dev = resolve_device("auto")
     ms = None
     if predict:
-        from hirisearch.latency.predict import load_calibration, predict_latency_ms
-
-        tree = target.at(img_size).tree
-        if tree is None:
-            raise HirisearchError(f"{target.ref}: --predict needs an analytic cost model")
-        cal = load_calibration(dev)
-        ms = predict_latency_ms(tree, cal, batch=batch, family=target.family)
+        ms = latency_predictor(dev.type, coverage)(target, img_size, batch)
     measured = None
     if measure:
         from hirisearch.latency.measure import BenchOptions, bench_target

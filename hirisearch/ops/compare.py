@@ -25,6 +25,14 @@ class CompareRow:
     profile: ProfileResult
     ratio: float | None  # GFLOPs / the first model's GFLOPs at the same resolution
     out_grid: tuple[int, int] | None  # grid of the last stage's output
+    #: With ``--predict``: the calibrated latency and its interval (None without an analytic
+    #: cost model); a :class:`hirisearch.latency.interval.Prediction`.
+    predicted: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The profile's document, with the prediction's fields when there is one."""
+        doc = self.profile.to_json()
+        return doc if self.predicted is None else {**doc, **self.predicted.to_json()}
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,7 @@ class CompareResult:
 
     def to_json(self) -> list[dict[str, Any]]:
         """The profile documents of every row (what ``compare --json`` prints)."""
-        return [r.profile.to_json() for r in self.rows]
+        return [r.to_json() for r in self.rows]
 
     @classmethod
     def run_document(cls, results: Sequence[CompareResult]) -> dict[str, Any]:
@@ -91,6 +99,7 @@ def compare(
     mode: str = "eval",
     train: TrainConfig | None = None,
     memories: Sequence[str | int] | None = None,
+    predict: Callable[[Target, Any, int], Any] | None = None,
     task: str | None = None,
 ) -> CompareResult:
     """Profile every model in ``refs`` at every size in ``img_sizes`` (each model's own size when
@@ -101,7 +110,8 @@ def compare(
     (:func:`hirisearch.targets.resolve_all`); ``mode`` is the module mode of the count;
     ``train``: also cost a training step of every row (``profile.train``), its largest batch per
     memory in ``memories``; ``task``: every spec's backbone under that task preset's neck and
-    head (:func:`hirisearch.targets.task.with_task`).
+    head (:func:`hirisearch.targets.task.with_task`); ``predict``: ``(target, img_size, batch)
+    -> Prediction`` of every row (:func:`hirisearch.ops.bench.latency_predictor`).
     """
     targets = resolve_all(refs, kwargs=kwargs, input_shape=input_shape)
     if task is not None:
@@ -116,6 +126,7 @@ def compare(
         mode=mode,
         train=train,
         memories=memories,
+        predict=predict,
     )
 
 
@@ -129,12 +140,14 @@ def compare_targets(
     custom_ops: Mapping[Any, Callable[..., int]] | None = None,
     train: TrainConfig | None = None,
     memories: Sequence[str | int] | None = None,
+    predict: Callable[[Target, Any, int], Any] | None = None,
 ) -> CompareResult:
     """:func:`compare` over resolved targets (``custom_ops``: counts for operators the counter
     does not know, as :func:`~hirisearch.ops.profile.profile_sized` takes them)."""
     # every model and size is checked before any is counted
     sizes: Sequence[Size | None] = img_sizes or [None]  # none: each model's own
-    sized: list[SizedTarget] = [t.at(size) for t in targets for size in sizes]
+    pairs = [(t, size) for t in targets for size in sizes]
+    sized: list[SizedTarget] = [t.at(size) for t, size in pairs]
     options: dict[str, Any] = {
         "traced": traced,
         "convention": convention,
@@ -146,8 +159,9 @@ def compare_targets(
     profiles = [profile_sized(s, **options) for s in sized]
     first = {p.img_size: p.macs for p in profiles if p.spec == targets[0].ref}
     rows = []
-    for s, p in zip(sized, profiles, strict=True):
+    for (t, size), s, p in zip(pairs, sized, profiles, strict=True):
         base = first.get(p.img_size)
         ratio = p.macs / base if base else None
-        rows.append(CompareRow(profile=p, ratio=ratio, out_grid=s.out_grid))
+        pred = predict(t, size, p.batch) if predict is not None else None
+        rows.append(CompareRow(profile=p, ratio=ratio, out_grid=s.out_grid, predicted=pred))
     return CompareResult(tuple(rows))

@@ -50,6 +50,10 @@ class SweepPoint:
     latency_ms: float | None = None
     train_macs: int | None = None
     train_peak_bytes: int | None = None
+    #: With ``--predict``: the calibrated prediction, its interval and the interval's coverage.
+    predicted_ms: float | None = None
+    predicted_interval_ms: tuple[float, float] | None = None
+    predicted_coverage: float | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ class SweepResult:
     timed: bool = False
     #: The training step costed at every point (``--train``; None: not asked).
     train: TrainConfig | None = None
+    #: Whether every point was predicted (``--predict``: ``predicted_*`` at every point).
+    predicted: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """What ``sweep --json`` prints: the run folder's document with its ``kind``."""
@@ -100,6 +106,8 @@ class SweepResult:
                     del p["latency_ms"]
                 if self.train is None:  # every document without --train keeps its content
                     del p["train_macs"], p["train_peak_bytes"]
+                if not self.predicted:
+                    del p["predicted_ms"], p["predicted_interval_ms"], p["predicted_coverage"]
             series.append(doc)
         out = {
             "batch": self.batch,
@@ -215,6 +223,7 @@ def sweep_targets(
     batch: int = 1,
     latency_ms: Callable[[Target, Size, int], float | None] | None = None,
     train: TrainConfig | None = None,
+    predict: Callable[[Target, Size, int], Any] | None = None,
 ) -> SweepResult:
     """Params and MACs of every target at every size it takes.
 
@@ -223,6 +232,9 @@ def sweep_targets(
             out of memory); when given, every point carries ``latency_ms``
             (:func:`hirisearch.ops.bench.latency_measurer` gives one).
         train: also cost this training step at every point (its batch: ``train.batch``).
+        predict: ``(target, img_size, batch) -> Prediction`` at every point
+            (:func:`hirisearch.ops.bench.latency_predictor` gives one; None: a model without
+            an analytic cost model).
     """
     series = []
     for t in targets:
@@ -240,7 +252,12 @@ def sweep_targets(
                 continue
             ms = latency_ms(t, size, batch) if latency_ms is not None else None
             tm, tp = _train_point(t, size, train) if train is not None else (None, None)
-            points.append(SweepPoint(size_value(size), params, macs, ms, tm, tp))
+            pred = predict(t, size, batch) if predict is not None else None
+            span = None if pred is None else (pred.low_ms, pred.high_ms)
+            points.append(
+                SweepPoint(size_value(size), params, macs, ms, tm, tp, pred and pred.ms, span,
+                           pred and pred.coverage)
+            )  # fmt: skip
         series.append(
             SweepSeries(
                 spec=t.ref,
@@ -258,4 +275,5 @@ def sweep_targets(
         series=tuple(series),
         timed=latency_ms is not None,
         train=train,
+        predicted=predict is not None,
     )

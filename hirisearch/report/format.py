@@ -37,6 +37,18 @@ def ms(x: float | None, digits: int = 2) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def ms_interval(x: float | None, span: tuple[float, float] | list[float] | None) -> str:
+    """A predicted latency with its interval, compactly: ``152 (139-168)``, ``4.21 (3.86-4.60)``
+    (no decimals from 100 ms up, one from 10); the bare value without an interval."""
+    if x is None:
+        return "-"
+    digits = 0 if x >= 100 else 1 if x >= 10 else 2
+    if span is None:
+        return f"{x:.{digits}f}"
+    low, high = span
+    return f"{x:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+
+
 def ratio(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}x"
 

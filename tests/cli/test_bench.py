@@ -137,8 +137,28 @@ def test_calibrate_then_predict(tmp_path, monkeypatch) -> None:
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["predicted_ms"] > 0 and doc["macs"] > 1e9
-    res = runner.invoke(app, ["bench", S, "64", "--device", "cpu", "--predict", "--json", *FAST])
-    assert json.loads(res.stdout)["predicted_ms"] > 0
+    low, high = doc["predicted_interval_ms"]
+    assert low < doc["predicted_ms"] < high and doc["predicted_coverage"] == 0.9
+    assert doc["predicted_interval_basis"] == "fallback"  # this calibration holds no errors
+    res = runner.invoke(
+        app,
+        ["bench", S, "64", "--device", "cpu", "--predict", "--coverage", "0.8", "--json", *FAST],
+    )
+    doc = json.loads(res.stdout)
+    low, high = doc["predicted_interval_ms"]
+    assert low < doc["predicted_ms"] < high and doc["predicted_coverage"] == 0.8
+    res = runner.invoke(
+        app, ["bench", S, "64", "--device", "cpu", "--predict", *FAST], env={"COLUMNS": "220"}
+    )
+    assert res.exit_code == 0 and "predicted ms (90%)" in res.stdout
+    assert "interval is the fallback" in res.stderr
+    res = runner.invoke(
+        app, ["profile", S, "--res", "224", "--no-trace", "--predict"], env={"COLUMNS": "220"}
+    )
+    assert "90% interval" in res.stdout and "interval is the fallback" in res.stdout
+    for bad in (["bench", S, "64", "--device", "cpu"], ["profile", S, "--no-trace"]):
+        res = runner.invoke(app, [*bad, "--predict", "--coverage", "1.5"])
+        _one_line_error(res, "`0 < coverage < 1` must hold, but got coverage=1.5")
 
 
 def test_calibrate_auto_is_refused() -> None:

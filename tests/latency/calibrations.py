@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from hirisearch.latency import predictor as pr
+from hirisearch.latency.interval import ErrorModel, Intervals
 from hirisearch.latency.networks import network_benchmarks
 from hirisearch.latency.predictor import CATEGORIES, Calibration, Op, Sample
 from hirisearch.models import get_family
@@ -73,4 +74,16 @@ def synthetic_calibration() -> Calibration:
         (),
         scales={"conv": 1.25, "attn": 1.5},
         family_scales={"hiri_vit": 1.1, "swin": 0.9},
+        intervals=SYNTHETIC_INTERVALS,
+        family_category_scales={"hiri_vit": {"attn": 0.8}, "hrvit": {"dwconv": 1.5, "norm": 1.2}},
     )
+
+
+#: Error models of :func:`synthetic_calibration`: HIRI-ViT's interval lies above its prediction.
+SYNTHETIC_INTERVALS = Intervals(
+    {
+        "hiri_vit": ErrorModel(n=10, center=0.03, spread=0.06, repeat=0.04, rounds=3),
+        "swin": ErrorModel(n=10, center=-0.02, spread=0.08, repeat=0.03, rounds=3),
+    },
+    ErrorModel(n=30, center=0.0, spread=0.15, repeat=0.04, rounds=3),
+)

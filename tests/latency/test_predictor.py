@@ -110,6 +110,7 @@ def _scaled_cal() -> Calibration:
             **uniform_calibration().__dict__,
             "scales": {"conv": 1.25, "dwconv": 1.75},
             "family_scales": {"vit": 0.9, "hrvit": 1.2},
+            "family_category_scales": {"hrvit": {"dwconv": 1.6}},
             "networks": (("network cal-a @224", 12.5),),
         }
     )
@@ -353,3 +354,37 @@ def test_calibrate_on_cuda_times_modules_with_events() -> None:
     cal = pr.calibrate(cuda, min_time_s=0.01, benches=few_benches())
     assert cal.device == "cuda" and len(cal.networks) == 1 and cal.network_scale > 0
     assert predict_latency_ms(mb.tree, cal) > 0
+
+
+def test_family_category_factors_scale_the_family_operators_only() -> None:
+    cal = _scaled_cal()
+    op = Op("dwconv", 10**6, 10**4, 0)
+    assert cal.op_ms(op, family="hrvit") == pytest.approx(1.6 * cal.op_ms(op))
+    assert cal.op_ms(op, family="vit") == cal.op_ms(op)
+    assert cal.op_ms(Op("conv", 10**6, 10**4, 0), family="hrvit") == cal.op_ms(
+        Op("conv", 10**6, 10**4, 0)
+    )
+
+
+def test_fit_family_categories_finds_the_slow_kernels() -> None:
+    """In-situ samples: HRViT's depth-wise convolutions twice the shared model, its convs and every
+    other family's operators as modelled; too few samples fit nothing."""
+    coeffs = dict(TRUE_INSITU)
+    rng = np.random.default_rng(1)
+    samples = []
+    for family, cat, slower, n in [
+        ("hrvit", "dwconv", 2.0, 8),
+        ("hrvit", "conv", 1.0, 8),
+        ("hiri_vit", "dwconv", 1.0, 8),
+        ("swin", "norm", 3.0, 4),  # below FAMILY_CATEGORY_MIN_SAMPLES
+    ]:
+        for i in range(n):
+            op = Op(cat, int(rng.integers(10**5, 10**8)), int(rng.integers(10**3, 10**6)), 100)
+            ms = slower * sum(a * f for a, f in zip(coeffs[cat], op.features(), strict=True))
+            samples.append((family, Sample(f"{family}/{cat}{i}", op, 1, ms)))
+    samples.append((None, samples[0][1]))  # no family: ignored
+    got = pr.fit_family_categories(samples, coeffs)
+    assert got == {
+        "hiri_vit": {"dwconv": pytest.approx(1.0)},
+        "hrvit": {"conv": pytest.approx(1.0), "dwconv": pytest.approx(2.0)},
+    }

@@ -88,9 +88,13 @@ def _check_reads_well(result: Any, lines: list[str], width: int) -> None:
         compact = [f"{p}={fmt.axis_value(v)}" for p, (_, v) in e.diff.items()]
         assert set(wide) <= words or set(compact) <= words, (wide, compact)
         for cell in (str(r.number), fmt.params_in_m(r.params), fmt.gmacs(r.macs),
-                     fmt.objective(r.latency_ms), fmt.params_in_m(r.acts)):  # fmt: skip
+                     fmt.params_in_m(r.acts)):  # fmt: skip
             assert cell in words, cell
+        # the predicted latency with its interval, on one line: ``13.9 (12.1-15.4)``
+        assert r.predicted_interval_ms is not None
+        assert fmt.ms_interval(r.latency_ms, r.predicted_interval_ms) in text
     assert text.count("params") == 1 and "e+0" not in text  # params once, in millions
+    assert "with its 90% interval" in text
 
 
 def test_front_reads_well_at_80_columns(front: tuple[Any, list[dict[str, Any]]]) -> None:
@@ -123,12 +127,12 @@ def test_the_front_uses_the_width_it_is_given(front: tuple[Any, list[dict[str, A
 
 
 def test_every_width_reads_well(front: tuple[Any, list[dict[str, Any]]]) -> None:
-    """From 66 columns (the numbers alone take 65 here) to 200: the changes as whole lists, as the
+    """From 72 columns (the numbers alone, latency intervals included, take 71 here) to 200: the changes as whole lists, as the
     changed axes, or listed under the table as the width allows, and never a cut header or a cell
     wrapped inside a word."""
     result, baselines = front
     forms = set()
-    for width in range(66, 201, 3):
+    for width in range(72, 201, 3):
         lines = _render(result, baselines, width)
         _check_reads_well(result, lines, width)
         text = "\n".join(lines)

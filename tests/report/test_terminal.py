@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 from rich.console import Console
 
+from hirisearch.latency.interval import Prediction
 from hirisearch.latency.predict import CATEGORIES, Calibration
 from hirisearch.latency.result import BenchResult, Environment
 from hirisearch.ops.compare import compare_targets
@@ -47,7 +48,7 @@ def _bench(rows: list[tuple[str, int, int, float]] | None = None) -> list[BenchR
                 macs=int(gmacs * 1e9), latency_ms=ms, iqr_ms=ms / 9, p90_ms=ms * 1.1,
                 throughput=batch / ms * 1e3, gmacs_per_s=gmacs / ms * 1e3,
                 peak_mem_bytes=143 * 2**20, mem_est_bytes=212 * 2**20, predicted_ms=ms * 0.9,
-                env=env,
+                predicted_interval_ms=(ms * 0.8, ms), predicted_coverage=0.9, env=env,
             )
         )  # fmt: skip
     oom = BenchResult("x", "HIRI-ViT-L", "f", 2048, 64, "oom", 10**12, mem_est_bytes=2**38)
@@ -59,6 +60,12 @@ WIDE_BENCH = [
     ("HIRI-ViT-S", 448, 64, 1234.56), ("PIIP-TSB-det-1568", 1568, 1, 25.33),
     ("timm:swin_tiny_patch4_window7_224", 1024, 8, 3.21),
 ]  # fmt: skip
+
+
+def _predict(target, img_size, batch):  # noqa: ANN001, ANN202
+    """A prediction as ``--predict`` makes them: ms growing with the MACs, a 90% interval."""
+    ms = target.at(img_size).tree.total.macs * batch / 3e7
+    return Prediction(ms, ms * 0.88, ms * 1.13, 0.9, "held-out test")
 
 
 def _calibration() -> Calibration:
@@ -75,6 +82,16 @@ TABLES: dict[str, Callable[[], list[FitTable]]] = {
     "sweep": lambda: [
         t
         for t in sweep_tables(sweep_targets(_targets(), list(range(224, 449, 32))))
+        if isinstance(t, FitTable)
+    ],
+    "compare predicted": lambda: [
+        compare_table(compare_targets(_targets(), [224, 448], traced=False, predict=_predict))
+    ],
+    "sweep predicted": lambda: [
+        t
+        for t in sweep_tables(
+            sweep_targets(_targets(), list(range(224, 449, 32)), predict=_predict)
+        )
         if isinstance(t, FitTable)
     ],
     "bench": lambda: [bench_table(_bench()), bench_table(_bench(), predicted=True)],
@@ -129,9 +146,9 @@ def test_every_table_uses_a_wide_terminal(name: str) -> None:
 def test_a_short_width_leaves_out_the_optional_columns_and_says_so() -> None:
     table = bench_table(_bench(WIDE_BENCH), predicted=True)
     text = _render(table, 80)
-    assert ELLIPSIS not in text and "left out at this width: p90 ms, est. MiB" in text
+    assert ELLIPSIS not in text and "left out at this width: p90 ms, img/s, est. MiB" in text
     assert "1234.56" in text and "317.760" in text and "p90 ms" not in text.splitlines()[1]
-    assert "p90 ms" in _render(table, 120).splitlines()[1]  # wider: every column
+    assert "p90 ms" in _render(table, 140).splitlines()[1]  # wider: every column
 
 
 def test_narrower_than_any_table_each_row_is_a_block() -> None:
@@ -139,7 +156,8 @@ def test_narrower_than_any_table_each_row_is_a_block() -> None:
     text = _render(table, 40)
     assert ELLIPSIS not in text and max(len(ln) for ln in text.splitlines()) <= 40
     assert "timm:swin_tiny_patch4_window7_224" in text and "latency ms 1234.56" in text
-    assert "p90 ms 1358.02" in text and "predicted ms 1111.10" in text
+    assert "p90 ms 1358.02" in text and "predicted ms (90%)" in text
+    assert "1111 (988-1235)" in text  # the prediction and its interval, compactly
 
 
 def test_a_row_must_match_the_columns() -> None:

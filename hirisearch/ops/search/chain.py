@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 
@@ -52,10 +53,12 @@ def factors_of(model: Model, reach: dict[str, np.ndarray]) -> list[Factor]:
     return out
 
 
-def totals_of(sums: np.ndarray) -> Totals:
-    """The summed totals of integer partial sums (latency back in milliseconds)."""
-    out = {name: sums[:, k] for k, name in enumerate(COLUMNS)}
+def totals_of(sums: np.ndarray, upper: float = 1.0) -> Totals:
+    """The summed totals of integer partial sums (latency back in milliseconds), with the
+    space's latency interval factor ``upper`` (:attr:`Model.upper_factor`)."""
+    out: dict[str, Any] = {name: sums[:, k] for k, name in enumerate(COLUMNS)}
     out["latency_ms"] = sums[:, COLUMNS.index("latency_ms")] * LATENCY_QUANTUM
+    out["latency_upper_factor"] = upper
     return out
 
 
@@ -66,9 +69,10 @@ def _quantity(metric: str) -> int:
     return COLUMNS.index(total)
 
 
-def problem_of(space: SearchSpace) -> Problem:
+def problem_of(space: SearchSpace, upper: float = 1.0) -> Problem:
     """Dominance coordinates (objectives first: those that decide ties), and the budgets' test of
-    the lowest and highest totals a partial sum may reach."""
+    the lowest and highest totals a partial sum may reach (``upper``: the latency interval
+    factor)."""
     coords: list[tuple[int, int]] = []
     for o in space.objectives:
         c = (_quantity(o.name), 1 if o.direction == "minimize" else -1)
@@ -82,14 +86,16 @@ def problem_of(space: SearchSpace) -> Problem:
             coords.append(c)
 
     def keep(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-        return (_verdicts(limits, low, high) != OUT).all(axis=1)
+        return (_verdicts(limits, low, high, upper) != OUT).all(axis=1)
 
     return Problem(HOW, tuple(coords), tied, keep)
 
 
-def _verdicts(limits: list[Bound], low: np.ndarray, high: np.ndarray) -> np.ndarray:
+def _verdicts(
+    limits: list[Bound], low: np.ndarray, high: np.ndarray, upper: float = 1.0
+) -> np.ndarray:
     """Per partial sum and bound: OUT (no completion is inside), IN (every one is), or OPEN."""
-    lo, hi = totals_of(low), totals_of(high)
+    lo, hi = totals_of(low, upper), totals_of(high, upper)
     out = np.full((len(low), len(limits)), OPEN, dtype=np.int8)
     for k, b in enumerate(limits):
         best, worst = (lo, hi) if b.kind == "max" else (hi, lo)
@@ -118,8 +124,8 @@ def run_sections(model: Model) -> Sweep:
     reach = model.tabulate()
     factors = factors_of(model, reach)
     _check_strict(space, factors)
-    chain = front_by_sections(factors, model.radix, problem_of(space))
-    totals = totals_of(chain.sums)
+    chain = front_by_sections(factors, model.radix, problem_of(space, model.upper_factor))
+    totals = totals_of(chain.sums, model.upper_factor)
     limits = bounds(space)
     feas = np.ones(len(chain.index), dtype=bool)
     for b in limits:
@@ -156,7 +162,7 @@ def _counts(model: Model, factors: list[Factor], limits: list[Bound], out: Sweep
         reads = [(_quantity(b.metric),) for b in chosen]
 
         def judge(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-            return _verdicts(chosen, low, high)
+            return _verdicts(chosen, low, high, model.upper_factor)
 
         return count_inside(factors, model.radix, HOW, judge, reads)
 

@@ -45,7 +45,7 @@ from hirisearch.ops.search import retry
 from hirisearch.ops.search import storage as st
 from hirisearch.ops.search.budget import bound_labels, check_budgets
 from hirisearch.ops.search.candidate import Evaluator
-from hirisearch.ops.search.metrics import METRICS, EvalContext
+from hirisearch.ops.search.metrics import EvalContext, latency_fields
 from hirisearch.ops.search.objectives import UserObjective, get_objective
 from hirisearch.ops.search.pruners import make_pruner
 from hirisearch.ops.search.strategies import distributions, make_sampler
@@ -101,9 +101,7 @@ class TrialRunner:
             except MemoryBudgetError as e:  # a slow objective that would not fit: never built
                 refused = e.one_line()
                 out.append(worst)
-        latency = None
-        if cand.valid and self.with_latency:
-            latency = METRICS["latency_ms"].scalar(cand, self.ctx)
+        latency, span = latency_fields(cand, self.ctx) if cand.valid else (None, None)
         attrs = {
             "valid": cand.valid,
             "feasible": check.feasible and not refused,
@@ -112,6 +110,7 @@ class TrialRunner:
             "macs": cand.cost.macs if cand.valid else None,
             "acts": cand.cost.acts if cand.valid else None,
             "latency_ms": latency,
+            "predicted_interval_ms": None if span is None else list(span),
             "slack": list(check.slack),
             "seconds": round(time.perf_counter() - start, 6),
             "worker": self.pid,

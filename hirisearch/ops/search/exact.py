@@ -36,7 +36,13 @@ import numpy as np
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import ExactError
 from hirisearch.ops.search.candidate import Candidate, evaluate
-from hirisearch.ops.search.metrics import TRAIN_METRICS, TRAIN_TOTALS, train_totals
+from hirisearch.ops.search.metrics import (
+    TRAIN_METRICS,
+    TRAIN_TOTALS,
+    confidence_of,
+    train_totals,
+    upper_factor,
+)
 from hirisearch.ops.search.tables import Table
 from hirisearch.ops.search.terms import Metrics, Terms
 from hirisearch.ops.search.types import Scalar, SearchSpace, _split
@@ -136,6 +142,11 @@ class Model:
         self.size = math.prod(self.radix)
         self.strides = [math.prod(self.radix[k + 1 :]) for k in range(len(self.radix))]
         self.with_latency = calibration is not None
+        #: The upper end of the latency interval as a factor of the prediction (one per space:
+        #: its family, its calibration, its confidence), the vector form of latency_upper_ms.
+        self.upper_factor = upper_factor(
+            calibration, space.base.get("family"), confidence_of(space)
+        )
         self.tabulated_s = 0.0
         names = {b.metric for b in space.budgets} | {o.name for o in space.objectives}
         self.with_train = bool(names & set(TRAIN_METRICS)) if train is None else train
@@ -319,7 +330,8 @@ class Model:
         return ok, idxs
 
     def metrics(self, digits: list[np.ndarray], n: int) -> dict[str, np.ndarray]:
-        """params, macs, acts (int64) and latency_ms (float64) of ``n`` valid configurations."""
+        """params, macs, acts (int64) and latency_ms (float64) of ``n`` valid configurations,
+        with the space's ``latency_upper_factor``."""
         total = [np.zeros(n, dtype=dt) for dt in DTYPES]
         idxs = [t.index(digits, n) for t in self.tables]
         for t, idx in zip(self.tables, idxs, strict=True):
@@ -328,7 +340,8 @@ class Model:
                 self._fill_from(self._digits_of(digits, int(k)))
             for acc, col in zip(total, t.gather(idx), strict=True):
                 acc += col
-        out = dict(zip(COLUMNS, total, strict=True))
+        out: dict[str, Any] = dict(zip(COLUMNS, total, strict=True))
+        out["latency_upper_factor"] = self.upper_factor
         if self.with_train:
             out.update(self._train_totals(digits, n))
         return out

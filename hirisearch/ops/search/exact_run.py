@@ -19,7 +19,7 @@ from hirisearch.ops.search.chain import run_sections
 from hirisearch.ops.search.enumeration import sweep
 from hirisearch.ops.search.exact import Model, values_at
 from hirisearch.ops.search.fronts import Sweep
-from hirisearch.ops.search.metrics import METRICS, EvalContext
+from hirisearch.ops.search.metrics import EvalContext, latency_fields
 from hirisearch.ops.search.objectives import get_objective
 from hirisearch.ops.search.options import ProgressFn, SearchOptions
 from hirisearch.ops.search.results import (
@@ -52,9 +52,7 @@ def front_records(space: SearchSpace, model: Model, found: Sweep) -> list[TrialR
         values = values_at(model, int(index))
         cand = evaluate(space, values)
         check = check_budgets(cand, space.budgets, ctx)
-        lat = None
-        if ctx.calibration is not None:
-            lat = METRICS["latency_ms"].scalar(cand, ctx)
+        lat, span = latency_fields(cand, ctx)
         out.append(
             TrialRecord(
                 number=int(index),
@@ -71,6 +69,7 @@ def front_records(space: SearchSpace, model: Model, found: Sweep) -> list[TrialR
                 },
                 slack=dict(zip(check.bounds, check.slack, strict=True)),
                 latency_ms=lat,
+                predicted_interval_ms=span,
             )
         )
     return out

@@ -21,6 +21,14 @@ adamw, none, 1) with :mod:`hirisearch.train`, torch-free. Their vector forms rea
 ``train_macs`` and ``train_peak``, which exact mode fills per configuration from the same
 scalar model (:meth:`hirisearch.ops.search.exact.Model.metrics`).
 
+``latency_upper_ms`` is the upper end of the predicted latency's interval
+(:mod:`hirisearch.latency.interval`) at the space's confidence (a ``latency_ms`` budget's
+``confidence``, default 0.9): the prediction times the factor the calibration's error model of
+the space's family gives at that coverage. The factor is one number per space, so the vector
+form is the summed ``latency_ms`` times it (``latency_upper_factor``, which exact mode puts
+beside the totals): the upper end of a sum over sections is the sum's prediction times the
+factor, as the scalar form computes it for the whole candidate.
+
 Slow metrics build the model and are computed for feasible candidates only: the training-free
 proxies and ``latency_measured_ms``, the forward pass timed on the space's device. They may be
 objectives, never budgets.
@@ -33,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hirisearch.errors import ObjectiveError, SpecError
+from hirisearch.latency.interval import DEFAULT_COVERAGE
 from hirisearch.models import get_family
 from hirisearch.models.resolution import size_label, size_side
 from hirisearch.ops.search.candidate import Candidate
@@ -46,25 +55,39 @@ TRAIN_TOTALS = ("train_macs", "train_peak")
 #: The metrics that read them.
 TRAIN_METRICS = ("train_gmacs", "train_mem_gb")
 
-#: A candidate's summed totals: ``params``, ``macs``, ``acts`` (integers) and ``latency_ms``.
+#: A candidate's summed totals: ``params``, ``macs``, ``acts`` (integers) and ``latency_ms``
+#: (with ``latency_upper_factor``, the space's interval factor, where latency is predicted).
 Totals = Mapping[str, Any]
+#: The metric a ``latency_ms`` budget with a ``confidence`` bounds.
+LATENCY_UPPER = "latency_upper_ms"
 
 
 @dataclass(frozen=True)
 class EvalContext:
     """What metrics need beyond the candidate: the latency calibration (``latency_ms``), the
-    proxies' input and seed, the device ``latency_measured_ms`` times on."""
+    proxies' input and seed, the device ``latency_measured_ms`` times on, the coverage of the
+    predicted latency's interval (``latency_upper_ms``)."""
 
     calibration: Any = None  # a hirisearch.latency.predict.Calibration
     proxy: ProxySettings = field(default_factory=ProxySettings)
     seed: int = 0
     device: str = "cpu"
     train: TrainConfig = field(default_factory=TrainConfig)
+    confidence: float = DEFAULT_COVERAGE
 
     @classmethod
     def of(cls, space: SearchSpace, calibration: Any = None) -> EvalContext:
-        """The context of ``space`` (its proxy settings, seed, device and training step)."""
-        return cls(calibration, space.proxy, space.seed, space.device, space.train)
+        """The context of ``space`` (its proxy settings, seed, device, training step and
+        latency confidence)."""
+        return cls(
+            calibration, space.proxy, space.seed, space.device, space.train, confidence_of(space)
+        )
+
+
+def confidence_of(space: SearchSpace) -> float:
+    """The coverage of the space's latency intervals: its ``latency_upper_ms`` budget's
+    confidence, else the default (0.9)."""
+    return next((b.confidence for b in space.budgets if b.confidence is not None), DEFAULT_COVERAGE)
 
 
 @dataclass(frozen=True)
@@ -121,6 +144,36 @@ def _latency_ms(c: Candidate, ctx: EvalContext) -> float:
     value = predict_latency_ms(c.tree, ctx.calibration, family=family)
     c.memo["latency_ms"] = (ctx.calibration, value)
     return value
+
+
+def latency_prediction(c: Candidate, ctx: EvalContext) -> Any:
+    """The candidate's predicted latency with its interval at ``ctx.confidence`` (a
+    :class:`hirisearch.latency.interval.Prediction`)."""
+    from hirisearch.latency.predict import interval_of
+
+    family = c.spec.family if c.spec is not None else None
+    return interval_of(_latency_ms(c, ctx), ctx.calibration, family=family, coverage=ctx.confidence)
+
+
+def latency_fields(
+    cand: Candidate, ctx: EvalContext
+) -> tuple[float | None, tuple[float, float] | None]:
+    """A valid candidate's predicted latency and its interval at ``ctx.confidence`` (None, None
+    without a calibration)."""
+    if ctx.calibration is None:
+        return None, None
+    p = latency_prediction(cand, ctx)
+    return p.ms, (p.low_ms, p.high_ms)
+
+
+def upper_factor(calibration: Any, family: str | None, confidence: float) -> float:
+    """The upper end of a prediction's interval as a factor of the prediction (1 without a
+    calibration): the vector form's ``latency_upper_factor``."""
+    if calibration is None:
+        return 1.0
+    from hirisearch.latency.predict import interval_of
+
+    return interval_of(1.0, calibration, family=family, coverage=confidence).high_ms
 
 
 #: How long ``latency_measured_ms`` times each candidate (seconds), after a short warm-up.
@@ -217,6 +270,15 @@ METRICS: dict[str, Metric] = _registry(
         "predicted latency (ms)",
         _latency_ms,
         lambda t: t["latency_ms"],
+        needs_calibration=True,
+        total="latency_ms",
+    ),
+    Metric(
+        LATENCY_UPPER,
+        "ms",
+        "latency upper end (ms)",
+        lambda c, ctx: latency_prediction(c, ctx).high_ms,
+        lambda t: t["latency_ms"] * t["latency_upper_factor"],
         needs_calibration=True,
         total="latency_ms",
     ),

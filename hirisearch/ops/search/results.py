@@ -21,7 +21,7 @@ from hirisearch.io import atomic_write_text
 from hirisearch.models.resolution import as_hw, size_label, size_value
 from hirisearch.ops.search.budget import bound_labels, check_budgets
 from hirisearch.ops.search.candidate import Candidate, evaluate
-from hirisearch.ops.search.metrics import METRICS, EvalContext
+from hirisearch.ops.search.metrics import EvalContext, latency_fields
 from hirisearch.ops.search.objectives import get_objective, is_slow
 from hirisearch.ops.search.pareto import pareto_indices, to_minimise
 from hirisearch.ops.search.types import Scalar, SearchSpace
@@ -44,6 +44,8 @@ class TrialRecord:
     slack: dict[str, float]
     worker: int | None = None
     latency_ms: float | None = None
+    #: The predicted latency's interval [low, high] at the result's ``predicted_coverage``.
+    predicted_interval_ms: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +92,7 @@ class SearchResult:
     exact: dict[str, Any] | None = None  # exact mode: counts, reasons, sections, timings
     notes: list[str] = field(default_factory=list)
     device: str | None = None  # the device of the predicted latency, when there is one
+    predicted_coverage: float | None = None  # the coverage of its intervals
     report: str | None = None  # report.html, once the run folder is written
     pruned: int = 0  # trials stopped early by the space's pruner (finished, never feasible)
     baselines: list[dict[str, Any]] = field(default_factory=list)  # models placed in the table
@@ -155,6 +158,7 @@ def search_result(
         base=base_row(space, ctx),
         base_spec=dict(space.base),
         device=space.device if ctx.calibration is not None else None,
+        predicted_coverage=ctx.confidence if ctx.calibration is not None else None,
         **run,
     )
 
@@ -278,14 +282,13 @@ def base_row(space: SearchSpace, ctx: EvalContext) -> dict[str, Any] | None:
     objs = {}
     for o in space.objectives:  # slow ones (user code among them) are not computed: no import
         objs[o.name] = None if is_slow(o.name) else get_objective(o.name).scalar(cand, ctx)
-    lat = None
-    if ctx.calibration is not None:
-        lat = METRICS["latency_ms"].scalar(cand, ctx)
+    lat, span = latency_fields(cand, ctx)
     return {
         "name": space.base.get("name"),
         "params": cand.cost.params,
         "macs": cand.cost.macs,
         "latency_ms": lat,
+        "predicted_interval_ms": span,
         "feasible": check.feasible,
         "objectives": objs,
         "slack": dict(zip(check.bounds, check.slack, strict=True)),

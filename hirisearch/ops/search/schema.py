@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from hirisearch.errors import FieldError, SpecError
-from hirisearch.ops.search.metrics import budget_metric
+from hirisearch.ops.search.metrics import LATENCY_UPPER, budget_metric
 from hirisearch.ops.search.objectives import check_objective
 from hirisearch.ops.search.pruners import PrunerFile
 from hirisearch.ops.search.strategies import STRATEGIES
@@ -226,11 +226,14 @@ class AxisEntry(_Record):
 
 
 class BudgetEntry(_Record):
-    """``{max: X}``, ``{min: X}`` or both, in the metric's unit."""
+    """``{max: X}``, ``{min: X}`` or both, in the metric's unit; a latency budget may add
+    ``confidence: C``: its ``max`` then bounds the upper end of the predicted latency's interval
+    at coverage ``C`` (``latency_upper_ms``)."""
 
     expected: ClassVar[str] = "a mapping with `max` and/or `min`"
     max: FiniteNumber = None
     min: FiniteNumber = None
+    confidence: FiniteNumber = None
 
     @model_validator(mode="after")
     def _bounds(self) -> BudgetEntry:
@@ -239,6 +242,13 @@ class BudgetEntry(_Record):
         if self.max is not None and self.min is not None and self.min > self.max:
             raise FieldError(
                 "", f"empty budget: `min <= max` must hold, but got min={self.min}, max={self.max}"
+            )
+        c = self.confidence
+        if c is not None and not 0 < c < 1:
+            raise FieldError("", f"`0 < confidence < 1` must hold, but got confidence={c}")
+        if c is not None and (self.max is None or self.min is not None):
+            raise FieldError(
+                "", "`confidence` bounds the upper end of the latency interval: it takes `max` only"
             )
         return self
 
@@ -350,6 +360,18 @@ class SpaceFile(_Record):
         names = [o.objective().name for o in self.objectives]
         if len(set(names)) != len(names):
             raise FieldError("objectives", "an objective is listed twice")
+        for metric, b in self.budgets.items():
+            if b.confidence is not None and metric not in ("latency_ms", LATENCY_UPPER):
+                raise FieldError(
+                    f"budgets.{metric}",
+                    f"`confidence` applies to latency_ms and {LATENCY_UPPER}, not {metric}",
+                )
+        if "latency_ms" in self.budgets and self.budgets["latency_ms"].confidence is not None:
+            if LATENCY_UPPER in self.budgets:
+                raise FieldError(
+                    f"budgets.{LATENCY_UPPER}",
+                    "bounds what `latency_ms` with `confidence` bounds; keep one of them",
+                )
         if self.exact is not None and self.strategy != "exact":
             raise FieldError(
                 "exact", f"applies to `strategy: exact`, but the strategy is {self.strategy}"
@@ -363,7 +385,13 @@ class SpaceFile(_Record):
         return self
 
     def budget_specs(self) -> tuple[BudgetSpec, ...]:
-        return tuple(BudgetSpec(m, b.max, b.min) for m, b in self.budgets.items())
+        """The budgets; ``latency_ms`` with a ``confidence`` bounds ``latency_upper_ms``."""
+        out = []
+        for m, b in self.budgets.items():
+            if b.confidence is not None:
+                m = LATENCY_UPPER
+            out.append(BudgetSpec(m, b.max, b.min, b.confidence))
+        return tuple(out)
 
     def proxy_settings(self) -> ProxySettings:
         p = self.proxy or ProxyEntry()

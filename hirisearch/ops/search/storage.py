@@ -140,12 +140,21 @@ def fingerprint(space: SearchSpace) -> str:
     doc = {
         "base": space.base,
         "axes": [asdict(a) for a in space.axes],
-        "budgets": [asdict(b) for b in space.budgets],
+        "budgets": [_budget(b) for b in space.budgets],
         "objectives": [asdict(o) for o in space.objectives],
         "strategy": space.strategy,
         "device": space.device,
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _budget(b: Any) -> dict[str, Any]:
+    """A budget as the fingerprint holds it (no ``confidence`` key unless one is set, so that a
+    study of a space without one keeps its fingerprint)."""
+    doc = asdict(b)
+    if doc.get("confidence") is None:
+        doc.pop("confidence", None)
+    return doc
 
 
 def constraint_names(space: SearchSpace) -> list[str]:

@@ -270,9 +270,15 @@ def records_of(study: Any, space: SearchSpace) -> list[TrialRecord]:
                 slack=dict(zip(labels, attrs.get("slack") or [], strict=False)),
                 worker=attrs.get("worker"),
                 latency_ms=attrs.get("latency_ms"),
+                predicted_interval_ms=_span(attrs.get("predicted_interval_ms")),
             )
         )
     return out
+
+
+def _span(value: Any) -> tuple[float, float] | None:
+    """A stored interval (a list in the trial's attributes) as ``(low, high)``."""
+    return None if value is None else (float(value[0]), float(value[1]))
 
 
 def _pruned(r: TrialRecord) -> bool:

@@ -64,6 +64,7 @@ class Terms:
 
     def __init__(self, calibration: Any = None, family: str | None = None) -> None:
         self.calibration = calibration
+        self.family = family
         self.factor = 1.0
         self.weights = np.zeros((len(CATEGORIES), 4))
         if calibration is not None:
@@ -79,7 +80,7 @@ class Terms:
             cat = CATEGORIES[int(k)]
             units = (Op(cat, macs=1, count=0), Op(cat, elements=1, count=0),
                      Op(cat, params=1, count=0), Op(cat, count=1))  # fmt: skip
-            self.weights[k] = [self.calibration.op_ms(u) for u in units]
+            self.weights[k] = [self.calibration.op_ms(u, family=self.family) for u in units]
             self._known[k] = True
         return self.weights
 

@@ -80,11 +80,13 @@ class Axis:
 
 @dataclass(frozen=True)
 class BudgetSpec:
-    """``metric`` must stay within ``[min, max]`` (either bound optional)."""
+    """``metric`` must stay within ``[min, max]`` (either bound optional); ``confidence``: the
+    coverage of the latency interval whose upper end ``latency_upper_ms`` is."""
 
     metric: str
     max: float | None = None
     min: float | None = None
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)

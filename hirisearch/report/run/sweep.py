@@ -30,7 +30,14 @@ from hirisearch.report.run.document import Figure, Report, Section, Table
 SweepPointDoc = result_schema(
     SweepPoint,
     required=("img_size", "params", "macs"),
-    optional=("latency_ms", "train_macs", "train_peak_bytes"),
+    optional=(
+        "latency_ms",
+        "train_macs",
+        "train_peak_bytes",
+        "predicted_ms",
+        "predicted_interval_ms",
+        "predicted_coverage",
+    ),
 )
 SweepSkipDoc = result_schema(SweepSkip, required=("img_size", "reason"))
 SweepSeriesDoc = result_schema(
@@ -54,6 +61,10 @@ def _gflops(point: Doc) -> str:
 
 def _ms(point: Doc) -> str:
     return fmt.ms(point.get("latency_ms"))
+
+
+def _predicted(point: Doc) -> str:
+    return fmt.ms_interval(point.get("predicted_ms"), point.get("predicted_interval_ms"))
 
 
 def _train_gflops(point: Doc) -> str:
@@ -156,6 +167,13 @@ def _sweep_report(doc: Doc) -> Report:
     if any(p.get("latency_ms") is not None for s in series for p in s["points"]):
         caption = f"median latency per batch of {batch}"
         tables.append(_by_size(series, sizes, base, "latency (ms)", _ms, caption))
+    coverage = next(
+        (p["predicted_coverage"] for s in series for p in s["points"] if p.get("predicted_ms")),
+        None,
+    )
+    if coverage is not None:
+        caption = f"predicted latency per batch of {batch}, with its {coverage:.0%} interval"
+        tables.append(_by_size(series, sizes, base, "predicted (ms)", _predicted, caption))
     tables += _train_tables(doc, series, sizes, base)
     models, notes = _models(series, base)
     tables.append(models)

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from hirisearch.latency.interval import DEFAULT_COVERAGE, FALLBACK_NOTE
 from hirisearch.models.resolution import size_label
 from hirisearch.report import format as fmt
 from hirisearch.report.terminal.fit import Column, FitTable
 
 if TYPE_CHECKING:
+    from hirisearch.latency.interval import Intervals
     from hirisearch.latency.predict import Calibration
     from hirisearch.latency.result import BenchResult
 
@@ -36,10 +38,14 @@ def bench_header(results: Sequence[BenchResult]) -> str:
 
 
 def bench_table(results: Sequence[BenchResult], *, predicted: bool = False) -> FitTable:
-    """One row per model x resolution x batch."""
+    """One row per model x resolution x batch (``predicted``: the prediction with its interval,
+    the header naming the interval's coverage)."""
     heads = ["res", "batch", "latency ms", "IQR ms", "p90 ms", "img/s", "GFLOPs", "GFLOP/s"]
-    heads += ["peak MiB", "est. MiB"] + (["predicted ms"] if predicted else [])
-    secondary = ("p90 ms", "est. MiB")  # left out first when the width is short
+    coverage = next((r.predicted_coverage for r in results if r.predicted_coverage), None)
+    pred_head = f"predicted ms ({coverage:.0%})" if coverage else "predicted ms"
+    heads += ["peak MiB", "est. MiB"] + ([pred_head] if predicted else [])
+    # Left out first when the width is short (with a prediction: the throughput too).
+    secondary = ("p90 ms", "est. MiB") + (("img/s",) if predicted else ())
     t = FitTable(
         [
             Column("model", "left", text=True),
@@ -67,7 +73,7 @@ def bench_table(results: Sequence[BenchResult], *, predicted: bool = False) -> F
                 fmt.mib(r.mem_est_bytes),
             ]
         if predicted:
-            row.append(fmt.ms(r.predicted_ms))
+            row.append(fmt.ms_interval(r.predicted_ms, r.predicted_interval_ms))
         t.add_row(*row)
     return t
 
@@ -86,6 +92,8 @@ def bench_notes(results: Sequence[BenchResult]) -> list[tuple[str, str]]:
                 + " (first pass); est. MiB: analytic params + input + activations",
             )
         )
+    if any(r.predicted_interval_basis == "fallback" for r in results):
+        notes.append(("warning", FALLBACK_NOTE))  # never a silent guess
     for r in results:
         for w in r.warnings:
             at = f"{r.name} at {size_label(r.img_size)}, batch {r.batch}"
@@ -98,6 +106,15 @@ def bench_notes(results: Sequence[BenchResult]) -> list[tuple[str, str]]:
                 )
             )
     return notes
+
+
+def interval_line(intervals: Intervals) -> str:
+    """The 90% interval of each family's predictions, as factors of the prediction (held out)."""
+    parts = []
+    for f, m in sorted(intervals.families.items()):
+        lo, hi = m.factors(DEFAULT_COVERAGE)
+        parts.append(f"{f} x{lo:.2f}-{hi:.2f}")
+    return f"{DEFAULT_COVERAGE:.0%} intervals (held-out networks): " + ", ".join(parts)
 
 
 def calibration_table(cal: Calibration) -> FitTable:

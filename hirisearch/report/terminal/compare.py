@@ -28,12 +28,16 @@ def compare_header(result: CompareResult) -> str:
 
 def compare_table(result: CompareResult) -> FitTable:
     """Model x resolution: params, GFLOPs, ratio to the first model at the same resolution,
-    attention share of the GFLOPs, and the last stage's output grid."""
+    attention share of the GFLOPs, and the last stage's output grid; with ``--predict``, the
+    predicted latency with its interval."""
     rows = result.rows
     train = rows[0].profile.train if rows else None
     heads: tuple[str, ...] = ("res", "params", "GFLOPs", "vs first", "attn", "out grid")
     if train is not None:
         heads += ("train GFLOPs", "train peak")
+    coverage = next((r.predicted.coverage for r in rows if r.predicted is not None), None)
+    if coverage is not None:
+        heads += (f"predicted ms ({coverage:.0%})",)
     caption = (
         "vs first: GFLOPs / the first model's at the same size\n"
         "attn: share of the GFLOPs in attention matmuls"
@@ -60,6 +64,9 @@ def compare_table(result: CompareResult) -> FitTable:
         ]
         if p.train is not None:
             cells += [fmt.gflops(p.train.cost.macs.total), fmt.memory(p.train.cost.memory.peak)]
+        if coverage is not None:
+            q = r.predicted
+            cells.append("-" if q is None else fmt.ms_interval(q.ms, (q.low_ms, q.high_ms)))
         t.add_row(*cells)
         previous = p.spec
     return t

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE, headline
+from hirisearch.latency.interval import FALLBACK_NOTE
 from hirisearch.models.resolution import as_hw, size_dims, size_label
 from hirisearch.report import format as fmt
 from hirisearch.report.terminal.fit import Column, FitTable
@@ -150,11 +151,15 @@ def latency_lines(lat: ProfileLatency) -> list[str | FitTable]:
     from hirisearch.report.terminal.bench import bench_header, bench_table  # with --latency only
 
     out: list[str | FitTable] = []
-    if lat.predicted_ms is not None:
+    p = lat.predicted
+    if p is not None:
         out.append(
-            f"predicted latency: {lat.predicted_ms:.2f} ms ({lat.device}, batch {lat.batch}, "
-            "calibrated)"
+            f"predicted latency: {p.ms:.2f} ms, {p.coverage:.0%} interval {p.low_ms:.2f}-"
+            f"{p.high_ms:.2f} ms ({lat.device}, batch {lat.batch}, calibrated; interval: "
+            f"{p.basis})"
         )
+        if p.fallback:
+            out.append(f"note: {FALLBACK_NOTE}")
     if lat.measured is not None:
         out += [bench_header([lat.measured]), bench_table([lat.measured])]
     return out

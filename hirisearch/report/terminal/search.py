@@ -113,8 +113,11 @@ _TOTALS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "params": ("params", fmt.params_in_m),
     "gmacs": ("macs", fmt.gmacs),
     "activations": ("acts", fmt.params_in_m),
-    "latency_ms": ("latency_ms", fmt.objective),
+    "latency_ms": ("latency_ms", lambda v: fmt.ms_interval(*v) if v else "-"),
+    "latency_upper_ms": ("latency_upper_ms", fmt.objective),
 }
+#: The totals an objective's value stands in for where a row lacks them (the base's).
+_COUNTS = ("params", "macs", "acts")
 _BOUND = re.compile(r"^(?P<metric>.+?)(?P<op><=|>=)(?P<limit>.+)$")
 #: The padding and the rule between columns of a Rich table with the default box.
 _GAP = 3
@@ -169,7 +172,11 @@ def _title(result: SearchResult) -> str:
 
 
 def _caption(result: SearchResult) -> str | None:
-    return f"latency predicted for {result.device}" if result.device is not None else None
+    if result.device is None:
+        return None
+    cover = result.predicted_coverage
+    span = f", with its {cover:.0%} interval" if cover is not None else ""
+    return f"latency predicted for {result.device}{span}"
 
 
 def _header(column: _Column, cells: list[str], one_line: bool) -> str:
@@ -190,7 +197,8 @@ def _rows(result: SearchResult, baselines: Sequence[dict[str, Any]]) -> list[_Ro
         outside = [label for label, s in b["slack"].items() if s < 0]
         note = f"; outside {', '.join(outside)}" if outside else ""
         what = f"{b['name']} (as shipped{note})"
-        totals = {"params": b["params"], "macs": b["macs"], "latency_ms": b.get("latency_ms")}
+        totals = {"params": b["params"], "macs": b["macs"]}
+        totals |= _latency(b.get("latency_ms"), b.get("predicted_interval_ms"))
         rows.append(_Row("base", (what, what), totals, b["objectives"], b["slack"], style="dim"))
     for o in baselines:
         what = f"{o['name']} at {size_label(o['img_size'])}"
@@ -201,12 +209,20 @@ def _rows(result: SearchResult, baselines: Sequence[dict[str, Any]]) -> list[_Ro
         new = {p: v for p, (_, v) in e.diff.items()}
         wide = changed_fields(new, result.base_spec) or "(base)"
         compact = " ".join(f"{p}={fmt.axis_value(new)}" for p, (_, new) in e.diff.items())
-        totals = {"params": r.params, "macs": r.macs, "acts": r.acts, "latency_ms": r.latency_ms}
+        totals = {"params": r.params, "macs": r.macs, "acts": r.acts}
+        totals |= _latency(r.latency_ms, r.predicted_interval_ms)
         rows.append(
             _Row(str(r.number), (wide, compact or "(base)"), totals, r.objectives, r.slack,
                  _traced(e.traced))
         )  # fmt: skip
     return rows
+
+
+def _latency(ms: float | None, span: Any) -> dict[str, Any]:
+    """A row's latency totals: the prediction with its interval, and the interval's upper end."""
+    if ms is None:
+        return {}
+    return {"latency_ms": (ms, span), "latency_upper_ms": span[1] if span else None}
 
 
 def _traced(check: Any) -> str:
@@ -259,7 +275,7 @@ def _total_cell(quantity: str) -> Callable[[_Row], str]:
 
     def cell(row: _Row) -> str:
         value = row.totals.get(key)
-        if value is None and row.objectives.get(quantity) is not None and key != "latency_ms":
+        if value is None and row.objectives.get(quantity) is not None and key in _COUNTS:
             value = int(row.objectives[quantity] or 0)  # e.g. the base's activations objective
         return show(value)
 

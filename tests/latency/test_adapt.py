@@ -1,0 +1,98 @@
+"""Quick recalibration (``calibrate --quick``): an existing calibration adapted from a dozen whole
+networks timed on this device."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from typer.testing import CliRunner
+
+from hirisearch.cli import app
+from hirisearch.latency import calibration
+from hirisearch.latency import predictor as pr
+from hirisearch.latency.fit import fit_adaptation
+from hirisearch.latency.networks import network_benchmarks
+from hirisearch.latency.predict import load_calibration, predict_latency_ms, save_calibration
+from hirisearch.models import FAMILIES, get_family
+from tests.latency.calibrations import synthetic_calibration
+
+runner = CliRunner()
+
+
+def _device(base: pr.Calibration, speed: float, families: dict[str, float]) -> pr.Calibration:
+    """A made-up device: every operator ``speed`` times the base's, some families slower still."""
+    return replace(
+        base,
+        scales={c: base.scales.get(c, 1.0) * speed for c in base.coeffs},
+        family_scales={
+            f: base.family_scales.get(f, 1.0) * families.get(f, 1.0)
+            for f in {*base.family_scales, *families}
+        },
+    )
+
+
+def test_quick_networks_are_two_of_every_family() -> None:
+    nets = calibration.quick_networks()
+    assert len(nets) == 2 * len(FAMILIES)
+    assert {mb.family for mb in nets} == set(FAMILIES)
+    assert len({mb.name for mb in nets}) == len(nets)
+
+
+def test_adaptation_recovers_known_scales() -> None:
+    base = synthetic_calibration()
+    truth = _device(base, 1.6, {"hrvit": 1.2})
+    timed = [
+        (mb.tree, predict_latency_ms(mb.tree, truth, family=mb.family), mb.family)
+        for mb in calibration.quick_networks()
+    ]
+    g, factors, families = fit_adaptation(timed, base)
+    # The speed-up of each family (the global factor and the family's, which a family's networks
+    # alone do not tell apart); the category factors stay near the base's.
+    for f in FAMILIES:
+        want = 1.6 * (1.2 if f == "hrvit" else 1.0)
+        assert g * families[f] == pytest.approx(want, rel=0.03), f
+    assert all(v == pytest.approx(1.0, abs=0.03) for v in factors.values())
+    # Every calibration network, the dozen timed or not, is predicted as the device runs it.
+    adapted = replace(
+        base,
+        scales={c: base.scales.get(c, 1.0) * g * factors.get(c, 1.0) for c in base.coeffs},
+        family_scales={f: base.family_scales.get(f, 1.0) * v for f, v in families.items()},
+    )
+    for mb in network_benchmarks():
+        want = predict_latency_ms(mb.tree, truth, family=mb.family)
+        assert predict_latency_ms(mb.tree, adapted, family=mb.family) == pytest.approx(
+            want, rel=0.03
+        ), mb.name
+
+
+def test_adaptation_refuses_no_timings() -> None:
+    with pytest.raises(pr.CalibrationError, match="no network timings"):
+        fit_adaptation([], synthetic_calibration())
+
+
+def test_calibrate_quick_adapts_a_file_from_real_timings(tmp_path, monkeypatch) -> None:
+    vit = [mb for mb in network_benchmarks([get_family("vit")]) if mb.tree.total.macs < 3e8]
+    monkeypatch.setattr(calibration, "quick_networks", lambda: vit[:2])
+    base = _device(synthetic_calibration(), 5.0, {})  # a machine five times slower
+    save_calibration(base, tmp_path / "other.json")
+    out = tmp_path / "quick.json"
+    args = ["calibrate", "--quick", "--from", str(tmp_path / "other.json"), "--out", str(out)]
+    res = runner.invoke(app, [*args, "--min-time", "0.01", "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    assert "adapted from" in res.stdout and "other.json" in res.stdout
+    cal = load_calibration("cpu", out)
+    assert cal.adapted_from is not None and "other.json" in cal.adapted_from
+    assert cal.coeffs == base.coeffs and [n for n, _ in cal.networks] == [m.name for m in vit[:2]]
+    for mb, (_, ms) in zip(vit[:2], cal.networks, strict=True):
+        before = predict_latency_ms(mb.tree, base, family="vit") / ms
+        after = predict_latency_ms(mb.tree, cal, family="vit") / ms
+        assert abs(after - 1) < 0.25 < abs(before - 1), (before, after)
+    doc = json.loads(out.read_text())
+    assert doc["adapted_from"] == cal.adapted_from
+
+
+def test_from_needs_quick(tmp_path) -> None:
+    res = runner.invoke(app, ["calibrate", "--from", str(tmp_path / "x.json")])
+    assert res.exit_code != 0 and "--quick" in res.output
