@@ -146,6 +146,7 @@ def profile(
     train: bool | Mapping[str, Any] | TrainConfig | None = None,
     memories: Sequence[str | int] | None = None,
     measure: bool = False,
+    task: str | None = None,
 ) -> ProfileResult:
     """Params, GMACs and the per-stage breakdown of ``target`` at ``img_size`` (default: its own;
     an int ``R`` is ``R x R``, a pair ``(height, width)``).
@@ -174,11 +175,19 @@ def profile(
             defaults to ``batch``).
         memories: device names or sizes for the largest-batch table (None: the default devices).
         measure: with ``train``, also measure a real step's peak memory (imports torch).
+        task: a task preset (``"ade-upernet"``): the spec's backbone in dense form under the
+            preset's neck and head, at the preset's size unless ``img_size`` is given;
+            ``result.task`` splits the cost into backbone / neck / head.
     """
     from hirisearch.ops.profile import profile_sized
 
+    resolved = as_target(target, inputs=inputs, input_shape=input_shape)
+    if task is not None:
+        from hirisearch.targets.task import with_task
+
+        resolved = with_task(resolved, task)
     return profile_sized(
-        as_target(target, inputs=inputs, input_shape=input_shape).at(img_size),
+        resolved.at(img_size),
         batch=batch,
         depth=depth,
         traced=trace,

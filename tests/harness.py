@@ -1,9 +1,11 @@
-"""The two parity harnesses every layer and model test uses.
+"""The parity harnesses every layer and model test uses.
 
 - :func:`assert_twin`: a layer's cost twin against the built layer (params exactly, every counted
   field against torch's FlopCounterMode on the meta device, an independent count).
 - :func:`assert_parity`: a family's analytic cost tree against the built model and its traced
-  count at every module path.
+  count at every module path; :func:`assert_task_parity` the same for a backbone under a task's
+  neck and head (:mod:`hirisearch.tasks`), :func:`assert_plan_parity` for any plan, tree and
+  builder.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import torch
 from torch import nn
@@ -20,6 +23,9 @@ from hirisearch.cost.types import Cost, CostNode
 from hirisearch.models import get_family
 from hirisearch.models.base import SpecBase
 from hirisearch.models.resolution import Size, as_hw
+from hirisearch.tasks.model import cost_task, plan_task
+from hirisearch.tasks.model_nn import build_task
+from hirisearch.tasks.presets import TaskPreset
 
 #: Every field of a :class:`Cost`: a twin must match the traced count on each.
 FIELDS = ("params", "conv", "linear", "attn", "other", "norm", "acts")
@@ -36,6 +42,27 @@ class OnGrid(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.inner(x, self.hw)
+
+
+class OnPyramid(nn.Module):
+    """Runs a neck or head that takes a list of maps on one (B, sum(chs), H, W) input: level
+    ``i`` is the next ``chs[i]`` channels, every ``2**i``-th row and column (slicing counts no
+    work), so the levels' grids are ``ceil(H / 2**i) x ceil(W / 2**i)``."""
+
+    def __init__(self, inner: nn.Module, chs: tuple[int, ...]) -> None:
+        super().__init__()
+        self.inner, self.chs = inner, chs
+
+    @staticmethod
+    def grids(hw: tuple[int, int], levels: int) -> tuple[tuple[int, int], ...]:
+        return tuple((-(-hw[0] // 2**i), -(-hw[1] // 2**i)) for i in range(levels))
+
+    def forward(self, x: torch.Tensor) -> object:
+        feats, start = [], 0
+        for i, c in enumerate(self.chs):
+            feats.append(x[:, start : start + c, :: 2**i, :: 2**i])
+            start += c
+        return self.inner(feats)
 
 
 def assert_twin(
@@ -92,12 +119,33 @@ def assert_parity(spec: SpecBase, size: Size | None, *, tolerance: float = MAC_T
     module path of ``spec`` planned at ``size`` (an int: a square; ``None``: the spec's own)."""
     family = get_family(spec.family)
     plan = family.plan(spec, None if size is None else as_hw(size))
-    tree = family.cost(plan)
-    traced = count_traced(
-        partial(family.build, plan), plan.input_shape, with_acts=True, allow_eager=False
-    )
+    assert_plan_parity(plan, family.cost(plan), family.build, tolerance=tolerance)
+
+
+def assert_task_parity(
+    spec: SpecBase,
+    task: str | TaskPreset,
+    size: Size | None = None,
+    *,
+    tolerance: float = MAC_TOLERANCE,
+) -> None:
+    """:func:`assert_parity` for ``spec``'s backbone under the task ``task`` (a preset or its
+    name) at ``size`` (``None``: the preset's): every module path of backbone, neck and head."""
+    plan = plan_task(spec, task, size)
+    tree = cost_task(plan)
+    assert tuple(name for name, _ in tree.children) == plan.parts
+    assert_plan_parity(plan, tree, build_task, tolerance=tolerance)
+
+
+def assert_plan_parity(
+    plan: Any, tree: CostNode, build: Callable[..., nn.Module], *, tolerance: float = MAC_TOLERANCE
+) -> None:
+    """``tree`` (the analytic cost of ``plan``) against ``build(plan)``: params == ``numel()``
+    and traced MACs/norms/acts (within ``tolerance``) at every module path of the tree, and at
+    every section of the plan."""
+    traced = count_traced(partial(build, plan), plan.input_shape, with_acts=True, allow_eager=False)
     with torch.device("meta"):
-        model = family.build(plan, device="meta")
+        model = build(plan, device="meta")
     modules = dict(model.named_modules())
     assert tree.total.params == sum(p.numel() for p in model.parameters())
     for mpath, cost in tree.flatten().items():

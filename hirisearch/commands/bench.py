@@ -18,6 +18,7 @@ from hirisearch.commands.common import (
     Out,
     Refs,
     Res,
+    Task,
     console,
     emit_json,
     err_console,
@@ -111,10 +112,13 @@ def bench(
     ] = False,
     optimizer: TrainOptimizer = "adamw",
     checkpoint: TrainCheckpoint = "none",
+    task: Task = None,
 ) -> int | None:
     """Measure latency, throughput, achieved GFLOP/s and peak memory of real forward passes; with
     --train, of training steps."""
     if train:
+        if task is not None:
+            raise HirisearchError("--task with --train: task heads have no training twins yet")
         if channels_last or compile_ or predict:
             raise HirisearchError("--channels-last, --compile and --predict are for inference")
         _bench_train(
@@ -133,7 +137,7 @@ def bench(
     check_dtype(dtype)
     _check_clock(clock)
     batches = parse_batches(batch)
-    targets = resolve_refs(names, kwargs, input_shape)
+    targets = resolve_refs(names, kwargs, input_shape, task)
     opts = BenchOptions(
         device=dev, dtype=dtype, threads=threads, channels_last=channels_last, compile=compile_,
         fuse=fuse, warmup_s=warmup, min_time_s=min_time, clock=clock,

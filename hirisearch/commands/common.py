@@ -98,17 +98,36 @@ Mode = Annotated[
 ]
 
 
+Task = Annotated[
+    str | None,
+    typer.Option(
+        "--task",
+        help="Put each spec's backbone (dense form) under a task preset's neck and head: "
+        "ade-upernet, ade-segformer, cityscapes, ... (--res overrides the preset's size).",
+    ),
+]
+
+
 def resolve_refs(
-    names: Sequence[str], kwargs: str | None, input_shape: Sequence[str] | None
+    names: Sequence[str],
+    kwargs: str | None,
+    input_shape: Sequence[str] | None,
+    task: str | None = None,
 ) -> list[Any]:
-    """The targets of ``names``, ``--kwargs`` and ``--input-shape`` applied to the code targets."""
+    """The targets of ``names``, ``--kwargs`` and ``--input-shape`` applied to the code targets,
+    each under the task preset ``task`` when given."""
     from hirisearch.targets import resolve_all
     from hirisearch.targets.code import parse_kwargs
     from hirisearch.targets.inputs import parse_input_shapes
 
-    return resolve_all(
+    targets = resolve_all(
         names, kwargs=parse_kwargs(kwargs), input_shape=parse_input_shapes(input_shape)
     )
+    if task is None:
+        return targets
+    from hirisearch.targets.task import with_task
+
+    return [with_task(t, task) for t in targets]
 
 
 def parse_counters(value: str | None) -> list[str]:

@@ -15,6 +15,7 @@ from hirisearch.commands.common import (
     Out,
     Refs,
     Res,
+    Task,
     console,
     emit_json,
     save_run_folder,
@@ -61,6 +62,7 @@ def compare(
     checkpoint: TrainCheckpoint = "none",
     shard: TrainShard = 1,
     memory: TrainMemory = None,
+    task: Task = None,
 ) -> None:
     """Params, GFLOPs, ratio to the first model, attention share and output grid, model x
     resolution; with --train, training GFLOPs and peak memory beside them."""
@@ -82,6 +84,7 @@ def compare(
         mode=mode,
         train=config,
         memories=memory,
+        task=task,
     )
     written = resolution_scaling(result.series(), plot) if plot is not None else []
     if as_json:

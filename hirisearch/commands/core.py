@@ -14,6 +14,7 @@ from hirisearch.commands.common import (
     Out,
     Refs,
     Res,
+    Task,
     console,
     emit_json,
     err_console,
@@ -84,6 +85,7 @@ def profile(
     measure: Annotated[
         bool, typer.Option("--measure", help="With --train: also measure a real step's peak.")
     ] = False,
+    task: Task = None,
 ) -> None:
     """Params, GFLOPs (analytic and traced) and a per-stage breakdown of a model; with --train,
     what a training step costs (GFLOPs, memory, the largest batch that fits)."""
@@ -93,7 +95,7 @@ def profile(
     extra = parse_counters(counters)
     config = train_config(train, batch, dtype, optimizer, checkpoint, shard, measure=measure)
     results = []
-    for target in resolve_refs(names, kwargs, input_shape):
+    for target in resolve_refs(names, kwargs, input_shape, task):
         size_list: list[int | None] = [*sizes] or [None]
         for size in size_list:
             r = profile_target(
@@ -122,6 +124,8 @@ def _show_profile(r: Any, lat: Any, *, rows: bool) -> None:
 
     console.print(show.profile_header(r), soft_wrap=True, markup=False)
     console.print(show.profile_summary(r))
+    if r.task is not None:
+        console.print(show.task_lines(r.task), markup=False, soft_wrap=True)
     console.print(show.profile_stages(r, rows=rows))
     for shown in show.latency_lines(lat) if lat is not None else ():
         console.print(shown, soft_wrap=isinstance(shown, str), markup=False)

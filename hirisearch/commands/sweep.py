@@ -12,6 +12,7 @@ from hirisearch.commands.common import (
     NoReport,
     Out,
     Refs,
+    Task,
     console,
     emit_json,
     err_console,
@@ -64,6 +65,7 @@ def sweep(
     optimizer: TrainOptimizer = "adamw",
     checkpoint: TrainCheckpoint = "none",
     shard: TrainShard = 1,
+    task: Task = None,
 ) -> None:
     """GFLOPs and params against input resolution, one line per model; sizes a model cannot take
     are skipped for it with a note. Analytic cost for spec files, traced count otherwise. With
@@ -74,7 +76,7 @@ def sweep(
 
     names, bare = split_refs_and_sizes(refs, None)
     sizes = parse_resolutions([*(res or []), *(str(b) for b in bare)] or [DEFAULT_RES])
-    targets = resolve_refs(names, kwargs, input_shape)
+    targets = resolve_refs(names, kwargs, input_shape, task)
     measure = latency_measurer(device, min_time, force=force) if latency else None
     config = train_config(train, batch, dtype, optimizer, checkpoint, shard)
     result = sweep_targets(targets, sizes, batch=batch, latency_ms=measure, train=config)

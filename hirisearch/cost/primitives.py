@@ -11,6 +11,7 @@ from hirisearch.cost.types import Cost
 
 __all__ = [
     "conv2d",
+    "conv_transpose2d",
     "conv_out",
     "linear",
     "batch_norm",
@@ -44,6 +45,20 @@ def conv2d(
         params=weights + (out_chs if bias else 0),
         conv=weights * positions,
         acts=out_chs * positions,
+    )
+
+
+def conv_transpose2d(
+    in_chs: int, out_chs: int, kernel_size: int, in_hw: tuple[int, int], *, bias: bool = True
+) -> Cost:
+    """A 2D transposed convolution (stride = kernel, no padding) on an ``in_hw`` map: every
+    input position scatters one ``kernel_size`` x ``kernel_size`` patch of each output channel."""
+    weights = in_chs * out_chs * kernel_size * kernel_size
+    out_positions = in_hw[0] * kernel_size * in_hw[1] * kernel_size
+    return Cost(
+        params=weights + (out_chs if bias else 0),
+        conv=weights * in_hw[0] * in_hw[1],
+        acts=out_chs * out_positions,
     )
 
 

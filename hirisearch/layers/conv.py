@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
-from hirisearch.layers.norm_act import ActKind, NormKind, norm_cost, norm_train
+from hirisearch.layers.norm_act import ActKind, MapNormKind, norm_cost, norm_train
 from hirisearch.train.tape import Sym, Tape
 
 
@@ -19,7 +19,7 @@ def conv_norm_act_cost(
     *,
     groups: int = 1,
     bias: bool = False,
-    norm: NormKind | None = "bn",
+    norm: MapNormKind | None = "bn",
     act: ActKind | None = None,
     hw: tuple[int, int],
 ) -> CostNode:
@@ -58,7 +58,7 @@ def conv_norm_act_train(
     *,
     groups: int = 1,
     bias: bool = False,
-    norm: NormKind | None = "bn",
+    norm: MapNormKind | None = "bn",
     act: ActKind | None = None,
     hw: tuple[int, int],
 ) -> tuple[Sym, tuple[int, int]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hirisearch.layers.norm_act import ActKind, NormKind
+from hirisearch.layers.norm_act import ActKind, MapNormKind
 from hirisearch.layers.norm_act_nn import make_act, make_norm
 
 
@@ -27,7 +27,7 @@ class ConvNormAct(nn.Module):
         *,
         groups: int = 1,
         bias: bool = False,
-        norm: NormKind | None = "bn",
+        norm: MapNormKind | None = "bn",
         act: ActKind | None = None,
         device=None,
         dtype=None,

@@ -9,11 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hirisearch.layers.norm_act import (
-    ActKind,
-    Layout,
-    NormKind,
-)
+from hirisearch.layers.norm_act import GN_GROUPS, ActKind, Layout, MapNormKind
 
 _ACTS: dict[str, type[nn.Module]] = {
     "gelu": nn.GELU,
@@ -40,9 +36,15 @@ class TokenBatchNorm(nn.BatchNorm1d):
 
 
 def make_norm(
-    kind: NormKind, dim: int, layout: Layout, *, eps: float | None = None, device=None, dtype=None
+    kind: MapNormKind,
+    dim: int,
+    layout: Layout,
+    *,
+    eps: float | None = None,
+    device=None,
+    dtype=None,
 ) -> nn.Module:
-    """A normalisation layer of ``kind`` for a map or token ``layout``."""
+    """A normalisation layer of ``kind`` for a map or token ``layout`` (``"gn"``: maps only)."""
     dd = {"device": device, "dtype": dtype}
     if kind == "bn":
         bn: type[nn.Module] = nn.BatchNorm2d if layout == "map" else TokenBatchNorm
@@ -50,7 +52,9 @@ def make_norm(
     if kind == "ln":
         ln: type[nn.Module] = LayerNorm2d if layout == "map" else nn.LayerNorm
         return ln(dim, eps=1e-6 if eps is None else eps, **dd)
-    raise ValueError(f"unknown norm kind {kind!r}; valid: 'bn', 'ln'")
+    if kind == "gn" and layout == "map":
+        return nn.GroupNorm(GN_GROUPS, dim, eps=1e-5 if eps is None else eps, **dd)
+    raise ValueError(f"unknown norm kind {kind!r} for {layout}; valid: 'bn', 'ln', 'gn' (maps)")
 
 
 def make_act(kind: ActKind) -> nn.Module:

@@ -125,6 +125,16 @@ class Family(Generic[SpecT, PlanT]):
     #: and the path of the field that sets it (``(6, "depths.3")``); None for any other path.
     #: Search spaces read it to expand ``mlp_ratios.3[*]`` into one axis per block.
     blocks: Callable[[SpecT, str], tuple[int, str] | None] = lambda spec, path: None
+    #: ``dense(plan)``: the plan of the same backbone in dense form (no classifier, the reference
+    #: dense implementation's per-output norms; ``cost`` and ``build`` serve it, the built
+    #: module's forward returning one (B, C, H, W) map per level, finest first); none: the
+    #: family cannot be put under a task head (``hirisearch.tasks``).
+    dense: Callable[[PlanT], PlanT] | None = None
+    #: ``pyramid(dense_plan)``: the levels (``hirisearch.tasks.pyramid.Level``) it outputs.
+    pyramid: Callable[[PlanT], tuple[Any, ...]] | None = None
+    #: ``dense_spec(spec)``: the spec the dense form plans from, where the reference dense
+    #: implementation sizes differently (Swin in mmdet/mmseg: a fixed window, padded grids).
+    dense_spec: Callable[[SpecT], SpecT] = lambda spec: spec
 
 
 V = TypeVar("V")

@@ -20,7 +20,7 @@ Training-only parts (drop path, dropout, gradient checkpointing) do no inference
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -36,6 +36,7 @@ from hirisearch.layers.mix_ffn import des_cost, des_factors, mix_cfn_cost
 from hirisearch.lazy import LazyCallable
 from hirisearch.models.base import Family, SpecBase, calibration_specs, network_rows
 from hirisearch.models.resolution import check_resolution, square_only, square_rule
+from hirisearch.tasks.pyramid import Level
 
 Hw = tuple[int, int]
 #: HRViT's LayerNorms use PyTorch's default epsilon.
@@ -166,6 +167,9 @@ class HRViTPlan:
     stem_chs: int
     groups: tuple[GroupPlan, ...]
     head: HeadPlan
+    #: ``pyramid``: the dense form (HRViT's segmentation backbone): the last group's branch maps,
+    #: each after its stage's LayerNorm, and no classification head.
+    outputs: Literal["classification", "pyramid"] = "classification"
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -174,7 +178,8 @@ class HRViTPlan:
     @property
     def sections(self) -> tuple[tuple[str, str], ...]:
         groups = tuple((f"group{i + 1}", f"groups.{i}") for i in range(len(self.groups)))
-        return (("stem", "stem"), *groups, ("head", "head"))
+        head = (("head", "head"),) if self.outputs == "classification" else ()
+        return (("stem", "stem"), *groups, *head)
 
 
 def size_multiple(spec: HRViTSpec) -> int:
@@ -293,6 +298,8 @@ def cost_hrvit(plan: HRViTPlan) -> CostNode:
     """Analytic cost of the model described by ``plan``, keyed by the builder's module paths."""
     stem = hrvit_stem_cost(plan.in_chans, plan.stem_chs, hw=(plan.img_size, plan.img_size))
     groups = CostNode.of([(str(i), _group_cost(g)) for i, g in enumerate(plan.groups)])
+    if plan.outputs == "pyramid":
+        return CostNode.of([("stem", stem), ("groups", groups)])
     h = plan.head
     head = hrnet_classifier_cost(
         h.in_chs,
@@ -303,6 +310,18 @@ def cost_hrvit(plan: HRViTPlan) -> CostNode:
         hws=h.hws,
     )
     return CostNode.of([("stem", stem), ("groups", groups), ("head", head)])
+
+
+def dense_plan(plan: HRViTPlan) -> HRViTPlan:
+    """The dense form of ``plan`` (HRViT's segmentation backbone): no classification head."""
+    return replace(plan, outputs="pyramid")
+
+
+def pyramid(plan: HRViTPlan) -> tuple[Level, ...]:
+    """The dense form's levels: the last group's branches, branch ``b`` at stride ``4 * 2**b``."""
+    return tuple(
+        Level(b.dim, b.hw, STEM_STRIDE * 2**i) for i, b in enumerate(plan.groups[-1].branches)
+    )
 
 
 def latency_specs() -> tuple[HRViTSpec, ...]:
@@ -369,4 +388,6 @@ FAMILY = Family(
     forward_size=lambda spec: size_multiple(spec) * 2,
     latency_specs=latency_specs,
     train=LazyCallable("hirisearch.models.hrvit_train", "train_hrvit"),
+    dense=dense_plan,
+    pyramid=pyramid,
 )

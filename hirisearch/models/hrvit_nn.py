@@ -96,7 +96,8 @@ class HRViTGroup(nn.Module):
 
 
 class HRViT(nn.Module):
-    """HRViT built from an :class:`HRViTPlan`; ``forward`` returns class logits."""
+    """HRViT built from an :class:`HRViTPlan`; ``forward`` returns class logits (the dense
+    form: the branch maps, finest first)."""
 
     def __init__(self, plan: HRViTPlan, *, device=None, dtype=None) -> None:
         super().__init__()
@@ -105,14 +106,15 @@ class HRViT(nn.Module):
         self.stem = HRViTStem(plan.in_chans, plan.stem_chs, **dd)
         self.groups = nn.ModuleList(HRViTGroup(g, **dd) for g in plan.groups)
         h = plan.head
-        self.head = HRNetClassifier(
-            h.in_chs,
-            h.head_chs,
-            expansion=h.expansion,
-            final_chs=h.final_chs,
-            num_classes=h.num_classes,
-            **dd,
-        )
+        if plan.outputs == "classification":  # the dense form returns the branch maps
+            self.head = HRNetClassifier(
+                h.in_chs,
+                h.head_chs,
+                expansion=h.expansion,
+                final_chs=h.final_chs,
+                num_classes=h.num_classes,
+                **dd,
+            )
         self.apply(init_weights)
 
     def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -122,8 +124,9 @@ class HRViT(nn.Module):
             xs = group(xs)
         return xs
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(x))
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        feats = self.forward_features(x)
+        return self.head(feats) if self.plan.outputs == "classification" else feats
 
 
 def build_hrvit(plan: HRViTPlan, *, device=None, dtype=None) -> HRViT:

@@ -19,7 +19,7 @@ padded sizes (Swin-B with window 7 at 384: 50.1 GFLOPs instead of 47.1 with wind
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -39,6 +39,7 @@ from hirisearch.models.base import (
     stage_blocks,
 )
 from hirisearch.models.resolution import AXES, Size, as_hw, check_resolution, size_label
+from hirisearch.tasks.pyramid import Level
 
 Hw = tuple[int, int]
 
@@ -144,6 +145,9 @@ class SwinPlan:
     qkv_bias: bool
     drop_path_rate: float
     stages: tuple[SwinStagePlan, ...]
+    #: ``pyramid``: the dense form (mmdet/mmseg's backbone): every stage's output through a
+    #: LayerNorm of its own (``norm0``..), no final norm, no classifier.
+    outputs: Literal["classification", "pyramid"] = "classification"
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -152,6 +156,9 @@ class SwinPlan:
     @property
     def sections(self) -> tuple[tuple[str, str], ...]:
         stages = tuple((f"stage{i + 1}", f"layers.{i}") for i in range(len(self.stages)))
+        if self.outputs == "pyramid":
+            norms = tuple((f"norm{i}", f"norm{i}") for i in range(len(self.stages)))
+            return (("stem", "patch_embed"), *stages, *norms)
         return (("stem", "patch_embed"), *stages, ("norm", "norm"), ("head", "head"))
 
     @property
@@ -320,6 +327,12 @@ def cost_swin(plan: SwinPlan) -> CostNode:
         out_shape=(c0, *grid),
     )
     stages = CostNode.of([(str(i), _stage_cost(s, plan)) for i, s in enumerate(plan.stages)])
+    if plan.outputs == "pyramid":
+        norms = [
+            (f"norm{i}", CostNode.leaf(P.layer_norm(s.dim, s.dim * _area(s.hw)), (s.dim, *s.hw)))
+            for i, s in enumerate(plan.stages)
+        ]
+        return CostNode.of([("patch_embed", stem), ("layers", stages), *norms])
     last = plan.stages[-1]
     norm = CostNode.leaf(P.layer_norm(last.dim, last.dim * _area(last.hw)), (last.dim, *last.hw))
     fc_layers = []
@@ -331,6 +344,22 @@ def cost_swin(plan: SwinPlan) -> CostNode:
         [("patch_embed", stem), ("layers", stages), ("norm", norm), ("head", head)],
         out_shape=head.out_shape,
     )
+
+
+def dense_spec(spec: SwinSpec) -> SwinSpec:
+    """mmdet/mmseg's Swin backbone sizes as the spec's windows at any input: the window fixed at
+    ``window_size``, the image padded to the patch and every stage grid to its window."""
+    return spec.model_copy(update={"window_rule": "fixed", "pad": True, "num_classes": 0})
+
+
+def dense_plan(plan: SwinPlan) -> SwinPlan:
+    """The dense form of ``plan``: every stage's output, each through its own LayerNorm."""
+    return replace(plan, num_classes=0, outputs="pyramid")
+
+
+def pyramid(plan: SwinPlan) -> tuple[Level, ...]:
+    """The dense form's levels: stage ``i`` at stride ``patch_size * 2**i``."""
+    return tuple(Level(s.dim, s.hw, plan.patch_size * 2**i) for i, s in enumerate(plan.stages))
 
 
 def _test_sizes(spec: SwinSpec) -> tuple[Size, ...]:
@@ -403,4 +432,7 @@ FAMILY = Family(
     latency_specs=latency_specs,
     blocks=stage_blocks(("num_heads", "mlp_ratio"), "depths"),
     train=LazyCallable("hirisearch.models.swin_train", "train_swin"),
+    dense=dense_plan,
+    pyramid=pyramid,
+    dense_spec=dense_spec,
 )

@@ -9,7 +9,7 @@ import torch
 from timm.models.swin_transformer import SwinTransformer, SwinTransformerBlock
 from torch import nn
 
-from hirisearch.models.base_nn import TimmFromPlan
+from hirisearch.models.base_nn import TimmFromPlan, pad_image
 from hirisearch.models.swin import (
     SwinPlan,
 )
@@ -43,6 +43,21 @@ class Swin(TimmFromPlan, SwinTransformer):
                 blk.attn, blk.mlp, changed = ref.attn, ref.mlp, True
         if changed and torch.device(device or torch.get_default_device()).type != "meta":
             self.init_weights()
+        self.dense = plan.outputs == "pyramid"
+        if self.dense:  # mmdet/mmseg's backbone: a LayerNorm per output, no final norm or head
+            del self.norm, self.head
+            for i, s in enumerate(plan.stages):
+                self.add_module(f"norm{i}", nn.LayerNorm(s.dim, **dd))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:  # type: ignore[override]
+        if not self.dense:
+            return super().forward(x)
+        x = self.patch_embed(pad_image(x, self.image_pad))
+        outs = []
+        for i, stage in enumerate(self.layers):
+            x = stage(x)  # (B, H, W, C)
+            outs.append(self.get_submodule(f"norm{i}")(x).permute(0, 3, 1, 2).contiguous())
+        return outs
 
 
 def build_swin(plan: SwinPlan, *, device=None, dtype=None) -> nn.Module:

@@ -91,6 +91,7 @@ def compare(
     mode: str = "eval",
     train: TrainConfig | None = None,
     memories: Sequence[str | int] | None = None,
+    task: str | None = None,
 ) -> CompareResult:
     """Profile every model in ``refs`` at every size in ``img_sizes`` (each model's own size when
     empty). Every model and size is checked before any is counted, so a bad input fails fast.
@@ -99,9 +100,14 @@ def compare(
     fvcore counts); ``kwargs`` and ``input_shape`` go to the code targets among ``refs``
     (:func:`hirisearch.targets.resolve_all`); ``mode`` is the module mode of the count;
     ``train``: also cost a training step of every row (``profile.train``), its largest batch per
-    memory in ``memories``.
+    memory in ``memories``; ``task``: every spec's backbone under that task preset's neck and
+    head (:func:`hirisearch.targets.task.with_task`).
     """
     targets = resolve_all(refs, kwargs=kwargs, input_shape=input_shape)
+    if task is not None:
+        from hirisearch.targets.task import with_task
+
+        targets = [with_task(t, task) for t in targets]
     return compare_targets(
         targets,
         img_sizes,

@@ -14,9 +14,10 @@ from hirisearch.cost.join import AGREEMENT_TOLERANCE, SectionResult, join_counts
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import CountingError, HirisearchError
 from hirisearch.limits import MAX_BATCH, TRACED_MODULE_LIMIT
-from hirisearch.models import get_family
 from hirisearch.ops import Count, ImgSize, Positive
 from hirisearch.targets import Size, SizedTarget, Target
+from hirisearch.tasks.model import TaskPlan
+from hirisearch.tasks.split import TaskSplit, task_split
 
 if TYPE_CHECKING:  # the counters import torch: only a traced count loads them
     from hirisearch.cost.counters import CrossCheck, TracedCount
@@ -126,6 +127,8 @@ class ProfileResult:
     custom_ops: tuple[str, ...] = ()
     #: What a training step costs (``profile --train``); None: not asked.
     train: TrainProfile | None = None
+    #: A task model's backbone / neck / head split (``--task``); None: a bare model.
+    task: TaskSplit | None = None
 
     @property
     def gmacs(self) -> float:
@@ -172,10 +175,12 @@ class ProfileResult:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-serialisable document (tuples become lists): what ``profile --json`` prints."""
-        doc = asdict(replace(self, train=None))
-        del doc["train"]  # only with --train, so every other document keeps its content
+        doc = asdict(replace(self, train=None, task=None))
+        del doc["train"], doc["task"]  # only with --train / --task: other documents keep theirs
         if self.train is not None:
             doc["train"] = self.train.to_json()
+        if self.task is not None:
+            doc["task"] = self.task.to_json()
         doc["gmacs"] = round(self.gmacs, 6)
         doc["attn_share"] = self.attn_share
         return doc
@@ -288,6 +293,7 @@ def profile_sized(
         inputs=spec.describe(batch),
         custom_ops=() if tc is None else tc.custom_ops,
         train=None if train is None else _train(sized, train, joined, traced, memories, measure),
+        task=_task(sized, batch),
     )
     object.__setattr__(result, "_detail", detail)  # the breakdown at any depth (table())
     return result
@@ -310,11 +316,18 @@ def _train(
     )  # fmt: skip
 
 
+def _task(sized: SizedTarget, batch: int) -> TaskSplit | None:
+    """The backbone / neck / head split of a task model (``None`` for a bare model)."""
+    if not isinstance(sized.plan, TaskPlan) or sized.tree is None:
+        return None
+    return task_split(sized.plan, sized.tree, batch=batch)
+
+
 def _paper_conventions(sized: SizedTarget, batch: int) -> dict[str, int]:
     """The total MACs of each counting path the family's paper published in (``shown``)."""
     if sized.plan is None:
         return {}
-    shown = (c for c in get_family(sized.target.family).conventions if c.shown)
+    shown = (c for c in sized.target.source.conventions if c.shown)
     return {c.name: c.cost(sized.plan).total.scaled(batch).macs for c in shown}
 
 

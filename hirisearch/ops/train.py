@@ -111,6 +111,11 @@ def train_model_of(sized: SizedTarget) -> TrainModel:
         raise TrainError(
             f"{sized.target.ref}: training cost needs a spec target with an analytic model"
         )
+    if getattr(sized.plan, "task", None) is not None:  # a TaskPlan (hirisearch.tasks)
+        raise TrainError(
+            f"{sized.target.ref}: the task heads have no training twins yet, so the training "
+            "cost of a task model is not computed; drop --task for the backbone's"
+        )
     return TrainModel.of(get_family(sized.target.family), sized.plan, sized.tree)
 
 

@@ -36,6 +36,7 @@ from hirisearch.errors import ObjectiveError, SpecError
 from hirisearch.models import get_family
 from hirisearch.ops.search.candidate import Candidate
 from hirisearch.ops.search.types import ProxySettings, SearchSpace
+from hirisearch.tasks.family import family_of
 from hirisearch.train.config import TrainConfig
 from hirisearch.train.cost import TrainCost, TrainModel
 
@@ -135,7 +136,7 @@ def _measured_ms(c: Candidate, ctx: EvalContext) -> float:
 
     if c.spec is None or c.plan is None or c.tree is None:
         raise ObjectiveError("latency_measured_ms of an invalid candidate")
-    family = get_family(c.spec.family)
+    family = family_of(c.plan)
     device = torch.device(ctx.device)
     est = estimate_memory(c.tree, c.plan.input_shape, batch=1, dtype="fp32")
     ensure_fits(est.total_bytes, ctx.device, what=f"timing {c.plan.name} at {c.plan.img_size}")
@@ -153,7 +154,7 @@ def train_cost_of(c: Candidate, config: TrainConfig) -> TrainCost:
         return hit[1]
     if c.spec is None or c.plan is None or c.tree is None:
         raise ObjectiveError("training cost of an invalid candidate")
-    cost = TrainModel.of(get_family(c.spec.family), c.plan, c.tree).cost(config)
+    cost = TrainModel.of(family_of(c.plan), c.plan, c.tree).cost(config)
     c.memo["train"] = (config, cost)
     return cost
 
@@ -171,7 +172,8 @@ def _proxy(name: str) -> Callable[[Candidate, EvalContext], float]:
         if c.spec is None:
             raise ObjectiveError(f"proxy {name} of an invalid candidate")
         fn = getattr(proxies, name)
-        return float(fn(get_family(c.spec.family), c.spec, ctx.proxy, seed=ctx.seed))
+        family = family_of(c.plan) if c.plan is not None else get_family(c.spec.family)
+        return float(fn(family, c.spec, ctx.proxy, seed=ctx.seed))
 
     return value
 

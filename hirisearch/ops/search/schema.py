@@ -282,6 +282,16 @@ class TrainEntry(_Record):
         return TrainConfig(self.batch, self.dtype, self.optimizer, self.checkpoint, self.shard)
 
 
+def _task(v: Any) -> str:
+    from hirisearch.tasks.presets import PRESETS
+
+    if not isinstance(v, str) or v not in PRESETS:
+        raise FieldError(
+            "", f"must be a task preset ({', '.join(sorted(PRESETS))}), but got {_short(v)}"
+        )
+    return v
+
+
 class SpaceFile(_Record):
     """A search-space file (see :mod:`hirisearch.ops.search.space` for an example)."""
 
@@ -314,6 +324,8 @@ class SpaceFile(_Record):
     pruner: PrunerFile | None = None
     exact: ExactEntry | None = None
     train: TrainEntry | None = None
+    #: A task preset (``ade-upernet``): candidates are the base backbone under its neck and head.
+    task: Annotated[str | None, PlainValidator(_task)] = None
     description: Any = None
 
     @model_validator(mode="after")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,8 @@ from hirisearch.ops.search.types import (
 )
 from hirisearch.spec.load import _short, read_yaml, spec_error_from
 from hirisearch.specs import locate
+from hirisearch.tasks.family import task_family
+from hirisearch.tasks.presets import get_preset
 from hirisearch.train.config import TrainConfig
 
 __all__ = [
@@ -201,6 +204,13 @@ def parse_space(data: Any, *, file: str) -> SearchSpace:
     axes = tuple(entry.axis(path) for path, entry in entries)
     for axis in axes:
         _check_path(family, base, axis.path, file)
+    task = None
+    if doc.task is not None:  # candidates: the backbone under the preset, at the space's size
+        task = get_preset(doc.task)
+        if doc.img_size is not None:
+            task = replace(task, img_size=(doc.img_size, doc.img_size))
+        family = task_family(family, task)
+        _validate_base(family, base, file, "task")
     space = SearchSpace(
         file,
         family,
@@ -217,6 +227,7 @@ def parse_space(data: Any, *, file: str) -> SearchSpace:
         doc.pruner.spec() if doc.pruner is not None else PrunerSpec(),
         doc.exact.method if doc.exact is not None else "auto",
         doc.train.config() if doc.train is not None else TrainConfig(),
+        task,
     )
     STRATEGIES[doc.strategy].check(space)
     _check_values(family, base, axes, file, doc.seed)

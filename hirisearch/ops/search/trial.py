@@ -24,8 +24,8 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from hirisearch.models import get_family
 from hirisearch.ops.search.retry import retrying
+from hirisearch.tasks.family import family_of
 
 if TYPE_CHECKING:
     import optuna
@@ -58,7 +58,7 @@ class CandidateTrial:
     ) -> None:
         if candidate.spec is None or candidate.plan is None:
             raise ValueError(f"an invalid candidate has no trial: {candidate.error}")
-        self._family = get_family(candidate.spec.family)
+        self._family = family_of(candidate.plan)
         self._trial = trial
         self._single = single_objective
         self.number: int = trial.number if trial is not None else -1

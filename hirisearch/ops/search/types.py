@@ -10,7 +10,7 @@ import itertools
 import math
 import random
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -133,6 +133,9 @@ class SearchSpace:
     exact_method: ExactMethod = "auto"
     #: The training step ``train_gmacs`` and ``train_mem_gb`` cost (the space file's ``train:``).
     train: TrainConfig = field(default_factory=TrainConfig)
+    #: The space file's ``task:`` preset (at the space's size): ``family`` is then the backbone
+    #: family under it (:func:`hirisearch.tasks.family.task_family`).
+    task: Any = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Families hold functions that do not pickle; worker processes look the family up by name.
@@ -140,7 +143,7 @@ class SearchSpace:
             _rebuild_space,
             (self.family.name, self.file, dict(self.base), self.axes, self.budgets,
              self.objectives, self.strategy, self.trials, self.seed, self.proxy, self.base_file,
-             self.device, self.pruner, self.exact_method, self.train),
+             self.device, self.pruner, self.exact_method, self.train, self.task),
         )  # fmt: skip
 
     @property
@@ -162,8 +165,7 @@ class SearchSpace:
         self, *, max_gmacs: float | None = None, img_size: int | None = None
     ) -> SearchSpace:
         """The space with ``--max-gflops`` / ``--res`` applied."""
-        budgets = self.budgets
-        base = self.base
+        budgets, base, family, task = self.budgets, self.base, self.family, self.task
         if max_gmacs is not None:
             if not max_gmacs > 0:
                 raise SpecError(f"--max-gflops must be > 0, but got {max_gmacs}")
@@ -178,10 +180,13 @@ class SearchSpace:
                     field="axes.img_size",
                 )
             base = {**base, "img_size": img_size}
-            _validate_base(self.family, base, self.file, "img_size")
+            if self.task is not None:
+                task = replace(self.task, img_size=(img_size, img_size))
+                family = _under(FAMILIES[self.family.name], task)
+            _validate_base(family, base, self.file, "img_size")
         return SearchSpace(
             self.file,
-            self.family,
+            family,
             base,
             self.axes,
             budgets,
@@ -195,6 +200,7 @@ class SearchSpace:
             self.pruner,
             self.exact_method,
             self.train,
+            task,
         )
 
     @property
@@ -204,7 +210,17 @@ class SearchSpace:
 
 
 def _rebuild_space(family: str, *rest: Any) -> SearchSpace:
-    return SearchSpace(rest[0], FAMILIES[family], *rest[1:])
+    task = rest[-1]
+    return SearchSpace(rest[0], _under(FAMILIES[family], task), *rest[1:])
+
+
+def _under(family: Family, task: Any) -> Family:
+    """``family``, or its backbones under the task preset ``task``."""
+    if task is None:
+        return family
+    from hirisearch.tasks.family import task_family
+
+    return task_family(family, task)
 
 
 # ------------------------------------------------------------------------- dotted paths

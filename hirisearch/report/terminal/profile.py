@@ -15,6 +15,7 @@ from hirisearch.report.terminal.fit import Column, FitTable
 if TYPE_CHECKING:  # ops.profile renders itself through this module (ProfileResult.table)
     from hirisearch.ops.bench import ProfileLatency
     from hirisearch.ops.profile import ProfileResult, SectionResult
+    from hirisearch.tasks.split import TaskSplit
 
 
 def profile_header(r: ProfileResult) -> str:
@@ -156,3 +157,11 @@ def latency_lines(lat: ProfileLatency) -> list[str | FitTable]:
     if lat.measured is not None:
         out += [bench_header([lat.measured]), bench_table([lat.measured])]
     return out
+
+
+def task_lines(split: TaskSplit) -> str:
+    """A task model's preset, input size, pyramid and conventions, one line each."""
+    h, w = split.img_size
+    lines = [f"task {split.task}: input {h}x{w} (height x width); pyramid {split.pyramid}"]
+    lines += [f"  - {c}" for c in split.conventions]
+    return "\n".join(lines)
