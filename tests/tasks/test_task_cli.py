@@ -79,3 +79,16 @@ def test_the_split_follows_the_convention() -> None:
     assert r.task is not None and r.macs == sum(p.macs for p in r.task.parts)
     ours = hirisearch.profile(HRVIT, task="ade-segformer", trace=False)
     assert r.macs < ours.macs and r.params == ours.params
+
+
+def test_compare_shows_the_backbone_share_of_each_task_model() -> None:
+    """The column equals the backbone's share in the JSON split (Swin-T under UperNet at 512:
+    25.50 of 236.86 GFLOPs, 10.8%)."""
+    args = ["compare", SWIN, "--task", "ade-upernet", "--no-trace"]
+    res = runner.invoke(app, args, env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    row = next(ln for ln in res.stdout.splitlines() if ln.startswith("Swin-T+ade-upernet"))
+    doc = json.loads(runner.invoke(app, [*args, "--json"]).stdout)[0]
+    share = next(p["macs_share"] for p in doc["task"]["parts"] if p["part"] == "backbone")
+    assert row.split()[-1] == f"{share:.1%}" == "10.8%"
+    assert "backbone: its share of the task model's GFLOPs" in res.stdout

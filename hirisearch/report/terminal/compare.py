@@ -12,6 +12,7 @@ from hirisearch.report.terminal.fit import Column, FitTable
 
 if TYPE_CHECKING:  # ops.compare renders itself through this module (CompareResult.table)
     from hirisearch.ops.compare import CompareResult
+    from hirisearch.tasks.split import TaskSplit
 
 
 def compare_header(result: CompareResult) -> str:
@@ -28,11 +29,15 @@ def compare_header(result: CompareResult) -> str:
 
 def compare_table(result: CompareResult) -> FitTable:
     """Model x resolution: params, GFLOPs, ratio to the first model at the same resolution,
-    attention share of the GFLOPs, and the last stage's output grid; with ``--predict``, the
+    attention share of the GFLOPs, and the last stage's output grid; with ``--task``, the
+    backbone's share of the task model's GFLOPs; with ``--predict``, the
     predicted latency with its interval."""
     rows = result.rows
     train = rows[0].profile.train if rows else None
     heads: tuple[str, ...] = ("res", "params", "GFLOPs", "vs first", "attn", "out grid")
+    tasks = any(r.profile.task is not None for r in rows)
+    if tasks:
+        heads += ("backbone",)
     if train is not None:
         heads += ("train GFLOPs", "train peak")
     coverage = next((r.predicted.coverage for r in rows if r.predicted is not None), None)
@@ -42,6 +47,8 @@ def compare_table(result: CompareResult) -> FitTable:
         "vs first: GFLOPs / the first model's at the same size\n"
         "attn: share of the GFLOPs in attention matmuls"
     )
+    if tasks:
+        caption += "\nbackbone: its share of the task model's GFLOPs (neck and head: the rest)"
     if train is not None:
         c = train.config
         caption += (
@@ -62,6 +69,8 @@ def compare_table(result: CompareResult) -> FitTable:
             fmt.pct(p.attn_share),
             fmt.shape(r.out_grid),
         ]
+        if tasks:
+            cells.append(_backbone_share(p.task))
         if p.train is not None:
             cells += [fmt.gflops(p.train.cost.macs.total), fmt.memory(p.train.cost.memory.peak)]
         if coverage is not None:
@@ -70,3 +79,10 @@ def compare_table(result: CompareResult) -> FitTable:
         t.add_row(*cells)
         previous = p.spec
     return t
+
+
+def _backbone_share(task: TaskSplit | None) -> str:
+    """The backbone's share of a task model's MACs, ``-`` for a bare model."""
+    if task is None:
+        return "-"
+    return next((fmt.pct(p.macs_share) for p in task.parts if p.part == "backbone"), "-")
