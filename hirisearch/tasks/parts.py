@@ -46,6 +46,8 @@ class Part:
     twin (:mod:`hirisearch.train.tape`), the operators of its forward on the input maps
     ``feats`` at the part's module paths (the caller enters the part's own path); none: the part
     has no twin, so the training cost of a task model using it is not computed.
+    ``train_cost(plan)``: the part's cost tree as it trains, where it runs modules that
+    inference does not (UperNet's auxiliary head); none: ``cost(plan)``.
     """
 
     name: str
@@ -57,6 +59,7 @@ class Part:
     build: Callable[..., nn.Module]
     conventions: Callable[[Any], tuple[str, ...]] = _no_conventions
     train: Callable[[Any, Any, list[Any]], Any] | None = None
+    train_cost: Callable[[Any], CostNode] | None = None
 
 
 #: Built-in parts: name -> module whose ``PART`` describes it (one line per part).

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from hirisearch.cost.types import CostNode
 from hirisearch.models import get_family
 from hirisearch.models.base import Family
 from hirisearch.tasks.family import family_of
-from hirisearch.tasks.model import TIMM_PREFIX, TaskPlan
+from hirisearch.tasks.model import TIMM_PREFIX, TaskPlan, backbone_family
 from hirisearch.tasks.parts import get_part
 
-__all__ = ["missing_twin", "train_family", "train_task"]
+__all__ = ["missing_twin", "train_family", "train_task", "train_tree"]
 
 
 def missing_twin(plan: TaskPlan) -> str | None:
@@ -44,6 +45,17 @@ def train_task(plan: TaskPlan, t: Any) -> Any:
         feats = list(out) if isinstance(out, (list, tuple)) else [out]
     with t.module("head"):
         return get_part(plan.head.part).train(plan.head.plan, t, feats)  # type: ignore[misc]
+
+
+def train_tree(plan: TaskPlan) -> CostNode:
+    """The task model's cost tree as it trains: each part's ``train_cost`` where it has one
+    (UperNet's auxiliary head runs), else its ``cost``."""
+    children = [("backbone", backbone_family(plan.family).cost(plan.backbone))]
+    for kind, use in (("neck", plan.neck), ("head", plan.head)):
+        if use is not None:
+            part = get_part(use.part)
+            children.append((kind, (part.train_cost or part.cost)(use.plan)))
+    return CostNode.of(children)
 
 
 def train_family(plan: TaskPlan) -> Family:
