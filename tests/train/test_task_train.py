@@ -5,6 +5,7 @@ of the simulated step's, at a small non-square size, in fp32 and bf16."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import pytest
@@ -17,7 +18,9 @@ from hirisearch.spec import load_spec
 from hirisearch.targets import resolve
 from hirisearch.targets.task import with_task
 from hirisearch.tasks.model import build_task, plan_task
-from hirisearch.tasks.train import train_family, train_tree
+from hirisearch.tasks.parts import PARTS, Part
+from hirisearch.tasks.presets import TaskPreset
+from hirisearch.tasks.train import missing_twin, train_family, train_tree
 from hirisearch.train.census import saved_census
 from hirisearch.train.config import TrainConfig
 from hirisearch.train.cost import TrainModel
@@ -33,6 +36,7 @@ CASES = {
     "swin-t+ade-upernet": (SPECS / "swin" / "t.yaml", "ade-upernet"),
     "hrvit-b1+ade-segformer": (SPECS / "hrvit" / "b1.yaml", "ade-segformer"),
     "hrvit-b1+ade-upernet": (SPECS / "hrvit" / "b1.yaml", "ade-upernet"),
+    "hiri_vit-s+ade-upernet": (SPECS / "hiri_vit" / "s.yaml", "ade-upernet"),
 }
 #: Cases whose simulated peak is a forward transient the analytic model does not count
 #: (SegFormer's head: its upsampled maps and their concatenation live together, 2.1% of the
@@ -101,8 +105,8 @@ def test_profile_train_prints_the_task_models_training_table(tmp_path) -> None:
 
 
 def test_a_task_without_a_twin_is_one_line_error() -> None:
-    sized = with_task(resolve(str(SPECS / "hiri_vit" / "s.yaml")), "ade-upernet").at(SIZE)
-    with pytest.raises(TrainError, match="hiri_vit backbone's dense form has no training twin"):
+    sized = with_task(resolve(str(SPECS / "resformer" / "t.yaml")), "ade-segformer").at(SIZE)
+    with pytest.raises(TrainError, match="resformer backbone's dense form has no training twin"):
         train_model_of(sized)
 
 
@@ -114,3 +118,15 @@ def test_the_documented_figure_holds() -> None:
     assert round(cost.macs.total / 1e9, 1) == 5706.8
     assert round(cost.memory.peak / 2**30, 1) == 5.8
     assert cost.max_batch == {"h100-80gb": 122, "l4": 31}
+
+
+def test_a_part_without_a_twin_is_named() -> None:
+    up = PARTS["upernet"]
+    PARTS.register(Part("toy-head", "head", "toy", up.config, up.plan, up.cost, up.build))
+    try:
+        preset = TaskPreset("toy", "toy", SIZE, None, ("toy-head", {}))
+        plan = plan_task(load_spec(SPECS / "swin" / "t.yaml"), preset)
+        assert missing_twin(plan) == "the head toy-head"
+        assert missing_twin(replace(plan, head=replace(plan.head, part="upernet"))) is None
+    finally:
+        PARTS.unregister("toy-head")
