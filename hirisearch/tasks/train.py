@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from hirisearch.cost.types import CostNode
+from hirisearch.errors import TrainError
 from hirisearch.models import get_family
 from hirisearch.models.base import Family
 from hirisearch.tasks.family import family_of
@@ -35,9 +36,17 @@ def missing_twin(plan: TaskPlan) -> str | None:
 
 def train_task(plan: TaskPlan, t: Any) -> Any:
     """The forward pass of the task model ``plan`` on ``t``: ``head(neck(backbone(x)))``;
-    returns the head's output(s)."""
+    returns the head's output(s).
+
+    Raises:
+        TrainError: part of the model has no training twin (:func:`missing_twin`).
+    """
+    missing = missing_twin(plan)
+    backbone = get_family(plan.family).train
+    if missing is not None or backbone is None:
+        raise TrainError(f"{missing or plan.family} has no training twin")
     with t.module("backbone"):
-        feats = get_family(plan.family).train(plan.backbone, t)
+        feats = backbone(plan.backbone, t)
     feats = list(feats) if isinstance(feats, (list, tuple)) else [feats]
     if plan.neck is not None:
         with t.module("neck"):
