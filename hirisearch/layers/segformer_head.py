@@ -12,8 +12,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 from hirisearch.cost.types import CostNode
-from hirisearch.layers.conv import conv_norm_act_cost
-from hirisearch.layers.upernet import cls_conv_cost
+from hirisearch.layers.conv import conv_norm_act_cost, conv_norm_act_train
+from hirisearch.layers.upernet import cls_conv_cost, cls_train, resize_train
+from hirisearch.train.tape import Sym, Tape
 
 Hw = tuple[int, int]
 
@@ -54,3 +55,38 @@ def segformer_head_cost(
             ("conv_seg", cls_conv_cost(channels, num_classes, in_hws[0])),
         ]
     )
+
+
+def segformer_head_train(
+    t: Tape,
+    feats: list[Sym],
+    in_chs: tuple[int, ...],
+    in_hws: tuple[Hw, ...],
+    *,
+    channels: int = 256,
+    num_classes: int = 150,
+    mlp_norm: bool = False,
+    mlp_act: bool = False,
+) -> Sym:
+    """Training twin of :class:`SegformerHead` on ``feats`` (finest first); returns the logits."""
+    outs = []
+    with t.module("convs"):
+        for i, (x, c, hw) in enumerate(zip(feats, in_chs, in_hws, strict=True)):
+            with t.module(i):
+                y, _ = conv_norm_act_train(
+                    t,
+                    x,
+                    c,
+                    channels,
+                    1,
+                    bias=not mlp_norm,
+                    norm="bn" if mlp_norm else None,
+                    act="relu" if mlp_act else None,
+                    hw=hw,
+                )
+            outs.append(resize_train(t, y, channels, hw, in_hws[0]))
+    with t.module("fusion_conv"):
+        fused, _ = conv_norm_act_train(
+            t, t.cat(outs), len(in_chs) * channels, channels, 1, act="relu", hw=in_hws[0]
+        )
+    return cls_train(t, fused, channels, num_classes, in_hws[0])

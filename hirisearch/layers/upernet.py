@@ -15,7 +15,8 @@ from functools import lru_cache
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
-from hirisearch.layers.conv import conv_norm_act_cost
+from hirisearch.layers.conv import conv_norm_act_cost, conv_norm_act_train
+from hirisearch.train.tape import Sym, Tape
 
 Hw = tuple[int, int]
 
@@ -75,3 +76,91 @@ def fcn_head_cost(
     return CostNode.of(
         [("convs", CostNode.of(convs)), ("conv_seg", cls_conv_cost(channels, num_classes, hw))]
     )
+
+
+def _cm_train(t: Tape, x: Sym, in_chs: int, out_chs: int, k: int, hw: Hw) -> Sym:
+    return conv_norm_act_train(t, x, in_chs, out_chs, k, norm="bn", act="relu", hw=hw)[0]
+
+
+def resize_train(t: Tape, x: Sym, chs: int, hw: Hw, to: Hw) -> Sym:
+    """A bilinear resize keeps nothing (its backward needs only the sizes)."""
+    return x if hw == to else t.copy(x, chs * to[0] * to[1])
+
+
+def _adaptive_pool_train(t: Tape, x: Sym, chs: int, scale: int) -> Sym:
+    """``AdaptiveAvgPool2d(scale)``: keeps its input, except to 1x1, which torch computes as a
+    mean (its backward needs only the shape)."""
+    if scale == 1:
+        return t.copy(x, chs)
+    return t.avg_pool(x, chs * scale * scale)
+
+
+def cls_train(t: Tape, x: Sym, in_chs: int, num_classes: int, hw: Hw) -> Sym:
+    """``dropout`` (Dropout2d, p=0.1) and the 1x1 classifier ``conv_seg``."""
+    with t.module("dropout"):
+        x = t.drop_path(x, 0.1, mask_n=in_chs)  # Dropout2d: a mask per channel
+    with t.module("conv_seg"):
+        return t.conv(x, in_chs, num_classes, 1, num_classes * hw[0] * hw[1], bias=True)
+
+
+def upernet_train(
+    t: Tape,
+    feats: list[Sym],
+    in_chs: tuple[int, ...],
+    in_hws: tuple[Hw, ...],
+    *,
+    channels: int = 512,
+    pool_scales: tuple[int, ...] = (1, 2, 3, 6),
+    num_classes: int = 150,
+) -> Sym:
+    """Training twin of :class:`UPerHead` on ``feats`` (finest first); returns the logits."""
+    n, last, top = len(in_chs), in_chs[-1], in_hws[-1]
+    pooled = []
+    with t.module("psp_modules"):
+        for i, s in enumerate(pool_scales):
+            with t.module(i):
+                with t.module("pool"):
+                    p = _adaptive_pool_train(t, feats[-1], last, s)
+                with t.module("conv"):
+                    p = _cm_train(t, p, last, channels, 1, (s, s))
+                pooled.append(resize_train(t, p, channels, (s, s), top))
+    with t.module("bottleneck"):
+        psp = _cm_train(
+            t, t.cat([feats[-1], *pooled]), last + len(pooled) * channels, channels, 3, top
+        )
+    lat = []
+    with t.module("lateral_convs"):
+        for i in range(n - 1):
+            with t.module(i):
+                lat.append(_cm_train(t, feats[i], in_chs[i], channels, 1, in_hws[i]))
+    lat.append(psp)
+    for i in range(n - 1, 0, -1):
+        lat[i - 1] = t.add(lat[i - 1], resize_train(t, lat[i], channels, in_hws[i], in_hws[i - 1]))
+    outs = []
+    with t.module("fpn_convs"):
+        for i in range(n - 1):
+            with t.module(i):
+                outs.append(_cm_train(t, lat[i], channels, channels, 3, in_hws[i]))
+    outs.append(lat[-1])
+    ups = [resize_train(t, o, channels, in_hws[i], in_hws[0]) for i, o in enumerate(outs)]
+    with t.module("fpn_bottleneck"):
+        fused = _cm_train(t, t.cat(ups), n * channels, channels, 3, in_hws[0])
+    return cls_train(t, fused, channels, num_classes, in_hws[0])
+
+
+def fcn_head_train(
+    t: Tape,
+    x: Sym,
+    in_chs: int,
+    hw: Hw,
+    *,
+    channels: int = 256,
+    num_convs: int = 1,
+    num_classes: int = 150,
+) -> Sym:
+    """Training twin of :class:`FCNHead` on one ``in_chs`` x ``hw`` map; returns the logits."""
+    with t.module("convs"):
+        for i in range(num_convs):
+            with t.module(i):
+                x = _cm_train(t, x, in_chs if i == 0 else channels, channels, 3, hw)
+    return cls_train(t, x, channels, num_classes, hw)

@@ -490,4 +490,5 @@ FAMILY = Family(
     dense=dense_hiri_vit,
     pyramid=pyramid_hiri_vit,
     train=LazyCallable("hirisearch.models.hiri_vit_train", "train_hiri_vit"),
+    train_dense=True,
 )

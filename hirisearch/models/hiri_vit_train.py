@@ -127,8 +127,9 @@ def _head(t: Tape, x: Sym, p: HeadPlan, plan: HiriViTPlan) -> Sym:
     return x
 
 
-def train_hiri_vit(plan: HiriViTPlan, t: Tape) -> Sym:
-    """The forward pass of the model ``plan`` describes; returns its output."""
+def train_hiri_vit(plan: HiriViTPlan, t: Tape) -> Sym | list[Sym]:
+    """The forward pass of the model ``plan`` describes; returns its output (the dense form:
+    the maps of stages ``out_indices``, each through its norm, finest first)."""
     x = t.image(plan.in_chans * plan.img_size[0] * plan.img_size[1])
     x = t.copy(x)  # channels-last copy of the image
     with t.module("stem"):
@@ -137,9 +138,19 @@ def train_hiri_vit(plan: HiriViTPlan, t: Tape) -> Sym:
             if plan.stem.stem_type == "hr"
             else _conv_stem(t, x, plan.stem)
         )
-    with t.module("stages"):
-        for i, p in enumerate(plan.stages):
-            with t.module(i, inputs=[x]):
-                x = _stage(t, x, p, plan)
+    dense = plan.outputs == "pyramid"
+    norms = dict(zip(plan.out_indices, plan.out_norms, strict=False))
+    outs: list[Sym] = []
+    for i, p in enumerate(plan.stages):
+        with t.module("stages"), t.module(i, inputs=[x]):
+            x = _stage(t, x, p, plan)
+        if dense and i in plan.out_indices:
+            if i in norms:
+                with t.module(norms[i]):
+                    outs.append(norm_train(t, x, plan.out_norm, p.dim))  # type: ignore[arg-type]
+            else:
+                outs.append(x)
+    if dense:
+        return outs
     with t.module("head"):
         return _head(t, x, plan.head, plan)

@@ -393,6 +393,7 @@ FAMILY = Family(
     forward_size=lambda spec: size_multiple(spec) * 2,
     latency_specs=latency_specs,
     train=LazyCallable("hirisearch.models.hrvit_train", "train_hrvit"),
+    train_dense=True,
     dense=dense_plan,
     pyramid=pyramid,
 )

@@ -51,8 +51,9 @@ def _branch(t: Tape, x: Sym, p: BranchPlan) -> Sym:
         return t.layer_norm(x, p.dim)
 
 
-def train_hrvit(plan: HRViTPlan, t: Tape) -> Sym:
-    """The forward pass of the model ``plan`` describes; returns its output."""
+def train_hrvit(plan: HRViTPlan, t: Tape) -> Sym | list[Sym]:
+    """The forward pass of the model ``plan`` describes; returns its output (the dense form:
+    the last group's branch maps, finest first)."""
     x = t.image(plan.in_chans * plan.img_size[0] * plan.img_size[1])
     mid = plan.stem_chs // 2
     with t.module("stem"):
@@ -77,6 +78,8 @@ def train_hrvit(plan: HRViTPlan, t: Tape) -> Sym:
                         with t.module(j, inputs=[x]):
                             outs.append(_branch(t, x, b))
                     xs = outs
+    if plan.outputs == "pyramid":
+        return xs
     h = plan.head
     with t.module("head"):
         return hrnet_classifier_train(

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from hirisearch.cost.types import CostNode
-from hirisearch.layers.segformer_head import segformer_head_cost
+from hirisearch.layers.segformer_head import segformer_head_cost, segformer_head_train
 from hirisearch.lazy import LazyCallable
 from hirisearch.tasks.parts import Part, PartConfig
 from hirisearch.tasks.pyramid import Hw, Pyramid
+from hirisearch.train.tape import Sym, Tape
 
 
 class SegformerConfig(PartConfig):
@@ -58,6 +59,20 @@ def cost_segformer(plan: SegformerPlan) -> CostNode:
     )
 
 
+def train_segformer(plan: SegformerPlan, t: Tape, feats: list[Sym]) -> Sym:
+    """Training twin of the head: its logits."""
+    return segformer_head_train(
+        t,
+        feats,
+        plan.in_chs,
+        plan.in_hws,
+        channels=plan.channels,
+        num_classes=plan.num_classes,
+        mlp_norm=plan.mlp_norm,
+        mlp_act=plan.mlp_act,
+    )
+
+
 def conventions(plan: SegformerPlan) -> tuple[str, ...]:
     return (
         f"SegFormer head: embed_dim {plan.channels}, logits at the finest level (the resize to "
@@ -74,4 +89,5 @@ PART = Part(
     cost=cost_segformer,
     build=LazyCallable("hirisearch.tasks.segformer_nn", "build_segformer"),
     conventions=conventions,
+    train=train_segformer,
 )

@@ -9,11 +9,12 @@ from pydantic import Field, model_validator
 
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import FieldError, SpecError
-from hirisearch.layers.upernet import fcn_head_cost, upernet_cost
+from hirisearch.layers.upernet import fcn_head_cost, fcn_head_train, upernet_cost, upernet_train
 from hirisearch.lazy import LazyCallable
 from hirisearch.tasks.held import held
 from hirisearch.tasks.parts import Part, PartConfig
 from hirisearch.tasks.pyramid import Hw, Pyramid
+from hirisearch.train.tape import Sym, Tape
 
 
 class UperNetConfig(PartConfig):
@@ -67,8 +68,9 @@ def plan_upernet(config: UperNetConfig, pyramid: Pyramid, img_hw: Hw) -> UperNet
     )
 
 
-def cost_upernet(plan: UperNetPlan) -> CostNode:
-    """The head's cost: ``decode`` (UperNet) and, held, ``auxiliary`` (the FCN head)."""
+def cost_upernet(plan: UperNetPlan, *, training: bool = False) -> CostNode:
+    """The head's cost: ``decode`` (UperNet) and ``auxiliary`` (the FCN head): held (its params,
+    no work) at inference, running in ``training``."""
     decode = upernet_cost(
         plan.in_chs,
         plan.in_hws,
@@ -81,8 +83,42 @@ def cost_upernet(plan: UperNetPlan) -> CostNode:
         aux = fcn_head_cost(
             plan.aux[0], plan.aux[1], channels=plan.aux_channels, num_classes=plan.num_classes
         )
-        children.append(("auxiliary", held(aux)))
+        children.append(("auxiliary", aux if training else held(aux)))
     return CostNode.of(children, out_shape=decode.out_shape)
+
+
+def train_cost_upernet(plan: UperNetPlan) -> CostNode:
+    """The head's cost as it trains: the auxiliary head runs (mmseg trains it)."""
+    return cost_upernet(plan, training=True)
+
+
+def train_upernet(plan: UperNetPlan, t: Tape, feats: list[Sym]) -> list[Sym]:
+    """Training twin of :class:`~hirisearch.tasks.upernet_nn.UperNet`: the decode head's logits
+    and, with one, the auxiliary head's."""
+    with t.module("decode"):
+        outs = [
+            upernet_train(
+                t,
+                feats,
+                plan.in_chs,
+                plan.in_hws,
+                channels=plan.channels,
+                pool_scales=plan.pool_scales,
+                num_classes=plan.num_classes,
+            )
+        ]
+    if plan.aux is not None:
+        with t.module("auxiliary"):
+            aux = fcn_head_train(
+                t,
+                feats[plan.aux_level],
+                plan.aux[0],
+                plan.aux[1],
+                channels=plan.aux_channels,
+                num_classes=plan.num_classes,
+            )
+        outs.append(aux)
+    return outs
 
 
 def conventions(plan: UperNetPlan) -> tuple[str, ...]:
@@ -93,7 +129,7 @@ def conventions(plan: UperNetPlan) -> tuple[str, ...]:
     if plan.aux is not None:
         out.append(
             f"auxiliary FCN head on level {plan.aux_level}: in the params, not in the GFLOPs "
-            "(it trains only)"
+            "(it trains only: the training figures count it)"
         )
     return tuple(out)
 
@@ -107,4 +143,6 @@ PART = Part(
     cost=cost_upernet,
     build=LazyCallable("hirisearch.tasks.upernet_nn", "build_upernet"),
     conventions=conventions,
+    train=train_upernet,
+    train_cost=train_cost_upernet,
 )

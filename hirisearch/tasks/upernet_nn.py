@@ -11,7 +11,8 @@ from hirisearch.tasks.upernet import UperNetPlan
 
 
 class UperNet(nn.Module):
-    """``decode`` on the pyramid; ``auxiliary`` is held for its params (it trains only)."""
+    """``decode`` on the pyramid; ``auxiliary`` runs in training mode only (mmseg trains it; at
+    test it is held for its params), so a training step returns both heads' logits."""
 
     def __init__(self, plan: UperNetPlan, *, device=None, dtype=None) -> None:
         super().__init__()
@@ -23,13 +24,17 @@ class UperNet(nn.Module):
             num_classes=plan.num_classes,
             **dd,
         )
+        self.aux_level = plan.aux_level
         if plan.aux is not None:
             self.auxiliary = FCNHead(
                 plan.aux[0], channels=plan.aux_channels, num_classes=plan.num_classes, **dd
             )
 
-    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
-        return self.decode(feats)
+    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        out = self.decode(feats)
+        if self.training and hasattr(self, "auxiliary"):
+            return out, self.auxiliary(feats[self.aux_level])
+        return out
 
 
 def build_upernet(plan: UperNetPlan, *, device=None, dtype=None) -> UperNet:

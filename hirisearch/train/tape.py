@@ -334,11 +334,12 @@ class Tape:
         """A parameter read by an operator that keeps nothing (position embedding, token)."""
         self._record([], self._credit(p))
 
-    def drop_path(self, x: Sym, rate: float) -> Sym:
-        """Stochastic depth while training: ``x * mask`` keeps the per-sample mask."""
+    def drop_path(self, x: Sym, rate: float, *, mask_n: int = 1) -> Sym:
+        """Stochastic depth while training: ``x * mask`` keeps the per-sample mask (``mask_n``
+        elements per sample, in ``x``'s dtype: ``nn.Dropout2d``'s (B, C, 1, 1) noise)."""
         if rate <= 0:
             return x
-        mask = self.new(1, x.b, grad=False)
+        mask = self.new(mask_n, x.b, grad=False)
         out = self.new(x.n, x.b)
         self._record([mask], grads=[x, out])
         return out
