@@ -12,6 +12,8 @@ import torch
 from hirisearch.cost.types import CostNode
 from hirisearch.layers.fpn import fpn_cost, fpn_train, semantic_fpn_cost, semantic_fpn_train
 from hirisearch.layers.fpn_nn import FPN, SemanticFPNHead
+from hirisearch.layers.rcnn import RCNNLayout, rcnn_cost, rcnn_train
+from hirisearch.layers.rcnn_nn import RCNNHead
 from hirisearch.train.census import saved_census
 from hirisearch.train.config import TrainConfig
 from hirisearch.train.cost import TrainModel
@@ -24,6 +26,28 @@ from tests.harness import OnPyramid
 #: The finest level's grid (non-square); level i is every 2**i-th row and column.
 HW = (32, 48)
 CHS = (16, 24, 32, 40)
+#: The image the RoIs are placed on (stride 4 to the finest level).
+IMG = (4 * HW[0], 4 * HW[1])
+#: Mask R-CNN and a Cascade Mask R-CNN with batch-normed box convs, on 24-channel levels.
+RCNN = {
+    "mask_rcnn": RCNNLayout(
+        in_chs=24, num_classes=5, conv_chs=16, fc_chs=32, proposals=12, mask_proposals=5
+    ),
+    "cascade": RCNNLayout(
+        in_chs=24,
+        num_classes=5,
+        stages=3,
+        box_convs=2,
+        box_fcs=1,
+        box_norm="bn",
+        conv_chs=16,
+        fc_chs=32,
+        class_agnostic_reg=True,
+        mask_convs=2,
+        proposals=12,
+        mask_proposals=5,
+    ),  # fmt: skip
+}
 
 CONFIGS = [
     TrainConfig(batch=2, device="cpu"),
@@ -42,53 +66,62 @@ class GradPyramid(OnPyramid):
 
 
 def _cases() -> dict[str, tuple]:
-    hws = OnPyramid.grids(HW, len(CHS))
+    """name -> (the levels' channels, build, cost twin, training twin)."""
+    hws = OnPyramid.grids(HW, 4)
     strides = (4, 8, 16, 32)
-    return {
+    cases = {
         "fpn": (
-            lambda **dd: GradPyramid(FPN(CHS, 24, num_outs=5, **dd), CHS),
+            CHS,
+            lambda **dd: FPN(CHS, 24, num_outs=5, **dd),
             fpn_cost(CHS, 24, num_outs=5, in_hws=hws),
             lambda t, feats: fpn_train(t, feats, CHS, 24, num_outs=5, in_hws=hws),
         ),
         "semantic_fpn": (
-            lambda **dd: GradPyramid(
-                SemanticFPNHead(CHS, 32, 7, strides=strides, norm="gn", **dd), CHS
-            ),
+            CHS,
+            lambda **dd: SemanticFPNHead(CHS, 32, 7, strides=strides, norm="gn", **dd),
             semantic_fpn_cost(CHS, 32, 7, strides=strides, norm="gn", in_hws=hws),
             lambda t, feats: semantic_fpn_train(
                 t, feats, CHS, 32, 7, strides=strides, norm="gn", in_hws=hws
             ),
         ),
     }
+    for name, lay in RCNN.items():
+        cases[name] = (
+            (lay.in_chs,) * 4,
+            lambda lay=lay, **dd: RCNNHead(lay, img_hw=IMG, **dd),
+            rcnn_cost(lay, hws),
+            lambda t, feats, lay=lay: rcnn_train(t, feats, lay, hws),
+        )
+    return cases
 
 
 CASES = _cases()
-INPUT = (sum(CHS), *HW)
 
 
-def _model(name: str) -> tuple[TrainModel, object]:
-    build, node, twin = CASES[name]
-    hws = OnPyramid.grids(HW, len(CHS))
+def _model(name: str) -> tuple[TrainModel, object, tuple[int, ...]]:
+    chs, build, node, twin = CASES[name]
+    hws = OnPyramid.grids(HW, len(chs))
+    shape = (sum(chs), *HW)
 
     def train(_plan: object, t: Tape) -> object:
-        x = t.image(sum(CHS) * HW[0] * HW[1])
+        x = t.image(sum(chs) * HW[0] * HW[1])
         feats = []
-        for c, hw in zip(CHS, hws, strict=True):
+        for c, hw in zip(chs, hws, strict=True):
             f = Tape.view(x, c * hw[0] * hw[1])
             f.grad = True
             feats.append(f)
         with t.module("inner"):
             return twin(t, feats)
 
-    tree = CostNode.of([("inner", node)])
-    return TrainModel(tree, SimpleNamespace(input_shape=INPUT), train), build
+    model = TrainModel(CostNode.of([("inner", node)]), SimpleNamespace(input_shape=shape), train)
+    return model, lambda **dd: GradPyramid(build(**dd), chs), shape
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_train_macs_equal_traced(name) -> None:
-    model, build = _model(name)
+    model, build, shape = _model(name)
     analytic = model.macs_per_path()
-    traced = traced_train_macs(build, INPUT)
+    traced = traced_train_macs(build, shape)
     for path in sorted(set(analytic) | set(traced.per_path)):
         a, got = analytic.get(path, TrainMacs()), traced.per_path.get(path, TrainMacs())
         assert a == got, f"at {path!r}: analytic {a} != traced {got}"
@@ -98,10 +131,9 @@ def test_train_macs_equal_traced(name) -> None:
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.device}-{c.dtype}")
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_kept_equals_census(name, config) -> None:
-    model, build = _model(name)
-    tape = model.tape()
-    analytic = kept_by_path(tape, column_of(config), config.batch)
-    counted = saved_census(build, INPUT, config).by_path()
+    model, build, shape = _model(name)
+    analytic = kept_by_path(model.tape(), column_of(config), config.batch)
+    counted = saved_census(build, shape, config).by_path()
     for path in sorted(set(analytic) | set(counted)):
         a, c = analytic.get(path, 0), counted.get(path, 0)
         assert a == c, f"{config.device} {config.dtype}: kept at {path!r}: analytic {a} != {c}"
