@@ -14,6 +14,8 @@ from hirisearch.layers.fpn import fpn_cost, fpn_train, semantic_fpn_cost, semant
 from hirisearch.layers.fpn_nn import FPN, SemanticFPNHead
 from hirisearch.layers.rcnn import RCNNLayout, rcnn_cost, rcnn_train
 from hirisearch.layers.rcnn_nn import RCNNHead
+from hirisearch.layers.sfp import sfp_cost, sfp_train
+from hirisearch.layers.sfp_nn import SimpleFeaturePyramid
 from hirisearch.train.census import saved_census
 from hirisearch.train.config import TrainConfig
 from hirisearch.train.cost import TrainModel
@@ -83,6 +85,12 @@ def _cases() -> dict[str, tuple]:
             lambda t, feats: semantic_fpn_train(
                 t, feats, CHS, 32, 7, strides=strides, norm="gn", in_hws=hws
             ),
+        ),
+        "sfp": (
+            (32,),
+            lambda **dd: SimpleFeaturePyramid(32, 24, **dd),
+            sfp_cost(32, 24, hw=HW),
+            lambda t, feats: sfp_train(t, feats, 32, 24, hw=HW),
         ),
     }
     for name, lay in RCNN.items():
