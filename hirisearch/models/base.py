@@ -129,6 +129,9 @@ class Family(Generic[SpecT, PlanT]):
     #: its forward pass on a :class:`hirisearch.train.tape.Tape`, returning the model's output;
     #: none: training memory is simulated, not computed.
     train: Callable[[Any, Any], Any] | None = None
+    #: ``train`` also serves the dense plan (returning one ``Sym`` per level, with the dense
+    #: form's per-output norms and no classifier), so task models on this family have a twin.
+    train_dense: bool = False
     #: ``uncalled_stages(plan)``: module paths holding a list of blocks that the model's forward
     #: never calls as one module (it runs their blocks itself), so activation checkpointing
     #: cannot wrap them as stages (:func:`hirisearch.train.units.checkpoint_units`).

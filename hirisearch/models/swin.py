@@ -432,6 +432,7 @@ FAMILY = Family(
     latency_specs=latency_specs,
     blocks=stage_blocks(("num_heads", "mlp_ratio"), "depths"),
     train=LazyCallable("hirisearch.models.swin_train", "train_swin"),
+    train_dense=True,
     dense=dense_plan,
     pyramid=pyramid,
     dense_spec=dense_spec,

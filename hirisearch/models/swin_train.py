@@ -90,8 +90,9 @@ def _block(
     return t.add(x, h)
 
 
-def train_swin(plan: SwinPlan, t: Tape) -> Sym:
-    """The forward pass of the model ``plan`` describes; returns its output."""
+def train_swin(plan: SwinPlan, t: Tape) -> Sym | list[Sym]:
+    """The forward pass of the model ``plan`` describes; returns its output (the dense form:
+    every stage's output through its own LayerNorm, one map per level)."""
     c0 = plan.embed_dim
     x = t.image(plan.in_chans * _area(plan.img_size))
     if plan.padded_img != plan.img_size:
@@ -105,23 +106,29 @@ def train_swin(plan: SwinPlan, t: Tape) -> Sym:
             x = t.layer_norm(x, c0)
     total = sum(s.depth for s in plan.stages)
     rates = iter(drop_path_rates(plan.drop_path_rate, total))
-    with t.module("layers"):
-        for i, s in enumerate(plan.stages):
-            with t.module(i, inputs=[x]):
-                if s.merge_hw is not None:
-                    with t.module("downsample"):
-                        c4, n = 4 * s.in_dim, _area(s.hw)
-                        x = t.copy(x, n * c4)  # F.pad
-                        x = t.copy(x)  # the 2x2 neighbours gathered (a copy)
-                        with t.module("norm"):
-                            x = t.layer_norm(x, c4)
-                        with t.module("reduction"):
-                            x = t.linear(x, c4, s.dim, bias=False)
-                with t.module("blocks"):
-                    for j in range(s.depth):
-                        with t.module(j, inputs=[x]):
-                            shift = any(s.shift) and j % 2 == 1
-                            x = _block(t, x, s, plan, s.blocks[j], next(rates), shift)
+    outs: list[Sym] = []
+    for i, s in enumerate(plan.stages):
+        with t.module("layers"), t.module(i, inputs=[x]):
+            if s.merge_hw is not None:
+                with t.module("downsample"):
+                    c4, n = 4 * s.in_dim, _area(s.hw)
+                    x = t.copy(x, n * c4)  # F.pad
+                    x = t.copy(x)  # the 2x2 neighbours gathered (a copy)
+                    with t.module("norm"):
+                        x = t.layer_norm(x, c4)
+                    with t.module("reduction"):
+                        x = t.linear(x, c4, s.dim, bias=False)
+            with t.module("blocks"):
+                for j in range(s.depth):
+                    with t.module(j, inputs=[x]):
+                        shift = any(s.shift) and j % 2 == 1
+                        x = _block(t, x, s, plan, s.blocks[j], next(rates), shift)
+        if plan.outputs == "pyramid":
+            with t.module(f"norm{i}"):
+                y = t.layer_norm(x, s.dim)
+            outs.append(t.copy(y))  # permute(0, 3, 1, 2).contiguous()
+    if plan.outputs == "pyramid":
+        return outs
     last = plan.stages[-1]
     with t.module("norm"):
         x = t.layer_norm(x, last.dim)

@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 from hirisearch.errors import TrainError
 from hirisearch.models import get_family
 from hirisearch.targets import SizedTarget
+from hirisearch.tasks.model import TaskPlan
+from hirisearch.tasks.train import missing_twin, train_family
 from hirisearch.train.config import TrainConfig
 from hirisearch.train.cost import TrainCost, TrainModel
 from hirisearch.train.devices import CUDA_RESERVE_BYTES, parse_memory
@@ -106,16 +108,20 @@ class TrainProfile:
 
 
 def train_model_of(sized: SizedTarget) -> TrainModel:
-    """The analytic training model of ``sized`` (a spec target with a training twin)."""
+    """The analytic training model of ``sized`` (a spec target with a training twin, or a task
+    model whose backbone and parts all have one)."""
     if sized.plan is None or sized.tree is None:
         raise TrainError(
             f"{sized.target.ref}: training cost needs a spec target with an analytic model"
         )
-    if getattr(sized.plan, "task", None) is not None:  # a TaskPlan (hirisearch.tasks)
-        raise TrainError(
-            f"{sized.target.ref}: the task heads have no training twins yet, so the training "
-            "cost of a task model is not computed; drop --task for the backbone's"
-        )
+    if isinstance(sized.plan, TaskPlan):
+        missing = missing_twin(sized.plan)
+        if missing is not None:
+            raise TrainError(
+                f"{sized.target.ref}: {missing} has no training twin, so the training cost of "
+                f"the task model {sized.plan.task} is not computed; drop --task for the backbone's"
+            )
+        return TrainModel.of(train_family(sized.plan), sized.plan, sized.tree)
     return TrainModel.of(get_family(sized.target.family), sized.plan, sized.tree)
 
 

@@ -42,7 +42,10 @@ class Part:
     module: a neck's ``forward(feats: list[Tensor]) -> list[Tensor]``, a head's
     ``forward(feats) -> Tensor | tuple[Tensor, ...]`` (no data-dependent shapes, so the meta device
     traces it). ``conventions(plan)``: one-line statements of what the part counts, printed with
-    the task's figures.
+    the task's figures. ``train(plan, tape, feats) -> list[Sym] | Sym``: the part's training
+    twin (:mod:`hirisearch.train.tape`), the operators of its forward on the input maps
+    ``feats`` at the part's module paths (the caller enters the part's own path); none: the part
+    has no twin, so the training cost of a task model using it is not computed.
     """
 
     name: str
@@ -53,6 +56,7 @@ class Part:
     cost: Callable[[Any], CostNode]
     build: Callable[..., nn.Module]
     conventions: Callable[[Any], tuple[str, ...]] = _no_conventions
+    train: Callable[[Any, Any, list[Any]], Any] | None = None
 
 
 #: Built-in parts: name -> module whose ``PART`` describes it (one line per part).
