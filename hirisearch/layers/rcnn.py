@@ -212,7 +212,8 @@ def box_head_train(t: Tape, x: Sym, layout: RCNNLayout) -> list[Sym]:
                 with t.module(i):
                     x = roi_conv_train(t, x, ch, layout.conv_chs, norm, n * s * s)
                 ch = layout.conv_chs
-    x = t.view(x, n * ch * s * s)  # flatten(1) of a contiguous map
+    # flatten(1): a view, but a copy after a map LayerNorm (its output is a permuted view)
+    x = t.view(x, n * ch * s * s, strided=bool(layout.box_convs) and norm == "ln")
     f = ch * s * s
     for i in range(layout.box_fcs):
         with t.module("shared_fcs"), t.module(i):
@@ -262,8 +263,13 @@ def rcnn_train(
     of each image (a view only at batch 1)."""
     outs: list[Sym] = []
     with t.module("rpn"):
-        for x, hw in zip(feats, level_hws, strict=True):
+        for level, (x, hw) in enumerate(zip(feats, level_hws, strict=True)):
+            start, tensors = len(t.events), t.param_tensors
             outs.extend(rpn_train(t, x, layout, hw))
+            if level:  # the same module again: one gradient per parameter, one autocast copy
+                for e in t.events[start:]:
+                    e.params, e.copies = 0, (0,) * len(e.copies)
+                t.param_tensors = tensors
     x, p = feats[0], layout.proposals
     rois = t.new(5 * p, x.b, grad=False)
     for i in range(layout.stages):

@@ -4,6 +4,7 @@ keeps == the census of a meta forward pass, fp32 and bf16 autocast."""
 
 from __future__ import annotations
 
+from functools import partial
 from types import SimpleNamespace
 
 import pytest
@@ -16,6 +17,10 @@ from hirisearch.layers.rcnn import RCNNLayout, rcnn_cost, rcnn_train
 from hirisearch.layers.rcnn_nn import RCNNHead
 from hirisearch.layers.sfp import sfp_cost, sfp_train
 from hirisearch.layers.sfp_nn import SimpleFeaturePyramid
+from hirisearch.spec import load_spec
+from hirisearch.tasks.model import cost_task, plan_task
+from hirisearch.tasks.model_nn import build_task
+from hirisearch.tasks.train import train_family
 from hirisearch.train.census import saved_census
 from hirisearch.train.config import TrainConfig
 from hirisearch.train.cost import TrainModel
@@ -23,6 +28,7 @@ from hirisearch.train.memory import column_of, kept_by_path
 from hirisearch.train.tape import Tape
 from hirisearch.train.trace import traced_train_macs
 from hirisearch.train.types import TrainMacs
+from tests.conftest import SPECS
 from tests.harness import OnPyramid
 
 #: The finest level's grid (non-square); level i is every 2**i-th row and column.
@@ -46,6 +52,20 @@ RCNN = {
         fc_chs=32,
         class_agnostic_reg=True,
         mask_convs=2,
+        proposals=12,
+        mask_proposals=5,
+    ),  # fmt: skip
+    "vitdet": RCNNLayout(
+        in_chs=24,
+        num_classes=5,
+        rpn_convs=2,
+        box_convs=1,
+        box_fcs=1,
+        box_norm="ln",
+        conv_chs=16,
+        fc_chs=32,
+        mask_convs=1,
+        mask_norm="ln",
         proposals=12,
         mask_proposals=5,
     ),  # fmt: skip
@@ -141,8 +161,60 @@ def test_train_macs_equal_traced(name) -> None:
 def test_kept_equals_census(name, config) -> None:
     model, build, shape = _model(name)
     analytic = kept_by_path(model.tape(), column_of(config), config.batch)
-    counted = saved_census(build, shape, config).by_path()
+    census = saved_census(build, shape, config)
+    counted = census.by_path()
     for path in sorted(set(analytic) | set(counted)):
         a, c = analytic.get(path, 0), counted.get(path, 0)
         assert a == c, f"{config.device} {config.dtype}: kept at {path!r}: analytic {a} != {c}"
     assert counted["inner"] > 0
+    _assert_params_and_copies(model, build, census, config)
+
+
+#: Task models through the whole model: (spec, preset, size), at small sizes.
+TASKS = [
+    ("swin/t.yaml", "coco-maskrcnn", (256, 384)),
+    ("swin/t.yaml", "coco-cascade", (256, 384)),
+    ("swin/t.yaml", "ade-fpn", (128, 192)),
+]
+
+
+def _task(spec: str, preset: str, size: tuple[int, int]) -> tuple[TrainModel, object, object]:
+    plan = plan_task(load_spec(SPECS / spec), preset, size)
+    model = TrainModel.of(train_family(plan), plan, cost_task(plan))
+    return model, partial(build_task, plan), plan
+
+
+@pytest.mark.parametrize(("spec", "preset", "size"), TASKS, ids=lambda v: str(v))
+def test_task_model_train_macs_equal_traced(spec, preset, size) -> None:
+    model, build, plan = _task(spec, preset, size)
+    analytic = model.macs_per_path()
+    traced = traced_train_macs(build, plan.input_shape)
+    for path in sorted(set(analytic) | set(traced.per_path)):
+        a, got = analytic.get(path, TrainMacs()), traced.per_path.get(path, TrainMacs())
+        assert a == got, f"at {path!r}: analytic {a} != traced {got}"
+
+
+@pytest.mark.parametrize("config", CONFIGS[:2], ids=lambda c: f"{c.device}-{c.dtype}")
+@pytest.mark.parametrize(("spec", "preset", "size"), TASKS, ids=lambda v: str(v))
+def test_task_model_kept_equals_census(spec, preset, size, config) -> None:
+    model, build, plan = _task(spec, preset, size)
+    analytic = kept_by_path(model.tape(), column_of(config), config.batch)
+    census = saved_census(build, plan.input_shape, config)
+    counted = census.by_path()
+    for path in sorted(set(analytic) | set(counted)):
+        a, c = analytic.get(path, 0), counted.get(path, 0)
+        assert a == c, f"{config.device} {config.dtype}: kept at {path!r}: analytic {a} != {c}"
+    assert counted["head"] > 0 and counted["backbone"] > 0
+    _assert_params_and_copies(model, build, census, config)
+
+
+def _assert_params_and_copies(model: TrainModel, build, census, config: TrainConfig) -> None:
+    """Every parameter gets one gradient and one autocast copy, however often its module runs
+    (the RPN runs once per level)."""
+    tape = model.tape()
+    with torch.device("meta"):
+        built = build(device="meta")
+    params = list(built.parameters())
+    assert tape.grad_params == sum(p.numel() for p in params)
+    assert tape.param_tensors == len(params)
+    assert sum(e.copies[column_of(config)] for e in tape.events) == census.weight_copies
