@@ -247,7 +247,9 @@ def mask_head_train(t: Tape, x: Sym, layout: RCNNLayout, rois: int) -> Sym:
 
 
 def roi_align_train(t: Tape, x: Sym, rois: Sym, out_n: int) -> Sym:
-    """torchvision's ``roi_align``: its autograd function keeps the RoIs (not the features)."""
+    """torchvision's ``roi_align``: its autograd function keeps the RoIs (not the features), in
+    the features' dtype as the meta census runs it (torchvision's own autocast kernel would keep
+    an fp32 copy: 10 bytes more per RoI under bf16)."""
     out = t.new(out_n, x.b)
     t.keep(rois)
     return out

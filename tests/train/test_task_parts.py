@@ -184,17 +184,19 @@ def _task(spec: str, preset: str, size: tuple[int, int]) -> tuple[TrainModel, ob
     return model, partial(build_task, plan), plan
 
 
+@pytest.mark.parametrize("checkpoint", ["none", "blocks"])
 @pytest.mark.parametrize(("spec", "preset", "size"), TASKS, ids=lambda v: str(v))
-def test_task_model_train_macs_equal_traced(spec, preset, size) -> None:
+def test_task_model_train_macs_equal_traced(spec, preset, size, checkpoint) -> None:
     model, build, plan = _task(spec, preset, size)
-    analytic = model.macs_per_path()
-    traced = traced_train_macs(build, plan.input_shape)
+    analytic = model.macs_per_path(checkpoint)
+    units = model.units(checkpoint)
+    traced = traced_train_macs(build, plan.input_shape, checkpoint_units=units)
     for path in sorted(set(analytic) | set(traced.per_path)):
         a, got = analytic.get(path, TrainMacs()), traced.per_path.get(path, TrainMacs())
         assert a == got, f"at {path!r}: analytic {a} != traced {got}"
 
 
-@pytest.mark.parametrize("config", CONFIGS[:2], ids=lambda c: f"{c.device}-{c.dtype}")
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.device}-{c.dtype}")
 @pytest.mark.parametrize(("spec", "preset", "size"), TASKS, ids=lambda v: str(v))
 def test_task_model_kept_equals_census(spec, preset, size, config) -> None:
     model, build, plan = _task(spec, preset, size)
