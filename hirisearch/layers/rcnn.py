@@ -273,6 +273,7 @@ def rcnn_train(
                     e.params, e.copies = 0, (0,) * len(e.copies)
                 t.param_tensors = tensors
     x, p = feats[0], layout.proposals
+    t.buffer(4 * 4 * p)  # the fixed boxes (fp32 x1, y1, x2, y2)
     rois = t.new(5 * p, x.b, grad=False)
     for i in range(layout.stages):
         pooled = roi_align_train(t, x, rois, p * layout.in_chs * layout.roi_size**2)
