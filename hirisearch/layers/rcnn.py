@@ -24,8 +24,9 @@ from functools import lru_cache
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import Cost, CostNode
-from hirisearch.layers.conv import conv_norm_act_cost
-from hirisearch.layers.norm_act import MapNormKind
+from hirisearch.layers.conv import conv_norm_act_cost, conv_norm_act_train
+from hirisearch.layers.norm_act import MapNormKind, norm_train
+from hirisearch.train.tape import Sym, Tape
 
 HW = tuple[int, int]
 
@@ -170,3 +171,119 @@ def rcnn_cost(layout: RCNNLayout, level_hws: tuple[HW, ...]) -> CostNode:
         mask = times(mask_head_cost(layout), min(layout.mask_proposals, layout.proposals))
         children.append(("mask_head", CostNode.of([(str(i), mask) for i in range(layout.stages)])))
     return CostNode.of(children)
+
+
+def rpn_train(t: Tape, x: Sym, layout: RCNNLayout, hw: HW) -> list[Sym]:
+    """Training twin of one call of :class:`~hirisearch.layers.rcnn_nn.RPNHead` on an ``hw``
+    level: its scores and deltas."""
+    c, a = layout.in_chs, layout.num_anchors
+    with t.module("rpn_conv"):
+        for i in range(layout.rpn_convs):
+            with t.module(i):
+                x, _ = conv_norm_act_train(t, x, c, c, 3, bias=True, norm=None, act="relu", hw=hw)
+    outs = []
+    for name, out_c in (("rpn_cls", a), ("rpn_reg", 4 * a)):
+        with t.module(name):
+            outs.append(conv_norm_act_train(t, x, c, out_c, 1, bias=True, norm=None, hw=hw)[0])
+    return outs
+
+
+def roi_conv_train(
+    t: Tape, x: Sym, in_c: int, out_c: int, norm: MapNormKind | None, pixels: int
+) -> Sym:
+    """A 3x3 :class:`ConvNormAct` (ReLU; a bias without a norm) of a RoI head on ``pixels``
+    positions per sample (every RoI's)."""
+    with t.module("conv"):
+        x = t.conv(x, in_c, out_c, 3, out_c * pixels, bias=norm is None)
+    if norm:
+        with t.module("norm"):
+            x = norm_train(t, x, norm, out_c)
+    with t.module("act"):
+        return t.act(x, "relu")
+
+
+def box_head_train(t: Tape, x: Sym, layout: RCNNLayout) -> list[Sym]:
+    """Training twin of :class:`~hirisearch.layers.rcnn_nn.ConvFCBBoxHead` on the pooled
+    features ``x`` of ``layout.proposals`` RoIs: class scores and box deltas."""
+    s, ch, norm, n = layout.roi_size, layout.in_chs, layout.box_norm, layout.proposals
+    if layout.box_convs:
+        with t.module("shared_convs"):
+            for i in range(layout.box_convs):
+                with t.module(i):
+                    x = roi_conv_train(t, x, ch, layout.conv_chs, norm, n * s * s)
+                ch = layout.conv_chs
+    # flatten(1): a view, but a copy after a map LayerNorm (its output is a permuted view)
+    x = t.view(x, n * ch * s * s, strided=bool(layout.box_convs) and norm == "ln")
+    f = ch * s * s
+    for i in range(layout.box_fcs):
+        with t.module("shared_fcs"), t.module(i):
+            x = t.linear(x, f, layout.fc_chs)
+        with t.module("relu"):
+            x = t.act(x, "relu")
+        f = layout.fc_chs
+    outs = []
+    for name, out_f in (("fc_cls", layout.num_classes + 1), ("fc_reg", layout.reg_out)):
+        with t.module(name):
+            outs.append(t.linear(x, f, out_f))
+    return outs
+
+
+def mask_head_train(t: Tape, x: Sym, layout: RCNNLayout, rois: int) -> Sym:
+    """Training twin of :class:`~hirisearch.layers.rcnn_nn.FCNMaskHead` on the pooled features
+    ``x`` of ``rois`` RoIs: the mask logits."""
+    s, ch, c, norm = layout.mask_roi_size, layout.in_chs, layout.conv_chs, layout.mask_norm
+    with t.module("convs"):
+        for i in range(layout.mask_convs):
+            with t.module(i):
+                x = roi_conv_train(t, x, ch, c, norm, rois * s * s)
+            ch = c
+    up = rois * c * (2 * s) ** 2
+    with t.module("upsample"):
+        x = t.conv(x, ch, c, 2, up, bias=True)  # transposed: the same weights and savings
+    with t.module("relu"):
+        x = t.act(x, "relu")
+    with t.module("conv_logits"):
+        return t.conv(x, c, layout.num_classes, 1, up // c * layout.num_classes, bias=True)
+
+
+def roi_align_train(t: Tape, x: Sym, rois: Sym, out_n: int) -> Sym:
+    """torchvision's ``roi_align``: its autograd function keeps the RoIs (not the features), in
+    the features' dtype as the meta census runs it (torchvision's own autocast kernel would keep
+    an fp32 copy: 10 bytes more per RoI under bf16)."""
+    out = t.new(out_n, x.b)
+    t.keep(rois)
+    return out
+
+
+def rcnn_train(
+    t: Tape, feats: list[Sym], layout: RCNNLayout, level_hws: tuple[HW, ...]
+) -> list[Sym]:
+    """Training twin of :class:`~hirisearch.layers.rcnn_nn.RCNNHead`: its outputs in order.
+
+    The RoIs (batch index and a fixed box, in the features' dtype, 5 numbers each) need no
+    gradient; RoIAlign keeps them; the mask heads' are a copy of the first ``mask_proposals``
+    of each image (a view only at batch 1)."""
+    outs: list[Sym] = []
+    with t.module("rpn"):
+        for level, (x, hw) in enumerate(zip(feats, level_hws, strict=True)):
+            start, tensors = len(t.events), t.param_tensors
+            outs.extend(rpn_train(t, x, layout, hw))
+            if level:  # the same module again: one gradient per parameter, one autocast copy
+                for e in t.events[start:]:
+                    e.params, e.copies = 0, (0,) * len(e.copies)
+                t.param_tensors = tensors
+    x, p = feats[0], layout.proposals
+    t.buffer(4 * 4 * p)  # the fixed boxes (fp32 x1, y1, x2, y2)
+    rois = t.new(5 * p, x.b, grad=False)
+    for i in range(layout.stages):
+        pooled = roi_align_train(t, x, rois, p * layout.in_chs * layout.roi_size**2)
+        with t.module("bbox_head"), t.module(i):
+            outs.extend(box_head_train(t, pooled, layout))
+    if layout.mask:
+        m = min(layout.mask_proposals, p)
+        mask_rois = t.new(5 * m, x.b, grad=False)
+        for i in range(layout.stages):
+            pooled = roi_align_train(t, x, mask_rois, m * layout.in_chs * layout.mask_roi_size**2)
+            with t.module("mask_head"), t.module(i):
+                outs.append(mask_head_train(t, pooled, layout, m))
+    return outs

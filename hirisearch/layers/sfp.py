@@ -15,9 +15,10 @@ from functools import lru_cache
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import CostNode
-from hirisearch.layers.conv import conv_norm_act_cost
-from hirisearch.layers.fpn import pool_hw
-from hirisearch.layers.norm_act import MapNormKind, norm_cost
+from hirisearch.layers.conv import conv_norm_act_cost, conv_norm_act_train
+from hirisearch.layers.fpn import max_pool_train, pool_hw
+from hirisearch.layers.norm_act import MapNormKind, norm_cost, norm_train
+from hirisearch.train.tape import Sym, Tape
 
 HW = tuple[int, int]
 #: ViTDet's scales, finest first.
@@ -83,3 +84,49 @@ def sfp_cost(
         ]
         levels.append((name, CostNode.of(parts)))
     return CostNode.of(levels)
+
+
+def sfp_train(
+    t: Tape,
+    feats: list[Sym],
+    in_chs: int,
+    out_chs: int,
+    *,
+    stride: int = 16,
+    scales: tuple[float, ...] = SCALES,
+    norm: MapNormKind | None = "ln",
+    top_block: bool = True,
+    hw: HW,
+) -> list[Sym]:
+    """Training twin of :class:`~hirisearch.layers.sfp_nn.SimpleFeaturePyramid` on the last of
+    ``feats`` (an ``hw`` map): its levels, finest first. Max-pools keep input and indices."""
+    x, outs = feats[-1], []
+    for name, s, c, g in sfp_levels(in_chs, hw, stride, scales):
+        with t.module(name):
+            y = x
+            if s == 4.0:
+                half = in_chs // 2
+                with t.module(0):
+                    y = t.conv(y, in_chs, half, 2, half * 4 * hw[0] * hw[1], bias=True)
+                with t.module(1):
+                    y = norm_train(t, y, "ln", half)
+                with t.module(2):
+                    y = t.act(y, "gelu")
+                with t.module(3):
+                    y = t.conv(y, half, c, 2, c * g[0] * g[1], bias=True)
+            elif s == 2.0:
+                with t.module(0):
+                    y = t.conv(y, in_chs, c, 2, c * g[0] * g[1], bias=True)
+            elif s == 0.5:
+                with t.module(0):
+                    y = max_pool_train(t, y, c * g[0] * g[1])
+            at, bias = _PREFIX[s], norm is None
+            with t.module(at):
+                y, _ = conv_norm_act_train(t, y, c, out_chs, 1, bias=bias, norm=norm, hw=g)
+            with t.module(at + 1):
+                y, _ = conv_norm_act_train(t, y, out_chs, out_chs, 3, bias=bias, norm=norm, hw=g)
+        outs.append(y)
+    if top_block:
+        p6 = pool_hw(g)
+        outs.append(max_pool_train(t, outs[-1], out_chs * p6[0] * p6[1]))
+    return outs

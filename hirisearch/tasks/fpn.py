@@ -8,10 +8,11 @@ from pydantic import Field
 
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import SpecError
-from hirisearch.layers.fpn import fpn_cost, fpn_out_hws
+from hirisearch.layers.fpn import fpn_cost, fpn_out_hws, fpn_train
 from hirisearch.lazy import LazyCallable
 from hirisearch.tasks.parts import Part, PartConfig
 from hirisearch.tasks.pyramid import Hw, Level, Pyramid
+from hirisearch.train.tape import Sym, Tape
 
 
 class FPNConfig(PartConfig):
@@ -63,6 +64,12 @@ def conventions(plan: FPNPlan) -> tuple[str, ...]:
     return (f"FPN: {plan.out_chs} channels on {len(plan.in_chs)} backbone levels{pooled}",)
 
 
+def train_fpn(plan: FPNPlan, t: Tape, feats: list[Sym]) -> list[Sym]:
+    return fpn_train(
+        t, feats, plan.in_chs, plan.out_chs, num_outs=plan.num_outs, in_hws=plan.in_hws
+    )
+
+
 PART = Part(
     name="fpn",
     kind="neck",
@@ -72,4 +79,5 @@ PART = Part(
     cost=cost_fpn,
     build=LazyCallable("hirisearch.tasks.det_nn", "build_fpn"),
     conventions=conventions,
+    train=train_fpn,
 )

@@ -10,10 +10,11 @@ from pydantic import Field
 
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import SpecError
-from hirisearch.layers.rcnn import RCNNLayout, rcnn_cost
+from hirisearch.layers.rcnn import RCNNLayout, rcnn_cost, rcnn_train
 from hirisearch.lazy import LazyCallable
 from hirisearch.tasks.parts import Part, PartConfig
 from hirisearch.tasks.pyramid import Hw, Pyramid
+from hirisearch.train.tape import Sym, Tape
 
 Norm = Literal["bn", "gn", "ln"] | None
 
@@ -97,6 +98,10 @@ def conventions(plan: MaskRCNNPlan) -> tuple[str, ...]:
     )
 
 
+def train_mask_rcnn(plan: MaskRCNNPlan, t: Tape, feats: list[Sym]) -> list[Sym]:
+    return rcnn_train(t, feats, plan.layout, plan.level_hws)
+
+
 PART = Part(
     name="mask_rcnn",
     kind="head",
@@ -106,4 +111,5 @@ PART = Part(
     cost=cost_mask_rcnn,
     build=LazyCallable("hirisearch.tasks.det_nn", "build_mask_rcnn"),
     conventions=conventions,
+    train=train_mask_rcnn,
 )

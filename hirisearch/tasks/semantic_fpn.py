@@ -10,10 +10,11 @@ from pydantic import Field
 
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import SpecError
-from hirisearch.layers.fpn import semantic_fpn_cost
+from hirisearch.layers.fpn import semantic_fpn_cost, semantic_fpn_train
 from hirisearch.lazy import LazyCallable
 from hirisearch.tasks.parts import Part, PartConfig
 from hirisearch.tasks.pyramid import Hw, Pyramid
+from hirisearch.train.tape import Sym, Tape
 
 Norm = Literal["bn", "gn", "ln"] | None
 
@@ -74,6 +75,19 @@ def conventions(plan: SemanticFPNPlan) -> tuple[str, ...]:
     )
 
 
+def train_semantic_fpn(plan: SemanticFPNPlan, t: Tape, feats: list[Sym]) -> Sym:
+    return semantic_fpn_train(
+        t,
+        feats,
+        plan.in_chs,
+        plan.channels,
+        plan.num_classes,
+        strides=plan.strides,
+        norm=plan.norm,
+        in_hws=plan.in_hws,
+    )
+
+
 PART = Part(
     name="semantic_fpn",
     kind="head",
@@ -83,4 +97,5 @@ PART = Part(
     cost=cost_semantic_fpn,
     build=LazyCallable("hirisearch.tasks.det_nn", "build_semantic_fpn"),
     conventions=conventions,
+    train=train_semantic_fpn,
 )

@@ -10,10 +10,11 @@ from pydantic import Field
 
 from hirisearch.cost.types import CostNode
 from hirisearch.errors import SpecError
-from hirisearch.layers.sfp import SCALES, sfp_cost, sfp_levels
+from hirisearch.layers.sfp import SCALES, sfp_cost, sfp_levels, sfp_train
 from hirisearch.lazy import LazyCallable
 from hirisearch.tasks.parts import Part, PartConfig
 from hirisearch.tasks.pyramid import Hw, Level, Pyramid
+from hirisearch.train.tape import Sym, Tape
 
 
 class SFPConfig(PartConfig):
@@ -96,6 +97,20 @@ def conventions(plan: SFPPlan) -> tuple[str, ...]:
     )
 
 
+def train_sfp(plan: SFPPlan, t: Tape, feats: list[Sym]) -> list[Sym]:
+    return sfp_train(
+        t,
+        feats,
+        plan.in_chs,
+        plan.out_chs,
+        stride=plan.stride,
+        scales=plan.scales,
+        norm=plan.norm,
+        top_block=plan.top_block,
+        hw=plan.in_hw,
+    )
+
+
 PART = Part(
     name="sfp",
     kind="neck",
@@ -105,4 +120,5 @@ PART = Part(
     cost=cost_sfp,
     build=LazyCallable("hirisearch.tasks.det_nn", "build_sfp"),
     conventions=conventions,
+    train=train_sfp,
 )
