@@ -124,7 +124,10 @@ def bench(
     --train, of training steps."""
     if train:
         if task is not None:
-            raise HirisearchError("--task with --train: task heads have no training twins yet")
+            raise HirisearchError(
+                "--task with --train: bench times a bare model's training step; "
+                "`profile --task PRESET --train` gives the task model's training figures"
+            )
         if channels_last or compile_ or predict:
             raise HirisearchError("--channels-last, --compile and --predict are for inference")
         _bench_train(
