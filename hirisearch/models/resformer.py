@@ -199,6 +199,7 @@ FAMILY = Family(
     forward_size=lambda spec: 2 * spec.patch_size,
     latency_specs=latency_specs,
     train=LazyCallable("hirisearch.models.resformer_train", "train_resformer"),
+    train_dense=True,
     dense=dense_resformer,
     pyramid=pyramid_resformer,
 )

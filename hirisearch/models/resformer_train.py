@@ -28,8 +28,9 @@ def _gl_attention(t: Tape, x: Sym, plan: ResFormerPlan) -> Sym:
         return t.linear(merged, d, d)
 
 
-def train_resformer(plan: ResFormerPlan, t: Tape) -> Sym:
-    """The forward pass of the model ``plan`` describes; returns its output."""
+def train_resformer(plan: ResFormerPlan, t: Tape) -> Sym | list[Sym]:
+    """The forward pass of the model ``plan`` describes; returns its output (the dense form: the
+    last block's grid tokens as one map, no final norm, no head)."""
     d, n = plan.embed_dim, plan.tokens
     grid = plan.hw[0] * plan.hw[1]
     (ih, iw), (ph, pw) = plan.img_size, plan.padded_img
@@ -64,6 +65,9 @@ def train_resformer(plan: ResFormerPlan, t: Tape) -> Sym:
                 with t.module("drop_path"):
                     h = t.drop_path(h, dp)
                 x = t.add(x, h)
+    if plan.outputs == "pyramid":
+        # the grid tokens past the class token, transpose(1, 2).reshape(b, d, h, w): all views
+        return [t.view(x, grid * d, strided=True)]
     with t.module("norm"):
         x = t.layer_norm(x, d)
     x = t.view(x, d)  # the class token

@@ -333,6 +333,7 @@ FAMILY = Family(
     latency_specs=latency_specs,
     blocks=stage_blocks(("num_heads", "mlp_ratio"), "depth"),
     train=LazyCallable("hirisearch.models.vit_train", "train_vit"),
+    train_dense=True,
     dense=dense_vit,
     pyramid=pyramid_vit,
 )

@@ -65,8 +65,9 @@ def timm_block_train(
     return t.add(x, h)
 
 
-def train_vit(plan: ViTPlan, t: Tape) -> Sym:
-    """The forward pass of the model ``plan`` describes; returns its output."""
+def train_vit(plan: ViTPlan, t: Tape) -> Sym | list[Sym]:
+    """The forward pass of the model ``plan`` describes; returns its output (the dense form: the
+    last block's grid tokens as one map, no final norm, no head)."""
     gaps = train_gaps(plan)
     if gaps:
         raise TrainError(f"training cost of {plan.name!r} not modelled: {'; '.join(gaps)}")
@@ -99,6 +100,9 @@ def train_vit(plan: ViTPlan, t: Tape) -> Sym:
                     bias=plan.qkv_bias,
                     dp=dp,
                 )
+    if plan.outputs == "pyramid":
+        # the grid tokens (past any class token), transpose(1, 2).reshape(b, d, h, w): all views
+        return [t.view(x, grid * d, strided=True)]
     if plan.global_pool == "token":
         with t.module("norm"):
             x = t.layer_norm(x, d)
