@@ -93,7 +93,7 @@ def _weighted_sum_train(t: Tape, maps: list[Sym], n: int) -> Sym:
     out = None
     for m in maps:
         m = m if m.n == n else t.copy(m, n)
-        term = t.scale(m, weights)
+        term = t.scale(m, weights, scalar=True)  # weights[i]: takes the map's dtype
         out = term if out is None else t.add(out, term)
     assert out is not None
     return out

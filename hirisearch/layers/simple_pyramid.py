@@ -14,6 +14,8 @@ from functools import lru_cache
 
 from hirisearch.cost import primitives as P
 from hirisearch.cost.types import Cost, CostNode
+from hirisearch.layers.fpn import max_pool_train
+from hirisearch.train.tape import Sym, Tape
 
 Hw = tuple[int, int]
 GROUPS = 32
@@ -50,3 +52,24 @@ def simple_pyramid_cost(dim: int, *, hw: Hw) -> CostNode:
 def simple_pyramid_grids(hw: Hw) -> tuple[Hw, Hw, Hw, Hw]:
     """The four levels' grids (strides 4x finer, 2x finer, the map, 2x coarser by flooring)."""
     return (4 * hw[0], 4 * hw[1]), (2 * hw[0], 2 * hw[1]), hw, (hw[0] // 2, hw[1] // 2)
+
+
+def simple_pyramid_train(t: Tape, x: Sym, dim: int, *, hw: Hw) -> list[Sym]:
+    """Training twin of :class:`~hirisearch.layers.simple_pyramid_nn.SimplePyramid` on an ``hw``
+    map ``x``: its four levels, finest first. The transposed convs keep their input, GroupNorm
+    and GELU theirs, max pooling its input and indices; ``fpn3`` hands ``x`` on."""
+    up_n = dim * 4 * hw[0] * hw[1]
+    with t.module("fpn1"):
+        with t.module(0):
+            y = t.conv(x, dim, dim, 2, up_n, bias=True)
+        with t.module(1):
+            y = t.group_norm(y, dim, GROUPS)
+        with t.module(2):
+            y = t.act(y, "gelu")
+        with t.module(3):
+            y = t.conv(y, dim, dim, 2, 4 * up_n, bias=True)
+    with t.module("fpn2"), t.module(0):
+        z = t.conv(x, dim, dim, 2, up_n, bias=True)
+    with t.module("fpn4"):
+        p = max_pool_train(t, x, dim * (hw[0] // 2) * (hw[1] // 2))
+    return [y, z, x, p]

@@ -460,6 +460,7 @@ FAMILY = Family(
     conventions=(Convention("piip", piip_convention_description(), cost_piip_repo),),
     latency_specs=latency_specs,
     train=LazyCallable("hirisearch.models.piip_train", "train_piip"),
+    train_dense=True,
     # the forward interleaves the branches' blocks with the interactions
     uncalled_stages=lambda plan: tuple(f"branches.{i}" for i in range(len(plan.branches))),
     dense=dense_piip,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from hirisearch.errors import TrainError
 from hirisearch.layers.interaction import interaction_unit_train
 from hirisearch.layers.pyramid_merge import dense_merge_train, merged_head_train
+from hirisearch.layers.simple_pyramid import simple_pyramid_train
 from hirisearch.layers.vit import vit_block_train
 from hirisearch.models.piip import BranchPlan, PIIPPlan, UnitPlan
 from hirisearch.train.tape import Sym, Tape
@@ -102,8 +103,9 @@ def _dead(plan: PIIPPlan, k: int) -> bool:
     )
 
 
-def train_piip(plan: PIIPPlan, t: Tape) -> Sym:
-    """The forward pass of the model ``plan`` describes; returns its output."""
+def train_piip(plan: PIIPPlan, t: Tape) -> Sym | list[Sym]:
+    """The forward pass of the model ``plan`` describes; returns its output (the dense form: the
+    detection merge, then the four-level pyramid)."""
     gaps = train_gaps(plan)
     if gaps:
         raise TrainError(f"training cost of {plan.name!r} not modelled: {'; '.join(gaps)}")
@@ -155,4 +157,8 @@ def train_piip(plan: PIIPPlan, t: Tape) -> Sym:
     with t.module("merge"):
         if plan.output == "merged":
             return merged_head_train(t, xs, dims, plan.num_classes, hws=hws)
-        return dense_merge_train(t, xs, dims, hws=hws)
+        out = dense_merge_train(t, xs, dims, hws=hws)
+    if plan.outputs != "pyramid":
+        return out
+    with t.module("pyramid"):  # the dense form: the detection backbone's four levels
+        return simple_pyramid_train(t, out, dims[0], hw=hws[-1])

@@ -320,9 +320,11 @@ class Tape:
         self._record([])
         return out
 
-    def scale(self, x: Sym, gamma: Sym) -> Sym:
-        """``gamma * x`` with a parameter ``gamma`` (layer scale); keeps ``x``."""
-        out = self.new(x.n, self.widest(x, gamma))
+    def scale(self, x: Sym, gamma: Sym, *, scalar: bool = False) -> Sym:
+        """``gamma * x`` with a parameter ``gamma`` (layer scale); keeps ``x``. ``scalar``:
+        ``gamma`` is one element of a parameter, a 0-dim tensor, so the product keeps ``x``'s
+        dtype (type promotion)."""
+        out = self.new(x.n, x.b if scalar else self.widest(x, gamma))
         self._record([x], self._credit(gamma), grads=[x, out])
         return out
 

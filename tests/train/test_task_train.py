@@ -39,15 +39,16 @@ CASES = {
     "hiri_vit-s+ade-upernet": (SPECS / "hiri_vit" / "s.yaml", "ade-upernet"),
     "deit-t+coco-vitdet": (SPECS / "deit" / "t.yaml", "coco-vitdet"),
     "resformer-t+coco-vitdet": (SPECS / "resformer" / "t.yaml", "coco-vitdet"),
+    "piip-tsb+coco-maskrcnn": (SPECS / "piip" / "tsb_det_1120_896_448.yaml", "coco-maskrcnn"),
 }
 #: Cases whose simulated peak is a forward transient the analytic model does not count
 #: (SegFormer's head: its upsampled maps and their concatenation live together, 2.1% of the
 #: step's peak in fp32 at this size): the analytic peak is held to the backward pass's.
 FORWARD_TRANSIENT = {("hrvit-b1+ade-segformer", "fp32")}
 #: Cases under an R-CNN head: under bf16 autocast their analytic peak is up to 6.5% under the
-#: simulated step's at this size, which the closed form does not yet explain (docs/tasks.md,
+#: simulated step's at this size (2.8% for PIIP), which the closed form does not yet explain (docs/tasks.md,
 #: "Training a task model"); it is held within BF16_RCNN_TOLERANCE there.
-RCNN_HEADS = {"deit-t+coco-vitdet", "resformer-t+coco-vitdet"}
+RCNN_HEADS = {"deit-t+coco-vitdet", "resformer-t+coco-vitdet", "piip-tsb+coco-maskrcnn"}
 BF16_RCNN_TOLERANCE = 0.07
 SIZE = (128, 192)
 CONFIGS = {
@@ -114,8 +115,8 @@ def test_profile_train_prints_the_task_models_training_table(tmp_path) -> None:
 
 
 def test_a_task_without_a_twin_is_one_line_error() -> None:
-    sized = with_task(resolve(str(SPECS / "piip" / "tsb_cls_368.yaml")), "ade-segformer").at(SIZE)
-    with pytest.raises(TrainError, match="piip backbone's dense form has no training twin"):
+    sized = with_task(resolve("timm:resnet50"), "ade-segformer").at(SIZE)
+    with pytest.raises(TrainError, match="timm:ResNet backbone's dense form has no training twin"):
         train_model_of(sized)
 
 
