@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from hirisearch.errors import HirisearchError, ResolutionError
 
@@ -198,38 +198,3 @@ def check_resolution(
     else:
         head = f"{model} cannot take input size {shown}: {why}"
     raise ResolutionError(f"{head}; nearest valid: {near}{extra}", field="img_size")
-
-
-SpecT = TypeVar("SpecT")
-PlanT = TypeVar("PlanT")
-
-
-def square_only(
-    plan: Callable[[SpecT, int | None], PlanT], model: str
-) -> Callable[[SpecT, Size | None], PlanT]:
-    """``Family.plan`` of a family that plans square sizes only: ``(height, width)`` in, the side
-    to ``plan``; a non-square size is a :class:`ResolutionError`."""
-
-    def planner(spec: SpecT, img_size: Size | None = None) -> PlanT:
-        if img_size is None:
-            img_size = spec.img_size  # type: ignore[attr-defined]
-        h, w = as_hw(img_size)  # type: ignore[arg-type]
-        if h != w:
-            raise ResolutionError(
-                f"{model} takes square input sizes only, but got {h}x{w}", field="img_size"
-            )
-        return plan(spec, h)
-
-    return planner
-
-
-def square_rule(
-    reason: Callable[[SpecT, int], str | None],
-) -> Callable[[SpecT, Hw], str | None]:
-    """``Family.size_reason`` of a family that takes square sizes only, from its rule on a side."""
-
-    def size_reason(spec: SpecT, hw: Hw) -> str | None:
-        h, w = as_hw(hw)
-        return reason(spec, h) if h == w else "not square (this family takes square sizes only)"
-
-    return size_reason

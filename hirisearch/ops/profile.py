@@ -16,12 +16,11 @@ from hirisearch.errors import CountingError, HirisearchError
 from hirisearch.limits import MAX_BATCH, TRACED_MODULE_LIMIT
 from hirisearch.ops import Count, ImgSize, Positive
 from hirisearch.targets import Size, SizedTarget, Target
-from hirisearch.tasks.model import TaskPlan
-from hirisearch.tasks.split import TaskSplit, task_split
 
 if TYPE_CHECKING:  # the counters import torch: only a traced count loads them
     from hirisearch.cost.counters import CrossCheck, TracedCount
     from hirisearch.ops.train import TrainProfile
+    from hirisearch.tasks.split import TaskSplit
     from hirisearch.train.config import TrainConfig
 
 __all__ = [
@@ -319,8 +318,10 @@ def _train(
 def _task(sized: SizedTarget, tree: CostNode | None, batch: int) -> TaskSplit | None:
     """The backbone / neck / head split of a task model's ``tree`` (the convention's), ``None``
     for a bare model."""
-    if not isinstance(sized.plan, TaskPlan) or tree is None:
+    if getattr(sized.plan, "task", None) is None or tree is None:  # not a TaskPlan
         return None
+    from hirisearch.tasks.split import task_split  # only a task model needs it
+
     return task_split(sized.plan, tree, batch=batch)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hirisearch.errors import ResolutionError, SpecError, UnknownModelError
+from hirisearch.errors import SpecError, UnknownModelError
 from hirisearch.models import FAMILIES, get_family
 from hirisearch.spec import load_spec
 from hirisearch.tasks.model import cost_task, plan_task
@@ -56,10 +56,7 @@ def test_task_model_matches_built_and_traced(family: str, task: str, size: int) 
 @pytest.mark.parametrize("task", ["ade-upernet", "ade-segformer"])
 def test_task_model_parity_on_a_non_square_size(family: str, task: str) -> None:
     spec = load_spec(DENSE_SPECS[family])
-    try:
-        plan = plan_task(spec, "ade-segformer", (256, 384))
-    except ResolutionError as e:  # a family that plans square sizes only (for now)
-        pytest.skip(e.one_line())
+    plan = plan_task(spec, "ade-segformer", (256, 384))  # every family plans non-square sizes
     if len(plan.pyramid) == 1 and task == "ade-upernet":  # a plain ViT's one map: no UperNet
         with pytest.raises(SpecError, match="aux_level"):
             plan_task(spec, task, (256, 384))
