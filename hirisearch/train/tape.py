@@ -26,71 +26,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from hirisearch.train.policy import FP32, LOWER, PROMOTE, attention_kernel
+from hirisearch.train.symbolic import COLUMNS, F32, INT64, LOW, NCOL, Event, Store, Sym, Vec
 
-__all__ = ["COLUMNS", "Sym", "Tape", "Event"]
-
-#: The settings a tape evaluates: (device kind, autocast or not).
-COLUMNS: tuple[tuple[str, bool], ...] = (
-    ("cpu", False),
-    ("cpu", True),
-    ("cuda", False),
-    ("cuda", True),
-)
-NCOL = len(COLUMNS)
-F32 = (4,) * NCOL
-#: Bytes per element of what runs in the compute precision: fp32, or bf16/fp16 under autocast.
-LOW = tuple(2 if low else 4 for _, low in COLUMNS)
-INT64 = (8,) * NCOL
-
-Vec = tuple[int, ...]
-
-
-class _Store:
-    """One storage (identity only)."""
-
-    __slots__ = ()
-
-
-@dataclass(eq=False, slots=True)
-class Sym:
-    """A symbolic tensor: ``n`` elements per sample (0: not per sample, e.g. a parameter),
-    ``b`` bytes per element and ``st`` the storage holding it, in each column; ``size`` is the
-    storage's bytes per sample (larger than ``n * b`` for a view of a bigger tensor)."""
-
-    n: int
-    b: Vec
-    st: tuple[_Store, ...]
-    size: Vec
-    grad: bool = True
-    param: int = 0  # parameter elements (a parameter used directly: position embedding, scale)
-    shared: bool = False  # one tensor for the whole batch (``n`` elements in all)
-    strided: bool = False  # a view a matmul cannot flatten (see :meth:`Tape.linear`)
-
-
-@dataclass(slots=True)
-class Event:
-    """One operator in forward order: where it ran (``path``; ``unit``: the index of the
-    checkpointed module it ran in, or -1), the bytes per sample it keeps for the backward pass
-    (``saved``, per column; inside a checkpointed module, what its recomputation keeps), the
-    bytes of autocast parameter copies it keeps (``copies``, per column, not per sample) and the
-    parameter elements whose gradients its backward makes."""
-
-    path: str
-    saved: Vec
-    params: int
-    copies: Vec = (0,) * 4
-    unit: int = -1
-    #: Bytes per sample of the gradients alive while its backward runs (its output's and its
-    #: inputs'), per column.
-    scratch: Vec = (0,) * 4
-    #: Bytes kept that do not grow with the batch (a tensor computed once for all samples).
-    shared: Vec = (0,) * 4
-    #: The operator keeps tensors (before deduplication): a recomputation stops after the last
-    #: operator that keeps something (torch's checkpoint "early stop").
-    packs: bool = False
-    #: What it keeps are its inputs, stored before its kernel runs (a matmul, a convolution): a
-    #: recomputation stopping at it does not run it.
-    before_kernel: bool = False
+# The symbols are re-exported: the twins import them from here with the tape.
+__all__ = ["COLUMNS", "F32", "INT64", "LOW", "Event", "Sym", "Tape"]
 
 
 @dataclass
@@ -117,11 +56,11 @@ class Tape:
     #: Parameter tensors that get gradients (AdamW keeps a step count for each).
     param_tensors: int = 0
     _path: list[str] = field(default_factory=list)
-    _saved: tuple[set[_Store], ...] = field(default_factory=lambda: tuple(set() for _ in COLUMNS))
-    _local: tuple[set[_Store], ...] | None = None
+    _saved: tuple[set[Store], ...] = field(default_factory=lambda: tuple(set() for _ in COLUMNS))
+    _local: tuple[set[Store], ...] | None = None
     _unit: int = -1
     _dead: int = 0
-    _dead_seen: tuple[set[_Store], ...] = field(
+    _dead_seen: tuple[set[Store], ...] = field(
         default_factory=lambda: tuple(set() for _ in COLUMNS)
     )
     #: Bytes per sample that unused modules keep until the forward pass ends, per column.
@@ -182,7 +121,7 @@ class Tape:
     # ------------------------------------------------------------------ tensors
     def new(self, n: int, b: Vec, *, grad: bool = True, shared: bool = False) -> Sym:
         """A tensor in a storage of its own (``shared``: one for the whole batch)."""
-        st = tuple(_Store() for _ in COLUMNS)
+        st = tuple(Store() for _ in COLUMNS)
         return Sym(n, b, st, tuple(n * x for x in b), grad, shared=shared)
 
     def image(self, n: int) -> Sym:
@@ -236,7 +175,7 @@ class Tape:
         for col, (device, low) in enumerate(COLUMNS):
             if not low or op not in names[device] or to is None or x.b[col] == to[col]:
                 continue
-            b[col], st[col], size[col] = to[col], _Store(), x.n * to[col]
+            b[col], st[col], size[col] = to[col], Store(), x.n * to[col]
         return Sym(x.n, tuple(b), tuple(st), tuple(size), x.grad, x.param, x.shared)
 
     def low(self, x: Sym, op: str = "torch.nn.functional.linear") -> Sym:
@@ -434,7 +373,7 @@ class Tape:
                 vv = self.new(v.n, F32) if low or v_copied else vc
                 saved.append([qs, ks, probs, vv])
                 grads.append([probs, probs, qs, ks, vv, out])
-                merged[len(saved) - 1] = _Store()
+                merged[len(saved) - 1] = Store()
         self._record_columns(saved, column_grads=grads)
         return Sym(out.n, out.b, tuple(merged), out.size)
 
@@ -447,7 +386,7 @@ class Tape:
             size = list(out.size)
             for col in range(NCOL):
                 if b[col] != 4:
-                    b[col], st[col], size[col] = 4, _Store(), out.n * 4
+                    b[col], st[col], size[col] = 4, Store(), out.n * 4
             self._record([Sym(out.n, tuple(b), tuple(st), tuple(size))])
 
     def _record_columns(
