@@ -46,6 +46,7 @@ class Sym:
     param: int = 0  # parameter elements (a parameter used directly: position embedding, scale)
     shared: bool = False  # one tensor for the whole batch (``n`` elements in all)
     strided: bool = False  # a view a matmul cannot flatten (see :meth:`Tape.linear`)
+    born: int = -1  # the index of the event of the operator that made it
 
 
 @dataclass(slots=True)
@@ -62,7 +63,8 @@ class Event:
     copies: Vec = (0,) * 4
     unit: int = -1
     #: Bytes per sample of the gradients alive while its backward runs (its output's and its
-    #: inputs'), per column.
+    #: inputs', and those of the model's outputs whose operators' backward has not run yet), per
+    #: column.
     scratch: Vec = (0,) * 4
     #: Bytes kept that do not grow with the batch (a tensor computed once for all samples).
     shared: Vec = (0,) * 4
@@ -72,3 +74,7 @@ class Event:
     #: What it keeps are its inputs, stored before its kernel runs (a matmul, a convolution): a
     #: recomputation stopping at it does not run it.
     before_kernel: bool = False
+    #: Bytes per sample alive in the forward pass once it has run, per column: what the
+    #: operators so far keep (outside checkpointed modules, unused modules' included) and, kept
+    #: by none yet, its inputs, its output and what the module's forward holds (a list of maps).
+    forward: Vec = (0,) * 4
