@@ -25,14 +25,17 @@ the full one's.
     PYTHONPATH=. python benchmarks/latency_predictor.py --threads 1 --clock cpu [--family swin]
         [--configs 24] [--coverage 0.9] [--device cpu|cuda]
         [--save cal.json | --calibration cal.json] [--quick [--quick-from base.json]]
+        [--save-measured m.json | --measured m.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -240,6 +243,17 @@ def measure(name: str, args: argparse.Namespace, device: torch.device) -> list[t
     return out
 
 
+def remeasured(name: str, args: argparse.Namespace, times: list) -> list[tuple]:
+    """:func:`measure`'s rows from stored ``[ms, repeat]`` pairs: the same draws (same seed)."""
+    family = get_family(name)
+    refused = {config_key(s, s.img_size) for _, s in calibration_configs()}
+    configs = draw(name, len(times), random.Random(f"{args.seed}-{name}"), refused)
+    return [
+        (spec, plan, family.cost(plan), ms, rep)
+        for (spec, plan), (ms, rep) in zip(configs, times, strict=True)
+    ]
+
+
 def score(name: str, measured: list[tuple], cal: Any, args: argparse.Namespace, what: str) -> dict:
     """The predictions of calibration ``cal`` (called ``what``) against ``measured``: a table per
     configuration and the family's figures."""
@@ -348,6 +362,8 @@ def main() -> None:
         action="store_true",
         help="also adapt a calibration here (calibrate --quick) and score it on the same timings",
     )
+    ap.add_argument("--save-measured", help="write the timings to this JSON file")
+    ap.add_argument("--measured", help="score the timings of this file instead of measuring")
     ap.add_argument("--quick-from", help="--quick: the calibration adapted (default: the full one)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -382,7 +398,15 @@ def main() -> None:
         )
         describe(quick)
     families = args.family or list(SPACES)
-    measured = {name: measure(name, args, device) for name in families}
+    if args.measured:  # the timings of an earlier run (same --seed and --configs), scored again
+        doc = json.loads(Path(args.measured).read_text())
+        measured = {n: remeasured(n, args, doc[n]) for n in families}
+    else:
+        measured = {name: measure(name, args, device) for name in families}
+    if args.save_measured:
+        Path(args.save_measured).write_text(
+            json.dumps({n: [[m[3], m[4]] for m in rows] for n, rows in measured.items()})
+        )
     summary(
         "full calibration",
         [score(n, measured[n], cal, args, "full calibration") for n in families],
