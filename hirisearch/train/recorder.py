@@ -150,8 +150,9 @@ class Recorder:
     def _settle(self) -> None:
         """Add to each event's scratch the gradients alive while its backward runs that are
         neither its output's nor its inputs': those of tensors made before it and read after it
-        (a residual stream, a pyramid's levels, the model's outputs), from their last reader's
-        backward to their maker's."""
+        (a pyramid's level read by a head, the model's outputs read by the loss), from their last
+        reader's backward to their maker's. An addition passes its output's gradient on to its
+        inputs unchanged, one buffer: that wait is not followed."""
         change: dict[int, list[int]] = {}
         for born, last, nbytes in self._waits.values():
             for i, sign in ((born + 1, 1), (last, -1)):
@@ -160,9 +161,9 @@ class Recorder:
                     delta[col] += sign * nbytes[col]
         run = (0,) * NCOL
         for i, e in enumerate(self.events):
-            delta = change.get(i)
-            if delta is not None:
-                run = tuple(r + d for r, d in zip(run, delta, strict=True))
+            step = change.get(i)
+            if step is not None:
+                run = tuple(r + d for r, d in zip(run, step, strict=True))
             if any(run):
                 e.scratch = tuple(g + r for g, r in zip(e.scratch, run, strict=True))
 
