@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 import hirisearch
-from hirisearch.errors import SpecError
+from hirisearch.errors import ObjectiveError, SpecError
 from hirisearch.ops.search.candidate import evaluate
 from hirisearch.ops.search.metrics import EvalContext, train_cost_of
 from hirisearch.ops.search.space import load_space
 from hirisearch.spec import load_spec
+from hirisearch.tasks.parts import PARTS, Part
+from hirisearch.tasks.presets import PRESETS, TaskPreset
 from hirisearch.train.config import TrainConfig
 from tests.search.conftest import write_space
 
@@ -55,3 +57,79 @@ def test_train_mem_budget_keeps_what_profile_train_fits(strategy: str, tmp_path:
         r = hirisearch.profile(spec, 128, trace=False, train=TRAIN, memories=[])
         assert r.train is not None and r.train.cost.memory.peak <= limit * 1e9
         assert r.train.cost.macs.total / 1e9 == entry.record.objectives["train_gmacs"]
+
+
+#: A task space: HIRI-ViT-S under UperNet at 128 px, 2 * 2 = 4 configurations.
+TASK_SPACE = {
+    "task": "ade-upernet",
+    "axes": {"depths.3": {"choices": [1, 4]}, "mlp_ratios.3": {"choices": [2, 4]}},
+    "train": TRAIN,
+}
+
+
+def _task_peaks(tmp_path: Path) -> dict[tuple[int, int], tuple[int, int]]:
+    """``profile --task --train`` of every configuration of :data:`TASK_SPACE`: (depth, MLP
+    ratio) -> (training MACs, analytic peak)."""
+    space = load_space(write_space(tmp_path, "grid.yaml", **TASK_SPACE))
+    out = {}
+    for depth, ratio in space.grid():
+        cand = evaluate(space, {"depths.3": depth, "mlp_ratios.3": ratio})
+        r = hirisearch.profile(
+            cand.spec, 128, task="ade-upernet", trace=False, train=TRAIN, memories=[]
+        )
+        assert r.train is not None
+        out[depth, ratio] = (r.train.cost.macs.total, r.train.cost.memory.peak)
+    return out
+
+
+@pytest.mark.parametrize("strategy", ["exact", "grid", "random", "tpe", "nsga2", "gp"])
+def test_a_task_space_train_budget_keeps_what_profile_task_train_fits(
+    strategy: str, tmp_path: Path
+) -> None:
+    figures = _task_peaks(tmp_path)
+    limit = statistics.median(peak for _, peak in figures.values()) / 1e9
+    fits = {k for k, (_, peak) in figures.items() if peak <= limit * 1e9}
+    assert 0 < len(fits) < len(figures)  # the budget binds
+    path = write_space(
+        tmp_path,
+        **TASK_SPACE,
+        strategy=strategy,
+        trials=8,
+        budgets={"train_mem_gb": {"max": limit}},
+        objectives=[{"maximize": "params"}, {"minimize": "train_gmacs"}],
+    )
+    result = hirisearch.search(path, out=tmp_path / "run", verify=False)
+    assert result.pareto
+    for entry in result.pareto:  # the front's training figures are profile --task --train's
+        v = entry.record.values
+        macs, peak = figures[v["depths.3"], v["mlp_ratios.3"]]
+        assert peak <= limit * 1e9 and entry.record.feasible
+        assert entry.record.objectives["train_gmacs"] == macs / 1e9
+        (slack,) = entry.record.slack.values()
+        assert slack == pytest.approx(limit - peak / 1e9)
+    if strategy == "exact":  # every configuration, counted
+        assert (result.complete, result.feasible) == (len(figures), len(fits))
+    for t in result.trials:  # every trial run is feasible exactly when its peak fits
+        if t["state"] == "COMPLETE":
+            assert t["feasible"] == ((t["axes"]["depths.3"], t["axes"]["mlp_ratios.3"]) in fits)
+
+
+def test_a_task_space_without_a_training_twin_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    up = PARTS["upernet"]
+    PARTS.register(Part("toy-head", "head", "toy", up.config, up.plan, up.cost, up.build))
+    toy = TaskPreset("toy-task", "toy", (128, 128), None, ("toy-head", {}))
+    monkeypatch.setitem(PRESETS, "toy-task", toy)
+    try:
+        path = write_space(
+            tmp_path, task="toy-task", budgets={"train_mem_gb": {"max": 1.0}},
+            axes=TASK_SPACE["axes"],
+        )  # fmt: skip
+        with pytest.raises(SpecError, match=r"budgets.train_mem_gb.*the head toy-head has no tr"):
+            load_space(path)
+        plain = load_space(write_space(tmp_path, task="toy-task", axes=TASK_SPACE["axes"]))
+        with pytest.raises(ObjectiveError, match="the head toy-head has no training twin"):
+            train_cost_of(evaluate(plain, {}), plain.train)
+    finally:
+        PARTS.unregister("toy-head")
