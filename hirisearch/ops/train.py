@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from hirisearch.errors import TrainError
 from hirisearch.models import get_family
@@ -21,6 +21,9 @@ from hirisearch.train.cost import TrainCost, TrainModel
 from hirisearch.train.devices import CUDA_RESERVE_BYTES, parse_memory
 from hirisearch.train.policy import DeviceKind
 from hirisearch.train.types import TrainMacs
+
+if TYPE_CHECKING:
+    from hirisearch.tasks.split import TrainSplit
 
 __all__ = [
     "TrainBenchResult",
@@ -198,7 +201,8 @@ def train_profile(
 @dataclass(frozen=True)
 class TrainBenchResult:
     """A timed training step (forward + backward + optimizer step) of one sized target: the
-    timing (``bench --train``) and the analytic MACs of the step it timed."""
+    timing (``bench --train``) and the analytic MACs of the step it timed; for a task model
+    (``--task``), their backbone / neck / head split."""
 
     kind: ClassVar[str] = "train_bench"
 
@@ -207,6 +211,7 @@ class TrainBenchResult:
     img_size: int | tuple[int, int]
     timing: Any  # hirisearch.train.timing.TrainTiming
     macs: int
+    task: TrainSplit | None = None
 
     @property
     def images_per_s(self) -> float:
@@ -226,6 +231,7 @@ class TrainBenchResult:
             "train_macs": self.macs,
             "images_per_s": self.images_per_s,
             "gmacs_per_s": self.gmacs_per_s,
+            **({} if self.task is None else {"task": self.task.to_json()}),
         }
 
 
@@ -245,21 +251,33 @@ def bench_train(
 
     model = train_model_of(sized)
     config = replace(config, device="cuda" if device.type == "cuda" else "cpu")
-    timing = time_train_step(
-        partial(family_of(sized.plan).build, sized.plan),
-        sized.input_shape,
-        config,
-        device=device,
-        checkpoint_units=model.units(config.checkpoint),
-        threads=threads,
-        warmup_s=warmup_s,
-        min_time_s=min_time_s,
-        clock=clock,
-    )
+    try:
+        timing = time_train_step(
+            partial(family_of(sized.plan).build, sized.plan),
+            sized.input_shape,
+            config,
+            device=device,
+            checkpoint_units=model.units(config.checkpoint),
+            threads=threads,
+            warmup_s=warmup_s,
+            min_time_s=min_time_s,
+            clock=clock,
+        )
+    except ValueError as e:  # torch refuses the step, e.g. BatchNorm on one value per channel
+        raise TrainError(
+            f"{sized.target.ref}: torch refused the training step at batch {config.batch}: {e}"
+        ) from None
+    split = None
+    if isinstance(sized.plan, TaskPlan):
+        from hirisearch.tasks.split import train_split  # only a task model needs it
+
+        per_path = model.macs_per_path(config.checkpoint)
+        split = train_split(sized.plan, model.tree, per_path, batch=config.batch)
     return TrainBenchResult(
         spec=sized.target.ref,
         name=sized.target.name,
         img_size=sized.resolution,
         timing=timing,
         macs=model.cost(config).macs.total,
+        task=split,
     )

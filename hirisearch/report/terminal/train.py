@@ -96,3 +96,31 @@ def train_bench_table(results: Sequence[TrainBenchResult]) -> FitTable:
             fmt.pct(s.iqr_ratio), fmt.rate(r.images_per_s), fmt.rate(r.gmacs_per_s),
         )  # fmt: skip
     return table
+
+
+def train_bench_split(results: Sequence[TrainBenchResult]) -> FitTable | None:
+    """The backbone / neck / head split of each timed task model's step (``bench --train
+    --task``): each part (and what it is), its params and the step's analytic training GFLOPs
+    in it; None when no result is a task model."""
+    if all(r.task is None for r in results):
+        return None
+    table = FitTable(
+        [
+            Column("model", "left", text=True),
+            Column("res"),
+            Column("batch"),
+            Column("part", "left", text=True),
+            *(Column(h) for h in ("params", "training GFLOPs", "share")),
+        ],
+        title="task split of the timed step (analytic training GFLOPs, whole batch)",
+    )
+    for r in results:
+        if r.task is None:
+            continue
+        first = (r.name, size_label(r.img_size), str(r.timing.config.batch))
+        for i, p in enumerate(r.task.parts):
+            table.add_row(
+                *(first if i == 0 else ("", "", "")), f"{p.part}: {p.name}", fmt.params_m(p.params),
+                fmt.gflops(p.train_macs), fmt.pct(p.train_macs_share),
+            )  # fmt: skip
+    return table
