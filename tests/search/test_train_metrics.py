@@ -12,13 +12,14 @@ import pytest
 import hirisearch
 from hirisearch.errors import ObjectiveError, SpecError
 from hirisearch.ops.search.candidate import evaluate
+from hirisearch.ops.search.launch import baseline_row
 from hirisearch.ops.search.metrics import EvalContext, train_cost_of
 from hirisearch.ops.search.space import load_space
 from hirisearch.spec import load_spec
 from hirisearch.tasks.parts import PARTS, Part
 from hirisearch.tasks.presets import PRESETS, TaskPreset
 from hirisearch.train.config import TrainConfig
-from tests.search.conftest import write_space
+from tests.search.conftest import ROOT, write_space
 
 TRAIN = {"batch": 4, "dtype": "bf16", "optimizer": "sgd", "checkpoint": "none"}
 
@@ -133,3 +134,17 @@ def test_a_task_space_without_a_training_twin_is_refused_in_one_line(
             train_cost_of(evaluate(plain, {}), plain.train)
     finally:
         PARTS.unregister("toy-head")
+
+
+def test_a_task_space_prices_its_baselines_under_the_task(tmp_path: Path) -> None:
+    """``--baseline`` in a task space: the baseline's task model, as the candidates are."""
+    path = write_space(
+        tmp_path, **TASK_SPACE, objectives=[{"maximize": "params"}, {"minimize": "train_gmacs"}]
+    )
+    space = load_space(path)
+    swin = str(ROOT / "specs" / "swin" / "t.yaml")
+    row = baseline_row(swin, space)
+    r = hirisearch.profile(swin, 128, task="ade-upernet", trace=False, train=TRAIN, memories=[])
+    assert r.train is not None and row["name"] == "Swin-T+ade-upernet"
+    assert (row["params"], row["macs"]) == (r.params, r.macs)
+    assert row["objectives"]["train_gmacs"] == r.train.cost.macs.total / 1e9
