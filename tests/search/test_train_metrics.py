@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import hirisearch
-from hirisearch.errors import ObjectiveError, SpecError
+from hirisearch.errors import HirisearchError, ObjectiveError, SpecError
 from hirisearch.ops.search.candidate import evaluate
 from hirisearch.ops.search.launch import baseline_row
 from hirisearch.ops.search.metrics import EvalContext, train_cost_of
@@ -108,8 +108,15 @@ def test_a_task_space_train_budget_keeps_what_profile_task_train_fits(
         assert entry.record.objectives["train_gmacs"] == macs / 1e9
         (slack,) = entry.record.slack.values()
         assert slack == pytest.approx(limit - peak / 1e9)
-    if strategy == "exact":  # every configuration, counted
+    if strategy == "exact":  # every configuration, counted; the training peak is no section sum
         assert (result.complete, result.feasible) == (len(figures), len(fits))
+        assert result.exact is not None and result.exact["method"] == "enumerate"
+        sections = write_space(
+            tmp_path, "sections.yaml", **TASK_SPACE, strategy="exact", exact={"method": "sections"},
+            budgets={"train_mem_gb": {"max": limit}},
+        )  # fmt: skip
+        with pytest.raises(HirisearchError, match=r"method: sections\} cannot bound the training"):
+            hirisearch.search(sections, out=tmp_path / "sections", verify=False)
     for t in result.trials:  # every trial run is feasible exactly when its peak fits
         if t["state"] == "COMPLETE":
             assert t["feasible"] == ((t["axes"]["depths.3"], t["axes"]["mlp_ratios.3"]) in fits)
