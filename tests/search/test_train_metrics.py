@@ -134,8 +134,11 @@ def test_a_task_space_without_a_training_twin_is_refused_in_one_line(
             tmp_path, task="toy-task", budgets={"train_mem_gb": {"max": 1.0}},
             axes=TASK_SPACE["axes"],
         )  # fmt: skip
-        with pytest.raises(SpecError, match=r"budgets.train_mem_gb.*the head toy-head has no tr"):
+        with pytest.raises(
+            SpecError, match=r"budgets.train_mem_gb.*the head toy-head has no tr"
+        ) as e:
             load_space(path)
+        assert "\n" not in str(e.value)  # one line
         plain = load_space(write_space(tmp_path, task="toy-task", axes=TASK_SPACE["axes"]))
         with pytest.raises(ObjectiveError, match="the head toy-head has no training twin"):
             train_cost_of(evaluate(plain, {}), plain.train)
