@@ -16,23 +16,32 @@ measurements, the median interval is no wider than +-15%, and Spearman >= 0.95.
 On a machine shared with other work, use ``--threads 1 --clock cpu`` (process CPU time, for the
 calibration and the measurements alike).
 
+``--quick`` also adapts a calibration right before the measurements (``calibrate --quick``: from
+``--quick-from FILE``, another machine's or an older one of this device, or by default from the
+full calibration just made, i.e. the device re-measured in a minute), prints its time, and scores
+it on the same timings in a second table: the quick calibration's accuracy and coverage against
+the full one's.
+
     PYTHONPATH=. python benchmarks/latency_predictor.py --threads 1 --clock cpu [--family swin]
         [--configs 24] [--coverage 0.9] [--device cpu|cuda]
-        [--save cal.json | --calibration cal.json]
+        [--save cal.json | --calibration cal.json] [--quick [--quick-from base.json]]
+        [--save-measured m.json | --measured m.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from hirisearch.latency.calibration import calibrate
+from hirisearch.latency.calibration import calibrate, calibrate_quick
 from hirisearch.latency.networks import calibration_configs, config_key
 from hirisearch.latency.predict import (
     interval_of,
@@ -191,7 +200,10 @@ def draw(name: str, n: int, rng: random.Random, refused: set) -> list[tuple[Any,
     return out
 
 
-def evaluate(name: str, args: argparse.Namespace, cal: Any, device: torch.device) -> dict:
+def measure(name: str, args: argparse.Namespace, device: torch.device) -> list[tuple]:
+    """``--configs`` random configurations of family ``name``, each measured in ``--rounds``
+    round-robin rounds: ``(spec, plan, tree, measured ms, repeat)`` per configuration, ``repeat``
+    the disagreement of its even rounds with its odd rounds (None with one round)."""
     family = get_family(name)
     refused = {config_key(s, s.img_size) for _, s in calibration_configs()}
     configs = draw(name, args.configs, random.Random(f"{args.seed}-{name}"), refused)
@@ -219,20 +231,43 @@ def evaluate(name: str, args: argparse.Namespace, cal: Any, device: torch.device
         s = summarize(samples)
         return s.min_ms if args.statistic == "min" else s.median_ms
 
-    rows, repeat = [], []
+    out = []
     for (spec, plan), rounds in zip(configs, runs, strict=True):
-        tree = family.cost(plan)
-        ms = stat([t for r in rounds for t in r])
-        # The measurement against itself: even rounds against odd rounds.
-        if len(rounds) > 1:
+        repeat = None
+        if len(rounds) > 1:  # the measurement against itself: even rounds against odd rounds
             even = stat([t for r in rounds[::2] for t in r])
             odd = stat([t for r in rounds[1::2] for t in r])
-            repeat.append(abs(even / odd - 1))
+            repeat = abs(even / odd - 1)
+        ms = stat([t for r in rounds for t in r])
+        out.append((spec, plan, family.cost(plan), ms, repeat))
+    return out
+
+
+def remeasured(name: str, args: argparse.Namespace, times: list) -> list[tuple]:
+    """:func:`measure`'s rows from stored ``[ms, repeat]`` pairs: the same draws (same seed)."""
+    family = get_family(name)
+    refused = {config_key(s, s.img_size) for _, s in calibration_configs()}
+    configs = draw(name, len(times), random.Random(f"{args.seed}-{name}"), refused)
+    return [
+        (spec, plan, family.cost(plan), ms, rep)
+        for (spec, plan), (ms, rep) in zip(configs, times, strict=True)
+    ]
+
+
+def score(name: str, measured: list[tuple], cal: Any, args: argparse.Namespace, what: str) -> dict:
+    """The predictions of calibration ``cal`` (called ``what``) against ``measured``: a table per
+    configuration and the family's figures."""
+    family = get_family(name)
+    rows = []
+    for spec, plan, tree, ms, _ in measured:
         pred = interval_of(
             predict_latency_ms(tree, cal, family=name), cal, family=name, coverage=args.coverage
         )
         rows.append((spec, size_label(plan.img_size), tree.total.macs, pred, ms))
-    print(f"\n{family.title} ({name}): {len(rows)} random configurations, {rows[0][3].basis}")
+    print(
+        f"\n{family.title} ({name}), {what}: {len(rows)} random configurations, "
+        f"interval {rows[0][3].basis}"
+    )
     print(
         f"{'config':<14} {'res':>4} {'GFLOPs':>7} {'predicted':>10} {'interval':>15} "
         f"{'measured':>9} {'error':>7}"
@@ -246,6 +281,7 @@ def evaluate(name: str, args: argparse.Namespace, cal: Any, device: torch.device
         )
     errors = [r[3].ms / r[4] - 1 for r in rows]
     halves = [(r[3].high_ms - r[3].low_ms) / 2 / r[3].ms for r in rows]
+    repeat = sorted(m[4] for m in measured if m[4] is not None)
     return dict(
         family=family.title,
         n=len(rows),
@@ -257,54 +293,15 @@ def evaluate(name: str, args: argparse.Namespace, cal: Any, device: torch.device
         within10=sum(abs(e) <= 0.1 for e in errors) / len(rows),
         within20=sum(abs(e) <= 0.2 for e in errors) / len(rows),
         worst=max(errors, key=abs),
-        repeat=sorted(repeat)[len(repeat) // 2] if repeat else float("nan"),
+        repeat=repeat[len(repeat) // 2] if repeat else float("nan"),
         repeat10=sum(r <= 0.1 for r in repeat) / len(repeat) if repeat else float("nan"),
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--family", action="append", choices=sorted(SPACES), help="repeatable")
-    ap.add_argument("--configs", type=int, default=24)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
-    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall")
-    ap.add_argument("--min-time", type=float, default=0.8, help="measuring seconds per config")
-    ap.add_argument("--rounds", type=int, default=4, help="round-robin rounds over the configs")
-    ap.add_argument("--statistic", choices=("median", "min"), default="median")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--coverage", type=float, default=0.9, help="the intervals' stated coverage")
-    ap.add_argument("--calibration", help="use this calibration file instead of calibrating")
-    ap.add_argument("--save", help="write the calibration made here to this file")
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-
-    t0 = time.perf_counter()
-    if args.calibration:
-        cal = load_calibration(device, args.calibration)
-        how = f"calibration {args.calibration}"
-    else:
-        cal = calibrate(device, threads=args.threads, clock=args.clock, statistic=args.statistic)
-        how = f"calibration took {time.perf_counter() - t0:.0f} s"
-        if args.save:
-            save_calibration(cal, args.save)
+def summary(what: str, results: list[dict], coverage: float) -> bool:
+    """The summary table of one calibration's ``results``; whether every family met the targets."""
     print(
-        f"{device.type}, {args.threads} thread(s), {args.clock} clock, {args.statistic} of runs "
-        f"({args.rounds} rounds), batch 1, fp32; {how} ({len(cal.samples)} operator samples, "
-        f"{len(cal.networks)} networks)"
-    )
-    if cal.intervals is None:
-        print("the calibration holds no error models: every interval is the stated fallback")
-    else:
-        for f, m in sorted(cal.intervals.families.items()):
-            print(
-                f"  error model {f}: {m.n} held-out networks, center {m.center:+.3f}, "
-                f"spread {m.spread:.3f}, repeat {m.repeat:.3f} (log)"
-            )
-    results = [evaluate(name, args, cal, device) for name in args.family or list(SPACES)]
-    print(
-        f"\n| family | configs | inside {args.coverage:.0%} interval | median half-width "
+        f"\n{what}\n| family | configs | inside {coverage:.0%} interval | median half-width "
         "| within ±10% | within ±20% | median error | worst | Spearman | GFLOPs Spearman "
         "| repeat: median | repeat: within ±10% |"
     )
@@ -325,10 +322,102 @@ def main() -> None:
             f"{r['repeat']:.1%} | {r['repeat10']:.0%} |"
         )
     print(
-        f"\ntargets (stated 90%): per family {low:.0%}-{high:.0%} inside the interval, median "
+        f"targets (stated 90%): per family {low:.0%}-{high:.0%} inside the interval, median "
         f"half-width <= ±{TARGET_HALF_WIDTH:.0%}, Spearman >= {TARGET_SPEARMAN} -> "
         f"{'MET' if ok else 'NOT MET'}"
     )
+    return ok
+
+
+def describe(cal: Any) -> None:
+    if cal.intervals is None:
+        print("  the calibration holds no error models: every interval is the stated fallback")
+        return
+    models = sorted(cal.intervals.families.items())
+    if cal.intervals.generic is not None:
+        models.append(("(all families)", cal.intervals.generic))
+    for f, m in models:
+        print(
+            f"  error model {f}: {m.n} held-out networks, center {m.center:+.3f}, "
+            f"spread {m.spread:.3f}, repeat {m.repeat:.3f} (log)"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--family", action="append", choices=sorted(SPACES), help="repeatable")
+    ap.add_argument("--configs", type=int, default=24)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    ap.add_argument("--min-time", type=float, default=0.8, help="measuring seconds per config")
+    ap.add_argument("--rounds", type=int, default=4, help="round-robin rounds over the configs")
+    ap.add_argument("--statistic", choices=("median", "min"), default="median")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--coverage", type=float, default=0.9, help="the intervals' stated coverage")
+    ap.add_argument("--calibration", help="use this calibration file instead of calibrating")
+    ap.add_argument("--save", help="write the calibration made here to this file")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="also adapt a calibration here (calibrate --quick) and score it on the same timings",
+    )
+    ap.add_argument("--save-measured", help="write the timings to this JSON file")
+    ap.add_argument("--measured", help="score the timings of this file instead of measuring")
+    ap.add_argument("--quick-from", help="--quick: the calibration adapted (default: the full one)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+
+    t0 = time.perf_counter()
+    if args.calibration:
+        cal = load_calibration(device, args.calibration)
+        how = f"calibration {args.calibration}"
+    else:
+        cal = calibrate(device, threads=args.threads, clock=args.clock, statistic=args.statistic)
+        how = f"calibration took {time.perf_counter() - t0:.0f} s"
+        if args.save:
+            save_calibration(cal, args.save)
+    print(
+        f"{device.type}, {args.threads} thread(s), {args.clock} clock, {args.statistic} of runs "
+        f"({args.rounds} rounds), batch 1, fp32; {how} ({len(cal.samples)} operator samples, "
+        f"{len(cal.networks)} networks)"
+    )
+    describe(cal)
+    quick = None
+    if args.quick:
+        base = load_calibration(device, args.quick_from) if args.quick_from else cal
+        t0, c0 = time.perf_counter(), time.process_time()
+        quick = calibrate_quick(
+            device, base, base_name=args.quick_from or "this run's calibration",
+            threads=args.threads, clock=args.clock,
+        )  # fmt: skip
+        print(
+            f"quick calibration (adapted from {quick.adapted_from}): "
+            f"{time.perf_counter() - t0:.1f} s wall, {time.process_time() - c0:.1f} s CPU"
+        )
+        describe(quick)
+    families = args.family or list(SPACES)
+    if args.measured:  # the timings of an earlier run (same --seed and --configs), scored again
+        doc = json.loads(Path(args.measured).read_text())
+        measured = {n: remeasured(n, args, doc[n]) for n in families}
+    else:
+        measured = {name: measure(name, args, device) for name in families}
+    if args.save_measured:
+        Path(args.save_measured).write_text(
+            json.dumps({n: [[m[3], m[4]] for m in rows] for n, rows in measured.items()})
+        )
+    summary(
+        "full calibration",
+        [score(n, measured[n], cal, args, "full calibration") for n in families],
+        args.coverage,
+    )
+    if quick is not None:
+        summary(
+            "quick calibration",
+            [score(n, measured[n], quick, args, "quick calibration") for n in families],
+            args.coverage,
+        )
 
 
 if __name__ == "__main__":

@@ -16,13 +16,13 @@ import numpy as np
 import torch
 
 from hirisearch.latency.fit import (
+    adapt,
     fit,
-    fit_adaptation,
     fit_family_categories,
     fit_insitu,
     fit_network_scales,
 )
-from hirisearch.latency.heldout import with_intervals
+from hirisearch.latency.heldout import adapted_intervals, with_intervals
 from hirisearch.latency.insitu import NodeSample, samples_from_runs, time_modules
 from hirisearch.latency.microbench import COPIES, MicroBench, operator_benchmarks, single_op
 from hirisearch.latency.predict import Calibration, CalibrationError, Sample
@@ -247,8 +247,9 @@ def calibrate_quick(
     clock: str = "wall",
 ) -> Calibration:
     """Adapt ``base`` to ``device`` from a dozen whole networks timed here
-    (:func:`quick_networks`; :func:`hirisearch.latency.fit.fit_adaptation`): about a minute on one
-    CPU thread instead of a full calibration's five.
+    (:func:`quick_networks`; :func:`hirisearch.latency.fit.adapt`): about a minute on one
+    CPU thread instead of a full calibration's five. Its prediction intervals are its own, measured
+    on those networks (:func:`hirisearch.latency.heldout.adapted_intervals`), not the base's.
 
     Args:
         base: the calibration adapted (another machine's, or an older one of this device).
@@ -267,21 +268,15 @@ def calibrate_quick(
                     progress(r * len(nets) + j, QUICK_ROUNDS * len(nets), f"{mb.name} ({r + 1})")
                 times[j].append(bench_op(mb, device, 1, min_time_s, clock, "median"))
     measured = [(mb, float(np.median(ts))) for mb, ts in zip(nets, times, strict=True)]
-    g, factors, families = fit_adaptation([(mb.tree, ms, mb.family) for mb, ms in measured], base)
-    scales = {c: base.scales.get(c, 1.0) * g * factors.get(c, 1.0) for c in base.coeffs}
-    family_scales = {
-        f: base.family_scales.get(f, 1.0) * families.get(f, 1.0)
-        for f in {*base.family_scales, *families}
-    }
+    timed = [(mb.tree, ms, mb.family) for mb, ms in measured]
     return replace(
-        base,
+        adapt(timed, base),
         device=device.type,
         device_name=device_name(device),
         torch_version=torch.__version__,
         threads=n,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        scales=scales,
-        family_scales=family_scales,
         networks=tuple((mb.name, ms) for mb, ms in measured),
+        intervals=adapted_intervals(timed, base, times),
         adapted_from=f"{base_name} ({base.device_name}, {base.threads} thread(s), {base.created})",
     )

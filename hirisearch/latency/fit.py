@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCALED",
+    "adapt",
     "fit_adaptation",
     "fit_family_categories",
     "fit_log_factors",
@@ -390,3 +391,16 @@ def fit_adaptation(
         {c: float(v) for c, v in zip(cats, x[:k], strict=True)},
         {f: float(np.exp(v)) for f, v in zip(fams, x[k + 1 :], strict=True)},
     )
+
+
+def adapt(networks: Sequence[tuple[CostNode, float, str | None]], base: Calibration) -> Calibration:
+    """``base`` adapted to the timings ``networks`` (:func:`fit_adaptation`): its category factors
+    times the global and category factors fitted here, its family factors times the fitted ones;
+    everything else (category models, intervals, what it is) as ``base`` has it."""
+    g, factors, families = fit_adaptation(networks, base)
+    scales = {c: base.scales.get(c, 1.0) * g * factors.get(c, 1.0) for c in base.coeffs}
+    family_scales = {
+        f: base.family_scales.get(f, 1.0) * families.get(f, 1.0)
+        for f in {*base.family_scales, *families}
+    }
+    return replace(base, scales=scales, family_scales=family_scales)

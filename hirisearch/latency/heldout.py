@@ -9,6 +9,11 @@ full calibration (the networks sized as searches draw them are timed whole only,
 modules is in those fits). The residual ``log(measured / predicted)`` of every network, grouped by
 family, gives each family's center and spread; predicted without any family factor, every
 network's residual gives the ``generic`` model of a family not calibrated on.
+
+A quick calibration (:func:`hirisearch.latency.calibration.calibrate_quick`) has its own error
+model, measured the same way (:func:`adapted_intervals`): each of its networks is predicted by the
+adaptation fitted on the others; with two networks per family, the residuals are pooled over the
+families into one model that every prediction uses.
 """
 
 from __future__ import annotations
@@ -20,11 +25,18 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from hirisearch.cost.types import CostNode
-from hirisearch.latency.fit import fit_network_scales
+from hirisearch.latency.fit import adapt, fit_network_scales
 from hirisearch.latency.interval import ErrorModel, Intervals
-from hirisearch.latency.predict import Calibration, predict_ops_ms, tree_ops
+from hirisearch.latency.predict import Calibration, predict_latency_ms, predict_ops_ms, tree_ops
 
-__all__ = ["Residual", "error_models", "held_out_residuals", "repeatability", "with_intervals"]
+__all__ = [
+    "Residual",
+    "adapted_intervals",
+    "error_models",
+    "held_out_residuals",
+    "repeatability",
+    "with_intervals",
+]
 
 
 @dataclass(frozen=True)
@@ -119,3 +131,28 @@ def with_intervals(
         return calibration
     residuals = held_out_residuals(networks, calibration, batch)
     return replace(calibration, intervals=error_models(residuals, rounds))
+
+
+#: How a quick calibration's residuals were held out (the ``method`` of its intervals).
+ADAPTED_METHOD = "leave-one-network-out of the adaptation, families pooled"
+
+
+def adapted_intervals(
+    networks: Sequence[tuple[CostNode, float, str | None]],
+    base: Calibration,
+    rounds: Sequence[Sequence[float]],
+) -> Intervals | None:
+    """The error model of ``base`` adapted to ``networks`` (``(tree, measured ms, family)``,
+    :func:`hirisearch.latency.fit.adapt`): every network predicted by the adaptation fitted on the
+    others, its family factor included, the log residuals of all families pooled (a quick
+    calibration has too few networks per family for a family's own), with the repeatability of
+    the networks' ``rounds``. None with fewer than three networks."""
+    if len(networks) < 3:
+        return None
+    errors = []
+    for i, (tree, ms, family) in enumerate(networks):
+        fitted = adapt([n for j, n in enumerate(networks) if j != i], base)
+        errors.append(math.log(ms / predict_latency_ms(tree, fitted, family=family)))
+    repeat, _ = repeatability(rounds)
+    n_rounds = max((len(t) for t in rounds), default=1)
+    return Intervals({}, _model(errors, repeat, n_rounds), ADAPTED_METHOD)
