@@ -58,7 +58,7 @@ class PeakLines:
         different operators (traces of different lengths)."""
         if len(trace1) != len(trace2) or not trace1 or b2 <= b1:
             return None
-        lines = {}
+        lines: dict[tuple[float, float], None] = {}
         for y1, y2 in zip(trace1, trace2, strict=True):
             s = (y2 - y1) / (b2 - b1)
             lines[(y1 - s * b1, s)] = None
