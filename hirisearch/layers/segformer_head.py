@@ -85,8 +85,9 @@ def segformer_head_train(
                     hw=hw,
                 )
             outs.append(resize_train(t, y, channels, hw, in_hws[0]))
-    with t.module("fusion_conv"):
-        fused, _ = conv_norm_act_train(
-            t, t.cat(outs), len(in_chs) * channels, channels, 1, act="relu", hw=in_hws[0]
-        )
-    return cls_train(t, fused, channels, num_classes, in_hws[0])
+    with t.holding(outs):  # ``forward`` holds its list of upsampled maps until it returns
+        with t.module("fusion_conv"):
+            fused, _ = conv_norm_act_train(
+                t, t.cat(outs), len(in_chs) * channels, channels, 1, act="relu", hw=in_hws[0]
+            )
+        return cls_train(t, fused, channels, num_classes, in_hws[0])

@@ -115,6 +115,11 @@ def upernet_train(
 ) -> Sym:
     """Training twin of :class:`UPerHead` on ``feats`` (finest first); returns the logits."""
     n, last, top = len(in_chs), in_chs[-1], in_hws[-1]
+    lat = []  # the laterals first, then the pooling module: the order the backward reverses
+    with t.module("lateral_convs"):
+        for i in range(n - 1):
+            with t.module(i):
+                lat.append(_cm_train(t, feats[i], in_chs[i], channels, 1, in_hws[i]))
     pooled = []
     with t.module("psp_modules"):
         for i, s in enumerate(pool_scales):
@@ -128,11 +133,6 @@ def upernet_train(
         psp = _cm_train(
             t, t.cat([feats[-1], *pooled]), last + len(pooled) * channels, channels, 3, top
         )
-    lat = []
-    with t.module("lateral_convs"):
-        for i in range(n - 1):
-            with t.module(i):
-                lat.append(_cm_train(t, feats[i], in_chs[i], channels, 1, in_hws[i]))
     lat.append(psp)
     for i in range(n - 1, 0, -1):
         lat[i - 1] = t.add(lat[i - 1], resize_train(t, lat[i], channels, in_hws[i], in_hws[i - 1]))

@@ -2,9 +2,11 @@
 
 A backbone has no loss of its own; a training step needs a scalar. The loss is the mean of the
 squares of every output tensor, computed in fp32 (``out.float().pow(2).mean()``, summed over the
-outputs of a model that returns several). Its cost is negligible next to the network's: the fp32
-copy of the output that ``pow`` keeps for the backward pass (the logits of a classifier, the
-feature maps of a dense backbone) and the gradient of the output.
+outputs of a model that returns several). Its memory is the fp32 copy of each output that ``pow``
+keeps for the backward pass (the logits of a classifier, the feature maps of a dense backbone)
+and, in its backward, four fp32 tensors of the output's size beside it, small for a classifier
+but the peak under an R-CNN head in bf16 (its mask logits). Its analytic twin is
+:meth:`hirisearch.train.tape.Tape.loss`.
 """
 
 from __future__ import annotations

@@ -17,11 +17,15 @@ The step's memory, in bytes, is
 
 The backward pass frees each operator's activations once its gradient is computed and makes the
 gradients of its parameters, so the memory at each backward operator is an affine function of the
-batch (per-sample activations still held, plus weight copies and gradients already made). The
-peak is the largest of these, or the optimizer step's (states + gradients + scratch). Each is
-affine in the batch, so the peak is convex and piecewise affine in it: it is the maximum over a
-few lines (the upper hull of the operators' points), evaluated in microseconds, and the largest
-batch that fits a memory size is solved in closed form (:func:`MemoryModel.max_batch`).
+batch (per-sample activations still held, the gradients alive while it runs, plus weight copies
+and gradients already made). It starts with the loss's backward, whose scratch over each output
+is four fp32 tensors of the output's size (:meth:`~hirisearch.train.tape.Tape.loss`). In the
+forward pass the memory at each operator is what is kept so far plus its inputs and output and
+what its module holds (:attr:`~hirisearch.train.symbolic.Event.forward`). The peak is the largest
+of these, or the optimizer step's (states + gradients + scratch). Each is affine in the batch,
+so the peak is convex and piecewise affine in it: it is the maximum over a few lines (the upper
+hull of the operators' points), evaluated in microseconds, and the largest batch that fits a
+memory size is solved in closed form (:func:`MemoryModel.max_batch`).
 
 With activation checkpointing, a checkpointed module keeps only its inputs in the forward pass;
 its operators' activations are recomputed, all at once, when the backward pass reaches it, and
@@ -39,6 +43,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from hirisearch.errors import TrainError
 from hirisearch.train.config import TrainConfig
@@ -48,6 +53,7 @@ __all__ = ["MemoryBytes", "MemoryModel", "column_of", "kept_by_path"]
 
 _BLOCK = re.compile(r"(?:^|\.)blocks\.\d+$")
 Point = tuple[int, int, int]  # (per-sample activations, weight copies, gradient elements)
+Passes = Literal["forward", "backward", "both"]
 
 
 def column_of(config: TrainConfig) -> int:
@@ -60,9 +66,9 @@ class MemoryBytes:
     """Bytes of one training step on one device (see the module docstring).
 
     ``activations``: kept for the backward pass at the end of the forward pass (weight copies
-    included); ``peak``: the most held at once; ``phase``: where the peak is, ``backward`` (in the
-    forward and backward passes, the end of the forward pass included) or ``step`` (the optimizer
-    step).
+    included); ``peak``: the most held at once; ``phase``: where the peak is, ``forward`` (in
+    the forward pass, before its end), ``backward`` (in the backward pass, the end of the forward
+    pass included) or ``step`` (the optimizer step).
     """
 
     params: int
@@ -101,9 +107,13 @@ def _hull(points: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     return tuple(hull)
 
 
-def _points(events: list[Event], col: int, dead_kept: int = 0) -> tuple[list[Point], int, int]:
-    """Backward-pass points of one column, and the activations (per sample) and weight copies
-    kept at the end of the forward pass."""
+Column = tuple[list[Point], list[Point], int, int]
+
+
+def _points(events: list[Event], col: int, dead_kept: int = 0) -> Column:
+    """The points of one column: the backward pass's (from the forward's end), the forward
+    pass's, and the activations (per sample) and weight copies kept at the end of the forward
+    pass."""
     outside = [e for e in events if e.unit < 0]
     s = sum(e.saved[col] for e in outside)
     w = sum(e.copies[col] + e.shared[col] for e in outside)
@@ -116,6 +126,11 @@ def _points(events: list[Event], col: int, dead_kept: int = 0) -> tuple[list[Poi
     # the forward's end, where what unused modules kept (PIIP's last interaction) is not yet freed
     end = sum(e.copies[col] + e.shared[col] for e in events)
     points: list[Point] = [(s, end, 0), (s + dead_kept, end, 0)]
+    forward: list[Point] = []
+    copies = 0  # autocast caches the weight copies as the forward pass makes them
+    for e in events:
+        copies += e.copies[col] + e.shared[col]
+        forward.append((e.forward[col], copies, 0))
     g = 0
     done: set[int] = set()
     for e in reversed(events):
@@ -127,7 +142,7 @@ def _points(events: list[Event], col: int, dead_kept: int = 0) -> tuple[list[Poi
         points.append((s + e.scratch[col], w, g))
         s -= e.saved[col]
         w -= e.copies[col] + e.shared[col]
-    return points, *kept
+    return points, forward, *kept
 
 
 @dataclass
@@ -141,8 +156,10 @@ class MemoryModel:
     tape: Tape
     params: int
     input_elements: int
-    _hulls: dict[tuple[int, float], tuple[tuple[int, int], ...]] = field(default_factory=dict)
-    _points: dict[int, tuple[list[Point], int, int]] = field(default_factory=dict)
+    _hulls: dict[tuple[int, float, Passes], tuple[tuple[int, int], ...]] = field(
+        default_factory=dict
+    )
+    _points: dict[int, Column] = field(default_factory=dict)
     _largest_block: int | None = None
 
     @property
@@ -150,16 +167,20 @@ class MemoryModel:
         """Parameter elements that get gradients and optimizer state."""
         return self.tape.grad_params
 
-    def _column(self, col: int) -> tuple[list[Point], int, int]:
+    def _column(self, col: int) -> Column:
         if col not in self._points:
             self._points[col] = _points(self.tape.events, col, self.tape.dead_kept[col])
         return self._points[col]
 
-    def _hull(self, col: int, grad_share: float) -> tuple[tuple[int, int], ...]:
-        key = (col, grad_share)
+    def _hull(
+        self, col: int, grad_share: float, passes: Passes = "both"
+    ) -> tuple[tuple[int, int], ...]:
+        """The hull of the points of the forward pass, the backward pass or both."""
+        key = (col, grad_share, passes)
         hull = self._hulls.get(key)
         if hull is None:
-            points = self._column(col)[0]
+            backward, forward, _, _ = self._column(col)
+            points = {"forward": forward, "backward": backward}.get(passes, backward + forward)
             hull = self._hulls[key] = _hull(
                 [(s, w + math.ceil(4 * g * grad_share)) for s, w, g in points]
             )
@@ -210,9 +231,13 @@ class MemoryModel:
         grads = math.ceil(4 * self.grad_params * share)
         inputs = 4 * self.input_elements * b
         static = params + optimizer + self.tape.buffers + inputs
-        backward = max(b * s + k for s, k in self._hull(col, share)) + gathered
+        forward, backward = (
+            max(b * s + k for s, k in self._hull(col, share, passes)) + gathered
+            for passes in ("forward", "backward")
+        )
         step = grads + scratch
-        _, kept_s, kept_w = self._column(col)
+        _, _, kept_s, kept_w = self._column(col)
+        phase = "forward" if forward > max(backward, step) else "backward"
         return MemoryBytes(
             params=params,
             grads=grads,
@@ -220,8 +245,8 @@ class MemoryModel:
             buffers=self.tape.buffers,
             input=inputs,
             activations=b * kept_s + kept_w,
-            peak=static + max(backward, step),
-            phase="backward" if backward >= step else "step",
+            peak=static + max(forward, backward, step),
+            phase=phase if max(forward, backward) >= step else "step",
         )
 
     def max_batch(self, config: TrainConfig, memory_bytes: int) -> int:

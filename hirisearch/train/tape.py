@@ -16,174 +16,36 @@ per query; the math attention path (always computed in fp32) the scaled query an
 probabilities and the value; ``grid_sample`` its input and grid; average pooling its input; a
 product with a parameter (layer scale) the other factor. Additions, concatenations, paddings,
 interpolation and views keep nothing. A storage kept by several operators counts once.
+
+The operators are here; where they run and what each event records (kept, gradients alive in its
+backward, alive in the forward pass) is :mod:`hirisearch.train.recorder`; the symbols
+(:class:`Sym`, :class:`Event`, :data:`COLUMNS`) are :mod:`hirisearch.train.symbolic`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from hirisearch.train.policy import FP32, LOWER, PROMOTE, attention_kernel
+from hirisearch.train.recorder import Recorder
+from hirisearch.train.symbolic import COLUMNS, F32, INT64, LOW, NCOL, Event, Store, Sym, Vec
 
-__all__ = ["COLUMNS", "Sym", "Tape", "Event"]
-
-#: The settings a tape evaluates: (device kind, autocast or not).
-COLUMNS: tuple[tuple[str, bool], ...] = (
-    ("cpu", False),
-    ("cpu", True),
-    ("cuda", False),
-    ("cuda", True),
-)
-NCOL = len(COLUMNS)
-F32 = (4,) * NCOL
-#: Bytes per element of what runs in the compute precision: fp32, or bf16/fp16 under autocast.
-LOW = tuple(2 if low else 4 for _, low in COLUMNS)
-INT64 = (8,) * NCOL
-
-Vec = tuple[int, ...]
-
-
-class _Store:
-    """One storage (identity only)."""
-
-    __slots__ = ()
-
-
-@dataclass(eq=False, slots=True)
-class Sym:
-    """A symbolic tensor: ``n`` elements per sample (0: not per sample, e.g. a parameter),
-    ``b`` bytes per element and ``st`` the storage holding it, in each column; ``size`` is the
-    storage's bytes per sample (larger than ``n * b`` for a view of a bigger tensor)."""
-
-    n: int
-    b: Vec
-    st: tuple[_Store, ...]
-    size: Vec
-    grad: bool = True
-    param: int = 0  # parameter elements (a parameter used directly: position embedding, scale)
-    shared: bool = False  # one tensor for the whole batch (``n`` elements in all)
-    strided: bool = False  # a view a matmul cannot flatten (see :meth:`Tape.linear`)
-
-
-@dataclass(slots=True)
-class Event:
-    """One operator in forward order: where it ran (``path``; ``unit``: the index of the
-    checkpointed module it ran in, or -1), the bytes per sample it keeps for the backward pass
-    (``saved``, per column; inside a checkpointed module, what its recomputation keeps), the
-    bytes of autocast parameter copies it keeps (``copies``, per column, not per sample) and the
-    parameter elements whose gradients its backward makes."""
-
-    path: str
-    saved: Vec
-    params: int
-    copies: Vec = (0,) * 4
-    unit: int = -1
-    #: Bytes per sample of the gradients alive while its backward runs (its output's and its
-    #: inputs'), per column.
-    scratch: Vec = (0,) * 4
-    #: Bytes kept that do not grow with the batch (a tensor computed once for all samples).
-    shared: Vec = (0,) * 4
-    #: The operator keeps tensors (before deduplication): a recomputation stops after the last
-    #: operator that keeps something (torch's checkpoint "early stop").
-    packs: bool = False
-    #: What it keeps are its inputs, stored before its kernel runs (a matmul, a convolution): a
-    #: recomputation stopping at it does not run it.
-    before_kernel: bool = False
+# The symbols are re-exported: the twins import them from here with the tape.
+__all__ = ["COLUMNS", "F32", "INT64", "LOW", "Event", "Sym", "Tape"]
 
 
 @dataclass
-class Tape:
-    """Operators of one forward pass, recorded for every column at once.
-
-    ``units``: module paths that activation checkpointing wraps. Entering one (``module(name,
-    inputs=...)``) keeps its inputs, as ``torch.utils.checkpoint`` does; what its operators keep is
-    then what their recomputation keeps inside the backward pass.
-    """
-
-    units: frozenset[str] = frozenset()
-    events: list[Event] = field(default_factory=list)
-    #: Module paths whose operators compute no input gradient (they read the image).
-    no_input_grad: list[str] = field(default_factory=list)
-    #: Module paths whose outputs never reach the loss (no backward, nothing kept at the end).
-    dead: list[str] = field(default_factory=list)
-    #: Checkpointed module paths in the order they ran.
-    unit_paths: list[str] = field(default_factory=list)
-    #: Elements of the largest parameter tensor (the CPU optimizer's scratch is twice it).
-    largest_param: int = 0
-    #: Bytes of buffers (not per sample): batch-norm statistics, index tables, masks.
-    buffers: int = 0
-    #: Parameter tensors that get gradients (AdamW keeps a step count for each).
-    param_tensors: int = 0
-    _path: list[str] = field(default_factory=list)
-    _saved: tuple[set[_Store], ...] = field(default_factory=lambda: tuple(set() for _ in COLUMNS))
-    _local: tuple[set[_Store], ...] | None = None
-    _unit: int = -1
-    _dead: int = 0
-    _dead_seen: tuple[set[_Store], ...] = field(
-        default_factory=lambda: tuple(set() for _ in COLUMNS)
-    )
-    #: Bytes per sample that unused modules keep until the forward pass ends, per column.
-    dead_kept: list[int] = field(default_factory=lambda: [0] * NCOL)
-    _credited: list[Sym] = field(default_factory=list)
-
-    # ------------------------------------------------------------------ structure
-    @property
-    def path(self) -> str:
-        return ".".join(self._path)
-
-    @contextmanager
-    def module(self, name: str | int, inputs: Sequence[Sym] = ()) -> Iterator[None]:
-        """Operators inside run in the child module ``name`` of the current one, called on
-        ``inputs`` (needed only for a module activation checkpointing may wrap)."""
-        self._path.append(str(name))
-        entered = self._unit < 0 and self.path in self.units
-        if entered:
-            self._record(inputs)  # checkpoint keeps the module's inputs
-            self.unit_paths.append(self.path)
-            self._unit = len(self.unit_paths) - 1
-            self._local = tuple(set() for _ in COLUMNS)
-        try:
-            yield
-        finally:
-            if entered:
-                self._unit, self._local = -1, None
-            self._path.pop()
-
-    @contextmanager
-    def unused(self) -> Iterator[None]:
-        """Operators inside do not reach the loss: no backward, nothing kept after the forward."""
-        self.dead.append(self.path)
-        self._dead += 1
-        try:
-            yield
-        finally:
-            self._dead -= 1
-
-    def _tensors(self, count: int) -> None:
-        """``count`` parameter tensors that get gradients (not those of unused modules)."""
-        if not self._dead:
-            self.param_tensors += count
-
-    def _credit(self, p: Sym) -> int:
-        """A directly used parameter's elements, the first time an operator reads it (its
-        gradient is made once, however many operators read it)."""
-        if any(q is p for q in self._credited):
-            return 0
-        self._credited.append(p)
-        return p.param
-
-    @property
-    def grad_params(self) -> int:
-        """Parameter elements that get gradients (those of unused modules do not)."""
-        return sum(e.params for e in self.events)
+class Tape(Recorder):
+    """Operators of one forward pass, recorded for every column at once (:class:`Recorder`:
+    where they run and what each keeps)."""
 
     # ------------------------------------------------------------------ tensors
     def new(self, n: int, b: Vec, *, grad: bool = True, shared: bool = False) -> Sym:
         """A tensor in a storage of its own (``shared``: one for the whole batch)."""
-        st = tuple(_Store() for _ in COLUMNS)
-        return Sym(n, b, st, tuple(n * x for x in b), grad, shared=shared)
+        st = tuple(Store() for _ in COLUMNS)
+        return Sym(n, b, st, tuple(n * x for x in b), grad, shared=shared, born=len(self.events))
 
     def image(self, n: int) -> Sym:
         """The input batch: fp32, needing no gradient (held between steps, so never counted)."""
@@ -206,9 +68,8 @@ class Tape:
     def view(x: Sym, n: int | None = None, *, strided: bool = False) -> Sym:
         """A view of ``x`` (``n`` elements of the same storage; ``strided``: one a matmul cannot
         flatten, such as the patch tokens past a class token)."""
-        return Sym(
-            x.n if n is None else n, x.b, x.st, x.size, x.grad, shared=x.shared, strided=strided
-        )
+        n = x.n if n is None else n
+        return Sym(n, x.b, x.st, x.size, x.grad, shared=x.shared, strided=strided, born=x.born)
 
     def copy(self, x: Sym, n: int | None = None) -> Sym:
         """A new tensor computed from ``x`` that keeps nothing: a contiguous copy (``reshape``
@@ -218,17 +79,6 @@ class Tape:
         self._record([], grads=[x, out])
         return out
 
-    # ------------------------------------------------------------------ bookkeeping
-    def _record(
-        self,
-        saved: Sequence[Sym],
-        params: int = 0,
-        copies: int = 0,
-        grads: Sequence[Sym] = (),
-        before_kernel: bool = False,
-    ) -> None:
-        self._record_columns([saved] * NCOL, params, copies, grads, before_kernel=before_kernel)
-
     def _cast(self, x: Sym, to: Vec | None, names: Mapping[str, frozenset[str]], op: str) -> Sym:
         """``x`` as the operator ``op`` receives it under autocast: cast to ``to`` in the
         columns whose device lists ``op`` (a new storage where the dtype changes)."""
@@ -236,8 +86,8 @@ class Tape:
         for col, (device, low) in enumerate(COLUMNS):
             if not low or op not in names[device] or to is None or x.b[col] == to[col]:
                 continue
-            b[col], st[col], size[col] = to[col], _Store(), x.n * to[col]
-        return Sym(x.n, tuple(b), tuple(st), tuple(size), x.grad, x.param, x.shared)
+            b[col], st[col], size[col] = to[col], Store(), x.n * to[col]
+        return Sym(x.n, tuple(b), tuple(st), tuple(size), x.grad, x.param, x.shared, born=x.born)
 
     def low(self, x: Sym, op: str = "torch.nn.functional.linear") -> Sym:
         return self._cast(x, LOW, LOWER, op)
@@ -317,7 +167,7 @@ class Tape:
         """``a + b`` (dtype promotion: fp32 if either is); keeps nothing."""
         shared = a.shared and b.shared
         out = self.new(max(a.n, b.n), self.widest(a, b), shared=shared)
-        self._record([])
+        self._record([], alive=[a, b, out])
         return out
 
     def scale(self, x: Sym, gamma: Sym, *, scalar: bool = False) -> Sym:
@@ -352,8 +202,9 @@ class Tape:
         widest = self.widest(*xs)
         for x in xs:
             self._cast(x, widest, PROMOTE, "torch.cat")
-        self._record([])
-        return self.new(sum(x.n for x in xs) if n is None else n, widest)
+        out = self.new(sum(x.n for x in xs) if n is None else n, widest)
+        self._record([], alive=[*xs, out])
+        return out
 
     def keep(self, *xs: Sym, params: int = 0) -> None:
         """Operators that keep exactly ``xs`` (e.g. a matmul keeping both operands)."""
@@ -434,65 +285,31 @@ class Tape:
                 vv = self.new(v.n, F32) if low or v_copied else vc
                 saved.append([qs, ks, probs, vv])
                 grads.append([probs, probs, qs, ks, vv, out])
-                merged[len(saved) - 1] = _Store()
+                merged[len(saved) - 1] = Store()
         self._record_columns(saved, column_grads=grads)
-        return Sym(out.n, out.b, tuple(merged), out.size)
+        return Sym(out.n, out.b, tuple(merged), out.size, born=out.born)
 
     def loss(self, outs: Sequence[Sym]) -> None:
         """The stand-in loss (:mod:`hirisearch.train.loss`): ``out.float().pow(2).mean()`` keeps
-        the fp32 output (a copy where the output is in low precision)."""
+        the fp32 output (a copy where the output is in low precision).
+
+        Its backward runs first, one output at a time from the last (the autograd engine runs
+        the most recently created node first). ``pow``'s backward, ``grad * (2 * x.pow(1))``,
+        holds four fp32 tensors of the output's size beside the saved ``x``: the incoming
+        gradient (``mean``'s, expanded), ``x.pow(1)``, the product with 2 and the result; the
+        gradients of the outputs already done stay alive, each in its output's dtype, until
+        their operators' backward."""
         for out in outs:
             b = list(out.b)
             st = list(out.st)
             size = list(out.size)
             for col in range(NCOL):
                 if b[col] != 4:
-                    b[col], st[col], size[col] = 4, _Store(), out.n * 4
-            self._record([Sym(out.n, tuple(b), tuple(st), tuple(size))])
-
-    def _record_columns(
-        self,
-        per_column: Sequence[Sequence[Sym]],
-        params: int = 0,
-        copies: int = 0,
-        grads: Sequence[Sym] = (),
-        column_grads: Sequence[Sequence[Sym]] | None = None,
-        before_kernel: bool = False,
-    ) -> None:
-        """Record an operator keeping ``per_column[col]`` in each column, whose backward makes
-        the gradients of ``params`` elements, and which keeps autocast copies of ``copies``
-        parameter elements (matmul and convolution weights)."""
-        total, shared = [0] * NCOL, [0] * NCOL
-        for col, xs in enumerate(per_column):
-            seen = self._dead_seen[col] if self._dead else self._saved[col]
-            local = self._local[col] if self._local and not self._dead else None
-            for x in xs:
-                key = x.st[col]
-                if key in seen or key in self._saved[col] or (local and key in local):
-                    continue
-                (seen if local is None else local).add(key)
-                if self._dead:  # kept until the forward pass ends, then freed unused
-                    self.dead_kept[col] += x.size[col] * (not x.shared)
-                else:
-                    (shared if x.shared else total)[col] += x.size[col]
-        if self._dead:
-            params = copies = 0
-        kept = tuple(2 * copies if low else 0 for _, low in COLUMNS)
-        per = column_grads if column_grads is not None else [grads] * NCOL
-        scratch = tuple(
-            sum(x.n * x.b[col] for x in per[col] if x.grad and not x.shared) for col in range(NCOL)
-        )
-        packs = any(per_column)
-        self.events.append(
-            Event(
-                self.path,
-                tuple(total),
-                params,
-                kept,
-                self._unit,
-                scratch,
-                tuple(shared),
-                packs,
-                before_kernel,
-            )
-        )
+                    b[col], st[col], size[col] = 4, Store(), out.n * 4
+            scratch = [self.new(out.n, F32, grad=out.grad) for _ in range(4)]
+            kept = Sym(out.n, tuple(b), tuple(st), tuple(size))
+            # forward: every output is alive (the model returned them) and the square
+            for col in range(NCOL):
+                self._read(out, col)
+            self._record([kept], grads=scratch, alive=[*outs, scratch[0]])
+        self._settle()

@@ -1,7 +1,7 @@
 """Training cost of task models (backbone dense form -> neck -> head): the analytic training MACs
 equal the traced count at every module path, what the twin keeps for the backward pass equals the
 census of a meta-device forward pass, and the analytic peak stays within the families' tolerance
-of the simulated step's, at a small non-square size, in fp32 and bf16."""
+of the simulated step's, at a small non-square size, in fp32 and bf16, in the phase it is in."""
 
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ from hirisearch.train.simulate import simulate_train_peak
 from hirisearch.train.trace import traced_train_macs
 from hirisearch.train.types import TrainMacs
 from tests.conftest import SPECS
-from tests.train.test_memory import PEAK_TOLERANCE
 
 #: (backbone spec, task preset) pairs whose whole task model has a training twin.
 CASES = {
@@ -41,15 +40,11 @@ CASES = {
     "resformer-t+coco-vitdet": (SPECS / "resformer" / "t.yaml", "coco-vitdet"),
     "piip-tsb+coco-maskrcnn": (SPECS / "piip" / "tsb_det_1120_896_448.yaml", "coco-maskrcnn"),
 }
-#: Cases whose simulated peak is a forward transient the analytic model does not count
-#: (SegFormer's head: its upsampled maps and their concatenation live together, 2.1% of the
-#: step's peak in fp32 at this size): the analytic peak is held to the backward pass's.
-FORWARD_TRANSIENT = {("hrvit-b1+ade-segformer", "fp32")}
-#: Cases under an R-CNN head: under bf16 autocast their analytic peak is up to 6.5% under the
-#: simulated step's at this size (2.8% for PIIP), which the closed form does not yet explain (docs/tasks.md,
-#: "Training a task model"); it is held within BF16_RCNN_TOLERANCE there.
-RCNN_HEADS = {"deit-t+coco-vitdet", "resformer-t+coco-vitdet", "piip-tsb+coco-maskrcnn"}
-BF16_RCNN_TOLERANCE = 0.07
+#: The analytic peak against the simulated step's, every case in fp32 and bf16 (the families'
+#: PEAK_TOLERANCE is 2%): the largest gap is 0.15%, HRViT-b1 + UperNet in bf16, under (the
+#: gradient an addition passes on, as UperNet's top-down sums do, is counted where it is made and
+#: read, not while it waits between: docs/training.md, "Accuracy").
+TASK_PEAK_TOLERANCE = 0.005
 SIZE = (128, 192)
 CONFIGS = {
     "fp32": TrainConfig(batch=2, device="cpu"),
@@ -87,12 +82,13 @@ def test_kept_bytes_equal_census_and_peak_is_close(case, config) -> None:
         a, c = analytic.get(mpath, 0), counted.get(mpath, 0)
         assert a == c, f"{config}: kept at {mpath!r}: analytic {a} != census {c}"
     assert counted["head"] > 0
-    peak = model.cost(cfg).memory.peak
+    memory = model.cost(cfg).memory
     sim = simulate_train_peak(build, plan.input_shape, cfg, checkpoint_units=())
-    ref = sim.backward_peak if (case, config) in FORWARD_TRANSIENT else sim.peak
-    rcnn_bf16 = case in RCNN_HEADS and config == "bf16"
-    tolerance = BF16_RCNN_TOLERANCE if rcnn_bf16 else PEAK_TOLERANCE
-    assert abs(peak / ref - 1) <= tolerance, (peak, ref, sim)
+    assert abs(memory.peak / sim.peak - 1) <= TASK_PEAK_TOLERANCE, (memory, sim)
+    # where the peak is: the forward pass (SegFormer's upsampled maps in fp32), the backward pass
+    # (the R-CNN heads' loss over their fp32 mask logits in bf16) or the optimizer step
+    phases = {"forward": sim.forward_peak, "backward": sim.backward_peak, "step": sim.step_peak}
+    assert memory.phase == max(phases, key=phases.__getitem__), (memory, sim)
 
 
 def test_upernet_trains_its_auxiliary_head() -> None:
@@ -126,8 +122,8 @@ def test_the_documented_figure_holds() -> None:
     cost = train_model_of(sized).cost(TrainConfig(batch=8, dtype="bf16"), ["h100-80gb", "l4"])
     assert round(cost.macs.forward / 1e9, 1) == 1902.5
     assert round(cost.macs.total / 1e9, 1) == 5706.8
-    assert round(cost.memory.peak / 2**30, 1) == 5.8
-    assert cost.max_batch == {"h100-80gb": 122, "l4": 31}
+    assert round(cost.memory.peak / 2**30, 1) == 5.9
+    assert cost.max_batch == {"h100-80gb": 119, "l4": 30}
 
 
 def test_a_part_without_a_twin_is_named() -> None:
