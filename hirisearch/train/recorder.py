@@ -160,9 +160,9 @@ class Recorder:
                     delta[col] += sign * nbytes[col]
         run = (0,) * NCOL
         for i, e in enumerate(self.events):
-            delta = change.get(i)
-            if delta is not None:
-                run = tuple(r + d for r, d in zip(run, delta, strict=True))
+            step = change.get(i)
+            if step is not None:
+                run = tuple(r + d for r, d in zip(run, step, strict=True))
             if any(run):
                 e.scratch = tuple(g + r for g, r in zip(e.scratch, run, strict=True))
 
