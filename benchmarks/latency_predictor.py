@@ -329,6 +329,18 @@ def summary(what: str, results: list[dict], coverage: float) -> bool:
     return ok
 
 
+def drift(base: Any, quick: Any) -> None:
+    """How the device's speed moved between ``base`` and the quick calibration: the quick
+    networks' times against the base's times of the same networks (when the base timed them)."""
+    then = dict(base.networks)
+    ratios = sorted(ms / then[name] for name, ms in quick.networks if then.get(name))
+    if ratios:
+        print(
+            f"  the {len(ratios)} quick networks ran at x{ratios[len(ratios) // 2]:.3f} "
+            f"(median; x{ratios[0]:.3f}-x{ratios[-1]:.3f}) of the base calibration's times"
+        )
+
+
 def describe(cal: Any) -> None:
     if cal.intervals is None:
         print("  the calibration holds no error models: every interval is the stated fallback")
@@ -397,6 +409,7 @@ def main() -> None:
             f"{time.perf_counter() - t0:.1f} s wall, {time.process_time() - c0:.1f} s CPU"
         )
         describe(quick)
+        drift(base, quick)
     families = args.family or list(SPACES)
     if args.measured:  # the timings of an earlier run (same --seed and --configs), scored again
         doc = json.loads(Path(args.measured).read_text())

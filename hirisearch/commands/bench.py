@@ -123,16 +123,11 @@ def bench(
     """Measure latency, throughput, achieved GFLOP/s and peak memory of real forward passes; with
     --train, of training steps."""
     if train:
-        if task is not None:
-            raise HirisearchError(
-                "--task with --train: bench times a bare model's training step; "
-                "`profile --task PRESET --train` gives the task model's training figures"
-            )
         if channels_last or compile_ or predict:
             raise HirisearchError("--channels-last, --compile and --predict are for inference")
         _bench_train(
             refs, res, device, batch, dtype, optimizer, checkpoint, threads, min_time, warmup,
-            clock, as_json,
+            clock, as_json, task,
         )  # fmt: skip
         return None
     train_config(False, 1, "fp32", optimizer, checkpoint, 1)  # refused without --train
@@ -197,12 +192,12 @@ def _measure_and_save(
 def _bench_train(
     refs: list[str], res: list[str] | None, device: str, batch: str, dtype: str, optimizer: str,
     checkpoint: str, threads: int | None, min_time: float, warmup: float, clock: str,
-    as_json: bool,
+    as_json: bool, task: str | None,
 ) -> None:  # fmt: skip
     """``bench --train``: one timed training step per model, size and batch (no run folder)."""
     from hirisearch.latency.device import resolve_device
     from hirisearch.ops.train import bench_train
-    from hirisearch.report.terminal.train import train_bench_table
+    from hirisearch.report.terminal.train import train_bench_split, train_bench_table
 
     names, sizes = split_refs_and_sizes(refs, res)
     dev = resolve_device(device)
@@ -214,7 +209,7 @@ def _bench_train(
         for b in parse_batches(batch)
     ]
     results = []
-    for target in resolve_refs(names, None, None):
+    for target in resolve_refs(names, None, None, task):
         size_list: list[Size | None] = [*sizes] or [None]
         for size in size_list:
             sized = target.at(size)
@@ -226,6 +221,9 @@ def _bench_train(
                     emit_json(r.to_json())
     if not as_json:
         console.print(train_bench_table(results))
+        split = train_bench_split(results)
+        if split is not None:
+            console.print(split)
 
 
 def calibrate(

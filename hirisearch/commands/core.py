@@ -127,23 +127,12 @@ def profile(
 
 
 def _show_profile(r: Any, lat: Any, *, rows: bool) -> None:
-    """Print one profile: header, totals, the breakdown, latency lines and the training tables."""
-    from hirisearch.report.terminal import profile as show
+    """Print one profile: header, totals, the task split, the breakdown, latency lines and the
+    training tables."""
+    from hirisearch.report.terminal.profile import profile_parts
 
-    console.print(show.profile_header(r), soft_wrap=True, markup=False)
-    console.print(show.profile_summary(r))
-    if r.task is not None:
-        console.print(show.task_lines(r.task), markup=False, soft_wrap=True)
-    console.print(show.profile_stages(r, rows=rows))
-    for shown in show.latency_lines(lat) if lat is not None else ():
+    for shown in profile_parts(r, rows=rows, lat=lat):
         console.print(shown, soft_wrap=isinstance(shown, str), markup=False)
-    if r.train is not None:
-        from hirisearch.report.terminal import train as train_show
-
-        console.print(train_show.train_header(r.train), markup=False)
-        console.print(train_show.train_stages(r.train))
-        console.print(train_show.train_memory(r.train))
-        console.print(train_show.fits_table(r.train))
 
 
 def validate(files: Annotated[list[str], typer.Argument(help="Spec files to check.")]) -> int:

@@ -4,7 +4,9 @@ read the whole model's cost).
 
 The family keeps the backbone's name and spec type (the space's axes are the backbone spec's
 fields); ``plan`` plans the task model at the preset's size, ``cost`` and ``build`` are the task
-model's, and it has no training twin.
+model's. Its ``train`` is None: a task model's training twin is per plan
+(:func:`hirisearch.tasks.train.train_family`, with :func:`~hirisearch.tasks.train.train_tree`),
+which the search's training metrics use (:func:`hirisearch.ops.search.metrics.train_cost_of`).
 """
 
 from __future__ import annotations

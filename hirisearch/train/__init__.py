@@ -7,7 +7,8 @@ operator keeps: ``train.tape``; the memory model: ``train.memory``) and the devi
 (``train.devices``). The torch side lives in its own modules, imported by whoever needs it:
 ``train.trace`` (:func:`traced_train_macs`), ``train.simulate`` (:func:`simulate_train_peak`),
 ``train.measure`` (:func:`measure_train_peak`), ``train.timing`` (:func:`time_train_step`),
-``train.census`` (what the forward pass keeps, per module).
+``train.census`` (what the forward pass keeps, per module), ``train.traced_cost``
+(:func:`simulated_train_cost`: the cost of a model without an analytic twin).
 
 The names below are also reachable from this package, imported on first use (so that importing a
 submodule does not import the others).

@@ -77,13 +77,15 @@ class TrainModel:
 
     @classmethod
     def of(cls, family: Any, plan: Any, tree: CostNode | None = None) -> TrainModel:
-        """The model of ``family`` at ``plan`` (cached: a search asks for the same plans)."""
+        """The model of ``family`` at ``plan`` (cached: a search asks for the same plans; a
+        given ``tree`` is part of the key, as a task model's training tree differs from its
+        inference tree)."""
         if family.train is None:
             raise TrainError(
                 f"family {family.name!r} has no training twin: its training memory can be "
                 "simulated, not computed"
             )
-        key = (family.name, plan)
+        key = (family.name, plan, None if tree is None else tree.total)
         model = cls._cache.get(key)
         if model is None:
             model = cls(tree or family.cost(plan), plan, family.train, family.uncalled_stages(plan))

@@ -26,12 +26,18 @@ __all__ = ["LiveBytes"]
 
 
 class LiveBytes(TorchDispatchMode):
-    """Bytes of the storages alive now (``live``) and the most alive at once (``peak``)."""
+    """Bytes of the storages alive now (``live``) and the most alive at once (``peak``).
 
-    def __init__(self) -> None:
+    Args:
+        trace: a list to which the bytes alive after every operator are appended (the points a
+            peak can be at), or None.
+    """
+
+    def __init__(self, trace: list[int] | None = None) -> None:
         super().__init__()
         self.live = 0
         self.peak = 0
+        self.trace = trace
         self._sizes: dict[int, int] = {}
 
     def _track(self, t: torch.Tensor) -> None:
@@ -63,4 +69,6 @@ class LiveBytes(TorchDispatchMode):
             self._track(t)
         if self.live > self.peak:
             self.peak = self.live
+        if self.trace is not None:
+            self.trace.append(self.live)
         return out

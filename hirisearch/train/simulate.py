@@ -58,6 +58,7 @@ def simulate_train_peak(
     config: TrainConfig,
     *,
     checkpoint_units: tuple[str, ...] = (),
+    trace: list[int] | None = None,
 ) -> SimulatedPeak:
     """Simulate a training step of ``build(device="meta")`` under ``config``.
 
@@ -67,6 +68,8 @@ def simulate_train_peak(
         config: batch, dtype, optimizer, checkpointing and the kind of device emulated.
         checkpoint_units: the module paths ``config.checkpoint`` wraps
             (:func:`hirisearch.train.units.checkpoint_units`).
+        trace: a list to which the bytes held after every operator of the measured step are
+            appended (:class:`~hirisearch.train.live.LiveBytes`), or None.
     """
     start = time.perf_counter()
     with gc_paused():
@@ -74,7 +77,7 @@ def simulate_train_peak(
             model = build(device="meta")
         step = TrainStep(model, input_shape, config, checkpoint_units)
         step.run()
-        live = LiveBytes()
+        live = LiveBytes(trace)
         live.hold(step.state_tensors())
         states = live.live
         marks: dict[str, tuple[int, int]] = {}

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -112,14 +112,18 @@ def test_api_profile_train() -> None:
 
 def test_profile_train_answers_fast_without_torch(tmp_path) -> None:
     """The issue's command: under a second, no torch (tests/cli/test_light_imports.py checks the
-    imports; this the time, with the interpreter's start included)."""
+    imports; this the work, with the interpreter's start included). The child's CPU time, not the
+    wall clock: on a machine shared with other work the wall time is mostly waiting (2.4-3.3 s of
+    wall for 0.4 s of CPU at load 7), while importing torch alone costs about 2 s of CPU."""
     args = ["profile", S, "--res", "1024", "--train", "--batch", "32", "--dtype", "bf16",
             "--memory", "h100-80gb", "--no-trace", "-o", str(tmp_path / "t")]  # fmt: skip
-    start = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([sys.executable, "-m", "hirisearch", *args], capture_output=True, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert proc.returncode == 0, proc.stderr
-    assert time.perf_counter() - start < 2.0  # 1 s on an idle machine; shared CI gets slack
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert 0 < cpu < 1.0, cpu
 
 
 def test_compare_train_puts_training_beside_inference() -> None:
@@ -161,7 +165,7 @@ def test_bench_train_times_a_step() -> None:
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout.strip().splitlines()[0])
     assert doc["kind"] == "train_bench" and doc["batch"] == 2 and doc["optimizer"] == "adamw"
-    assert doc["median_ms"] > 0 and doc["runs"] >= 5
+    assert doc["median_ms"] > 0 and doc["runs"] >= 5 and "task" not in doc  # --task: the split
     spec = load_spec(DEIT)
     family = get_family(spec.family)
     want = TrainModel.of(family, family.plan(spec, 64)).cost(TrainConfig(batch=2, device="cpu"))

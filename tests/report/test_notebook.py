@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 import torch
@@ -63,3 +64,24 @@ def test_a_result_from_a_document_holds_only_its_own_depth() -> None:
     assert copy.breakdown(2) == r.rows
     with pytest.raises(HirisearchError, match="profile with depth=3"):
         copy.breakdown(3)
+
+
+def test_a_task_profile_shows_its_split_as_the_command_prints_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from hirisearch.cli import app
+
+    swin = str(SPECS / "swin" / "t.yaml")
+    r = hirisearch.profile(swin, batch=2, task="ade-upernet", trace=False, train={"batch": 2})
+    shown = str(r.table())
+    assert "task ade-upernet: input 512x512" in shown and "auxiliary FCN head" in shown
+    assert "backbone" in shown and "head" in shown and "training GFLOPs per stage" in shown
+    assert "task ade-upernet" in r._repr_html_() and "task ade-upernet" in _text(r)
+    monkeypatch.chdir(tmp_path)
+    args = ["profile", swin, "--task", "ade-upernet", "--no-trace", "--train", "--batch", "2"]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "110"})
+    assert res.exit_code == 0, res.output
+    printed = [ln.rstrip() for ln in res.stdout.splitlines() if not ln.startswith("run folder")]
+    assert [ln.rstrip() for ln in shown.splitlines()] == printed

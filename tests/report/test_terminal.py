@@ -13,15 +13,21 @@ from rich.console import Console
 from hirisearch.latency.interval import Prediction
 from hirisearch.latency.predict import CATEGORIES, Calibration
 from hirisearch.latency.result import BenchResult, Environment
+from hirisearch.latency.stats import Summary
 from hirisearch.ops.compare import compare_targets
 from hirisearch.ops.profile import profile_target
 from hirisearch.ops.sweep import sweep_targets
+from hirisearch.ops.train import TrainBenchResult
 from hirisearch.report.terminal.bench import bench_table, calibration_table
 from hirisearch.report.terminal.compare import compare_table
 from hirisearch.report.terminal.fit import Column, FitTable
 from hirisearch.report.terminal.profile import profile_stages, profile_summary
 from hirisearch.report.terminal.sweep import sweep_tables
+from hirisearch.report.terminal.train import train_bench_split, train_bench_table
 from hirisearch.targets import resolve
+from hirisearch.tasks.split import TrainPartShare, TrainSplit
+from hirisearch.train.config import TrainConfig
+from hirisearch.train.timing import TrainTiming
 from tests.conftest import SPECS
 
 ELLIPSIS = "…"
@@ -53,6 +59,29 @@ def _bench(rows: list[tuple[str, int, int, float]] | None = None) -> list[BenchR
         )  # fmt: skip
     oom = BenchResult("x", "HIRI-ViT-L", "f", 2048, 64, "oom", 10**12, mem_est_bytes=2**38)
     return [*out, oom]
+
+
+def _train_bench() -> list[TrainBenchResult]:
+    """Timed training steps as ``bench --train --task`` makes them: a bare model, task models."""
+    out = []
+    for name, size, batch, ms, parts in [
+        ("DeiT-S", 224, 8, 812.4, ()),
+        ("Swin-T+ade-upernet", 512, 2, 21900.2, (("backbone", "Swin-T"), ("head", "upernet"))),
+        ("PIIP-TSB-det-1568+coco-maskrcnn", (800, 1280), 16, 1234567.8,
+         (("backbone", "PIIP-TSB-det-1568"), ("neck", "fpn"), ("head", "mask_rcnn"))),
+    ]:  # fmt: skip
+        timing = TrainTiming(
+            TrainConfig(batch=batch), Summary(ms, ms / 30, ms * 1.1, ms, ms * 0.9, 5), "cpu",
+            "AMD EPYC 7B13", 2,
+        )  # fmt: skip
+        macs = int(3.4e12 * batch)
+        shares = tuple(
+            TrainPartShare(p, what, 27_514_938, macs // len(parts), 1 / len(parts))
+            for p, what in parts
+        )
+        task = TrainSplit("t", (512, 512), "96@128x128/4", shares) if parts else None
+        out.append(TrainBenchResult(name, name, size, timing, macs, task))
+    return out
 
 
 #: Large numbers and a long name: narrower than 80 columns can hold as a table.
@@ -96,6 +125,7 @@ TABLES: dict[str, Callable[[], list[FitTable]]] = {
     ],
     "bench": lambda: [bench_table(_bench()), bench_table(_bench(), predicted=True)],
     "calibrate": lambda: [calibration_table(_calibration())],
+    "bench train": lambda: [train_bench_table(_train_bench()), train_bench_split(_train_bench())],
 }
 
 

@@ -14,7 +14,6 @@ from hirisearch.ops.search.candidate import evaluate
 from hirisearch.ops.search.exact import Model, values_at
 from hirisearch.ops.search.metrics import (
     METRICS,
-    TRAIN_METRICS,
     EvalContext,
     budget_metric,
     needs_calibration,
@@ -34,8 +33,7 @@ def test_every_vector_form_is_the_scalar_form(path: Path) -> None:
     space = load_space(path)
     cal = synthetic_calibration()
     ctx = EvalContext.of(space, cal)
-    train = space.family.train is not None  # a task space's heads have no training twins
-    model = Model(space, cal, train=train)
+    model = Model(space, cal, train=True)  # every shipped space's model has a training twin
     rng = np.random.default_rng(1)
     idx = np.sort(rng.choice(model.size, size=min(DRAWN, model.size), replace=False))
     digits = [(idx // s) % r for s, r in zip(model.strides, model.radix, strict=True)]
@@ -46,8 +44,6 @@ def test_every_vector_form_is_the_scalar_form(path: Path) -> None:
     vectors = {n: m for n, m in METRICS.items() if m.vector is not None}
     assert {"params", "params_m", "gmacs", "activations", "latency_ms", "train_gmacs",
             "train_mem_gb"} <= set(vectors)  # fmt: skip
-    if not train:
-        vectors = {n: m for n, m in vectors.items() if n not in TRAIN_METRICS}
     columns = {n: m.vector(totals) for n, m in vectors.items()}  # type: ignore[misc]
     for k, j in enumerate(where.tolist()):
         cand = evaluate(space, values_at(model, int(idx[j])))

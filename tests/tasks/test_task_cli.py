@@ -63,9 +63,11 @@ def test_task_errors_are_one_line() -> None:
     assert res.exit_code == 2 and "valid: " in res.output and "ade-segformer," in res.output
     res = runner.invoke(app, ["profile", "torchvision:resnet18", "--task", "ade-upernet"])
     assert res.exit_code != 0 and "--task takes spec files" in res.output
-    res = runner.invoke(app, ["profile", "timm:resnet50", "--task", "ade-segformer", "--train"])
+    args = ["profile", "timm:resnet50", "--task", "ade-segformer", "--train", "--checkpoint"]
+    res = runner.invoke(app, [*args, "blocks"])  # traced and simulated: nothing to checkpoint
     out = " ".join(res.output.split())
     assert res.exit_code != 0 and "timm:ResNet backbone's dense form has no training twin" in out
+    assert "use checkpoint none" in out
 
 
 def test_api_profile_with_a_task() -> None:

@@ -109,7 +109,8 @@ def parse_gpus(raw: str | None) -> tuple[str, ...]:
 
 
 def baseline_row(ref: str, space: SearchSpace) -> dict[str, Any]:
-    """A baseline's cost at the space's input size (or its own, if it cannot take that size)."""
+    """A baseline's cost at the space's input size (or its own, if it cannot take that size);
+    in a task space, of the baseline under the space's task, as the candidates are."""
     from hirisearch.errors import ResolutionError, TrainError
     from hirisearch.ops.profile import profile_sized
     from hirisearch.ops.search.metrics import METRICS, TRAIN_METRICS
@@ -117,8 +118,13 @@ def baseline_row(ref: str, space: SearchSpace) -> dict[str, Any]:
     from hirisearch.targets import resolve
 
     target = resolve(ref)
+    size = space.base.get("img_size")
+    if space.task is not None:
+        from hirisearch.targets.task import with_task
+
+        target, size = with_task(target, space.task), space.task.img_size
     try:
-        sized = target.at(space.base.get("img_size"))
+        sized = target.at(size)
     except ResolutionError:
         sized = target.at()
     p = profile_sized(sized, traced=False)

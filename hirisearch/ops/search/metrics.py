@@ -19,7 +19,10 @@ The training metrics ``train_gmacs`` (forward + backward + recomputation, whole 
 ``train:`` block sets (batch, dtype, optimizer, checkpoint, shard; defaults: batch 1, fp32,
 adamw, none, 1) with :mod:`hirisearch.train`, torch-free. Their vector forms read
 ``train_macs`` and ``train_peak``, which exact mode fills per configuration from the same
-scalar model (:meth:`hirisearch.ops.search.exact.Model.metrics`).
+scalar model (:meth:`hirisearch.ops.search.exact.Model.metrics`). A task space's candidate (a
+:class:`~hirisearch.tasks.model.TaskPlan`) trains as ``profile --task --train`` prices it: the
+task model's training twin over its training tree (UperNet's auxiliary head runs);
+:func:`check_train_twin` refuses a space whose model has no twin when it loads.
 
 ``latency_upper_ms`` is the upper end of the predicted latency's interval
 (:mod:`hirisearch.latency.interval`) at the space's confidence (a ``latency_ms`` budget's
@@ -44,9 +47,11 @@ from hirisearch.errors import ObjectiveError, SpecError
 from hirisearch.latency.interval import DEFAULT_COVERAGE
 from hirisearch.models import get_family
 from hirisearch.models.resolution import size_label, size_side
-from hirisearch.ops.search.candidate import Candidate
+from hirisearch.ops.search.candidate import Candidate, evaluate
 from hirisearch.ops.search.types import ProxySettings, SearchSpace
 from hirisearch.tasks.family import family_of
+from hirisearch.tasks.model import TaskPlan
+from hirisearch.tasks.train import missing_twin, train_family, train_tree
 from hirisearch.train.config import TrainConfig
 from hirisearch.train.cost import TrainCost, TrainModel
 
@@ -202,16 +207,54 @@ def _measured_ms(c: Candidate, ctx: EvalContext) -> float:
     return float(summary.median_ms)
 
 
+def missing_train_twin(plan: Any) -> str | None:
+    """What of the model ``plan`` has no training twin (``"the head toy-head"``), None when the
+    training metrics can be computed: a task model's backbone dense form and parts
+    (:func:`hirisearch.tasks.train.missing_twin`), a bare model's family."""
+    if isinstance(plan, TaskPlan):
+        return missing_twin(plan)
+    return None if family_of(plan).train is not None else f"the {plan.family} family"
+
+
 def train_cost_of(c: Candidate, config: TrainConfig) -> TrainCost:
-    """The analytic training cost of ``c`` under ``config`` (kept in the candidate's memo)."""
+    """The analytic training cost of ``c`` under ``config`` (kept in the candidate's memo): a
+    task model's as ``profile --task --train`` gives it (its twin over its training tree)."""
     hit = c.memo.get("train")
     if hit is not None and hit[0] == config:
         return hit[1]
     if c.spec is None or c.plan is None or c.tree is None:
         raise ObjectiveError("training cost of an invalid candidate")
-    cost = TrainModel.of(family_of(c.plan), c.plan, c.tree).cost(config)
+    missing = missing_train_twin(c.plan)
+    if missing is not None:
+        raise ObjectiveError(f"{missing} has no training twin: no training metrics")
+    if isinstance(c.plan, TaskPlan):
+        model = TrainModel.of(train_family(c.plan), c.plan, train_tree(c.plan))
+    else:
+        model = TrainModel.of(family_of(c.plan), c.plan, c.tree)
+    cost = model.cost(config)
     c.memo["train"] = (config, cost)
     return cost
+
+
+def check_train_twin(space: SearchSpace) -> None:
+    """Refuse ``space`` when a budget or objective reads a training metric and its model (the
+    base spec's, under the space's task) has no training twin: a :class:`SpecError` naming the
+    first such field and what lacks the twin."""
+    named = [(f"budgets.{b.metric}", b.metric) for b in space.budgets]
+    named += [(f"objectives[{i}]", o.name) for i, o in enumerate(space.objectives)]
+    where = next((w for w, name in named if name in TRAIN_METRICS), None)
+    if where is None:
+        return
+    base = evaluate(space, {})
+    missing = None if base.plan is None else missing_train_twin(base.plan)
+    if missing is not None:
+        model = space.family.title
+        raise SpecError(
+            f"{model}: {missing} has no training twin, so train_gmacs and train_mem_gb cannot be "
+            "computed; drop them from the budgets and objectives",
+            file=space.file,
+            field=where,
+        )
 
 
 def train_totals(c: Candidate, config: TrainConfig) -> tuple[int, int]:

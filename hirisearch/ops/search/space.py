@@ -38,6 +38,7 @@ from pydantic import ValidationError
 from hirisearch.errors import SpecError
 from hirisearch.models import FAMILIES, Family
 from hirisearch.models.resolution import as_hw
+from hirisearch.ops.search.metrics import check_train_twin
 from hirisearch.ops.search.schema import SpaceFile, space_error
 from hirisearch.ops.search.strategies import STRATEGIES
 from hirisearch.ops.search.types import (
@@ -234,6 +235,7 @@ def parse_space(data: Any, *, file: str) -> SearchSpace:
     )
     STRATEGIES[doc.strategy].check(space)
     _check_values(family, base, axes, file, doc.seed)
+    check_train_twin(space)
     return space
 
 

@@ -51,9 +51,15 @@ def compare_table(result: CompareResult) -> FitTable:
         caption += "\nbackbone: its share of the task model's GFLOPs (neck and head: the rest)"
     if train is not None:
         c = train.config
+        traced = dict.fromkeys(
+            r.profile.name
+            for r in rows
+            if r.profile.train is not None and r.profile.train.basis == "traced"
+        )
+        basis = f"; traced and simulated: {', '.join(traced)}" if traced else ""
         caption += (
             f"\ntrain: forward + backward of a batch of {c.batch}, {c.dtype}, {c.optimizer}, "
-            f"checkpointing {c.checkpoint}; peak memory of one device (analytic)"
+            f"checkpointing {c.checkpoint}; peak memory of one device (analytic{basis})"
         )
     t = FitTable([Column("model", "left", text=True), *(Column(h) for h in heads)], caption=caption)
     previous = None

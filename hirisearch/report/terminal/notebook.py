@@ -16,7 +16,7 @@ from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
 from hirisearch.report.terminal.compare import compare_header, compare_table
-from hirisearch.report.terminal.profile import profile_header, profile_stages, profile_summary
+from hirisearch.report.terminal.profile import profile_parts
 
 if TYPE_CHECKING:
     from hirisearch.ops.compare import CompareResult
@@ -44,7 +44,8 @@ class View:
         console = Console(
             file=io.StringIO(), record=True, width=self.width, color_system="truecolor"
         )
-        console.print(self.__rich__())
+        for part in self.parts:  # lines as the command prints them: long ones not wrapped
+            console.print(part, soft_wrap=isinstance(part, str), markup=False)
         if html:
             return console.export_html(inline_styles=True, code_format=_PRE)
         return console.export_text()
@@ -60,8 +61,9 @@ class View:
 
 
 def profile_view(r: ProfileResult, items: Sequence[SectionResult]) -> View:
-    """A profile as ``hirisearch profile`` prints it, with the breakdown ``items``."""
-    return View([profile_header(r), profile_summary(r), profile_stages(r, items=items)])
+    """A profile as ``hirisearch profile`` prints it (a task model's split and the training
+    tables included), with the breakdown ``items``."""
+    return View(profile_parts(r, items=items))
 
 
 def compare_view(c: CompareResult) -> View:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rich.console import RenderableType
 from rich.text import Text
 
 from hirisearch.cost.convention import CONVENTION, CONVENTION_FVCORE, headline
@@ -171,3 +172,29 @@ def task_lines(split: TaskSplit) -> str:
     lines = [f"task {split.task}: input {h}x{w} (height x width); pyramid {split.pyramid}"]
     lines += [f"  - {c}" for c in split.conventions]
     return "\n".join(lines)
+
+
+def profile_parts(
+    r: ProfileResult,
+    *,
+    rows: bool = False,
+    items: Sequence[SectionResult] | None = None,
+    lat: ProfileLatency | None = None,
+) -> list[str | RenderableType]:
+    """Everything ``hirisearch profile`` prints for one result, in order: the header, the
+    totals, a task model's preset and conventions (``--task``: the breakdown then splits it into
+    backbone / neck / head), the breakdown (:func:`profile_stages`), the latency lines and the
+    training tables (``--train``). The command prints them; ``ProfileResult.table()`` shows them
+    in a notebook."""
+    out: list[str | RenderableType] = [profile_header(r), profile_summary(r)]
+    if r.task is not None:
+        out.append(task_lines(r.task))
+    out.append(profile_stages(r, rows, items=items))
+    if lat is not None:
+        out += latency_lines(lat)
+    if r.train is not None:
+        from hirisearch.report.terminal import train as show  # with --train only
+
+        out += [show.train_header(r.train), show.train_stages(r.train)]
+        out += [show.train_memory(r.train), show.fits_table(r.train)]
+    return out

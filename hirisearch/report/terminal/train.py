@@ -14,20 +14,27 @@ from hirisearch.report.terminal.fit import Column, FitTable
 def train_header(t: TrainProfile) -> str:
     c = t.config
     shard = f", model states sharded over {c.shard} (ZeRO-{c.zero_stage})" if c.shard > 1 else ""
+    basis = (
+        "analytic training twin"
+        if t.basis == "analytic"
+        else "no analytic twin: MACs traced, memory simulated on the meta device"
+    )
     return (
         f"training step: batch {c.batch}, {c.dtype}, optimizer {c.optimizer}, checkpointing "
-        f"{c.checkpoint}, on {c.device}{shard}"
+        f"{c.checkpoint}, on {c.device}{shard}; {basis}"
     )
 
 
 def train_stages(t: TrainProfile) -> FitTable:
-    """Forward, backward (recomputation included) and total GFLOPs per stage or module."""
+    """Forward, backward (recomputation included) and total GFLOPs per stage or module; the
+    traced count beside the analytic one (on the traced basis the figures are the traced
+    count)."""
+    analytic = t.basis == "analytic"
+    heads = ("forward", "backward", "recompute", "total", *(("traced",) if analytic else ()))
     table = FitTable(
-        [
-            Column("part", "left", text=True),
-            *(Column(h) for h in ("forward", "backward", "recompute", "total", "traced")),
-        ],
-        title=f"training GFLOPs per stage, batch {t.config.batch}",
+        [Column("part", "left", text=True), *(Column(h) for h in heads)],
+        title=f"training GFLOPs per stage, batch {t.config.batch}"
+        + ("" if analytic else " (traced)"),
     )
     rows = [(r.name if r.depth == 1 else r.path, r.depth, r.macs, r.macs_traced) for r in t.rows]
     rows.append(("total", 1, t.cost.macs, t.macs_traced))
@@ -38,7 +45,7 @@ def train_stages(t: TrainProfile) -> FitTable:
             fmt.gflops(m.backward),
             fmt.gflops(m.recompute),
             fmt.gflops(m.total),
-            "-" if traced is None else fmt.gflops(traced.total),
+            *(("-" if traced is None else fmt.gflops(traced.total),) if analytic else ()),
         )
     return table
 
@@ -55,11 +62,15 @@ def train_memory(t: TrainProfile) -> FitTable:
     table.add_row("optimizer state", fmt.memory(m.optimizer), t.config.optimizer)
     table.add_row("buffers + input", fmt.memory(m.buffers + m.input), "")
     table.add_row("activations", fmt.memory(m.activations), "kept for the backward pass")
-    table.add_row("peak, analytic", fmt.memory(m.peak), f"closed form; peak in the {m.phase}")
+    if t.basis == "analytic":
+        table.add_row("peak, analytic", fmt.memory(m.peak), f"closed form; peak in the {m.phase}")
+    simulated = "meta-device step, every tensor tracked"
     table.add_row(
         "peak, simulated",
         fmt.memory(t.peak_bytes_simulated),
-        "meta-device step, every tensor tracked" if t.peak_bytes_simulated else "--no-trace",
+        (simulated if t.basis == "analytic" else f"{simulated}; peak in the {m.phase}")
+        if t.peak_bytes_simulated
+        else "--no-trace",
     )
     if t.peak_bytes_measured is not None:
         table.add_row("peak, measured", fmt.memory(t.peak_bytes_measured), t.measure_method or "")
@@ -73,6 +84,8 @@ def fits_table(t: TrainProfile) -> FitTable:
         [Column("fits on", "left", text=True), Column("memory"), Column("largest batch")],
         title=f"largest batch per device ({reserve} reserved for the CUDA context and workspaces)",
     )
+    if t.max_batch_fit:
+        table.caption = f"largest batch: {t.max_batch_fit}"
     for label, batch in t.cost.max_batch.items():
         table.add_row(label, fmt.memory(t.memories[label]), str(batch) if batch else "none")
     return table
@@ -95,4 +108,32 @@ def train_bench_table(results: Sequence[TrainBenchResult]) -> FitTable:
             r.name, size_label(r.img_size), str(c.batch), c.dtype, fmt.ms(s.median_ms),
             fmt.pct(s.iqr_ratio), fmt.rate(r.images_per_s), fmt.rate(r.gmacs_per_s),
         )  # fmt: skip
+    return table
+
+
+def train_bench_split(results: Sequence[TrainBenchResult]) -> FitTable | None:
+    """The backbone / neck / head split of each timed task model's step (``bench --train
+    --task``): each part (and what it is), its params and the step's analytic training GFLOPs
+    in it; None when no result is a task model."""
+    if all(r.task is None for r in results):
+        return None
+    table = FitTable(
+        [
+            Column("model", "left", text=True),
+            Column("res"),
+            Column("batch"),
+            Column("part", "left", text=True),
+            *(Column(h) for h in ("params", "training GFLOPs", "share")),
+        ],
+        title="task split of the timed step (analytic training GFLOPs, whole batch)",
+    )
+    for r in results:
+        if r.task is None:
+            continue
+        first = (r.name, size_label(r.img_size), str(r.timing.config.batch))
+        for i, p in enumerate(r.task.parts):
+            table.add_row(
+                *(first if i == 0 else ("", "", "")), f"{p.part}: {p.name}", fmt.params_m(p.params),
+                fmt.gflops(p.train_macs), fmt.pct(p.train_macs_share),
+            )  # fmt: skip
     return table
