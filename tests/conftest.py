@@ -48,9 +48,9 @@ def spec_id(p: Path) -> str:
 
 
 #: The specs of the PIIP paper's published rows (specs/piip_rows/) that stand for a structure no
-#: other shipped spec has; the others repeat one at other sizes, so the per-spec build and trace
-#: tests mark them ``slow`` (deselect with ``-m "not slow"``). Their costs are checked row by row
-#: in tests/models/test_piip_rows.py either way.
+#: other shipped spec has. The other rows repeat one of these (or another shipped PIIP spec) at
+#: other sizes: the per-spec build-and-trace tests leave them out (:func:`structural_specs`), and
+#: every row's cost is checked against the paper in tests/models/test_piip_rows.py.
 PIIP_ROW_STRUCTURES = {
     "tsb_det_1120_cross_int1",  # regular cross-attention interactions
     "tsb_det_1120_int0",  # no interactions
@@ -64,10 +64,12 @@ PIIP_ROW_STRUCTURES = {
 }
 
 
-def spec_marks(p: Path) -> tuple[pytest.MarkDecorator, ...]:
-    """``slow`` for a PIIP-row spec whose structure another spec already covers."""
-    row_spec = p.parent.name == "piip_rows" and p.stem not in PIIP_ROW_STRUCTURES
-    return (pytest.mark.slow,) if row_spec else ()
+def structural_specs() -> list[Path]:
+    """The shipped specs the per-spec build-and-trace tests run: every one but the PIIP rows that
+    repeat another spec's structure at other sizes (:data:`PIIP_ROW_STRUCTURES`)."""
+    return [
+        p for p in shipped_specs() if p.parent.name != "piip_rows" or p.stem in PIIP_ROW_STRUCTURES
+    ]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -12,7 +12,7 @@ from hirisearch.models import get_family
 from hirisearch.models.resolution import as_hw, size_key
 from hirisearch.spec import load_spec
 from hirisearch.targets import resolve
-from tests.conftest import shipped_specs, spec_id, spec_marks
+from tests.conftest import spec_id, structural_specs
 
 
 def _both(model: nn.Module, shape: tuple[int, ...]):
@@ -29,9 +29,7 @@ def _assert_same(full, fast) -> None:
     assert not diff, sorted(diff)[:5]
 
 
-@pytest.mark.parametrize(
-    "path", [pytest.param(p, id=spec_id(p), marks=spec_marks(p)) for p in shipped_specs()]
-)
+@pytest.mark.parametrize("path", [pytest.param(p, id=spec_id(p)) for p in structural_specs()])
 def test_replayed_count_equals_the_full_trace_for_every_shipped_spec(path) -> None:
     spec = load_spec(path)
     family = get_family(spec.family)

@@ -10,7 +10,7 @@ import torch
 
 from hirisearch.models import FAMILIES, get_family
 from hirisearch.spec import load_spec
-from tests.conftest import shipped_specs, spec_id, spec_marks
+from tests.conftest import spec_id, structural_specs
 from tests.models.test_parity import REAL_FORWARD_MAX_PARAMS
 
 DENSE = sorted(name for name, family in FAMILIES.items() if family.dense is not None)
@@ -18,9 +18,7 @@ DENSE = sorted(name for name, family in FAMILIES.items() if family.dense is not 
 
 def _specs() -> list[object]:
     return [
-        pytest.param(p, id=spec_id(p), marks=spec_marks(p))
-        for p in shipped_specs()
-        if load_spec(p).family in DENSE
+        pytest.param(p, id=spec_id(p)) for p in structural_specs() if load_spec(p).family in DENSE
     ]
 
 

@@ -9,7 +9,7 @@ import torch
 from hirisearch.models import get_family
 from hirisearch.models.resolution import as_hw, size_label
 from hirisearch.spec import load_spec
-from tests.conftest import shipped_specs, spec_id, spec_marks
+from tests.conftest import spec_id, structural_specs
 from tests.harness import assert_parity, assert_plan_parity
 
 #: Above this many parameters the forward pass runs on the meta device (shapes only): InternViT-6B
@@ -19,14 +19,10 @@ REAL_FORWARD_MAX_PARAMS = 2_000_000_000
 
 def _cases() -> list[tuple[object, int]]:
     cases = []
-    for path in shipped_specs():
+    for path in structural_specs():
         spec = load_spec(path)
         for size in get_family(spec.family).test_sizes(spec):
-            cases.append(
-                pytest.param(
-                    path, size, id=f"{spec_id(path)}@{size_label(size)}", marks=spec_marks(path)
-                )
-            )
+            cases.append(pytest.param(path, size, id=f"{spec_id(path)}@{size_label(size)}"))
     return cases
 
 
@@ -69,9 +65,7 @@ def test_dense_forward_gives_the_pyramid(path, size) -> None:
     assert all(torch.isfinite(o).all() for o in outs)
 
 
-@pytest.mark.parametrize(
-    "path", [pytest.param(p, id=spec_id(p), marks=spec_marks(p)) for p in shipped_specs()]
-)
+@pytest.mark.parametrize("path", [pytest.param(p, id=spec_id(p)) for p in structural_specs()])
 def test_forward_output_shape(path) -> None:
     """A real forward pass at the family's smallest test size gives the planned output shape
     (on the meta device for models too large to hold)."""

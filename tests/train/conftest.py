@@ -11,7 +11,7 @@ import pytest
 from hirisearch.models import get_family
 from hirisearch.models.resolution import Size, as_hw
 from hirisearch.spec import load_spec
-from tests.conftest import SPECS, shipped_specs, spec_id, spec_marks
+from tests.conftest import SPECS, spec_id, structural_specs
 
 #: One small spec per family, for the tests that simulate or run a step.
 FAMILY_SPECS = {
@@ -61,9 +61,9 @@ NOT_MODELLED = {
 
 def modelled_specs() -> list[Path]:
     """The shipped specs whose every layer form a training twin models."""
-    return [p for p in shipped_specs() if spec_id(p) not in NOT_MODELLED]
+    return [p for p in structural_specs() if spec_id(p) not in NOT_MODELLED]
 
 
 def modelled_params() -> list[Any]:
-    """:func:`modelled_specs` as test parameters (PIIP rows that repeat a structure: ``slow``)."""
-    return [pytest.param(p, id=spec_id(p), marks=spec_marks(p)) for p in modelled_specs()]
+    """:func:`modelled_specs` as test parameters."""
+    return [pytest.param(p, id=spec_id(p)) for p in modelled_specs()]

@@ -12,7 +12,7 @@ from hirisearch.spec import load_spec
 from hirisearch.train.cost import TrainModel
 from hirisearch.train.trace import traced_train_macs
 from hirisearch.train.types import TrainMacs
-from tests.conftest import spec_id, spec_marks
+from tests.conftest import spec_id
 from tests.train.conftest import FAMILY_SPECS, modelled_specs, sized
 
 
@@ -21,11 +21,7 @@ def _cases() -> list[object]:
     for path in modelled_specs():
         spec = load_spec(path)
         for size in get_family(spec.family).test_sizes(spec):
-            cases.append(
-                pytest.param(
-                    path, size, id=f"{spec_id(path)}@{size_label(size)}", marks=spec_marks(path)
-                )
-            )
+            cases.append(pytest.param(path, size, id=f"{spec_id(path)}@{size_label(size)}"))
     return cases
 
 
