@@ -200,13 +200,19 @@ def draw(name: str, n: int, rng: random.Random, refused: set) -> list[tuple[Any,
     return out
 
 
+def held_out(name: str, n: int, seed: int) -> list[tuple[Any, Any]]:
+    """The ``n`` configurations of family ``name`` a run with ``seed`` draws (:func:`draw`, the
+    calibration set refused)."""
+    refused = {config_key(s, s.img_size) for _, s in calibration_configs()}
+    return draw(name, n, random.Random(f"{seed}-{name}"), refused)
+
+
 def measure(name: str, args: argparse.Namespace, device: torch.device) -> list[tuple]:
     """``--configs`` random configurations of family ``name``, each measured in ``--rounds``
     round-robin rounds: ``(spec, plan, tree, measured ms, repeat)`` per configuration, ``repeat``
     the disagreement of its even rounds with its odd rounds (None with one round)."""
     family = get_family(name)
-    refused = {config_key(s, s.img_size) for _, s in calibration_configs()}
-    configs = draw(name, args.configs, random.Random(f"{args.seed}-{name}"), refused)
+    configs = held_out(name, args.configs, args.seed)
     models = []
     for _spec, plan in configs:
         model = family.build(plan).eval().to(device)
@@ -246,8 +252,7 @@ def measure(name: str, args: argparse.Namespace, device: torch.device) -> list[t
 def remeasured(name: str, args: argparse.Namespace, times: list) -> list[tuple]:
     """:func:`measure`'s rows from stored ``[ms, repeat]`` pairs: the same draws (same seed)."""
     family = get_family(name)
-    refused = {config_key(s, s.img_size) for _, s in calibration_configs()}
-    configs = draw(name, len(times), random.Random(f"{args.seed}-{name}"), refused)
+    configs = held_out(name, len(times), args.seed)
     return [
         (spec, plan, family.cost(plan), ms, rep)
         for (spec, plan), (ms, rep) in zip(configs, times, strict=True)

@@ -49,11 +49,19 @@ from hirisearch.errors import TrainError
 from hirisearch.train.config import TrainConfig
 from hirisearch.train.tape import COLUMNS, Event, Tape
 
-__all__ = ["MemoryBytes", "MemoryModel", "column_of", "kept_by_path"]
+__all__ = ["MemoryBytes", "MemoryModel", "column_of", "kept_by_path", "peak_phase"]
 
 _BLOCK = re.compile(r"(?:^|\.)blocks\.\d+$")
 Point = tuple[int, int, int]  # (per-sample activations, weight copies, gradient elements)
 Passes = Literal["forward", "backward", "both"]
+
+
+def peak_phase(forward: int, backward: int, step: int) -> str:
+    """Where a step's peak is, from each phase's peak: ``forward`` (above both others),
+    ``backward`` (at least the step's) or ``step`` (the optimizer's)."""
+    if max(forward, backward) < step:
+        return "step"
+    return "forward" if forward > max(backward, step) else "backward"
 
 
 def column_of(config: TrainConfig) -> int:
@@ -237,7 +245,6 @@ class MemoryModel:
         )
         step = grads + scratch
         _, _, kept_s, kept_w = self._column(col)
-        phase = "forward" if forward > max(backward, step) else "backward"
         return MemoryBytes(
             params=params,
             grads=grads,
@@ -246,7 +253,7 @@ class MemoryModel:
             input=inputs,
             activations=b * kept_s + kept_w,
             peak=static + max(forward, backward, step),
-            phase=phase if max(forward, backward) >= step else "step",
+            phase=peak_phase(forward, backward, step),
         )
 
     def max_batch(self, config: TrainConfig, memory_bytes: int) -> int:

@@ -34,7 +34,7 @@ from hirisearch.errors import TrainError
 from hirisearch.train.config import TrainConfig
 from hirisearch.train.cost import TrainCost
 from hirisearch.train.devices import Memory, parse_memory
-from hirisearch.train.memory import MemoryBytes
+from hirisearch.train.memory import MemoryBytes, peak_phase
 from hirisearch.train.simulate import SimulatedPeak, simulate_train_peak
 from hirisearch.train.trace import traced_train_macs
 from hirisearch.train.types import TrainMacs
@@ -124,7 +124,6 @@ def _state_bytes(build: Callable[..., nn.Module]) -> tuple[int, int]:
 
 
 def _memory(sim: SimulatedPeak, params: int, buffers: int, input_bytes: int) -> MemoryBytes:
-    backward = max(sim.forward_peak, sim.backward_peak)
     return MemoryBytes(
         params=params,
         grads=sim.grads,
@@ -133,7 +132,7 @@ def _memory(sim: SimulatedPeak, params: int, buffers: int, input_bytes: int) -> 
         input=input_bytes,
         activations=sim.after_forward - sim.states,
         peak=sim.peak,
-        phase="backward" if backward >= sim.step_peak else "step",
+        phase=peak_phase(sim.forward_peak, sim.backward_peak, sim.step_peak),
     )
 
 
