@@ -21,7 +21,7 @@ from hirisearch.train.config import TrainConfig
 from hirisearch.train.live import LiveBytes
 from hirisearch.train.step import TrainStep
 
-__all__ = ["SimulatedPeak", "simulate_train_peak", "model_state_bytes"]
+__all__ = ["SimulatedPeak", "simulate_train_peak"]
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,6 @@ class SimulatedPeak:
 
     def to_json(self) -> dict[str, int | float]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-
-def model_state_bytes(model: nn.Module) -> int:
-    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
 
 
 def simulate_train_peak(
